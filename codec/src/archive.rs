@@ -1,0 +1,582 @@
+//! Reading an archive: sections → metadata, model, chunk index → decoded values.
+
+use crate::bytes::Reader;
+use crate::container::{SectionKind, read_sections};
+use crate::data::{Array, Column, DType, Dataset, Values};
+use crate::entropy::{unpack_codes, zstd_decompress};
+use crate::error::{CodecError, Result, corrupt};
+use crate::layout::{ChunkDims, lattice};
+use crate::meta::{Metadata, ModelUse, Quantizer, hex};
+use crate::model::IntDecoder;
+use crate::predict::{Classic, sweep};
+use crate::quant::{dequantize, to_dtype};
+
+/// Most elements one chunk may hold (the writer uses far fewer): bounds every per-chunk allocation.
+pub const MAX_CHUNK_ELEMENTS: usize = 1 << 26;
+/// Exception kinds.
+pub(crate) const EXC_RAW: u8 = 0;
+pub(crate) const EXC_FILL: u8 = 1;
+
+/// Bytes per section kind, for `info`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionSizes {
+    pub header: u64,
+    pub metadata: u64,
+    pub model: u64,
+    pub model_ref: u64,
+    pub chunk_index: u64,
+    pub chunks: u64,
+    pub end: u64,
+}
+
+impl SectionSizes {
+    pub fn total(&self) -> u64 {
+        self.header
+            + self.metadata
+            + self.model
+            + self.model_ref
+            + self.chunk_index
+            + self.chunks
+            + self.end
+    }
+}
+
+/// Where one chunk lies in the archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkEntry {
+    pub offset: u64,
+    pub start: u64,
+    pub rows: u64,
+}
+
+/// A parsed, checked archive, ready to decode chunk by chunk.
+pub struct Archive<'a> {
+    pub meta: Metadata,
+    pub decoder: Option<IntDecoder>,
+    pub chunks: Vec<ChunkEntry>,
+    pub sizes: SectionSizes,
+    chunk_payloads: Vec<&'a [u8]>,
+    lattice: [usize; 3],
+    stream_params: Vec<StreamParams>,
+}
+
+/// Per-stream constants of the decode, derived from the metadata.
+#[derive(Clone, Copy, Debug)]
+struct StreamParams {
+    dtype: DType,
+    /// (step, offset) for floats; None for integers.
+    float: Option<(f64, f64)>,
+    center: i64,
+    /// Normalization of the autoencoder: value = lo + p·(hi − lo).
+    ae_lo: f64,
+    ae_hi: f64,
+}
+
+impl StreamParams {
+    /// Grid point nearest to value v (saturating; deterministic on every platform).
+    fn grid(&self, v: f64) -> i64 {
+        match self.float {
+            Some((step, offset)) => ((v - offset) / step).round() as i64,
+            None => v.round() as i64,
+        }
+    }
+
+    fn ae_grid(&self, p: f64) -> i64 {
+        self.grid(self.ae_lo + p * (self.ae_hi - self.ae_lo))
+    }
+}
+
+/// A decoded chunk: grid values plus the exactly stored exceptions.
+pub struct DecodedChunk {
+    pub start: usize,
+    pub dims: [usize; 3],
+    pub q: Vec<i64>,
+    pub exceptions: Vec<(usize, u8, u64)>,
+}
+
+/// Hash of a model section's payload: what online-mode archives name their model by.
+pub fn model_hash(payload: &[u8]) -> [u8; 32] {
+    *blake3::hash(payload).as_bytes()
+}
+
+/// Parses a model section payload (postcard [`IntDecoder`]) and validates it.
+pub fn parse_model(payload: &[u8]) -> Result<IntDecoder> {
+    let dec: IntDecoder = postcard::from_bytes(payload)
+        .map_err(|e| CodecError::InvalidModel(format!("cannot parse the decoder: {e}")))?;
+    dec.validate()?;
+    Ok(dec)
+}
+
+impl<'a> Archive<'a> {
+    /// Checks the container, parses metadata, model and index. `external_model` is the decoder
+    /// payload of a model file, needed for online-mode archives.
+    pub fn open(bytes: &'a [u8], external_model: Option<&[u8]>) -> Result<Self> {
+        Self::open_inner(bytes, external_model, true)
+    }
+
+    /// Like [`Self::open`], but an online-mode archive opens without its model (for `info`);
+    /// decoding its chunks then fails with [`CodecError::ModelMissing`].
+    pub fn open_metadata_only(bytes: &'a [u8]) -> Result<Self> {
+        Self::open_inner(bytes, None, false)
+    }
+
+    fn open_inner(
+        bytes: &'a [u8],
+        external_model: Option<&[u8]>,
+        need_model: bool,
+    ) -> Result<Self> {
+        let sections = read_sections(bytes)?;
+        let mut sizes = SectionSizes {
+            header: 12,
+            end: 16,
+            ..Default::default()
+        };
+        let mut iter = sections.iter().peekable();
+        let meta_sec = match iter.next() {
+            Some(s) if s.kind == SectionKind::Metadata => s,
+            _ => return corrupt("the first section is not the metadata"),
+        };
+        sizes.metadata = meta_sec.total_len() as u64;
+        let meta: Metadata = postcard::from_bytes(meta_sec.payload)
+            .map_err(|e| CodecError::Corrupt(format!("metadata: {e}")))?;
+        let lattice = lattice(&meta.shape, meta.table)?;
+        let stream_params = check_streams(&meta, lattice)?;
+
+        let mut model_payload: Option<&[u8]> = None;
+        if let Some(s) = iter.peek()
+            && matches!(s.kind, SectionKind::Model | SectionKind::ModelRef)
+        {
+            if s.kind == SectionKind::Model {
+                sizes.model = s.total_len() as u64;
+                model_payload = Some(s.payload);
+            } else {
+                sizes.model_ref = s.total_len() as u64;
+            }
+            iter.next();
+        }
+        let decoder = match &meta.model {
+            ModelUse::None => None,
+            ModelUse::Embedded { hash } => {
+                let p = model_payload
+                    .ok_or_else(|| CodecError::Corrupt("model section missing".into()))?;
+                if &model_hash(p) != hash {
+                    return corrupt("embedded model does not match its hash");
+                }
+                Some(parse_model(p)?)
+            }
+            ModelUse::Referenced { .. } if external_model.is_none() && !need_model => None,
+            ModelUse::Referenced { hash } => {
+                let p =
+                    external_model.ok_or_else(|| CodecError::ModelMissing { hash: hex(hash) })?;
+                let found = model_hash(p);
+                if &found != hash {
+                    return Err(CodecError::ModelMismatch {
+                        expected: hex(hash),
+                        found: hex(&found),
+                    });
+                }
+                Some(parse_model(p)?)
+            }
+        };
+        let tile = meta.tile.map(|t| t as usize);
+        if let Some(d) = &decoder {
+            if tile.contains(&0) || d.output_dim() != tile.iter().product::<usize>() {
+                return corrupt(format!(
+                    "model outputs {} values, the tile {:?} needs {}",
+                    d.output_dim(),
+                    tile,
+                    tile.iter().product::<usize>()
+                ));
+            }
+        }
+
+        let index = match iter.next() {
+            Some(s) if s.kind == SectionKind::ChunkIndex => s,
+            _ => return corrupt("chunk index missing"),
+        };
+        sizes.chunk_index = index.total_len() as u64;
+        let mut r = Reader::new(index.payload);
+        let n = r.len(lattice[0].max(1), "chunk count")?;
+        let mut chunks = Vec::with_capacity(n);
+        let mut next_row = 0u64;
+        for _ in 0..n {
+            let e = ChunkEntry {
+                offset: r.varint("chunk offset")?,
+                start: r.varint("chunk start")?,
+                rows: r.varint("chunk rows")?,
+            };
+            if e.start != next_row || e.rows == 0 {
+                return corrupt("chunk index does not tile the data");
+            }
+            next_row = next_row
+                .checked_add(e.rows)
+                .ok_or_else(|| CodecError::Corrupt("chunk rows overflow".into()))?;
+            chunks.push(e);
+        }
+        r.finish("chunk index")?;
+        if next_row != lattice[0] as u64 && lattice.iter().product::<usize>() > 0 {
+            return corrupt(format!("chunks cover {next_row} of {} rows", lattice[0]));
+        }
+        let mut chunk_payloads = Vec::with_capacity(n);
+        for (i, e) in chunks.iter().enumerate() {
+            let s = iter
+                .next()
+                .ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
+            if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
+                return corrupt(format!("chunk {i} is not where the index says"));
+            }
+            sizes.chunks += s.total_len() as u64;
+            chunk_payloads.push(s.payload);
+        }
+        if let Some(s) = iter.next() {
+            return corrupt(format!(
+                "unexpected {} section after the chunks",
+                s.kind.name()
+            ));
+        }
+        Ok(Self {
+            meta,
+            decoder,
+            chunks,
+            sizes,
+            chunk_payloads,
+            lattice,
+            stream_params,
+        })
+    }
+
+    pub fn lattice(&self) -> [usize; 3] {
+        self.lattice
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Decodes chunk `i` to grid values and exceptions.
+    pub fn decode_chunk(&self, i: usize) -> Result<DecodedChunk> {
+        let payload = self.chunk_payloads[i];
+        let entry = self.chunks[i];
+        let mut r = Reader::new(payload);
+        let start = r.varint("chunk start")?;
+        let rows = r.varint("chunk rows")?;
+        if start != entry.start || rows != entry.rows {
+            return corrupt(format!("chunk {i} header disagrees with the index"));
+        }
+        let dims = [rows as usize, self.lattice[1], self.lattice[2]];
+        let chunk = ChunkDims {
+            start: start as usize,
+            dims,
+        };
+        let n = chunk.len();
+        if n > MAX_CHUNK_ELEMENTS {
+            return corrupt(format!("chunk {i} has {n} elements, more than the limit"));
+        }
+        let classic = Classic::from_byte(r.u8("chunk predictor")?)?;
+        if let (ModelUse::Referenced { hash }, None) = (&self.meta.model, &self.decoder) {
+            return Err(CodecError::ModelMissing { hash: hex(hash) });
+        }
+        let raw_len = r.len(n * 16 + (1 << 20), "chunk raw length")?;
+        let raw = zstd_decompress(
+            r.take(r.remaining(), "chunk data")?,
+            raw_len,
+            &format!("chunk {i}"),
+        )?;
+        let mut r = Reader::new(&raw);
+
+        // Exceptions: positions and exactly stored values.
+        let n_exc = r.len(n, "exception count")?;
+        let mut exceptions = Vec::with_capacity(n_exc);
+        let mut is_exc = vec![false; n];
+        let mut pos = 0usize;
+        for e in 0..n_exc {
+            let gap = r.len(n, "exception position")?;
+            pos = if e == 0 { gap } else { pos + 1 + gap };
+            if pos >= n {
+                return corrupt("exception position outside the chunk");
+            }
+            let kind = r.u8("exception kind")?;
+            let bits = match kind {
+                EXC_RAW => {
+                    let s = self.stream_of(pos, dims);
+                    let w = if self.stream_params[s].dtype == DType::F32 {
+                        4
+                    } else {
+                        8
+                    };
+                    let b = r.take(w, "exception value")?;
+                    let mut a = [0u8; 8];
+                    a[..w].copy_from_slice(b);
+                    u64::from_le_bytes(a)
+                }
+                EXC_FILL => 0,
+                k => return corrupt(format!("unknown exception kind {k}")),
+            };
+            is_exc[pos] = true;
+            exceptions.push((pos, kind, bits));
+        }
+
+        // Autoencoder tiles: which tiles use it, their latents, and the predictions.
+        let tile = self.meta.tile.map(|t| t as usize);
+        let mut ae_pred: Option<(Vec<u32>, Vec<bool>, Vec<i64>)> = None;
+        if let Some(dec) = &self.decoder {
+            let tiles = chunk.tile_count(tile);
+            let modes = r.take(tiles, "tile modes")?;
+            if modes.iter().any(|&m| m > 1) {
+                return corrupt("unknown tile mode");
+            }
+            let used: Vec<usize> = (0..tiles).filter(|&t| modes[t] == 1).collect();
+            let z = dec.latent_dim();
+            if used.len() * z > r.remaining() {
+                return corrupt("latents are truncated");
+            }
+            let mut latents = Vec::with_capacity(used.len() * z);
+            for _ in 0..used.len() * z {
+                let v = crate::bytes::unzigzag(r.varint("latent")?);
+                latents.push(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+            }
+            let preds = dec.predict(&latents, used.len());
+            let per_tile = dec.output_dim();
+            let mut pred = vec![0i64; n];
+            let owner = chunk.element_tiles(tile);
+            let mut filled = vec![false; n];
+            for (u, &t) in used.iter().enumerate() {
+                for (o, &e) in chunk.tile_elements(tile, t).iter().enumerate() {
+                    if owner[e] as usize == t && !filled[e] {
+                        filled[e] = true;
+                        let s = self.stream_of(e, dims);
+                        pred[e] = self.stream_params[s].ae_grid(preds[u * per_tile + o]);
+                    }
+                }
+            }
+            ae_pred = Some((owner, modes.iter().map(|&m| m == 1).collect(), pred));
+        }
+
+        let esc_len = r.len(raw.len(), "escape stream length")?;
+        let mut esc = Reader::new(r.take(esc_len, "escape stream")?);
+        let symbols = r.take(n, "code symbols")?;
+        r.finish("chunk data")?;
+        let mut codes = Vec::new();
+        unpack_codes(symbols, &mut esc, &mut codes)?;
+        esc.finish("escape stream")?;
+
+        let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
+        let mut q = vec![0i64; n];
+        sweep(
+            dims,
+            classic,
+            &centers,
+            self.meta.table,
+            &mut q,
+            |e, classic_pred| {
+                if is_exc[e] {
+                    return classic_pred;
+                }
+                let pred = match &ae_pred {
+                    Some((owner, uses, pred)) if uses[owner[e] as usize] => pred[e],
+                    _ => classic_pred,
+                };
+                pred.wrapping_add(codes[e])
+            },
+        );
+        Ok(DecodedChunk {
+            start: start as usize,
+            dims,
+            q,
+            exceptions,
+        })
+    }
+
+    fn stream_of(&self, e: usize, dims: [usize; 3]) -> usize {
+        if self.meta.table {
+            (e / dims[2]) % dims[1]
+        } else {
+            0
+        }
+    }
+
+    /// The value of chunk element `e` (grid value q) in f64, or the raw integer for integer streams.
+    fn value_f64(&self, s: usize, q: i64) -> f64 {
+        let p = &self.stream_params[s];
+        match p.float {
+            Some((step, offset)) => to_dtype(dequantize(q, step, offset), p.dtype),
+            None => q as f64,
+        }
+    }
+
+    /// Decodes everything and checks the content hash.
+    pub fn decode(&self) -> Result<Dataset> {
+        let decoded: Vec<DecodedChunk> = self.decode_chunks()?;
+        let ds = self.assemble_unchecked(decoded)?;
+        if crate::hash::content_hash(&ds) != self.meta.content_hash {
+            return corrupt("decoded values do not match the archive's content hash");
+        }
+        Ok(ds)
+    }
+
+    #[cfg(feature = "parallel")]
+    fn decode_chunks(&self) -> Result<Vec<DecodedChunk>> {
+        use rayon::prelude::*;
+        (0..self.chunk_count())
+            .into_par_iter()
+            .map(|i| self.decode_chunk(i))
+            .collect()
+    }
+
+    #[cfg(not(feature = "parallel"))]
+    fn decode_chunks(&self) -> Result<Vec<DecodedChunk>> {
+        (0..self.chunk_count())
+            .map(|i| self.decode_chunk(i))
+            .collect()
+    }
+
+    /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.
+    pub fn assemble_unchecked(&self, chunks: Vec<DecodedChunk>) -> Result<Dataset> {
+        let total: usize = self.lattice.iter().product();
+        let plane = self.lattice[1] * self.lattice[2];
+        let nstreams = self.stream_params.len();
+        let per_stream = if self.meta.table {
+            self.lattice[0]
+        } else {
+            total
+        };
+        let mut out: Vec<Values> = self
+            .stream_params
+            .iter()
+            .map(|p| {
+                if p.dtype.is_float() {
+                    Values::Float(vec![0.0; per_stream])
+                } else {
+                    Values::Int(vec![0; per_stream])
+                }
+            })
+            .collect();
+        let fill = self.meta.fill_value.unwrap_or(f64::NAN);
+        for c in chunks {
+            let base = c.start * plane;
+            let mut exc = c.exceptions.iter().peekable();
+            for (e, &q) in c.q.iter().enumerate() {
+                let s = if self.meta.table {
+                    (e / self.lattice[2]) % self.lattice[1]
+                } else {
+                    0
+                };
+                let dst = if self.meta.table {
+                    c.start + e / plane
+                } else {
+                    base + e
+                };
+                let exception = match exc.peek() {
+                    Some(&&(pos, kind, bits)) if pos == e => {
+                        exc.next();
+                        Some((kind, bits))
+                    }
+                    _ => None,
+                };
+                let dtype = self.stream_params[s].dtype;
+                match &mut out[s.min(nstreams - 1)] {
+                    Values::Float(v) => {
+                        v[dst] = match exception {
+                            Some((EXC_FILL, _)) => to_dtype(fill, dtype),
+                            Some((_, bits)) if dtype == DType::F32 => {
+                                f32::from_bits(bits as u32) as f64
+                            }
+                            Some((_, bits)) => f64::from_bits(bits),
+                            None => self.value_f64(s, q),
+                        }
+                    }
+                    Values::Int(v) => {
+                        v[dst] = match exception {
+                            Some((_, bits)) => bits as i64,
+                            None => q,
+                        }
+                    }
+                }
+            }
+        }
+        if self.meta.table {
+            let columns = self
+                .meta
+                .streams
+                .iter()
+                .zip(out)
+                .map(|(m, values)| Column {
+                    name: m.name.clone(),
+                    dtype: m.dtype,
+                    values,
+                })
+                .collect();
+            Ok(Dataset::Table {
+                rows: self.lattice[0],
+                columns,
+            })
+        } else {
+            let values = out.pop().expect("one stream");
+            Ok(Dataset::Field(Array {
+                dtype: self.stream_params[0].dtype,
+                shape: self.meta.shape.iter().map(|&d| d as usize).collect(),
+                values,
+            }))
+        }
+    }
+}
+
+fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParams>> {
+    let want = if meta.table { lattice[1] } else { 1 };
+    if meta.streams.len() != want {
+        return corrupt(format!("{} streams, expected {want}", meta.streams.len()));
+    }
+    if let Some(f) = meta.fill_value
+        && f.is_nan()
+    {
+        return corrupt("fill value is NaN");
+    }
+    let norm = &meta.ae_norm;
+    if !norm.is_empty() && norm.len() != want {
+        return corrupt("autoencoder normalization does not match the streams");
+    }
+    meta.streams
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !(s.min.is_finite() && s.max.is_finite() && s.min <= s.max) {
+                return corrupt(format!("stream {i}: invalid range"));
+            }
+            let float = match s.quantizer {
+                Quantizer::Float {
+                    bound,
+                    step,
+                    offset,
+                } => {
+                    if !s.dtype.is_float()
+                        || !(bound >= 0.0 && step > 0.0 && step.is_finite() && offset.is_finite())
+                    {
+                        return corrupt(format!("stream {i}: invalid quantizer"));
+                    }
+                    Some((step, offset))
+                }
+                Quantizer::Int => {
+                    if s.dtype.is_float() {
+                        return corrupt(format!(
+                            "stream {i}: float data with an integer quantizer"
+                        ));
+                    }
+                    None
+                }
+            };
+            let [ae_lo, ae_hi] = norm.get(i).copied().unwrap_or([s.min, s.max]);
+            if !(ae_lo.is_finite() && ae_hi.is_finite()) {
+                return corrupt(format!("stream {i}: invalid normalization"));
+            }
+            let mut p = StreamParams {
+                dtype: s.dtype,
+                float,
+                center: 0,
+                ae_lo,
+                ae_hi,
+            };
+            p.center = p.grid(s.min + (s.max - s.min) / 2.0);
+            Ok(p)
+        })
+        .collect()
+}

@@ -1,0 +1,124 @@
+//! In-memory datasets: what the compressor takes and the decoder gives back.
+//!
+//! Floating-point values travel as `f64` (every `f32` is exact in `f64`); integer values as `i64`
+//! (a `u64` above `i64::MAX` is kept by its two's-complement bits, so nothing is lost).
+
+use serde::{Deserialize, Serialize};
+
+/// Element type of the original data, kept so the output has the dtype of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DType {
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+}
+
+impl DType {
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// Bytes one element takes in the original file: the numerator of the honest ratio.
+    pub fn size_bytes(self) -> usize {
+        match self {
+            DType::I8 | DType::U8 => 1,
+            DType::I16 | DType::U16 => 2,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F64 | DType::I64 | DType::U64 => 8,
+        }
+    }
+
+    /// numpy's name for the type (`float32`, `uint16`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::U8 => "uint8",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
+        }
+    }
+}
+
+/// The values of one array, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    Float(Vec<f64>),
+    Int(Vec<i64>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Float(v) => v.len(),
+            Values::Int(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An n-dimensional array with its original dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub values: Values,
+}
+
+/// One named column of a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub dtype: DType,
+    pub values: Values,
+}
+
+/// What a file holds: a gridded field (frames, volumes) or a table of named columns
+/// (HEP kinematics, CSV). Tables get one error bound per column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dataset {
+    Field(Array),
+    Table { rows: usize, columns: Vec<Column> },
+}
+
+impl Dataset {
+    pub fn element_count(&self) -> usize {
+        match self {
+            Dataset::Field(a) => a.values.len(),
+            Dataset::Table { rows, columns } => rows * columns.len(),
+        }
+    }
+
+    /// Size of the data in its original dtype(s): the numerator of the honest ratio.
+    pub fn original_bytes(&self) -> u64 {
+        match self {
+            Dataset::Field(a) => (a.values.len() * a.dtype.size_bytes()) as u64,
+            Dataset::Table { rows, columns } => columns
+                .iter()
+                .map(|c| (rows * c.dtype.size_bytes()) as u64)
+                .sum(),
+        }
+    }
+
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            Dataset::Field(a) => a.shape.clone(),
+            Dataset::Table { rows, columns } => vec![*rows, columns.len()],
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! Compression: dataset → archive bytes (native only: needs the zstd encoder).
+//!
+//! Per stream: pre-quantize under the bound (values that cannot be are stored exactly). Per chunk:
+//! pick the classic predictor with the smallest estimated code size; with a model, per tile choose
+//! between the autoencoder's prediction (plus the cost of its latents) and the classic one. Codes →
+//! bytes → zstd. The result is decoded again and checked value by value before it is returned.
+
+use crate::archive::{Archive, EXC_FILL, EXC_RAW, SectionSizes, model_hash};
+use crate::bytes::{put_varint, zigzag};
+use crate::container::{ContainerWriter, SectionKind};
+use crate::data::{DType, Dataset, Values};
+use crate::entropy::{pack_codes, zstd_compress};
+use crate::error::{CodecError, Result};
+use crate::layout::{ChunkDims, lattice, plan_chunks};
+use crate::meta::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
+use crate::model::{IntDecoder, quantize_latents};
+use crate::predict::{Classic, estimated_bytes, sweep};
+use crate::quant::{float_quantizer, prequantize, to_dtype};
+
+pub struct CompressOptions {
+    pub bound: BoundSpec,
+    /// Values equal to this are "no data": stored exactly and left out of ranges.
+    pub fill_value: Option<f64>,
+    /// Target elements per chunk (chunks are decoded independently and in parallel).
+    pub chunk_elements: usize,
+    pub zstd_level: i32,
+    /// Free text kept in the archive (source file, training summary ...).
+    pub notes: Vec<String>,
+    /// Keep the model even where the classic-only archive would be smaller (golden files, tests).
+    pub force_model: bool,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        Self {
+            bound: BoundSpec::Rel(1e-3),
+            fill_value: None,
+            chunk_elements: 1 << 20,
+            zstd_level: 19,
+            notes: Vec::new(),
+            force_model: false,
+        }
+    }
+}
+
+/// A trained autoencoder as the compressor uses it.
+pub struct AeModel<'m> {
+    pub decoder: IntDecoder,
+    /// The decoder's serialized bytes: the model section, and what its hash is taken over.
+    pub payload: Vec<u8>,
+    /// Tile over the lattice that one network sample covers.
+    pub tile: [usize; 3],
+    /// Normalization the network was trained with, per stream.
+    pub norm: Vec<[f64; 2]>,
+    /// Offline mode (model inside the archive) or online mode (referenced by hash).
+    pub embed: bool,
+    /// The encoder half: `n` normalized tiles (n × ∏tile, f32) → n × latent_dim latents.
+    pub encode: &'m (dyn Fn(&[f32], usize) -> Vec<f32> + Sync),
+}
+
+/// What compression produced and decided.
+pub struct Compressed {
+    pub bytes: Vec<u8>,
+    pub sizes: SectionSizes,
+    pub metadata: Metadata,
+    pub ae_tiles: usize,
+    pub total_tiles: usize,
+    pub exceptions: usize,
+    /// Classic predictor chosen for each chunk.
+    pub predictors: Vec<String>,
+}
+
+struct Stream<'a> {
+    meta: StreamMeta,
+    values: &'a Values,
+    center: i64,
+}
+
+/// Compresses `ds`. With a model, the autoencoder is kept only where the archive with it is smaller
+/// than the classic-only one; the archive's notes say which was chosen and why.
+pub fn compress(
+    ds: &Dataset,
+    opts: &CompressOptions,
+    model: Option<&AeModel<'_>>,
+) -> Result<Compressed> {
+    let classic = encode_all(ds, opts, None)?;
+    let Some(m) = model else {
+        return finish(ds, classic, None);
+    };
+    let with_ae = encode_all(ds, opts, Some(m))?;
+    let size = |d: &Draft, m| assemble(&d.metadata, m, &d.chunks).len();
+    let (classic_len, ae_len) = (size(&classic, None), size(&with_ae, Some(m)));
+    let ae_tiles: usize = with_ae.chunks.iter().map(|c| c.ae_tiles).sum();
+    let tiles: usize = with_ae.chunks.iter().map(|c| c.tiles).sum();
+    let what = if m.embed {
+        "model embedded"
+    } else {
+        "model referenced, not counted"
+    };
+    if opts.force_model || (ae_tiles > 0 && ae_len < classic_len) {
+        let mut d = with_ae;
+        d.metadata.notes.push(format!(
+            "autoencoder used in {ae_tiles} of {tiles} tiles: {ae_len} bytes ({what}) vs {classic_len} bytes with classic predictors only"
+        ));
+        finish(ds, d, Some(m))
+    } else {
+        let mut d = classic;
+        d.metadata.notes.push(format!(
+            "autoencoder not used: {ae_len} bytes with it ({what}; it won {ae_tiles} of {tiles} tiles) vs {classic_len} bytes without"
+        ));
+        finish(ds, d, None)
+    }
+}
+
+/// Encoded chunks and metadata, before verification and hashing.
+struct Draft<'a> {
+    streams: Vec<Stream<'a>>,
+    metadata: Metadata,
+    chunks: Vec<EncodedChunk>,
+}
+
+/// Whether x is the fill value as stored in the stream's dtype (-1e34 is another number in f32).
+pub fn is_fill(x: f64, fill: Option<f64>, dtype: DType) -> bool {
+    fill.is_some_and(|f| x == to_dtype(f, dtype))
+}
+
+fn stream_range(
+    values: &Values,
+    fill: Option<f64>,
+    dtype: DType,
+    sel: impl Iterator<Item = usize>,
+) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for i in sel {
+        let x = match values {
+            Values::Float(v) => v[i],
+            Values::Int(v) => v[i] as f64,
+        };
+        if x.is_finite() && !is_fill(x, fill, dtype) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    }
+    if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+}
+
+fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stream<'a>>> {
+    let parts: Vec<(String, DType, &Values)> = match ds {
+        Dataset::Field(a) => vec![(String::new(), a.dtype, &a.values)],
+        Dataset::Table { columns, .. } => columns
+            .iter()
+            .map(|c| (c.name.clone(), c.dtype, &c.values))
+            .collect(),
+    };
+    parts
+        .into_iter()
+        .map(|(name, dtype, values)| {
+            let (min, max) = stream_range(values, opts.fill_value, dtype, 0..values.len());
+            let quantizer = if dtype.is_float() {
+                let bound = match opts.bound {
+                    BoundSpec::Abs(e) => e,
+                    BoundSpec::Rel(r) => r * (max - min),
+                };
+                if !(bound >= 0.0 && bound.is_finite()) {
+                    return Err(CodecError::InvalidInput(format!(
+                        "error bound {bound} is not a finite number ≥ 0"
+                    )));
+                }
+                float_quantizer(bound, min)
+            } else {
+                Quantizer::Int
+            };
+            let mut s = Stream {
+                meta: StreamMeta {
+                    name,
+                    dtype,
+                    quantizer,
+                    min,
+                    max,
+                },
+                values,
+                center: 0,
+            };
+            s.center = grid_of(&s.meta, min + (max - min) / 2.0);
+            Ok(s)
+        })
+        .collect()
+}
+
+fn grid_of(m: &StreamMeta, v: f64) -> i64 {
+    match m.quantizer {
+        Quantizer::Float { step, offset, .. } => ((v - offset) / step).round() as i64,
+        Quantizer::Int => v.round() as i64,
+    }
+}
+
+fn encode_all<'a>(
+    ds: &'a Dataset,
+    opts: &CompressOptions,
+    model: Option<&AeModel<'_>>,
+) -> Result<Draft<'a>> {
+    if let Some(f) = opts.fill_value
+        && !f.is_finite()
+    {
+        return Err(CodecError::InvalidInput(
+            "the fill value must be finite (NaN and Inf are kept exactly anyway)".into(),
+        ));
+    }
+    let table = matches!(ds, Dataset::Table { .. });
+    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+    let lat = lattice(&shape, table).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+    let streams = build_streams(ds, opts)?;
+    let tile = model.map_or([1, 1, 1], |m| m.tile);
+    if let Some(m) = model {
+        if m.tile.iter().product::<usize>() != m.decoder.output_dim()
+            || m.norm.len() != streams.len()
+        {
+            return Err(CodecError::InvalidInput(format!(
+                "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
+                m.tile,
+                m.norm.len(),
+                streams.len()
+            )));
+        }
+    }
+    let plan = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
+    let chunks = map_chunks(&plan, |c| {
+        encode_chunk(c, lat, table, &streams, opts, model)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
+    let metadata = Metadata {
+        shape,
+        table,
+        streams: streams.iter().map(|s| s.meta.clone()).collect(),
+        bound: opts.bound,
+        fill_value: opts.fill_value,
+        tile: tile.map(|t| t as u32),
+        model: match model {
+            None => ModelUse::None,
+            Some(m) if m.embed => ModelUse::Embedded {
+                hash: model_hash(&m.payload),
+            },
+            Some(m) => ModelUse::Referenced {
+                hash: model_hash(&m.payload),
+            },
+        },
+        ae_norm: model.map_or(Vec::new(), |m| m.norm.clone()),
+        content_hash: [0; 32],
+        original_bytes: ds.original_bytes(),
+        notes: opts.notes.clone(),
+    };
+    Ok(Draft {
+        streams,
+        metadata,
+        chunks,
+    })
+}
+
+/// Decodes the draft, checks every value against the bound, hashes what the decoder gives, writes
+/// the final archive and decodes that once more (hash included).
+fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Compressed> {
+    let Draft {
+        streams,
+        mut metadata,
+        chunks,
+    } = draft;
+    let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
+    let decoded = {
+        let bytes = assemble(&metadata, model, &chunks);
+        let a = Archive::open(&bytes, external)?;
+        let parts = (0..a.chunk_count())
+            .map(|i| a.decode_chunk(i))
+            .collect::<Result<Vec<_>>>()?;
+        a.assemble_unchecked(parts)?
+    };
+    verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
+    metadata.content_hash = crate::hash::content_hash(&decoded);
+    let bytes = assemble(&metadata, model, &chunks);
+    let archive = Archive::open(&bytes, external)?;
+    archive.decode()?;
+    Ok(Compressed {
+        sizes: archive.sizes.clone(),
+        bytes,
+        metadata,
+        ae_tiles: chunks.iter().map(|c| c.ae_tiles).sum(),
+        total_tiles: chunks.iter().map(|c| c.tiles).sum(),
+        exceptions: chunks.iter().map(|c| c.exceptions).sum(),
+        predictors: chunks.iter().map(|c| c.classic.name()).collect(),
+    })
+}
+
+#[cfg(feature = "parallel")]
+fn map_chunks<T: Send>(chunks: &[ChunkDims], f: impl Fn(&ChunkDims) -> T + Sync + Send) -> Vec<T> {
+    use rayon::prelude::*;
+    chunks.par_iter().map(f).collect()
+}
+
+#[cfg(not(feature = "parallel"))]
+fn map_chunks<T: Send>(chunks: &[ChunkDims], f: impl Fn(&ChunkDims) -> T + Sync + Send) -> Vec<T> {
+    chunks.iter().map(f).collect()
+}
+
+fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk]) -> Vec<u8> {
+    let mut w = ContainerWriter::new();
+    w.push(
+        SectionKind::Metadata,
+        &postcard::to_allocvec(meta).expect("metadata serializes"),
+    );
+    if let Some(m) = model {
+        if m.embed {
+            w.push(SectionKind::Model, &m.payload);
+        } else {
+            w.push(SectionKind::ModelRef, &model_hash(&m.payload));
+        }
+    }
+    // The index needs the chunks' offsets: they follow the index, whose size depends on them.
+    let mut index = Vec::new();
+    for _ in 0..4 {
+        let mut offset = (w.len() + 16 + index.len()) as u64;
+        let mut next = Vec::new();
+        put_varint(&mut next, chunks.len() as u64);
+        for c in chunks {
+            put_varint(&mut next, offset);
+            put_varint(&mut next, c.start as u64);
+            put_varint(&mut next, c.rows as u64);
+            offset += 16 + c.payload.len() as u64;
+        }
+        if next.len() == index.len() {
+            index = next;
+            break;
+        }
+        index = next;
+    }
+    w.push(SectionKind::ChunkIndex, &index);
+    for c in chunks {
+        w.push(SectionKind::Chunk, &c.payload);
+    }
+    w.finish()
+}
+
+struct EncodedChunk {
+    start: usize,
+    rows: usize,
+    payload: Vec<u8>,
+    classic: Classic,
+    tiles: usize,
+    ae_tiles: usize,
+    exceptions: usize,
+}
+
+fn value_at(values: &Values, i: usize) -> f64 {
+    match values {
+        Values::Float(v) => v[i],
+        Values::Int(v) => v[i] as f64,
+    }
+}
+
+fn encode_chunk(
+    chunk: &ChunkDims,
+    lat: [usize; 3],
+    table: bool,
+    streams: &[Stream<'_>],
+    opts: &CompressOptions,
+    model: Option<&AeModel<'_>>,
+) -> Result<EncodedChunk> {
+    let n = chunk.len();
+    let plane = lat[1] * lat[2];
+    let stream_of = |e: usize| if table { (e / lat[2]) % lat[1] } else { 0 };
+    let source_index = |e: usize| {
+        if table {
+            chunk.start + e / plane
+        } else {
+            chunk.start * plane + e
+        }
+    };
+
+    // 1. Pre-quantize; collect what must be stored exactly.
+    let mut q = vec![0i64; n];
+    let mut exc_mask = vec![false; n];
+    let mut exceptions: Vec<(usize, u8, Vec<u8>)> = Vec::new();
+    for e in 0..n {
+        let s = &streams[stream_of(e)];
+        let i = source_index(e);
+        match (s.values, s.meta.quantizer) {
+            (Values::Int(v), _) => q[e] = v[i],
+            (
+                Values::Float(v),
+                Quantizer::Float {
+                    bound,
+                    step,
+                    offset,
+                },
+            ) => {
+                let x = v[i];
+                if is_fill(x, opts.fill_value, s.meta.dtype) {
+                    exceptions.push((e, EXC_FILL, Vec::new()));
+                    exc_mask[e] = true;
+                } else if let Some(g) = prequantize(x, bound, step, offset, s.meta.dtype) {
+                    q[e] = g;
+                } else {
+                    let raw = if s.meta.dtype == DType::F32 {
+                        (x as f32).to_bits().to_le_bytes().to_vec()
+                    } else {
+                        x.to_bits().to_le_bytes().to_vec()
+                    };
+                    exceptions.push((e, EXC_RAW, raw));
+                    exc_mask[e] = true;
+                }
+            }
+            (Values::Float(_), Quantizer::Int) => {
+                unreachable!("float streams get float quantizers")
+            }
+        }
+    }
+
+    // 2. Classic predictor with the smallest estimated code size.
+    let centers: Vec<i64> = streams.iter().map(|s| s.center).collect();
+    let mut best: Option<(f64, Classic, Vec<i64>, Vec<i64>)> = None;
+    for cand in Classic::candidates(chunk.dims, table) {
+        let mut qq = q.clone();
+        let mut codes = vec![0i64; n];
+        sweep(chunk.dims, cand, &centers, table, &mut qq, |e, p| {
+            if exc_mask[e] {
+                p
+            } else {
+                codes[e] = q[e].wrapping_sub(p);
+                q[e]
+            }
+        });
+        let cost = estimated_bytes(codes.iter().copied());
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, cand, codes, qq));
+        }
+    }
+    let (_, classic, mut codes, q) = best.expect("at least one candidate");
+
+    // 3. Autoencoder tiles where they beat the classic prediction.
+    let tiles = chunk.tile_count(model.map_or([1, 1, 1], |m| m.tile));
+    let mut modes: Vec<u8> = Vec::new();
+    let mut latent_bytes = Vec::new();
+    let mut ae_tiles = 0;
+    if let Some(m) = model {
+        let per_tile = m.tile.iter().product::<usize>();
+        let owner = chunk.element_tiles(m.tile);
+        let mut input = Vec::with_capacity(tiles * per_tile);
+        let mut tile_els = Vec::with_capacity(tiles);
+        for t in 0..tiles {
+            let els = chunk.tile_elements(m.tile, t);
+            for &e in &els {
+                let s = stream_of(e);
+                let [lo, hi] = m.norm[s];
+                let x = value_at(streams[s].values, source_index(e));
+                let v = if exc_mask[e] || !x.is_finite() || hi <= lo {
+                    0.5
+                } else {
+                    (x - lo) / (hi - lo)
+                };
+                input.push(v as f32);
+            }
+            tile_els.push(els);
+        }
+        let lat_f = (m.encode)(&input, tiles);
+        if lat_f.len() != tiles * m.decoder.latent_dim() {
+            return Err(CodecError::InvalidInput(
+                "the encoder returned the wrong number of latents".into(),
+            ));
+        }
+        let lat_q = quantize_latents(&lat_f, m.decoder.latent_frac_bits);
+        let preds = m.decoder.predict(&lat_q, tiles);
+        // Cost per symbol from the classic codes' histogram (bits), escapes at 16 + their varint.
+        let cost = symbol_costs(&codes);
+        let code_cost = |c: i64| {
+            let z = zigzag(c);
+            if z < 255 {
+                cost[z as usize]
+            } else {
+                cost[255]
+                    + 8.0
+                        * ((64 - (z - 255).leading_zeros()) as f64 / 7.0)
+                            .ceil()
+                            .max(1.0)
+            }
+        };
+        let z = m.decoder.latent_dim();
+        modes = vec![0u8; tiles];
+        let mut ae_codes = vec![0i64; n];
+        // Edge tiles repeat border elements; like the decoder, use each element's first occurrence.
+        let mut seen = vec![false; n];
+        for t in 0..tiles {
+            let (mut c_classic, mut c_ae) = (0.0, 0.0);
+            for (o, &e) in tile_els[t].iter().enumerate() {
+                if owner[e] as usize != t || exc_mask[e] || seen[e] {
+                    continue;
+                }
+                seen[e] = true;
+                let s = &streams[stream_of(e)];
+                let [lo, hi] = m.norm[stream_of(e)];
+                let p = preds[t * per_tile + o];
+                let g = grid_of(&s.meta, lo + p * (hi - lo));
+                ae_codes[e] = q[e].wrapping_sub(g);
+                c_classic += code_cost(codes[e]);
+                c_ae += code_cost(ae_codes[e]);
+            }
+            let lat_cost: f64 = lat_q[t * z..(t + 1) * z]
+                .iter()
+                .map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0)
+                .sum();
+            if c_ae + lat_cost < c_classic {
+                modes[t] = 1;
+                ae_tiles += 1;
+                for &l in &lat_q[t * z..(t + 1) * z] {
+                    put_varint(&mut latent_bytes, zigzag(l as i64));
+                }
+                for &e in &tile_els[t] {
+                    if owner[e] as usize == t && !exc_mask[e] {
+                        codes[e] = ae_codes[e];
+                    }
+                }
+            }
+        }
+    }
+
+    // 4. Bytes: exceptions, tile modes, latents, escapes, symbols — one zstd frame.
+    let mut raw = Vec::with_capacity(n + 64);
+    put_varint(&mut raw, exceptions.len() as u64);
+    let mut prev = 0usize;
+    for (k, (pos, kind, bytes)) in exceptions.iter().enumerate() {
+        put_varint(&mut raw, if k == 0 { *pos } else { pos - prev - 1 } as u64);
+        raw.push(*kind);
+        raw.extend_from_slice(bytes);
+        prev = *pos;
+    }
+    raw.extend_from_slice(&modes);
+    raw.extend_from_slice(&latent_bytes);
+    let (mut symbols, mut escapes) = (Vec::with_capacity(n), Vec::new());
+    pack_codes(&codes, &mut symbols, &mut escapes);
+    put_varint(&mut raw, escapes.len() as u64);
+    raw.extend_from_slice(&escapes);
+    raw.extend_from_slice(&symbols);
+
+    let mut payload = Vec::new();
+    put_varint(&mut payload, chunk.start as u64);
+    put_varint(&mut payload, chunk.dims[0] as u64);
+    payload.push(classic.to_byte());
+    put_varint(&mut payload, raw.len() as u64);
+    payload.extend_from_slice(&zstd_compress(&raw, opts.zstd_level));
+    Ok(EncodedChunk {
+        start: chunk.start,
+        rows: chunk.dims[0],
+        payload,
+        classic,
+        tiles,
+        ae_tiles,
+        exceptions: exceptions.len(),
+    })
+}
+
+/// −log2 p per escape-coded symbol, with add-one smoothing.
+fn symbol_costs(codes: &[i64]) -> [f64; 256] {
+    let mut hist = [1u64; 256];
+    for &c in codes {
+        hist[zigzag(c).min(255) as usize] += 1;
+    }
+    let total: u64 = hist.iter().sum();
+    hist.map(|h| -(h as f64 / total as f64).log2())
+}
+
+/// Independent check, in f64, of |x − x′| ≤ bound for every value; NaN, ±Inf and fill values must
+/// come back bit for bit.
+fn verify_bound(
+    orig: &Dataset,
+    dec: &Dataset,
+    streams: &[Stream<'_>],
+    fill: Option<f64>,
+) -> Result<()> {
+    let pairs: Vec<(&Values, &Values)> = match (orig, dec) {
+        (Dataset::Field(a), Dataset::Field(b)) => vec![(&a.values, &b.values)],
+        (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) => a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (&x.values, &y.values))
+            .collect(),
+        _ => {
+            return Err(CodecError::Verification(
+                "decoded dataset has another kind".into(),
+            ));
+        }
+    };
+    for (s, (a, b)) in streams.iter().zip(pairs) {
+        let bound = match s.meta.quantizer {
+            Quantizer::Float { bound, .. } => bound,
+            Quantizer::Int => 0.0,
+        };
+        match (a, b) {
+            (Values::Int(a), Values::Int(b)) => {
+                if a != b {
+                    return Err(CodecError::Verification(format!(
+                        "integer stream '{}' changed",
+                        s.meta.name
+                    )));
+                }
+            }
+            (Values::Float(a), Values::Float(b)) if a.len() == b.len() => {
+                for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+                    let ok = if x.is_finite() && !is_fill(x, fill, s.meta.dtype) {
+                        (x - y).abs() <= bound
+                    } else {
+                        x.to_bits() == y.to_bits()
+                            || (x.is_nan() && y.is_nan() && s.meta.dtype == DType::F32)
+                    };
+                    if !ok {
+                        return Err(CodecError::Verification(format!(
+                            "value {i} of stream '{}': {x} came back as {y} (bound {bound})",
+                            s.meta.name
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(CodecError::Verification(
+                    "decoded stream has another type or length".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Lossless stage: quantization codes to bytes, then zstd.
+//!
+//! Codes are zigzag-mapped; values below 255 take one byte, larger ones the escape byte 255 plus a
+//! varint in a side stream. The byte stream is what zstd sees: for error-bounded codes it is heavily
+//! skewed towards a few small symbols, which zstd's Huffman literals and match finder both exploit.
+//! Decoding uses the pure-Rust `ruzstd` (builds for wasm32); encoding uses the reference C zstd.
+
+use crate::bytes::{Reader, put_varint, unzigzag, zigzag};
+use crate::error::{Result, corrupt};
+
+const ESCAPE: u8 = 255;
+
+/// Splits codes into the one-byte symbol stream and the escape stream.
+pub fn pack_codes(codes: &[i64], symbols: &mut Vec<u8>, escapes: &mut Vec<u8>) {
+    symbols.reserve(codes.len());
+    for &c in codes {
+        let z = zigzag(c);
+        if z < ESCAPE as u64 {
+            symbols.push(z as u8);
+        } else {
+            symbols.push(ESCAPE);
+            put_varint(escapes, z - ESCAPE as u64);
+        }
+    }
+}
+
+/// Inverse of [`pack_codes`]; `escapes` must be consumed exactly.
+pub fn unpack_codes(symbols: &[u8], escapes: &mut Reader<'_>, out: &mut Vec<i64>) -> Result<()> {
+    out.reserve(symbols.len());
+    for &s in symbols {
+        let z = if s == ESCAPE {
+            escapes
+                .varint("escaped code")?
+                .checked_add(ESCAPE as u64)
+                .ok_or_else(|| crate::error::CodecError::Corrupt("escaped code overflows".into()))?
+        } else {
+            s as u64
+        };
+        out.push(unzigzag(z));
+    }
+    Ok(())
+}
+
+/// Decompresses one zstd frame that must inflate to exactly `expected_len` bytes.
+pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut decoder = match ruzstd::decoding::StreamingDecoder::new(data) {
+        Ok(d) => d,
+        Err(e) => return corrupt(format!("{what}: zstd frame header: {e}")),
+    };
+    // Read one byte more than expected so an over-long payload is caught without trusting it.
+    let mut out = Vec::with_capacity(expected_len);
+    let mut limited = (&mut decoder).take(expected_len as u64 + 1);
+    if let Err(e) = limited.read_to_end(&mut out) {
+        return corrupt(format!("{what}: zstd data: {e}"));
+    }
+    if out.len() != expected_len {
+        return corrupt(format!(
+            "{what}: inflates to {}{} bytes, expected {expected_len}",
+            out.len(),
+            if out.len() > expected_len { "+" } else { "" }
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "encode")]
+pub fn zstd_compress(data: &[u8], level: i32) -> Vec<u8> {
+    zstd::bulk::compress(data, level).expect("zstd compression of an in-memory buffer cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_with_escapes() {
+        let codes = vec![
+            0,
+            1,
+            -1,
+            126,
+            127,
+            -128,
+            1000,
+            -100000,
+            i64::MAX,
+            i64::MIN,
+            5,
+        ];
+        let (mut s, mut e) = (Vec::new(), Vec::new());
+        pack_codes(&codes, &mut s, &mut e);
+        assert_eq!(s.len(), codes.len());
+        let mut r = Reader::new(&e);
+        let mut back = Vec::new();
+        unpack_codes(&s, &mut r, &mut back).unwrap();
+        r.finish("escapes").unwrap();
+        assert_eq!(back, codes);
+    }
+
+    #[cfg(feature = "encode")]
+    #[test]
+    fn zstd_frames_decode_with_ruzstd_and_length_is_enforced() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
+        let z = zstd_compress(&data, 19);
+        assert_eq!(zstd_decompress(&z, data.len(), "t").unwrap(), data);
+        assert!(zstd_decompress(&z, data.len() - 1, "t").is_err());
+        assert!(zstd_decompress(&z, data.len() + 1, "t").is_err());
+        assert!(zstd_decompress(&z[..z.len() / 2], data.len(), "t").is_err());
+    }
+}

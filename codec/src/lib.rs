@@ -1,0 +1,32 @@
+//! baler-codec: the `.baler` archive format and everything needed to decode it.
+//!
+//! Pipeline (SZ3's composition of stages): pre-quantization under the bound → prediction (classic
+//! Lorenzo / constant, or an autoencoder tile by tile) → integer codes → bytes → zstd. Decoding needs
+//! no floating-point network: the decoder half runs in integer arithmetic ([`model`]), so every
+//! platform reproduces the same predictions and so the same bits.
+
+pub mod archive;
+mod bytes;
+pub mod container;
+pub mod data;
+#[cfg(feature = "encode")]
+pub mod encode;
+pub mod entropy;
+pub mod error;
+pub mod hash;
+pub mod layout;
+pub mod meta;
+pub mod model;
+pub mod modelfile;
+pub mod predict;
+pub mod quant;
+
+pub use archive::{Archive, model_hash, parse_model};
+pub use data::{Array, Column, DType, Dataset, Values};
+pub use error::{CodecError, Result};
+pub use meta::{BoundSpec, Metadata, ModelUse};
+
+/// Decodes a whole archive (online-mode archives need the model's decoder payload).
+pub fn decode(bytes: &[u8], external_model: Option<&[u8]>) -> Result<Dataset> {
+    Archive::open(bytes, external_model)?.decode()
+}

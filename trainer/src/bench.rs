@@ -1,0 +1,231 @@
+//! `baler-train bench`: our codec and its peers (SZ3, ZFP, zstd through shared/bench/bench_peers.py)
+//! on the same data at the same bounds in one run, plus training epoch time for Baler's CFD setup.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use baler_codec::{BoundSpec, Dataset};
+use clap::Args;
+use serde_json::Value;
+
+use crate::io::{ReadOptions, read_dataset, write_atomic};
+use crate::metrics::evaluate;
+use crate::pipeline::{ModelMode, compress_dataset, train_model};
+use crate::train::{TrainConfig, time_epochs};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Inputs (.npy/.npz/.csv; tables get per-column bounds).
+    pub inputs: Vec<PathBuf>,
+    /// Relative bounds to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1e-2,1e-3,1e-4")]
+    pub rel: Vec<f64>,
+    /// Python with numpy, pysz, zfpy and zstandard: runs shared/bench/bench_peers.py in the same run.
+    #[arg(long)]
+    pub peers_python: Option<PathBuf>,
+    /// Path of bench_peers.py.
+    #[arg(long, default_value = "../shared/bench/bench_peers.py")]
+    pub peers_script: PathBuf,
+    /// Epochs to time for Baler's CFD training setup (0 = skip).
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    /// Write the results as a markdown table here (the README's results table).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// The original Baler's CFD training on this kind of machine: s/epoch, one thread.
+const ORIGINAL_EPOCH_SECONDS: f64 = 0.0255;
+
+struct Row {
+    input: String,
+    codec: String,
+    rel: Option<f64>,
+    ratio: f64,
+    psnr: f64,
+    max_err_over_range: f64,
+    comp_mbs: f64,
+    dec_mbs: f64,
+    note: String,
+}
+
+fn best_of<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<(T, f64)> {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let r = f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        out = Some(r);
+    }
+    Ok((out.expect("one rep"), best))
+}
+
+fn peers(python: &Path, script: &Path, input: &Path, table: bool) -> Result<Vec<Value>> {
+    let out = std::env::temp_dir().join(format!("baler-peers-{}.json", std::process::id()));
+    let spec = if input.extension().is_some_and(|e| e == "npz") {
+        format!("{}:data", input.display())
+    } else {
+        input.display().to_string()
+    };
+    let status = Command::new(python)
+        .arg(script)
+        .arg(if table { "table" } else { "grid" })
+        .arg(&spec)
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("{}: cannot run", python.display()))?;
+    if !status.success() {
+        bail!(
+            "{} {} failed ({status})",
+            python.display(),
+            script.display()
+        );
+    }
+    let text = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    let v: Value = serde_json::from_str(&text)?;
+    Ok(v["rows"].as_array().cloned().unwrap_or_default())
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let cfg = crate::cli::load_config(args.config.as_deref())?;
+    let mut md = String::new();
+    if args.epochs > 0 {
+        let tc = TrainConfig {
+            hidden: vec![200, 100, 50],
+            latent: 25,
+            batch_size: 60,
+            validation_fraction: 0.0,
+            ..TrainConfig::default()
+        };
+        let s = time_epochs(60, 2500, &tc, args.epochs)?;
+        let line = format!(
+            "training, Baler's CFD setup (dense 2500-200-100-50-25, 60 samples, batch 60): {s:.4} s/epoch here ({} threads) vs original Baler {ORIGINAL_EPOCH_SECONDS} s/epoch (1 thread, reference figure): x{:.2}",
+            rayon::current_num_threads(),
+            ORIGINAL_EPOCH_SECONDS / s
+        );
+        println!("{line}\n");
+        writeln!(md, "{line}\n")?;
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for input in &args.inputs {
+        let ds = read_dataset(input, &ReadOptions::default())?;
+        let table = matches!(ds, Dataset::Table { .. });
+        let name = input.file_name().map_or_else(
+            || input.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mb = ds.original_bytes() as f64 / 1e6;
+        let t = Instant::now();
+        let model = train_model(&ds, &cfg, None, &name, &mut |_| {})?;
+        let train_s = t.elapsed().as_secs_f64();
+        for &rel in &args.rel {
+            let (c, cs) = best_of(3, || {
+                compress_dataset(
+                    &ds,
+                    BoundSpec::Rel(rel),
+                    None,
+                    &cfg,
+                    ModelMode::Embed(&model),
+                    Vec::new(),
+                    false,
+                )
+            })?;
+            let (back, ds_) = best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?))?;
+            let m = &evaluate(&ds, &back)?[0];
+            if m.max_error_over_range > rel {
+                bail!("{name}: bound violated at rel {rel}");
+            }
+            rows.push(Row {
+                input: name.clone(),
+                codec: "baler".into(),
+                rel: Some(rel),
+                ratio: ds.original_bytes() as f64 / c.bytes.len() as f64,
+                psnr: m.psnr_db,
+                max_err_over_range: m.max_error_over_range,
+                comp_mbs: mb / cs,
+                dec_mbs: mb / ds_,
+                note: format!(
+                    "AE {}/{} tiles, model {} B, training {:.1}s",
+                    c.ae_tiles, c.total_tiles, c.sizes.model, train_s
+                ),
+            });
+        }
+        if let Some(py) = &args.peers_python {
+            let dtype = match &ds {
+                Dataset::Field(a) => a.dtype.name().to_string(),
+                Dataset::Table { columns, .. } => columns[0].dtype.name().to_string(),
+            };
+            for r in peers(py, &args.peers_script, input, table)? {
+                let codec = r["codec"].as_str().unwrap_or("?").to_string();
+                let mode = r["mode"].as_str().unwrap_or("");
+                if r["dtype"].as_str() != Some(dtype.as_str()) || (table && mode.contains("global"))
+                {
+                    continue;
+                }
+                let f = |k: &str| {
+                    r[k].as_f64()
+                        .or_else(|| r[format!("global_{k}")].as_f64())
+                        .unwrap_or(f64::NAN)
+                };
+                rows.push(Row {
+                    input: name.clone(),
+                    codec,
+                    rel: r["rel_bound"].as_f64(),
+                    ratio: f("ratio"),
+                    psnr: r["psnr_db"]
+                        .as_f64()
+                        .or_else(|| r["colwise_psnr_mean"].as_f64())
+                        .unwrap_or(f64::NAN),
+                    max_err_over_range: r["max_abs_err_over_range"]
+                        .as_f64()
+                        .or_else(|| r["colwise_max_abs_over_range_max"].as_f64())
+                        .unwrap_or(f64::NAN),
+                    comp_mbs: f("comp_MBps_best"),
+                    dec_mbs: f("decomp_MBps_best"),
+                    note: mode.to_string(),
+                });
+            }
+        }
+    }
+    let header = "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s | notes |\n|---|---|---|---|---|---|---|---|---|---|";
+    println!("{header}");
+    writeln!(md, "{header}")?;
+    for r in &rows {
+        let sz3 = rows
+            .iter()
+            .find(|p| p.input == r.input && p.codec == "SZ3" && p.rel == r.rel)
+            .map(|p| p.ratio);
+        let vs = match (r.codec.as_str(), sz3) {
+            ("baler", Some(s)) => format!("{:.2}", r.ratio / s),
+            _ => String::new(),
+        };
+        let line = format!(
+            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.2e} | {:.0} | {:.0} | {} |",
+            r.input,
+            r.codec,
+            r.rel.map_or("lossless".into(), |v| format!("{v:e}")),
+            r.ratio,
+            vs,
+            r.psnr,
+            r.max_err_over_range,
+            r.comp_mbs,
+            r.dec_mbs,
+            r.note
+        );
+        println!("{line}");
+        writeln!(md, "{line}")?;
+    }
+    if let Some(p) = &args.markdown {
+        write_atomic(p, |w| std::io::Write::write_all(w, md.as_bytes()))?;
+        println!("\nwrote {}", p.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,501 @@
+//! The `baler-train` command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use baler_codec::meta::{Quantizer, hex};
+use baler_codec::{Archive, BoundSpec, Dataset, ModelUse};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{Config, TEMPLATE};
+use crate::io::{ReadOptions, read_dataset, write_atomic, write_dataset};
+use crate::metrics::evaluate;
+use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
+
+#[derive(Parser)]
+#[command(
+    name = "baler-train",
+    version,
+    about = "Train autoencoders and compress scientific data under a strict error bound"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a commented baler.toml with every option and its default into DIR.
+    New {
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Train a model on INPUT and save it (a .bmodel file) for online-mode compression.
+    Train {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        common: InputArgs,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Compress INPUT into an archive whose every value is within the bound.
+    Compress {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        bound: BoundArgs,
+        /// Use this model (online mode: the archive names it by hash) instead of training one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// With --model: put the model into the archive (offline mode).
+        #[arg(long, requires = "model")]
+        embed_model: bool,
+        /// Classic predictors only: no training.
+        #[arg(long, conflicts_with = "model")]
+        no_model: bool,
+        /// Keep the model even where classic predictors alone would give a smaller archive.
+        #[arg(long, conflicts_with = "no_model")]
+        force_model: bool,
+        #[command(flatten)]
+        common: InputArgs,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Decode ARCHIVE to OUTPUT (.npy, .npz or .csv by extension).
+    Decompress {
+        archive: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The model file an online-mode archive names.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Shape, dtype, bound, bytes per section, honest ratio and content hash of ARCHIVE.
+    Info {
+        archive: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// PSNR, max abs error, max error / range and RMSE of RECONSTRUCTED against ORIGINAL.
+    Eval {
+        original: PathBuf,
+        reconstructed: PathBuf,
+        #[arg(long)]
+        table: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a synthetic flow field, train, compress at three bounds, verify, print the table.
+    Demo {
+        /// Smaller field and shorter training (used by the tests).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Benchmark: training epochs of Baler's CFD setup, compress/decompress speed and ratio on INPUTs.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args)]
+pub struct InputArgs {
+    /// Options file (see `baler-train new`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Read a plain 2-d .npy as a table (one bound per column).
+    #[arg(long)]
+    pub table: bool,
+    /// Values equal to this are "no data" (e.g. -1e34 over land): kept exactly, left out of ranges.
+    #[arg(long, allow_hyphen_values = true)]
+    pub fill_value: Option<f64>,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct BoundArgs {
+    /// Absolute error bound: |x − x′| ≤ EB for every value.
+    #[arg(long = "abs", value_name = "EB", allow_hyphen_values = true)]
+    pub abs: Option<f64>,
+    /// Bound relative to the value range (per column for tables): |x − x′| ≤ EB·(max − min).
+    #[arg(long = "rel", value_name = "EB", allow_hyphen_values = true)]
+    pub rel: Option<f64>,
+}
+
+impl BoundArgs {
+    pub fn spec(&self) -> Result<BoundSpec> {
+        let (v, spec) = match (self.abs, self.rel) {
+            (Some(a), _) => (a, BoundSpec::Abs(a)),
+            (_, Some(r)) => (r, BoundSpec::Rel(r)),
+            _ => bail!("give an error bound with --abs or --rel"),
+        };
+        if !(v > 0.0 && v.is_finite()) {
+            bail!("error bound {v} must be a finite number > 0");
+        }
+        Ok(spec)
+    }
+}
+
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    let Some(p) = path else {
+        return Ok(Config::default());
+    };
+    let text =
+        std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let c: Config =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?;
+    c.validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    Ok(c)
+}
+
+fn read_input(path: &Path, common: &InputArgs) -> Result<Dataset> {
+    if let Some(f) = common.fill_value
+        && !f.is_finite()
+    {
+        bail!("--fill-value must be finite (NaN and Inf are always kept exactly)");
+    }
+    Ok(read_dataset(
+        path,
+        &ReadOptions {
+            table: common.table,
+        },
+    )?)
+}
+
+pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("{}: {what} not found", path.display()),
+        _ => anyhow::anyhow!("{}: cannot read {what}: {e}", path.display()),
+    })
+}
+
+pub fn load_model(path: &Path) -> Result<SavedModel> {
+    let bytes = read_file(path, "model file")?;
+    SavedModel::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(write_atomic(path, |w| w.write_all(bytes))?)
+}
+
+fn epoch_printer(quiet: bool) -> impl FnMut(&crate::train::EpochStats) {
+    move |s| {
+        if !quiet && (s.epoch <= 3 || s.epoch % 10 == 0) {
+            let val = s
+                .val_loss
+                .map_or(String::new(), |v| format!("  val {v:.3e}"));
+            eprintln!(
+                "epoch {:>4}  loss {:.3e}{val}  lr {:.1e}  {:.2}s",
+                s.epoch, s.train_loss, s.learning_rate, s.seconds
+            );
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::New { dir, force } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+            let path = dir.join("baler.toml");
+            if path.exists() && !force {
+                bail!(
+                    "{}: already exists (use --force to overwrite)",
+                    path.display()
+                );
+            }
+            write_bytes(&path, TEMPLATE.as_bytes())?;
+            println!("wrote {}", path.display());
+        }
+        Command::Train {
+            input,
+            output,
+            common,
+            quiet,
+        } => {
+            let cfg = load_config(common.config.as_deref())?;
+            let ds = read_input(&input, &common)?;
+            let model = train_model(
+                &ds,
+                &cfg,
+                common.fill_value,
+                &input.display().to_string(),
+                &mut epoch_printer(quiet),
+            )
+            .with_context(|| format!("{}: training failed", input.display()))?;
+            write_bytes(&output, &model.to_bytes())?;
+            let r = &model.record;
+            println!(
+                "trained on {} tiles of {:?} in {:.1}s ({}; best epoch {}); decoder {} bytes, hash {}",
+                r.samples,
+                r.tile,
+                r.seconds,
+                r.stop_reason,
+                r.best_epoch,
+                model.decoder_payload.len(),
+                hex(&model.hash())
+            );
+        }
+        Command::Compress {
+            input,
+            output,
+            bound,
+            model,
+            embed_model,
+            no_model,
+            force_model,
+            common,
+            json,
+            quiet,
+        } => {
+            let spec = bound.spec()?;
+            let cfg = load_config(common.config.as_deref())?;
+            let ds = read_input(&input, &common)?;
+            let started = Instant::now();
+            let mut notes = vec![format!(
+                "source: {}",
+                input.file_name().map_or_else(
+                    || input.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            )];
+            let trained;
+            let given;
+            let mode = if no_model {
+                ModelMode::None
+            } else if let Some(m) = &model {
+                given = load_model(m)?;
+                if embed_model {
+                    ModelMode::Embed(&given)
+                } else {
+                    ModelMode::Reference(&given)
+                }
+            } else {
+                trained = train_model(
+                    &ds,
+                    &cfg,
+                    common.fill_value,
+                    &input.display().to_string(),
+                    &mut epoch_printer(quiet),
+                )
+                .with_context(|| format!("{}: training failed", input.display()))?;
+                let r = &trained.record;
+                notes.push(format!(
+                    "trained here: {} tiles of {:?}, {:.1}s, {}",
+                    r.samples, r.tile, r.seconds, r.stop_reason
+                ));
+                ModelMode::Embed(&trained)
+            };
+            let c = compress_dataset(&ds, spec, common.fill_value, &cfg, mode, notes, force_model)
+                .with_context(|| format!("{}", input.display()))?;
+            write_bytes(&output, &c.bytes)?;
+            let secs = started.elapsed().as_secs_f64();
+            let ratio = ds.original_bytes() as f64 / c.bytes.len() as f64;
+            if json {
+                println!(
+                    "{}",
+                    json!({"archive": output, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(), "ratio": ratio,
+                    "ae_tiles": c.ae_tiles, "tiles": c.total_tiles, "exceptions": c.exceptions, "seconds": secs, "notes": c.metadata.notes})
+                );
+            } else {
+                println!(
+                    "{} -> {}: {} -> {} bytes, ratio {:.2} ({}; {} values stored exactly), {:.2}s",
+                    input.display(),
+                    output.display(),
+                    ds.original_bytes(),
+                    c.bytes.len(),
+                    ratio,
+                    if c.metadata.model == ModelUse::None {
+                        "classic predictors".to_string()
+                    } else {
+                        format!("autoencoder in {} of {} tiles", c.ae_tiles, c.total_tiles)
+                    },
+                    c.exceptions,
+                    secs
+                );
+            }
+        }
+        Command::Decompress {
+            archive,
+            output,
+            model,
+        } => {
+            let bytes = read_file(&archive, "archive")?;
+            let ext = model.as_deref().map(load_model).transpose()?;
+            let ds =
+                baler_codec::decode(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
+                    .with_context(|| format!("{}", archive.display()))?;
+            write_dataset(&output, &ds)?;
+            println!(
+                "{} -> {}: shape {:?}",
+                archive.display(),
+                output.display(),
+                ds.shape()
+            );
+        }
+        Command::Info {
+            archive,
+            model,
+            json,
+        } => info(&archive, model.as_deref(), json)?,
+        Command::Eval {
+            original,
+            reconstructed,
+            table,
+            json,
+        } => {
+            let a = read_dataset(&original, &ReadOptions { table })?;
+            let b = read_dataset(&reconstructed, &ReadOptions { table })?;
+            let ms = evaluate(&a, &b).with_context(|| {
+                format!("{} vs {}", original.display(), reconstructed.display())
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ms)?);
+            } else {
+                println!(
+                    "{:<12} {:>10} {:>12} {:>12} {:>12} {:>10}",
+                    "column", "PSNR dB", "max |err|", "max err/rng", "RMSE", "values"
+                );
+                for m in &ms {
+                    println!(
+                        "{:<12} {:>10.2} {:>12.4e} {:>12.4e} {:>12.4e} {:>10}",
+                        m.name, m.psnr_db, m.max_abs_error, m.max_error_over_range, m.rmse, m.count
+                    );
+                }
+            }
+        }
+        Command::Demo { quick } => crate::demo::run(quick)?,
+        Command::Bench(args) => crate::bench::run(&args)?,
+    }
+    Ok(())
+}
+
+fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
+    let bytes = read_file(path, "archive")?;
+    let ext = model.map(load_model).transpose()?;
+    let ext_payload = ext.as_ref().map(|m| m.decoder_payload.as_slice());
+    let ctx = || format!("{}", path.display());
+    let a = match ext_payload {
+        Some(_) => Archive::open(&bytes, ext_payload),
+        None => Archive::open_metadata_only(&bytes),
+    }
+    .with_context(ctx)?;
+    // Decoding checks every checksum and the content hash; without its model an online-mode
+    // archive can only be described.
+    let verified = match a.decode() {
+        Ok(_) => true,
+        Err(baler_codec::CodecError::ModelMissing { .. }) => false,
+        Err(e) => return Err(e).with_context(ctx),
+    };
+    let m = &a.meta;
+    let total = bytes.len() as u64;
+    let model_bytes = a.sizes.model;
+    let ratio = m.original_bytes as f64 / total as f64;
+    let without_model = m.original_bytes as f64 / (total - model_bytes) as f64;
+    let (mode, with_pack) = match &m.model {
+        ModelUse::None => ("none (classic predictors)".to_string(), None),
+        ModelUse::Embedded { hash } => (format!("embedded ({})", hex(hash)), None),
+        ModelUse::Referenced { hash } => {
+            let pack = ext.as_ref().map(|e| e.decoder_payload.len() as u64);
+            (
+                format!("referenced ({})", hex(hash)),
+                pack.map(|p| m.original_bytes as f64 / (total + p) as f64),
+            )
+        }
+    };
+    let bounds: Vec<serde_json::Value> = m
+        .streams
+        .iter()
+        .map(|s| match s.quantizer {
+            Quantizer::Float { bound, .. } => json!({"name": s.name, "dtype": s.dtype.name(), "abs_bound": bound, "min": s.min, "max": s.max}),
+            Quantizer::Int => json!({"name": s.name, "dtype": s.dtype.name(), "abs_bound": 0.0, "lossless": true}),
+        })
+        .collect();
+    let sizes = &a.sizes;
+    let report = json!({
+        "archive": path, "format_version": baler_codec::container::FORMAT_VERSION,
+        "kind": if m.table { "table" } else { "field" }, "shape": m.shape,
+        "bound": match m.bound { BoundSpec::Abs(v) => json!({"abs": v}), BoundSpec::Rel(v) => json!({"rel": v}) },
+        "streams": bounds, "fill_value": m.fill_value,
+        "original_bytes": m.original_bytes, "archive_bytes": total,
+        "ratio": ratio, "ratio_without_model": without_model, "ratio_with_model_pack": with_pack,
+        "model": mode, "tile": m.tile, "chunks": a.chunk_count(),
+        "sections": {"header": sizes.header, "metadata": sizes.metadata, "model": sizes.model, "model_ref": sizes.model_ref,
+                     "chunk_index": sizes.chunk_index, "chunks": sizes.chunks, "end": sizes.end},
+        "content_hash": hex(&m.content_hash), "content_hash_verified": verified, "notes": m.notes,
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "archive        {} (format v{})",
+        path.display(),
+        baler_codec::container::FORMAT_VERSION
+    );
+    println!(
+        "data           {} {:?}",
+        if m.table { "table" } else { "field" },
+        m.shape
+    );
+    for s in &m.streams {
+        let b = match s.quantizer {
+            Quantizer::Float { bound, .. } => format!("|err| <= {bound:.6e}"),
+            Quantizer::Int => "lossless (integer)".into(),
+        };
+        let name = if s.name.is_empty() { "values" } else { &s.name };
+        println!(
+            "  {name:<12} {:<8} range [{:.6e}, {:.6e}]  {b}",
+            s.dtype.name(),
+            s.min,
+            s.max
+        );
+    }
+    println!("bound          {:?}", m.bound);
+    if let Some(f) = m.fill_value {
+        println!("fill value     {f:e}");
+    }
+    println!("model          {mode}");
+    println!(
+        "bytes          original {}  archive {}",
+        m.original_bytes, total
+    );
+    println!(
+        "  sections     header {}  metadata {}  model {}  model-ref {}  index {}  chunks {} ({})  end {}",
+        sizes.header,
+        sizes.metadata,
+        sizes.model,
+        sizes.model_ref,
+        sizes.chunk_index,
+        sizes.chunks,
+        a.chunk_count(),
+        sizes.end
+    );
+    println!("ratio          {ratio:.3} (everything needed to decode)");
+    println!("  w/o model    {without_model:.3}");
+    if let ModelUse::Referenced { .. } = m.model {
+        match with_pack {
+            Some(r) => println!("  with pack    {r:.3} (archive + model decoder)"),
+            None => println!("  with pack    unknown: pass --model to count the model"),
+        }
+    }
+    let check = if verified {
+        "verified by decoding"
+    } else {
+        "not verified: the model is needed to decode"
+    };
+    println!("content hash   {} ({check})", hex(&m.content_hash));
+    for n in &m.notes {
+        println!("note           {n}");
+    }
+    Ok(())
+}

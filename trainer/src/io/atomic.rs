@@ -1,0 +1,158 @@
+//! Atomic output: write a temporary file beside the target, rename it over the target.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{IoError, display};
+
+/// Distinguishes temporary files of one process writing several outputs at once.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the temporary file when dropped, unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `path` atomically: `f` writes into a temporary file `.NAME.tmp-PID-N` in the same
+/// directory, which is renamed over `path` once `f` succeeded and everything is flushed.
+/// On any error (or a panic in `f`) the temporary file is removed and `path` is left as it was.
+pub fn write_atomic(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), IoError> {
+    let io_err = |err: std::io::Error| IoError::Io {
+        file: display(path),
+        err,
+    };
+    let Some(name) = path.file_name() else {
+        return Err(IoError::Io {
+            file: display(path),
+            err: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+        });
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp_path = dir.join(tmp_name);
+
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp_path)
+        .map_err(|e| {
+            io_err(std::io::Error::new(
+                e.kind(),
+                format!("cannot create a temporary file in '{}': {e}", dir.display()),
+            ))
+        })?;
+    let mut tmp = TempFile {
+        path: tmp_path,
+        armed: true,
+    };
+    let mut w = BufWriter::new(file);
+    f(&mut w).map_err(io_err)?;
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    drop(file);
+    fs::rename(&tmp.path, path).map_err(io_err)?;
+    tmp.armed = false;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn success_writes_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.bin");
+        write_atomic(&out, |w| w.write_all(b"hello")).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"hello");
+        // overwrite
+        write_atomic(&out, |w| w.write_all(b"bye")).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"bye");
+        assert_eq!(entries(dir.path()), vec!["out.bin"]);
+    }
+
+    #[test]
+    fn failing_closure_leaves_no_output_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.npy");
+        let err = write_atomic(&out, |w| {
+            w.write_all(&[7u8; 100_000])?;
+            Err(std::io::Error::other("boom"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), format!("{}: boom", out.display()));
+        assert!(!out.exists());
+        assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+    }
+
+    #[test]
+    fn failing_closure_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("keep.csv");
+        fs::write(&out, b"old").unwrap();
+        write_atomic(&out, |w| {
+            w.write_all(b"new, half written")?;
+            Err(std::io::Error::other("disk on fire"))
+        })
+        .unwrap_err();
+        assert_eq!(fs::read(&out).unwrap(), b"old");
+        assert_eq!(entries(dir.path()), vec!["keep.csv"]);
+    }
+
+    #[test]
+    fn panicking_closure_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("panic.npz");
+        let r = std::panic::catch_unwind(|| {
+            let _ = write_atomic(&out, |w| {
+                w.write_all(b"x")?;
+                panic!("closure panicked");
+            });
+        });
+        assert!(r.is_err());
+        assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+    }
+
+    #[test]
+    fn missing_directory_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("no/such/dir/out.npy");
+        let err = write_atomic(&out, |w| w.write_all(b"x")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(&out.display().to_string()), "{msg}");
+        assert!(msg.contains("cannot create a temporary file"), "{msg}");
+    }
+}

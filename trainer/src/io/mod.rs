@@ -1,0 +1,490 @@
+//! Readers and writers for npy / npz / csv.
+//!
+//! * `.npy`: one numeric array (any integer, float32/float64 or bool dtype, either byte order,
+//!   C or Fortran order). Read as a [`Dataset::Field`], or as a [`Dataset::Table`] with columns
+//!   `col0..` when [`ReadOptions::table`] is set and the array is 2D.
+//! * `.npz`: the original Baler layout, an array `data` plus an optional unicode array `names`
+//!   (column names; an empty float64 array means "no names"). Members may be stored or deflated.
+//! * `.csv`: a header row of column names, then numeric rows: always a [`Dataset::Table`].
+//!
+//! Every writer goes through [`write_atomic`], so a failed write never leaves a half-written file.
+//! Every error message names the file and the problem on one line.
+
+mod atomic;
+mod csv;
+mod npy;
+mod npz;
+
+use std::path::Path;
+
+use baler_codec::data::{Array, Column, DType, Dataset, Values};
+
+pub use atomic::write_atomic;
+
+/// How to interpret what is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Read a plain 2D array (a `.npy`, or a `.npz` without column names) as a table with
+    /// columns named `col0`, `col1`, ... and one row per first index.
+    pub table: bool,
+}
+
+/// What went wrong, and with which file.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// The input file does not exist.
+    #[error("{file}: file not found")]
+    NotFound { file: String },
+    /// The operating system refused (permissions, disk full, ...), or a writer failed.
+    #[error("{file}: {err}")]
+    Io { file: String, err: std::io::Error },
+    /// The extension names no format we know.
+    #[error("{file}: {}", describe_extension(.ext))]
+    UnknownExtension { file: String, ext: String },
+    /// The file's content is malformed or holds something we cannot read.
+    #[error("{file}: {msg}")]
+    Invalid { file: String, msg: String },
+    /// The dataset cannot be written in the format the extension asks for.
+    #[error("{file}: cannot write: {msg}")]
+    Unwritable { file: String, msg: String },
+}
+
+impl IoError {
+    /// The file the error is about, as it was given.
+    pub fn file(&self) -> &str {
+        match self {
+            IoError::NotFound { file }
+            | IoError::Io { file, .. }
+            | IoError::UnknownExtension { file, .. }
+            | IoError::Invalid { file, .. }
+            | IoError::Unwritable { file, .. } => file,
+        }
+    }
+
+    pub(crate) fn invalid(path: &Path, msg: impl Into<String>) -> IoError {
+        IoError::Invalid {
+            file: display(path),
+            msg: msg.into(),
+        }
+    }
+
+    /// An error from opening or reading an input file: "file not found" stays short.
+    pub(crate) fn read(path: &Path, err: std::io::Error) -> IoError {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            IoError::NotFound {
+                file: display(path),
+            }
+        } else {
+            IoError::Io {
+                file: display(path),
+                err,
+            }
+        }
+    }
+}
+
+fn describe_extension(ext: &str) -> String {
+    if ext.is_empty() {
+        "no extension (expected .npy, .npz or .csv)".to_string()
+    } else {
+        format!("unknown extension '.{ext}' (expected .npy, .npz or .csv)")
+    }
+}
+
+pub(crate) fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The file formats we read and write, chosen by extension (case-insensitive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Npy,
+    Npz,
+    Csv,
+}
+
+impl Format {
+    /// The format that `path`'s extension names.
+    pub fn of(path: &Path) -> Result<Format, IoError> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match ext.to_ascii_lowercase().as_str() {
+            "npy" => Ok(Format::Npy),
+            "npz" => Ok(Format::Npz),
+            "csv" => Ok(Format::Csv),
+            _ => Err(IoError::UnknownExtension {
+                file: display(path),
+                ext,
+            }),
+        }
+    }
+}
+
+/// Reads a `.npy`, `.npz` or `.csv` file (chosen by extension) into memory.
+pub fn read_dataset(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
+    match Format::of(path)? {
+        Format::Npy => npy::read_file(path, opts),
+        Format::Npz => npz::read_file(path, opts),
+        Format::Csv => csv::read_file(path),
+    }
+}
+
+/// Writes `ds` to `path` in the format its extension names, atomically (see [`write_atomic`]).
+///
+/// * `.npy`: a field in its own dtype and shape; a table as a 2D `[rows, columns]` array in the
+///   dtype all columns share, or float64 when they differ.
+/// * `.npz`: Baler's layout, `data` as above plus `names` (the column names as a `<U{n}` array,
+///   or an empty float64 array for a field).
+/// * `.csv`: tables, and 1D/2D fields (columns `col0..`). Integers print as integers, floats in
+///   their shortest round-trip form (as float32 for float32 columns), NaN as `nan`, infinities
+///   as `inf` / `-inf`.
+///
+/// Values are converted back to the dataset's dtype(s) exactly; an integer value that does not
+/// fit its dtype is an error, not a silent wrap.
+pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<(), IoError> {
+    let format = Format::of(path)?;
+    check_consistent(ds).map_err(|msg| IoError::Unwritable {
+        file: display(path),
+        msg,
+    })?;
+    if format == Format::Csv
+        && let Dataset::Field(a) = ds
+        && a.shape.len() > 2
+    {
+        return Err(IoError::Unwritable {
+            file: display(path),
+            msg: format!(
+                "a CSV file holds a table or a 1D/2D array, not a {}D array of shape {:?} \
+                 (write .npy or .npz instead)",
+                a.shape.len(),
+                a.shape
+            ),
+        });
+    }
+    write_atomic(path, |w| match format {
+        Format::Npy => npy::write_dataset(w, ds),
+        Format::Npz => npz::write_dataset(w, ds),
+        Format::Csv => csv::write_dataset(w, ds),
+    })
+}
+
+/// The number of elements a shape holds, `None` on overflow.
+pub(crate) fn shape_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// A dataset whose sizes contradict themselves cannot be written.
+fn check_consistent(ds: &Dataset) -> Result<(), String> {
+    match ds {
+        Dataset::Field(a) => {
+            let n = shape_len(&a.shape).ok_or_else(|| format!("shape {:?} overflows", a.shape))?;
+            if n != a.values.len() {
+                return Err(format!(
+                    "shape {:?} holds {n} values but the array has {}",
+                    a.shape,
+                    a.values.len()
+                ));
+            }
+        }
+        Dataset::Table { rows, columns } => {
+            for c in columns {
+                if c.values.len() != *rows {
+                    return Err(format!(
+                        "column '{}' has {} values but the table has {rows} rows",
+                        c.name,
+                        c.values.len()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A 2D array seen as a table: columns `col0..` with `rows = shape[0]`.
+pub(crate) fn array_to_table(a: Array) -> Dataset {
+    debug_assert_eq!(a.shape.len(), 2);
+    let (rows, cols) = (a.shape[0], a.shape[1]);
+    fn split<T: Copy>(v: &[T], rows: usize, cols: usize, c: usize) -> Vec<T> {
+        (0..rows).map(|r| v[r * cols + c]).collect()
+    }
+    let columns = (0..cols)
+        .map(|c| Column {
+            name: format!("col{c}"),
+            dtype: a.dtype,
+            values: match &a.values {
+                Values::Float(v) => Values::Float(split(v, rows, cols, c)),
+                Values::Int(v) => Values::Int(split(v, rows, cols, c)),
+            },
+        })
+        .collect();
+    Dataset::Table { rows, columns }
+}
+
+/// A 2D array with the given column names as a table.
+pub(crate) fn array_to_named_table(a: Array, names: Vec<String>) -> Dataset {
+    match array_to_table(a) {
+        Dataset::Table { rows, mut columns } => {
+            for (c, name) in columns.iter_mut().zip(names) {
+                c.name = name;
+            }
+            Dataset::Table { rows, columns }
+        }
+        field => field,
+    }
+}
+
+/// One column of values to write: `values[offset + r * stride]` for row `r`, in `dtype`.
+/// Lets tables and 2D fields be written row by row without copying them.
+pub(crate) struct ColView<'a> {
+    pub dtype: DType,
+    pub values: &'a Values,
+    pub offset: usize,
+    pub stride: usize,
+}
+
+/// One value as stored in memory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Elem {
+    F(f64),
+    I(i64),
+}
+
+impl ColView<'_> {
+    pub fn get(&self, row: usize) -> Elem {
+        let i = self.offset + row * self.stride;
+        match self.values {
+            Values::Float(v) => Elem::F(v[i]),
+            Values::Int(v) => Elem::I(v[i]),
+        }
+    }
+}
+
+/// The columns of a dataset viewed as a 2D table: `(rows, columns)`.
+/// A 1D field is one column; a 0D field one value; a field of more dimensions is flattened
+/// to `[shape[0], rest]`.
+pub(crate) fn column_views(ds: &Dataset) -> (usize, Vec<ColView<'_>>) {
+    match ds {
+        Dataset::Table { rows, columns } => (
+            *rows,
+            columns
+                .iter()
+                .map(|c| ColView {
+                    dtype: c.dtype,
+                    values: &c.values,
+                    offset: 0,
+                    stride: 1,
+                })
+                .collect(),
+        ),
+        Dataset::Field(a) => {
+            let (rows, cols) = match a.shape.len() {
+                0 => (1, 1),
+                1 => (a.shape[0], 1),
+                _ => (a.shape[0], shape_len(&a.shape[1..]).unwrap_or(0)),
+            };
+            let views = (0..cols)
+                .map(|c| ColView {
+                    dtype: a.dtype,
+                    values: &a.values,
+                    offset: c,
+                    stride: cols,
+                })
+                .collect();
+            (rows, views)
+        }
+    }
+}
+
+/// The dtype a table is written in as one array: the one all columns share, else float64.
+pub(crate) fn common_dtype(columns: &[Column]) -> DType {
+    match columns.first() {
+        Some(first) if columns.iter().all(|c| c.dtype == first.dtype) => first.dtype,
+        Some(_) => DType::F64,
+        None => DType::F64,
+    }
+}
+
+/// `e` as an integer of `dtype`, returned as i64 (a u64 by its bits). Floats must be integral
+/// and in range; integers must fit the dtype.
+pub(crate) fn to_int(dtype: DType, e: Elem) -> Result<i64, String> {
+    let (lo, hi): (i128, i128) = match dtype {
+        DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+        DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+        DType::I64 => (i64::MIN.into(), i64::MAX.into()),
+        DType::U8 => (0, u8::MAX.into()),
+        DType::U16 => (0, u16::MAX.into()),
+        DType::U32 => (0, u32::MAX.into()),
+        DType::U64 => (0, u64::MAX.into()),
+        DType::F32 | DType::F64 => unreachable!("to_int on a float dtype"),
+    };
+    let wide: i128 = match e {
+        // a u64 above i64::MAX is kept by its bits
+        Elem::I(v) if dtype == DType::U64 => i128::from(v as u64),
+        Elem::I(v) => i128::from(v),
+        Elem::F(f) => {
+            // every integral f64 within ±2^127 converts exactly
+            if !f.is_finite() || f.fract() != 0.0 || f.abs() >= 1.7e38 {
+                return Err(format!("value {f} is not an integer ({})", dtype.name()));
+            }
+            f as i128
+        }
+    };
+    if wide < lo || wide > hi {
+        return Err(format!("value {wide} does not fit in {}", dtype.name()));
+    }
+    Ok(wide as i64)
+}
+
+/// `e` as a float (f64; an F32 column's value is rounded to f32 by the caller).
+pub(crate) fn to_float(e: Elem) -> f64 {
+    match e {
+        Elem::F(f) => f,
+        Elem::I(i) => i as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The shared real-data directory; panics (does not skip) if it is missing.
+    pub(crate) fn shared_data(name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+        assert!(
+            dir.is_dir(),
+            "shared data directory {} is missing: these tests need the real files",
+            dir.display()
+        );
+        let p = dir.join(name);
+        assert!(p.is_file(), "real data file {} is missing", p.display());
+        p
+    }
+
+    #[test]
+    fn unknown_extension_names_the_file() {
+        let err = read_dataset(Path::new("x.parquet"), &ReadOptions::default()).unwrap_err();
+        assert!(matches!(err, IoError::UnknownExtension { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "x.parquet: unknown extension '.parquet' (expected .npy, .npz or .csv)"
+        );
+        let err = read_dataset(Path::new("noext"), &ReadOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "noext: no extension (expected .npy, .npz or .csv)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("y.h5");
+        let ds = Dataset::Field(Array {
+            dtype: DType::F64,
+            shape: vec![1],
+            values: Values::Float(vec![1.0]),
+        });
+        let err = write_dataset(&out, &ds).unwrap_err();
+        assert!(err.to_string().contains("y.h5"), "{err}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn extension_is_case_insensitive() {
+        assert_eq!(Format::of(Path::new("a/B.NPZ")).unwrap(), Format::Npz);
+        assert_eq!(Format::of(Path::new("b.Csv")).unwrap(), Format::Csv);
+        assert_eq!(Format::of(Path::new("c.npy")).unwrap(), Format::Npy);
+    }
+
+    #[test]
+    fn missing_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["missing.npy", "missing.npz", "missing.csv"] {
+            let p = dir.path().join(name);
+            let err = read_dataset(&p, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(err, IoError::NotFound { .. }), "{err:?}");
+            assert_eq!(err.to_string(), format!("{}: file not found", p.display()));
+            assert_eq!(err.file(), p.display().to_string());
+        }
+    }
+
+    #[test]
+    fn inconsistent_dataset_is_refused_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bad.npy");
+        let ds = Dataset::Field(Array {
+            dtype: DType::F64,
+            shape: vec![2, 2],
+            values: Values::Float(vec![1.0; 3]),
+        });
+        let err = write_dataset(&out, &ds).unwrap_err();
+        assert!(matches!(err, IoError::Unwritable { .. }), "{err:?}");
+        assert!(err.to_string().starts_with(&format!("{}: ", out.display())));
+        let table = Dataset::Table {
+            rows: 2,
+            columns: vec![Column {
+                name: "a".into(),
+                dtype: DType::I32,
+                values: Values::Int(vec![1]),
+            }],
+        };
+        let err = write_dataset(&dir.path().join("bad.csv"), &table).unwrap_err();
+        assert!(err.to_string().contains("column 'a'"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn out_of_range_integer_is_an_error_not_a_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        for ext in ["npy", "npz", "csv"] {
+            let out = dir.path().join(format!("range.{ext}"));
+            let ds = Dataset::Field(Array {
+                dtype: DType::U8,
+                shape: vec![2],
+                values: Values::Int(vec![1, 300]),
+            });
+            let err = write_dataset(&out, &ds).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("range."), "{msg}");
+            assert!(msg.contains("300") && msg.contains("uint8"), "{msg}");
+            assert!(!out.exists());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn to_int_limits() {
+        assert_eq!(to_int(DType::U64, Elem::I(-1)).unwrap(), -1);
+        assert_eq!(
+            to_int(DType::U64, Elem::F(1.844_674_407_370_955e19)).unwrap() as u64,
+            18446744073709549568
+        );
+        assert!(to_int(DType::U64, Elem::F(1.8446744073709552e19)).is_err());
+        assert!(to_int(DType::U32, Elem::I(-1)).is_err());
+        assert_eq!(to_int(DType::I8, Elem::I(-128)).unwrap(), -128);
+        assert!(to_int(DType::I8, Elem::I(128)).is_err());
+        assert!(to_int(DType::I16, Elem::F(1.5)).is_err());
+        assert!(to_int(DType::I16, Elem::F(f64::NAN)).is_err());
+        assert_eq!(to_int(DType::I16, Elem::F(-7.0)).unwrap(), -7);
+    }
+
+    #[test]
+    fn common_dtype_rule() {
+        let col = |dtype| Column {
+            name: "c".into(),
+            dtype,
+            values: Values::Int(vec![]),
+        };
+        assert_eq!(
+            common_dtype(&[col(DType::I16), col(DType::I16)]),
+            DType::I16
+        );
+        assert_eq!(
+            common_dtype(&[col(DType::I16), col(DType::I32)]),
+            DType::F64
+        );
+        assert_eq!(common_dtype(&[col(DType::F32)]), DType::F32);
+    }
+}

@@ -1,0 +1,805 @@
+//! The `.npy` format: a header (a Python dict literal: dtype, order, shape) then raw values.
+//!
+//! Headers are parsed by `npyz`; the values are decoded here so that every byte order, bool,
+//! Fortran order and the unicode string arrays of Baler's `names` are handled the same way.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use baler_codec::data::{Array, DType, Dataset, Values};
+use npyz::{Endianness, Order, TypeChar};
+
+use super::{
+    Elem, IoError, ReadOptions, array_to_table, column_views, common_dtype, shape_len, to_float,
+    to_int,
+};
+
+/// What one `.npy` holds.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    Numeric(Array),
+    /// A unicode (`U`) or byte (`S`) string array, row-major, trailing NULs trimmed.
+    Strings {
+        descr: String,
+        shape: Vec<usize>,
+        values: Vec<String>,
+    },
+}
+
+pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
+    let bytes = std::fs::read(path).map_err(|e| IoError::read(path, e))?;
+    match parse(&bytes).map_err(|msg| IoError::invalid(path, msg))? {
+        Parsed::Numeric(a) if opts.table && a.shape.len() == 2 => Ok(array_to_table(a)),
+        Parsed::Numeric(a) => Ok(Dataset::Field(a)),
+        Parsed::Strings { descr, .. } => Err(IoError::invalid(
+            path,
+            format!("unsupported dtype '{descr}' (strings): expected a numeric array"),
+        )),
+    }
+}
+
+/// The `'descr'` string of a header npyz could not parse, for the error message.
+fn raw_descr(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes.get(..bytes.len().min(4096))?);
+    let start = text.find("'descr'")? + "'descr'".len();
+    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('\'')?;
+    Some(rest[..rest.find('\'')?].to_string())
+}
+
+/// Decodes a whole `.npy` file held in memory.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return Err("not an npy file (no \\x93NUMPY magic)".to_string());
+    }
+    let mut rest = bytes;
+    let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            return "truncated npy header".to_string();
+        }
+        // npyz's messages may span several lines (a parser's diagnostic): keep the first
+        let e = e.to_string();
+        let e = e.lines().next().unwrap_or_default().trim();
+        match raw_descr(bytes) {
+            Some(d) if d.contains('O') => format!("unsupported dtype '{d}' (Python objects)"),
+            Some(d) if d.parse::<npyz::TypeStr>().is_err() => {
+                format!("unsupported dtype '{d}' ({e})")
+            }
+            _ => format!("invalid npy header ({e})"),
+        }
+    })?;
+    let ts = match header.dtype() {
+        npyz::DType::Plain(ts) => ts,
+        other => {
+            return Err(format!(
+                "unsupported dtype {} (structured arrays are not supported)",
+                other.descr()
+            ));
+        }
+    };
+    let file_shape = header
+        .shape()
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(|_| format!("shape {:?} is too large", header.shape()))?;
+    let n = shape_len(&file_shape).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
+    let item = ts
+        .num_bytes()
+        .ok_or_else(|| format!("dtype '{ts}' is too large"))?;
+    let need = n
+        .checked_mul(item)
+        .ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
+    if rest.len() < need {
+        return Err(format!(
+            "truncated: shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {}",
+            rest.len()
+        ));
+    }
+    let data = &rest[..need];
+    let big = ts.endianness() == Endianness::Big;
+    let fortran = header.order() == Order::Fortran;
+    let size = ts.size_field();
+    let unsupported = |what: &str| Err(format!("unsupported dtype '{ts}' ({what})"));
+
+    macro_rules! decode {
+        ($t:ty, $map:expr) => {
+            data.chunks_exact(std::mem::size_of::<$t>())
+                .map(|c| {
+                    let b = c.try_into().expect("chunk size");
+                    let x = if big {
+                        <$t>::from_be_bytes(b)
+                    } else {
+                        <$t>::from_le_bytes(b)
+                    };
+                    $map(x)
+                })
+                .collect::<Vec<_>>()
+        };
+    }
+
+    let (dtype, values) = match (ts.type_char(), size) {
+        (TypeChar::Float, 4) => (DType::F32, Values::Float(decode!(f32, f64::from))),
+        (TypeChar::Float, 8) => (DType::F64, Values::Float(decode!(f64, |x| x))),
+        (TypeChar::Float, 2) => return unsupported("float16"),
+        (TypeChar::Float, _) => return unsupported("extended precision float"),
+        (TypeChar::Int, 1) => (DType::I8, Values::Int(decode!(i8, i64::from))),
+        (TypeChar::Int, 2) => (DType::I16, Values::Int(decode!(i16, i64::from))),
+        (TypeChar::Int, 4) => (DType::I32, Values::Int(decode!(i32, i64::from))),
+        (TypeChar::Int, 8) => (DType::I64, Values::Int(decode!(i64, |x| x))),
+        (TypeChar::Uint, 1) | (TypeChar::Bool, 1) => {
+            (DType::U8, Values::Int(decode!(u8, i64::from)))
+        }
+        (TypeChar::Uint, 2) => (DType::U16, Values::Int(decode!(u16, i64::from))),
+        (TypeChar::Uint, 4) => (DType::U32, Values::Int(decode!(u32, i64::from))),
+        // a u64 above i64::MAX is kept by its bits
+        (TypeChar::Uint, 8) => (DType::U64, Values::Int(decode!(u64, |x| x as i64))),
+        (TypeChar::UnicodeStr, _) => {
+            let width = item / 4;
+            let mut values = Vec::with_capacity(n);
+            for s in data.chunks_exact(width.max(1) * 4).take(n) {
+                let mut text = String::with_capacity(width);
+                for c in s.chunks_exact(4) {
+                    let b = c.try_into().expect("chunk size");
+                    let u = if big {
+                        u32::from_be_bytes(b)
+                    } else {
+                        u32::from_le_bytes(b)
+                    };
+                    text.push(char::from_u32(u).ok_or_else(|| {
+                        format!("invalid unicode code point {u:#x} in a '{ts}' array")
+                    })?);
+                }
+                values.push(text.trim_end_matches('\0').to_string());
+            }
+            if width == 0 {
+                values.resize(n, String::new());
+            }
+            return Ok(Parsed::Strings {
+                descr: ts.to_string(),
+                shape: c_shape(&file_shape),
+                values: reorder(values, &file_shape, fortran),
+            });
+        }
+        (TypeChar::ByteStr, _) => {
+            let mut values = Vec::with_capacity(n);
+            if item == 0 {
+                values.resize(n, String::new());
+            } else {
+                for s in data.chunks_exact(item) {
+                    let s = std::str::from_utf8(s)
+                        .map_err(|_| format!("a '{ts}' byte string is not valid UTF-8"))?;
+                    values.push(s.trim_end_matches('\0').to_string());
+                }
+            }
+            return Ok(Parsed::Strings {
+                descr: ts.to_string(),
+                shape: c_shape(&file_shape),
+                values: reorder(values, &file_shape, fortran),
+            });
+        }
+        (TypeChar::Complex, _) => return unsupported("complex"),
+        (TypeChar::TimeDelta, _) | (TypeChar::DateTime, _) => return unsupported("datetime"),
+        (TypeChar::RawData, _) => return unsupported("raw bytes"),
+        _ => return unsupported("not a numeric type"),
+    };
+    let values = match values {
+        Values::Float(v) => Values::Float(reorder(v, &file_shape, fortran)),
+        Values::Int(v) => Values::Int(reorder(v, &file_shape, fortran)),
+    };
+    Ok(Parsed::Numeric(Array {
+        dtype,
+        shape: c_shape(&file_shape),
+        values,
+    }))
+}
+
+/// A 0-d array is read as shape `[1]`.
+fn c_shape(shape: &[usize]) -> Vec<usize> {
+    if shape.is_empty() {
+        vec![1]
+    } else {
+        shape.to_vec()
+    }
+}
+
+/// Values stored in Fortran order (first index fastest) put in row-major order.
+fn reorder<T: Clone>(v: Vec<T>, shape: &[usize], fortran: bool) -> Vec<T> {
+    let nd = shape.len();
+    if !fortran || nd < 2 || v.is_empty() {
+        return v;
+    }
+    let mut fstride = vec![1usize; nd];
+    for k in 1..nd {
+        fstride[k] = fstride[k - 1] * shape[k - 1];
+    }
+    let mut out = Vec::with_capacity(v.len());
+    let mut idx = vec![0usize; nd];
+    let mut off = 0usize;
+    for _ in 0..v.len() {
+        out.push(v[off].clone());
+        let mut k = nd;
+        while k > 0 {
+            k -= 1;
+            idx[k] += 1;
+            off += fstride[k];
+            if idx[k] < shape[k] {
+                break;
+            }
+            off -= fstride[k] * shape[k];
+            idx[k] = 0;
+        }
+    }
+    out
+}
+
+/// numpy's type string for a dtype, little-endian.
+pub(crate) fn descr(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+        DType::I8 => "|i1",
+        DType::I16 => "<i2",
+        DType::I32 => "<i4",
+        DType::I64 => "<i8",
+        DType::U8 => "|u1",
+        DType::U16 => "<u2",
+        DType::U32 => "<u4",
+        DType::U64 => "<u8",
+    }
+}
+
+/// The header numpy writes: magic, version, length, the dict padded with spaces so that the
+/// data starts at a multiple of 64 bytes, and a newline.
+pub(crate) fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let shape_text = match shape {
+        [] => "()".to_string(),
+        [d] => format!("({d},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let padded = |preamble: usize| {
+        let unpadded = preamble + dict.len() + 1;
+        dict.len() + 1 + (64 - unpadded % 64) % 64
+    };
+    let (version, preamble) = if padded(10) <= usize::from(u16::MAX) {
+        (1u8, 10)
+    } else {
+        (2u8, 12)
+    };
+    let len = padded(preamble);
+    let mut out = Vec::with_capacity(preamble + len);
+    out.extend_from_slice(b"\x93NUMPY");
+    out.extend_from_slice(&[version, 0]);
+    if version == 1 {
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(preamble + len - 1, b' ');
+    out.push(b'\n');
+    out
+}
+
+const CHUNK: usize = 1 << 16;
+
+/// Writes values in `dtype`, little-endian. An integer that does not fit is an error.
+fn encode<W: Write>(w: &mut W, dtype: DType, elems: impl Iterator<Item = Elem>) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 8);
+    for e in elems {
+        match dtype {
+            DType::F32 => buf.extend_from_slice(&(to_float(e) as f32).to_le_bytes()),
+            DType::F64 => buf.extend_from_slice(&to_float(e).to_le_bytes()),
+            _ => {
+                let v = to_int(dtype, e).map_err(io::Error::other)?;
+                match dtype.size_bytes() {
+                    1 => buf.push(v as u8),
+                    2 => buf.extend_from_slice(&(v as u16).to_le_bytes()),
+                    4 => buf.extend_from_slice(&(v as u32).to_le_bytes()),
+                    _ => buf.extend_from_slice(&v.to_le_bytes()),
+                }
+            }
+        }
+        if buf.len() >= CHUNK {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    w.write_all(&buf)
+}
+
+/// The dtype and shape a dataset is written with as one array.
+pub(crate) fn array_layout(ds: &Dataset) -> (DType, Vec<usize>) {
+    match ds {
+        Dataset::Field(a) => (a.dtype, a.shape.clone()),
+        Dataset::Table { rows, columns } => (common_dtype(columns), vec![*rows, columns.len()]),
+    }
+}
+
+/// Writes a dataset as one `.npy` array (a table as `[rows, columns]`).
+pub(crate) fn write_dataset<W: Write>(w: &mut W, ds: &Dataset) -> io::Result<()> {
+    let (dtype, shape) = array_layout(ds);
+    w.write_all(&header_bytes(descr(dtype), &shape))?;
+    match ds {
+        Dataset::Field(a) => match &a.values {
+            Values::Float(v) => encode(w, dtype, v.iter().map(|&x| Elem::F(x))),
+            Values::Int(v) => encode(w, dtype, v.iter().map(|&x| Elem::I(x))),
+        },
+        Dataset::Table { .. } => {
+            let (rows, cols) = column_views(ds);
+            encode(
+                w,
+                dtype,
+                (0..rows).flat_map(|r| cols.iter().map(move |c| c.get(r))),
+            )
+        }
+    }
+}
+
+/// Writes strings as a 1D `<U{n}` array, `n` the longest length in characters (at least 1).
+pub(crate) fn write_strings<W: Write>(w: &mut W, strings: &[String]) -> io::Result<()> {
+    let width = strings
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    w.write_all(&header_bytes(&format!("<U{width}"), &[strings.len()]))?;
+    let mut buf = Vec::with_capacity(width * 4);
+    for s in strings {
+        buf.clear();
+        for c in s.chars() {
+            buf.extend_from_slice(&u32::from(c).to_le_bytes());
+        }
+        buf.resize(width * 4, 0);
+        w.write_all(&buf)?;
+    }
+    Ok(())
+}
+
+/// An empty float64 array of shape `(0,)`: Baler's "no names".
+pub(crate) fn write_empty_f64<W: Write>(w: &mut W) -> io::Result<()> {
+    w.write_all(&header_bytes("<f8", &[0]))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::io::tests::shared_data;
+    use crate::io::{read_dataset, write_dataset as write_any};
+    use baler_codec::data::Column;
+
+    /// Float vectors compared by bits (NaN == NaN, -0.0 != 0.0).
+    pub(crate) fn same_values(a: &Values, b: &Values) -> bool {
+        match (a, b) {
+            (Values::Float(x), Values::Float(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+            }
+            (Values::Int(x), Values::Int(y)) => x == y,
+            _ => false,
+        }
+    }
+
+    /// One array per dtype, with the edge values of each.
+    pub(crate) fn every_dtype() -> Vec<Array> {
+        let f32s: Vec<f64> = [
+            0.0f32,
+            -0.0,
+            1.5,
+            -2.25,
+            0.1,
+            f32::MIN,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-45, // subnormal
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ]
+        .iter()
+        .map(|&x| f64::from(x))
+        .collect();
+        let f64s = vec![
+            0.0,
+            -0.0,
+            0.1,
+            -1e300,
+            1e-310,
+            f64::MIN,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            std::f64::consts::PI,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let ints = |lo: i64, hi: i64| vec![lo, hi, 0, 1, lo / 3, hi / 7];
+        let mk = |dtype, values: Values| Array {
+            dtype,
+            shape: if values.len().is_multiple_of(2) {
+                vec![2, values.len() / 2]
+            } else {
+                vec![values.len()]
+            },
+            values,
+        };
+        vec![
+            mk(DType::F32, Values::Float(f32s)),
+            mk(DType::F64, Values::Float(f64s)),
+            mk(DType::I8, Values::Int(ints(i8::MIN.into(), i8::MAX.into()))),
+            mk(
+                DType::I16,
+                Values::Int(ints(i16::MIN.into(), i16::MAX.into())),
+            ),
+            mk(
+                DType::I32,
+                Values::Int(ints(i32::MIN.into(), i32::MAX.into())),
+            ),
+            mk(DType::I64, Values::Int(ints(i64::MIN, i64::MAX))),
+            mk(DType::U8, Values::Int(ints(0, u8::MAX.into()))),
+            mk(DType::U16, Values::Int(ints(0, u16::MAX.into()))),
+            mk(DType::U32, Values::Int(ints(0, u32::MAX.into()))),
+            // u64::MAX and 2^63 + 5 kept by their bits
+            mk(
+                DType::U64,
+                Values::Int(vec![
+                    u64::MAX as i64,
+                    ((1u64 << 63) + 5) as i64,
+                    0,
+                    1,
+                    i64::MAX,
+                    42,
+                ]),
+            ),
+        ]
+    }
+
+    fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let descr = if descr.starts_with('[') {
+            descr.to_string()
+        } else {
+            format!("'{descr}'")
+        };
+        let dict = format!(
+            "{{'descr': {descr}, 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        let len = dict.len() + 1;
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.extend_from_slice(dict.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn every_dtype_round_trips_through_npy() {
+        let dir = tempfile::tempdir().unwrap();
+        for a in every_dtype() {
+            let p = dir.path().join(format!("{}.npy", a.dtype.name()));
+            write_any(&p, &Dataset::Field(a.clone())).unwrap();
+            let Dataset::Field(b) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+                panic!("not a field")
+            };
+            assert_eq!(b.dtype, a.dtype);
+            assert_eq!(b.shape, a.shape);
+            assert!(same_values(&a.values, &b.values), "{:?}\n{:?}", a, b);
+            // the bytes on disk have the dtype's size
+            let len = std::fs::metadata(&p).unwrap().len() as usize;
+            assert_eq!(len, 128 + a.values.len() * a.dtype.size_bytes());
+        }
+    }
+
+    #[test]
+    fn header_is_numpys() {
+        let h = header_bytes("<U8", &[5]);
+        assert_eq!(h.len(), 128);
+        assert_eq!(h[8..10], [118, 0]);
+        assert!(h.starts_with(
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<U8', 'fortran_order': False, 'shape': (5,), }  "
+        ));
+        assert_eq!(*h.last().unwrap(), b'\n');
+        let h = header_bytes("<f8", &[60, 50, 50]);
+        assert_eq!(h.len() % 64, 0);
+        assert!(String::from_utf8_lossy(&h).contains("'shape': (60, 50, 50), }"));
+        assert!(String::from_utf8_lossy(&header_bytes("<f8", &[])).contains("'shape': (), }"));
+    }
+
+    #[test]
+    fn big_endian_bool_and_zero_d() {
+        let mut data = Vec::new();
+        for x in [1.5f64, -2.0, f64::INFINITY] {
+            data.extend_from_slice(&x.to_be_bytes());
+        }
+        let Parsed::Numeric(a) = parse(&npy_bytes(">f8", false, "(3,)", &data)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.dtype, DType::F64);
+        assert_eq!(a.values, Values::Float(vec![1.5, -2.0, f64::INFINITY]));
+
+        let mut data = Vec::new();
+        for x in [-5i32, 70000] {
+            data.extend_from_slice(&x.to_be_bytes());
+        }
+        let Parsed::Numeric(a) = parse(&npy_bytes(">i4", false, "(2,)", &data)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (a.dtype, a.values),
+            (DType::I32, Values::Int(vec![-5, 70000]))
+        );
+
+        let data: Vec<u8> = [65535u16, 2].iter().flat_map(|x| x.to_be_bytes()).collect();
+        let Parsed::Numeric(a) = parse(&npy_bytes(">u2", false, "(2,)", &data)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (a.dtype, a.values),
+            (DType::U16, Values::Int(vec![65535, 2]))
+        );
+
+        let data: Vec<u8> = [u64::MAX].iter().flat_map(|x| x.to_be_bytes()).collect();
+        let Parsed::Numeric(a) = parse(&npy_bytes(">u8", false, "(1,)", &data)).unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.dtype, a.values), (DType::U64, Values::Int(vec![-1])));
+
+        let Parsed::Numeric(a) = parse(&npy_bytes("|b1", false, "(3,)", &[1, 0, 1])).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((a.dtype, a.values), (DType::U8, Values::Int(vec![1, 0, 1])));
+
+        let Parsed::Numeric(a) =
+            parse(&npy_bytes("<f4", false, "()", &2.5f32.to_le_bytes())).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.shape, vec![1]);
+        assert_eq!((a.dtype, a.values), (DType::F32, Values::Float(vec![2.5])));
+    }
+
+    #[test]
+    fn fortran_order_is_transposed_to_row_major() {
+        // numpy: np.asfortranarray(np.arange(24).reshape(2, 3, 4)): memory is a.T.ravel()
+        let (d0, d1, d2) = (2usize, 3usize, 4usize);
+        let mut data = Vec::new();
+        for k in 0..d2 {
+            for j in 0..d1 {
+                for i in 0..d0 {
+                    let v = (i * d1 * d2 + j * d2 + k) as i16;
+                    data.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        let Parsed::Numeric(a) = parse(&npy_bytes("<i2", true, "(2, 3, 4)", &data)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.shape, vec![2, 3, 4]);
+        assert_eq!(a.values, Values::Int((0..24).collect()));
+
+        // 2D, as a table
+        let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.npy");
+        std::fs::write(&p, npy_bytes("<f8", true, "(2, 3)", &data)).unwrap();
+        let ds = read_dataset(&p, &ReadOptions { table: true }).unwrap();
+        let Dataset::Table { rows, columns } = ds else {
+            panic!()
+        };
+        assert_eq!(rows, 2);
+        assert_eq!(columns.len(), 3);
+        assert_eq!(columns[0].values, Values::Float(vec![1.0, 4.0]));
+        assert_eq!(columns[2].values, Values::Float(vec![3.0, 6.0]));
+        assert_eq!(columns[2].name, "col2");
+    }
+
+    #[test]
+    fn unicode_strings_parse() {
+        let mut data = Vec::new();
+        for s in ["ab", "ñé€x"] {
+            let mut units: Vec<u32> = s.chars().map(u32::from).collect();
+            units.resize(4, 0);
+            for u in units {
+                data.extend_from_slice(&u.to_le_bytes());
+            }
+        }
+        let Parsed::Strings { shape, values, .. } =
+            parse(&npy_bytes("<U4", false, "(2,)", &data)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(shape, vec![2]);
+        assert_eq!(values, vec!["ab", "ñé€x"]);
+
+        let mut buf = Vec::new();
+        write_strings(&mut buf, &["ab".to_string(), "ñé€x".to_string()]).unwrap();
+        let Parsed::Strings { descr, values, .. } = parse(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(descr, "<U4");
+        assert_eq!(values, vec!["ab", "ñé€x"]);
+
+        let Parsed::Strings { values, .. } =
+            parse(&npy_bytes("|S3", false, "(2,)", b"ab\0xyz")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(values, vec!["ab", "xyz"]);
+    }
+
+    #[test]
+    fn bad_npy_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.npy");
+        write_any(&good, &Dataset::Field(every_dtype().remove(1))).unwrap();
+        let bytes = std::fs::read(&good).unwrap();
+
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "truncated.npy",
+                bytes[..bytes.len() - 3].to_vec(),
+                "truncated",
+            ),
+            (
+                "cut_header.npy",
+                bytes[..40].to_vec(),
+                "truncated npy header",
+            ),
+            (
+                "garbage.npy",
+                b"hello world, not numpy".to_vec(),
+                "not an npy file",
+            ),
+            (
+                "complex.npy",
+                npy_bytes("<c16", false, "(1,)", &[0; 16]),
+                "unsupported dtype '<c16' (complex)",
+            ),
+            (
+                "half.npy",
+                npy_bytes("<f2", false, "(1,)", &[0; 2]),
+                "unsupported dtype '<f2' (float16)",
+            ),
+            (
+                "object.npy",
+                npy_bytes("|O", false, "(1,)", &[0; 8]),
+                "unsupported dtype '|O'",
+            ),
+            (
+                "strings.npy",
+                npy_bytes("<U2", false, "(1,)", &[0; 8]),
+                "unsupported dtype '<U2' (strings)",
+            ),
+            (
+                "badheader.npy",
+                npy_bytes("<f8", false, "(1,", &[0; 8]),
+                "invalid npy header (could not parse Python expression",
+            ),
+            (
+                "nodescr.npy",
+                b"\x93NUMPY\x01\x00\x10\x00{'shape': (1,)}\n".to_vec(),
+                "invalid npy header (dict is missing key",
+            ),
+            (
+                "record.npy",
+                npy_bytes("[('a', '<f8'), ('b', '<i4')]", false, "(1,)", &[0; 12]),
+                "structured",
+            ),
+        ];
+        for (name, content, expect) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, content).unwrap();
+            let err = read_dataset(&p, &ReadOptions::default()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("{}: ", p.display())),
+                "{name}: {msg}"
+            );
+            assert!(msg.contains(expect), "{name}: {msg}");
+            assert!(!msg.contains('\n'), "{name}: {msg}");
+        }
+    }
+
+    #[test]
+    fn table_written_as_2d_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let col = |name: &str, dtype, values| Column {
+            name: name.into(),
+            dtype,
+            values,
+        };
+        // shared dtype: kept
+        let t = Dataset::Table {
+            rows: 2,
+            columns: vec![
+                col("a", DType::I16, Values::Int(vec![1, -2])),
+                col("b", DType::I16, Values::Int(vec![3, 4])),
+            ],
+        };
+        let p = dir.path().join("t.npy");
+        write_any(&p, &t).unwrap();
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.dtype, DType::I16);
+        assert_eq!(a.shape, vec![2, 2]);
+        assert_eq!(a.values, Values::Int(vec![1, 3, -2, 4]));
+        let Dataset::Table { columns, .. } =
+            read_dataset(&p, &ReadOptions { table: true }).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(columns[0].values, Values::Int(vec![1, -2]));
+
+        // mixed dtypes: float64
+        let t = Dataset::Table {
+            rows: 2,
+            columns: vec![
+                col("a", DType::I32, Values::Int(vec![1, -2])),
+                col("b", DType::F32, Values::Float(vec![0.5, f64::NAN])),
+            ],
+        };
+        write_any(&p, &t).unwrap();
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.dtype, DType::F64);
+        assert!(same_values(
+            &a.values,
+            &Values::Float(vec![1.0, 0.5, -2.0, f64::NAN])
+        ));
+    }
+
+    #[test]
+    fn real_hzz_npy() {
+        let p = shared_data("hzz.npy");
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+            panic!("hzz.npy should be a field")
+        };
+        assert_eq!(a.dtype, DType::F32);
+        assert_eq!(a.shape, vec![3825, 5]);
+        let Values::Float(v) = &a.values else {
+            panic!()
+        };
+        assert!(
+            v.iter()
+                .all(|x| x.is_finite() && f64::from(*x as f32) == *x)
+        );
+        // first row of hzz.csv
+        assert_eq!(v[0] as f32, -52.899456f32);
+        assert_eq!(v[4] as f32, 4.200_153_4_f32);
+
+        let Dataset::Table { rows, columns } =
+            read_dataset(&p, &ReadOptions { table: true }).unwrap()
+        else {
+            panic!("hzz.npy with table: true should be a table")
+        };
+        assert_eq!(rows, 3825);
+        assert_eq!(columns.len(), 5);
+        assert_eq!(columns[4].name, "col4");
+        assert!(columns.iter().all(|c| c.dtype == DType::F32));
+        let Values::Float(c1) = &columns[1].values else {
+            panic!()
+        };
+        assert_eq!(c1[3], v[3 * 5 + 1]);
+
+        // written back, byte for byte
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("hzz.npy");
+        write_any(&out, &Dataset::Field(a)).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&p).unwrap());
+    }
+}

@@ -1,0 +1,451 @@
+//! The `.npz` format: a zip of `.npy` members. Baler's layout is `data` (the values) and
+//! `names` (column names as a unicode array, or an empty float64 array for "no names").
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::path::Path;
+
+use baler_codec::data::Dataset;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use super::npy::{self, Parsed};
+use super::{IoError, ReadOptions, array_to_named_table, array_to_table};
+
+pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
+    let file = File::open(path).map_err(|e| IoError::read(path, e))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .map_err(|e| IoError::invalid(path, format!("not a valid npz (zip) archive: {e}")))?;
+    let arrays: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.strip_suffix(".npy"))
+        .map(str::to_string)
+        .collect();
+    let data_name = if arrays.iter().any(|a| a == "data") {
+        "data".to_string()
+    } else if arrays.len() == 1 {
+        arrays[0].clone()
+    } else if arrays.is_empty() {
+        return Err(IoError::invalid(path, "no arrays in the archive"));
+    } else {
+        return Err(IoError::invalid(
+            path,
+            format!("no array named 'data' (arrays: {})", arrays.join(", ")),
+        ));
+    };
+
+    let data = match member(&mut zip, path, &data_name)? {
+        Parsed::Numeric(a) => a,
+        Parsed::Strings { descr, .. } => {
+            return Err(IoError::invalid(
+                path,
+                format!(
+                    "{data_name}.npy: unsupported dtype '{descr}' (strings): expected a numeric array"
+                ),
+            ));
+        }
+    };
+
+    let names = if data_name == "data" && arrays.iter().any(|a| a == "names") {
+        match member(&mut zip, path, "names")? {
+            Parsed::Strings { shape, values, .. } if shape.len() == 1 => values,
+            Parsed::Strings { shape, .. } => {
+                return Err(IoError::invalid(
+                    path,
+                    format!(
+                        "names.npy: expected a 1D array of column names, found shape {shape:?}"
+                    ),
+                ));
+            }
+            Parsed::Numeric(a) if a.values.is_empty() => Vec::new(),
+            Parsed::Numeric(a) => {
+                return Err(IoError::invalid(
+                    path,
+                    format!(
+                        "names.npy: expected column names (strings), found {} {} values",
+                        a.values.len(),
+                        a.dtype.name()
+                    ),
+                ));
+            }
+        }
+    } else {
+        Vec::new()
+    };
+
+    if data.shape.len() == 2 && !names.is_empty() {
+        if names.len() != data.shape[1] {
+            return Err(IoError::invalid(
+                path,
+                format!(
+                    "'names' has {} entries but 'data' has {} columns (shape {:?})",
+                    names.len(),
+                    data.shape[1],
+                    data.shape
+                ),
+            ));
+        }
+        Ok(array_to_named_table(data, names))
+    } else if data.shape.len() == 2 && opts.table {
+        Ok(array_to_table(data))
+    } else {
+        Ok(Dataset::Field(data))
+    }
+}
+
+/// Reads and decodes member `{name}.npy` (stored or deflated).
+fn member<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    path: &Path,
+    name: &str,
+) -> Result<Parsed, IoError> {
+    let member = format!("{name}.npy");
+    let bad = |msg: String| IoError::invalid(path, format!("{member}: {msg}"));
+    let mut f = zip.by_name(&member).map_err(|e| bad(e.to_string()))?;
+    let mut buf = Vec::with_capacity(usize::try_from(f.size().min(1 << 32)).unwrap_or(0));
+    f.read_to_end(&mut buf).map_err(|e| bad(e.to_string()))?;
+    npy::parse(&buf).map_err(bad)
+}
+
+/// Writes Baler's layout: `data.npy` then `names.npy`, stored (uncompressed) like `np.savez`.
+pub(crate) fn write_dataset<W: Write + Seek>(w: &mut W, ds: &Dataset) -> io::Result<()> {
+    let (dtype, shape) = npy::array_layout(ds);
+    let data_bytes = super::shape_len(&shape)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(dtype.size_bytes());
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    let mut zip = ZipWriter::new(w);
+    // zip64 when the member may pass 4 GiB
+    zip.start_file(
+        "data.npy",
+        options.large_file(data_bytes >= u32::MAX as usize - (1 << 20)),
+    )?;
+    npy::write_dataset(&mut zip, ds)?;
+    zip.start_file("names.npy", options)?;
+    match ds {
+        Dataset::Field(_) => npy::write_empty_f64(&mut zip)?,
+        Dataset::Table { columns, .. } => {
+            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+            npy::write_strings(&mut zip, &names)?;
+        }
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::npy::tests::{every_dtype, same_values};
+    use crate::io::tests::shared_data;
+    use crate::io::{read_dataset, write_dataset as write_any};
+    use baler_codec::data::{Array, Column, DType, Values};
+
+    fn members(path: &Path) -> Vec<(String, CompressionMethod, Vec<u8>)> {
+        let mut zip = ZipArchive::new(File::open(path).unwrap()).unwrap();
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).unwrap();
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf).unwrap();
+                (f.name().to_string(), f.compression(), buf)
+            })
+            .collect()
+    }
+
+    fn make_npz(path: &Path, method: CompressionMethod, entries: &[(&str, Vec<u8>)]) {
+        let mut zip = ZipWriter::new(File::create(path).unwrap());
+        for (name, bytes) in entries {
+            zip.start_file(
+                *name,
+                SimpleFileOptions::default().compression_method(method),
+            )
+            .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn npy_of(ds: &Dataset) -> Vec<u8> {
+        let mut v = Vec::new();
+        npy::write_dataset(&mut v, ds).unwrap();
+        v
+    }
+
+    fn names_npy(names: &[&str]) -> Vec<u8> {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut v = Vec::new();
+        npy::write_strings(&mut v, &names).unwrap();
+        v
+    }
+
+    #[test]
+    fn every_dtype_round_trips_as_field_and_table() {
+        let dir = tempfile::tempdir().unwrap();
+        for a in every_dtype() {
+            let p = dir.path().join(format!("{}.npz", a.dtype.name()));
+            write_any(&p, &Dataset::Field(a.clone())).unwrap();
+            let m = members(&p);
+            assert_eq!(m[0].0, "data.npy");
+            assert_eq!(m[1].0, "names.npy");
+            assert_eq!(m[0].1, CompressionMethod::Stored);
+            assert_eq!(m[1].2, npy::header_bytes("<f8", &[0]));
+            let Dataset::Field(b) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+                panic!("not a field")
+            };
+            assert_eq!((b.dtype, &b.shape), (a.dtype, &a.shape));
+            assert!(same_values(&a.values, &b.values), "{a:?}\n{b:?}");
+
+            // the same values as a named table
+            let cols = a.shape.iter().skip(1).product::<usize>();
+            let rows = a.values.len() / cols;
+            let Dataset::Table { columns, .. } = crate::io::array_to_named_table(
+                Array {
+                    shape: vec![rows, cols],
+                    ..a.clone()
+                },
+                (0..cols).map(|c| format!("värde_{c}")).collect(),
+            ) else {
+                panic!()
+            };
+            let t = Dataset::Table { rows, columns };
+            write_any(&p, &t).unwrap();
+            let back = read_dataset(&p, &ReadOptions::default()).unwrap();
+            let (
+                Dataset::Table {
+                    rows: r1,
+                    columns: c1,
+                },
+                Dataset::Table {
+                    rows: r2,
+                    columns: c2,
+                },
+            ) = (&t, &back)
+            else {
+                panic!("not a table: {back:?}")
+            };
+            assert_eq!(r1, r2);
+            assert_eq!(c1.len(), c2.len());
+            for (x, y) in c1.iter().zip(c2) {
+                assert_eq!((&x.name, x.dtype), (&y.name, y.dtype));
+                assert!(same_values(&x.values, &y.values), "{x:?}\n{y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_dtype_table_is_written_as_float64() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mixed.npz");
+        let t = Dataset::Table {
+            rows: 2,
+            columns: vec![
+                Column {
+                    name: "n".into(),
+                    dtype: DType::I64,
+                    values: Values::Int(vec![3, -4]),
+                },
+                Column {
+                    name: "x".into(),
+                    dtype: DType::F32,
+                    values: Values::Float(vec![0.25, f64::NEG_INFINITY]),
+                },
+            ],
+        };
+        write_any(&p, &t).unwrap();
+        let Dataset::Table { columns, .. } = read_dataset(&p, &ReadOptions::default()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(columns[0].dtype, DType::F64);
+        assert_eq!(columns[0].values, Values::Float(vec![3.0, -4.0]));
+        assert_eq!(
+            columns[1].values,
+            Values::Float(vec![0.25, f64::NEG_INFINITY])
+        );
+    }
+
+    #[test]
+    fn compressed_members_single_array_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let field = Dataset::Field(Array {
+            dtype: DType::I32,
+            shape: vec![2, 3],
+            values: Values::Int(vec![1, 2, 3, 4, 5, -6]),
+        });
+
+        // deflated members with names
+        let p = dir.path().join("deflated.npz");
+        make_npz(
+            &p,
+            CompressionMethod::Deflated,
+            &[
+                ("data.npy", npy_of(&field)),
+                ("names.npy", names_npy(&["a", "bb", "c"])),
+            ],
+        );
+        assert_eq!(members(&p)[0].1, CompressionMethod::Deflated);
+        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(rows, 2);
+        assert_eq!(columns[1].name, "bb");
+        assert_eq!(columns[2].values, Values::Int(vec![3, -6]));
+        assert_eq!(columns[2].dtype, DType::I32);
+
+        // one array, any name, no names
+        let p = dir.path().join("single.npz");
+        make_npz(
+            &p,
+            CompressionMethod::Stored,
+            &[("arr_0.npy", npy_of(&field))],
+        );
+        assert_eq!(read_dataset(&p, &ReadOptions::default()).unwrap(), field);
+        let Dataset::Table { columns, .. } =
+            read_dataset(&p, &ReadOptions { table: true }).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(columns[0].name, "col0");
+
+        // names given but data is not 2D: a field
+        let p = dir.path().join("names1d.npz");
+        let flat = Dataset::Field(Array {
+            dtype: DType::F64,
+            shape: vec![3],
+            values: Values::Float(vec![1.0, 2.0, 3.0]),
+        });
+        make_npz(
+            &p,
+            CompressionMethod::Stored,
+            &[
+                ("data.npy", npy_of(&flat)),
+                ("names.npy", names_npy(&["x"])),
+            ],
+        );
+        assert_eq!(read_dataset(&p, &ReadOptions::default()).unwrap(), flat);
+
+        type Case<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, &'a str);
+        let bad: Vec<Case> = vec![
+            (
+                "two.npz",
+                vec![("x.npy", npy_of(&field)), ("y.npy", npy_of(&field))],
+                "no array named 'data' (arrays: x, y)",
+            ),
+            ("empty.npz", vec![], "no arrays in the archive"),
+            (
+                "count.npz",
+                vec![
+                    ("data.npy", npy_of(&field)),
+                    ("names.npy", names_npy(&["a", "b"])),
+                ],
+                "'names' has 2 entries but 'data' has 3 columns",
+            ),
+            (
+                "numnames.npz",
+                vec![("data.npy", npy_of(&field)), ("names.npy", npy_of(&flat))],
+                "names.npy: expected column names",
+            ),
+            (
+                "cut.npz",
+                vec![("data.npy", npy_of(&field)[..130].to_vec())],
+                "data.npy: truncated",
+            ),
+            (
+                "strdata.npz",
+                vec![("data.npy", names_npy(&["a"]))],
+                "data.npy: unsupported dtype '<U1' (strings)",
+            ),
+        ];
+        for (name, entries, expect) in bad {
+            let p = dir.path().join(name);
+            make_npz(&p, CompressionMethod::Deflated, &entries);
+            let msg = read_dataset(&p, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(msg.starts_with(&format!("{}: ", p.display())), "{msg}");
+            assert!(msg.contains(expect), "{name}: {msg}");
+        }
+
+        let p = dir.path().join("notzip.npz");
+        std::fs::write(&p, b"this is not a zip archive at all").unwrap();
+        let msg = read_dataset(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with(&format!("{}: not a valid npz", p.display())),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn real_cfd_animation() {
+        let p = shared_data("CFD_animation.npz");
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
+            panic!("CFD_animation.npz should be a field")
+        };
+        assert_eq!(a.dtype, DType::F64);
+        assert_eq!(a.shape, vec![60, 50, 50]);
+        assert_eq!(a.values.len(), 150_000);
+        let Values::Float(v) = &a.values else {
+            panic!()
+        };
+        assert!(v.iter().all(|x| x.is_finite()));
+        assert!(v.iter().any(|&x| x != v[0]));
+
+        // written back: members byte-identical to numpy's
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("cfd.npz");
+        write_any(&out, &Dataset::Field(a)).unwrap();
+        let (orig, ours) = (members(&p), members(&out));
+        assert_eq!(orig.len(), 2);
+        for (o, n) in orig.iter().zip(&ours) {
+            assert_eq!(o.0, n.0);
+            assert!(o.2 == n.2, "member {} differs", o.0);
+        }
+    }
+
+    #[test]
+    fn real_hzz_baler() {
+        let p = shared_data("hzz_baler.npz");
+        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap()
+        else {
+            panic!("hzz_baler.npz should be a table")
+        };
+        assert_eq!(rows, 3825);
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"]
+        );
+        assert!(
+            columns
+                .iter()
+                .all(|c| c.dtype == DType::F64 && c.values.len() == rows)
+        );
+
+        // the same numbers as hzz.npy (float32 there)
+        let Dataset::Field(npy) =
+            read_dataset(&shared_data("hzz.npy"), &ReadOptions::default()).unwrap()
+        else {
+            panic!()
+        };
+        let (Values::Float(f), Values::Float(px)) = (&npy.values, &columns[0].values) else {
+            panic!()
+        };
+        for r in [0, 1, 1000, 3824] {
+            assert_eq!(px[r] as f32, f[r * 5] as f32);
+        }
+
+        // written back: members byte-identical to numpy's
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("hzz.npz");
+        write_any(&out, &Dataset::Table { rows, columns }).unwrap();
+        let (orig, ours) = (members(&p), members(&out));
+        for (o, n) in orig.iter().zip(&ours) {
+            assert_eq!(o.0, n.0);
+            assert!(o.2 == n.2, "member {} differs", o.0);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! baler-train: training, compression pipeline, file formats and the CLI behind `baler-train`.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod io;
+pub mod metrics;
+pub mod pipeline;
+pub mod train;

@@ -1,0 +1,288 @@
+//! From a dataset to a trained model and an archive: tiling, normalization, training, and the
+//! bridge to the codec's compressor (the encoder runs here in f32; the decoder runs in the codec's
+//! integer arithmetic, so the predictions the compressor relies on are the decoders' own).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, is_fill};
+use baler_codec::layout::{ChunkDims, lattice};
+use baler_codec::model::{FloatLayer, quantize_decoder};
+use baler_codec::modelfile::{read_model_file, write_model_file};
+use baler_codec::{BoundSpec, DType, Dataset, Values, parse_model};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::train::{DenseLayer, EpochStats, forward_f32, train_dense_ae};
+
+/// Everything a model file holds beside the integer decoder.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub encoder: Vec<DenseLayer>,
+    pub decoder: Vec<DenseLayer>,
+    pub leaky_slope: f64,
+    /// Tile over the lattice that one sample covers.
+    pub tile: [usize; 3],
+    /// Per stream [lo, hi] the network was trained with.
+    pub norm: Vec<[f64; 2]>,
+    pub table: bool,
+    pub history: Vec<EpochStats>,
+    pub stop_reason: String,
+    pub best_epoch: usize,
+    pub samples: usize,
+    pub seconds: f64,
+    pub source: String,
+    pub config_toml: String,
+}
+
+/// A trained model: the integer decoder's bytes (what archives embed or reference) plus its record.
+#[derive(Clone, Debug)]
+pub struct SavedModel {
+    pub decoder_payload: Vec<u8>,
+    pub record: TrainingRecord,
+}
+
+impl SavedModel {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let training = postcard::to_allocvec(&self.record).expect("record serializes");
+        write_model_file(&self.decoder_payload, &training)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let f = read_model_file(bytes)?;
+        parse_model(f.decoder)?;
+        let record: TrainingRecord = postcard::from_bytes(f.training)
+            .map_err(|e| anyhow::anyhow!("training record: {e}"))?;
+        Ok(Self {
+            decoder_payload: f.decoder.to_vec(),
+            record,
+        })
+    }
+
+    pub fn hash(&self) -> [u8; 32] {
+        baler_codec::model_hash(&self.decoder_payload)
+    }
+}
+
+/// The tile one network sample covers: `block` over the last two axes of a field (a segment of
+/// rows·cols for 1-d data), one whole row for a table; clamped to the data.
+pub fn tile_for(ds: &Dataset, block: [usize; 2]) -> Result<[usize; 3]> {
+    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+    let table = matches!(ds, Dataset::Table { .. });
+    let lat = lattice(&shape, table)?;
+    let t = if table {
+        [1, lat[1], 1]
+    } else {
+        match shape.len() {
+            0 | 1 => [block[0] * block[1], 1, 1],
+            2 => [block[0], block[1], 1],
+            _ => [1, block[0], block[1]],
+        }
+    };
+    Ok([0, 1, 2].map(|a| t[a].min(lat[a]).max(1)))
+}
+
+fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut see = |x: f64| {
+        if x.is_finite() && !is_fill(x, fill, dtype) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    };
+    match values {
+        Values::Float(v) => v.iter().for_each(|&x| see(x)),
+        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
+    }
+    if lo > hi { [0.0, 1.0] } else { [lo, hi] }
+}
+
+/// Min-max normalization per stream (a field has one stream, a table one per column).
+pub fn normalization(ds: &Dataset, fill: Option<f64>) -> Vec<[f64; 2]> {
+    match ds {
+        Dataset::Field(a) => vec![finite_range(&a.values, fill, a.dtype)],
+        Dataset::Table { columns, .. } => columns
+            .iter()
+            .map(|c| finite_range(&c.values, fill, c.dtype))
+            .collect(),
+    }
+}
+
+fn get(values: &Values, i: usize) -> f64 {
+    match values {
+        Values::Float(v) => v[i],
+        Values::Int(v) => v[i] as f64,
+    }
+}
+
+/// Normalized tiles of the whole dataset (n × ∏tile, f32), at most `max` of them, evenly spaced.
+/// Missing values (NaN, Inf, fill) become 0.5, the middle of the range.
+pub fn training_samples(
+    ds: &Dataset,
+    tile: [usize; 3],
+    norm: &[[f64; 2]],
+    fill: Option<f64>,
+    max: usize,
+) -> Result<(Vec<f32>, usize)> {
+    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+    let table = matches!(ds, Dataset::Table { .. });
+    let lat = lattice(&shape, table)?;
+    let all = ChunkDims {
+        start: 0,
+        dims: lat,
+    };
+    let tiles = all.tile_count(tile);
+    let take = if max == 0 { tiles } else { tiles.min(max) };
+    let dim: usize = tile.iter().product();
+    let mut out = Vec::with_capacity(take * dim);
+    for s in 0..take {
+        let t = s * tiles / take;
+        for e in all.tile_elements(tile, t) {
+            let (stream, x, dtype) = match ds {
+                Dataset::Field(a) => (0, get(&a.values, e), a.dtype),
+                Dataset::Table { columns, .. } => {
+                    let c = (e / lat[2]) % lat[1];
+                    (
+                        c,
+                        get(&columns[c].values, e / (lat[1] * lat[2])),
+                        columns[c].dtype,
+                    )
+                }
+            };
+            let [lo, hi] = norm[stream];
+            let v = if !x.is_finite() || is_fill(x, fill, dtype) || hi <= lo {
+                0.5
+            } else {
+                (x - lo) / (hi - lo)
+            };
+            out.push(v as f32);
+        }
+    }
+    Ok((out, take))
+}
+
+/// Trains the dense autoencoder on `ds` and exports its decoder to integers.
+pub fn train_model(
+    ds: &Dataset,
+    cfg: &Config,
+    fill: Option<f64>,
+    source: &str,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<SavedModel> {
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    let tile = tile_for(ds, cfg.model.block)?;
+    let norm = normalization(ds, fill);
+    let (samples, n) = training_samples(ds, tile, &norm, fill, cfg.training.max_samples)?;
+    let dim: usize = tile.iter().product();
+    if n < 2 {
+        bail!("too little data to train on: {n} tile(s) of {tile:?}");
+    }
+    let started = Instant::now();
+    let ae = train_dense_ae(&samples, n, dim, &cfg.train_config(), on_epoch)?;
+    let seconds = started.elapsed().as_secs_f64();
+    // Calibrate the fixed-point scales on the latents of (up to 4096) training tiles.
+    let calib_rows = n.min(4096);
+    let calib = forward_f32(
+        &ae.encoder,
+        ae.leaky_slope,
+        &samples[..calib_rows * dim],
+        calib_rows,
+    );
+    let layers: Vec<FloatLayer> = ae
+        .decoder
+        .iter()
+        .map(|l| FloatLayer {
+            in_dim: l.in_dim,
+            out_dim: l.out_dim,
+            weight: &l.weight,
+            bias: &l.bias,
+        })
+        .collect();
+    let int_decoder = quantize_decoder(&layers, ae.leaky_slope, &calib)?;
+    let decoder_payload = postcard::to_allocvec(&int_decoder).context("serializing the decoder")?;
+    Ok(SavedModel {
+        decoder_payload,
+        record: TrainingRecord {
+            encoder: ae.encoder,
+            decoder: ae.decoder,
+            leaky_slope: ae.leaky_slope,
+            tile,
+            norm,
+            table: matches!(ds, Dataset::Table { .. }),
+            history: ae.history,
+            stop_reason: ae.stop_reason,
+            best_epoch: ae.best_epoch,
+            samples: n,
+            seconds,
+            source: source.to_string(),
+            config_toml: toml::to_string(cfg).unwrap_or_default(),
+        },
+    })
+}
+
+/// How the archive gets its model.
+pub enum ModelMode<'m> {
+    /// Classic predictors only.
+    None,
+    /// Model inside the archive (offline mode).
+    Embed(&'m SavedModel),
+    /// Model named by hash (online mode).
+    Reference(&'m SavedModel),
+}
+
+pub fn compress_dataset(
+    ds: &Dataset,
+    bound: BoundSpec,
+    fill: Option<f64>,
+    cfg: &Config,
+    mode: ModelMode<'_>,
+    notes: Vec<String>,
+    force_model: bool,
+) -> Result<Compressed> {
+    let opts = CompressOptions {
+        bound,
+        fill_value: fill,
+        chunk_elements: cfg.compression.chunk_elements,
+        zstd_level: cfg.compression.zstd_level,
+        notes,
+        force_model,
+    };
+    let (model, embed) = match mode {
+        ModelMode::None => return Ok(compress(ds, &opts, None)?),
+        ModelMode::Embed(m) => (m, true),
+        ModelMode::Reference(m) => (m, false),
+    };
+    let r = &model.record;
+    let table = matches!(ds, Dataset::Table { .. });
+    if r.table != table {
+        bail!(
+            "the model was trained on a {}, the input is a {}",
+            kind(r.table),
+            kind(table)
+        );
+    }
+    let decoder = parse_model(&model.decoder_payload)?;
+    let encode = |input: &[f32], n: usize| forward_f32(&r.encoder, r.leaky_slope, input, n);
+    let ae = AeModel {
+        decoder,
+        payload: model.decoder_payload.clone(),
+        tile: r.tile,
+        norm: r.norm.clone(),
+        embed,
+        encode: &encode,
+    };
+    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+    let lat = lattice(&shape, table)?;
+    if (0..3).any(|a| r.tile[a] > lat[a]) {
+        bail!(
+            "the model's tile {:?} is larger than the data's {:?}",
+            r.tile,
+            lat
+        );
+    }
+    Ok(compress(ds, &opts, Some(&ae))?)
+}
+
+fn kind(table: bool) -> &'static str {
+    if table { "table" } else { "field" }
+}

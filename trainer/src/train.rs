@@ -1,0 +1,951 @@
+//! Autoencoder training with burn.
+//!
+//! Trains Baler's dense autoencoder ("AE": Linear / LeakyReLU stacks, no activation on the latent
+//! or on the output) with Adam on the burn `flex` CPU backend, and exports the weights as plain
+//! [`DenseLayer`]s in PyTorch layout so the compressor can run the encoder without burn
+//! ([`forward_f32`]).
+//!
+//! Repeatability: weight initialisation, the train/validation split and the per-epoch shuffling
+//! all come from this module's own seeded RNG (splitmix64), not from burn's global RNG, so two
+//! runs with the same seed and data give identical weights, even when several trainings run at
+//! the same time in one process.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::leaky_relu;
+use rayon::prelude::*;
+
+/// Training hyper-parameters.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Encoder hidden widths, e.g. `[200, 100, 50]`; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Latent width (z).
+    pub latent: usize,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Mini-batch size (rows per optimiser step).
+    pub batch_size: usize,
+    /// Initial Adam learning rate.
+    pub learning_rate: f64,
+    /// Weight of the L1 activation penalty: `l1_weight * mean |a|`, the mean taken over every
+    /// element of every hidden activation (encoder and decoder, after LeakyReLU) and of the
+    /// latent. 0 = plain MSE.
+    pub l1_weight: f64,
+    /// Fraction of the samples held out for validation (split with the seed); 0 = none, in
+    /// which case early stopping, the plateau schedule and the best epoch use the training loss.
+    pub validation_fraction: f64,
+    /// Epochs without a relative improvement of at least 1e-6 before stopping; 0 = off.
+    pub early_stopping_patience: usize,
+    /// Plateau schedule: epochs without improvement before `lr *= lr_factor`; 0 = off.
+    pub lr_patience: usize,
+    /// Learning-rate reduction factor of the plateau schedule, in (0, 1].
+    pub lr_factor: f64,
+    /// The plateau schedule never goes below this learning rate.
+    pub min_learning_rate: f64,
+    /// LeakyReLU negative slope.
+    pub leaky_slope: f64,
+    /// Seed of the initialisation, the validation split and the shuffling.
+    pub seed: u64,
+    /// Stop after this much wall time (seconds), checked after every batch.
+    pub max_seconds: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![200, 100, 50],
+            latent: 8,
+            epochs: 100,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            l1_weight: 0.0,
+            validation_fraction: 0.15,
+            early_stopping_patience: 20,
+            lr_patience: 8,
+            lr_factor: 0.5,
+            min_learning_rate: 1e-5,
+            leaky_slope: 0.01,
+            seed: 0,
+            max_seconds: None,
+        }
+    }
+}
+
+/// One dense layer, weights row-major [out][in] (PyTorch layout: y = W x + b).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DenseLayer {
+    pub in_dim: usize,
+    pub out_dim: usize,
+    /// `out_dim * in_dim` values, row `o` holds the weights of output `o`.
+    pub weight: Vec<f32>,
+    /// `out_dim` values.
+    pub bias: Vec<f32>,
+}
+
+/// Statistics of one epoch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training objective (MSE + l1 term) over the epoch's batches, weighted by rows.
+    pub train_loss: f64,
+    /// Objective on the validation set after the epoch, if there is one.
+    pub val_loss: Option<f64>,
+    /// Learning rate used during this epoch.
+    pub learning_rate: f64,
+    /// Wall time of this epoch (training and validation), in seconds.
+    pub seconds: f64,
+}
+
+/// A trained autoencoder, weights in plain f32.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TrainedAe {
+    /// dim -> hidden[0] -> ... -> latent
+    pub encoder: Vec<DenseLayer>,
+    /// latent -> hidden[last] -> ... -> hidden[0] -> dim
+    pub decoder: Vec<DenseLayer>,
+    pub leaky_slope: f64,
+    pub history: Vec<EpochStats>,
+    /// "epochs", "early stopping at epoch N", "time limit" or "non-finite loss at epoch N".
+    pub stop_reason: String,
+    /// 1-based epoch whose weights are returned (lowest validation loss, or training loss
+    /// without validation).
+    pub best_epoch: usize,
+}
+
+impl TrainedAe {
+    /// Latent width.
+    pub fn latent(&self) -> usize {
+        self.encoder.last().map_or(0, |l| l.out_dim)
+    }
+
+    /// Input / output width.
+    pub fn dim(&self) -> usize {
+        self.encoder.first().map_or(0, |l| l.in_dim)
+    }
+}
+
+/// The device used for training; the one place to change for a GPU.
+fn training_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Relative improvement needed to reset the patience counters.
+const MIN_REL_IMPROVEMENT: f64 = 1e-6;
+/// Rows per chunk when evaluating the validation loss (bounds memory).
+const EVAL_CHUNK_ROWS: usize = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// RNG
+
+/// splitmix64: tiny, seedable, good enough for initialisation and shuffling.
+#[derive(Clone, Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn new(seed: u64, stream: u64) -> Self {
+        let mut r = Self(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        r.next_u64();
+        r
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [0, n), n >= 1.
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+const STREAM_INIT: u64 = 1;
+const STREAM_SPLIT: u64 = 2;
+const STREAM_SHUFFLE: u64 = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+/// The network as burn modules.
+#[derive(Module, Debug)]
+struct AeNet {
+    encoder: Vec<Linear>,
+    decoder: Vec<Linear>,
+}
+
+/// Output of a forward pass: reconstruction, and (if requested) the sum of |activation| over
+/// the hidden layers and the latent, with the number of elements summed.
+struct Forward {
+    output: Tensor<2>,
+    abs_sum: Option<Tensor<1>>,
+    abs_count: usize,
+}
+
+impl AeNet {
+    fn forward(&self, x: Tensor<2>, slope: f64, with_abs: bool) -> Forward {
+        let mut abs_sum: Option<Tensor<1>> = None;
+        let mut abs_count = 0usize;
+        let mut add_abs = |a: &Tensor<2>| {
+            if with_abs {
+                let [r, c] = a.dims();
+                abs_count += r * c;
+                let s = a.clone().abs().sum();
+                abs_sum = Some(match abs_sum.take() {
+                    Some(t) => t + s,
+                    None => s,
+                });
+            }
+        };
+        let mut h = x;
+        let n_enc = self.encoder.len();
+        for (k, layer) in self.encoder.iter().enumerate() {
+            h = layer.forward(h);
+            if k + 1 < n_enc {
+                h = leaky_relu(h, slope);
+            }
+            add_abs(&h); // hidden activations, then the latent
+        }
+        let n_dec = self.decoder.len();
+        for (k, layer) in self.decoder.iter().enumerate() {
+            h = layer.forward(h);
+            if k + 1 < n_dec {
+                h = leaky_relu(h, slope);
+                add_abs(&h);
+            }
+        }
+        Forward {
+            output: h,
+            abs_sum,
+            abs_count,
+        }
+    }
+
+    fn layers(&self) -> impl Iterator<Item = &Linear> {
+        self.encoder.iter().chain(&self.decoder)
+    }
+}
+
+/// The parameters on the host, used to initialise the burn network and to export it.
+#[derive(Clone, Debug)]
+struct HostNet {
+    /// (in, out) of every layer, encoder then decoder.
+    dims: Vec<(usize, usize)>,
+    n_enc: usize,
+    /// Per layer `2k`: weight in burn's [in][out] layout; `2k + 1`: bias.
+    params: Vec<Vec<f32>>,
+}
+
+impl HostNet {
+    /// PyTorch's default `nn.Linear` init: W, b ~ U(-1/sqrt(in), 1/sqrt(in)), from our RNG.
+    fn init(dim: usize, hidden: &[usize], latent: usize, seed: u64) -> Self {
+        let mut rng = SplitMix64::new(seed, STREAM_INIT);
+        let mut widths = vec![dim];
+        widths.extend_from_slice(hidden);
+        widths.push(latent);
+        let enc = widths.windows(2).map(|p| (p[0], p[1]));
+        let dec = widths.windows(2).rev().map(|p| (p[1], p[0]));
+        let dims: Vec<(usize, usize)> = enc.chain(dec).collect();
+        let mut params = Vec::with_capacity(2 * dims.len());
+        for &(i, o) in &dims {
+            let bound = 1.0 / (i as f64).sqrt();
+            let mut u = || ((rng.next_f64() * 2.0 - 1.0) * bound) as f32;
+            params.push((0..i * o).map(|_| u()).collect());
+            params.push((0..o).map(|_| u()).collect());
+        }
+        Self {
+            dims,
+            n_enc: widths.len() - 1,
+            params,
+        }
+    }
+
+    fn to_burn(&self, device: &Device) -> AeNet {
+        let mut layers: Vec<Linear> = self
+            .dims
+            .iter()
+            .zip(self.params.chunks_exact(2))
+            .map(|(&(i, o), p)| Linear {
+                weight: Param::from_data(TensorData::new(p[0].clone(), [i, o]), device),
+                bias: Some(Param::from_data(TensorData::new(p[1].clone(), [o]), device)),
+            })
+            .collect();
+        let decoder = layers.split_off(self.n_enc);
+        AeNet {
+            encoder: layers,
+            decoder,
+        }
+    }
+
+    fn from_burn(net: &AeNet) -> anyhow::Result<Self> {
+        let mut dims = Vec::new();
+        let mut params = Vec::new();
+        for l in net.layers() {
+            let w = l.weight.val();
+            let [i, o] = w.dims();
+            dims.push((i, o));
+            params.push(tensor_to_vec(w)?);
+            params.push(match &l.bias {
+                Some(b) => tensor_to_vec(b.val())?,
+                None => vec![0.0; o],
+            });
+        }
+        Ok(Self {
+            dims,
+            n_enc: net.encoder.len(),
+            params,
+        })
+    }
+
+    /// PyTorch layout ([out][in] weights).
+    fn export(&self) -> (Vec<DenseLayer>, Vec<DenseLayer>) {
+        let mut layers: Vec<DenseLayer> = self
+            .dims
+            .iter()
+            .zip(self.params.chunks_exact(2))
+            .map(|(&(in_dim, out_dim), p)| {
+                let mut weight = vec![0f32; in_dim * out_dim];
+                for (i, row) in p[0].chunks_exact(out_dim).enumerate() {
+                    for (o, &w) in row.iter().enumerate() {
+                        weight[o * in_dim + i] = w;
+                    }
+                }
+                DenseLayer {
+                    in_dim,
+                    out_dim,
+                    weight,
+                    bias: p[1].clone(),
+                }
+            })
+            .collect();
+        let decoder = layers.split_off(self.n_enc);
+        (layers, decoder)
+    }
+}
+
+fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading tensor data: {e:?}"))
+}
+
+fn scalar(t: Tensor<1>) -> anyhow::Result<f64> {
+    Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN) as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+fn validate(
+    samples: &[f32],
+    n_samples: usize,
+    dim: usize,
+    cfg: &TrainConfig,
+) -> anyhow::Result<()> {
+    ensure!(dim > 0, "dim must be > 0");
+    ensure!(n_samples >= 1, "need at least one sample");
+    let expected = n_samples
+        .checked_mul(dim)
+        .context("n_samples * dim overflows")?;
+    ensure!(
+        samples.len() == expected,
+        "samples has {} values, expected n_samples * dim = {n_samples} * {dim} = {expected}",
+        samples.len()
+    );
+    if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "non-finite value {} at sample {}, feature {}",
+            samples[i],
+            i / dim,
+            i % dim
+        );
+    }
+    ensure!(cfg.latent > 0, "latent must be > 0");
+    ensure!(
+        cfg.hidden.iter().all(|&h| h > 0),
+        "hidden widths must be > 0: {:?}",
+        cfg.hidden
+    );
+    ensure!(cfg.epochs >= 1, "epochs must be >= 1");
+    ensure!(cfg.batch_size >= 1, "batch_size must be >= 1");
+    ensure!(
+        cfg.learning_rate.is_finite() && cfg.learning_rate > 0.0,
+        "learning_rate must be > 0, got {}",
+        cfg.learning_rate
+    );
+    ensure!(
+        cfg.l1_weight.is_finite() && cfg.l1_weight >= 0.0,
+        "l1_weight must be >= 0, got {}",
+        cfg.l1_weight
+    );
+    ensure!(
+        cfg.validation_fraction.is_finite() && (0.0..1.0).contains(&cfg.validation_fraction),
+        "validation_fraction must be in [0, 1), got {}",
+        cfg.validation_fraction
+    );
+    ensure!(
+        cfg.lr_factor.is_finite() && cfg.lr_factor > 0.0 && cfg.lr_factor <= 1.0,
+        "lr_factor must be in (0, 1], got {}",
+        cfg.lr_factor
+    );
+    ensure!(
+        cfg.min_learning_rate.is_finite() && cfg.min_learning_rate >= 0.0,
+        "min_learning_rate must be >= 0, got {}",
+        cfg.min_learning_rate
+    );
+    ensure!(
+        cfg.leaky_slope.is_finite(),
+        "leaky_slope must be finite, got {}",
+        cfg.leaky_slope
+    );
+    if let Some(s) = cfg.max_seconds {
+        ensure!(!s.is_nan() && s > 0.0, "max_seconds must be > 0, got {s}");
+    }
+    Ok(())
+}
+
+/// Copies the given rows of `samples` into one contiguous buffer.
+fn gather(samples: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len() * dim);
+    for &r in rows {
+        out.extend_from_slice(&samples[r * dim..(r + 1) * dim]);
+    }
+    out
+}
+
+/// Objective (MSE + l1 term) of `model` on `rows`, without autodiff, in chunks.
+fn evaluate(
+    model: &AeNet,
+    samples: &[f32],
+    dim: usize,
+    rows: &[usize],
+    cfg: &TrainConfig,
+) -> anyhow::Result<f64> {
+    let model = model.valid();
+    let device = &model.encoder[0].weight.val().device();
+    let with_abs = cfg.l1_weight > 0.0;
+    let (mut sq, mut abs, mut abs_count) = (0f64, 0f64, 0usize);
+    for chunk in rows.chunks(EVAL_CHUNK_ROWS) {
+        let x = Tensor::<2>::from_data(
+            TensorData::new(gather(samples, dim, chunk), [chunk.len(), dim]),
+            device,
+        );
+        let f = model.forward(x.clone(), cfg.leaky_slope, with_abs);
+        sq += scalar((f.output - x).square().sum())?;
+        if let Some(a) = f.abs_sum {
+            abs += scalar(a)?;
+            abs_count += f.abs_count;
+        }
+    }
+    let mut loss = sq / (rows.len() * dim) as f64;
+    if abs_count > 0 {
+        loss += cfg.l1_weight * abs / abs_count as f64;
+    }
+    Ok(loss)
+}
+
+/// Train Baler's dense autoencoder on `samples` (row-major, n_samples x dim, already normalised
+/// to about [0, 1]).
+///
+/// Architecture exactly as the original Baler "AE": encoder Linear(dim,h0) LeakyReLU
+/// Linear(h0,h1) LeakyReLU ... Linear(h_last, latent) (no activation on the latent); decoder
+/// Linear(latent,h_last) LeakyReLU ... Linear(h0, dim) (no activation on the output). Adam
+/// optimiser (PyTorch defaults: betas 0.9/0.999, eps 1e-8). MSE loss (+ l1_weight * mean
+/// |activations|). `on_epoch` is called after every epoch. The returned weights are those of
+/// the best epoch.
+pub fn train_dense_ae(
+    samples: &[f32],
+    n_samples: usize,
+    dim: usize,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> anyhow::Result<TrainedAe> {
+    validate(samples, n_samples, dim, cfg)?;
+    let start = Instant::now();
+    let device = training_device();
+
+    // Train / validation split.
+    let mut order: Vec<usize> = (0..n_samples).collect();
+    let n_val = if cfg.validation_fraction > 0.0 {
+        ((n_samples as f64 * cfg.validation_fraction).round() as usize).min(n_samples - 1)
+    } else {
+        0
+    };
+    if n_val > 0 {
+        SplitMix64::new(cfg.seed, STREAM_SPLIT).shuffle(&mut order);
+    }
+    let (val_rows, train_rows) = order.split_at(n_val);
+    let val_rows = val_rows.to_vec();
+    let mut train_rows = train_rows.to_vec();
+    train_rows.sort_unstable();
+    let n_train = train_rows.len();
+
+    let mut model = HostNet::init(dim, &cfg.hidden, cfg.latent, cfg.seed).to_burn(&device);
+    // PyTorch's Adam defaults (burn's epsilon default is 1e-5).
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut shuffle_rng = SplitMix64::new(cfg.seed, STREAM_SHUFFLE);
+    let with_abs = cfg.l1_weight > 0.0;
+
+    let mut lr = cfg.learning_rate;
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut best: Option<(AeNet, usize, f64)> = None;
+    let mut patience_ref = f64::INFINITY;
+    let mut since_improve = 0usize;
+    let mut since_lr_change = 0usize;
+    let mut stop_reason = String::from("epochs");
+    let time_up = |start: &Instant| {
+        cfg.max_seconds
+            .is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+    };
+
+    for epoch in 1..=cfg.epochs {
+        let epoch_start = Instant::now();
+        shuffle_rng.shuffle(&mut train_rows);
+        let mut loss_sum = 0f64;
+        let mut rows_done = 0usize;
+        let mut out_of_time = false;
+        for batch in train_rows.chunks(cfg.batch_size) {
+            let x = Tensor::<2>::from_data(
+                TensorData::new(gather(samples, dim, batch), [batch.len(), dim]),
+                &device,
+            );
+            let f = model.forward(x.clone(), cfg.leaky_slope, with_abs);
+            let mut loss = (f.output - x).square().mean();
+            if let Some(a) = f.abs_sum {
+                loss = loss + a.div_scalar(f.abs_count as f64).mul_scalar(cfg.l1_weight);
+            }
+            loss_sum += scalar(loss.clone().detach())? * batch.len() as f64;
+            rows_done += batch.len();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            if time_up(&start) {
+                out_of_time = true;
+                break;
+            }
+        }
+        let train_loss = loss_sum / rows_done.max(1) as f64;
+        let val_loss = if n_val > 0 {
+            Some(evaluate(&model, samples, dim, &val_rows, cfg)?)
+        } else {
+            None
+        };
+        let stats = EpochStats {
+            epoch,
+            train_loss,
+            val_loss,
+            learning_rate: lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&stats);
+        history.push(stats);
+
+        let watched = val_loss.unwrap_or(train_loss);
+        if !watched.is_finite() {
+            if best.is_none() {
+                bail!(
+                    "training diverged: non-finite loss at epoch {epoch} (try a lower learning rate)"
+                );
+            }
+            stop_reason = format!("non-finite loss at epoch {epoch}");
+            break;
+        }
+        if out_of_time && rows_done < n_train {
+            // A partial epoch's loss is not comparable: keep the best complete epoch.
+            if best.is_none() {
+                best = Some((model.clone(), epoch, watched));
+            }
+            stop_reason = "time limit".into();
+            break;
+        }
+        if best.as_ref().is_none_or(|b| watched < b.2) {
+            best = Some((model.clone(), epoch, watched));
+        }
+        if watched < patience_ref * (1.0 - MIN_REL_IMPROVEMENT) {
+            patience_ref = watched;
+            since_improve = 0;
+            since_lr_change = 0;
+        } else {
+            since_improve += 1;
+            since_lr_change += 1;
+        }
+        if out_of_time || time_up(&start) {
+            stop_reason = "time limit".into();
+            break;
+        }
+        if cfg.early_stopping_patience > 0 && since_improve >= cfg.early_stopping_patience {
+            if epoch < cfg.epochs {
+                stop_reason = format!("early stopping at epoch {epoch}");
+            }
+            break;
+        }
+        if cfg.lr_patience > 0 && since_lr_change >= cfg.lr_patience {
+            lr = (lr * cfg.lr_factor).max(cfg.min_learning_rate.min(lr));
+            since_lr_change = 0;
+        }
+    }
+
+    let (best_model, best_epoch, _) = best.context("no epoch was trained")?;
+    let (encoder, decoder) = HostNet::from_burn(&best_model)?.export();
+    Ok(TrainedAe {
+        encoder,
+        decoder,
+        leaky_slope: cfg.leaky_slope,
+        history,
+        stop_reason,
+        best_epoch,
+    })
+}
+
+/// Time `epochs` epochs of training for a given setup on random data (benchmarks call this):
+/// returns seconds per epoch (mean wall time of the epochs, validation included when
+/// `cfg.validation_fraction > 0`; early stopping, the plateau schedule and the time limit off).
+pub fn time_epochs(
+    n_samples: usize,
+    dim: usize,
+    cfg: &TrainConfig,
+    epochs: usize,
+) -> anyhow::Result<f64> {
+    ensure!(epochs >= 1, "epochs must be >= 1");
+    let n = n_samples
+        .checked_mul(dim)
+        .context("n_samples * dim overflows")?;
+    let mut rng = SplitMix64::new(cfg.seed, 0xBE7C);
+    let samples: Vec<f32> = (0..n).map(|_| rng.next_f64() as f32).collect();
+    let cfg = TrainConfig {
+        epochs,
+        early_stopping_patience: 0,
+        lr_patience: 0,
+        max_seconds: None,
+        ..cfg.clone()
+    };
+    let ae = train_dense_ae(&samples, n_samples, dim, &cfg, &mut |_| {})?;
+    Ok(ae.history.iter().map(|s| s.seconds).sum::<f64>() / ae.history.len() as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain f32 inference
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 8;
+    let mut acc = [0f32; L];
+    let (ac, ar) = a.split_at(a.len() / L * L);
+    let (bc, br) = b.split_at(ac.len());
+    for (x, y) in ac.chunks_exact(L).zip(bc.chunks_exact(L)) {
+        for k in 0..L {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ar.iter().zip(br) {
+        s += x * y;
+    }
+    s
+}
+
+fn forward_row(layers: &[DenseLayer], slope: f32, input: &[f32], out: &mut [f32]) {
+    let mut cur = input.to_vec();
+    let mut next = Vec::new();
+    for (k, l) in layers.iter().enumerate() {
+        next.clear();
+        next.extend(
+            l.weight
+                .chunks_exact(l.in_dim)
+                .zip(&l.bias)
+                .map(|(w, b)| dot(w, &cur) + b),
+        );
+        if k + 1 < layers.len() {
+            for v in &mut next {
+                if *v < 0.0 {
+                    *v *= slope;
+                }
+            }
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    out.copy_from_slice(&cur);
+}
+
+/// Plain f32 forward pass of a layer stack on the CPU (no burn), LeakyReLU between layers and
+/// none after the last. rows x in -> rows x out, row-major. An empty stack is the identity.
+///
+/// # Panics
+/// If the layers are inconsistent (`weight`/`bias` lengths, chained widths) or
+/// `input.len() != rows * layers[0].in_dim`.
+pub fn forward_f32(
+    layers: &[DenseLayer],
+    leaky_slope: f64,
+    input: &[f32],
+    rows: usize,
+) -> Vec<f32> {
+    let Some(first) = layers.first() else {
+        return input.to_vec();
+    };
+    let mut width = first.in_dim;
+    for l in layers {
+        assert!(
+            l.in_dim == width
+                && l.weight.len() == l.in_dim * l.out_dim
+                && l.bias.len() == l.out_dim
+                && l.in_dim > 0,
+            "forward_f32: inconsistent layer ({} -> {}, {} weights, {} biases) after width {width}",
+            l.in_dim,
+            l.out_dim,
+            l.weight.len(),
+            l.bias.len()
+        );
+        width = l.out_dim;
+    }
+    let (in_dim, out_dim) = (first.in_dim, width);
+    assert_eq!(
+        input.len(),
+        rows * in_dim,
+        "forward_f32: input length != rows * in_dim"
+    );
+    let mut out = vec![0f32; rows * out_dim];
+    if out_dim == 0 {
+        return out;
+    }
+    let slope = leaky_slope as f32;
+    out.par_chunks_mut(out_dim)
+        .zip(input.par_chunks(in_dim))
+        .with_min_len(16)
+        .for_each(|(o, x)| forward_row(layers, slope, x, o));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` smooth 64-dim patterns `0.5 + 0.4 sin(f x + p)` with random frequency and phase.
+    fn sines(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed, 99);
+        let mut v = Vec::with_capacity(n * dim);
+        for _ in 0..n {
+            let f = 1.0 + 3.0 * rng.next_f64();
+            let p = std::f64::consts::TAU * rng.next_f64();
+            for j in 0..dim {
+                let x = j as f64 / dim as f64 * std::f64::consts::TAU;
+                v.push((0.5 + 0.4 * (f * x + p).sin()) as f32);
+            }
+        }
+        v
+    }
+
+    fn small_cfg() -> TrainConfig {
+        TrainConfig {
+            hidden: vec![32, 16],
+            latent: 4,
+            epochs: 60,
+            batch_size: 32,
+            learning_rate: 3e-3,
+            validation_fraction: 0.0,
+            early_stopping_patience: 0,
+            lr_patience: 0,
+            seed: 7,
+            ..TrainConfig::default()
+        }
+    }
+
+    fn mse(a: &[f32], b: &[f32]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            / a.len() as f64
+    }
+
+    #[test]
+    fn loss_decreases_and_export_matches() {
+        let (n, dim) = (256, 64);
+        let data = sines(n, dim, 1);
+        let cfg = small_cfg();
+        let mut seen = 0;
+        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| seen += 1).unwrap();
+        assert_eq!(seen, ae.history.len());
+        assert_eq!(ae.stop_reason, "epochs");
+        assert_eq!(ae.history.len(), 60);
+        let first = ae.history[0].train_loss;
+        let last = ae.history.last().unwrap().train_loss;
+        assert!(last < 0.3 * first, "first {first}, last {last}");
+        assert_eq!(ae.latent(), 4);
+        assert_eq!(ae.dim(), dim);
+        let z = forward_f32(&ae.encoder, ae.leaky_slope, &data, n);
+        assert_eq!(z.len(), n * 4);
+        let rec = forward_f32(&ae.decoder, ae.leaky_slope, &z, n);
+        let m = mse(&rec, &data);
+        let best = ae.history[ae.best_epoch - 1].train_loss;
+        assert!(
+            m < 2.0 * best && m > best / 2.0,
+            "reconstruction mse {m} vs best-epoch loss {best}"
+        );
+    }
+
+    #[test]
+    fn validation_and_schedule() {
+        let (n, dim) = (200, 64);
+        let data = sines(n, dim, 2);
+        let cfg = TrainConfig {
+            epochs: 12,
+            validation_fraction: 0.2,
+            lr_patience: 1,
+            lr_factor: 0.5,
+            learning_rate: 0.5, // too large: plateaus quickly
+            min_learning_rate: 0.1,
+            ..small_cfg()
+        };
+        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        assert!(ae.history.iter().all(|s| s.val_loss.is_some()));
+        let best = ae
+            .history
+            .iter()
+            .map(|s| s.val_loss.unwrap())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(ae.history[ae.best_epoch - 1].val_loss.unwrap(), best);
+        let lrs: Vec<f64> = ae.history.iter().map(|s| s.learning_rate).collect();
+        assert!(lrs.windows(2).all(|w| w[1] <= w[0]), "{lrs:?}");
+        assert!(lrs.iter().all(|&l| l >= 0.1), "{lrs:?}");
+        assert!(lrs.iter().any(|&l| l < 0.5), "{lrs:?}");
+    }
+
+    #[test]
+    fn repeatable_with_seed() {
+        let (n, dim) = (96, 32);
+        let data = sines(n, dim, 3);
+        let cfg = TrainConfig {
+            epochs: 5,
+            batch_size: 16,
+            validation_fraction: 0.25,
+            ..small_cfg()
+        };
+        let a = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let b = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        assert_eq!(a.encoder, b.encoder);
+        assert_eq!(a.decoder, b.decoder);
+        assert_eq!(a.history[4].train_loss, b.history[4].train_loss);
+        let c =
+            train_dense_ae(&data, n, dim, &TrainConfig { seed: 8, ..cfg }, &mut |_| {}).unwrap();
+        assert_ne!(a.encoder, c.encoder);
+        assert_ne!(a.decoder, c.decoder);
+    }
+
+    #[test]
+    fn early_stopping_on_constant_data() {
+        let (n, dim) = (64, 16);
+        let data = vec![0.5f32; n * dim];
+        let cfg = TrainConfig {
+            epochs: 200,
+            learning_rate: 1e-9,
+            early_stopping_patience: 2,
+            ..small_cfg()
+        };
+        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        assert!(ae.history.len() < 200, "ran {} epochs", ae.history.len());
+        let e = ae.history.len();
+        assert_eq!(ae.stop_reason, format!("early stopping at epoch {e}"));
+        assert!(ae.best_epoch <= e - 2);
+    }
+
+    #[test]
+    fn l1_penalty_shrinks_latent() {
+        let (n, dim) = (128, 32);
+        let data = sines(n, dim, 4);
+        let mean_abs_latent = |l1: f64| {
+            let cfg = TrainConfig {
+                epochs: 30,
+                l1_weight: l1,
+                ..small_cfg()
+            };
+            let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+            let z = forward_f32(&ae.encoder, ae.leaky_slope, &data, n);
+            z.iter().map(|v| v.abs() as f64).sum::<f64>() / z.len() as f64
+        };
+        let plain = mean_abs_latent(0.0);
+        let sparse = mean_abs_latent(1.0);
+        assert!(sparse < 0.5 * plain, "l1 {sparse} vs plain {plain}");
+    }
+
+    #[test]
+    fn time_limit_stops() {
+        let (n, dim) = (64, 16);
+        let data = sines(n, dim, 5);
+        let cfg = TrainConfig {
+            epochs: 1_000_000,
+            batch_size: 1,
+            max_seconds: Some(0.2),
+            ..small_cfg()
+        };
+        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        assert_eq!(ae.stop_reason, "time limit");
+        assert!(ae.best_epoch >= 1 && ae.best_epoch <= ae.history.len());
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let cfg = small_cfg();
+        let mut data = sines(8, 4, 6);
+        assert!(train_dense_ae(&data, 8, 5, &cfg, &mut |_| {}).is_err());
+        assert!(train_dense_ae(&data[..31], 8, 4, &cfg, &mut |_| {}).is_err());
+        assert!(train_dense_ae(&[], 0, 4, &cfg, &mut |_| {}).is_err());
+        assert!(train_dense_ae(&[], 1, 0, &cfg, &mut |_| {}).is_err());
+        let bad = TrainConfig {
+            batch_size: 0,
+            ..cfg.clone()
+        };
+        assert!(train_dense_ae(&data, 8, 4, &bad, &mut |_| {}).is_err());
+        data[5] = f32::NAN;
+        let err = train_dense_ae(&data, 8, 4, &cfg, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("non-finite"), "{err}");
+        data[5] = f32::INFINITY;
+        assert!(train_dense_ae(&data, 8, 4, &cfg, &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn forward_f32_matches_hand_computation() {
+        let layers = vec![
+            DenseLayer {
+                in_dim: 2,
+                out_dim: 2,
+                weight: vec![1.0, -2.0, 0.5, 0.5],
+                bias: vec![0.0, 1.0],
+            },
+            DenseLayer {
+                in_dim: 2,
+                out_dim: 1,
+                weight: vec![1.0, 1.0],
+                bias: vec![-1.0],
+            },
+        ];
+        // row (1, 1): h = (1-2, 0.5+0.5+1) = (-1, 2) -> leaky (-0.1, 2) -> 1.9 - 1 = 0.9
+        // row (0, 2): h = (-4, 2) -> (-0.4, 2) -> 0.6
+        let y = forward_f32(&layers, 0.1, &[1.0, 1.0, 0.0, 2.0], 2);
+        assert!(
+            (y[0] - 0.9).abs() < 1e-6 && (y[1] - 0.6).abs() < 1e-6,
+            "{y:?}"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! Helpers shared by the end-to-end tests: the CLI binary, the shared data, independent checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use baler_codec::{Dataset, Values};
+use baler_train::io::{ReadOptions, read_dataset};
+
+/// The `baler-train` binary, built by cargo for this test run (same profile).
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baler-train"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("baler-train runs")
+}
+
+/// Runs and asserts success; returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "baler-train {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs, asserts a clean failure (exit 1, one `error:` line naming `needle`, no panic); returns stderr.
+pub fn fails(args: &[&str], needle: &str) -> String {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "baler-train {args:?} should fail cleanly: {err}"
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one error line expected: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "error should mention {needle:?}: {err}"
+    );
+    err
+}
+
+pub fn data(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(name);
+    assert!(p.exists(), "shared data file {} is missing", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+pub fn read(p: &Path) -> Dataset {
+    read_dataset(p, &ReadOptions::default()).expect("readable")
+}
+
+fn columns(ds: &Dataset) -> Vec<Vec<f64>> {
+    let f = |v: &Values| match v {
+        Values::Float(v) => v.clone(),
+        Values::Int(v) => v.iter().map(|&x| x as f64).collect(),
+    };
+    match ds {
+        Dataset::Field(a) => vec![f(&a.values)],
+        Dataset::Table { columns, .. } => columns.iter().map(|c| f(&c.values)).collect(),
+    }
+}
+
+/// Independent check in f64: every finite value within `rel` × its column's (or the field's)
+/// finite range; NaN stays NaN and ±Inf exact. Returns the worst error / range.
+pub fn check_rel_bound(orig: &Dataset, back: &Dataset, rel: f64) -> f64 {
+    assert_eq!(orig.shape(), back.shape());
+    let mut worst: f64 = 0.0;
+    for (a, b) in columns(orig).iter().zip(columns(back)) {
+        let fin: Vec<f64> = a.iter().copied().filter(|x| x.is_finite()).collect();
+        let range = fin.iter().cloned().fold(f64::MIN, f64::max)
+            - fin.iter().cloned().fold(f64::MAX, f64::min);
+        for (i, (&x, &y)) in a.iter().zip(&b).enumerate() {
+            if x.is_finite() {
+                let e = (x - y).abs();
+                assert!(
+                    e <= rel * range,
+                    "value {i}: |{x} - {y}| = {e} > {rel} x {range}"
+                );
+                if range > 0.0 {
+                    worst = worst.max(e / range);
+                }
+            } else if x.is_nan() {
+                assert!(y.is_nan(), "NaN at {i} came back as {y}");
+            } else {
+                assert_eq!(x, y, "{x} at {i} came back as {y}");
+            }
+        }
+    }
+    worst
+}
+
+pub fn info_json(archive: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["info", s(archive), "--json"];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(&args)).expect("info --json is JSON")
+}
+
+/// A small, fast training config for tests.
+pub fn quick_config(dir: &Path) -> PathBuf {
+    let p = dir.join("quick.toml");
+    std::fs::write(&p, "[training]\nepochs = 15\nmax_seconds = 10.0\n").unwrap();
+    p
+}
