@@ -321,6 +321,10 @@ impl<'a> Archive<'a> {
         let mut ae_pred: Option<(Vec<u32>, Vec<bool>, Vec<i64>)> = None;
         if let Some(dec) = &self.decoder {
             let tiles = chunk.tile_count(tile);
+            let shift = r.u8("latent step")?;
+            if shift > crate::model::MAX_LATENT_SHIFT {
+                return corrupt(format!("latent step 2^{shift} out of range"));
+            }
             let modes = r.take(tiles, "tile modes")?;
             if modes.iter().any(|&m| m > 1) {
                 return corrupt("unknown tile mode");
@@ -333,7 +337,10 @@ impl<'a> Archive<'a> {
             let mut latents = Vec::with_capacity(used.len() * z);
             for _ in 0..used.len() * z {
                 let v = crate::bytes::unzigzag(r.varint("latent")?);
-                latents.push(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+                latents.push(crate::model::shift_up(
+                    v.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+                    shift,
+                ));
             }
             let preds = dec.predict(&latents, used.len());
             let per_tile = dec.output_dim();

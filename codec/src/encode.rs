@@ -13,7 +13,7 @@ use crate::entropy::{pack_codes, zstd_compress};
 use crate::error::{CodecError, Result};
 use crate::layout::{ChunkDims, lattice, plan_chunks};
 use crate::meta::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
-use crate::model::{IntDecoder, quantize_latents};
+use crate::model::{IntDecoder, quantize_latents, shift_up};
 use crate::predict::{Classic, estimated_bytes, sweep};
 use crate::quant::{float_quantizer, prequantize, to_dtype};
 
@@ -440,6 +440,7 @@ fn encode_chunk(
     let mut modes: Vec<u8> = Vec::new();
     let mut latent_bytes = Vec::new();
     let mut ae_tiles = 0;
+    let mut latent_shift = None;
     if let Some(m) = model {
         let per_tile = m.tile.iter().product::<usize>();
         let owner = chunk.element_tiles(m.tile);
@@ -467,7 +468,6 @@ fn encode_chunk(
             ));
         }
         let lat_q = quantize_latents(&lat_f, m.decoder.latent_frac_bits);
-        let preds = m.decoder.predict(&lat_q, tiles);
         // Cost per symbol from the classic codes' histogram (bits), escapes at 16 + their varint.
         let cost = symbol_costs(&codes);
         let code_cost = |c: i64| {
@@ -483,42 +483,74 @@ fn encode_chunk(
             }
         };
         let z = m.decoder.latent_dim();
-        modes = vec![0u8; tiles];
-        let mut ae_codes = vec![0i64; n];
-        // Edge tiles repeat border elements; like the decoder, use each element's first occurrence.
-        let mut seen = vec![false; n];
-        for t in 0..tiles {
-            let (mut c_classic, mut c_ae) = (0.0, 0.0);
-            for (o, &e) in tile_els[t].iter().enumerate() {
-                if owner[e] as usize != t || exc_mask[e] || seen[e] {
-                    continue;
+        let classic_cost: Vec<f64> = {
+            let mut c = vec![0.0; tiles];
+            for e in 0..n {
+                if !exc_mask[e] {
+                    c[owner[e] as usize] += code_cost(codes[e]);
                 }
-                seen[e] = true;
-                let s = &streams[stream_of(e)];
-                let [lo, hi] = m.norm[stream_of(e)];
-                let p = preds[t * per_tile + o];
-                let g = grid_of(&s.meta, lo + p * (hi - lo));
-                ae_codes[e] = q[e].wrapping_sub(g);
-                c_classic += code_cost(codes[e]);
-                c_ae += code_cost(ae_codes[e]);
             }
-            let lat_cost: f64 = lat_q[t * z..(t + 1) * z]
-                .iter()
-                .map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0)
-                .sum();
-            if c_ae + lat_cost < c_classic {
-                modes[t] = 1;
-                ae_tiles += 1;
-                for &l in &lat_q[t * z..(t + 1) * z] {
-                    put_varint(&mut latent_bytes, zigzag(l as i64));
-                }
-                for &e in &tile_els[t] {
-                    if owner[e] as usize == t && !exc_mask[e] {
-                        codes[e] = ae_codes[e];
+            c
+        };
+        // Coarser latents cost fewer bits and predict less well: try a few steps, keep the cheapest.
+        let mut best: Option<(f64, AeChoice)> = None;
+        for shift in [0u8, 2, 4, 6, 8, 10] {
+            let stored: Vec<i32> = lat_q.iter().map(|&l| shift_down(l, shift)).collect();
+            let input: Vec<i32> = stored.iter().map(|&l| shift_up(l, shift)).collect();
+            let preds = m.decoder.predict(&input, tiles);
+            let mut choice = AeChoice {
+                shift,
+                modes: vec![0; tiles],
+                latent_bytes: Vec::new(),
+                ae_codes: Vec::new(),
+            };
+            let mut ae_codes = vec![0i64; n];
+            // Edge tiles repeat border elements; like the decoder, use each element's first occurrence.
+            let mut seen = vec![false; n];
+            let mut total = 0.0;
+            for t in 0..tiles {
+                let mut c_ae = 0.0;
+                for (o, &e) in tile_els[t].iter().enumerate() {
+                    if owner[e] as usize != t || exc_mask[e] || seen[e] {
+                        continue;
                     }
+                    seen[e] = true;
+                    let st = stream_of(e);
+                    let [lo, hi] = m.norm[st];
+                    let g = grid_of(&streams[st].meta, lo + preds[t * per_tile + o] * (hi - lo));
+                    ae_codes[e] = q[e].wrapping_sub(g);
+                    c_ae += code_cost(ae_codes[e]);
                 }
+                let lat = &stored[t * z..(t + 1) * z];
+                let lat_cost: f64 = lat
+                    .iter()
+                    .map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0)
+                    .sum();
+                if c_ae + lat_cost < classic_cost[t] {
+                    choice.modes[t] = 1;
+                    total += c_ae + lat_cost;
+                    for &l in lat {
+                        put_varint(&mut choice.latent_bytes, zigzag(l as i64));
+                    }
+                } else {
+                    total += classic_cost[t];
+                }
+            }
+            choice.ae_codes = ae_codes;
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, choice));
             }
         }
+        let (_, choice) = best.expect("one latent step");
+        for e in 0..n {
+            if choice.modes[owner[e] as usize] == 1 && !exc_mask[e] {
+                codes[e] = choice.ae_codes[e];
+            }
+        }
+        ae_tiles = choice.modes.iter().filter(|&&m| m == 1).count();
+        latent_shift = Some(choice.shift);
+        modes = choice.modes;
+        latent_bytes = choice.latent_bytes;
     }
 
     // 4. Bytes: exceptions, tile modes, latents, escapes, symbols — one zstd frame.
@@ -530,6 +562,9 @@ fn encode_chunk(
         raw.push(*kind);
         raw.extend_from_slice(bytes);
         prev = *pos;
+    }
+    if let Some(shift) = latent_shift {
+        raw.push(shift);
     }
     raw.extend_from_slice(&modes);
     raw.extend_from_slice(&latent_bytes);
@@ -554,6 +589,23 @@ fn encode_chunk(
         ae_tiles,
         exceptions: exceptions.len(),
     })
+}
+
+/// The autoencoder's part of a chunk for one latent step.
+struct AeChoice {
+    shift: u8,
+    modes: Vec<u8>,
+    latent_bytes: Vec<u8>,
+    ae_codes: Vec<i64>,
+}
+
+/// A latent stored with `shift` fewer bits (rounded to nearest).
+fn shift_down(l: i32, shift: u8) -> i32 {
+    if shift == 0 {
+        l
+    } else {
+        ((l as i64 + (1 << (shift - 1))) >> shift) as i32
+    }
 }
 
 /// −log2 p per escape-coded symbol, with add-one smoothing.

@@ -299,6 +299,19 @@ pub fn quantize_decoder(
     Ok(dec)
 }
 
+/// The model section's bytes: the postcard encoding of the decoder (see docs/format.md).
+pub fn to_bytes(dec: &IntDecoder) -> Vec<u8> {
+    postcard::to_allocvec(dec).expect("a decoder serializes")
+}
+
+/// Most bits a stored latent may have dropped (the chunk's latent step is 2^shift).
+pub const MAX_LATENT_SHIFT: u8 = 16;
+
+/// A stored latent back at the decoder's input scale (saturating, so hostile values cannot overflow).
+pub fn shift_up(stored: i32, shift: u8) -> i32 {
+    ((stored as i64) << shift.min(MAX_LATENT_SHIFT)).clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
 /// Latent floats to the integers the decoder takes (round to nearest, clamped to i16).
 pub fn quantize_latents(latents: &[f32], frac_bits: u8) -> Vec<i32> {
     let s = f64::from(1u32 << frac_bits);

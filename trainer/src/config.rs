@@ -199,8 +199,9 @@ max_samples = 20000
 [compression]
 # Values per independently decodable chunk.
 chunk_elements = 1048576
-# zstd level of the final lossless stage (1-22).
-zstd_level = 19
+# zstd level of the final lossless stage (1-22). On quantization codes 15 packs as tight as 19
+# at about three times the speed.
+zstd_level = 15
 "#;
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ pub fn train_model(
         })
         .collect();
     let int_decoder = quantize_decoder(&layers, ae.leaky_slope, &calib)?;
-    let decoder_payload = postcard::to_allocvec(&int_decoder).context("serializing the decoder")?;
+    let decoder_payload = baler_codec::model::to_bytes(&int_decoder);
     Ok(SavedModel {
         decoder_payload,
         record: TrainingRecord {

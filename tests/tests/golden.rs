@@ -1,0 +1,84 @@
+//! Golden archives: files written by earlier versions must keep decoding to the same values.
+//! The expected hashes live here, not only inside the archives, so a decoder that changed its
+//! output and its hash check together would still be caught.
+
+use std::path::Path;
+
+use baler_codec::hash::content_hash;
+use baler_codec::meta::hex;
+use baler_codec::{Archive, DType, Dataset};
+
+struct Golden {
+    file: &'static str,
+    shape: &'static [usize],
+    dtype: DType,
+    hash: &'static str,
+    /// Format version that wrote it.
+    version: u16,
+}
+
+const GOLDEN: &[Golden] = &[
+    Golden {
+        file: "field_f32_nan_rel1e-3.baler",
+        shape: &[6, 12, 16],
+        dtype: DType::F32,
+        hash: "8f4cb4663fde145d44ccc03aaf9ff08204d46be84d2aa9f5a249863096ddf43e",
+        version: 1,
+    },
+    Golden {
+        file: "table_int_float_rel1e-2.baler",
+        shape: &[200, 4],
+        dtype: DType::I64,
+        hash: "543273890823117603264adc6f03341a3f341e6389f3484bacf5a11c871e4293",
+        version: 1,
+    },
+    Golden {
+        file: "pattern_autoencoder_rel1e-3.baler",
+        shape: &[2, 32, 32],
+        dtype: DType::F64,
+        hash: "0f9868bb293b6c4650f9310d8950856bf2a202e6141869b7e6f9d0ee5f76c35f",
+        version: 1,
+    },
+];
+
+#[test]
+fn golden_archives_decode_to_the_same_values() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    for g in GOLDEN {
+        let bytes = std::fs::read(dir.join(g.file)).unwrap_or_else(|e| panic!("{}: {e}", g.file));
+        assert_eq!(
+            u16::from_le_bytes([bytes[8], bytes[9]]),
+            g.version,
+            "{}",
+            g.file
+        );
+        let archive = Archive::open(&bytes, None).unwrap();
+        let ds = archive
+            .decode()
+            .unwrap_or_else(|e| panic!("{}: {e}", g.file));
+        assert_eq!(ds.shape(), g.shape, "{}", g.file);
+        let first_dtype = match &ds {
+            Dataset::Field(a) => a.dtype,
+            Dataset::Table { columns, .. } => columns[0].dtype,
+        };
+        assert_eq!(first_dtype, g.dtype, "{}", g.file);
+        assert_eq!(
+            hex(&content_hash(&ds)),
+            g.hash,
+            "{} decodes to other values",
+            g.file
+        );
+    }
+}
+
+#[test]
+fn the_autoencoder_golden_really_uses_the_integer_decoder() {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/pattern_autoencoder_rel1e-3.baler"),
+    )
+    .unwrap();
+    let archive = Archive::open(&bytes, None).unwrap();
+    let dec = archive.decoder.as_ref().expect("embedded model");
+    assert_eq!(dec.latent_dim(), 2);
+    assert!(archive.sizes.model > 0);
+}
