@@ -179,15 +179,15 @@ impl<'a> Archive<'a> {
             }
         };
         let tile = meta.tile.map(|t| t as usize);
-        if let Some(d) = &decoder {
-            if tile.contains(&0) || d.output_dim() != tile.iter().product::<usize>() {
-                return corrupt(format!(
-                    "model outputs {} values, the tile {:?} needs {}",
-                    d.output_dim(),
-                    tile,
-                    tile.iter().product::<usize>()
-                ));
-            }
+        if let Some(d) = &decoder
+            && (tile.contains(&0) || d.output_dim() != tile.iter().product::<usize>())
+        {
+            return corrupt(format!(
+                "model outputs {} values, the tile {:?} needs {}",
+                d.output_dim(),
+                tile,
+                tile.iter().product::<usize>()
+            ));
         }
 
         let index = match iter.next() {
@@ -555,9 +555,9 @@ fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParam
                     step,
                     offset,
                 } => {
-                    if !s.dtype.is_float()
-                        || !(bound >= 0.0 && step > 0.0 && step.is_finite() && offset.is_finite())
-                    {
+                    let valid =
+                        bound >= 0.0 && step > 0.0 && step.is_finite() && offset.is_finite();
+                    if !s.dtype.is_float() || !valid {
                         return corrupt(format!("stream {i}: invalid quantizer"));
                     }
                     Some((step, offset))

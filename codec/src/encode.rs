@@ -211,17 +211,16 @@ fn encode_all<'a>(
     let lat = lattice(&shape, table).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
     let streams = build_streams(ds, opts)?;
     let tile = model.map_or([1, 1, 1], |m| m.tile);
-    if let Some(m) = model {
-        if m.tile.iter().product::<usize>() != m.decoder.output_dim()
-            || m.norm.len() != streams.len()
-        {
-            return Err(CodecError::InvalidInput(format!(
-                "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
-                m.tile,
-                m.norm.len(),
-                streams.len()
-            )));
-        }
+    if let Some(m) = model
+        && (m.tile.iter().product::<usize>() != m.decoder.output_dim()
+            || m.norm.len() != streams.len())
+    {
+        return Err(CodecError::InvalidInput(format!(
+            "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
+            m.tile,
+            m.norm.len(),
+            streams.len()
+        )));
     }
     let plan = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
     let chunks = map_chunks(&plan, |c| {

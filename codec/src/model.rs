@@ -171,7 +171,7 @@ fn round_shift(a: i32, s: u8) -> i32 {
 
 /// 2^-s, exactly.
 fn pow2_neg(s: u8) -> f64 {
-    f64::from_bits(((1023 - s as u64) as u64) << 52)
+    f64::from_bits((1023 - s as u64) << 52)
 }
 
 /// A float layer as trained (PyTorch layout), the input of [`quantize_decoder`].

@@ -42,7 +42,8 @@ pub fn prequantize(x: f64, bound: f64, step: f64, offset: f64, dtype: DType) -> 
         return None;
     }
     let r = ((x - offset) / step).round();
-    if !(r.abs() <= MAX_Q) {
+    // (x − offset) / step may overflow to ±inf: that is caught here too.
+    if r.abs() > MAX_Q {
         return None;
     }
     let q = r as i64;

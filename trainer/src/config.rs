@@ -6,6 +6,7 @@ use crate::train::TrainConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub model: ModelConfig,
     pub training: TrainingConfig,
@@ -51,16 +52,6 @@ pub struct TrainingConfig {
 pub struct CompressionConfig {
     pub chunk_elements: usize,
     pub zstd_level: i32,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            model: ModelConfig::default(),
-            training: TrainingConfig::default(),
-            compression: CompressionConfig::default(),
-        }
-    }
 }
 
 impl Default for ModelConfig {
@@ -123,7 +114,8 @@ impl Config {
         }
         let t = &self.training;
         if t.batch_size == 0
-            || !(t.learning_rate > 0.0)
+            || t.learning_rate.is_nan()
+            || t.learning_rate <= 0.0
             || !(0.0..1.0).contains(&t.validation_fraction)
         {
             return Err("training: batch_size ≥ 1, learning_rate > 0 and 0 ≤ validation_fraction < 1 are required".into());

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, is_fill};
 use baler_codec::layout::{ChunkDims, lattice};
 use baler_codec::model::{FloatLayer, quantize_decoder};
