@@ -88,7 +88,11 @@ fn peers(python: &Path, script: &Path, input: &Path, table: bool) -> Result<Vec<
             script.display()
         );
     }
-    let text = std::fs::read_to_string(&out)?;
+    // Python's json writes Infinity / NaN (lossless PSNR), which JSON proper does not have.
+    let text = std::fs::read_to_string(&out)?
+        .replace(": -Infinity", ": null")
+        .replace(": Infinity", ": null")
+        .replace(": NaN", ": null");
     let _ = std::fs::remove_file(&out);
     let v: Value = serde_json::from_str(&text)?;
     Ok(v["rows"].as_array().cloned().unwrap_or_default())
