@@ -16,6 +16,9 @@ pub const MAX_CHUNK_ELEMENTS: usize = 1 << 26;
 /// Exception kinds.
 pub(crate) const EXC_RAW: u8 = 0;
 pub(crate) const EXC_FILL: u8 = 1;
+/// How the code symbols are stored.
+pub(crate) const CODER_RAW: u8 = 0;
+pub(crate) const CODER_HUFFMAN: u8 = 1;
 
 /// Bytes per section kind, for `info`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -361,10 +364,20 @@ impl<'a> Archive<'a> {
 
         let esc_len = r.len(raw.len(), "escape stream length")?;
         let mut esc = Reader::new(r.take(esc_len, "escape stream")?);
-        let symbols = r.take(n, "code symbols")?;
+        let symbols: std::borrow::Cow<'_, [u8]> = match r.u8("symbol coder")? {
+            CODER_RAW => r.take(n, "code symbols")?.into(),
+            CODER_HUFFMAN => {
+                let table = r.take(crate::huffman::TABLE_BYTES, "Huffman table")?;
+                let len = r.len(r.remaining(), "Huffman bitstream length")?;
+                let mut out = Vec::new();
+                crate::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut out)?;
+                out.into()
+            }
+            c => return corrupt(format!("unknown symbol coder {c}")),
+        };
         r.finish("chunk data")?;
         let mut codes = Vec::new();
-        unpack_codes(symbols, &mut esc, &mut codes)?;
+        unpack_codes(&symbols, &mut esc, &mut codes)?;
         esc.finish("escape stream")?;
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
@@ -439,40 +452,30 @@ impl<'a> Archive<'a> {
 
     /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.
     pub fn assemble_unchecked(&self, chunks: Vec<DecodedChunk>) -> Result<Dataset> {
-        let total: usize = self.lattice.iter().product();
-        let plane = self.lattice[1] * self.lattice[2];
-        let nstreams = self.stream_params.len();
-        let per_stream = if self.meta.table {
-            self.lattice[0]
-        } else {
-            total
-        };
+        let table = self.meta.table;
+        let [_, d1, d2] = self.lattice;
+        // Outputs grow with the data actually decoded, never with sizes the archive merely claims.
         let mut out: Vec<Values> = self
             .stream_params
             .iter()
             .map(|p| {
                 if p.dtype.is_float() {
-                    Values::Float(vec![0.0; per_stream])
+                    Values::Float(Vec::new())
                 } else {
-                    Values::Int(vec![0; per_stream])
+                    Values::Int(Vec::new())
                 }
             })
             .collect();
         let fill = self.meta.fill_value.unwrap_or(f64::NAN);
+        let mut next_row = 0;
         for c in chunks {
-            let base = c.start * plane;
+            if c.start != next_row || c.dims != [c.dims[0], d1, d2] {
+                return corrupt("chunks out of order");
+            }
+            next_row += c.dims[0];
             let mut exc = c.exceptions.iter().peekable();
             for (e, &q) in c.q.iter().enumerate() {
-                let s = if self.meta.table {
-                    (e / self.lattice[2]) % self.lattice[1]
-                } else {
-                    0
-                };
-                let dst = if self.meta.table {
-                    c.start + e / plane
-                } else {
-                    base + e
-                };
+                let s = if table { (e / d2) % d1 } else { 0 };
                 let exception = match exc.peek() {
                     Some(&&(pos, kind, bits)) if pos == e => {
                         exc.next();
@@ -481,25 +484,24 @@ impl<'a> Archive<'a> {
                     _ => None,
                 };
                 let dtype = self.stream_params[s].dtype;
-                match &mut out[s.min(nstreams - 1)] {
-                    Values::Float(v) => {
-                        v[dst] = match exception {
-                            Some((EXC_FILL, _)) => to_dtype(fill, dtype),
-                            Some((_, bits)) if dtype == DType::F32 => {
-                                f32::from_bits(bits as u32) as f64
-                            }
-                            Some((_, bits)) => f64::from_bits(bits),
-                            None => self.value_f64(s, q),
+                match &mut out[s] {
+                    Values::Float(v) => v.push(match exception {
+                        Some((EXC_FILL, _)) => to_dtype(fill, dtype),
+                        Some((_, bits)) if dtype == DType::F32 => {
+                            f32::from_bits(bits as u32) as f64
                         }
-                    }
-                    Values::Int(v) => {
-                        v[dst] = match exception {
-                            Some((_, bits)) => bits as i64,
-                            None => q,
-                        }
-                    }
+                        Some((_, bits)) => f64::from_bits(bits),
+                        None => self.value_f64(s, q),
+                    }),
+                    Values::Int(v) => v.push(match exception {
+                        Some((_, bits)) => bits as i64,
+                        None => q,
+                    }),
                 }
             }
+        }
+        if next_row != self.lattice[0] && self.lattice.iter().product::<usize>() > 0 {
+            return corrupt("chunks do not cover the data");
         }
         if self.meta.table {
             let columns = self

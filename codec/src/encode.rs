@@ -5,7 +5,9 @@
 //! between the autoencoder's prediction (plus the cost of its latents) and the classic one. Codes →
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
-use crate::archive::{Archive, EXC_FILL, EXC_RAW, SectionSizes, model_hash};
+use crate::archive::{
+    Archive, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash,
+};
 use crate::bytes::{put_varint, zigzag};
 use crate::container::{ContainerWriter, SectionKind};
 use crate::data::{DType, Dataset, Values};
@@ -36,7 +38,7 @@ impl Default for CompressOptions {
             bound: BoundSpec::Rel(1e-3),
             fill_value: None,
             chunk_elements: 1 << 20,
-            zstd_level: 19,
+            zstd_level: 3,
             notes: Vec::new(),
             force_model: false,
         }
@@ -571,14 +573,30 @@ fn encode_chunk(
     pack_codes(&codes, &mut symbols, &mut escapes);
     put_varint(&mut raw, escapes.len() as u64);
     raw.extend_from_slice(&escapes);
-    raw.extend_from_slice(&symbols);
+    // Huffman then zstd for the codes; for small chunks the 128-byte table may not pay, so
+    // there both variants are compressed and the smaller kept.
+    let mut with_huffman = raw.clone();
+    with_huffman.push(CODER_HUFFMAN);
+    crate::huffman::encode(&symbols, &mut with_huffman);
+    let mut candidates = vec![with_huffman];
+    if n <= 1 << 16 {
+        let mut with_bytes = raw;
+        with_bytes.push(CODER_RAW);
+        with_bytes.extend_from_slice(&symbols);
+        candidates.push(with_bytes);
+    }
+    let (raw_len, packed) = candidates
+        .into_iter()
+        .map(|r| (r.len(), zstd_compress(&r, opts.zstd_level)))
+        .min_by_key(|(_, z)| z.len())
+        .expect("one candidate");
 
     let mut payload = Vec::new();
     put_varint(&mut payload, chunk.start as u64);
     put_varint(&mut payload, chunk.dims[0] as u64);
     payload.push(classic.to_byte());
-    put_varint(&mut payload, raw.len() as u64);
-    payload.extend_from_slice(&zstd_compress(&raw, opts.zstd_level));
+    put_varint(&mut payload, raw_len as u64);
+    payload.extend_from_slice(&packed);
     Ok(EncodedChunk {
         start: chunk.start,
         rows: chunk.dims[0],

@@ -14,6 +14,7 @@ pub mod encode;
 pub mod entropy;
 pub mod error;
 pub mod hash;
+pub mod huffman;
 pub mod layout;
 pub mod meta;
 pub mod model;

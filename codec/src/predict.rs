@@ -98,26 +98,38 @@ pub fn sweep(
             }
         }
         Classic::Lorenzo(mask) => {
-            let st = stencil(mask);
             let strides = [n1 * n2, n2, 1];
-            let taps: Vec<([usize; 3], usize, i64)> = st
-                .iter()
-                .map(|&(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
+            let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
+                .into_iter()
+                .map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
                 .collect();
+            // Which taps exist depends on the row (i, j) and on whether k = 0: resolve that once
+            // per row, so the inner loop has no bounds checks on the lattice.
+            let mut row_taps: Vec<(usize, i64)> = Vec::with_capacity(7);
+            let mut first_taps: Vec<(usize, i64)> = Vec::with_capacity(7);
             let mut idx = 0;
             for i in 0..n0 {
                 for j in 0..n1 {
-                    for k in 0..n2 {
-                        let mut p = 0i64;
-                        for &(d, off, sign) in &taps {
-                            if i >= d[0] && j >= d[1] && k >= d[2] {
-                                let v = q[idx - off];
-                                p = if sign > 0 {
-                                    p.wrapping_add(v)
-                                } else {
-                                    p.wrapping_sub(v)
-                                };
+                    row_taps.clear();
+                    first_taps.clear();
+                    for &(d, off, sign) in &taps {
+                        if i >= d[0] && j >= d[1] {
+                            row_taps.push((off, sign));
+                            if d[2] == 0 {
+                                first_taps.push((off, sign));
                             }
+                        }
+                    }
+                    for k in 0..n2 {
+                        let t = if k == 0 { &first_taps } else { &row_taps };
+                        let mut p = 0i64;
+                        for &(off, sign) in t {
+                            let v = q[idx - off];
+                            p = if sign > 0 {
+                                p.wrapping_add(v)
+                            } else {
+                                p.wrapping_sub(v)
+                            };
                         }
                         q[idx] = visit(idx, p);
                         idx += 1;

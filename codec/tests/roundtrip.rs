@@ -263,3 +263,17 @@ fn invalid_bounds_are_rejected() {
     assert!(compress(&ds, &options(BoundSpec::Abs(-1.0)), None).is_err());
     assert!(compress(&ds, &options(BoundSpec::Abs(f64::INFINITY)), None).is_err());
 }
+
+#[test]
+fn empty_and_single_value_arrays_round_trip() {
+    for shape in [vec![0], vec![3, 0], vec![1], vec![1, 1, 1]] {
+        let n: usize = shape.iter().product();
+        let ds = field(
+            shape.clone(),
+            DType::F64,
+            (0..n).map(|i| i as f64 + 0.5).collect(),
+        );
+        let c = compress(&ds, &options(BoundSpec::Rel(1e-3)), None).unwrap();
+        assert_eq!(decode(&c.bytes, None).unwrap(), ds, "shape {shape:?}");
+    }
+}
