@@ -65,6 +65,7 @@ pub struct Compressed {
     pub bytes: Vec<u8>,
     pub sizes: SectionSizes,
     pub metadata: Metadata,
+    /// Tiles predicted by the autoencoder, of all tiles it was tried on (0 of 0 without a model).
     pub ae_tiles: usize,
     pub total_tiles: usize,
     pub exceptions: usize,
@@ -110,7 +111,9 @@ pub fn compress(
         d.metadata.notes.push(format!(
             "autoencoder not used: {ae_len} bytes with it ({what}; it won {ae_tiles} of {tiles} tiles) vs {classic_len} bytes without"
         ));
-        finish(ds, d, None)
+        let mut c = finish(ds, d, None)?;
+        c.total_tiles = tiles;
+        Ok(c)
     }
 }
 
@@ -285,7 +288,11 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
         bytes,
         metadata,
         ae_tiles: chunks.iter().map(|c| c.ae_tiles).sum(),
-        total_tiles: chunks.iter().map(|c| c.tiles).sum(),
+        total_tiles: if model.is_some() {
+            chunks.iter().map(|c| c.tiles).sum()
+        } else {
+            0
+        },
         exceptions: chunks.iter().map(|c| c.exceptions).sum(),
         predictors: chunks.iter().map(|c| c.classic.name()).collect(),
     })

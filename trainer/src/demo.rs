@@ -116,6 +116,7 @@ pub fn run(quick: bool) -> Result<()> {
         "{:<10} {:>8} {:>9} {:>13} {:>11} {:>11} {:>10}  verified",
         "bound", "ratio", "PSNR dB", "max err/range", "comp MB/s", "dec MB/s", "AE tiles"
     );
+    let mut decisions = Vec::new();
     for rel in [1e-2, 1e-3, 1e-4] {
         let t = Instant::now();
         let c = compress_dataset(
@@ -128,6 +129,13 @@ pub fn run(quick: bool) -> Result<()> {
             false,
         )?;
         let comp = t.elapsed().as_secs_f64();
+        decisions.extend(
+            c.metadata
+                .notes
+                .iter()
+                .filter(|n| n.starts_with("autoencoder"))
+                .map(|n| format!("rel {rel:e}: {n}")),
+        );
         let t = Instant::now();
         let back = baler_codec::decode(&c.bytes, None)?;
         let dec = t.elapsed().as_secs_f64();
@@ -166,5 +174,8 @@ pub fn run(quick: bool) -> Result<()> {
     println!(
         "ratio = original bytes / archive bytes, model included; every value checked against the bound."
     );
+    for d in decisions {
+        println!("{d}");
+    }
     Ok(())
 }
