@@ -6,14 +6,20 @@
 //! * `.npz`: the original Baler layout, an array `data` plus an optional unicode array `names`
 //!   (column names; an empty float64 array means "no names"). Members may be stored or deflated.
 //! * `.csv`: a header row of column names, then numeric rows: always a [`Dataset::Table`].
+//! * `.h5` / `.hdf5` (`file.h5:/group/dataset`), `.nc` (`file.nc:VARIABLE`, with its `_FillValue`
+//!   / `missing_value`) behind the `hdf5` / `netcdf` features, and ROOT TTrees
+//!   (`file.root:tree[:branches]`): see [`load`].
 //!
 //! Every writer goes through [`write_atomic`], so a failed write never leaves a half-written file.
 //! Every error message names the file and the problem on one line.
 
 mod atomic;
 mod csv;
+mod hdf5;
+mod netcdf;
 mod npy;
 mod npz;
+mod root;
 
 use std::path::Path;
 
@@ -84,10 +90,11 @@ impl IoError {
 }
 
 fn describe_extension(ext: &str) -> String {
+    const KNOWN: &str = "expected .npy, .npz, .csv, .h5, .nc or .root";
     if ext.is_empty() {
-        "no extension (expected .npy, .npz or .csv)".to_string()
+        format!("no extension ({KNOWN})")
     } else {
-        format!("unknown extension '.{ext}' (expected .npy, .npz or .csv)")
+        format!("unknown extension '.{ext}' ({KNOWN})")
     }
 }
 
@@ -101,6 +108,9 @@ pub enum Format {
     Npy,
     Npz,
     Csv,
+    Hdf5,
+    NetCdf,
+    Root,
 }
 
 impl Format {
@@ -114,6 +124,9 @@ impl Format {
             "npy" => Ok(Format::Npy),
             "npz" => Ok(Format::Npz),
             "csv" => Ok(Format::Csv),
+            "h5" | "hdf5" | "he5" => Ok(Format::Hdf5),
+            "nc" | "nc4" | "cdf" => Ok(Format::NetCdf),
+            "root" => Ok(Format::Root),
             _ => Err(IoError::UnknownExtension {
                 file: display(path),
                 ext,
@@ -122,12 +135,82 @@ impl Format {
     }
 }
 
-/// Reads a `.npy`, `.npz` or `.csv` file (chosen by extension) into memory.
+/// Reads a `.npy`, `.npz` or `.csv` file (chosen by extension) into memory; the other formats
+/// go through [`load`] with their default dataset / variable / tree.
 pub fn read_dataset(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
     match Format::of(path)? {
         Format::Npy => npy::read_file(path, opts),
         Format::Npz => npz::read_file(path, opts),
         Format::Csv => csv::read_file(path),
+        Format::Hdf5 | Format::NetCdf | Format::Root => {
+            Ok(load(&path.to_string_lossy(), opts)?.dataset)
+        }
+    }
+}
+
+/// What a reader found: the data, the fill value the file declares (NetCDF `_FillValue` /
+/// `missing_value`, HDF5 `_FillValue` attribute), and a one-line description of the source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub dataset: Dataset,
+    pub fill_value: Option<f64>,
+    pub source: String,
+}
+
+/// Splits `file.h5:/group/data`, `file.nc:VAR`, `file.root:tree[:branches]` into the file and
+/// the part inside it (at the first ':' that follows a known extension).
+pub fn split_spec(spec: &str) -> (&str, Option<&str>) {
+    for (i, _) in spec.match_indices(':') {
+        if Format::of(Path::new(&spec[..i])).is_ok() {
+            return (&spec[..i], Some(&spec[i + 1..]));
+        }
+    }
+    (spec, None)
+}
+
+/// Reads any supported input, `FILE` or `FILE:INNER`.
+pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
+    let (file, inner) = split_spec(spec);
+    let path = Path::new(file);
+    let format = Format::of(path)?;
+    let plain = |ds: Dataset| Loaded {
+        dataset: ds,
+        fill_value: None,
+        source: display(path),
+    };
+    match (format, inner) {
+        (Format::Npy | Format::Csv, Some(i)) => Err(IoError::invalid(
+            path,
+            format!("'{i}': this format holds one array, nothing to select"),
+        )),
+        (Format::Npy, None) => npy::read_file(path, opts).map(plain),
+        (Format::Npz, None) => npz::read_file(path, opts).map(plain),
+        (Format::Npz, Some(key)) => npz::read_member(path, key, opts).map(|ds| Loaded {
+            source: format!("{}:{key}", display(path)),
+            ..plain(ds)
+        }),
+        (Format::Csv, None) => csv::read_file(path).map(plain),
+        (Format::Hdf5, inner) => hdf5::read(path, inner),
+        (Format::NetCdf, inner) => netcdf::read(path, inner),
+        (Format::Root, inner) => root::read(path, inner),
+    }
+}
+
+/// Writes `ds` to `FILE` or `FILE:INNER` (HDF5: the dataset path, default `/data`), atomically.
+pub fn save(spec: &str, ds: &Dataset, fill_value: Option<f64>) -> Result<(), IoError> {
+    let (file, inner) = split_spec(spec);
+    let path = Path::new(file);
+    match Format::of(path)? {
+        Format::Hdf5 => hdf5::write(path, inner.unwrap_or("/data"), ds, fill_value),
+        Format::NetCdf | Format::Root => Err(IoError::Unwritable {
+            file: display(path),
+            msg: "write .npy, .npz, .csv or .h5".into(),
+        }),
+        _ if inner.is_some() => Err(IoError::Unwritable {
+            file: display(path),
+            msg: "only HDF5 outputs take a dataset path".into(),
+        }),
+        _ => write_dataset(path, ds),
     }
 }
 
@@ -145,6 +228,16 @@ pub fn read_dataset(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError>
 /// fit its dtype is an error, not a silent wrap.
 pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<(), IoError> {
     let format = Format::of(path)?;
+    match format {
+        Format::Hdf5 => return hdf5::write(path, "/data", ds, None),
+        Format::NetCdf | Format::Root => {
+            return Err(IoError::Unwritable {
+                file: display(path),
+                msg: "write .npy, .npz, .csv or .h5".into(),
+            });
+        }
+        _ => {}
+    }
     check_consistent(ds).map_err(|msg| IoError::Unwritable {
         file: display(path),
         msg,
@@ -167,6 +260,7 @@ pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<(), IoError> {
         Format::Npy => npy::write_dataset(w, ds),
         Format::Npz => npz::write_dataset(w, ds),
         Format::Csv => csv::write_dataset(w, ds),
+        Format::Hdf5 | Format::NetCdf | Format::Root => unreachable!("handled above"),
     })
 }
 

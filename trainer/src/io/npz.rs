@@ -12,6 +12,32 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::npy::{self, Parsed};
 use super::{IoError, ReadOptions, array_to_named_table, array_to_table};
 
+/// One numeric member by name (`file.npz:key`): a field, or a table with `opts.table` if 2-d.
+pub(crate) fn read_member(path: &Path, key: &str, opts: &ReadOptions) -> Result<Dataset, IoError> {
+    let file = File::open(path).map_err(|e| IoError::read(path, e))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .map_err(|e| IoError::invalid(path, format!("not a valid npz (zip) archive: {e}")))?;
+    let arrays: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.strip_suffix(".npy"))
+        .map(str::to_string)
+        .collect();
+    if !arrays.iter().any(|a| a == key) {
+        return Err(IoError::invalid(
+            path,
+            format!("no array named '{key}' (arrays: {})", arrays.join(", ")),
+        ));
+    }
+    match member(&mut zip, path, key)? {
+        Parsed::Numeric(a) if opts.table && a.shape.len() == 2 => Ok(array_to_table(a)),
+        Parsed::Numeric(a) => Ok(Dataset::Field(a)),
+        Parsed::Strings { descr, .. } => Err(IoError::invalid(
+            path,
+            format!("{key}.npy: unsupported dtype '{descr}' (strings): expected a numeric array"),
+        )),
+    }
+}
+
 pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
     let file = File::open(path).map_err(|e| IoError::read(path, e))?;
     let mut zip = ZipArchive::new(BufReader::new(file))
