@@ -465,7 +465,7 @@ mod tests {
         assert!(matches!(err, IoError::UnknownExtension { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "x.parquet: unknown extension '.parquet' (expected .npy, .npz or .csv)"
+            "x.parquet: unknown extension '.parquet' (expected .npy, .npz, .csv, .h5, .nc or .root)"
         );
         let err = read_dataset(Path::new("noext"), &ReadOptions::default()).unwrap_err();
         assert_eq!(
