@@ -470,7 +470,7 @@ mod tests {
         let err = read_dataset(Path::new("noext"), &ReadOptions::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "noext: no extension (expected .npy, .npz or .csv)"
+            "noext: no extension (expected .npy, .npz, .csv, .h5, .nc or .root)"
         );
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("y.h5");
