@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# All tests: the workspace's unit, property and end-to-end tests, then the codec's wasm build.
-# The README's test command and .ci/run both run exactly this.
+# All tests: the workspace's unit, property and end-to-end tests (HDF5 and NetCDF included), then
+# the codec's wasm build. The README's test command and .ci/run both run exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # One target dir outside the clone, so later runs on the same machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baler-target}"
+
+# C libraries for the HDF5 / NetCDF readers and a TTF font for PNG plots (Debian packages).
+packages=(pkg-config libhdf5-dev libnetcdf-dev fonts-dejavu-core)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
+
 # One profile (release) for the tests and the binary they drive.
-cargo test --workspace --release
+cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf
 # The decoder must build for the browser (no burn, no C).
 cargo build -p baler-codec --release --target wasm32-unknown-unknown
 echo "wasm32 build of baler-codec: ok"

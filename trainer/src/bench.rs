@@ -11,15 +11,15 @@ use baler_codec::{BoundSpec, Dataset};
 use clap::Args;
 use serde_json::Value;
 
-use crate::io::{ReadOptions, read_dataset, write_atomic};
+use crate::io::{ReadOptions, load, split_spec, write_atomic};
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, compress_dataset, train_model};
 use crate::train::{TrainConfig, time_epochs};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Inputs (.npy/.npz/.csv; tables get per-column bounds).
-    pub inputs: Vec<PathBuf>,
+    /// Inputs, FILE or FILE:INNER as for compress (tables get per-column bounds).
+    pub inputs: Vec<String>,
     /// Relative bounds to measure.
     #[arg(long, value_delimiter = ',', default_value = "1e-2,1e-3,1e-4")]
     pub rel: Vec<f64>,
@@ -37,11 +37,15 @@ pub struct BenchArgs {
     pub markdown: Option<PathBuf>,
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Print the rows as JSON instead of the markdown table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The original Baler's CFD training on this kind of machine: s/epoch, one thread.
 const ORIGINAL_EPOCH_SECONDS: f64 = 0.0255;
 
+#[derive(serde::Serialize)]
 struct Row {
     input: String,
     codec: String,
@@ -115,27 +119,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             rayon::current_num_threads(),
             ORIGINAL_EPOCH_SECONDS / s
         );
-        println!("{line}\n");
+        if !args.json {
+            println!("{line}\n");
+        }
         writeln!(md, "{line}\n")?;
     }
     let mut rows: Vec<Row> = Vec::new();
     for input in &args.inputs {
-        let ds = read_dataset(input, &ReadOptions::default())?;
+        let loaded = load(input, &ReadOptions::default())?;
+        let (ds, fill) = (loaded.dataset, loaded.fill_value);
         let table = matches!(ds, Dataset::Table { .. });
-        let name = input.file_name().map_or_else(
-            || input.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let file = Path::new(split_spec(input).0);
+        let name = file
+            .file_name()
+            .map_or_else(|| input.clone(), |n| n.to_string_lossy().into_owned());
         let mb = ds.original_bytes() as f64 / 1e6;
         let t = Instant::now();
-        let model = train_model(&ds, &cfg, None, &name, &mut |_| {})?;
+        let model = train_model(&ds, &cfg, fill, &name, &mut |_| {})?;
         let train_s = t.elapsed().as_secs_f64();
         for &rel in &args.rel {
             let (c, cs) = best_of(3, || {
                 compress_dataset(
                     &ds,
                     BoundSpec::Rel(rel),
-                    None,
+                    fill,
                     &cfg,
                     ModelMode::Embed(&model),
                     Vec::new(),
@@ -167,7 +174,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 Dataset::Field(a) => a.dtype.name().to_string(),
                 Dataset::Table { columns, .. } => columns[0].dtype.name().to_string(),
             };
-            for r in peers(py, &args.peers_script, input, table)? {
+            let ext = file
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if !matches!(ext.as_deref(), Some("npy" | "npz")) {
+                eprintln!("{name}: peers run on .npy / .npz inputs only, skipped");
+                continue;
+            }
+            for r in peers(py, &args.peers_script, file, table)? {
                 let codec = r["codec"].as_str().unwrap_or("?").to_string();
                 let mode = r["mode"].as_str().unwrap_or("");
                 if r["dtype"].as_str() != Some(dtype.as_str()) || (table && mode.contains("global"))
@@ -199,8 +213,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"epoch_seconds_note": md.lines().next(), "rows": rows})
+        );
+    }
     let header = "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s | notes |\n|---|---|---|---|---|---|---|---|---|---|";
-    println!("{header}");
+    if !args.json {
+        println!("{header}");
+    }
     writeln!(md, "{header}")?;
     for r in &rows {
         let sz3 = rows
@@ -224,7 +246,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             r.dec_mbs,
             r.note
         );
-        println!("{line}");
+        if !args.json {
+            println!("{line}");
+        }
         writeln!(md, "{line}")?;
     }
     if let Some(p) = &args.markdown {

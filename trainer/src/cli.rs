@@ -8,10 +8,11 @@ use anyhow::{Context, Result, bail};
 use baler_codec::meta::{Quantizer, hex};
 use baler_codec::{Archive, BoundSpec, Dataset, ModelUse};
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::config::{Config, TEMPLATE};
-use crate::io::{ReadOptions, read_dataset, write_atomic, write_dataset};
+use crate::io::{Loaded, ReadOptions, load, save, write_atomic};
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
 
@@ -36,17 +37,21 @@ pub enum Command {
     },
     /// Train a model on INPUT and save it (a .bmodel file) for online-mode compression.
     Train {
-        input: PathBuf,
+        /// FILE or FILE:INNER (HDF5 dataset, NetCDF variable, ROOT tree[:branches], npz member).
+        input: String,
         #[arg(short, long)]
         output: PathBuf,
         #[command(flatten)]
         common: InputArgs,
         #[arg(long)]
         quiet: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Compress INPUT into an archive whose every value is within the bound.
     Compress {
-        input: PathBuf,
+        /// FILE or FILE:INNER (HDF5 dataset, NetCDF variable, ROOT tree[:branches], npz member).
+        input: String,
         #[arg(short, long)]
         output: PathBuf,
         #[command(flatten)]
@@ -70,14 +75,16 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Decode ARCHIVE to OUTPUT (.npy, .npz or .csv by extension).
+    /// Decode ARCHIVE to OUTPUT (.npy, .npz, .csv, or .h5[:/dataset] by extension).
     Decompress {
         archive: PathBuf,
         #[arg(short, long)]
-        output: PathBuf,
+        output: String,
         /// The model file an online-mode archive names.
         #[arg(long)]
         model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Shape, dtype, bound, bytes per section, honest ratio and content hash of ARCHIVE.
     Info {
@@ -89,8 +96,30 @@ pub enum Command {
     },
     /// PSNR, max abs error, max error / range and RMSE of RECONSTRUCTED against ORIGINAL.
     Eval {
-        original: PathBuf,
-        reconstructed: PathBuf,
+        original: String,
+        reconstructed: String,
+        #[arg(long)]
+        table: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plots: original / reconstructed / difference per frame, error histograms, per-column
+    /// distributions for tables, and the training loss curve of a model file.
+    Plot {
+        original: String,
+        /// An archive (.baler) or a reconstructed file.
+        compared: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Model file: needed for online-mode archives; its loss curve is plotted too.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Frames (index along the first axis) to draw; default first, middle, last.
+        #[arg(long, value_delimiter = ',')]
+        frames: Vec<usize>,
+        /// Also write SVG.
+        #[arg(long)]
+        svg: bool,
         #[arg(long)]
         table: bool,
         #[arg(long)]
@@ -101,6 +130,8 @@ pub enum Command {
         /// Smaller field and shorter training (used by the tests).
         #[arg(long)]
         quick: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmark: training epochs of Baler's CFD setup, compress/decompress speed and ratio on INPUTs.
     Bench(crate::bench::BenchArgs),
@@ -157,18 +188,52 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(c)
 }
 
-fn read_input(path: &Path, common: &InputArgs) -> Result<Dataset> {
+/// Reads an input spec; the file's own fill value (NetCDF `_FillValue`) applies unless
+/// `--fill-value` overrides it.
+fn read_input(spec: &str, common: &InputArgs) -> Result<Loaded> {
     if let Some(f) = common.fill_value
         && !f.is_finite()
     {
         bail!("--fill-value must be finite (NaN and Inf are always kept exactly)");
     }
-    Ok(read_dataset(
-        path,
+    let mut loaded = load(
+        spec,
         &ReadOptions {
             table: common.table,
         },
-    )?)
+    )?;
+    if common.fill_value.is_some() {
+        loaded.fill_value = common.fill_value;
+    }
+    Ok(loaded)
+}
+
+/// A dataset from a file, or decoded from an archive (then with its per-stream bounds).
+fn read_or_decode(
+    spec: &str,
+    model: Option<&Path>,
+    table: bool,
+) -> Result<(Dataset, Option<Vec<f64>>)> {
+    if spec.ends_with(".baler") {
+        let path = Path::new(spec);
+        let bytes = read_file(path, "archive")?;
+        let ext = model.map(load_model).transpose()?;
+        let a = Archive::open(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
+            .with_context(|| spec.to_string())?;
+        let ds = a.decode().with_context(|| spec.to_string())?;
+        let bounds = a
+            .meta
+            .streams
+            .iter()
+            .map(|s| match s.quantizer {
+                Quantizer::Float { bound, .. } => bound,
+                Quantizer::Int => 0.0,
+            })
+            .collect();
+        Ok((ds, Some(bounds)))
+    } else {
+        Ok((load(spec, &ReadOptions { table })?.dataset, None))
+    }
 }
 
 pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
@@ -187,18 +252,42 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(write_atomic(path, |w| w.write_all(bytes))?)
 }
 
-fn epoch_printer(quiet: bool) -> impl FnMut(&crate::train::EpochStats) {
-    move |s| {
-        if !quiet && (s.epoch <= 3 || s.epoch % 10 == 0) {
-            let val = s
-                .val_loss
-                .map_or(String::new(), |v| format!("  val {v:.3e}"));
-            eprintln!(
-                "epoch {:>4}  loss {:.3e}{val}  lr {:.1e}  {:.2}s",
-                s.epoch, s.train_loss, s.learning_rate, s.seconds
-            );
-        }
-    }
+/// Training progress: a bar on a terminal (hidden with --quiet or when stderr is not one).
+fn epoch_progress(
+    epochs: usize,
+    quiet: bool,
+) -> (ProgressBar, impl FnMut(&crate::train::EpochStats)) {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(epochs as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("training {bar:30} {pos}/{len} epochs  {msg}  [{elapsed}]")
+            .expect("valid template"),
+    );
+    let b = bar.clone();
+    (bar, move |s: &crate::train::EpochStats| {
+        let val = s
+            .val_loss
+            .map_or(String::new(), |v| format!(" val {v:.3e}"));
+        b.set_message(format!(
+            "loss {:.3e}{val} lr {:.1e}",
+            s.train_loss, s.learning_rate
+        ));
+        b.set_position(s.epoch as u64);
+    })
+}
+
+fn spinner(msg: &str, quiet: bool) -> ProgressBar {
+    let s = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    s.set_message(msg.to_string());
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -221,29 +310,43 @@ pub fn run(cli: Cli) -> Result<()> {
             output,
             common,
             quiet,
+            json,
         } => {
             let cfg = load_config(common.config.as_deref())?;
-            let ds = read_input(&input, &common)?;
+            let loaded = read_input(&input, &common)?;
+            let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
             let model = train_model(
-                &ds,
+                &loaded.dataset,
                 &cfg,
-                common.fill_value,
-                &input.display().to_string(),
-                &mut epoch_printer(quiet),
+                loaded.fill_value,
+                &loaded.source,
+                &mut on_epoch,
             )
-            .with_context(|| format!("{}: training failed", input.display()))?;
+            .with_context(|| format!("{input}: training failed"))?;
+            bar.finish_and_clear();
             write_bytes(&output, &model.to_bytes())?;
             let r = &model.record;
-            println!(
-                "trained on {} tiles of {:?} in {:.1}s ({}; best epoch {}); decoder {} bytes, hash {}",
-                r.samples,
-                r.tile,
-                r.seconds,
-                r.stop_reason,
-                r.best_epoch,
-                model.decoder_payload.len(),
-                hex(&model.hash())
-            );
+            let last = r.history.last();
+            if json {
+                println!(
+                    "{}",
+                    json!({"model": output, "source": r.source, "samples": r.samples, "tile": r.tile, "seconds": r.seconds,
+                        "epochs": r.history.len(), "best_epoch": r.best_epoch, "stop_reason": r.stop_reason,
+                        "train_loss": last.map(|h| h.train_loss), "val_loss": last.and_then(|h| h.val_loss),
+                        "decoder_bytes": model.decoder_payload.len(), "hash": hex(&model.hash())})
+                );
+            } else {
+                println!(
+                    "trained on {} tiles of {:?} in {:.1}s ({}; best epoch {}); decoder {} bytes, hash {}",
+                    r.samples,
+                    r.tile,
+                    r.seconds,
+                    r.stop_reason,
+                    r.best_epoch,
+                    model.decoder_payload.len(),
+                    hex(&model.hash())
+                );
+            }
         }
         Command::Compress {
             input,
@@ -259,15 +362,10 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let spec = bound.spec()?;
             let cfg = load_config(common.config.as_deref())?;
-            let ds = read_input(&input, &common)?;
+            let loaded = read_input(&input, &common)?;
+            let ds = &loaded.dataset;
             let started = Instant::now();
-            let mut notes = vec![format!(
-                "source: {}",
-                input.file_name().map_or_else(
-                    || input.display().to_string(),
-                    |n| n.to_string_lossy().into_owned()
-                )
-            )];
+            let mut notes = vec![format!("source: {}", loaded.source)];
             let trained;
             let given;
             let mode = if no_model {
@@ -280,14 +378,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     ModelMode::Reference(&given)
                 }
             } else {
-                trained = train_model(
-                    &ds,
-                    &cfg,
-                    common.fill_value,
-                    &input.display().to_string(),
-                    &mut epoch_printer(quiet),
-                )
-                .with_context(|| format!("{}: training failed", input.display()))?;
+                let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
+                trained = train_model(ds, &cfg, loaded.fill_value, &loaded.source, &mut on_epoch)
+                    .with_context(|| format!("{input}: training failed"))?;
+                bar.finish_and_clear();
                 let r = &trained.record;
                 notes.push(format!(
                     "trained here: {} tiles of {:?}, {:.1}s, {}",
@@ -295,21 +389,24 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
                 ModelMode::Embed(&trained)
             };
-            let c = compress_dataset(&ds, spec, common.fill_value, &cfg, mode, notes, force_model)
-                .with_context(|| format!("{}", input.display()))?;
+            let spin = spinner("compressing and verifying", quiet || json);
+            let c = compress_dataset(ds, spec, loaded.fill_value, &cfg, mode, notes, force_model)
+                .with_context(|| input.clone())?;
+            spin.finish_and_clear();
             write_bytes(&output, &c.bytes)?;
             let secs = started.elapsed().as_secs_f64();
             let ratio = ds.original_bytes() as f64 / c.bytes.len() as f64;
             if json {
                 println!(
                     "{}",
-                    json!({"archive": output, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(), "ratio": ratio,
-                    "ae_tiles": c.ae_tiles, "tiles": c.total_tiles, "exceptions": c.exceptions, "seconds": secs, "notes": c.metadata.notes})
+                    json!({"archive": output, "source": loaded.source, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(),
+                        "ratio": ratio, "model": c.metadata.model != ModelUse::None, "ae_tiles": c.ae_tiles, "tiles": c.total_tiles,
+                        "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes})
                 );
             } else {
                 println!(
                     "{} -> {}: {} -> {} bytes, ratio {:.2} ({}; {} values stored exactly), {:.2}s",
-                    input.display(),
+                    input,
                     output.display(),
                     ds.original_bytes(),
                     c.bytes.len(),
@@ -328,19 +425,33 @@ pub fn run(cli: Cli) -> Result<()> {
             archive,
             output,
             model,
+            json,
         } => {
+            let started = Instant::now();
             let bytes = read_file(&archive, "archive")?;
             let ext = model.as_deref().map(load_model).transpose()?;
-            let ds =
-                baler_codec::decode(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
-                    .with_context(|| format!("{}", archive.display()))?;
-            write_dataset(&output, &ds)?;
-            println!(
-                "{} -> {}: shape {:?}",
-                archive.display(),
-                output.display(),
-                ds.shape()
-            );
+            let a = Archive::open(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
+                .with_context(|| format!("{}", archive.display()))?;
+            let ds = a
+                .decode()
+                .with_context(|| format!("{}", archive.display()))?;
+            save(&output, &ds, a.meta.fill_value)?;
+            let secs = started.elapsed().as_secs_f64();
+            if json {
+                println!(
+                    "{}",
+                    json!({"archive": archive, "output": output, "shape": ds.shape(), "original_bytes": ds.original_bytes(),
+                        "seconds": secs, "content_hash": hex(&a.meta.content_hash)})
+                );
+            } else {
+                println!(
+                    "{} -> {}: shape {:?}, {:.2}s",
+                    archive.display(),
+                    output,
+                    ds.shape(),
+                    secs
+                );
+            }
         }
         Command::Info {
             archive,
@@ -353,11 +464,9 @@ pub fn run(cli: Cli) -> Result<()> {
             table,
             json,
         } => {
-            let a = read_dataset(&original, &ReadOptions { table })?;
-            let b = read_dataset(&reconstructed, &ReadOptions { table })?;
-            let ms = evaluate(&a, &b).with_context(|| {
-                format!("{} vs {}", original.display(), reconstructed.display())
-            })?;
+            let a = load(&original, &ReadOptions { table })?.dataset;
+            let b = load(&reconstructed, &ReadOptions { table })?.dataset;
+            let ms = evaluate(&a, &b).with_context(|| format!("{original} vs {reconstructed}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&ms)?);
             } else {
@@ -373,7 +482,39 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Demo { quick } => crate::demo::run(quick)?,
+        Command::Plot {
+            original,
+            compared,
+            output,
+            model,
+            frames,
+            svg,
+            table,
+            json,
+        } => {
+            let orig = load(&original, &ReadOptions { table })?.dataset;
+            let (recon, bounds) = read_or_decode(&compared, model.as_deref(), table)?;
+            let opts = crate::plot::PlotOptions { frames, svg };
+            let mut files =
+                crate::plot::plot_comparison(&orig, &recon, bounds.as_deref(), &output, &opts)
+                    .with_context(|| format!("plotting into {}", output.display()))?;
+            if let Some(m) = &model {
+                let saved = load_model(m)?;
+                files.extend(crate::plot::plot_loss(
+                    &saved.record.history,
+                    &output.join("loss"),
+                    svg,
+                )?);
+            }
+            if json {
+                println!("{}", json!({"files": files}));
+            } else {
+                for f in &files {
+                    println!("wrote {}", f.display());
+                }
+            }
+        }
+        Command::Demo { quick, json } => crate::demo::run(quick, json)?,
         Command::Bench(args) => crate::bench::run(&args)?,
     }
     Ok(())

@@ -7,4 +7,5 @@ pub mod demo;
 pub mod io;
 pub mod metrics;
 pub mod pipeline;
+pub mod plot;
 pub mod train;

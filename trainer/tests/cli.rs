@@ -456,3 +456,162 @@ fn eval_reports_the_same_metrics_as_the_bound() {
     assert!(max <= 0.05 && max > 0.01, "max abs error {max}");
     assert!(v[0]["psnr_db"].as_f64().unwrap() > 60.0);
 }
+
+#[test]
+fn json_reports_are_json_with_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = quick_config(dir.path());
+    let model = dir.path().join("m.bmodel");
+    let input = data("hzz.csv");
+    let t: serde_json::Value = serde_json::from_str(&ok(&[
+        "train",
+        &input,
+        "-o",
+        s(&model),
+        "--config",
+        s(&cfg),
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        t["samples"].as_u64().unwrap() > 1000 && t["decoder_bytes"].as_u64().unwrap() > 0,
+        "{t}"
+    );
+    assert!(t["train_loss"].as_f64().unwrap().is_finite());
+    let arc = dir.path().join("h.baler");
+    let c: serde_json::Value = serde_json::from_str(&ok(&[
+        "compress",
+        &input,
+        "-o",
+        s(&arc),
+        "--rel",
+        "1e-2",
+        "--model",
+        s(&model),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        c["archive_bytes"].as_u64(),
+        Some(std::fs::metadata(&arc).unwrap().len())
+    );
+    let out = dir.path().join("h.npz");
+    let d: serde_json::Value = serde_json::from_str(&ok(&[
+        "decompress",
+        s(&arc),
+        "-o",
+        s(&out),
+        "--model",
+        s(&model),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(d["shape"], serde_json::json!([3825, 5]));
+    assert_eq!(
+        d["content_hash"],
+        info_json(&arc, &["--model", s(&model)])["content_hash"]
+    );
+    let demo: serde_json::Value =
+        serde_json::from_str(&ok(&["demo", "--quick", "--json"])).unwrap();
+    assert_eq!(demo["rows"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn plot_draws_fields_tables_and_the_loss_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = quick_config(dir.path());
+    let cfd = data("CFD_animation.npz");
+    let (arc, model) = (dir.path().join("cfd.baler"), dir.path().join("cfd.bmodel"));
+    ok(&[
+        "train",
+        &cfd,
+        "-o",
+        s(&model),
+        "--config",
+        s(&cfg),
+        "--quiet",
+    ]);
+    ok(&[
+        "compress",
+        &cfd,
+        "-o",
+        s(&arc),
+        "--rel",
+        "1e-2",
+        "--model",
+        s(&model),
+        "--force-model",
+    ]);
+    let out = dir.path().join("plots");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "plot",
+        &cfd,
+        s(&arc),
+        "-o",
+        s(&out),
+        "--model",
+        s(&model),
+        "--frames",
+        "0,59",
+        "--json",
+    ]))
+    .unwrap();
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    for name in [
+        "frame_0.png",
+        "frame_59.png",
+        "error_histogram.png",
+        "loss.png",
+    ] {
+        let f = files
+            .iter()
+            .find(|f| f.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} missing in {files:?}"));
+        let bytes = std::fs::read(f).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name} is a PNG");
+        let (w, h) = (
+            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+            u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
+        );
+        assert!(w >= 800 && h >= 400, "{name}: {w}x{h}");
+    }
+    let hzz = data("hzz_baler.npz");
+    let harc = dir.path().join("hzz.baler");
+    ok(&[
+        "compress",
+        &hzz,
+        "-o",
+        s(&harc),
+        "--rel",
+        "1e-2",
+        "--no-model",
+    ]);
+    let hout = dir.path().join("hplots");
+    ok(&["plot", &hzz, s(&harc), "-o", s(&hout), "--svg"]);
+    for c in ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"] {
+        assert!(
+            hout.join(format!("column_{c}.png")).exists()
+                && hout.join(format!("column_{c}.svg")).exists(),
+            "{c}"
+        );
+    }
+    fails(
+        &[
+            "plot",
+            &cfd,
+            s(&arc),
+            "-o",
+            s(&out),
+            "--model",
+            s(&model),
+            "--frames",
+            "60",
+        ],
+        "frame",
+    );
+}

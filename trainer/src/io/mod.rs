@@ -472,15 +472,16 @@ mod tests {
             err.to_string(),
             "noext: no extension (expected .npy, .npz, .csv, .h5, .nc or .root)"
         );
+        // An extension we read but cannot write names the file too (no output left behind).
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("y.h5");
+        let out = dir.path().join("y.nc");
         let ds = Dataset::Field(Array {
             dtype: DType::F64,
             shape: vec![1],
             values: Values::Float(vec![1.0]),
         });
         let err = write_dataset(&out, &ds).unwrap_err();
-        assert!(err.to_string().contains("y.h5"), "{err}");
+        assert!(err.to_string().contains("y.nc"), "{err}");
         assert!(!out.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
