@@ -85,6 +85,8 @@ pub enum Command {
         model: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        quiet: bool,
     },
     /// Shape, dtype, bound, bytes per section, honest ratio and content hash of ARCHIVE.
     Info {
@@ -426,8 +428,10 @@ pub fn run(cli: Cli) -> Result<()> {
             output,
             model,
             json,
+            quiet,
         } => {
             let started = Instant::now();
+            let spin = spinner("decoding", quiet || json);
             let bytes = read_file(&archive, "archive")?;
             let ext = model.as_deref().map(load_model).transpose()?;
             let a = Archive::open(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
@@ -436,6 +440,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 .decode()
                 .with_context(|| format!("{}", archive.display()))?;
             save(&output, &ds, a.meta.fill_value)?;
+            spin.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             if json {
                 println!(
