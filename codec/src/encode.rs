@@ -500,23 +500,29 @@ fn encode_chunk(
             }
             c
         };
-        // Coarser latents cost fewer bits and predict less well: try a few steps, keep the cheapest.
-        let mut best: Option<(f64, AeChoice)> = None;
-        for shift in [0u8, 2, 4, 6, 8, 10] {
-            let stored: Vec<i32> = lat_q.iter().map(|&l| shift_down(l, shift)).collect();
+        // Coarser latents cost fewer bits and predict less well: try a few steps on a sample of
+        // the tiles, keep the cheapest, then decide every tile with it.
+        let evaluate = |shift: u8, selected: &[usize]| -> (f64, AeChoice) {
+            let stored: Vec<i32> = selected
+                .iter()
+                .flat_map(|&t| {
+                    lat_q[t * z..(t + 1) * z]
+                        .iter()
+                        .map(|&l| shift_down(l, shift))
+                })
+                .collect();
             let input: Vec<i32> = stored.iter().map(|&l| shift_up(l, shift)).collect();
-            let preds = m.decoder.predict(&input, tiles);
+            let preds = m.decoder.predict(&input, selected.len());
             let mut choice = AeChoice {
                 shift,
                 modes: vec![0; tiles],
                 latent_bytes: Vec::new(),
-                ae_codes: Vec::new(),
+                ae_codes: vec![0i64; n],
             };
-            let mut ae_codes = vec![0i64; n];
             // Edge tiles repeat border elements; like the decoder, use each element's first occurrence.
             let mut seen = vec![false; n];
             let mut total = 0.0;
-            for t in 0..tiles {
+            for (k, &t) in selected.iter().enumerate() {
                 let mut c_ae = 0.0;
                 for (o, &e) in tile_els[t].iter().enumerate() {
                     if owner[e] as usize != t || exc_mask[e] || seen[e] {
@@ -525,11 +531,11 @@ fn encode_chunk(
                     seen[e] = true;
                     let st = stream_of(e);
                     let [lo, hi] = m.norm[st];
-                    let g = grid_of(&streams[st].meta, lo + preds[t * per_tile + o] * (hi - lo));
-                    ae_codes[e] = q[e].wrapping_sub(g);
-                    c_ae += code_cost(ae_codes[e]);
+                    let g = grid_of(&streams[st].meta, lo + preds[k * per_tile + o] * (hi - lo));
+                    choice.ae_codes[e] = q[e].wrapping_sub(g);
+                    c_ae += code_cost(choice.ae_codes[e]);
                 }
-                let lat = &stored[t * z..(t + 1) * z];
+                let lat = &stored[k * z..(k + 1) * z];
                 let lat_cost: f64 = lat
                     .iter()
                     .map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0)
@@ -544,11 +550,20 @@ fn encode_chunk(
                     total += classic_cost[t];
                 }
             }
-            choice.ae_codes = ae_codes;
-            if best.as_ref().is_none_or(|b| total < b.0) {
-                best = Some((total, choice));
-            }
-        }
+            (total, choice)
+        };
+        const SEARCH_TILES: usize = 512;
+        let sample: Vec<usize> = (0..tiles)
+            .step_by(tiles.div_ceil(SEARCH_TILES).max(1))
+            .collect();
+        let best_shift = [0u8, 2, 4, 6, 8, 10]
+            .into_iter()
+            .map(|shift| (evaluate(shift, &sample).0, shift))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, shift)| shift)
+            .expect("one latent step");
+        let all: Vec<usize> = (0..tiles).collect();
+        let best = Some(evaluate(best_shift, &all));
         let (_, choice) = best.expect("one latent step");
         for e in 0..n {
             if choice.modes[owner[e] as usize] == 1 && !exc_mask[e] {
