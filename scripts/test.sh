@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# All tests: the workspace's unit, property and end-to-end tests (HDF5 and NetCDF included), then
-# the codec's wasm build. The README's test command and .ci/run both run exactly this.
+# All tests: the workspace's unit, property and end-to-end tests (HDF5 and NetCDF included), the
+# codec's wasm build, and native-vs-WASM decoding of the same archives. The README's test command and .ci/run both run exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # One target dir outside the clone, so later runs on the same machine reuse the build.
@@ -18,12 +18,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" > /dev/null
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
+for target in wasm32-unknown-unknown wasm32-wasip1; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 
 # One profile (release) for the tests and the binary they drive.
+export BALER_FEATURES="hdf5,netcdf"
 cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf
-# The decoder must build for the browser (no burn, no C).
+# The decoder must build for the browser (no burn, no C) ...
 cargo build -p baler-codec --release --target wasm32-unknown-unknown
-echo "wasm32 build of baler-codec: ok"
+echo "wasm32-unknown-unknown build of baler-codec: ok"
+# ... and decode to the same bits in WebAssembly as natively (Node's WASI runs the wasm build).
+bash scripts/wasm-decode-check.sh

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Invariant 2: the same archive decodes to the same bits natively and in WebAssembly.
+# Decodes golden and freshly written archives (classic, table, autoencoder) with the native build
+# and with the wasm32-wasip1 build under Node's WASI, and compares the content hashes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baler-target}"
+rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+command -v node >/dev/null || { echo "node is required for the WASM decode check" >&2; exit 1; }
+# Same features as the test run (BALER_FEATURES, set by scripts/test.sh), so nothing rebuilds.
+cargo build --release -q -p baler-decode-hash -p baler-train ${BALER_FEATURES:+--features "$BALER_FEATURES"}
+cargo build --release -q -p baler-decode-hash --target wasm32-wasip1
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/baler-wasm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp tests/golden/*.baler "$work/"
+B="$CARGO_TARGET_DIR/release/baler-train"
+data=../shared/data
+"$B" compress "$data/CFD_animation.npz" -o "$work/cfd_rel1e-3.baler" --rel 1e-3 --no-model --quiet >/dev/null
+"$B" compress "$data/hzz.csv" -o "$work/hzz_rel1e-2.baler" --rel 1e-2 --no-model --quiet >/dev/null
+"$B" compress "$data/CFD_animation.npz" -o "$work/cfd_autoencoder.baler" --rel 1e-2 --force-model --quiet >/dev/null
+
+files=("$work"/*.baler)
+"$CARGO_TARGET_DIR/release/baler-decode-hash" "${files[@]}" > "$work/native.txt"
+node --no-warnings scripts/wasi-run.mjs "$CARGO_TARGET_DIR/wasm32-wasip1/release/baler-decode-hash.wasm" "$work" "${files[@]}" > "$work/wasm.txt"
+
+passed=0; failed=0
+while IFS= read -r native && IFS= read -r wasm <&3; do
+  if [ "$native" = "$wasm" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH native: $native / wasm: $wasm"; fi
+done < "$work/native.txt" 3< "$work/wasm.txt"
+[ "$(wc -l < "$work/native.txt")" -eq "${#files[@]}" ] && [ "$(wc -l < "$work/wasm.txt")" -eq "${#files[@]}" ] || { echo "a decoder did not report every file"; failed=$((failed + 1)); }
+cat "$work/native.txt"
+echo "wasm-decode: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
