@@ -563,8 +563,7 @@ fn encode_chunk(
             .map(|(_, shift)| shift)
             .expect("one latent step");
         let all: Vec<usize> = (0..tiles).collect();
-        let best = Some(evaluate(best_shift, &all));
-        let (_, choice) = best.expect("one latent step");
+        let (_, choice) = evaluate(best_shift, &all);
         for e in 0..n {
             if choice.modes[owner[e] as usize] == 1 && !exc_mask[e] {
                 codes[e] = choice.ae_codes[e];
