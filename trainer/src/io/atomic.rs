@@ -25,6 +25,71 @@ impl Drop for TempFile {
     }
 }
 
+/// Creates an empty `.NAME.tmp-PID-N` beside `path`, removed again when dropped unless disarmed.
+fn temp_beside(path: &Path) -> Result<TempFile, IoError> {
+    let io_err = |err: std::io::Error| IoError::Io {
+        file: display(path),
+        err,
+    };
+    let Some(name) = path.file_name() else {
+        return Err(io_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        )));
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    loop {
+        let mut tmp_name = OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp_path = dir.join(tmp_name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+        {
+            Ok(_) => {
+                return Ok(TempFile {
+                    path: tmp_path,
+                    armed: true,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(io_err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create a temporary file in '{}': {e}", dir.display()),
+                )));
+            }
+        }
+    }
+}
+
+/// Writes `path` atomically for writers that open the file themselves (C libraries such as
+/// HDF5): `f` writes the temporary file at the path it is given, which is renamed over `path`
+/// once `f` succeeded. On any error (or a panic in `f`) the temporary file is removed and `path`
+/// is left as it was.
+pub(crate) fn write_atomic_path(
+    path: &Path,
+    f: impl FnOnce(&Path) -> Result<(), IoError>,
+) -> Result<(), IoError> {
+    let mut tmp = temp_beside(path)?;
+    f(&tmp.path)?;
+    fs::rename(&tmp.path, path).map_err(|err| IoError::Io {
+        file: display(path),
+        err,
+    })?;
+    tmp.armed = false;
+    Ok(())
+}
+
 /// Writes `path` atomically: `f` writes into a temporary file `.NAME.tmp-PID-N` in the same
 /// directory, which is renamed over `path` once `f` succeeded and everything is flushed.
 /// On any error (or a panic in `f`) the temporary file is removed and `path` is left as it was.
@@ -36,46 +101,17 @@ pub fn write_atomic(
         file: display(path),
         err,
     };
-    let Some(name) = path.file_name() else {
-        return Err(IoError::Io {
-            file: display(path),
-            err: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-        });
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp_path = dir.join(tmp_name);
-
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp_path)
-        .map_err(|e| {
-            io_err(std::io::Error::new(
-                e.kind(),
-                format!("cannot create a temporary file in '{}': {e}", dir.display()),
-            ))
-        })?;
-    let mut tmp = TempFile {
-        path: tmp_path,
-        armed: true,
-    };
-    let mut w = BufWriter::new(file);
-    f(&mut w).map_err(io_err)?;
-    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-    drop(file);
-    fs::rename(&tmp.path, path).map_err(io_err)?;
-    tmp.armed = false;
-    Ok(())
+    write_atomic_path(path, |tmp| {
+        let file = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(tmp)
+            .map_err(io_err)?;
+        let mut w = BufWriter::new(file);
+        f(&mut w).map_err(io_err)?;
+        w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

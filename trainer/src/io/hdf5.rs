@@ -65,12 +65,11 @@ const NO_SUPPORT: &str =
 #[cfg(feature = "hdf5")]
 mod imp {
     use std::cell::RefCell;
-    use std::ffi::OsString;
-    use std::fs::{self, OpenOptions};
+
+    use std::fs;
     use std::io::{Read, Seek, SeekFrom};
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::str::FromStr;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     use ::hdf5::types::{
         CompoundField, CompoundType, FloatSize, IntSize, TypeDescriptor as TD, VarLenAscii,
@@ -81,7 +80,7 @@ mod imp {
 
     use crate::io::{
         Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype,
-        display, to_float, to_int,
+        display, fmt_value, to_float, to_int,
     };
 
     const ALL_DTYPES: [DType; 10] = [
@@ -492,23 +491,6 @@ mod imp {
         v
     }
 
-    /// A value for a message: integers as integers, float32 in its shortest form.
-    pub(super) fn fmt_value(v: f64, dtype: DType) -> String {
-        fn float<T: std::fmt::Display + std::fmt::LowerExp>(x: T, abs: f64) -> String {
-            if abs == 0.0 || !abs.is_finite() || (1e-4..1e16).contains(&abs) {
-                format!("{x}")
-            } else {
-                format!("{x:e}")
-            }
-        }
-        match dtype {
-            DType::F32 => float(v as f32, v.abs()),
-            DType::F64 => float(v, v.abs()),
-            _ if v.is_finite() && v.fract() == 0.0 => format!("{}", v as i128),
-            _ => float(v, v.abs()),
-        }
-    }
-
     // ---------------------------------------------------------------- writing
 
     /// Values in one HDF5 element type.
@@ -645,70 +627,6 @@ mod imp {
         Ok(parts)
     }
 
-    /// Distinguishes temporary files of one process writing several outputs at once.
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-
-    /// Removes the temporary file when dropped, unless it was renamed into place.
-    struct TempFile {
-        path: PathBuf,
-        armed: bool,
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            if self.armed {
-                let _ = fs::remove_file(&self.path);
-            }
-        }
-    }
-
-    /// Creates an empty `.NAME.tmp-PID-N` beside `path` (the convention of `write_atomic`).
-    fn temp_file(path: &Path) -> Result<TempFile, IoError> {
-        let io_err = |err: std::io::Error| IoError::Io {
-            file: display(path),
-            err,
-        };
-        let Some(name) = path.file_name() else {
-            return Err(io_err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file name",
-            )));
-        };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        loop {
-            let mut tmp_name = OsString::from(".");
-            tmp_name.push(name);
-            tmp_name.push(format!(
-                ".tmp-{}-h{}",
-                std::process::id(),
-                SEQUENCE.fetch_add(1, Ordering::Relaxed)
-            ));
-            let tmp_path = dir.join(tmp_name);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp_path)
-            {
-                Ok(_) => {
-                    return Ok(TempFile {
-                        path: tmp_path,
-                        armed: true,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(io_err(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot create a temporary file in '{}': {e}", dir.display()),
-                    )));
-                }
-            }
-        }
-    }
-
     pub(super) fn write(
         path: &Path,
         dataset: &str,
@@ -723,17 +641,12 @@ mod imp {
         let parts = dataset_path(dataset).map_err(unwritable)?;
         let contents = contents(ds).map_err(unwritable)?;
 
-        let mut tmp = temp_file(path)?;
-        write_file(&tmp.path, &parts, &contents, fill).map_err(|e| IoError::Io {
-            file: display(path),
-            err: std::io::Error::other(format!("cannot write HDF5: {e}")),
-        })?;
-        fs::rename(&tmp.path, path).map_err(|err| IoError::Io {
-            file: display(path),
-            err,
-        })?;
-        tmp.armed = false;
-        Ok(())
+        crate::io::atomic::write_atomic_path(path, |tmp| {
+            write_file(tmp, &parts, &contents, fill).map_err(|e| IoError::Io {
+                file: display(path),
+                err: std::io::Error::other(format!("cannot write HDF5: {e}")),
+            })
+        })
     }
 
     fn write_file(
@@ -823,12 +736,15 @@ mod tests {
         for bad in ["", "/", "/a//b", "/a/../b", "a/"] {
             assert!(imp::dataset_path(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(imp::fmt_value(f64::from(-1e34f32), DType::F32), "-1e34");
-        assert_eq!(imp::fmt_value(-999.0, DType::F64), "-999");
-        assert_eq!(imp::fmt_value(0.25, DType::F64), "0.25");
-        assert_eq!(imp::fmt_value(-32767.0, DType::I16), "-32767");
         assert_eq!(
-            imp::fmt_value(u64::MAX as f64, DType::U64),
+            crate::io::fmt_value(f64::from(-1e34f32), DType::F32),
+            "-1e34"
+        );
+        assert_eq!(crate::io::fmt_value(-999.0, DType::F64), "-999");
+        assert_eq!(crate::io::fmt_value(0.25, DType::F64), "0.25");
+        assert_eq!(crate::io::fmt_value(-32767.0, DType::I16), "-32767");
+        assert_eq!(
+            crate::io::fmt_value(u64::MAX as f64, DType::U64),
             "18446744073709551616"
         );
     }

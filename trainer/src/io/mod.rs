@@ -98,6 +98,24 @@ fn describe_extension(ext: &str) -> String {
     }
 }
 
+/// A value for a message: integers as integers, float32 in its shortest form.
+#[cfg(any(feature = "hdf5", feature = "netcdf"))]
+pub(crate) fn fmt_value(v: f64, dtype: DType) -> String {
+    fn float<T: std::fmt::Display + std::fmt::LowerExp>(x: T, abs: f64) -> String {
+        if abs == 0.0 || !abs.is_finite() || (1e-4..1e16).contains(&abs) {
+            format!("{x}")
+        } else {
+            format!("{x:e}")
+        }
+    }
+    match dtype {
+        DType::F32 => float(v as f32, v.abs()),
+        DType::F64 => float(v, v.abs()),
+        _ if v.is_finite() && v.fract() == 0.0 => format!("{}", v as i128),
+        _ => float(v, v.abs()),
+    }
+}
+
 pub(crate) fn display(path: &Path) -> String {
     path.display().to_string()
 }

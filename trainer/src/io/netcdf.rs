@@ -46,7 +46,7 @@ mod imp {
     use ::netcdf::{AttributeValue, NcTypeDescriptor, Variable};
     use baler_codec::data::{Array, DType, Dataset, Values};
 
-    use crate::io::{IoError, Loaded, display};
+    use crate::io::{IoError, Loaded, display, fmt_value};
 
     /// At most this many variable names in an error message.
     const LIST_MAX: usize = 30;
@@ -345,23 +345,6 @@ mod imp {
             }
         }
         v
-    }
-
-    /// A value for a message: integers as integers, float32 in its shortest form.
-    fn fmt_value(v: f64, dtype: DType) -> String {
-        fn float<T: std::fmt::Display + std::fmt::LowerExp>(x: T, abs: f64) -> String {
-            if abs == 0.0 || !abs.is_finite() || (1e-4..1e16).contains(&abs) {
-                format!("{x}")
-            } else {
-                format!("{x:e}")
-            }
-        }
-        match dtype {
-            DType::F32 => float(v as f32, v.abs()),
-            DType::F64 => float(v, v.abs()),
-            _ if v.is_finite() && v.fract() == 0.0 => format!("{}", v as i128),
-            _ => float(v, v.abs()),
-        }
     }
 }
 

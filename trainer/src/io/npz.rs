@@ -12,16 +12,24 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::npy::{self, Parsed};
 use super::{IoError, ReadOptions, array_to_named_table, array_to_table};
 
-/// One numeric member by name (`file.npz:key`): a field, or a table with `opts.table` if 2-d.
-pub(crate) fn read_member(path: &Path, key: &str, opts: &ReadOptions) -> Result<Dataset, IoError> {
+type Zip = ZipArchive<BufReader<File>>;
+
+/// Opens the archive and lists its `.npy` members (without the extension).
+fn open(path: &Path) -> Result<(Zip, Vec<String>), IoError> {
     let file = File::open(path).map_err(|e| IoError::read(path, e))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
+    let zip = ZipArchive::new(BufReader::new(file))
         .map_err(|e| IoError::invalid(path, format!("not a valid npz (zip) archive: {e}")))?;
-    let arrays: Vec<String> = zip
+    let arrays = zip
         .file_names()
         .filter_map(|n| n.strip_suffix(".npy"))
         .map(str::to_string)
         .collect();
+    Ok((zip, arrays))
+}
+
+/// One numeric member by name (`file.npz:key`): a field, or a table with `opts.table` if 2-d.
+pub(crate) fn read_member(path: &Path, key: &str, opts: &ReadOptions) -> Result<Dataset, IoError> {
+    let (mut zip, arrays) = open(path)?;
     if !arrays.iter().any(|a| a == key) {
         return Err(IoError::invalid(
             path,
@@ -39,14 +47,7 @@ pub(crate) fn read_member(path: &Path, key: &str, opts: &ReadOptions) -> Result<
 }
 
 pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
-    let file = File::open(path).map_err(|e| IoError::read(path, e))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
-        .map_err(|e| IoError::invalid(path, format!("not a valid npz (zip) archive: {e}")))?;
-    let arrays: Vec<String> = zip
-        .file_names()
-        .filter_map(|n| n.strip_suffix(".npy"))
-        .map(str::to_string)
-        .collect();
+    let (mut zip, arrays) = open(path)?;
     let data_name = if arrays.iter().any(|a| a == "data") {
         "data".to_string()
     } else if arrays.len() == 1 {
