@@ -434,29 +434,75 @@ impl<'a> Archive<'a> {
         Ok(ds)
     }
 
-    #[cfg(feature = "parallel")]
     fn decode_chunks(&self) -> Result<Vec<DecodedChunk>> {
+        self.decode_range(0, self.chunk_count())
+    }
+
+    #[cfg(feature = "parallel")]
+    fn decode_range(&self, first: usize, last: usize) -> Result<Vec<DecodedChunk>> {
         use rayon::prelude::*;
-        (0..self.chunk_count())
+        (first..last)
             .into_par_iter()
             .map(|i| self.decode_chunk(i))
             .collect()
     }
 
     #[cfg(not(feature = "parallel"))]
-    fn decode_chunks(&self) -> Result<Vec<DecodedChunk>> {
-        (0..self.chunk_count())
-            .map(|i| self.decode_chunk(i))
-            .collect()
+    fn decode_range(&self, first: usize, last: usize) -> Result<Vec<DecodedChunk>> {
+        (first..last).map(|i| self.decode_chunk(i)).collect()
     }
 
     /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.
     pub fn assemble_unchecked(&self, chunks: Vec<DecodedChunk>) -> Result<Dataset> {
-        let table = self.meta.table;
-        let [_, d1, d2] = self.lattice;
-        // Outputs grow with the data actually decoded, never with sizes the archive merely claims.
-        let mut out: Vec<Values> = self
-            .stream_params
+        let mut out = self.empty_streams();
+        let mut next_row = 0;
+        for c in &chunks {
+            if c.start != next_row {
+                return corrupt("chunks out of order");
+            }
+            next_row += c.dims[0];
+            self.push_chunk_values(c, &mut out)?;
+        }
+        if next_row != self.lattice[0] && self.lattice.iter().product::<usize>() > 0 {
+            return corrupt("chunks do not cover the data");
+        }
+        self.wrap(
+            out,
+            self.lattice[0],
+            self.meta.shape.iter().map(|&d| d as usize).collect(),
+        )
+    }
+
+    /// Decodes chunk by chunk, in order, handing each chunk's rows to `sink` as a dataset of
+    /// those rows (a field flattened to 1-d); checks the content hash at the end. Memory stays
+    /// at a few chunks whatever the archive's size. The caller must discard what it received
+    /// if this returns an error.
+    pub fn decode_each(&self, mut sink: impl FnMut(Dataset) -> Result<()>) -> Result<()> {
+        let mut hasher = crate::hash::ContentHasher::new();
+        let batch = decode_batch_size();
+        let mut next_row = 0;
+        for first in (0..self.chunk_count()).step_by(batch) {
+            let last = (first + batch).min(self.chunk_count());
+            for c in self.decode_range(first, last)? {
+                if c.start != next_row {
+                    return corrupt("chunks out of order");
+                }
+                next_row += c.dims[0];
+                let mut out = self.empty_streams();
+                self.push_chunk_values(&c, &mut out)?;
+                let part = self.wrap(out, c.dims[0], vec![c.q.len()])?;
+                hasher.update(&part);
+                sink(part)?;
+            }
+        }
+        if hasher.finalize() != self.meta.content_hash {
+            return corrupt("decoded values do not match the archive's content hash");
+        }
+        Ok(())
+    }
+
+    fn empty_streams(&self) -> Vec<Values> {
+        self.stream_params
             .iter()
             .map(|p| {
                 if p.dtype.is_float() {
@@ -465,44 +511,46 @@ impl<'a> Archive<'a> {
                     Values::Int(Vec::new())
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Appends a decoded chunk's values (exceptions applied) to the per-stream outputs.
+    fn push_chunk_values(&self, c: &DecodedChunk, out: &mut [Values]) -> Result<()> {
+        let table = self.meta.table;
+        let [_, d1, d2] = self.lattice;
+        if c.dims != [c.dims[0], d1, d2] {
+            return corrupt("chunk has the wrong shape");
+        }
         let fill = self.meta.fill_value.unwrap_or(f64::NAN);
-        let mut next_row = 0;
-        for c in chunks {
-            if c.start != next_row || c.dims != [c.dims[0], d1, d2] {
-                return corrupt("chunks out of order");
-            }
-            next_row += c.dims[0];
-            let mut exc = c.exceptions.iter().peekable();
-            for (e, &q) in c.q.iter().enumerate() {
-                let s = if table { (e / d2) % d1 } else { 0 };
-                let exception = match exc.peek() {
-                    Some(&&(pos, kind, bits)) if pos == e => {
-                        exc.next();
-                        Some((kind, bits))
-                    }
-                    _ => None,
-                };
-                let dtype = self.stream_params[s].dtype;
-                match &mut out[s] {
-                    Values::Float(v) => v.push(match exception {
-                        Some((EXC_FILL, _)) => to_dtype(fill, dtype),
-                        Some((_, bits)) if dtype == DType::F32 => {
-                            f32::from_bits(bits as u32) as f64
-                        }
-                        Some((_, bits)) => f64::from_bits(bits),
-                        None => self.value_f64(s, q),
-                    }),
-                    Values::Int(v) => v.push(match exception {
-                        Some((_, bits)) => bits as i64,
-                        None => q,
-                    }),
+        let mut exc = c.exceptions.iter().peekable();
+        for (e, &q) in c.q.iter().enumerate() {
+            let s = if table { (e / d2) % d1 } else { 0 };
+            let exception = match exc.peek() {
+                Some(&&(pos, kind, bits)) if pos == e => {
+                    exc.next();
+                    Some((kind, bits))
                 }
+                _ => None,
+            };
+            let dtype = self.stream_params[s].dtype;
+            match &mut out[s] {
+                Values::Float(v) => v.push(match exception {
+                    Some((EXC_FILL, _)) => to_dtype(fill, dtype),
+                    Some((_, bits)) if dtype == DType::F32 => f32::from_bits(bits as u32) as f64,
+                    Some((_, bits)) => f64::from_bits(bits),
+                    None => self.value_f64(s, q),
+                }),
+                Values::Int(v) => v.push(match exception {
+                    Some((_, bits)) => bits as i64,
+                    None => q,
+                }),
             }
         }
-        if next_row != self.lattice[0] && self.lattice.iter().product::<usize>() > 0 {
-            return corrupt("chunks do not cover the data");
-        }
+        Ok(())
+    }
+
+    /// Per-stream values as a dataset: a table of `rows` rows, or a field of `shape`.
+    fn wrap(&self, mut out: Vec<Values>, rows: usize, shape: Vec<usize>) -> Result<Dataset> {
         if self.meta.table {
             let columns = self
                 .meta
@@ -515,19 +563,24 @@ impl<'a> Archive<'a> {
                     values,
                 })
                 .collect();
-            Ok(Dataset::Table {
-                rows: self.lattice[0],
-                columns,
-            })
+            Ok(Dataset::Table { rows, columns })
         } else {
             let values = out.pop().expect("one stream");
             Ok(Dataset::Field(Array {
                 dtype: self.stream_params[0].dtype,
-                shape: self.meta.shape.iter().map(|&d| d as usize).collect(),
+                shape,
                 values,
             }))
         }
     }
+}
+
+/// Chunks decoded at once by [`Archive::decode_each`]: one per core.
+fn decode_batch_size() -> usize {
+    #[cfg(feature = "parallel")]
+    return rayon::current_num_threads().max(1);
+    #[cfg(not(feature = "parallel"))]
+    return 1;
 }
 
 fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParams>> {

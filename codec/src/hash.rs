@@ -16,31 +16,62 @@ fn push_value(h: &mut Vec<u8>, values: &Values, i: usize, dtype: DType) {
     }
 }
 
-pub fn content_hash(ds: &Dataset) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = Vec::with_capacity(1 << 16);
-    match ds {
-        Dataset::Field(a) => {
-            for i in 0..a.values.len() {
-                push_value(&mut buf, &a.values, i, a.dtype);
-                if buf.len() >= 1 << 16 {
-                    hasher.update(&buf);
-                    buf.clear();
+/// The content hash fed part by part: the hash of consecutive row ranges of a dataset, in order,
+/// equals the hash of the whole (what streaming decode relies on).
+pub struct ContentHasher {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl Default for ContentHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ContentHasher {
+    pub fn new() -> Self {
+        Self {
+            hasher: blake3::Hasher::new(),
+            buf: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= 1 << 16 {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// Adds the values of `ds` (a whole dataset or the next rows of one).
+    pub fn update(&mut self, ds: &Dataset) {
+        match ds {
+            Dataset::Field(a) => {
+                for i in 0..a.values.len() {
+                    push_value(&mut self.buf, &a.values, i, a.dtype);
+                    self.flush_if_full();
                 }
             }
-        }
-        Dataset::Table { rows, columns } => {
-            for r in 0..*rows {
-                for c in columns {
-                    push_value(&mut buf, &c.values, r, c.dtype);
-                }
-                if buf.len() >= 1 << 16 {
-                    hasher.update(&buf);
-                    buf.clear();
+            Dataset::Table { rows, columns } => {
+                for r in 0..*rows {
+                    for c in columns {
+                        push_value(&mut self.buf, &c.values, r, c.dtype);
+                    }
+                    self.flush_if_full();
                 }
             }
         }
     }
-    hasher.update(&buf);
-    *hasher.finalize().as_bytes()
+
+    pub fn finalize(mut self) -> [u8; 32] {
+        self.hasher.update(&self.buf);
+        *self.hasher.finalize().as_bytes()
+    }
+}
+
+pub fn content_hash(ds: &Dataset) -> [u8; 32] {
+    let mut h = ContentHasher::new();
+    h.update(ds);
+    h.finalize()
 }

@@ -277,3 +277,34 @@ fn empty_and_single_value_arrays_round_trip() {
         assert_eq!(decode(&c.bytes, None).unwrap(), ds, "shape {shape:?}");
     }
 }
+
+#[test]
+fn streaming_decode_gives_the_same_values_chunk_by_chunk() {
+    let shape = vec![30, 20, 10];
+    let ds = field(shape.clone(), DType::F32, smooth(&shape, 4));
+    let c = compress(&ds, &options(BoundSpec::Rel(1e-3)), None).unwrap();
+    let archive = baler_codec::Archive::open(&c.bytes, None).unwrap();
+    assert!(
+        archive.chunk_count() > 3,
+        "several chunks: {}",
+        archive.chunk_count()
+    );
+    let mut parts = Vec::new();
+    archive
+        .decode_each(|part| {
+            let Dataset::Field(a) = part else {
+                panic!("field parts")
+            };
+            let Values::Float(v) = a.values else {
+                panic!("floats")
+            };
+            parts.push(v);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(parts.len(), archive.chunk_count());
+    let Dataset::Field(whole) = archive.decode().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(Values::Float(parts.concat()), whole.values);
+}

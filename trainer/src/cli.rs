@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::config::{Config, TEMPLATE};
-use crate::io::{Loaded, ReadOptions, load, save, write_atomic};
+use crate::io::{
+    Format, Loaded, ReadOptions, load, npy_dtype, save, split_spec, write_atomic, write_npy_parts,
+};
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
 
@@ -436,16 +438,41 @@ pub fn run(cli: Cli) -> Result<()> {
             let ext = model.as_deref().map(load_model).transpose()?;
             let a = Archive::open(&bytes, ext.as_ref().map(|m| m.decoder_payload.as_slice()))
                 .with_context(|| format!("{}", archive.display()))?;
-            let ds = a
-                .decode()
-                .with_context(|| format!("{}", archive.display()))?;
-            save(&output, &ds, a.meta.fill_value)?;
+            let shape: Vec<usize> = a.meta.shape.iter().map(|&d| d as usize).collect();
+            let streaming = split_spec(&output).1.is_none()
+                && Format::of(Path::new(&output)).is_ok_and(|f| f == Format::Npy);
+            if streaming {
+                // .npy: decode and write chunk by chunk, memory bounded by a few chunks.
+                let dtypes: Vec<_> = a.meta.streams.iter().map(|s| s.dtype).collect();
+                let mut failure = None;
+                let written =
+                    write_npy_parts(Path::new(&output), npy_dtype(&dtypes), &shape, |emit| {
+                        a.decode_each(|part| {
+                            emit(&part)
+                                .map_err(|e| baler_codec::CodecError::InvalidInput(e.to_string()))
+                        })
+                        .map_err(|e| {
+                            let msg = e.to_string();
+                            failure = Some(e);
+                            std::io::Error::other(msg)
+                        })
+                    });
+                if let Some(e) = failure {
+                    return Err(e).with_context(|| format!("{}", archive.display()));
+                }
+                written?;
+            } else {
+                let ds = a
+                    .decode()
+                    .with_context(|| format!("{}", archive.display()))?;
+                save(&output, &ds, a.meta.fill_value)?;
+            }
             spin.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             if json {
                 println!(
                     "{}",
-                    json!({"archive": archive, "output": output, "shape": ds.shape(), "original_bytes": ds.original_bytes(),
+                    json!({"archive": archive, "output": output, "shape": shape, "original_bytes": a.meta.original_bytes,
                         "seconds": secs, "content_hash": hex(&a.meta.content_hash)})
                 );
             } else {
@@ -453,7 +480,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     "{} -> {}: shape {:?}, {:.2}s",
                     archive.display(),
                     output,
-                    ds.shape(),
+                    shape,
                     secs
                 );
             }

@@ -21,6 +21,7 @@ mod npy;
 mod npz;
 mod root;
 
+use std::io::Write;
 use std::path::Path;
 
 use baler_codec::data::{Array, Column, DType, Dataset, Values};
@@ -412,11 +413,36 @@ pub(crate) fn column_views(ds: &Dataset) -> (usize, Vec<ColView<'_>>) {
 
 /// The dtype a table is written in as one array: the one all columns share, else float64.
 pub(crate) fn common_dtype(columns: &[Column]) -> DType {
-    match columns.first() {
-        Some(first) if columns.iter().all(|c| c.dtype == first.dtype) => first.dtype,
-        Some(_) => DType::F64,
-        None => DType::F64,
+    npy_dtype(&columns.iter().map(|c| c.dtype).collect::<Vec<_>>())
+}
+
+/// The one dtype a table with columns of `dtypes` is written in: theirs if shared, else float64.
+pub fn npy_dtype(dtypes: &[DType]) -> DType {
+    match dtypes.first() {
+        Some(&first) if dtypes.iter().all(|&d| d == first) => first,
+        _ => DType::F64,
     }
+}
+
+/// Writes a `.npy` of `dtype` and `shape` whose values arrive in row-major parts (streaming
+/// decode: memory stays at one part): `produce` calls `emit` once per part, in order. Atomic
+/// like every writer: if `produce` fails, nothing is left behind.
+pub fn write_npy_parts(
+    path: &Path,
+    dtype: DType,
+    shape: &[usize],
+    produce: impl FnOnce(&mut dyn FnMut(&Dataset) -> std::io::Result<()>) -> std::io::Result<()>,
+) -> Result<(), IoError> {
+    if Format::of(path)? != Format::Npy {
+        return Err(IoError::Unwritable {
+            file: display(path),
+            msg: "streaming output is .npy only".into(),
+        });
+    }
+    write_atomic(path, |w| {
+        w.write_all(&npy::header_bytes(npy::descr(dtype), shape))?;
+        produce(&mut |part| npy::write_values(w, part, dtype))
+    })
 }
 
 /// `e` as an integer of `dtype`, returned as i64 (a u64 by its bits). Floats must be integral

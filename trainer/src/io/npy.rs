@@ -328,6 +328,11 @@ pub(crate) fn array_layout(ds: &Dataset) -> (DType, Vec<usize>) {
 pub(crate) fn write_dataset<W: Write>(w: &mut W, ds: &Dataset) -> io::Result<()> {
     let (dtype, shape) = array_layout(ds);
     w.write_all(&header_bytes(descr(dtype), &shape))?;
+    write_values(w, ds, dtype)
+}
+
+/// The values of `ds` in `dtype`, row-major (a table row by row), without a header.
+pub(crate) fn write_values<W: Write>(w: &mut W, ds: &Dataset, dtype: DType) -> io::Result<()> {
     match ds {
         Dataset::Field(a) => match &a.values {
             Values::Float(v) => encode(w, dtype, v.iter().map(|&x| Elem::F(x))),
