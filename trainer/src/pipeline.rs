@@ -50,9 +50,10 @@ impl SavedModel {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let f = read_model_file(bytes)?;
-        parse_model(f.decoder)?;
+        let decoder = parse_model(f.decoder)?;
         let record: TrainingRecord = postcard::from_bytes(f.training)
             .map_err(|e| anyhow::anyhow!("training record: {e}"))?;
+        check_record(&record, decoder.latent_dim(), decoder.output_dim())?;
         Ok(Self {
             decoder_payload: f.decoder.to_vec(),
             record,
@@ -62,6 +63,40 @@ impl SavedModel {
     pub fn hash(&self) -> [u8; 32] {
         baler_codec::model_hash(&self.decoder_payload)
     }
+}
+
+/// A model file comes from outside: its encoder must fit the decoder and the tile before the
+/// compressor runs it (a mismatch would otherwise be an index panic deep in a matrix product).
+fn check_record(r: &TrainingRecord, latent: usize, outputs: usize) -> Result<()> {
+    let dim: usize = r.tile.iter().product();
+    if dim == 0 || dim != outputs {
+        bail!(
+            "invalid model: tile {:?} does not match the decoder's {outputs} outputs",
+            r.tile
+        );
+    }
+    let mut width = dim;
+    for (i, l) in r.encoder.iter().enumerate() {
+        if l.in_dim != width || l.weight.len() != l.in_dim * l.out_dim || l.bias.len() != l.out_dim
+        {
+            bail!("invalid model: encoder layer {i} has inconsistent sizes");
+        }
+        width = l.out_dim;
+    }
+    if r.encoder.is_empty() || width != latent {
+        bail!("invalid model: the encoder gives {width} latents, the decoder takes {latent}");
+    }
+    if r.norm.is_empty()
+        || r.norm
+            .iter()
+            .any(|[lo, hi]| !(lo.is_finite() && hi.is_finite()))
+    {
+        bail!("invalid model: missing or non-finite normalization");
+    }
+    if !r.leaky_slope.is_finite() {
+        bail!("invalid model: LeakyReLU slope is not finite");
+    }
+    Ok(())
 }
 
 /// The tile one network sample covers: `block` over the last two axes of a field (a segment of
@@ -285,4 +320,61 @@ pub fn compress_dataset(
 
 fn kind(table: bool) -> &'static str {
     if table { "table" } else { "field" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baler_codec::model::{IntDecoder, IntLayer, to_bytes};
+
+    fn model(encoder_in: usize) -> SavedModel {
+        let dec = IntDecoder {
+            latent_frac_bits: 8,
+            leaky_num: 41,
+            layers: vec![IntLayer {
+                in_dim: 2,
+                out_dim: 4,
+                weights: vec![1; 8],
+                shifts: vec![8; 4],
+                bias: vec![0; 4],
+            }],
+        };
+        SavedModel {
+            decoder_payload: to_bytes(&dec),
+            record: TrainingRecord {
+                encoder: vec![DenseLayer {
+                    in_dim: encoder_in,
+                    out_dim: 2,
+                    weight: vec![0.1; encoder_in * 2],
+                    bias: vec![0.0; 2],
+                }],
+                decoder: Vec::new(),
+                leaky_slope: 0.01,
+                tile: [1, 2, 2],
+                norm: vec![[0.0, 1.0]],
+                table: false,
+                history: Vec::new(),
+                stop_reason: "epochs".into(),
+                best_epoch: 1,
+                samples: 1,
+                seconds: 0.0,
+                source: "test".into(),
+                config_toml: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn model_files_round_trip_and_inconsistent_ones_are_refused() {
+        let good = model(4);
+        let back = SavedModel::from_bytes(&good.to_bytes()).unwrap();
+        assert_eq!(back.decoder_payload, good.decoder_payload);
+        let err = SavedModel::from_bytes(&model(5).to_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("encoder layer 0"), "{err}");
+        let mut no_norm = model(4);
+        no_norm.record.norm.clear();
+        assert!(SavedModel::from_bytes(&no_norm.to_bytes()).is_err());
+    }
 }

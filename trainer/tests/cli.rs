@@ -615,3 +615,56 @@ fn plot_draws_fields_tables_and_the_loss_curve() {
         "frame",
     );
 }
+
+#[test]
+fn damaged_model_files_are_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = quick_config(dir.path());
+    let model = dir.path().join("m.bmodel");
+    let input = data("hzz.csv");
+    ok(&[
+        "train",
+        &input,
+        "-o",
+        s(&model),
+        "--config",
+        s(&cfg),
+        "--quiet",
+    ]);
+    let bytes = std::fs::read(&model).unwrap();
+    let bad = dir.path().join("bad.bmodel");
+    let arc = dir.path().join("x.baler");
+    for i in (0..bytes.len()).step_by(bytes.len() / 40 + 1) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x20;
+        std::fs::write(&bad, &b).unwrap();
+        fails(
+            &[
+                "compress",
+                &input,
+                "-o",
+                s(&arc),
+                "--rel",
+                "1e-2",
+                "--model",
+                s(&bad),
+            ],
+            "bad.bmodel",
+        );
+        assert!(!arc.exists());
+    }
+    std::fs::write(&bad, b"not a model").unwrap();
+    fails(
+        &[
+            "compress",
+            &input,
+            "-o",
+            s(&arc),
+            "--rel",
+            "1e-2",
+            "--model",
+            s(&bad),
+        ],
+        "not a baler model file",
+    );
+}
