@@ -34,13 +34,7 @@ pub struct SectionSizes {
 
 impl SectionSizes {
     pub fn total(&self) -> u64 {
-        self.header
-            + self.metadata
-            + self.model
-            + self.model_ref
-            + self.chunk_index
-            + self.chunks
-            + self.end
+        self.header + self.metadata + self.model + self.model_ref + self.chunk_index + self.chunks + self.end
     }
 }
 
@@ -123,17 +117,9 @@ impl<'a> Archive<'a> {
         Self::open_inner(bytes, None, false)
     }
 
-    fn open_inner(
-        bytes: &'a [u8],
-        external_model: Option<&[u8]>,
-        need_model: bool,
-    ) -> Result<Self> {
+    fn open_inner(bytes: &'a [u8], external_model: Option<&[u8]>, need_model: bool) -> Result<Self> {
         let sections = read_sections(bytes)?;
-        let mut sizes = SectionSizes {
-            header: 12,
-            end: 16,
-            ..Default::default()
-        };
+        let mut sizes = SectionSizes { header: 12, end: 16, ..Default::default() };
         let mut iter = sections.iter().peekable();
         let meta_sec = match iter.next() {
             Some(s) if s.kind == SectionKind::Metadata => s,
@@ -160,8 +146,7 @@ impl<'a> Archive<'a> {
         let decoder = match &meta.model {
             ModelUse::None => None,
             ModelUse::Embedded { hash } => {
-                let p = model_payload
-                    .ok_or_else(|| CodecError::Corrupt("model section missing".into()))?;
+                let p = model_payload.ok_or_else(|| CodecError::Corrupt("model section missing".into()))?;
                 if &model_hash(p) != hash {
                     return corrupt("embedded model does not match its hash");
                 }
@@ -169,14 +154,10 @@ impl<'a> Archive<'a> {
             }
             ModelUse::Referenced { .. } if external_model.is_none() && !need_model => None,
             ModelUse::Referenced { hash } => {
-                let p =
-                    external_model.ok_or_else(|| CodecError::ModelMissing { hash: hex(hash) })?;
+                let p = external_model.ok_or_else(|| CodecError::ModelMissing { hash: hex(hash) })?;
                 let found = model_hash(p);
                 if &found != hash {
-                    return Err(CodecError::ModelMismatch {
-                        expected: hex(hash),
-                        found: hex(&found),
-                    });
+                    return Err(CodecError::ModelMismatch { expected: hex(hash), found: hex(&found) });
                 }
                 Some(parse_model(p)?)
             }
@@ -222,9 +203,7 @@ impl<'a> Archive<'a> {
         }
         let mut chunk_payloads = Vec::with_capacity(n);
         for (i, e) in chunks.iter().enumerate() {
-            let s = iter
-                .next()
-                .ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
+            let s = iter.next().ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
             if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
                 return corrupt(format!("chunk {i} is not where the index says"));
             }
@@ -232,20 +211,9 @@ impl<'a> Archive<'a> {
             chunk_payloads.push(s.payload);
         }
         if let Some(s) = iter.next() {
-            return corrupt(format!(
-                "unexpected {} section after the chunks",
-                s.kind.name()
-            ));
+            return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
         }
-        Ok(Self {
-            meta,
-            decoder,
-            chunks,
-            sizes,
-            chunk_payloads,
-            lattice,
-            stream_params,
-        })
+        Ok(Self { meta, decoder, chunks, sizes, chunk_payloads, lattice, stream_params })
     }
 
     pub fn lattice(&self) -> [usize; 3] {
@@ -267,10 +235,7 @@ impl<'a> Archive<'a> {
             return corrupt(format!("chunk {i} header disagrees with the index"));
         }
         let dims = [rows as usize, self.lattice[1], self.lattice[2]];
-        let chunk = ChunkDims {
-            start: start as usize,
-            dims,
-        };
+        let chunk = ChunkDims { start: start as usize, dims };
         let n = chunk.len();
         if n > MAX_CHUNK_ELEMENTS {
             return corrupt(format!("chunk {i} has {n} elements, more than the limit"));
@@ -280,11 +245,7 @@ impl<'a> Archive<'a> {
             return Err(CodecError::ModelMissing { hash: hex(hash) });
         }
         let raw_len = r.len(n * 16 + (1 << 20), "chunk raw length")?;
-        let raw = zstd_decompress(
-            r.take(r.remaining(), "chunk data")?,
-            raw_len,
-            &format!("chunk {i}"),
-        )?;
+        let raw = zstd_decompress(r.take(r.remaining(), "chunk data")?, raw_len, &format!("chunk {i}"))?;
         let mut r = Reader::new(&raw);
 
         // Exceptions: positions and exactly stored values.
@@ -302,11 +263,7 @@ impl<'a> Archive<'a> {
             let bits = match kind {
                 EXC_RAW => {
                     let s = self.stream_of(pos, dims);
-                    let w = if self.stream_params[s].dtype == DType::F32 {
-                        4
-                    } else {
-                        8
-                    };
+                    let w = if self.stream_params[s].dtype == DType::F32 { 4 } else { 8 };
                     let b = r.take(w, "exception value")?;
                     let mut a = [0u8; 8];
                     a[..w].copy_from_slice(b);
@@ -340,10 +297,7 @@ impl<'a> Archive<'a> {
             let mut latents = Vec::with_capacity(used.len() * z);
             for _ in 0..used.len() * z {
                 let v = crate::bytes::unzigzag(r.varint("latent")?);
-                latents.push(crate::model::shift_up(
-                    v.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-                    shift,
-                ));
+                latents.push(crate::model::shift_up(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32, shift));
             }
             let preds = dec.predict(&latents, used.len());
             let per_tile = dec.output_dim();
@@ -382,37 +336,21 @@ impl<'a> Archive<'a> {
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
         let mut q = vec![0i64; n];
-        sweep(
-            dims,
-            classic,
-            &centers,
-            self.meta.table,
-            &mut q,
-            |e, classic_pred| {
-                if is_exc[e] {
-                    return classic_pred;
-                }
-                let pred = match &ae_pred {
-                    Some((owner, uses, pred)) if uses[owner[e] as usize] => pred[e],
-                    _ => classic_pred,
-                };
-                pred.wrapping_add(codes[e])
-            },
-        );
-        Ok(DecodedChunk {
-            start: start as usize,
-            dims,
-            q,
-            exceptions,
-        })
+        sweep(dims, classic, &centers, self.meta.table, &mut q, |e, classic_pred| {
+            if is_exc[e] {
+                return classic_pred;
+            }
+            let pred = match &ae_pred {
+                Some((owner, uses, pred)) if uses[owner[e] as usize] => pred[e],
+                _ => classic_pred,
+            };
+            pred.wrapping_add(codes[e])
+        });
+        Ok(DecodedChunk { start: start as usize, dims, q, exceptions })
     }
 
     fn stream_of(&self, e: usize, dims: [usize; 3]) -> usize {
-        if self.meta.table {
-            (e / dims[2]) % dims[1]
-        } else {
-            0
-        }
+        if self.meta.table { (e / dims[2]) % dims[1] } else { 0 }
     }
 
     /// The value of chunk element `e` (grid value q) in f64, or the raw integer for integer streams.
@@ -441,10 +379,7 @@ impl<'a> Archive<'a> {
     #[cfg(feature = "parallel")]
     fn decode_range(&self, first: usize, last: usize) -> Result<Vec<DecodedChunk>> {
         use rayon::prelude::*;
-        (first..last)
-            .into_par_iter()
-            .map(|i| self.decode_chunk(i))
-            .collect()
+        (first..last).into_par_iter().map(|i| self.decode_chunk(i)).collect()
     }
 
     #[cfg(not(feature = "parallel"))]
@@ -466,11 +401,7 @@ impl<'a> Archive<'a> {
         if next_row != self.lattice[0] && self.lattice.iter().product::<usize>() > 0 {
             return corrupt("chunks do not cover the data");
         }
-        self.wrap(
-            out,
-            self.lattice[0],
-            self.meta.shape.iter().map(|&d| d as usize).collect(),
-        )
+        self.wrap(out, self.lattice[0], self.meta.shape.iter().map(|&d| d as usize).collect())
     }
 
     /// Decodes chunk by chunk, in order, handing each chunk's rows to `sink` as a dataset of
@@ -504,13 +435,7 @@ impl<'a> Archive<'a> {
     fn empty_streams(&self) -> Vec<Values> {
         self.stream_params
             .iter()
-            .map(|p| {
-                if p.dtype.is_float() {
-                    Values::Float(Vec::new())
-                } else {
-                    Values::Int(Vec::new())
-                }
-            })
+            .map(|p| if p.dtype.is_float() { Values::Float(Vec::new()) } else { Values::Int(Vec::new()) })
             .collect()
     }
 
@@ -557,20 +482,12 @@ impl<'a> Archive<'a> {
                 .streams
                 .iter()
                 .zip(out)
-                .map(|(m, values)| Column {
-                    name: m.name.clone(),
-                    dtype: m.dtype,
-                    values,
-                })
+                .map(|(m, values)| Column { name: m.name.clone(), dtype: m.dtype, values })
                 .collect();
             Ok(Dataset::Table { rows, columns })
         } else {
             let values = out.pop().expect("one stream");
-            Ok(Dataset::Field(Array {
-                dtype: self.stream_params[0].dtype,
-                shape,
-                values,
-            }))
+            Ok(Dataset::Field(Array { dtype: self.stream_params[0].dtype, shape, values }))
         }
     }
 }
@@ -605,13 +522,8 @@ fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParam
                 return corrupt(format!("stream {i}: invalid range"));
             }
             let float = match s.quantizer {
-                Quantizer::Float {
-                    bound,
-                    step,
-                    offset,
-                } => {
-                    let valid =
-                        bound >= 0.0 && step > 0.0 && step.is_finite() && offset.is_finite();
+                Quantizer::Float { bound, step, offset } => {
+                    let valid = bound >= 0.0 && step > 0.0 && step.is_finite() && offset.is_finite();
                     if !s.dtype.is_float() || !valid {
                         return corrupt(format!("stream {i}: invalid quantizer"));
                     }
@@ -619,9 +531,7 @@ fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParam
                 }
                 Quantizer::Int => {
                     if s.dtype.is_float() {
-                        return corrupt(format!(
-                            "stream {i}: float data with an integer quantizer"
-                        ));
+                        return corrupt(format!("stream {i}: float data with an integer quantizer"));
                     }
                     None
                 }
@@ -630,13 +540,7 @@ fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParam
             if !(ae_lo.is_finite() && ae_hi.is_finite()) {
                 return corrupt(format!("stream {i}: invalid normalization"));
             }
-            let mut p = StreamParams {
-                dtype: s.dtype,
-                float,
-                center: 0,
-                ae_lo,
-                ae_hi,
-            };
+            let mut p = StreamParams { dtype: s.dtype, float, center: 0, ae_lo, ae_hi };
             p.center = p.grid(s.min + (s.max - s.min) / 2.0);
             Ok(p)
         })

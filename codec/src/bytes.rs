@@ -35,10 +35,7 @@ impl<'a> Reader<'a> {
 
     pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return corrupt(format!(
-                "{what}: needs {n} bytes, only {} remain",
-                self.remaining()
-            ));
+            return corrupt(format!("{what}: needs {n} bytes, only {} remain", self.remaining()));
         }
         let s = &self.bytes[self.pos..self.pos + n];
         self.pos += n;

@@ -109,8 +109,7 @@ impl ContainerWriter {
         let start = self.bytes.len();
         self.bytes.push(kind as u8);
         self.bytes.extend_from_slice(&[0, 0, 0]);
-        self.bytes
-            .extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        self.bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         let crc = section_crc(&self.bytes[start..start + 12], payload);
         self.bytes.extend_from_slice(&crc.to_le_bytes());
         self.bytes.extend_from_slice(payload);
@@ -146,10 +145,7 @@ pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     if version > FORMAT_VERSION {
-        return Err(CodecError::FutureVersion {
-            found: version,
-            supported: FORMAT_VERSION,
-        });
+        return Err(CodecError::FutureVersion { found: version, supported: FORMAT_VERSION });
     }
     if version == 0 {
         return corrupt("format version 0 does not exist");
@@ -168,13 +164,10 @@ pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<
             )));
         }
         let h = &bytes[pos..pos + SECTION_HEADER_LEN];
-        let kind = SectionKind::from_u8(h[0]).ok_or_else(|| {
-            CodecError::Corrupt(format!("unknown section kind {} at byte {pos}", h[0]))
-        })?;
+        let kind = SectionKind::from_u8(h[0])
+            .ok_or_else(|| CodecError::Corrupt(format!("unknown section kind {} at byte {pos}", h[0])))?;
         if h[1..4] != [0, 0, 0] {
-            return corrupt(format!(
-                "reserved bytes of the section at byte {pos} are not zero"
-            ));
+            return corrupt(format!("reserved bytes of the section at byte {pos} are not zero"));
         }
         let len = u64::from_le_bytes(h[4..12].try_into().expect("8 bytes"));
         let crc = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes"));
@@ -188,10 +181,7 @@ pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<
         }
         let payload = &bytes[start..start + len as usize];
         if section_crc(&h[..12], payload) != crc {
-            return corrupt(format!(
-                "checksum mismatch in the {} section at byte {pos}",
-                kind.name()
-            ));
+            return corrupt(format!("checksum mismatch in the {} section at byte {pos}", kind.name()));
         }
         pos = start + len as usize;
         if kind == SectionKind::End {
@@ -199,18 +189,11 @@ pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<
                 return corrupt("end section is not empty");
             }
             if pos != bytes.len() {
-                return corrupt(format!(
-                    "{} unexpected bytes after the end section",
-                    bytes.len() - pos
-                ));
+                return corrupt(format!("{} unexpected bytes after the end section", bytes.len() - pos));
             }
             return Ok(sections);
         }
-        sections.push(Section {
-            kind,
-            offset: pos - len as usize - SECTION_HEADER_LEN,
-            payload,
-        });
+        sections.push(Section { kind, offset: pos - len as usize - SECTION_HEADER_LEN, payload });
     }
 }
 

@@ -108,10 +108,9 @@ impl Dataset {
     pub fn original_bytes(&self) -> u64 {
         match self {
             Dataset::Field(a) => (a.values.len() * a.dtype.size_bytes()) as u64,
-            Dataset::Table { rows, columns } => columns
-                .iter()
-                .map(|c| (rows * c.dtype.size_bytes()) as u64)
-                .sum(),
+            Dataset::Table { rows, columns } => {
+                columns.iter().map(|c| (rows * c.dtype.size_bytes()) as u64).sum()
+            }
         }
     }
 

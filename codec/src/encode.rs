@@ -5,9 +5,7 @@
 //! between the autoencoder's prediction (plus the cost of its latents) and the classic one. Codes →
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
-use crate::archive::{
-    Archive, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash,
-};
+use crate::archive::{Archive, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash};
 use crate::bytes::{put_varint, zigzag};
 use crate::container::{ContainerWriter, SectionKind};
 use crate::data::{DType, Dataset, Values};
@@ -81,11 +79,7 @@ struct Stream<'a> {
 
 /// Compresses `ds`. With a model, the autoencoder is kept only where the archive with it is smaller
 /// than the classic-only one; the archive's notes say which was chosen and why.
-pub fn compress(
-    ds: &Dataset,
-    opts: &CompressOptions,
-    model: Option<&AeModel<'_>>,
-) -> Result<Compressed> {
+pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>>) -> Result<Compressed> {
     let classic = encode_all(ds, opts, None)?;
     let Some(m) = model else {
         return finish(ds, classic, None);
@@ -95,11 +89,7 @@ pub fn compress(
     let (classic_len, ae_len) = (size(&classic, None), size(&with_ae, Some(m)));
     let ae_tiles: usize = with_ae.chunks.iter().map(|c| c.ae_tiles).sum();
     let tiles: usize = with_ae.chunks.iter().map(|c| c.tiles).sum();
-    let what = if m.embed {
-        "model embedded"
-    } else {
-        "model referenced, not counted"
-    };
+    let what = if m.embed { "model embedded" } else { "model referenced, not counted" };
     if opts.force_model || (ae_tiles > 0 && ae_len < classic_len) {
         let mut d = with_ae;
         d.metadata.notes.push(format!(
@@ -152,10 +142,9 @@ fn stream_range(
 fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stream<'a>>> {
     let parts: Vec<(String, DType, &Values)> = match ds {
         Dataset::Field(a) => vec![(String::new(), a.dtype, &a.values)],
-        Dataset::Table { columns, .. } => columns
-            .iter()
-            .map(|c| (c.name.clone(), c.dtype, &c.values))
-            .collect(),
+        Dataset::Table { columns, .. } => {
+            columns.iter().map(|c| (c.name.clone(), c.dtype, &c.values)).collect()
+        }
     };
     parts
         .into_iter()
@@ -175,17 +164,7 @@ fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stre
             } else {
                 Quantizer::Int
             };
-            let mut s = Stream {
-                meta: StreamMeta {
-                    name,
-                    dtype,
-                    quantizer,
-                    min,
-                    max,
-                },
-                values,
-                center: 0,
-            };
+            let mut s = Stream { meta: StreamMeta { name, dtype, quantizer, min, max }, values, center: 0 };
             s.center = grid_of(&s.meta, min + (max - min) / 2.0);
             Ok(s)
         })
@@ -199,11 +178,7 @@ fn grid_of(m: &StreamMeta, v: f64) -> i64 {
     }
 }
 
-fn encode_all<'a>(
-    ds: &'a Dataset,
-    opts: &CompressOptions,
-    model: Option<&AeModel<'_>>,
-) -> Result<Draft<'a>> {
+fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>>) -> Result<Draft<'a>> {
     if let Some(f) = opts.fill_value
         && !f.is_finite()
     {
@@ -217,8 +192,7 @@ fn encode_all<'a>(
     let streams = build_streams(ds, opts)?;
     let tile = model.map_or([1, 1, 1], |m| m.tile);
     if let Some(m) = model
-        && (m.tile.iter().product::<usize>() != m.decoder.output_dim()
-            || m.norm.len() != streams.len())
+        && (m.tile.iter().product::<usize>() != m.decoder.output_dim() || m.norm.len() != streams.len())
     {
         return Err(CodecError::InvalidInput(format!(
             "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
@@ -228,11 +202,9 @@ fn encode_all<'a>(
         )));
     }
     let plan = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
-    let chunks = map_chunks(&plan, |c| {
-        encode_chunk(c, lat, table, &streams, opts, model)
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>>>()?;
+    let chunks = map_chunks(&plan, |c| encode_chunk(c, lat, table, &streams, opts, model))
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
     let metadata = Metadata {
         shape,
         table,
@@ -242,40 +214,26 @@ fn encode_all<'a>(
         tile: tile.map(|t| t as u32),
         model: match model {
             None => ModelUse::None,
-            Some(m) if m.embed => ModelUse::Embedded {
-                hash: model_hash(&m.payload),
-            },
-            Some(m) => ModelUse::Referenced {
-                hash: model_hash(&m.payload),
-            },
+            Some(m) if m.embed => ModelUse::Embedded { hash: model_hash(&m.payload) },
+            Some(m) => ModelUse::Referenced { hash: model_hash(&m.payload) },
         },
         ae_norm: model.map_or(Vec::new(), |m| m.norm.clone()),
         content_hash: [0; 32],
         original_bytes: ds.original_bytes(),
         notes: opts.notes.clone(),
     };
-    Ok(Draft {
-        streams,
-        metadata,
-        chunks,
-    })
+    Ok(Draft { streams, metadata, chunks })
 }
 
 /// Decodes the draft, checks every value against the bound, hashes what the decoder gives, writes
 /// the final archive and decodes that once more (hash included).
 fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Compressed> {
-    let Draft {
-        streams,
-        mut metadata,
-        chunks,
-    } = draft;
+    let Draft { streams, mut metadata, chunks } = draft;
     let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
     let decoded = {
         let bytes = assemble(&metadata, model, &chunks);
         let a = Archive::open(&bytes, external)?;
-        let parts = (0..a.chunk_count())
-            .map(|i| a.decode_chunk(i))
-            .collect::<Result<Vec<_>>>()?;
+        let parts = (0..a.chunk_count()).map(|i| a.decode_chunk(i)).collect::<Result<Vec<_>>>()?;
         a.assemble_unchecked(parts)?
     };
     verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
@@ -288,11 +246,7 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
         bytes,
         metadata,
         ae_tiles: chunks.iter().map(|c| c.ae_tiles).sum(),
-        total_tiles: if model.is_some() {
-            chunks.iter().map(|c| c.tiles).sum()
-        } else {
-            0
-        },
+        total_tiles: if model.is_some() { chunks.iter().map(|c| c.tiles).sum() } else { 0 },
         exceptions: chunks.iter().map(|c| c.exceptions).sum(),
         predictors: chunks.iter().map(|c| c.classic.name()).collect(),
     })
@@ -311,10 +265,7 @@ fn map_chunks<T: Send>(chunks: &[ChunkDims], f: impl Fn(&ChunkDims) -> T + Sync 
 
 fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk]) -> Vec<u8> {
     let mut w = ContainerWriter::new();
-    w.push(
-        SectionKind::Metadata,
-        &postcard::to_allocvec(meta).expect("metadata serializes"),
-    );
+    w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).expect("metadata serializes"));
     if let Some(m) = model {
         if m.embed {
             w.push(SectionKind::Model, &m.payload);
@@ -376,11 +327,7 @@ fn encode_chunk(
     let plane = lat[1] * lat[2];
     let stream_of = |e: usize| if table { (e / lat[2]) % lat[1] } else { 0 };
     let source_index = |e: usize| {
-        if table {
-            chunk.start + e / plane
-        } else {
-            chunk.start * plane + e
-        }
+        if table { chunk.start + e / plane } else { chunk.start * plane + e }
     };
 
     // 1. Pre-quantize; collect what must be stored exactly.
@@ -392,14 +339,7 @@ fn encode_chunk(
         let i = source_index(e);
         match (s.values, s.meta.quantizer) {
             (Values::Int(v), _) => q[e] = v[i],
-            (
-                Values::Float(v),
-                Quantizer::Float {
-                    bound,
-                    step,
-                    offset,
-                },
-            ) => {
+            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
                 let x = v[i];
                 if is_fill(x, opts.fill_value, s.meta.dtype) {
                     exceptions.push((e, EXC_FILL, Vec::new()));
@@ -460,20 +400,14 @@ fn encode_chunk(
                 let s = stream_of(e);
                 let [lo, hi] = m.norm[s];
                 let x = value_at(streams[s].values, source_index(e));
-                let v = if exc_mask[e] || !x.is_finite() || hi <= lo {
-                    0.5
-                } else {
-                    (x - lo) / (hi - lo)
-                };
+                let v = if exc_mask[e] || !x.is_finite() || hi <= lo { 0.5 } else { (x - lo) / (hi - lo) };
                 input.push(v as f32);
             }
             tile_els.push(els);
         }
         let lat_f = (m.encode)(&input, tiles);
         if lat_f.len() != tiles * m.decoder.latent_dim() {
-            return Err(CodecError::InvalidInput(
-                "the encoder returned the wrong number of latents".into(),
-            ));
+            return Err(CodecError::InvalidInput("the encoder returned the wrong number of latents".into()));
         }
         let lat_q = quantize_latents(&lat_f, m.decoder.latent_frac_bits);
         // Cost per symbol from the classic codes' histogram (bits), escapes at 16 + their varint.
@@ -483,11 +417,7 @@ fn encode_chunk(
             if z < 255 {
                 cost[z as usize]
             } else {
-                cost[255]
-                    + 8.0
-                        * ((64 - (z - 255).leading_zeros()) as f64 / 7.0)
-                            .ceil()
-                            .max(1.0)
+                cost[255] + 8.0 * ((64 - (z - 255).leading_zeros()) as f64 / 7.0).ceil().max(1.0)
             }
         };
         let z = m.decoder.latent_dim();
@@ -505,20 +435,12 @@ fn encode_chunk(
         let evaluate = |shift: u8, selected: &[usize]| -> (f64, AeChoice) {
             let stored: Vec<i32> = selected
                 .iter()
-                .flat_map(|&t| {
-                    lat_q[t * z..(t + 1) * z]
-                        .iter()
-                        .map(|&l| shift_down(l, shift))
-                })
+                .flat_map(|&t| lat_q[t * z..(t + 1) * z].iter().map(|&l| shift_down(l, shift)))
                 .collect();
             let input: Vec<i32> = stored.iter().map(|&l| shift_up(l, shift)).collect();
             let preds = m.decoder.predict(&input, selected.len());
-            let mut choice = AeChoice {
-                shift,
-                modes: vec![0; tiles],
-                latent_bytes: Vec::new(),
-                ae_codes: vec![0i64; n],
-            };
+            let mut choice =
+                AeChoice { shift, modes: vec![0; tiles], latent_bytes: Vec::new(), ae_codes: vec![0i64; n] };
             // Edge tiles repeat border elements; like the decoder, use each element's first occurrence.
             let mut seen = vec![false; n];
             let mut total = 0.0;
@@ -536,10 +458,8 @@ fn encode_chunk(
                     c_ae += code_cost(choice.ae_codes[e]);
                 }
                 let lat = &stored[k * z..(k + 1) * z];
-                let lat_cost: f64 = lat
-                    .iter()
-                    .map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0)
-                    .sum();
+                let lat_cost: f64 =
+                    lat.iter().map(|&l| 2.0 * (1.0 + zigzag(l as i64) as f64).log2() + 1.0).sum();
                 if c_ae + lat_cost < classic_cost[t] {
                     choice.modes[t] = 1;
                     total += c_ae + lat_cost;
@@ -553,9 +473,7 @@ fn encode_chunk(
             (total, choice)
         };
         const SEARCH_TILES: usize = 512;
-        let sample: Vec<usize> = (0..tiles)
-            .step_by(tiles.div_ceil(SEARCH_TILES).max(1))
-            .collect();
+        let sample: Vec<usize> = (0..tiles).step_by(tiles.div_ceil(SEARCH_TILES).max(1)).collect();
         let best_shift = [0u8, 2, 4, 6, 8, 10]
             .into_iter()
             .map(|shift| (evaluate(shift, &sample).0, shift))
@@ -639,11 +557,7 @@ struct AeChoice {
 
 /// A latent stored with `shift` fewer bits (rounded to nearest).
 fn shift_down(l: i32, shift: u8) -> i32 {
-    if shift == 0 {
-        l
-    } else {
-        ((l as i64 + (1 << (shift - 1))) >> shift) as i32
-    }
+    if shift == 0 { l } else { ((l as i64 + (1 << (shift - 1))) >> shift) as i32 }
 }
 
 /// −log2 p per escape-coded symbol, with add-one smoothing.
@@ -658,23 +572,14 @@ fn symbol_costs(codes: &[i64]) -> [f64; 256] {
 
 /// Independent check, in f64, of |x − x′| ≤ bound for every value; NaN, ±Inf and fill values must
 /// come back bit for bit.
-fn verify_bound(
-    orig: &Dataset,
-    dec: &Dataset,
-    streams: &[Stream<'_>],
-    fill: Option<f64>,
-) -> Result<()> {
+fn verify_bound(orig: &Dataset, dec: &Dataset, streams: &[Stream<'_>], fill: Option<f64>) -> Result<()> {
     let pairs: Vec<(&Values, &Values)> = match (orig, dec) {
         (Dataset::Field(a), Dataset::Field(b)) => vec![(&a.values, &b.values)],
-        (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) => a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (&x.values, &y.values))
-            .collect(),
+        (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) => {
+            a.iter().zip(b).map(|(x, y)| (&x.values, &y.values)).collect()
+        }
         _ => {
-            return Err(CodecError::Verification(
-                "decoded dataset has another kind".into(),
-            ));
+            return Err(CodecError::Verification("decoded dataset has another kind".into()));
         }
     };
     for (s, (a, b)) in streams.iter().zip(pairs) {
@@ -696,8 +601,7 @@ fn verify_bound(
                     let ok = if x.is_finite() && !is_fill(x, fill, s.meta.dtype) {
                         (x - y).abs() <= bound
                     } else {
-                        x.to_bits() == y.to_bits()
-                            || (x.is_nan() && y.is_nan() && s.meta.dtype == DType::F32)
+                        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan() && s.meta.dtype == DType::F32)
                     };
                     if !ok {
                         return Err(CodecError::Verification(format!(
@@ -708,9 +612,7 @@ fn verify_bound(
                 }
             }
             _ => {
-                return Err(CodecError::Verification(
-                    "decoded stream has another type or length".into(),
-                ));
+                return Err(CodecError::Verification("decoded stream has another type or length".into()));
             }
         }
     }

@@ -75,19 +75,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_with_escapes() {
-        let codes = vec![
-            0,
-            1,
-            -1,
-            126,
-            127,
-            -128,
-            1000,
-            -100000,
-            i64::MAX,
-            i64::MIN,
-            5,
-        ];
+        let codes = vec![0, 1, -1, 126, 127, -128, 1000, -100000, i64::MAX, i64::MIN, 5];
         let (mut s, mut e) = (Vec::new(), Vec::new());
         pack_codes(&codes, &mut s, &mut e);
         assert_eq!(s.len(), codes.len());

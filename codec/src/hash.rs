@@ -31,10 +31,7 @@ impl Default for ContentHasher {
 
 impl ContentHasher {
     pub fn new() -> Self {
-        Self {
-            hasher: blake3::Hasher::new(),
-            buf: Vec::with_capacity(1 << 16),
-        }
+        Self { hasher: blake3::Hasher::new(), buf: Vec::with_capacity(1 << 16) }
     }
 
     fn flush_if_full(&mut self) {

@@ -42,10 +42,8 @@ fn huffman_lengths(counts: &[u64; 256]) -> [u8; 256] {
     }
     // Nodes: leaves 0..256, internal nodes after; parent links give the depths.
     let mut parent = vec![usize::MAX; 512];
-    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>> = used
-        .iter()
-        .map(|&s| std::cmp::Reverse((counts[s], s)))
-        .collect();
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>> =
+        used.iter().map(|&s| std::cmp::Reverse((counts[s], s))).collect();
     let mut next = 256;
     while heap.len() > 1 {
         let std::cmp::Reverse((c1, a)) = heap.pop().expect("two nodes");
@@ -122,11 +120,7 @@ pub fn decode(table: &[u8], bits: &[u8], n: usize, out: &mut Vec<u8>) -> Result<
         lengths[2 * i + 1] = b >> 4;
     }
     // Kraft: an over-subscribed table is not a prefix code.
-    let kraft: u64 = lengths
-        .iter()
-        .filter(|&&l| l > 0)
-        .map(|&l| 1u64 << (MAX_LEN - l))
-        .sum();
+    let kraft: u64 = lengths.iter().filter(|&&l| l > 0).map(|&l| 1u64 << (MAX_LEN - l)).sum();
     if kraft > 1 << MAX_LEN {
         return corrupt("Huffman table is not a prefix code");
     }
@@ -207,10 +201,7 @@ mod tests {
             })
             .collect();
         let size = round_trip(&skewed);
-        assert!(
-            size < 10_000 / 4,
-            "skewed data should take well under 2 bits a symbol: {size}"
-        );
+        assert!(size < 10_000 / 4, "skewed data should take well under 2 bits a symbol: {size}");
         let uniform: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 256) as u8).collect();
         round_trip(&uniform);
         round_trip(&[42; 1000]);
@@ -228,15 +219,10 @@ mod tests {
         }
         let l = code_lengths(&counts);
         assert!(l.iter().all(|&x| x <= MAX_LEN));
-        let kraft: u64 = l
-            .iter()
-            .filter(|&&x| x > 0)
-            .map(|&x| 1u64 << (MAX_LEN - x))
-            .sum();
+        let kraft: u64 = l.iter().filter(|&&x| x > 0).map(|&x| 1u64 << (MAX_LEN - x)).sum();
         assert!(kraft <= 1 << MAX_LEN);
-        let symbols: Vec<u8> = (0..40u8)
-            .flat_map(|s| std::iter::repeat_n(s, (counts[s as usize] % 50 + 1) as usize))
-            .collect();
+        let symbols: Vec<u8> =
+            (0..40u8).flat_map(|s| std::iter::repeat_n(s, (counts[s as usize] % 50 + 1) as usize)).collect();
         round_trip(&symbols);
     }
 

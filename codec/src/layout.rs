@@ -95,10 +95,7 @@ pub fn plan_chunks(lattice: [usize; 3], tile0: usize, target: usize) -> Vec<Chun
     let mut start = 0;
     while start < lattice[0] {
         let n = rows.min(lattice[0] - start);
-        out.push(ChunkDims {
-            start,
-            dims: [n, lattice[1], lattice[2]],
-        });
+        out.push(ChunkDims { start, dims: [n, lattice[1], lattice[2]] });
         start += n;
     }
     out
@@ -120,10 +117,7 @@ mod tests {
 
     #[test]
     fn tiles_cover_and_replicate_edges() {
-        let c = ChunkDims {
-            start: 0,
-            dims: [2, 5, 3],
-        };
+        let c = ChunkDims { start: 0, dims: [2, 5, 3] };
         let tile = [1, 2, 2];
         assert_eq!(c.tile_grid(tile), [2, 3, 2]);
         let owner = c.element_tiles(tile);

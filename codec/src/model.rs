@@ -52,10 +52,7 @@ impl IntDecoder {
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.weights.len() + l.bias.len())
-            .sum()
+        self.layers.iter().map(|l| l.weights.len() + l.bias.len()).sum()
     }
 
     /// Checks every size and proves that no accumulator can overflow i32.
@@ -65,24 +62,15 @@ impl IntDecoder {
             return bad("no layers".into());
         }
         if self.latent_frac_bits > 24 {
-            return bad(format!(
-                "latent scale 2^-{} out of range",
-                self.latent_frac_bits
-            ));
+            return bad(format!("latent scale 2^-{} out of range", self.latent_frac_bits));
         }
         if !(0..=(1 << LEAKY_SHIFT)).contains(&self.leaky_num) {
-            return bad(format!(
-                "LeakyReLU slope {}/4096 out of range",
-                self.leaky_num
-            ));
+            return bad(format!("LeakyReLU slope {}/4096 out of range", self.leaky_num));
         }
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
             if l.in_dim == 0 || l.out_dim == 0 || l.in_dim > MAX_WIDTH || l.out_dim > MAX_WIDTH {
-                return bad(format!(
-                    "layer {i}: size {}x{} out of range",
-                    l.out_dim, l.in_dim
-                ));
+                return bad(format!("layer {i}: size {}x{} out of range", l.out_dim, l.in_dim));
             }
             if i > 0 && self.layers[i - 1].out_dim != l.in_dim {
                 return bad(format!(
@@ -97,16 +85,13 @@ impl IntDecoder {
             }
             let max_shift = if i == last { 62 } else { 30 };
             for (j, row) in l.weights.chunks_exact(n).enumerate() {
-                let sum: i64 = row.iter().map(|&w| (w as i64).abs()).sum::<i64>() * 32768
-                    + (l.bias[j] as i64).abs();
+                let sum: i64 =
+                    row.iter().map(|&w| (w as i64).abs()).sum::<i64>() * 32768 + (l.bias[j] as i64).abs();
                 if sum > ACC_LIMIT {
                     return bad(format!("layer {i} row {j}: accumulator could overflow"));
                 }
                 if l.shifts[j] > max_shift {
-                    return bad(format!(
-                        "layer {i} row {j}: shift {} out of range",
-                        l.shifts[j]
-                    ));
+                    return bad(format!("layer {i} row {j}: shift {} out of range", l.shifts[j]));
                 }
             }
         }
@@ -119,13 +104,7 @@ impl IntDecoder {
         let z = self.latent_dim();
         let out_dim = self.output_dim();
         assert_eq!(latents.len(), n * z, "latent buffer size");
-        let widest = self
-            .layers
-            .iter()
-            .map(|l| l.out_dim as usize)
-            .max()
-            .unwrap_or(0)
-            .max(z);
+        let widest = self.layers.iter().map(|l| l.out_dim as usize).max().unwrap_or(0).max(z);
         let mut cur = vec![0i32; widest];
         let mut next = vec![0i32; widest];
         let mut out = Vec::with_capacity(n * out_dim);
@@ -146,11 +125,7 @@ impl IntDecoder {
                         out.push(acc as f64 * pow2_neg(layer.shifts[j]));
                     } else {
                         let y = round_shift(acc, layer.shifts[j]).clamp(ACT_MIN, ACT_MAX);
-                        next[j] = if y < 0 {
-                            (y * self.leaky_num) >> LEAKY_SHIFT
-                        } else {
-                            y
-                        };
+                        next[j] = if y < 0 { (y * self.leaky_num) >> LEAKY_SHIFT } else { y };
                     }
                 }
                 std::mem::swap(&mut cur, &mut next);
@@ -162,11 +137,7 @@ impl IntDecoder {
 
 /// `a / 2^s` rounded half up; cannot overflow for |a| ≤ 2^30, s ≤ 30.
 fn round_shift(a: i32, s: u8) -> i32 {
-    if s == 0 {
-        a
-    } else {
-        a.wrapping_add(1 << (s - 1)) >> s
-    }
+    if s == 0 { a } else { a.wrapping_add(1 << (s - 1)) >> s }
 }
 
 /// 2^-s, exactly.
@@ -229,10 +200,7 @@ pub fn quantize_decoder(
     // Max |value| at the input of every layer (latents first), over the calibration set.
     let mut max_abs = vec![1e-6f64; layers.len()];
     for r in 0..rows {
-        let input: Vec<f64> = calibration[r * z..(r + 1) * z]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
+        let input: Vec<f64> = calibration[r * z..(r + 1) * z].iter().map(|&v| v as f64).collect();
         let acts = float_forward(layers, leaky_slope, &input);
         for (l, m) in max_abs.iter_mut().enumerate() {
             let layer_max = acts[l].iter().fold(0.0f64, |a, v| a.max(v.abs()));
@@ -250,25 +218,16 @@ pub fn quantize_decoder(
         let mut bias = Vec::with_capacity(l.out_dim);
         for j in 0..l.out_dim {
             let row = &l.weight[j * l.in_dim..(j + 1) * l.in_dim];
-            let max_w = row
-                .iter()
-                .fold(0.0f64, |a, &w| a.max((w as f64).abs()))
-                .max(1e-30);
+            let max_w = row.iter().fold(0.0f64, |a, &w| a.max((w as f64).abs())).max(1e-30);
             // Finest weight scale 2^-e that keeps int8 and the accumulator bound.
             let mut e = ((127.0 / max_w).log2().floor() as i32).clamp(-8, 24);
             let lo = if li == last { 0 } else { a_out - a_in };
-            let hi = if li == last {
-                62 - a_in
-            } else {
-                30 + a_out - a_in
-            };
+            let hi = if li == last { 62 - a_in } else { 30 + a_out - a_in };
             e = e.clamp(lo, hi.max(lo));
             let (row_q, b_q) = loop {
                 let scale = 2f64.powi(e);
-                let row_q: Vec<i8> = row
-                    .iter()
-                    .map(|&w| (w as f64 * scale).round().clamp(-127.0, 127.0) as i8)
-                    .collect();
+                let row_q: Vec<i8> =
+                    row.iter().map(|&w| (w as f64 * scale).round().clamp(-127.0, 127.0) as i8).collect();
                 let abs_sum: i64 = row_q.iter().map(|&w| (w as i64).abs()).sum::<i64>() * 32768;
                 let b = (l.bias[j] as f64 * 2f64.powi(a_in + e)).round();
                 let room = (ACC_LIMIT - abs_sum) as f64;
@@ -282,13 +241,7 @@ pub fn quantize_decoder(
             bias.push(b_q);
             shifts.push((a_in + e - a_out).clamp(0, if li == last { 62 } else { 30 }) as u8);
         }
-        out.push(IntLayer {
-            in_dim: l.in_dim as u32,
-            out_dim: l.out_dim as u32,
-            weights,
-            shifts,
-            bias,
-        });
+        out.push(IntLayer { in_dim: l.in_dim as u32, out_dim: l.out_dim as u32, weights, shifts, bias });
     }
     let dec = IntDecoder {
         latent_frac_bits: frac[0],
@@ -315,10 +268,7 @@ pub fn shift_up(stored: i32, shift: u8) -> i32 {
 /// Latent floats to the integers the decoder takes (round to nearest, clamped to i16).
 pub fn quantize_latents(latents: &[f32], frac_bits: u8) -> Vec<i32> {
     let s = f64::from(1u32 << frac_bits);
-    latents
-        .iter()
-        .map(|&v| (v as f64 * s).round().clamp(ACT_MIN as f64, ACT_MAX as f64) as i32)
-        .collect()
+    latents.iter().map(|&v| (v as f64 * s).round().clamp(ACT_MIN as f64, ACT_MAX as f64) as i32).collect()
 }
 
 #[cfg(test)]
@@ -326,9 +276,7 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -351,12 +299,7 @@ mod tests {
         let layers: Vec<FloatLayer> = dims
             .windows(2)
             .enumerate()
-            .map(|(i, w)| FloatLayer {
-                in_dim: w[0],
-                out_dim: w[1],
-                weight: &ws[i],
-                bias: &bs[i],
-            })
+            .map(|(i, w)| FloatLayer { in_dim: w[0], out_dim: w[1], weight: &ws[i], bias: &bs[i] })
             .collect();
         let mut s = 99u64;
         let lat: Vec<f32> = (0..6 * 200).map(|_| lcg(&mut s) * 3.0).collect();
@@ -374,14 +317,8 @@ mod tests {
             }
         }
         // int8 weights: a few percent of the output's scale, not more.
-        assert!(
-            max_err < 0.05 * max_val,
-            "max err {max_err} vs scale {max_val}"
-        );
-        assert!(
-            max_err > 0.0,
-            "quantization cannot be exact for random weights"
-        );
+        assert!(max_err < 0.05 * max_val, "max err {max_err} vs scale {max_val}");
+        assert!(max_err > 0.0, "quantization cannot be exact for random weights");
     }
 
     #[test]
@@ -399,13 +336,8 @@ mod tests {
         };
         good.validate().unwrap();
         let mut big = good.clone();
-        big.layers[0] = IntLayer {
-            in_dim: 20000,
-            out_dim: 1,
-            weights: vec![127; 20000],
-            shifts: vec![0],
-            bias: vec![0],
-        };
+        big.layers[0] =
+            IntLayer { in_dim: 20000, out_dim: 1, weights: vec![127; 20000], shifts: vec![0], bias: vec![0] };
         assert!(big.validate().is_err());
         let mut wrong = good.clone();
         wrong.layers[0].weights.pop();
@@ -434,13 +366,7 @@ mod tests {
                     shifts: vec![2, 1],
                     bias: vec![5, -9],
                 },
-                IntLayer {
-                    in_dim: 2,
-                    out_dim: 1,
-                    weights: vec![-2, 4],
-                    shifts: vec![3],
-                    bias: vec![1],
-                },
+                IntLayer { in_dim: 2, out_dim: 1, weights: vec![-2, 4], shifts: vec![3], bias: vec![1] },
             ],
         };
         dec.validate().unwrap();

@@ -27,13 +27,8 @@ pub fn read_model_file(bytes: &[u8]) -> Result<ModelFile<'_>> {
     })?;
     match sections.as_slice() {
         [d, t] if d.kind == SectionKind::Model && t.kind == SectionKind::Training => {
-            Ok(ModelFile {
-                decoder: d.payload,
-                training: t.payload,
-            })
+            Ok(ModelFile { decoder: d.payload, training: t.payload })
         }
-        _ => Err(CodecError::InvalidModel(
-            "model file sections are not decoder + training".into(),
-        )),
+        _ => Err(CodecError::InvalidModel("model file sections are not decoder + training".into())),
     }
 }

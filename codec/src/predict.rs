@@ -35,10 +35,7 @@ impl Classic {
         match self {
             Classic::Constant => "constant".into(),
             Classic::Lorenzo(m) => {
-                let axes: Vec<String> = (0..3)
-                    .filter(|a| m & (1 << a) != 0)
-                    .map(|a| a.to_string())
-                    .collect();
+                let axes: Vec<String> = (0..3).filter(|a| m & (1 << a) != 0).map(|a| a.to_string()).collect();
                 format!("lorenzo{}d(axes {})", m.count_ones(), axes.join(","))
             }
         }
@@ -125,11 +122,7 @@ pub fn sweep(
                         let mut p = 0i64;
                         for &(off, sign) in t {
                             let v = q[idx - off];
-                            p = if sign > 0 {
-                                p.wrapping_add(v)
-                            } else {
-                                p.wrapping_sub(v)
-                            };
+                            p = if sign > 0 { p.wrapping_add(v) } else { p.wrapping_sub(v) };
                         }
                         q[idx] = visit(idx, p);
                         idx += 1;
@@ -158,11 +151,8 @@ pub fn estimated_bytes(codes: impl Iterator<Item = i64>) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    let bits: f64 = hist
-        .iter()
-        .filter(|&&h| h > 0)
-        .map(|&h| -(h as f64) * (h as f64 / n as f64).log2())
-        .sum();
+    let bits: f64 =
+        hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n as f64).log2()).sum();
     bits / 8.0 + escape_bytes as f64
 }
 
@@ -182,18 +172,14 @@ mod tests {
 
     fn decode(dims: [usize; 3], classic: Classic, codes: &[i64]) -> Vec<i64> {
         let mut q = vec![0; codes.len()];
-        sweep(dims, classic, &[0], false, &mut q, |i, p| {
-            p.wrapping_add(codes[i])
-        });
+        sweep(dims, classic, &[0], false, &mut q, |i, p| p.wrapping_add(codes[i]));
         q
     }
 
     #[test]
     fn lorenzo_is_exact_on_planes_and_lossless_on_anything() {
         let dims = [3, 4, 5];
-        let plane: Vec<i64> = (0..60)
-            .map(|i| (i / 20) * 7 + ((i / 5) % 4) * 3 - (i % 5) * 2)
-            .collect();
+        let plane: Vec<i64> = (0..60).map(|i| (i / 20) * 7 + ((i / 5) % 4) * 3 - (i % 5) * 2).collect();
         let c3 = codes_of(dims, Classic::Lorenzo(7), &plane);
         // A linear function is predicted exactly away from the borders.
         for i in 1..3 {
@@ -203,15 +189,8 @@ mod tests {
                 }
             }
         }
-        let wild: Vec<i64> = (0..60)
-            .map(|i| {
-                if i % 3 == 0 {
-                    i64::MAX - i
-                } else {
-                    i64::MIN + i * 17
-                }
-            })
-            .collect();
+        let wild: Vec<i64> =
+            (0..60).map(|i| if i % 3 == 0 { i64::MAX - i } else { i64::MIN + i * 17 }).collect();
         for c in Classic::candidates(dims, false) {
             assert_eq!(decode(dims, c, &codes_of(dims, c, &wild)), wild, "{c:?}");
         }

@@ -11,11 +11,7 @@ const MAX_Q: f64 = (1u64 << 52) as f64;
 /// stores the rest raw.
 pub fn float_quantizer(bound: f64, offset: f64) -> Quantizer {
     let step = if bound > 0.0 { 2.0 * bound } else { 1.0 };
-    Quantizer::Float {
-        bound,
-        step,
-        offset,
-    }
+    Quantizer::Float { bound, step, offset }
 }
 
 /// What the decoder computes for grid point q. Must stay bit-identical on every platform: one
@@ -28,11 +24,7 @@ pub fn dequantize(q: i64, step: f64, offset: f64) -> f64 {
 /// The value as written in the output dtype (f32 outputs are rounded once more).
 #[inline]
 pub fn to_dtype(x: f64, dtype: DType) -> f64 {
-    if dtype == DType::F32 {
-        x as f32 as f64
-    } else {
-        x
-    }
+    if dtype == DType::F32 { x as f32 as f64 } else { x }
 }
 
 /// Grid point for x, or None when x must be stored exactly (non-finite, out of the grid's range, or
@@ -48,11 +40,7 @@ pub fn prequantize(x: f64, bound: f64, step: f64, offset: f64, dtype: DType) -> 
     }
     let q = r as i64;
     let back = to_dtype(dequantize(q, step, offset), dtype);
-    if (x - back).abs() <= bound {
-        Some(q)
-    } else {
-        None
-    }
+    if (x - back).abs() <= bound { Some(q) } else { None }
 }
 
 #[cfg(test)]
@@ -62,9 +50,7 @@ mod tests {
     #[test]
     fn bound_holds_or_value_is_flagged() {
         let (bound, offset) = (1e-3, -2.0);
-        let Quantizer::Float { step, .. } = float_quantizer(bound, offset) else {
-            unreachable!()
-        };
+        let Quantizer::Float { step, .. } = float_quantizer(bound, offset) else { unreachable!() };
         let mut raw = 0;
         for i in 0..10_000 {
             let x = offset + i as f64 * 0.000_731;
@@ -76,18 +62,13 @@ mod tests {
         // Only values on a cell edge, missed by a rounding error, may need storing exactly.
         assert!(raw < 20, "{raw} values stored raw");
         assert_eq!(prequantize(f64::NAN, bound, step, offset, DType::F64), None);
-        assert_eq!(
-            prequantize(f64::INFINITY, bound, step, offset, DType::F64),
-            None
-        );
+        assert_eq!(prequantize(f64::INFINITY, bound, step, offset, DType::F64), None);
         assert_eq!(prequantize(1e300, bound, step, offset, DType::F64), None);
     }
 
     #[test]
     fn zero_bound_is_exact_or_raw() {
-        let Quantizer::Float { step, .. } = float_quantizer(0.0, 5.0) else {
-            unreachable!()
-        };
+        let Quantizer::Float { step, .. } = float_quantizer(0.0, 5.0) else { unreachable!() };
         assert_eq!(prequantize(5.0, 0.0, step, 5.0, DType::F64), Some(0));
         assert_eq!(prequantize(6.0, 0.0, step, 5.0, DType::F64), Some(1));
         assert_eq!(prequantize(5.5, 0.0, step, 5.0, DType::F64), None);

@@ -28,10 +28,7 @@ pub fn pattern_field(frames: usize) -> (Dataset, Vec<[f32; 2]>) {
         for ti in 0..n / TILE {
             for tj in 0..n / TILE {
                 let k = (f * 16 + ti * 4 + tj) as u64;
-                let h = k
-                    .wrapping_mul(0x9e3779b97f4a7c15)
-                    .rotate_left(29)
-                    .wrapping_mul(0xbf58476d1ce4e5b9);
+                let h = k.wrapping_mul(0x9e3779b97f4a7c15).rotate_left(29).wrapping_mul(0xbf58476d1ce4e5b9);
                 let (a, b) = (
                     (h >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0,
                     ((h >> 16) & 0xff_ffff) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0,
@@ -40,21 +37,13 @@ pub fn pattern_field(frames: usize) -> (Dataset, Vec<[f32; 2]>) {
                 for r in 0..TILE {
                     for c in 0..TILE {
                         let o = r * TILE + c;
-                        v[(f * n + ti * TILE + r) * n + tj * TILE + c] =
-                            0.5 + (a * p1[o] + b * p2[o]) as f64;
+                        v[(f * n + ti * TILE + r) * n + tj * TILE + c] = 0.5 + (a * p1[o] + b * p2[o]) as f64;
                     }
                 }
             }
         }
     }
-    (
-        Dataset::Field(Array {
-            dtype: DType::F64,
-            shape: vec![frames, n, n],
-            values: Values::Float(v),
-        }),
-        coeffs,
-    )
+    (Dataset::Field(Array { dtype: DType::F64, shape: vec![frames, n, n], values: Values::Float(v) }), coeffs)
 }
 
 /// The exact linear decoder (weights = the patterns, bias 0.5) exported to integers, and an
@@ -67,15 +56,8 @@ pub fn pattern_model() -> (Vec<u8>, impl Fn(&[f32], usize) -> Vec<f32> + Sync) {
         w[o * 2 + 1] = p2[o];
     }
     let b = vec![0.5f32; TILE * TILE];
-    let layer = FloatLayer {
-        in_dim: 2,
-        out_dim: TILE * TILE,
-        weight: &w,
-        bias: &b,
-    };
-    let calib: Vec<f32> = (0..200)
-        .flat_map(|k| [(k as f32 * 0.37).sin(), (k as f32 * 0.61).cos()])
-        .collect();
+    let layer = FloatLayer { in_dim: 2, out_dim: TILE * TILE, weight: &w, bias: &b };
+    let calib: Vec<f32> = (0..200).flat_map(|k| [(k as f32 * 0.37).sin(), (k as f32 * 0.61).cos()]).collect();
     let dec = quantize_decoder(&[layer], 0.01, &calib).unwrap();
     let payload = postcard_bytes(&dec);
     let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
@@ -84,10 +66,7 @@ pub fn pattern_model() -> (Vec<u8>, impl Fn(&[f32], usize) -> Vec<f32> + Sync) {
     let encode = move |input: &[f32], n: usize| {
         let mut out = Vec::with_capacity(n * 2);
         for t in 0..n {
-            let x: Vec<f32> = input[t * 64..(t + 1) * 64]
-                .iter()
-                .map(|v| v - 0.5)
-                .collect();
+            let x: Vec<f32> = input[t * 64..(t + 1) * 64].iter().map(|v| v - 0.5).collect();
             let (r1, r2) = (dot(&x, &p1), dot(&x, &p2));
             out.push((g22 * r1 - g12 * r2) / det);
             out.push((g11 * r2 - g12 * r1) / det);
@@ -118,10 +97,7 @@ fn autoencoder_tiles_win_and_decode_within_the_bound() {
         encode: &encode,
     };
     for rel in [1e-2, 1e-3] {
-        let opts = CompressOptions {
-            bound: BoundSpec::Rel(rel),
-            ..Default::default()
-        };
+        let opts = CompressOptions { bound: BoundSpec::Rel(rel), ..Default::default() };
         let with = compress(&ds, &opts, Some(&ae)).unwrap();
         let without = compress(&ds, &opts, None).unwrap();
         assert!(
@@ -129,12 +105,7 @@ fn autoencoder_tiles_win_and_decode_within_the_bound() {
             "the model pays here: {:?}",
             with.metadata.notes
         );
-        assert!(
-            with.ae_tiles * 4 > with.total_tiles,
-            "{} of {} tiles",
-            with.ae_tiles,
-            with.total_tiles
-        );
+        assert!(with.ae_tiles * 4 > with.total_tiles, "{} of {} tiles", with.ae_tiles, with.total_tiles);
         eprintln!(
             "rel {rel}: {} of {} tiles, {} vs {} bytes",
             with.ae_tiles,
@@ -144,28 +115,14 @@ fn autoencoder_tiles_win_and_decode_within_the_bound() {
         );
         assert!(with.bytes.len() < without.bytes.len());
         let back = decode(&with.bytes, None).unwrap();
-        let (Dataset::Field(a), Dataset::Field(b)) = (&ds, &back) else {
-            unreachable!()
-        };
-        let (Values::Float(x), Values::Float(y)) = (&a.values, &b.values) else {
-            unreachable!()
-        };
-        let (lo, hi) = x
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        let (Dataset::Field(a), Dataset::Field(b)) = (&ds, &back) else { unreachable!() };
+        let (Values::Float(x), Values::Float(y)) = (&a.values, &b.values) else { unreachable!() };
+        let (lo, hi) = x.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
         for (p, q) in x.iter().zip(y) {
             assert!((p - q).abs() <= rel * (hi - lo));
         }
         // Online mode: same bytes minus the model, which must then be supplied.
-        let online = compress(
-            &ds,
-            &opts,
-            Some(&AeModel {
-                embed: false,
-                ..ae_clone(&ae)
-            }),
-        )
-        .unwrap();
+        let online = compress(&ds, &opts, Some(&AeModel { embed: false, ..ae_clone(&ae) })).unwrap();
         assert!(decode(&online.bytes, None).is_err());
         assert_eq!(decode(&online.bytes, Some(&payload)).unwrap(), back);
     }
@@ -195,11 +152,7 @@ fn any_damage_to_an_autoencoder_archive_is_caught() {
         embed: true,
         encode: &encode,
     };
-    let opts = CompressOptions {
-        bound: BoundSpec::Rel(1e-3),
-        force_model: true,
-        ..Default::default()
-    };
+    let opts = CompressOptions { bound: BoundSpec::Rel(1e-3), force_model: true, ..Default::default() };
     let c = compress(&ds, &opts, Some(&ae)).unwrap();
     assert!(c.ae_tiles > 0);
     for i in 0..c.bytes.len() {

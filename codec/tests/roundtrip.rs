@@ -7,16 +7,9 @@ use baler_codec::{Array, BoundSpec, Column, DType, Dataset, Values, decode};
 use proptest::prelude::*;
 
 fn field(shape: Vec<usize>, dtype: DType, values: Vec<f64>) -> Dataset {
-    let values = if dtype == DType::F32 {
-        values.into_iter().map(|v| v as f32 as f64).collect()
-    } else {
-        values
-    };
-    Dataset::Field(Array {
-        dtype,
-        shape,
-        values: Values::Float(values),
-    })
+    let values =
+        if dtype == DType::F32 { values.into_iter().map(|v| v as f32 as f64).collect() } else { values };
+    Dataset::Field(Array { dtype, shape, values: Values::Float(values) })
 }
 
 fn check_bound(orig: &Dataset, back: &Dataset, bound_of: impl Fn(usize) -> f64, fill: Option<f64>) {
@@ -30,10 +23,7 @@ fn check_bound(orig: &Dataset, back: &Dataset, bound_of: impl Fn(usize) -> f64, 
             for (x, y) in a.iter().zip(b) {
                 assert_eq!((&x.name, x.dtype), (&y.name, y.dtype));
             }
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (&x.values, &y.values))
-                .collect()
+            a.iter().zip(b).map(|(x, y)| (&x.values, &y.values)).collect()
         }
         _ => panic!("kind changed"),
     };
@@ -43,10 +33,7 @@ fn check_bound(orig: &Dataset, back: &Dataset, bound_of: impl Fn(usize) -> f64, 
                 assert_eq!(a.len(), b.len());
                 for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
                     if x.is_finite() && Some(x) != fill {
-                        assert!(
-                            (x - y).abs() <= bound_of(c),
-                            "col {c} value {i}: {x} vs {y}"
-                        );
+                        assert!((x - y).abs() <= bound_of(c), "col {c} value {i}: {x} vs {y}");
                     } else if x.is_nan() {
                         assert!(y.is_nan(), "NaN lost at {i}");
                     } else {
@@ -73,21 +60,12 @@ fn smooth(shape: &[usize], seed: u64) -> Vec<f64> {
     let n: usize = shape.iter().product();
     let a = (seed % 97) as f64 / 13.0;
     (0..n)
-        .map(|i| {
-            ((i as f64) * 0.013 + a).sin() * 3.0
-                + ((i as f64) * 0.0021).cos()
-                + (i % 7) as f64 * 1e-3
-        })
+        .map(|i| ((i as f64) * 0.013 + a).sin() * 3.0 + ((i as f64) * 0.0021).cos() + (i % 7) as f64 * 1e-3)
         .collect()
 }
 
 fn options(bound: BoundSpec) -> CompressOptions {
-    CompressOptions {
-        bound,
-        chunk_elements: 700,
-        zstd_level: 3,
-        ..Default::default()
-    }
+    CompressOptions { bound, chunk_elements: 700, zstd_level: 3, ..Default::default() }
 }
 
 proptest! {
@@ -150,22 +128,10 @@ fn fill_values_and_integers_round_trip_exactly() {
             *x = -1e34;
         }
     }
-    let data_range = range(
-        &v.iter()
-            .map(|&x| {
-                if x == -1e34 {
-                    f64::NAN
-                } else {
-                    x as f32 as f64
-                }
-            })
-            .collect::<Vec<_>>(),
-    );
+    let data_range =
+        range(&v.iter().map(|&x| if x == -1e34 { f64::NAN } else { x as f32 as f64 }).collect::<Vec<_>>());
     let ds = field(shape, DType::F32, v);
-    let opts = CompressOptions {
-        fill_value: Some(-1e34f32 as f64),
-        ..options(BoundSpec::Rel(1e-2))
-    };
+    let opts = CompressOptions { fill_value: Some(-1e34f32 as f64), ..options(BoundSpec::Rel(1e-2)) };
     let c = compress(&ds, &opts, None).unwrap();
     let back = decode(&c.bytes, None).unwrap();
     check_bound(&ds, &back, |_| 1e-2 * data_range, Some(-1e34f32 as f64));
@@ -219,13 +185,10 @@ fn per_column_relative_bounds_on_a_table() {
     let ranges = [2e-3, 2e5];
     check_bound(&ds, &back, |c| 1e-2 * ranges[c] * 1.0001, None);
     // The small column is held to its own (tiny) bound, not the large column's.
-    let (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) = (&ds, &back)
-    else {
+    let (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) = (&ds, &back) else {
         unreachable!()
     };
-    let (Values::Float(x), Values::Float(y)) = (&a[0].values, &b[0].values) else {
-        unreachable!()
-    };
+    let (Values::Float(x), Values::Float(y)) = (&a[0].values, &b[0].values) else { unreachable!() };
     assert!(x.iter().zip(y).all(|(p, q)| (p - q).abs() <= 2e-5 * 1.0001));
 }
 
@@ -241,18 +204,12 @@ fn every_byte_flip_and_truncation_fails_cleanly() {
             b[i] ^= bit;
             match decode(&b, None) {
                 Err(_) => {}
-                Ok(d) => panic!(
-                    "flip at byte {i} decoded silently (same data: {})",
-                    d == good
-                ),
+                Ok(d) => panic!("flip at byte {i} decoded silently (same data: {})", d == good),
             }
         }
     }
     for cut in 0..c.bytes.len() {
-        assert!(
-            decode(&c.bytes[..cut], None).is_err(),
-            "truncation at {cut}"
-        );
+        assert!(decode(&c.bytes[..cut], None).is_err(), "truncation at {cut}");
     }
 }
 
@@ -268,11 +225,7 @@ fn invalid_bounds_are_rejected() {
 fn empty_and_single_value_arrays_round_trip() {
     for shape in [vec![0], vec![3, 0], vec![1], vec![1, 1, 1]] {
         let n: usize = shape.iter().product();
-        let ds = field(
-            shape.clone(),
-            DType::F64,
-            (0..n).map(|i| i as f64 + 0.5).collect(),
-        );
+        let ds = field(shape.clone(), DType::F64, (0..n).map(|i| i as f64 + 0.5).collect());
         let c = compress(&ds, &options(BoundSpec::Rel(1e-3)), None).unwrap();
         assert_eq!(decode(&c.bytes, None).unwrap(), ds, "shape {shape:?}");
     }
@@ -284,27 +237,17 @@ fn streaming_decode_gives_the_same_values_chunk_by_chunk() {
     let ds = field(shape.clone(), DType::F32, smooth(&shape, 4));
     let c = compress(&ds, &options(BoundSpec::Rel(1e-3)), None).unwrap();
     let archive = baler_codec::Archive::open(&c.bytes, None).unwrap();
-    assert!(
-        archive.chunk_count() > 3,
-        "several chunks: {}",
-        archive.chunk_count()
-    );
+    assert!(archive.chunk_count() > 3, "several chunks: {}", archive.chunk_count());
     let mut parts = Vec::new();
     archive
         .decode_each(|part| {
-            let Dataset::Field(a) = part else {
-                panic!("field parts")
-            };
-            let Values::Float(v) = a.values else {
-                panic!("floats")
-            };
+            let Dataset::Field(a) = part else { panic!("field parts") };
+            let Values::Float(v) = a.values else { panic!("floats") };
             parts.push(v);
             Ok(())
         })
         .unwrap();
     assert_eq!(parts.len(), archive.chunk_count());
-    let Dataset::Field(whole) = archive.decode().unwrap() else {
-        unreachable!()
-    };
+    let Dataset::Field(whole) = archive.decode().unwrap() else { unreachable!() };
     assert_eq!(Values::Float(parts.concat()), whole.values);
 }

@@ -46,37 +46,24 @@ fn golden_archives_decode_to_the_same_values() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
     for g in GOLDEN {
         let bytes = std::fs::read(dir.join(g.file)).unwrap_or_else(|e| panic!("{}: {e}", g.file));
-        assert_eq!(
-            u16::from_le_bytes([bytes[8], bytes[9]]),
-            g.version,
-            "{}",
-            g.file
-        );
+        assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), g.version, "{}", g.file);
         let archive = Archive::open(&bytes, None).unwrap();
-        let ds = archive
-            .decode()
-            .unwrap_or_else(|e| panic!("{}: {e}", g.file));
+        let ds = archive.decode().unwrap_or_else(|e| panic!("{}: {e}", g.file));
         assert_eq!(ds.shape(), g.shape, "{}", g.file);
         let first_dtype = match &ds {
             Dataset::Field(a) => a.dtype,
             Dataset::Table { columns, .. } => columns[0].dtype,
         };
         assert_eq!(first_dtype, g.dtype, "{}", g.file);
-        assert_eq!(
-            hex(&content_hash(&ds)),
-            g.hash,
-            "{} decodes to other values",
-            g.file
-        );
+        assert_eq!(hex(&content_hash(&ds)), g.hash, "{} decodes to other values", g.file);
     }
 }
 
 #[test]
 fn the_autoencoder_golden_really_uses_the_integer_decoder() {
-    let bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/pattern_autoencoder_rel1e-3.baler"),
-    )
-    .unwrap();
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/pattern_autoencoder_rel1e-3.baler"))
+            .unwrap();
     let archive = Archive::open(&bytes, None).unwrap();
     let dec = archive.decoder.as_ref().expect("embedded model");
     assert_eq!(dec.latent_dim(), 2);

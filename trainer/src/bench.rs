@@ -86,11 +86,7 @@ fn peers(python: &Path, script: &Path, input: &Path, table: bool) -> Result<Vec<
         .status()
         .with_context(|| format!("{}: cannot run", python.display()))?;
     if !status.success() {
-        bail!(
-            "{} {} failed ({status})",
-            python.display(),
-            script.display()
-        );
+        bail!("{} {} failed ({status})", python.display(), script.display());
     }
     // Python's json writes Infinity / NaN (lossless PSNR), which JSON proper does not have.
     let text = std::fs::read_to_string(&out)?
@@ -130,9 +126,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let (ds, fill) = (loaded.dataset, loaded.fill_value);
         let table = matches!(ds, Dataset::Table { .. });
         let file = Path::new(split_spec(input).0);
-        let name = file
-            .file_name()
-            .map_or_else(|| input.clone(), |n| n.to_string_lossy().into_owned());
+        let name = file.file_name().map_or_else(|| input.clone(), |n| n.to_string_lossy().into_owned());
         let mb = ds.original_bytes() as f64 / 1e6;
         let t = Instant::now();
         let model = train_model(&ds, &cfg, fill, &name, &mut |_| {})?;
@@ -174,9 +168,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 Dataset::Field(a) => a.dtype.name().to_string(),
                 Dataset::Table { columns, .. } => columns[0].dtype.name().to_string(),
             };
-            let ext = file
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
             if !matches!(ext.as_deref(), Some("npy" | "npz")) {
                 eprintln!("{name}: peers run on .npy / .npz inputs only, skipped");
                 continue;
@@ -184,15 +176,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             for r in peers(py, &args.peers_script, file, table)? {
                 let codec = r["codec"].as_str().unwrap_or("?").to_string();
                 let mode = r["mode"].as_str().unwrap_or("");
-                if r["dtype"].as_str() != Some(dtype.as_str()) || (table && mode.contains("global"))
-                {
+                if r["dtype"].as_str() != Some(dtype.as_str()) || (table && mode.contains("global")) {
                     continue;
                 }
-                let f = |k: &str| {
-                    r[k].as_f64()
-                        .or_else(|| r[format!("global_{k}")].as_f64())
-                        .unwrap_or(f64::NAN)
-                };
+                let f =
+                    |k: &str| r[k].as_f64().or_else(|| r[format!("global_{k}")].as_f64()).unwrap_or(f64::NAN);
                 rows.push(Row {
                     input: name.clone(),
                     codec,
@@ -214,10 +202,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"epoch_seconds_note": md.lines().next(), "rows": rows})
-        );
+        println!("{}", serde_json::json!({"epoch_seconds_note": md.lines().next(), "rows": rows}));
     }
     let header = "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s | notes |\n|---|---|---|---|---|---|---|---|---|---|";
     if !args.json {
@@ -225,10 +210,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     writeln!(md, "{header}")?;
     for r in &rows {
-        let sz3 = rows
-            .iter()
-            .find(|p| p.input == r.input && p.codec == "SZ3" && p.rel == r.rel)
-            .map(|p| p.ratio);
+        let sz3 =
+            rows.iter().find(|p| p.input == r.input && p.codec == "SZ3" && p.rel == r.rel).map(|p| p.ratio);
         let vs = match (r.codec.as_str(), sz3) {
             ("baler", Some(s)) => format!("{:.2}", r.ratio / s),
             _ => String::new(),

@@ -183,12 +183,9 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     let Some(p) = path else {
         return Ok(Config::default());
     };
-    let text =
-        std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
-    let c: Config =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?;
-    c.validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let c: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?;
+    c.validate().map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
     Ok(c)
 }
 
@@ -200,12 +197,7 @@ fn read_input(spec: &str, common: &InputArgs) -> Result<Loaded> {
     {
         bail!("--fill-value must be finite (NaN and Inf are always kept exactly)");
     }
-    let mut loaded = load(
-        spec,
-        &ReadOptions {
-            table: common.table,
-        },
-    )?;
+    let mut loaded = load(spec, &ReadOptions { table: common.table })?;
     if common.fill_value.is_some() {
         loaded.fill_value = common.fill_value;
     }
@@ -213,11 +205,7 @@ fn read_input(spec: &str, common: &InputArgs) -> Result<Loaded> {
 }
 
 /// A dataset from a file, or decoded from an archive (then with its per-stream bounds).
-fn read_or_decode(
-    spec: &str,
-    model: Option<&Path>,
-    table: bool,
-) -> Result<(Dataset, Option<Vec<f64>>)> {
+fn read_or_decode(spec: &str, model: Option<&Path>, table: bool) -> Result<(Dataset, Option<Vec<f64>>)> {
     if spec.ends_with(".baler") {
         let path = Path::new(spec);
         let bytes = read_file(path, "archive")?;
@@ -257,38 +245,22 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Training progress: a bar on a terminal (hidden with --quiet or when stderr is not one).
-fn epoch_progress(
-    epochs: usize,
-    quiet: bool,
-) -> (ProgressBar, impl FnMut(&crate::train::EpochStats)) {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(epochs as u64)
-    };
+fn epoch_progress(epochs: usize, quiet: bool) -> (ProgressBar, impl FnMut(&crate::train::EpochStats)) {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(epochs as u64) };
     bar.set_style(
         ProgressStyle::with_template("training {bar:30} {pos}/{len} epochs  {msg}  [{elapsed}]")
             .expect("valid template"),
     );
     let b = bar.clone();
     (bar, move |s: &crate::train::EpochStats| {
-        let val = s
-            .val_loss
-            .map_or(String::new(), |v| format!(" val {v:.3e}"));
-        b.set_message(format!(
-            "loss {:.3e}{val} lr {:.1e}",
-            s.train_loss, s.learning_rate
-        ));
+        let val = s.val_loss.map_or(String::new(), |v| format!(" val {v:.3e}"));
+        b.set_message(format!("loss {:.3e}{val} lr {:.1e}", s.train_loss, s.learning_rate));
         b.set_position(s.epoch as u64);
     })
 }
 
 fn spinner(msg: &str, quiet: bool) -> ProgressBar {
-    let s = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
+    let s = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     s.set_message(msg.to_string());
     s.enable_steady_tick(std::time::Duration::from_millis(120));
     s
@@ -301,32 +273,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("{}: cannot create directory", dir.display()))?;
             let path = dir.join("baler.toml");
             if path.exists() && !force {
-                bail!(
-                    "{}: already exists (use --force to overwrite)",
-                    path.display()
-                );
+                bail!("{}: already exists (use --force to overwrite)", path.display());
             }
             write_bytes(&path, TEMPLATE.as_bytes())?;
             println!("wrote {}", path.display());
         }
-        Command::Train {
-            input,
-            output,
-            common,
-            quiet,
-            json,
-        } => {
+        Command::Train { input, output, common, quiet, json } => {
             let cfg = load_config(common.config.as_deref())?;
             let loaded = read_input(&input, &common)?;
             let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
-            let model = train_model(
-                &loaded.dataset,
-                &cfg,
-                loaded.fill_value,
-                &loaded.source,
-                &mut on_epoch,
-            )
-            .with_context(|| format!("{input}: training failed"))?;
+            let model = train_model(&loaded.dataset, &cfg, loaded.fill_value, &loaded.source, &mut on_epoch)
+                .with_context(|| format!("{input}: training failed"))?;
             bar.finish_and_clear();
             write_bytes(&output, &model.to_bytes())?;
             let r = &model.record;
@@ -376,11 +333,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 ModelMode::None
             } else if let Some(m) = &model {
                 given = load_model(m)?;
-                if embed_model {
-                    ModelMode::Embed(&given)
-                } else {
-                    ModelMode::Reference(&given)
-                }
+                if embed_model { ModelMode::Embed(&given) } else { ModelMode::Reference(&given) }
             } else {
                 let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
                 trained = train_model(ds, &cfg, loaded.fill_value, &loaded.source, &mut on_epoch)
@@ -425,13 +378,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Decompress {
-            archive,
-            output,
-            model,
-            json,
-            quiet,
-        } => {
+        Command::Decompress { archive, output, model, json, quiet } => {
             let started = Instant::now();
             let spin = spinner("decoding", quiet || json);
             let bytes = read_file(&archive, "archive")?;
@@ -445,26 +392,22 @@ pub fn run(cli: Cli) -> Result<()> {
                 // .npy: decode and write chunk by chunk, memory bounded by a few chunks.
                 let dtypes: Vec<_> = a.meta.streams.iter().map(|s| s.dtype).collect();
                 let mut failure = None;
-                let written =
-                    write_npy_parts(Path::new(&output), npy_dtype(&dtypes), &shape, |emit| {
-                        a.decode_each(|part| {
-                            emit(&part)
-                                .map_err(|e| baler_codec::CodecError::InvalidInput(e.to_string()))
-                        })
-                        .map_err(|e| {
-                            let msg = e.to_string();
-                            failure = Some(e);
-                            std::io::Error::other(msg)
-                        })
-                    });
+                let written = write_npy_parts(Path::new(&output), npy_dtype(&dtypes), &shape, |emit| {
+                    a.decode_each(|part| {
+                        emit(&part).map_err(|e| baler_codec::CodecError::InvalidInput(e.to_string()))
+                    })
+                    .map_err(|e| {
+                        let msg = e.to_string();
+                        failure = Some(e);
+                        std::io::Error::other(msg)
+                    })
+                });
                 if let Some(e) = failure {
                     return Err(e).with_context(|| format!("{}", archive.display()));
                 }
                 written?;
             } else {
-                let ds = a
-                    .decode()
-                    .with_context(|| format!("{}", archive.display()))?;
+                let ds = a.decode().with_context(|| format!("{}", archive.display()))?;
                 save(&output, &ds, a.meta.fill_value)?;
             }
             spin.finish_and_clear();
@@ -476,26 +419,11 @@ pub fn run(cli: Cli) -> Result<()> {
                         "seconds": secs, "content_hash": hex(&a.meta.content_hash)})
                 );
             } else {
-                println!(
-                    "{} -> {}: shape {:?}, {:.2}s",
-                    archive.display(),
-                    output,
-                    shape,
-                    secs
-                );
+                println!("{} -> {}: shape {:?}, {:.2}s", archive.display(), output, shape, secs);
             }
         }
-        Command::Info {
-            archive,
-            model,
-            json,
-        } => info(&archive, model.as_deref(), json)?,
-        Command::Eval {
-            original,
-            reconstructed,
-            table,
-            json,
-        } => {
+        Command::Info { archive, model, json } => info(&archive, model.as_deref(), json)?,
+        Command::Eval { original, reconstructed, table, json } => {
             let a = load(&original, &ReadOptions { table })?.dataset;
             let b = load(&reconstructed, &ReadOptions { table })?.dataset;
             let ms = evaluate(&a, &b).with_context(|| format!("{original} vs {reconstructed}"))?;
@@ -514,29 +442,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Plot {
-            original,
-            compared,
-            output,
-            model,
-            frames,
-            svg,
-            table,
-            json,
-        } => {
+        Command::Plot { original, compared, output, model, frames, svg, table, json } => {
             let orig = load(&original, &ReadOptions { table })?.dataset;
             let (recon, bounds) = read_or_decode(&compared, model.as_deref(), table)?;
             let opts = crate::plot::PlotOptions { frames, svg };
-            let mut files =
-                crate::plot::plot_comparison(&orig, &recon, bounds.as_deref(), &output, &opts)
-                    .with_context(|| format!("plotting into {}", output.display()))?;
+            let mut files = crate::plot::plot_comparison(&orig, &recon, bounds.as_deref(), &output, &opts)
+                .with_context(|| format!("plotting into {}", output.display()))?;
             if let Some(m) = &model {
                 let saved = load_model(m)?;
-                files.extend(crate::plot::plot_loss(
-                    &saved.record.history,
-                    &output.join("loss"),
-                    svg,
-                )?);
+                files.extend(crate::plot::plot_loss(&saved.record.history, &output.join("loss"), svg)?);
             }
             if json {
                 println!("{}", json!({"files": files}));
@@ -610,38 +524,22 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!(
-        "archive        {} (format v{})",
-        path.display(),
-        baler_codec::container::FORMAT_VERSION
-    );
-    println!(
-        "data           {} {:?}",
-        if m.table { "table" } else { "field" },
-        m.shape
-    );
+    println!("archive        {} (format v{})", path.display(), baler_codec::container::FORMAT_VERSION);
+    println!("data           {} {:?}", if m.table { "table" } else { "field" }, m.shape);
     for s in &m.streams {
         let b = match s.quantizer {
             Quantizer::Float { bound, .. } => format!("|err| <= {bound:.6e}"),
             Quantizer::Int => "lossless (integer)".into(),
         };
         let name = if s.name.is_empty() { "values" } else { &s.name };
-        println!(
-            "  {name:<12} {:<8} range [{:.6e}, {:.6e}]  {b}",
-            s.dtype.name(),
-            s.min,
-            s.max
-        );
+        println!("  {name:<12} {:<8} range [{:.6e}, {:.6e}]  {b}", s.dtype.name(), s.min, s.max);
     }
     println!("bound          {:?}", m.bound);
     if let Some(f) = m.fill_value {
         println!("fill value     {f:e}");
     }
     println!("model          {mode}");
-    println!(
-        "bytes          original {}  archive {}",
-        m.original_bytes, total
-    );
+    println!("bytes          original {}  archive {}", m.original_bytes, total);
     println!(
         "  sections     header {}  metadata {}  model {}  model-ref {}  index {}  chunks {} ({})  end {}",
         sizes.header,
@@ -661,11 +559,7 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
             None => println!("  with pack    unknown: pass --model to count the model"),
         }
     }
-    let check = if verified {
-        "verified by decoding"
-    } else {
-        "not verified: the model is needed to decode"
-    };
+    let check = if verified { "verified by decoding" } else { "not verified: the model is needed to decode" };
     println!("content hash   {} ({check})", hex(&m.content_hash));
     for n in &m.notes {
         println!("note           {n}");

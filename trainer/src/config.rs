@@ -87,10 +87,7 @@ impl Default for TrainingConfig {
 
 impl Default for CompressionConfig {
     fn default() -> Self {
-        Self {
-            chunk_elements: 1 << 20,
-            zstd_level: 3,
-        }
+        Self { chunk_elements: 1 << 20, zstd_level: 3 }
     }
 }
 
@@ -98,10 +95,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
         if m.kind != "dense" {
-            return Err(format!(
-                "model.kind = \"{}\": only \"dense\" is implemented",
-                m.kind
-            ));
+            return Err(format!("model.kind = \"{}\": only \"dense\" is implemented", m.kind));
         }
         if m.latent == 0 || m.hidden.contains(&0) || m.block.contains(&0) {
             return Err("model.latent, model.hidden and model.block must be positive".into());
@@ -118,13 +112,13 @@ impl Config {
             || t.learning_rate <= 0.0
             || !(0.0..1.0).contains(&t.validation_fraction)
         {
-            return Err("training: batch_size ≥ 1, learning_rate > 0 and 0 ≤ validation_fraction < 1 are required".into());
-        }
-        if !(1..=22).contains(&self.compression.zstd_level) || self.compression.chunk_elements == 0
-        {
             return Err(
-                "compression: zstd_level in 1..=22 and chunk_elements ≥ 1 are required".into(),
+                "training: batch_size ≥ 1, learning_rate > 0 and 0 ≤ validation_fraction < 1 are required"
+                    .into(),
             );
+        }
+        if !(1..=22).contains(&self.compression.zstd_level) || self.compression.chunk_elements == 0 {
+            return Err("compression: zstd_level in 1..=22 and chunk_elements ≥ 1 are required".into());
         }
         Ok(())
     }

@@ -23,25 +23,11 @@ pub fn synthetic_flow(frames: usize, h: usize, w: usize) -> Dataset {
         .map(|_| {
             let (kx, ky) = (rnd() * 6.0 - 3.0, rnd() * 6.0 - 3.0);
             let k = (kx * kx + ky * ky).sqrt().max(0.3);
-            [
-                kx,
-                ky,
-                k.powf(-5.0 / 3.0),
-                rnd() * 0.4,
-                rnd() * std::f64::consts::TAU,
-            ]
+            [kx, ky, k.powf(-5.0 / 3.0), rnd() * 0.4, rnd() * std::f64::consts::TAU]
         })
         .collect();
     let vortices: Vec<[f64; 5]> = (0..6)
-        .map(|_| {
-            [
-                rnd(),
-                rnd(),
-                rnd() * 0.03 + 0.01,
-                (rnd() - 0.5) * 2.0,
-                0.06 + rnd() * 0.05,
-            ]
-        })
+        .map(|_| [rnd(), rnd(), rnd() * 0.03 + 0.01, (rnd() - 0.5) * 2.0, 0.06 + rnd() * 0.05])
         .collect();
     let mut values = Vec::with_capacity(frames * h * w);
     for t in 0..frames {
@@ -63,11 +49,7 @@ pub fn synthetic_flow(frames: usize, h: usize, w: usize) -> Dataset {
             }
         }
     }
-    Dataset::Field(Array {
-        dtype: DType::F64,
-        shape: vec![frames, h, w],
-        values: Values::Float(values),
-    })
+    Dataset::Field(Array { dtype: DType::F64, shape: vec![frames, h, w], values: Values::Float(values) })
 }
 
 fn zstd_row(raw: &[u8]) -> Result<(f64, f64, f64)> {
@@ -80,11 +62,7 @@ fn zstd_row(raw: &[u8]) -> Result<(f64, f64, f64)> {
     if back != raw {
         bail!("zstd round trip failed");
     }
-    Ok((
-        raw.len() as f64 / z.len() as f64,
-        raw.len() as f64 / 1e6 / c,
-        raw.len() as f64 / 1e6 / d,
-    ))
+    Ok((raw.len() as f64 / z.len() as f64, raw.len() as f64 / 1e6 / c, raw.len() as f64 / 1e6 / d))
 }
 
 /// One row of the demo's table.
@@ -138,10 +116,7 @@ pub fn run(quick: bool, json: bool) -> Result<()> {
         let dec = t.elapsed().as_secs_f64();
         let m = &evaluate(&ds, &back)?[0];
         if m.max_error_over_range > rel || m.non_finite_mismatches > 0 {
-            bail!(
-                "bound violated at rel {rel}: max error / range {}",
-                m.max_error_over_range
-            );
+            bail!("bound violated at rel {rel}: max error / range {}", m.max_error_over_range);
         }
         rows.push(Row {
             codec: "baler".into(),
@@ -156,12 +131,8 @@ pub fn run(quick: bool, json: bool) -> Result<()> {
             verified: true,
         });
     }
-    let Dataset::Field(a) = &ds else {
-        unreachable!("the demo field")
-    };
-    let Values::Float(v) = &a.values else {
-        unreachable!("float values")
-    };
+    let Dataset::Field(a) = &ds else { unreachable!("the demo field") };
+    let Values::Float(v) = &a.values else { unreachable!("float values") };
     let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     let (zr, zc, zd) = zstd_row(&raw)?;
     rows.push(Row {
@@ -187,9 +158,7 @@ pub fn run(quick: bool, json: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "baler demo: synthetic 2-d flow, {frames} frames of {size}x{size}, float64, {mb:.2} MB"
-    );
+    println!("baler demo: synthetic 2-d flow, {frames} frames of {size}x{size}, float64, {mb:.2} MB");
     let r = &model.record;
     println!(
         "trained dense AE {:?} on {} tiles of {:?}: {} epochs in {:.1}s ({}), decoder {} bytes (int8)",

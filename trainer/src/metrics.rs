@@ -49,11 +49,7 @@ fn compare(name: &str, a: &[f64], b: &[f64]) -> Metrics {
         max_abs_error: max_err,
         max_error_over_range: if range > 0.0 { max_err / range } else { 0.0 },
         rmse: mse.sqrt(),
-        psnr_db: if mse > 0.0 {
-            20.0 * range.log10() - 10.0 * mse.log10()
-        } else {
-            f64::INFINITY
-        },
+        psnr_db: if mse > 0.0 { 20.0 * range.log10() - 10.0 * mse.log10() } else { f64::INFINITY },
         non_finite_mismatches: bad,
     }
 }
@@ -78,10 +74,7 @@ pub fn evaluate(orig: &Dataset, recon: &Dataset) -> Result<Vec<Metrics>> {
             }
             let mut overall = compare("all", &all_a, &all_b);
             // A table's bound is per column: report the worst column's error / range.
-            overall.max_error_over_range = out
-                .iter()
-                .map(|m| m.max_error_over_range)
-                .fold(0.0, f64::max);
+            overall.max_error_over_range = out.iter().map(|m| m.max_error_over_range).fold(0.0, f64::max);
             out.insert(0, overall);
             out
         }
@@ -113,17 +106,10 @@ mod tests {
     #[test]
     fn psnr_and_errors_match_hand_values() {
         let f = |v: Vec<f64>| {
-            Dataset::Field(Array {
-                dtype: DType::F64,
-                shape: vec![v.len()],
-                values: Values::Float(v),
-            })
+            Dataset::Field(Array { dtype: DType::F64, shape: vec![v.len()], values: Values::Float(v) })
         };
-        let m = &evaluate(
-            &f(vec![0.0, 1.0, 2.0, 4.0, f64::NAN]),
-            &f(vec![0.0, 1.5, 2.0, 4.0, f64::NAN]),
-        )
-        .unwrap()[0];
+        let m = &evaluate(&f(vec![0.0, 1.0, 2.0, 4.0, f64::NAN]), &f(vec![0.0, 1.5, 2.0, 4.0, f64::NAN]))
+            .unwrap()[0];
         assert_eq!(m.count, 4);
         assert_eq!(m.max_abs_error, 0.5);
         assert_eq!(m.max_error_over_range, 0.125);

@@ -51,13 +51,10 @@ impl SavedModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let f = read_model_file(bytes)?;
         let decoder = parse_model(f.decoder)?;
-        let record: TrainingRecord = postcard::from_bytes(f.training)
-            .map_err(|e| anyhow::anyhow!("training record: {e}"))?;
+        let record: TrainingRecord =
+            postcard::from_bytes(f.training).map_err(|e| anyhow::anyhow!("training record: {e}"))?;
         check_record(&record, decoder.latent_dim(), decoder.output_dim())?;
-        Ok(Self {
-            decoder_payload: f.decoder.to_vec(),
-            record,
-        })
+        Ok(Self { decoder_payload: f.decoder.to_vec(), record })
     }
 
     pub fn hash(&self) -> [u8; 32] {
@@ -70,15 +67,11 @@ impl SavedModel {
 fn check_record(r: &TrainingRecord, latent: usize, outputs: usize) -> Result<()> {
     let dim: usize = r.tile.iter().product();
     if dim == 0 || dim != outputs {
-        bail!(
-            "invalid model: tile {:?} does not match the decoder's {outputs} outputs",
-            r.tile
-        );
+        bail!("invalid model: tile {:?} does not match the decoder's {outputs} outputs", r.tile);
     }
     let mut width = dim;
     for (i, l) in r.encoder.iter().enumerate() {
-        if l.in_dim != width || l.weight.len() != l.in_dim * l.out_dim || l.bias.len() != l.out_dim
-        {
+        if l.in_dim != width || l.weight.len() != l.in_dim * l.out_dim || l.bias.len() != l.out_dim {
             bail!("invalid model: encoder layer {i} has inconsistent sizes");
         }
         width = l.out_dim;
@@ -86,11 +79,7 @@ fn check_record(r: &TrainingRecord, latent: usize, outputs: usize) -> Result<()>
     if r.encoder.is_empty() || width != latent {
         bail!("invalid model: the encoder gives {width} latents, the decoder takes {latent}");
     }
-    if r.norm.is_empty()
-        || r.norm
-            .iter()
-            .any(|[lo, hi]| !(lo.is_finite() && hi.is_finite()))
-    {
+    if r.norm.is_empty() || r.norm.iter().any(|[lo, hi]| !(lo.is_finite() && hi.is_finite())) {
         bail!("invalid model: missing or non-finite normalization");
     }
     if !r.leaky_slope.is_finite() {
@@ -136,10 +125,9 @@ fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
 pub fn normalization(ds: &Dataset, fill: Option<f64>) -> Vec<[f64; 2]> {
     match ds {
         Dataset::Field(a) => vec![finite_range(&a.values, fill, a.dtype)],
-        Dataset::Table { columns, .. } => columns
-            .iter()
-            .map(|c| finite_range(&c.values, fill, c.dtype))
-            .collect(),
+        Dataset::Table { columns, .. } => {
+            columns.iter().map(|c| finite_range(&c.values, fill, c.dtype)).collect()
+        }
     }
 }
 
@@ -162,10 +150,7 @@ pub fn training_samples(
     let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
     let table = matches!(ds, Dataset::Table { .. });
     let lat = lattice(&shape, table)?;
-    let all = ChunkDims {
-        start: 0,
-        dims: lat,
-    };
+    let all = ChunkDims { start: 0, dims: lat };
     let tiles = all.tile_count(tile);
     let take = if max == 0 { tiles } else { tiles.min(max) };
     let dim: usize = tile.iter().product();
@@ -177,11 +162,7 @@ pub fn training_samples(
                 Dataset::Field(a) => (0, get(&a.values, e), a.dtype),
                 Dataset::Table { columns, .. } => {
                     let c = (e / lat[2]) % lat[1];
-                    (
-                        c,
-                        get(&columns[c].values, e / (lat[1] * lat[2])),
-                        columns[c].dtype,
-                    )
+                    (c, get(&columns[c].values, e / (lat[1] * lat[2])), columns[c].dtype)
                 }
             };
             let [lo, hi] = norm[stream];
@@ -217,21 +198,11 @@ pub fn train_model(
     let seconds = started.elapsed().as_secs_f64();
     // Calibrate the fixed-point scales on the latents of (up to 4096) training tiles.
     let calib_rows = n.min(4096);
-    let calib = forward_f32(
-        &ae.encoder,
-        ae.leaky_slope,
-        &samples[..calib_rows * dim],
-        calib_rows,
-    );
+    let calib = forward_f32(&ae.encoder, ae.leaky_slope, &samples[..calib_rows * dim], calib_rows);
     let layers: Vec<FloatLayer> = ae
         .decoder
         .iter()
-        .map(|l| FloatLayer {
-            in_dim: l.in_dim,
-            out_dim: l.out_dim,
-            weight: &l.weight,
-            bias: &l.bias,
-        })
+        .map(|l| FloatLayer { in_dim: l.in_dim, out_dim: l.out_dim, weight: &l.weight, bias: &l.bias })
         .collect();
     let int_decoder = quantize_decoder(&layers, ae.leaky_slope, &calib)?;
     let decoder_payload = baler_codec::model::to_bytes(&int_decoder);
@@ -290,11 +261,7 @@ pub fn compress_dataset(
     let r = &model.record;
     let table = matches!(ds, Dataset::Table { .. });
     if r.table != table {
-        bail!(
-            "the model was trained on a {}, the input is a {}",
-            kind(r.table),
-            kind(table)
-        );
+        bail!("the model was trained on a {}, the input is a {}", kind(r.table), kind(table));
     }
     let decoder = parse_model(&model.decoder_payload)?;
     let encode = |input: &[f32], n: usize| forward_f32(&r.encoder, r.leaky_slope, input, n);
@@ -309,11 +276,7 @@ pub fn compress_dataset(
     let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
     let lat = lattice(&shape, table)?;
     if (0..3).any(|a| r.tile[a] > lat[a]) {
-        bail!(
-            "the model's tile {:?} is larger than the data's {:?}",
-            r.tile,
-            lat
-        );
+        bail!("the model's tile {:?} is larger than the data's {:?}", r.tile, lat);
     }
     Ok(compress(ds, &opts, Some(&ae))?)
 }
@@ -369,9 +332,7 @@ mod tests {
         let good = model(4);
         let back = SavedModel::from_bytes(&good.to_bytes()).unwrap();
         assert_eq!(back.decoder_payload, good.decoder_payload);
-        let err = SavedModel::from_bytes(&model(5).to_bytes())
-            .unwrap_err()
-            .to_string();
+        let err = SavedModel::from_bytes(&model(5).to_bytes()).unwrap_err().to_string();
         assert!(err.contains("encoder layer 0"), "{err}");
         let mut no_norm = model(4);
         no_norm.record.norm.clear();

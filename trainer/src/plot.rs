@@ -79,11 +79,7 @@ pub fn plot_comparison(
 ) -> Result<Vec<PathBuf>> {
     ensure_font()?;
     if reconstructed.shape() != original.shape() {
-        bail!(
-            "shapes differ: original {:?}, reconstructed {:?}",
-            original.shape(),
-            reconstructed.shape()
-        );
+        bail!("shapes differ: original {:?}, reconstructed {:?}", original.shape(), reconstructed.shape());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     match original {
@@ -137,8 +133,7 @@ pub fn plot_loss(history: &[EpochStats], path_stem: &Path, svg: bool) -> Result<
         _ => path_stem.to_path_buf(),
     };
     if let Some(parent) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
     }
     write_figure(&LossFigure { history }, &stem, svg)
 }
@@ -169,10 +164,7 @@ pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
 /// The font files to try, in order: `$BALER_FONT`, then the system paths.
 fn font_candidates() -> Vec<PathBuf> {
     let env = std::env::var_os(FONT_ENV).filter(|v| !v.is_empty());
-    env.into_iter()
-        .map(PathBuf::from)
-        .chain(FONT_PATHS.iter().map(PathBuf::from))
-        .collect()
+    env.into_iter().map(PathBuf::from).chain(FONT_PATHS.iter().map(PathBuf::from)).collect()
 }
 
 /// Reads the first candidate that is a file and registers it as plotters' "sans-serif"
@@ -272,9 +264,7 @@ fn field_values(ds: &Dataset) -> Vec<f64> {
         Dataset::Field(a) => to_f64(&a.values),
         Dataset::Table { rows, columns } => {
             let cols: Vec<Vec<f64>> = columns.iter().map(|c| to_f64(&c.values)).collect();
-            (0..*rows)
-                .flat_map(|r| cols.iter().map(move |c| c[r]))
-                .collect()
+            (0..*rows).flat_map(|r| cols.iter().map(move |c| c[r])).collect()
         }
     }
 }
@@ -286,9 +276,7 @@ fn table_columns(ds: &Dataset) -> Vec<Vec<f64>> {
         Dataset::Field(a) if a.shape.len() == 2 => {
             let (rows, cols) = (a.shape[0], a.shape[1]);
             let v = to_f64(&a.values);
-            (0..cols)
-                .map(|c| (0..rows).map(|r| v[r * cols + c]).collect())
-                .collect()
+            (0..cols).map(|c| (0..rows).map(|r| v[r * cols + c]).collect()).collect()
         }
         Dataset::Field(a) => vec![to_f64(&a.values)],
     }
@@ -299,15 +287,9 @@ fn stream_bounds(bounds: Option<&[f64]>, streams: usize) -> Result<Vec<Option<f6
     match bounds {
         None => Ok(vec![None; streams]),
         Some(b) if b.len() != streams => {
-            bail!(
-                "expected {streams} error bound(s), one per stream, got {}",
-                b.len()
-            )
+            bail!("expected {streams} error bound(s), one per stream, got {}", b.len())
         }
-        Some(b) => Ok(b
-            .iter()
-            .map(|&x| (x.is_finite() && x > 0.0).then_some(x))
-            .collect()),
+        Some(b) => Ok(b.iter().map(|&x| (x.is_finite() && x > 0.0).then_some(x)).collect()),
     }
 }
 
@@ -318,13 +300,7 @@ fn file_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     for (i, name) in names.enumerate() {
         let clean: String = name
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
             .collect();
         let mut stem = format!("column_{clean}");
         if clean.is_empty() || out.contains(&stem) {
@@ -348,11 +324,8 @@ fn choose_frames(requested: &[usize], frames: usize) -> Result<Vec<usize>> {
     if let Some(&bad) = requested.iter().find(|&&f| f >= frames) {
         bail!("frame {bad} out of range: the field has {frames} frame(s)");
     }
-    let mut chosen = if requested.is_empty() {
-        vec![0, frames / 2, frames.saturating_sub(1)]
-    } else {
-        requested.to_vec()
-    };
+    let mut chosen =
+        if requested.is_empty() { vec![0, frames / 2, frames.saturating_sub(1)] } else { requested.to_vec() };
     chosen.sort_unstable();
     chosen.dedup();
     Ok(chosen)
@@ -360,13 +333,10 @@ fn choose_frames(requested: &[usize], frames: usize) -> Result<Vec<usize>> {
 
 /// (min, max) of the finite values, if any.
 fn finite_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> Option<(f64, f64)> {
-    values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, &v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
+    values.into_iter().filter(|v| v.is_finite()).fold(None, |acc, &v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
 }
 
 /// A non-empty interval around [lo, hi] (a constant gets ±0.5, or ±1% of its size).
@@ -381,10 +351,7 @@ fn widen(lo: f64, hi: f64) -> (f64, f64) {
 
 /// max |v| over the finite values (0 if none).
 fn max_abs(values: &[f64]) -> f64 {
-    values
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold(0.0, |m, v| m.max(v.abs()))
+    values.iter().filter(|v| v.is_finite()).fold(0.0, |m, v| m.max(v.abs()))
 }
 
 /// (x′ − x) / scale for each pair where both are finite.
@@ -416,10 +383,7 @@ fn abs_quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Splits points into runs of finite, positive-if-`positive` y values (a line breaks at gaps).
-fn segments<X: Copy>(
-    points: impl IntoIterator<Item = (X, f64)>,
-    positive: bool,
-) -> Vec<Vec<(X, f64)>> {
+fn segments<X: Copy>(points: impl IntoIterator<Item = (X, f64)>, positive: bool) -> Vec<Vec<(X, f64)>> {
     let mut runs = vec![Vec::new()];
     for (x, y) in points {
         if y.is_finite() && (!positive || y > 0.0) {
@@ -437,11 +401,7 @@ fn segments<X: Copy>(
 fn envelope(values: &[f64], max_buckets: usize) -> Vec<(f64, f64)> {
     let n = values.len();
     if n <= 2 * max_buckets {
-        return values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (i as f64, v))
-            .collect();
+        return values.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect();
     }
     let per = n.div_ceil(max_buckets);
     let mut out = Vec::with_capacity(2 * max_buckets);
@@ -532,11 +492,7 @@ struct ColorScale {
 
 impl ColorScale {
     fn color(&self, v: f64) -> RGBColor {
-        if v.is_finite() {
-            (self.map)((v - self.lo) / (self.hi - self.lo))
-        } else {
-            NO_DATA
-        }
+        if v.is_finite() { (self.map)((v - self.lo) / (self.hi - self.lo)) } else { NO_DATA }
     }
 }
 
@@ -609,19 +565,11 @@ fn fmt_fixed(v: f64, decimals: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
 fn index_formatter(v: &f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
+    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
 /// A chart with plain f64 axes, a caption, axis descriptions and no grid.
@@ -678,20 +626,13 @@ where
         let c = (((i as f64 + 0.5) * sx) as usize).min(w - 1);
         let r = (((j as f64 + 0.5) * sy) as usize).min(h - 1);
         let (x0, y0) = (i as f64 * sx - 0.5, j as f64 * sy - 0.5);
-        Rectangle::new(
-            [(x0, y0), (x0 + sx, y0 + sy)],
-            scale.color(values[r * w + c]).filled(),
-        )
+        Rectangle::new([(x0, y0), (x0 + sx, y0 + sy)], scale.color(values[r * w + c]).filled())
     }))?;
     Ok(())
 }
 
 /// A vertical colour bar for `scale` with tick labels on its right.
-fn draw_colorbar<DB: DrawingBackend>(
-    area: &Area<DB>,
-    caption: &str,
-    scale: &ColorScale,
-) -> Result<()>
+fn draw_colorbar<DB: DrawingBackend>(area: &Area<DB>, caption: &str, scale: &ColorScale) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -708,15 +649,9 @@ where
     let step = (hi - lo) / STEPS as f64;
     chart.draw_series((0..STEPS).map(|k| {
         let y0 = lo + k as f64 * step;
-        Rectangle::new(
-            [(0.0, y0), (1.0, y0 + step)],
-            scale.color(y0 + step / 2.0).filled(),
-        )
+        Rectangle::new([(0.0, y0), (1.0, y0 + step)], scale.color(y0 + step / 2.0).filled())
     }))?;
-    chart.draw_series(std::iter::once(Rectangle::new(
-        [(0.0, lo), (1.0, hi)],
-        BLACK.stroke_width(1),
-    )))?;
+    chart.draw_series(std::iter::once(Rectangle::new([(0.0, lo), (1.0, hi)], BLACK.stroke_width(1))))?;
     let fmt = tick_formatter(lo, hi);
     chart
         .configure_secondary_axes()
@@ -784,10 +719,7 @@ where
     DB::ErrorType: 'static,
 {
     chart
-        .draw_series(std::iter::once(PathElement::new(
-            step_points(counts, lo, hi),
-            style,
-        )))?
+        .draw_series(std::iter::once(PathElement::new(step_points(counts, lo, hi), style)))?
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style.stroke_width(3)));
     Ok(())
@@ -803,16 +735,10 @@ where
     DB::ErrorType: 'static,
 {
     let w = (hi - lo) / counts.len() as f64;
-    chart.draw_series(
-        counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(k, &c)| {
-                let x0 = lo + k as f64 * w;
-                Rectangle::new([(x0, 0.0), (x0 + w, c as f64)], color.mix(0.75).filled())
-            }),
-    )?;
+    chart.draw_series(counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(k, &c)| {
+        let x0 = lo + k as f64 * w;
+        Rectangle::new([(x0, 0.0), (x0 + w, c as f64)], color.mix(0.75).filled())
+    }))?;
     Ok(())
 }
 
@@ -828,10 +754,7 @@ where
 {
     let style = BOUND_COLOR.stroke_width(2);
     chart
-        .draw_series(
-            xs.iter()
-                .map(|&x| DashedPathElement::new(vec![(x, 0.0), (x, top)], 8, 5, style)),
-        )?
+        .draw_series(xs.iter().map(|&x| DashedPathElement::new(vec![(x, 0.0), (x, top)], 8, 5, style)))?
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     Ok(())
@@ -907,22 +830,14 @@ fn plot_field(
                     reconstructed: &recon[f * len..(f + 1) * len],
                     bound,
                 };
-                written.extend(write_figure(
-                    &fig,
-                    &dir.join(format!("frame_{f}")),
-                    opts.svg,
-                )?);
+                written.extend(write_figure(&fig, &dir.join(format!("frame_{f}")), opts.svg)?);
             }
         }
         None => {
             if !opts.frames.is_empty() {
                 bail!("a 1-d field has no frames to choose");
             }
-            let fig = SeriesFigure {
-                original: orig,
-                reconstructed: recon,
-                bound,
-            };
+            let fig = SeriesFigure { original: orig, reconstructed: recon, bound };
             written.extend(write_figure(&fig, &dir.join("series"), opts.svg)?);
         }
     }
@@ -954,21 +869,14 @@ impl FrameFigure<'_> {
 
     fn title(&self) -> String {
         let mut t = if self.frames > 1 {
-            format!(
-                "frame {} of {} ({} × {})",
-                self.index, self.frames, self.h, self.w
-            )
+            format!("frame {} of {} ({} × {})", self.index, self.frames, self.h, self.w)
         } else {
             format!("field ({} × {})", self.h, self.w)
         };
         if let Some(b) = self.bound {
             t += &format!(", error bound {}", fmt_tick(b, 6));
         }
-        let missing = self
-            .original
-            .iter()
-            .chain(self.reconstructed)
-            .any(|v| !v.is_finite());
+        let missing = self.original.iter().chain(self.reconstructed).any(|v| !v.is_finite());
         if missing {
             t += " (grey: no data)";
         }
@@ -989,45 +897,18 @@ impl Figure for FrameFigure<'_> {
         let (w, _) = body.dim_in_pixel();
         let bar = 105;
         let heat = (w as i32 - 2 * bar) / 3;
-        let panels = body.split_by_breakpoints(
-            [heat, 2 * heat, 2 * heat + bar, 3 * heat + bar],
-            [] as [i32; 0],
-        );
-        let (lo, hi) =
-            finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
+        let panels =
+            body.split_by_breakpoints([heat, 2 * heat, 2 * heat + bar, 3 * heat + bar], [] as [i32; 0]);
+        let (lo, hi) = finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
         let (lo, hi) = widen(lo, hi);
-        let values = ColorScale {
-            lo,
-            hi,
-            map: viridis,
-        };
+        let values = ColorScale { lo, hi, map: viridis };
         let diff = self.difference();
         let m = max_abs(&diff);
-        let m = if m > 0.0 {
-            m
-        } else {
-            self.bound.unwrap_or(1.0)
-        };
-        let diffs = ColorScale {
-            lo: -m,
-            hi: m,
-            map: diverging,
-        };
+        let m = if m > 0.0 { m } else { self.bound.unwrap_or(1.0) };
+        let diffs = ColorScale { lo: -m, hi: m, map: diverging };
         let grid = |v| (self.h, self.w, v);
-        draw_heatmap(
-            &panels[0],
-            "original x",
-            grid(self.original),
-            &values,
-            vector,
-        )?;
-        draw_heatmap(
-            &panels[1],
-            "reconstructed x′",
-            grid(self.reconstructed),
-            &values,
-            vector,
-        )?;
+        draw_heatmap(&panels[0], "original x", grid(self.original), &values, vector)?;
+        draw_heatmap(&panels[1], "reconstructed x′", grid(self.reconstructed), &values, vector)?;
         draw_colorbar(&panels[2], "value", &values)?;
         draw_heatmap(&panels[3], "difference x′ − x", grid(&diff), &diffs, vector)?;
         draw_colorbar(&panels[4], "x′ − x", &diffs)?;
@@ -1058,16 +939,10 @@ impl Figure for SeriesFigure<'_> {
         let x = -0.5..n as f64 - 0.5;
 
         // Left: both series.
-        let (lo, hi) =
-            finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
+        let (lo, hi) = finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
         let (lo, hi) = widen(lo, hi);
         let pad = (hi - lo) * 0.05;
-        let mut chart = plain_chart(
-            &panels[0],
-            "original and reconstructed",
-            x.clone(),
-            lo - pad..hi + pad,
-        )?;
+        let mut chart = plain_chart(&panels[0], "original and reconstructed", x.clone(), lo - pad..hi + pad)?;
         let y_fmt = tick_formatter(lo, hi);
         chart
             .configure_mesh()
@@ -1080,21 +955,11 @@ impl Figure for SeriesFigure<'_> {
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
         draw_lines(&mut chart, self.original, ORIGINAL_COLOR, "original x")?;
-        draw_lines(
-            &mut chart,
-            self.reconstructed,
-            RECON_COLOR,
-            "reconstructed x′",
-        )?;
+        draw_lines(&mut chart, self.reconstructed, RECON_COLOR, "reconstructed x′")?;
         draw_legend(&mut chart)?;
 
         // Right: the difference, with the bound.
-        let diff: Vec<f64> = self
-            .original
-            .iter()
-            .zip(self.reconstructed)
-            .map(|(x, y)| y - x)
-            .collect();
+        let diff: Vec<f64> = self.original.iter().zip(self.reconstructed).map(|(x, y)| y - x).collect();
         let m = max_abs(&diff).max(self.bound.unwrap_or(0.0));
         let m = if m > 0.0 { m * 1.08 } else { 1.0 };
         let mut chart = plain_chart(&panels[1], "difference x′ − x", x, -m..m)?;
@@ -1115,9 +980,7 @@ impl Figure for SeriesFigure<'_> {
             let style = BOUND_COLOR.stroke_width(2);
             chart
                 .draw_series(
-                    [-b, b].map(|y| {
-                        DashedPathElement::new(vec![(ends.0, y), (ends.1, y)], 8, 5, style)
-                    }),
+                    [-b, b].map(|y| DashedPathElement::new(vec![(ends.0, y), (ends.1, y)], 8, 5, style)),
                 )?
                 .label("± bound")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
@@ -1139,11 +1002,7 @@ where
 {
     let style = color.stroke_width(1);
     chart
-        .draw_series(
-            segments(envelope(values, 2000), false)
-                .into_iter()
-                .map(|s| PathElement::new(s, style)),
-        )?
+        .draw_series(segments(envelope(values, 2000), false).into_iter().map(|s| PathElement::new(s, style)))?
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     Ok(())
@@ -1164,11 +1023,7 @@ impl ErrorHistogramFigure {
             Some(b) => (true, b),
             None => (false, if range > 0.0 { range } else { 1.0 }),
         };
-        ErrorHistogramFigure {
-            errors: scaled_errors(orig, recon, scale),
-            by_bound,
-            scale,
-        }
+        ErrorHistogramFigure { errors: scaled_errors(orig, recon, scale), by_bound, scale }
     }
 
     /// Half-width of the symmetric x range: always shows ±1 when normalized by the bound.
@@ -1195,11 +1050,7 @@ impl Figure for ErrorHistogramFigure {
     {
         let (caption, x_desc) = if self.by_bound {
             (
-                format!(
-                    "error / bound (bound {}, {} values)",
-                    fmt_tick(self.scale, 6),
-                    self.errors.len()
-                ),
+                format!("error / bound (bound {}, {} values)", fmt_tick(self.scale, 6), self.errors.len()),
                 "(x′ − x) / bound",
             )
         } else {
@@ -1214,15 +1065,7 @@ impl Figure for ErrorHistogramFigure {
         };
         let area = root.margin(8, 8, 8, 16);
         let marks = self.by_bound.then_some((1.0, "± bound"));
-        draw_error_panel(
-            &area,
-            &caption,
-            x_desc,
-            &self.errors,
-            self.half_range(),
-            marks,
-            ORIGINAL_COLOR,
-        )
+        draw_error_panel(&area, &caption, x_desc, &self.errors, self.half_range(), marks, ORIGINAL_COLOR)
     }
 }
 
@@ -1244,27 +1087,14 @@ impl ColumnFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let (lo, hi) =
-            finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
+        let (lo, hi) = finite_range(self.original.iter().chain(self.reconstructed)).unwrap_or((0.0, 1.0));
         let range = widen(lo, hi);
         let a = histogram(self.original, range.0, range.1, BINS);
         let b = histogram(self.reconstructed, range.0, range.1, BINS);
         let max = a.iter().chain(&b).copied().max().unwrap_or(0);
         let mut chart = histogram_chart(area, "distributions", self.name, range, max)?;
-        draw_steps(
-            &mut chart,
-            &a,
-            range,
-            ORIGINAL_COLOR.stroke_width(3),
-            "original x",
-        )?;
-        draw_steps(
-            &mut chart,
-            &b,
-            range,
-            RECON_COLOR.stroke_width(1),
-            "reconstructed x′",
-        )?;
+        draw_steps(&mut chart, &a, range, ORIGINAL_COLOR.stroke_width(3), "original x")?;
+        draw_steps(&mut chart, &b, range, RECON_COLOR.stroke_width(1), "reconstructed x′")?;
         draw_legend(&mut chart)
     }
 
@@ -1290,22 +1120,11 @@ impl ColumnFigure<'_> {
         let half = if q > 0.0 { q * 1.05 } else { 1.0 };
         let outside = rel.iter().filter(|v| v.abs() > half).count();
         let caption = if outside > 0 {
-            format!(
-                "relative difference ({outside} beyond ±{})",
-                fmt_tick(half, 3)
-            )
+            format!("relative difference ({outside} beyond ±{})", fmt_tick(half, 3))
         } else {
             "relative difference".to_string()
         };
-        draw_error_panel(
-            area,
-            &caption,
-            "(x′ − x) / x",
-            &rel,
-            half,
-            None,
-            ORIGINAL_COLOR,
-        )
+        draw_error_panel(area, &caption, "(x′ − x) / x", &rel, half, None, ORIGINAL_COLOR)
     }
 }
 
@@ -1336,11 +1155,7 @@ impl Figure for ColumnFigure<'_> {
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let mut ticks = Vec::new();
-    for mults in [
-        &[1.0][..],
-        &[1.0, 2.0, 5.0],
-        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
-    ] {
+    for mults in [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
         ticks = (first..=last)
             .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
             .filter(|t| (lo..=hi).contains(t))
@@ -1369,9 +1184,7 @@ impl LossFigure<'_> {
             .flat_map(|e| [Some(e.train_loss), e.val_loss])
             .flatten()
             .filter(|v| v.is_finite() && *v > 0.0);
-        let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
+        let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
         if hi <= 0.0 {
             return (0.1, 1.0);
         }
@@ -1390,11 +1203,7 @@ impl Figure for LossFigure<'_> {
     {
         let first = self.history.first().map_or(1, |e| e.epoch);
         let last = self.history.last().map_or(1, |e| e.epoch);
-        let x = if last > first {
-            first..last
-        } else {
-            first.saturating_sub(1)..first + 1
-        };
+        let x = if last > first { first..last } else { first.saturating_sub(1)..first + 1 };
         let (lo, hi) = self.y_range();
         let area = root.margin(8, 8, 8, 16);
         let mut chart = ChartBuilder::on(&area)
@@ -1413,10 +1222,7 @@ impl Figure for LossFigure<'_> {
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
         let train = self.history.iter().map(|e| (e.epoch, e.train_loss));
-        let val = self
-            .history
-            .iter()
-            .map(|e| (e.epoch, e.val_loss.unwrap_or(f64::NAN)));
+        let val = self.history.iter().map(|e| (e.epoch, e.val_loss.unwrap_or(f64::NAN)));
         let markers = self.history.len() <= 60;
         for (points, color, label) in [
             (segments(train, true), ORIGINAL_COLOR, "training"),
@@ -1431,12 +1237,7 @@ impl Figure for LossFigure<'_> {
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
             if markers {
-                chart.draw_series(
-                    points
-                        .iter()
-                        .flatten()
-                        .map(|&p| Circle::new(p, 3, color.filled())),
-                )?;
+                chart.draw_series(points.iter().flatten().map(|&p| Circle::new(p, 3, color.filled())))?;
             }
         }
         draw_legend(&mut chart)
@@ -1452,60 +1253,27 @@ mod tests {
     fn png_size(path: &Path) -> (u32, u32) {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(bytes.len() > 24, "{}: too short for a PNG", path.display());
-        assert_eq!(
-            &bytes[..8],
-            b"\x89PNG\r\n\x1a\n",
-            "{}: no PNG signature",
-            path.display()
-        );
-        assert_eq!(
-            &bytes[12..16],
-            b"IHDR",
-            "{}: first chunk is not IHDR",
-            path.display()
-        );
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}: no PNG signature", path.display());
+        assert_eq!(&bytes[12..16], b"IHDR", "{}: first chunk is not IHDR", path.display());
         let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
         (be(&bytes[16..20]), be(&bytes[20..24]))
     }
 
     fn names(paths: &[PathBuf]) -> Vec<String> {
-        paths
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect()
+        paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
     }
 
     fn field(shape: &[usize], values: Vec<f64>) -> Dataset {
-        Dataset::Field(Array {
-            dtype: DType::F64,
-            shape: shape.to_vec(),
-            values: Values::Float(values),
-        })
+        Dataset::Field(Array { dtype: DType::F64, shape: shape.to_vec(), values: Values::Float(values) })
     }
 
     #[test]
     fn histogram_golden_counts() {
         // Bins of width 1 over [0, 4]: [0,1) [1,2) [2,3) [3,4].
-        let v = [
-            0.0,
-            0.5,
-            0.999,
-            1.0,
-            2.5,
-            3.0,
-            3.999,
-            4.0,
-            -0.001,
-            4.001,
-            f64::NAN,
-            f64::INFINITY,
-        ];
+        let v = [0.0, 0.5, 0.999, 1.0, 2.5, 3.0, 3.999, 4.0, -0.001, 4.001, f64::NAN, f64::INFINITY];
         assert_eq!(histogram(&v, 0.0, 4.0, 4), vec![3, 1, 1, 3]);
         assert_eq!(histogram(&v, 0.0, 4.0, 1), vec![8]);
-        assert_eq!(
-            histogram(&[-1.0, -0.5, 0.0, 0.5, 1.0], -1.0, 1.0, 2),
-            vec![2, 3]
-        );
+        assert_eq!(histogram(&[-1.0, -0.5, 0.0, 0.5, 1.0], -1.0, 1.0, 2), vec![2, 3]);
         // Degenerate ranges count nothing.
         assert_eq!(histogram(&v, 1.0, 1.0, 3), vec![0, 0, 0]);
         assert_eq!(histogram(&v, 0.0, f64::NAN, 2), vec![0, 0]);
@@ -1514,15 +1282,9 @@ mod tests {
 
     #[test]
     fn font_lookup_reports_what_to_install() {
-        let missing = [
-            PathBuf::from("/nonexistent/a.ttf"),
-            PathBuf::from("/nonexistent/b.ttf"),
-        ];
+        let missing = [PathBuf::from("/nonexistent/a.ttf"), PathBuf::from("/nonexistent/b.ttf")];
         let err = register_first_font(&missing).unwrap_err();
-        assert!(
-            err.starts_with("no TTF font found: install fonts-dejavu-core or set BALER_FONT"),
-            "{err}"
-        );
+        assert!(err.starts_with("no TTF font found: install fonts-dejavu-core or set BALER_FONT"), "{err}");
         assert!(err.contains("/nonexistent/b.ttf"), "{err}");
         // A file that is not a font is refused by name.
         let dir = tempfile::tempdir().unwrap();
@@ -1551,11 +1313,7 @@ mod tests {
         for (k, &(r, g, b)) in reference.iter().enumerate() {
             let c = viridis(k as f64 / 7.0);
             let close = |a: u8, b: u8| (i32::from(a) - i32::from(b)).abs() <= 8;
-            assert!(
-                close(c.0, r) && close(c.1, g) && close(c.2, b),
-                "t = {k}/7: {c:?} vs {:?}",
-                (r, g, b)
-            );
+            assert!(close(c.0, r) && close(c.1, g) && close(c.2, b), "t = {k}/7: {c:?} vs {:?}", (r, g, b));
         }
         assert_eq!(diverging(0.5), RGBColor(0xF7, 0xF7, 0xF7));
         assert_eq!(diverging(0.0), RGBColor(0x05, 0x30, 0x61));
@@ -1572,12 +1330,7 @@ mod tests {
         assert_eq!(frame_layout(&[7]), None);
         assert_eq!(
             file_names(["pt", "eta/phi", "", "eta_phi"].into_iter()),
-            vec![
-                "column_pt",
-                "column_eta_phi",
-                "column__2",
-                "column_eta_phi_3"
-            ]
+            vec!["column_pt", "column_eta_phi", "column__2", "column_eta_phi_3"]
         );
         assert_eq!(fmt_tick(0.30000000000000004, 1), "0.3");
         assert_eq!(fmt_tick(-2.5e-5, 3), "-2.5e-5");
@@ -1596,10 +1349,7 @@ mod tests {
         let t = log_ticks(0.0061, 0.029);
         assert!(close(&t, &[0.007, 0.008, 0.009, 0.01, 0.02]), "{t:?}");
         assert_eq!(
-            segments(
-                [(0, 1.0), (1, f64::NAN), (2, 2.0), (3, -1.0), (4, 3.0)],
-                true
-            ),
+            segments([(0, 1.0), (1, f64::NAN), (2, 2.0), (3, -1.0), (4, 3.0)], true),
             vec![vec![(0, 1.0)], vec![(2, 2.0)], vec![(4, 3.0)]]
         );
         assert_eq!(envelope(&[1.0, 5.0, 2.0, 0.0, 3.0, 4.0], 1).len(), 2);
@@ -1608,20 +1358,12 @@ mod tests {
     #[test]
     fn field_writes_frames_and_error_histogram() {
         let (f, h, w) = (4, 20, 30);
-        let mut orig: Vec<f64> = (0..f * h * w)
-            .map(|i| ((i % 97) as f64 * 0.37).sin() * 10.0)
-            .collect();
+        let mut orig: Vec<f64> = (0..f * h * w).map(|i| ((i % 97) as f64 * 0.37).sin() * 10.0).collect();
         orig[5 * w + 7] = f64::NAN;
-        let recon: Vec<f64> = orig
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v + 0.01 * ((i % 7) as f64 - 3.0) / 3.0)
-            .collect();
+        let recon: Vec<f64> =
+            orig.iter().enumerate().map(|(i, v)| v + 0.01 * ((i % 7) as f64 - 3.0) / 3.0).collect();
         let dir = tempfile::tempdir().unwrap();
-        let opts = PlotOptions {
-            frames: vec![],
-            svg: true,
-        };
+        let opts = PlotOptions { frames: vec![], svg: true };
         let out = plot_comparison(
             &field(&[f, h, w], orig),
             &field(&[f, h, w], recon),
@@ -1658,20 +1400,8 @@ mod tests {
         }
         // Wrong bound count and out-of-range frames are errors.
         let ds = field(&[f, h, w], vec![0.0; f * h * w]);
-        assert!(
-            plot_comparison(
-                &ds,
-                &ds,
-                Some(&[1.0, 2.0]),
-                dir.path(),
-                &PlotOptions::default()
-            )
-            .is_err()
-        );
-        let opts = PlotOptions {
-            frames: vec![4],
-            svg: false,
-        };
+        assert!(plot_comparison(&ds, &ds, Some(&[1.0, 2.0]), dir.path(), &PlotOptions::default()).is_err());
+        let opts = PlotOptions { frames: vec![4], svg: false };
         assert!(plot_comparison(&ds, &ds, None, dir.path(), &opts).is_err());
         assert!(
             plot_comparison(
@@ -1710,14 +1440,9 @@ mod tests {
             dtype: DType::F64,
             values: Values::Float(v),
         };
-        let a: Vec<f64> = (0..rows)
-            .map(|i| (i as f64 * 0.1).exp().ln() + 1.0)
-            .collect();
+        let a: Vec<f64> = (0..rows).map(|i| (i as f64 * 0.1).exp().ln() + 1.0).collect();
         let b: Vec<f64> = (0..rows).map(|i| (i % 13) as f64 - 6.0).collect();
-        let orig = Dataset::Table {
-            rows,
-            columns: vec![col("pt", a.clone()), col("eta/phi", b.clone())],
-        };
+        let orig = Dataset::Table { rows, columns: vec![col("pt", a.clone()), col("eta/phi", b.clone())] };
         let recon = Dataset::Table {
             rows,
             columns: vec![
@@ -1726,14 +1451,8 @@ mod tests {
             ],
         };
         let dir = tempfile::tempdir().unwrap();
-        let out = plot_comparison(
-            &orig,
-            &recon,
-            Some(&[0.5, 0.1]),
-            dir.path(),
-            &PlotOptions::default(),
-        )
-        .unwrap();
+        let out =
+            plot_comparison(&orig, &recon, Some(&[0.5, 0.1]), dir.path(), &PlotOptions::default()).unwrap();
         assert_eq!(names(&out), ["column_pt.png", "column_eta_phi.png"]);
         for p in &out {
             assert_eq!(png_size(p), PANELS_SIZE);

@@ -267,11 +267,7 @@ impl AeNet {
                 add_abs(&h);
             }
         }
-        Forward {
-            output: h,
-            abs_sum,
-            abs_count,
-        }
+        Forward { output: h, abs_sum, abs_count }
     }
 
     fn layers(&self) -> impl Iterator<Item = &Linear> {
@@ -306,11 +302,7 @@ impl HostNet {
             params.push((0..i * o).map(|_| u()).collect());
             params.push((0..o).map(|_| u()).collect());
         }
-        Self {
-            dims,
-            n_enc: widths.len() - 1,
-            params,
-        }
+        Self { dims, n_enc: widths.len() - 1, params }
     }
 
     fn to_burn(&self, device: &Device) -> AeNet {
@@ -324,10 +316,7 @@ impl HostNet {
             })
             .collect();
         let decoder = layers.split_off(self.n_enc);
-        AeNet {
-            encoder: layers,
-            decoder,
-        }
+        AeNet { encoder: layers, decoder }
     }
 
     fn from_burn(net: &AeNet) -> anyhow::Result<Self> {
@@ -343,11 +332,7 @@ impl HostNet {
                 None => vec![0.0; o],
             });
         }
-        Ok(Self {
-            dims,
-            n_enc: net.encoder.len(),
-            params,
-        })
+        Ok(Self { dims, n_enc: net.encoder.len(), params })
     }
 
     /// PyTorch layout ([out][in] weights).
@@ -363,12 +348,7 @@ impl HostNet {
                         weight[o * in_dim + i] = w;
                     }
                 }
-                DenseLayer {
-                    in_dim,
-                    out_dim,
-                    weight,
-                    bias: p[1].clone(),
-                }
+                DenseLayer { in_dim, out_dim, weight, bias: p[1].clone() }
             })
             .collect();
         let decoder = layers.split_off(self.n_enc);
@@ -377,9 +357,7 @@ impl HostNet {
 }
 
 fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading tensor data: {e:?}"))
+    t.into_data().try_into_vec_as::<f32>().map_err(|e| anyhow::anyhow!("reading tensor data: {e:?}"))
 }
 
 fn scalar(t: Tensor<1>) -> anyhow::Result<f64> {
@@ -389,36 +367,20 @@ fn scalar(t: Tensor<1>) -> anyhow::Result<f64> {
 // ---------------------------------------------------------------------------------------------
 // Training
 
-fn validate(
-    samples: &[f32],
-    n_samples: usize,
-    dim: usize,
-    cfg: &TrainConfig,
-) -> anyhow::Result<()> {
+fn validate(samples: &[f32], n_samples: usize, dim: usize, cfg: &TrainConfig) -> anyhow::Result<()> {
     ensure!(dim > 0, "dim must be > 0");
     ensure!(n_samples >= 1, "need at least one sample");
-    let expected = n_samples
-        .checked_mul(dim)
-        .context("n_samples * dim overflows")?;
+    let expected = n_samples.checked_mul(dim).context("n_samples * dim overflows")?;
     ensure!(
         samples.len() == expected,
         "samples has {} values, expected n_samples * dim = {n_samples} * {dim} = {expected}",
         samples.len()
     );
     if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "non-finite value {} at sample {}, feature {}",
-            samples[i],
-            i / dim,
-            i % dim
-        );
+        bail!("non-finite value {} at sample {}, feature {}", samples[i], i / dim, i % dim);
     }
     ensure!(cfg.latent > 0, "latent must be > 0");
-    ensure!(
-        cfg.hidden.iter().all(|&h| h > 0),
-        "hidden widths must be > 0: {:?}",
-        cfg.hidden
-    );
+    ensure!(cfg.hidden.iter().all(|&h| h > 0), "hidden widths must be > 0: {:?}", cfg.hidden);
     ensure!(cfg.epochs >= 1, "epochs must be >= 1");
     ensure!(cfg.batch_size >= 1, "batch_size must be >= 1");
     ensure!(
@@ -446,11 +408,7 @@ fn validate(
         "min_learning_rate must be >= 0, got {}",
         cfg.min_learning_rate
     );
-    ensure!(
-        cfg.leaky_slope.is_finite(),
-        "leaky_slope must be finite, got {}",
-        cfg.leaky_slope
-    );
+    ensure!(cfg.leaky_slope.is_finite(), "leaky_slope must be finite, got {}", cfg.leaky_slope);
     if let Some(s) = cfg.max_seconds {
         ensure!(!s.is_nan() && s > 0.0, "max_seconds must be > 0, got {s}");
     }
@@ -479,10 +437,8 @@ fn evaluate(
     let with_abs = cfg.l1_weight > 0.0;
     let (mut sq, mut abs, mut abs_count) = (0f64, 0f64, 0usize);
     for chunk in rows.chunks(EVAL_CHUNK_ROWS) {
-        let x = Tensor::<2>::from_data(
-            TensorData::new(gather(samples, dim, chunk), [chunk.len(), dim]),
-            device,
-        );
+        let x =
+            Tensor::<2>::from_data(TensorData::new(gather(samples, dim, chunk), [chunk.len(), dim]), device);
         let f = model.forward(x.clone(), cfg.leaky_slope, with_abs);
         sq += scalar((f.output - x).square().sum())?;
         if let Some(a) = f.abs_sum {
@@ -547,10 +503,7 @@ pub fn train_dense_ae(
     let mut since_improve = 0usize;
     let mut since_lr_change = 0usize;
     let mut stop_reason = String::from("epochs");
-    let time_up = |start: &Instant| {
-        cfg.max_seconds
-            .is_some_and(|s| start.elapsed().as_secs_f64() >= s)
-    };
+    let time_up = |start: &Instant| cfg.max_seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s);
 
     for epoch in 1..=cfg.epochs {
         let epoch_start = Instant::now();
@@ -586,11 +539,7 @@ pub fn train_dense_ae(
             Some(t) => scalar(t)? / rows_done as f64,
             None => f64::NAN,
         };
-        let val_loss = if n_val > 0 {
-            Some(evaluate(&model, samples, dim, &val_rows, cfg)?)
-        } else {
-            None
-        };
+        let val_loss = if n_val > 0 { Some(evaluate(&model, samples, dim, &val_rows, cfg)?) } else { None };
         let stats = EpochStats {
             epoch,
             train_loss,
@@ -604,9 +553,7 @@ pub fn train_dense_ae(
         let watched = val_loss.unwrap_or(train_loss);
         if !watched.is_finite() {
             if best.is_none() {
-                bail!(
-                    "training diverged: non-finite loss at epoch {epoch} (try a lower learning rate)"
-                );
+                bail!("training diverged: non-finite loss at epoch {epoch} (try a lower learning rate)");
             }
             stop_reason = format!("non-finite loss at epoch {epoch}");
             break;
@@ -648,38 +595,19 @@ pub fn train_dense_ae(
 
     let (best_model, best_epoch, _) = best.context("no epoch was trained")?;
     let (encoder, decoder) = HostNet::from_burn(&best_model)?.export();
-    Ok(TrainedAe {
-        encoder,
-        decoder,
-        leaky_slope: cfg.leaky_slope,
-        history,
-        stop_reason,
-        best_epoch,
-    })
+    Ok(TrainedAe { encoder, decoder, leaky_slope: cfg.leaky_slope, history, stop_reason, best_epoch })
 }
 
 /// Time `epochs` epochs of training for a given setup on random data (benchmarks call this):
 /// returns seconds per epoch (mean wall time of the epochs, validation included when
 /// `cfg.validation_fraction > 0`; early stopping, the plateau schedule and the time limit off).
-pub fn time_epochs(
-    n_samples: usize,
-    dim: usize,
-    cfg: &TrainConfig,
-    epochs: usize,
-) -> anyhow::Result<f64> {
+pub fn time_epochs(n_samples: usize, dim: usize, cfg: &TrainConfig, epochs: usize) -> anyhow::Result<f64> {
     ensure!(epochs >= 1, "epochs must be >= 1");
-    let n = n_samples
-        .checked_mul(dim)
-        .context("n_samples * dim overflows")?;
+    let n = n_samples.checked_mul(dim).context("n_samples * dim overflows")?;
     let mut rng = SplitMix64::new(cfg.seed, 0xBE7C);
     let samples: Vec<f32> = (0..n).map(|_| rng.next_f64() as f32).collect();
-    let cfg = TrainConfig {
-        epochs,
-        early_stopping_patience: 0,
-        lr_patience: 0,
-        max_seconds: None,
-        ..cfg.clone()
-    };
+    let cfg =
+        TrainConfig { epochs, early_stopping_patience: 0, lr_patience: 0, max_seconds: None, ..cfg.clone() };
     let ae = train_dense_ae(&samples, n_samples, dim, &cfg, &mut |_| {})?;
     Ok(ae.history.iter().map(|s| s.seconds).sum::<f64>() / ae.history.len() as f64)
 }
@@ -710,12 +638,7 @@ fn forward_row(layers: &[DenseLayer], slope: f32, input: &[f32], out: &mut [f32]
     let mut next = Vec::new();
     for (k, l) in layers.iter().enumerate() {
         next.clear();
-        next.extend(
-            l.weight
-                .chunks_exact(l.in_dim)
-                .zip(&l.bias)
-                .map(|(w, b)| dot(w, &cur) + b),
-        );
+        next.extend(l.weight.chunks_exact(l.in_dim).zip(&l.bias).map(|(w, b)| dot(w, &cur) + b));
         if k + 1 < layers.len() {
             for v in &mut next {
                 if *v < 0.0 {
@@ -734,12 +657,7 @@ fn forward_row(layers: &[DenseLayer], slope: f32, input: &[f32], out: &mut [f32]
 /// # Panics
 /// If the layers are inconsistent (`weight`/`bias` lengths, chained widths) or
 /// `input.len() != rows * layers[0].in_dim`.
-pub fn forward_f32(
-    layers: &[DenseLayer],
-    leaky_slope: f64,
-    input: &[f32],
-    rows: usize,
-) -> Vec<f32> {
+pub fn forward_f32(layers: &[DenseLayer], leaky_slope: f64, input: &[f32], rows: usize) -> Vec<f32> {
     let Some(first) = layers.first() else {
         return input.to_vec();
     };
@@ -759,11 +677,7 @@ pub fn forward_f32(
         width = l.out_dim;
     }
     let (in_dim, out_dim) = (first.in_dim, width);
-    assert_eq!(
-        input.len(),
-        rows * in_dim,
-        "forward_f32: input length != rows * in_dim"
-    );
+    assert_eq!(input.len(), rows * in_dim, "forward_f32: input length != rows * in_dim");
     let mut out = vec![0f32; rows * out_dim];
     if out_dim == 0 {
         return out;
@@ -813,11 +727,7 @@ mod tests {
     }
 
     fn mse(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| ((x - y) as f64).powi(2))
-            .sum::<f64>()
-            / a.len() as f64
+        a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.len() as f64
     }
 
     #[test]
@@ -840,10 +750,7 @@ mod tests {
         let rec = forward_f32(&ae.decoder, ae.leaky_slope, &z, n);
         let m = mse(&rec, &data);
         let best = ae.history[ae.best_epoch - 1].train_loss;
-        assert!(
-            m < 2.0 * best && m > best / 2.0,
-            "reconstruction mse {m} vs best-epoch loss {best}"
-        );
+        assert!(m < 2.0 * best && m > best / 2.0, "reconstruction mse {m} vs best-epoch loss {best}");
     }
 
     #[test]
@@ -861,11 +768,7 @@ mod tests {
         };
         let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert!(ae.history.iter().all(|s| s.val_loss.is_some()));
-        let best = ae
-            .history
-            .iter()
-            .map(|s| s.val_loss.unwrap())
-            .fold(f64::INFINITY, f64::min);
+        let best = ae.history.iter().map(|s| s.val_loss.unwrap()).fold(f64::INFINITY, f64::min);
         assert_eq!(ae.history[ae.best_epoch - 1].val_loss.unwrap(), best);
         let lrs: Vec<f64> = ae.history.iter().map(|s| s.learning_rate).collect();
         assert!(lrs.windows(2).all(|w| w[1] <= w[0]), "{lrs:?}");
@@ -877,19 +780,13 @@ mod tests {
     fn repeatable_with_seed() {
         let (n, dim) = (96, 32);
         let data = sines(n, dim, 3);
-        let cfg = TrainConfig {
-            epochs: 5,
-            batch_size: 16,
-            validation_fraction: 0.25,
-            ..small_cfg()
-        };
+        let cfg = TrainConfig { epochs: 5, batch_size: 16, validation_fraction: 0.25, ..small_cfg() };
         let a = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         let b = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert_eq!(a.encoder, b.encoder);
         assert_eq!(a.decoder, b.decoder);
         assert_eq!(a.history[4].train_loss, b.history[4].train_loss);
-        let c =
-            train_dense_ae(&data, n, dim, &TrainConfig { seed: 8, ..cfg }, &mut |_| {}).unwrap();
+        let c = train_dense_ae(&data, n, dim, &TrainConfig { seed: 8, ..cfg }, &mut |_| {}).unwrap();
         assert_ne!(a.encoder, c.encoder);
         assert_ne!(a.decoder, c.decoder);
     }
@@ -898,12 +795,7 @@ mod tests {
     fn early_stopping_on_constant_data() {
         let (n, dim) = (64, 16);
         let data = vec![0.5f32; n * dim];
-        let cfg = TrainConfig {
-            epochs: 200,
-            learning_rate: 1e-9,
-            early_stopping_patience: 2,
-            ..small_cfg()
-        };
+        let cfg = TrainConfig { epochs: 200, learning_rate: 1e-9, early_stopping_patience: 2, ..small_cfg() };
         let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert!(ae.history.len() < 200, "ran {} epochs", ae.history.len());
         let e = ae.history.len();
@@ -916,11 +808,7 @@ mod tests {
         let (n, dim) = (128, 32);
         let data = sines(n, dim, 4);
         let mean_abs_latent = |l1: f64| {
-            let cfg = TrainConfig {
-                epochs: 30,
-                l1_weight: l1,
-                ..small_cfg()
-            };
+            let cfg = TrainConfig { epochs: 30, l1_weight: l1, ..small_cfg() };
             let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
             let z = forward_f32(&ae.encoder, ae.leaky_slope, &data, n);
             z.iter().map(|v| v.abs() as f64).sum::<f64>() / z.len() as f64
@@ -934,12 +822,7 @@ mod tests {
     fn time_limit_stops() {
         let (n, dim) = (64, 16);
         let data = sines(n, dim, 5);
-        let cfg = TrainConfig {
-            epochs: 1_000_000,
-            batch_size: 1,
-            max_seconds: Some(0.2),
-            ..small_cfg()
-        };
+        let cfg = TrainConfig { epochs: 1_000_000, batch_size: 1, max_seconds: Some(0.2), ..small_cfg() };
         let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert_eq!(ae.stop_reason, "time limit");
         assert!(ae.best_epoch >= 1 && ae.best_epoch <= ae.history.len());
@@ -953,10 +836,7 @@ mod tests {
         assert!(train_dense_ae(&data[..31], 8, 4, &cfg, &mut |_| {}).is_err());
         assert!(train_dense_ae(&[], 0, 4, &cfg, &mut |_| {}).is_err());
         assert!(train_dense_ae(&[], 1, 0, &cfg, &mut |_| {}).is_err());
-        let bad = TrainConfig {
-            batch_size: 0,
-            ..cfg.clone()
-        };
+        let bad = TrainConfig { batch_size: 0, ..cfg.clone() };
         assert!(train_dense_ae(&data, 8, 4, &bad, &mut |_| {}).is_err());
         data[5] = f32::NAN;
         let err = train_dense_ae(&data, 8, 4, &cfg, &mut |_| {}).unwrap_err();
@@ -968,25 +848,12 @@ mod tests {
     #[test]
     fn forward_f32_matches_hand_computation() {
         let layers = vec![
-            DenseLayer {
-                in_dim: 2,
-                out_dim: 2,
-                weight: vec![1.0, -2.0, 0.5, 0.5],
-                bias: vec![0.0, 1.0],
-            },
-            DenseLayer {
-                in_dim: 2,
-                out_dim: 1,
-                weight: vec![1.0, 1.0],
-                bias: vec![-1.0],
-            },
+            DenseLayer { in_dim: 2, out_dim: 2, weight: vec![1.0, -2.0, 0.5, 0.5], bias: vec![0.0, 1.0] },
+            DenseLayer { in_dim: 2, out_dim: 1, weight: vec![1.0, 1.0], bias: vec![-1.0] },
         ];
         // row (1, 1): h = (1-2, 0.5+0.5+1) = (-1, 2) -> leaky (-0.1, 2) -> 1.9 - 1 = 0.9
         // row (0, 2): h = (-4, 2) -> (-0.4, 2) -> 0.6
         let y = forward_f32(&layers, 0.1, &[1.0, 1.0, 0.0, 2.0], 2);
-        assert!(
-            (y[0] - 0.9).abs() < 1e-6 && (y[1] - 0.6).abs() < 1e-6,
-            "{y:?}"
-        );
+        assert!((y[0] - 0.9).abs() < 1e-6 && (y[1] - 0.6).abs() < 1e-6, "{y:?}");
     }
 }

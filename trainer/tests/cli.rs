@@ -18,17 +18,7 @@ fn cfd_bound_holds_and_ratio_is_honest_at_three_bounds() {
     for (rel, sz3) in SZ3_CFD {
         let arc = dir.path().join(format!("cfd{rel}.baler"));
         let out = dir.path().join(format!("cfd{rel}.npy"));
-        ok(&[
-            "compress",
-            &input,
-            "-o",
-            s(&arc),
-            "--rel",
-            &rel.to_string(),
-            "--config",
-            s(&cfg),
-            "--quiet",
-        ]);
+        ok(&["compress", &input, "-o", s(&arc), "--rel", &rel.to_string(), "--config", s(&cfg), "--quiet"]);
         ok(&["decompress", s(&arc), "-o", s(&out)]);
         check_rel_bound(&orig, &read(&out), rel);
         let info = info_json(&arc, &[]);
@@ -36,14 +26,8 @@ fn cfd_bound_holds_and_ratio_is_honest_at_three_bounds() {
         assert_eq!(info["archive_bytes"].as_u64(), Some(archive_bytes));
         assert_eq!(info["original_bytes"].as_u64(), Some(60 * 50 * 50 * 8));
         let ratio = info["ratio"].as_f64().unwrap();
-        assert!(
-            (ratio - 1_200_000.0 / archive_bytes as f64).abs() < 1e-9,
-            "info ratio {ratio}"
-        );
-        assert!(
-            ratio >= sz3 / 2.0,
-            "ratio {ratio} at {rel} is below half of SZ3's {sz3}"
-        );
+        assert!((ratio - 1_200_000.0 / archive_bytes as f64).abs() < 1e-9, "info ratio {ratio}");
+        assert!(ratio >= sz3 / 2.0, "ratio {ratio} at {rel} is below half of SZ3's {sz3}");
         assert_eq!(info["content_hash_verified"], true);
     }
 }
@@ -58,22 +42,11 @@ fn tables_hold_the_bound_in_every_column() {
         assert!(matches!(orig, Dataset::Table { .. }), "{name} is a table");
         let arc = dir.path().join(format!("{name}.baler"));
         let out = dir.path().join(format!("{name}.out.npz"));
-        ok(&[
-            "compress",
-            &input,
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-            "--config",
-            s(&cfg),
-            "--quiet",
-        ]);
+        ok(&["compress", &input, "-o", s(&arc), "--rel", "1e-2", "--config", s(&cfg), "--quiet"]);
         ok(&["decompress", s(&arc), "-o", s(&out)]);
         let back = read(&out);
         check_rel_bound(&orig, &back, 1e-2);
-        let (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) = (&orig, &back)
-        else {
+        let (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) = (&orig, &back) else {
             panic!("table expected")
         };
         let names = |c: &[Column]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
@@ -98,42 +71,19 @@ fn nan_inf_fill_and_integers_come_back_exactly() {
     write_dataset(&input, &field).unwrap();
     let arc = dir.path().join("holes.baler");
     let out = dir.path().join("holes.out.npy");
-    ok(&[
-        "compress",
-        s(&input),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--no-model",
-        "--fill-value",
-        "-1e34",
-    ]);
+    ok(&["compress", s(&input), "-o", s(&arc), "--rel", "1e-3", "--no-model", "--fill-value", "-1e34"]);
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let back = read(&out);
-    let (Dataset::Field(a), Dataset::Field(b)) = (&field, &back) else {
-        panic!()
-    };
+    let (Dataset::Field(a), Dataset::Field(b)) = (&field, &back) else { panic!() };
     assert_eq!(b.dtype, DType::F32);
-    let (Values::Float(x), Values::Float(y)) = (&a.values, &b.values) else {
-        panic!()
-    };
-    let fin: Vec<f64> = x
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite() && *v != -1e34f32 as f64)
-        .collect();
-    let range =
-        fin.iter().cloned().fold(f64::MIN, f64::max) - fin.iter().cloned().fold(f64::MAX, f64::min);
+    let (Values::Float(x), Values::Float(y)) = (&a.values, &b.values) else { panic!() };
+    let fin: Vec<f64> = x.iter().copied().filter(|v| v.is_finite() && *v != -1e34f32 as f64).collect();
+    let range = fin.iter().cloned().fold(f64::MIN, f64::max) - fin.iter().cloned().fold(f64::MAX, f64::min);
     for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
         if p.is_finite() && p != -1e34f32 as f64 {
             assert!((p - q).abs() <= 1e-3 * range, "value {i}");
         } else {
-            assert_eq!(
-                p.to_bits(),
-                q.to_bits(),
-                "special value {p} at {i} not exact"
-            );
+            assert_eq!(p.to_bits(), q.to_bits(), "special value {p} at {i} not exact");
         }
     }
 
@@ -161,22 +111,10 @@ fn nan_inf_fill_and_integers_come_back_exactly() {
     write_dataset(&csv, &table).unwrap();
     let arc = dir.path().join("events.baler");
     let out = dir.path().join("events.out.csv");
-    ok(&[
-        "compress",
-        s(&csv),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-2",
-        "--no-model",
-    ]);
+    ok(&["compress", s(&csv), "-o", s(&arc), "--rel", "1e-2", "--no-model"]);
     ok(&["decompress", s(&arc), "-o", s(&out)]);
-    let Dataset::Table { columns, .. } = read(&out) else {
-        panic!()
-    };
-    let Dataset::Table { columns: orig, .. } = &table else {
-        panic!()
-    };
+    let Dataset::Table { columns, .. } = read(&out) else { panic!() };
+    let Dataset::Table { columns: orig, .. } = &table else { panic!() };
     assert_eq!(columns[0], orig[0], "integer column exact");
     assert_eq!(columns[1], orig[1], "integer column exact");
 }
@@ -185,12 +123,8 @@ fn nan_inf_fill_and_integers_come_back_exactly() {
 fn online_mode_references_the_model_and_checks_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = quick_config(dir.path());
-    let Dataset::Field(a) = read(std::path::Path::new(&data("CFD_animation.npz"))) else {
-        panic!()
-    };
-    let Values::Float(v) = &a.values else {
-        panic!()
-    };
+    let Dataset::Field(a) = read(std::path::Path::new(&data("CFD_animation.npz"))) else { panic!() };
+    let Values::Float(v) = &a.values else { panic!() };
     let half = |range: std::ops::Range<usize>| {
         Dataset::Field(Array {
             dtype: DType::F64,
@@ -202,86 +136,28 @@ fn online_mode_references_the_model_and_checks_its_hash() {
     write_dataset(&first, &half(0..30)).unwrap();
     write_dataset(&last, &half(30..60)).unwrap();
     let model = dir.path().join("first.bmodel");
-    ok(&[
-        "train",
-        s(&first),
-        "-o",
-        s(&model),
-        "--config",
-        s(&cfg),
-        "--quiet",
-    ]);
+    ok(&["train", s(&first), "-o", s(&model), "--config", s(&cfg), "--quiet"]);
     let online = dir.path().join("online.baler");
     let offline = dir.path().join("offline.baler");
     // --force-model: the archive must reference the model even where classic predictors would win.
-    ok(&[
-        "compress",
-        s(&last),
-        "-o",
-        s(&online),
-        "--rel",
-        "1e-3",
-        "--model",
-        s(&model),
-        "--force-model",
-    ]);
-    ok(&[
-        "compress",
-        s(&last),
-        "-o",
-        s(&offline),
-        "--rel",
-        "1e-3",
-        "--config",
-        s(&cfg),
-        "--quiet",
-    ]);
+    ok(&["compress", s(&last), "-o", s(&online), "--rel", "1e-3", "--model", s(&model), "--force-model"]);
+    ok(&["compress", s(&last), "-o", s(&offline), "--rel", "1e-3", "--config", s(&cfg), "--quiet"]);
     let info = info_json(&online, &[]);
-    assert!(
-        info["model"].as_str().unwrap().starts_with("referenced"),
-        "{info}"
-    );
+    assert!(info["model"].as_str().unwrap().starts_with("referenced"), "{info}");
     assert_eq!(info["content_hash_verified"], false);
     let with_pack = info_json(&online, &["--model", s(&model)]);
     assert_eq!(with_pack["content_hash_verified"], true);
-    assert!(
-        with_pack["ratio_with_model_pack"].as_f64().unwrap() < with_pack["ratio"].as_f64().unwrap()
-    );
+    assert!(with_pack["ratio_with_model_pack"].as_f64().unwrap() < with_pack["ratio"].as_f64().unwrap());
 
     let out = dir.path().join("online.npy");
     fails(&["decompress", s(&online), "-o", s(&out)], "--model");
     assert!(!out.exists(), "no output without the model");
     // Another model: its hash differs.
     let other = dir.path().join("other.bmodel");
-    ok(&[
-        "train",
-        s(&last),
-        "-o",
-        s(&other),
-        "--config",
-        s(&cfg),
-        "--quiet",
-    ]);
-    fails(
-        &[
-            "decompress",
-            s(&online),
-            "-o",
-            s(&out),
-            "--model",
-            s(&other),
-        ],
-        "hash",
-    );
+    ok(&["train", s(&last), "-o", s(&other), "--config", s(&cfg), "--quiet"]);
+    fails(&["decompress", s(&online), "-o", s(&out), "--model", s(&other)], "hash");
     assert!(!out.exists());
-    ok(&[
-        "decompress",
-        s(&online),
-        "-o",
-        s(&out),
-        "--model",
-        s(&model),
-    ]);
+    ok(&["decompress", s(&online), "-o", s(&out), "--model", s(&model)]);
     check_rel_bound(&read(&last), &read(&out), 1e-3);
 }
 
@@ -296,15 +172,7 @@ fn damaged_archives_fail_cleanly_and_write_nothing() {
     let input = dir.path().join("small.npy");
     write_dataset(&input, &field).unwrap();
     let arc = dir.path().join("small.baler");
-    ok(&[
-        "compress",
-        s(&input),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--no-model",
-    ]);
+    ok(&["compress", s(&input), "-o", s(&arc), "--rel", "1e-3", "--no-model"]);
     let bytes = std::fs::read(&arc).unwrap();
     let bad = dir.path().join("bad.baler");
     let out = dir.path().join("bad.npy");
@@ -323,10 +191,7 @@ fn damaged_archives_fail_cleanly_and_write_nothing() {
     let mut future = bytes.clone();
     future[8] = 99;
     std::fs::write(&bad, &future).unwrap();
-    fails(
-        &["decompress", s(&bad), "-o", s(&out)],
-        "version 99 is newer",
-    );
+    fails(&["decompress", s(&bad), "-o", s(&out)], "version 99 is newer");
 }
 
 #[test]
@@ -334,67 +199,19 @@ fn bad_input_gives_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let d = |n: &str| dir.path().join(n);
     let arc = d("x.baler");
-    fails(
-        &[
-            "compress",
-            s(&d("missing.npy")),
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-        ],
-        "missing.npy",
-    );
+    fails(&["compress", s(&d("missing.npy")), "-o", s(&arc), "--rel", "1e-2"], "missing.npy");
     std::fs::write(d("data.parquet"), b"PAR1").unwrap();
-    fails(
-        &[
-            "compress",
-            s(&d("data.parquet")),
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-        ],
-        "data.parquet",
-    );
+    fails(&["compress", s(&d("data.parquet")), "-o", s(&arc), "--rel", "1e-2"], "data.parquet");
     std::fs::write(d("ragged.csv"), "a,b\n1,2\n3\n").unwrap();
-    fails(
-        &[
-            "compress",
-            s(&d("ragged.csv")),
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-            "--no-model",
-        ],
-        "ragged.csv",
-    );
+    fails(&["compress", s(&d("ragged.csv")), "-o", s(&arc), "--rel", "1e-2", "--no-model"], "ragged.csv");
     std::fs::write(d("ok.csv"), "a,b\n1.5,2\n3.25,4\n").unwrap();
     for bound in ["0", "-1", "NaN", "inf"] {
-        fails(
-            &[
-                "compress",
-                s(&d("ok.csv")),
-                "-o",
-                s(&arc),
-                "--abs",
-                bound,
-                "--no-model",
-            ],
-            "bound",
-        );
+        fails(&["compress", s(&d("ok.csv")), "-o", s(&arc), "--abs", bound, "--no-model"], "bound");
     }
     std::fs::write(d("c16.npy"), b"\x93NUMPY\x01\x00v\x00{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }                                                        \n").unwrap();
-    fails(
-        &["compress", s(&d("c16.npy")), "-o", s(&arc), "--rel", "1e-2"],
-        "c16.npy",
-    );
+    fails(&["compress", s(&d("c16.npy")), "-o", s(&arc), "--rel", "1e-2"], "c16.npy");
     std::fs::write(d("not.baler"), b"hello world").unwrap();
-    fails(
-        &["decompress", s(&d("not.baler")), "-o", s(&d("o.npy"))],
-        "not a .baler archive",
-    );
+    fails(&["decompress", s(&d("not.baler")), "-o", s(&d("o.npy"))], "not a .baler archive");
     fails(&["info", s(&d("nothing.baler"))], "nothing.baler");
     assert!(!arc.exists(), "no archive written by failed runs");
     assert!(!d("o.npy").exists());
@@ -408,21 +225,10 @@ fn new_writes_a_config_that_train_accepts() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.contains("hidden = [64, 32]") && text.contains("# "));
     fails(&["new", s(dir.path())], "already exists");
-    std::fs::write(
-        &cfg,
-        text.replace("epochs = 200", "epochs = 3")
-            .replace("latent = 6", "lattent = 6"),
-    )
-    .unwrap();
+    std::fs::write(&cfg, text.replace("epochs = 200", "epochs = 3").replace("latent = 6", "lattent = 6"))
+        .unwrap();
     fails(
-        &[
-            "train",
-            &data("hzz.csv"),
-            "-o",
-            s(&dir.path().join("m.bmodel")),
-            "--config",
-            s(&cfg),
-        ],
+        &["train", &data("hzz.csv"), "-o", s(&dir.path().join("m.bmodel")), "--config", s(&cfg)],
         "baler.toml",
     );
 }
@@ -440,18 +246,9 @@ fn eval_reports_the_same_metrics_as_the_bound() {
     let input = data("hzz.npy");
     let arc = dir.path().join("hzz.baler");
     let out = dir.path().join("hzz.out.npy");
-    ok(&[
-        "compress",
-        &input,
-        "-o",
-        s(&arc),
-        "--abs",
-        "0.05",
-        "--no-model",
-    ]);
+    ok(&["compress", &input, "-o", s(&arc), "--abs", "0.05", "--no-model"]);
     ok(&["decompress", s(&arc), "-o", s(&out)]);
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(&["eval", &input, s(&out), "--json"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(&["eval", &input, s(&out), "--json"])).unwrap();
     let max = v[0]["max_abs_error"].as_f64().unwrap();
     assert!(max <= 0.05 && max > 0.01, "max abs error {max}");
     assert!(v[0]["psnr_db"].as_f64().unwrap() > 60.0);
@@ -463,20 +260,10 @@ fn json_reports_are_json_with_the_figures() {
     let cfg = quick_config(dir.path());
     let model = dir.path().join("m.bmodel");
     let input = data("hzz.csv");
-    let t: serde_json::Value = serde_json::from_str(&ok(&[
-        "train",
-        &input,
-        "-o",
-        s(&model),
-        "--config",
-        s(&cfg),
-        "--json",
-    ]))
-    .unwrap();
-    assert!(
-        t["samples"].as_u64().unwrap() > 1000 && t["decoder_bytes"].as_u64().unwrap() > 0,
-        "{t}"
-    );
+    let t: serde_json::Value =
+        serde_json::from_str(&ok(&["train", &input, "-o", s(&model), "--config", s(&cfg), "--json"]))
+            .unwrap();
+    assert!(t["samples"].as_u64().unwrap() > 1000 && t["decoder_bytes"].as_u64().unwrap() > 0, "{t}");
     assert!(t["train_loss"].as_f64().unwrap().is_finite());
     let arc = dir.path().join("h.baler");
     let c: serde_json::Value = serde_json::from_str(&ok(&[
@@ -491,28 +278,14 @@ fn json_reports_are_json_with_the_figures() {
         "--json",
     ]))
     .unwrap();
-    assert_eq!(
-        c["archive_bytes"].as_u64(),
-        Some(std::fs::metadata(&arc).unwrap().len())
-    );
+    assert_eq!(c["archive_bytes"].as_u64(), Some(std::fs::metadata(&arc).unwrap().len()));
     let out = dir.path().join("h.npz");
-    let d: serde_json::Value = serde_json::from_str(&ok(&[
-        "decompress",
-        s(&arc),
-        "-o",
-        s(&out),
-        "--model",
-        s(&model),
-        "--json",
-    ]))
-    .unwrap();
+    let d: serde_json::Value =
+        serde_json::from_str(&ok(&["decompress", s(&arc), "-o", s(&out), "--model", s(&model), "--json"]))
+            .unwrap();
     assert_eq!(d["shape"], serde_json::json!([3825, 5]));
-    assert_eq!(
-        d["content_hash"],
-        info_json(&arc, &["--model", s(&model)])["content_hash"]
-    );
-    let demo: serde_json::Value =
-        serde_json::from_str(&ok(&["demo", "--quick", "--json"])).unwrap();
+    assert_eq!(d["content_hash"], info_json(&arc, &["--model", s(&model)])["content_hash"]);
+    let demo: serde_json::Value = serde_json::from_str(&ok(&["demo", "--quick", "--json"])).unwrap();
     assert_eq!(demo["rows"].as_array().unwrap().len(), 4);
 }
 
@@ -522,26 +295,8 @@ fn plot_draws_fields_tables_and_the_loss_curve() {
     let cfg = quick_config(dir.path());
     let cfd = data("CFD_animation.npz");
     let (arc, model) = (dir.path().join("cfd.baler"), dir.path().join("cfd.bmodel"));
-    ok(&[
-        "train",
-        &cfd,
-        "-o",
-        s(&model),
-        "--config",
-        s(&cfg),
-        "--quiet",
-    ]);
-    ok(&[
-        "compress",
-        &cfd,
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-2",
-        "--model",
-        s(&model),
-        "--force-model",
-    ]);
+    ok(&["train", &cfd, "-o", s(&model), "--config", s(&cfg), "--quiet"]);
+    ok(&["compress", &cfd, "-o", s(&arc), "--rel", "1e-2", "--model", s(&model), "--force-model"]);
     let out = dir.path().join("plots");
     let v: serde_json::Value = serde_json::from_str(&ok(&[
         "plot",
@@ -556,22 +311,11 @@ fn plot_draws_fields_tables_and_the_loss_curve() {
         "--json",
     ]))
     .unwrap();
-    let files: Vec<String> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap().to_string())
-        .collect();
-    for name in [
-        "frame_0.png",
-        "frame_59.png",
-        "error_histogram.png",
-        "loss.png",
-    ] {
-        let f = files
-            .iter()
-            .find(|f| f.ends_with(name))
-            .unwrap_or_else(|| panic!("{name} missing in {files:?}"));
+    let files: Vec<String> =
+        v["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+    for name in ["frame_0.png", "frame_59.png", "error_histogram.png", "loss.png"] {
+        let f =
+            files.iter().find(|f| f.ends_with(name)).unwrap_or_else(|| panic!("{name} missing in {files:?}"));
         let bytes = std::fs::read(f).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name} is a PNG");
         let (w, h) = (
@@ -582,38 +326,16 @@ fn plot_draws_fields_tables_and_the_loss_curve() {
     }
     let hzz = data("hzz_baler.npz");
     let harc = dir.path().join("hzz.baler");
-    ok(&[
-        "compress",
-        &hzz,
-        "-o",
-        s(&harc),
-        "--rel",
-        "1e-2",
-        "--no-model",
-    ]);
+    ok(&["compress", &hzz, "-o", s(&harc), "--rel", "1e-2", "--no-model"]);
     let hout = dir.path().join("hplots");
     ok(&["plot", &hzz, s(&harc), "-o", s(&hout), "--svg"]);
     for c in ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"] {
         assert!(
-            hout.join(format!("column_{c}.png")).exists()
-                && hout.join(format!("column_{c}.svg")).exists(),
+            hout.join(format!("column_{c}.png")).exists() && hout.join(format!("column_{c}.svg")).exists(),
             "{c}"
         );
     }
-    fails(
-        &[
-            "plot",
-            &cfd,
-            s(&arc),
-            "-o",
-            s(&out),
-            "--model",
-            s(&model),
-            "--frames",
-            "60",
-        ],
-        "frame",
-    );
+    fails(&["plot", &cfd, s(&arc), "-o", s(&out), "--model", s(&model), "--frames", "60"], "frame");
 }
 
 #[test]
@@ -622,15 +344,7 @@ fn damaged_model_files_are_refused_cleanly() {
     let cfg = quick_config(dir.path());
     let model = dir.path().join("m.bmodel");
     let input = data("hzz.csv");
-    ok(&[
-        "train",
-        &input,
-        "-o",
-        s(&model),
-        "--config",
-        s(&cfg),
-        "--quiet",
-    ]);
+    ok(&["train", &input, "-o", s(&model), "--config", s(&cfg), "--quiet"]);
     let bytes = std::fs::read(&model).unwrap();
     let bad = dir.path().join("bad.bmodel");
     let arc = dir.path().join("x.baler");
@@ -638,33 +352,12 @@ fn damaged_model_files_are_refused_cleanly() {
         let mut b = bytes.clone();
         b[i] ^= 0x20;
         std::fs::write(&bad, &b).unwrap();
-        fails(
-            &[
-                "compress",
-                &input,
-                "-o",
-                s(&arc),
-                "--rel",
-                "1e-2",
-                "--model",
-                s(&bad),
-            ],
-            "bad.bmodel",
-        );
+        fails(&["compress", &input, "-o", s(&arc), "--rel", "1e-2", "--model", s(&bad)], "bad.bmodel");
         assert!(!arc.exists());
     }
     std::fs::write(&bad, b"not a model").unwrap();
     fails(
-        &[
-            "compress",
-            &input,
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-            "--model",
-            s(&bad),
-        ],
+        &["compress", &input, "-o", s(&arc), "--rel", "1e-2", "--model", s(&bad)],
         "not a baler model file",
     );
 }

@@ -25,11 +25,7 @@ fn setup() {
 }
 
 fn field(dtype: DType, shape: &[usize], values: Values) -> Dataset {
-    Dataset::Field(Array {
-        dtype,
-        shape: shape.to_vec(),
-        values,
-    })
+    Dataset::Field(Array { dtype, shape: shape.to_vec(), values })
 }
 
 fn load_spec(spec: &str) -> Result<Loaded, IoError> {
@@ -52,10 +48,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 fn floats(ds: &Dataset) -> &[f64] {
     match ds {
-        Dataset::Field(Array {
-            values: Values::Float(v),
-            ..
-        }) => v,
+        Dataset::Field(Array { values: Values::Float(v), .. }) => v,
         other => panic!("expected a float field, got {other:?}"),
     }
 }
@@ -92,9 +85,7 @@ fn make_sst_nc(path: &Path) -> Vec<f32> {
         let coords: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
         v.put_values(&coords, ..).unwrap();
     }
-    let mut v = f
-        .add_variable::<f32>("sst", &["time", "lat", "lon"])
-        .unwrap();
+    let mut v = f.add_variable::<f32>("sst", &["time", "lat", "lon"]).unwrap();
     v.set_fill_value(LAND).unwrap();
     v.put_attribute("units", "degC").unwrap();
     v.put_values(&values, ..).unwrap();
@@ -115,38 +106,13 @@ struct Event {
 // SAFETY: the descriptor lists every field of the repr(C) struct at its real offset.
 unsafe impl H5Type for Event {
     fn type_descriptor() -> TypeDescriptor {
-        let field = |name: &str, ty, offset, index| CompoundField {
-            name: name.into(),
-            ty,
-            offset,
-            index,
-        };
+        let field = |name: &str, ty, offset, index| CompoundField { name: name.into(), ty, offset, index };
         TypeDescriptor::Compound(CompoundType {
             fields: vec![
-                field(
-                    "pt",
-                    f32::type_descriptor(),
-                    std::mem::offset_of!(Event, pt),
-                    0,
-                ),
-                field(
-                    "charge",
-                    i8::type_descriptor(),
-                    std::mem::offset_of!(Event, charge),
-                    1,
-                ),
-                field(
-                    "energy",
-                    f64::type_descriptor(),
-                    std::mem::offset_of!(Event, energy),
-                    2,
-                ),
-                field(
-                    "id",
-                    u32::type_descriptor(),
-                    std::mem::offset_of!(Event, id),
-                    3,
-                ),
+                field("pt", f32::type_descriptor(), std::mem::offset_of!(Event, pt), 0),
+                field("charge", i8::type_descriptor(), std::mem::offset_of!(Event, charge), 1),
+                field("energy", f64::type_descriptor(), std::mem::offset_of!(Event, energy), 2),
+                field("id", u32::type_descriptor(), std::mem::offset_of!(Event, id), 3),
             ],
             size: std::mem::size_of::<Event>(),
         })
@@ -159,15 +125,9 @@ unsafe impl H5Type for Event {
 fn hdf5_fields_round_trip_in_their_dtype_and_shape() {
     setup();
     let dir = tempfile::tempdir().unwrap();
-    let f32_vals: Vec<f64> = (0..2 * 3 * 4)
-        .map(|i| f64::from((i as f32 * 0.37).sin() * 1e3))
-        .collect();
+    let f32_vals: Vec<f64> = (0..2 * 3 * 4).map(|i| f64::from((i as f32 * 0.37).sin() * 1e3)).collect();
     let cases = [
-        (
-            "f32.h5",
-            "/ocean/deep/temp",
-            field(DType::F32, &[2, 3, 4], Values::Float(f32_vals)),
-        ),
+        ("f32.h5", "/ocean/deep/temp", field(DType::F32, &[2, 3, 4], Values::Float(f32_vals))),
         (
             "f64.h5",
             "/data",
@@ -191,11 +151,7 @@ fn hdf5_fields_round_trip_in_their_dtype_and_shape() {
         (
             "i16.h5",
             "counts",
-            field(
-                DType::I16,
-                &[6],
-                Values::Int(vec![i16::MIN.into(), -1, 0, 1, 300, i16::MAX.into()]),
-            ),
+            field(DType::I16, &[6], Values::Int(vec![i16::MIN.into(), -1, 0, 1, 300, i16::MAX.into()])),
         ),
         (
             "u64.h5",
@@ -203,20 +159,10 @@ fn hdf5_fields_round_trip_in_their_dtype_and_shape() {
             field(
                 DType::U64,
                 &[5],
-                Values::Int(vec![
-                    0,
-                    1,
-                    i64::MAX,
-                    u64::MAX as i64,
-                    (1u64 << 63) as i64 + 5,
-                ]),
+                Values::Int(vec![0, 1, i64::MAX, u64::MAX as i64, (1u64 << 63) as i64 + 5]),
             ),
         ),
-        (
-            "scalar.h5",
-            "/x",
-            field(DType::I32, &[], Values::Int(vec![-42])),
-        ),
+        ("scalar.h5", "/x", field(DType::I32, &[], Values::Int(vec![-42]))),
     ];
     for (file, inner, ds) in &cases {
         let path = dir.path().join(file);
@@ -267,11 +213,7 @@ fn hdf5_table_round_trip_keeps_names_and_dtypes() {
                 dtype: DType::F32,
                 values: Values::Float(vec![1.5, 2.25, -3.0, 1e-3f32 as f64]),
             },
-            Column {
-                name: "n jets".into(),
-                dtype: DType::I32,
-                values: Values::Int(vec![0, 3, -7, 2]),
-            },
+            Column { name: "n jets".into(), dtype: DType::I32, values: Values::Int(vec![0, 3, -7, 2]) },
             Column {
                 name: "énergie".into(),
                 dtype: DType::F64,
@@ -303,16 +245,8 @@ fn hdf5_table_round_trip_keeps_names_and_dtypes() {
     let ints = Dataset::Table {
         rows: 2,
         columns: vec![
-            Column {
-                name: "a".into(),
-                dtype: DType::U16,
-                values: Values::Int(vec![1, 65535]),
-            },
-            Column {
-                name: "b".into(),
-                dtype: DType::U16,
-                values: Values::Int(vec![7, 0]),
-            },
+            Column { name: "a".into(), dtype: DType::U16, values: Values::Int(vec![1, 65535]) },
+            Column { name: "b".into(), dtype: DType::U16, values: Values::Int(vec![7, 0]) },
         ],
     };
     let path2 = dir.path().join("ints.h5");
@@ -329,20 +263,12 @@ fn hdf5_fill_value_attribute_is_written_and_read() {
     setup();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fill.h5");
-    let ds = field(
-        DType::F32,
-        &[2, 2],
-        Values::Float(vec![f64::from(LAND), 1.0, 2.0, f64::from(LAND)]),
-    );
+    let ds = field(DType::F32, &[2, 2], Values::Float(vec![f64::from(LAND), 1.0, 2.0, f64::from(LAND)]));
     save(&spec(&path, "/sea"), &ds, Some(f64::from(LAND))).unwrap();
     let loaded = load_spec(&spec(&path, "/sea")).unwrap();
     assert_eq!(loaded.fill_value, Some(f64::from(LAND)));
     assert_eq!(loaded.dataset, ds);
-    assert!(
-        loaded.source.contains("_FillValue -1e34"),
-        "{}",
-        loaded.source
-    );
+    assert!(loaded.source.contains("_FillValue -1e34"), "{}", loaded.source);
     // the attribute is in the data's own type
     let f = hdf5::File::open(&path).unwrap();
     let a = f.dataset("/sea").unwrap().attr("_FillValue").unwrap();
@@ -371,58 +297,27 @@ fn hdf5_compound_dataset_reads_as_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.h5");
     let events = [
-        Event {
-            pt: 10.5,
-            charge: -1,
-            energy: 100.25,
-            id: 7,
-        },
-        Event {
-            pt: 0.125,
-            charge: 1,
-            energy: -3.5,
-            id: u32::MAX,
-        },
-        Event {
-            pt: 3.0,
-            charge: 0,
-            energy: 1e300,
-            id: 0,
-        },
+        Event { pt: 10.5, charge: -1, energy: 100.25, id: 7 },
+        Event { pt: 0.125, charge: 1, energy: -3.5, id: u32::MAX },
+        Event { pt: 3.0, charge: 0, energy: 1e300, id: 0 },
     ];
     {
         let f = hdf5::File::create(&path).unwrap();
-        let d = f
-            .new_dataset::<Event>()
-            .shape([events.len()])
-            .create("events")
-            .unwrap();
+        let d = f.new_dataset::<Event>().shape([events.len()]).create("events").unwrap();
         d.write_raw(&events).unwrap();
     }
     let loaded = load_spec(&spec(&path, "/events")).unwrap();
     let expect = Dataset::Table {
         rows: 3,
         columns: vec![
-            Column {
-                name: "pt".into(),
-                dtype: DType::F32,
-                values: Values::Float(vec![10.5, 0.125, 3.0]),
-            },
-            Column {
-                name: "charge".into(),
-                dtype: DType::I8,
-                values: Values::Int(vec![-1, 1, 0]),
-            },
+            Column { name: "pt".into(), dtype: DType::F32, values: Values::Float(vec![10.5, 0.125, 3.0]) },
+            Column { name: "charge".into(), dtype: DType::I8, values: Values::Int(vec![-1, 1, 0]) },
             Column {
                 name: "energy".into(),
                 dtype: DType::F64,
                 values: Values::Float(vec![100.25, -3.5, 1e300]),
             },
-            Column {
-                name: "id".into(),
-                dtype: DType::U32,
-                values: Values::Int(vec![7, u32::MAX.into(), 0]),
-            },
+            Column { name: "id".into(), dtype: DType::U32, values: Values::Int(vec![7, u32::MAX.into(), 0]) },
         ],
     };
     assert_eq!(loaded.dataset, expect);
@@ -460,9 +355,7 @@ fn netcdf_sst_with_fill_value_reads_exactly() {
     let path = dir.path().join("x.nc");
     let values = make_sst_nc(&path);
     let loaded = load_spec(&spec(&path, "sst")).unwrap();
-    let Dataset::Field(a) = &loaded.dataset else {
-        panic!("expected a field")
-    };
+    let Dataset::Field(a) = &loaded.dataset else { panic!("expected a field") };
     assert_eq!(a.shape, [3, 20, 30]);
     assert_eq!(a.dtype, DType::F32);
     assert_eq!(loaded.fill_value, Some(f64::from(LAND)));
@@ -474,10 +367,7 @@ fn netcdf_sst_with_fill_value_reads_exactly() {
     }
     assert_eq!(
         loaded.source,
-        format!(
-            "{}:sst (NetCDF, float32, dims time×lat×lon, _FillValue -1e34)",
-            path.display()
-        )
+        format!("{}:sst (NetCDF, float32, dims time×lat×lon, _FillValue -1e34)", path.display())
     );
     // sst is the only data variable: time, lat and lon are coordinates
     let only = load_spec(&path.to_string_lossy()).unwrap();
@@ -494,9 +384,7 @@ fn netcdf_classic_missing_value_and_packing_are_reported_not_applied() {
     setup();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("packed.nc");
-    let raw: Vec<i16> = (0..12)
-        .map(|i| if i % 5 == 0 { -32767 } else { i * 100 })
-        .collect();
+    let raw: Vec<i16> = (0..12).map(|i| if i % 5 == 0 { -32767 } else { i * 100 }).collect();
     {
         let mut f = netcdf::create_with(&path, netcdf::Options::empty()).unwrap();
         f.add_dimension("y", 3).unwrap();
@@ -511,11 +399,7 @@ fn netcdf_classic_missing_value_and_packing_are_reported_not_applied() {
     let loaded = load_spec(&spec(&path, "t2m")).unwrap();
     assert_eq!(
         loaded.dataset,
-        field(
-            DType::I16,
-            &[3, 4],
-            Values::Int(raw.iter().map(|&x| x.into()).collect())
-        )
+        field(DType::I16, &[3, 4], Values::Int(raw.iter().map(|&x| x.into()).collect()))
     );
     assert_eq!(loaded.fill_value, Some(-32767.0));
     for needle in [
@@ -525,11 +409,7 @@ fn netcdf_classic_missing_value_and_packing_are_reported_not_applied() {
         "scale_factor 0.01 (not applied)",
         "add_offset 273.15 (not applied)",
     ] {
-        assert!(
-            loaded.source.contains(needle),
-            "{needle}: {}",
-            loaded.source
-        );
+        assert!(loaded.source.contains(needle), "{needle}: {}", loaded.source);
     }
 }
 
@@ -549,11 +429,7 @@ fn netcdf_fill_value_wins_over_missing_value() {
     let loaded = load_spec(&spec(&path, "v")).unwrap();
     assert_eq!(loaded.fill_value, Some(-999.0));
     assert_eq!(floats(&loaded.dataset), [1.0, -999.0, -1.0]);
-    assert!(
-        loaded.source.contains("missing_value -1 (not used)"),
-        "{}",
-        loaded.source
-    );
+    assert!(loaded.source.contains("missing_value -1 (not used)"), "{}", loaded.source);
 }
 
 // ---------------------------------------------------------------- errors
@@ -591,37 +467,12 @@ fn missing_dataset_or_variable_names_the_file_and_lists_what_exists() {
     let err = load_spec(&h5.to_string_lossy()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("2 datasets"), "{msg}");
-    assert!(
-        msg.contains("/ocean/temp") && msg.contains("/time"),
-        "{msg}"
-    );
+    assert!(msg.contains("/ocean/temp") && msg.contains("/time"), "{msg}");
 
     // the CLI says it on one line, no panic
     let out = dir.path().join("o.baler");
-    fails(
-        &[
-            "compress",
-            &spec(&nc, "nosuch"),
-            "-o",
-            s(&out),
-            "--abs",
-            "0.1",
-            "--no-model",
-        ],
-        "sst",
-    );
-    fails(
-        &[
-            "compress",
-            &spec(&h5, "/nosuch"),
-            "-o",
-            s(&out),
-            "--abs",
-            "0.1",
-            "--no-model",
-        ],
-        "/ocean/temp",
-    );
+    fails(&["compress", &spec(&nc, "nosuch"), "-o", s(&out), "--abs", "0.1", "--no-model"], "sst");
+    fails(&["compress", &spec(&h5, "/nosuch"), "-o", s(&out), "--abs", "0.1", "--no-model"], "/ocean/temp");
 }
 
 #[test]
@@ -632,18 +483,12 @@ fn wrong_files_give_clean_errors() {
     std::fs::write(&fake, "this is not HDF5, just text\n".repeat(100)).unwrap();
     let err = load_spec(&fake.to_string_lossy()).unwrap_err();
     assert!(matches!(err, IoError::Invalid { .. }), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        format!("{}: not an HDF5 file (no HDF5 signature)", fake.display())
-    );
+    assert_eq!(err.to_string(), format!("{}: not an HDF5 file (no HDF5 signature)", fake.display()));
     let fake_nc = dir.path().join("fake.nc");
     std::fs::write(&fake_nc, b"CDF? no").unwrap();
     let err = load_spec(&spec(&fake_nc, "sst")).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.starts_with(&format!("{}: cannot open as NetCDF", fake_nc.display())),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("{}: cannot open as NetCDF", fake_nc.display())), "{msg}");
     assert_eq!(msg.lines().count(), 1, "{msg}");
 
     for missing in ["gone.h5", "gone.nc"] {
@@ -657,28 +502,14 @@ fn wrong_files_give_clean_errors() {
     {
         let f = hdf5::File::create(&strings).unwrap();
         let names: Vec<VarLenUnicode> = ["a", "b"].iter().map(|s| s.parse().unwrap()).collect();
-        f.new_dataset_builder()
-            .with_data(names.as_slice())
-            .create("names")
-            .unwrap();
+        f.new_dataset_builder().with_data(names.as_slice()).create("names").unwrap();
     }
     let err = load_spec(&strings.to_string_lossy()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("/names: unsupported element type"), "{msg}");
 
     let out = dir.path().join("o.baler");
-    fails(
-        &[
-            "compress",
-            s(&fake),
-            "-o",
-            s(&out),
-            "--abs",
-            "0.1",
-            "--no-model",
-        ],
-        "not an HDF5 file",
-    );
+    fails(&["compress", s(&fake), "-o", s(&out), "--abs", "0.1", "--no-model"], "not an HDF5 file");
     assert!(!out.exists());
 }
 
@@ -693,11 +524,7 @@ fn check_fill_and_bound(orig: &[f64], back: &[f64], fill: f64, bound: f64) {
             fills += 1;
             assert_eq!(y.to_bits(), x.to_bits(), "fill value {i} came back as {y}");
         } else {
-            assert!(
-                (x - y).abs() <= bound,
-                "value {i}: |{x} - {y}| = {} > {bound}",
-                (x - y).abs()
-            );
+            assert!((x - y).abs() <= bound, "value {i}: |{x} - {y}| = {} > {bound}", (x - y).abs());
         }
     }
     assert!(fills > 0, "the test data holds fill values");
@@ -717,23 +544,12 @@ fn netcdf_end_to_end_fill_values_exact_rest_within_rel_bound() {
     let arc = dir.path().join("x.baler");
     let out = dir.path().join("y.npy");
     // the file's _FillValue is passed on by the CLI itself: no --fill-value
-    ok(&[
-        "compress",
-        &spec(&nc, "sst"),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--no-model",
-        "--quiet",
-    ]);
+    ok(&["compress", &spec(&nc, "sst"), "-o", s(&arc), "--rel", "1e-3", "--no-model", "--quiet"]);
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let orig = load_spec(&spec(&nc, "sst")).unwrap().dataset;
     let back = read(&out);
     assert_eq!(back.shape(), [3, 20, 30]);
-    let Dataset::Field(b) = &back else {
-        panic!("a field")
-    };
+    let Dataset::Field(b) = &back else { panic!("a field") };
     assert_eq!(b.dtype, DType::F32);
     let fill = f64::from(LAND);
     let range = non_fill_range(floats(&orig), fill);
@@ -759,18 +575,9 @@ fn make_temp_h5(path: &Path) -> Vec<f64> {
     }
     let f = hdf5::File::create(path).unwrap();
     let g = f.create_group("ocean").unwrap();
-    let d = g
-        .new_dataset::<f64>()
-        .shape([nz, ny, nx])
-        .create("temp")
-        .unwrap();
+    let d = g.new_dataset::<f64>().shape([nz, ny, nx]).create("temp").unwrap();
     d.write_raw(&v).unwrap();
-    d.new_attr::<f64>()
-        .shape(())
-        .create("_FillValue")
-        .unwrap()
-        .write_scalar(&-999.0)
-        .unwrap();
+    d.new_attr::<f64>().shape(()).create("_FillValue").unwrap().write_scalar(&-999.0).unwrap();
     f.new_attr::<VarLenUnicode>()
         .shape(())
         .create("title")
@@ -788,22 +595,11 @@ fn hdf5_end_to_end_fill_values_exact_rest_within_abs_bound_and_hdf5_output() {
     let orig = make_temp_h5(&h5);
     let arc = dir.path().join("x.baler");
     let out: PathBuf = dir.path().join("y.h5");
-    ok(&[
-        "compress",
-        &spec(&h5, "/ocean/temp"),
-        "-o",
-        s(&arc),
-        "--abs",
-        "0.01",
-        "--no-model",
-        "--quiet",
-    ]);
+    ok(&["compress", &spec(&h5, "/ocean/temp"), "-o", s(&arc), "--abs", "0.01", "--no-model", "--quiet"]);
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let back = load_spec(&out.to_string_lossy()).unwrap();
     assert_eq!(back.dataset.shape(), [4, 16, 24]);
-    let Dataset::Field(b) = &back.dataset else {
-        panic!("a field")
-    };
+    let Dataset::Field(b) = &back.dataset else { panic!("a field") };
     assert_eq!(b.dtype, DType::F64);
     check_fill_and_bound(&orig, floats(&back.dataset), -999.0, 0.01);
     // the output carries the fill value on

@@ -34,10 +34,7 @@ fn table(l: &Loaded) -> (usize, &[Column]) {
 }
 
 fn column<'a>(columns: &'a [Column], name: &str) -> &'a Column {
-    columns
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no column {name}"))
+    columns.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no column {name}"))
 }
 
 fn floats(c: &Column) -> &[f64] {
@@ -56,11 +53,9 @@ fn ints(c: &Column) -> &[i64] {
 
 /// The reference table shared/data/hzz.npy (3825 x 5 float32, made with uproot), by column.
 fn reference() -> Vec<Vec<f64>> {
-    let ds = read_dataset(Path::new(&data("hzz.npy")), &ReadOptions { table: true })
-        .expect("hzz.npy readable");
-    let Dataset::Table { rows, columns } = ds else {
-        panic!("hzz.npy as a table")
-    };
+    let ds =
+        read_dataset(Path::new(&data("hzz.npy")), &ReadOptions { table: true }).expect("hzz.npy readable");
+    let Dataset::Table { rows, columns } = ds else { panic!("hzz.npy as a table") };
     assert_eq!((rows, columns.len()), (3825, 5));
     columns.iter().map(|c| floats(c).to_vec()).collect()
 }
@@ -100,17 +95,7 @@ fn prefix_selects_in_file_order() {
     assert_eq!(rows, 3825);
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     // the file also holds Muon_Charge (int32[]), between Muon_E and Muon_Iso
-    assert_eq!(
-        names,
-        [
-            "Muon_Px",
-            "Muon_Py",
-            "Muon_Pz",
-            "Muon_E",
-            "Muon_Charge",
-            "Muon_Iso"
-        ]
-    );
+    assert_eq!(names, ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Charge", "Muon_Iso"]);
     let charge = column(columns, "Muon_Charge");
     assert_eq!(charge.dtype, DType::I32);
     assert!(ints(charge).iter().all(|&q| q == 1 || q == -1));
@@ -190,10 +175,7 @@ fn errors_name_the_file_and_what_exists() {
     let e = load_err(&format!("{file}:events:Muon_Pt"));
     let msg = e.to_string();
     assert!(msg.starts_with(&format!("{file}: ")), "{msg}");
-    assert!(
-        msg.contains("'Muon_Pt'") && msg.contains("Muon_Px"),
-        "{msg}"
-    );
+    assert!(msg.contains("'Muon_Pt'") && msg.contains("Muon_Px"), "{msg}");
 
     let msg = load_err(&format!("{file}:events:Tau_*")).to_string();
     assert!(msg.contains("Tau_*") && msg.contains("NJet"), "{msg}");
@@ -202,10 +184,7 @@ fn errors_name_the_file_and_what_exists() {
     assert!(msg.contains("mix") && msg.contains("NMuon"), "{msg}");
 
     let msg = load_err(&format!("{file}:events:Muon_Px,Jet_Px")).to_string();
-    assert!(
-        msg.contains("Muon_Px") && msg.contains("Jet_Px") && msg.contains("length"),
-        "{msg}"
-    );
+    assert!(msg.contains("Muon_Px") && msg.contains("Jet_Px") && msg.contains("length"), "{msg}");
 
     let msg = load_err(&format!("{file}:events:Muon_Px,,Muon_Py")).to_string();
     assert!(msg.contains("empty branch name"), "{msg}");
@@ -256,30 +235,17 @@ fn bad_files_are_errors_not_panics() {
 #[test]
 fn cli_compresses_a_root_selection_within_the_bound() {
     let dir = tempfile::tempdir().unwrap();
-    for (tag, spec) in [
-        ("muons", format!("{}:events:Muon_*", hzz())),
-        ("flat", format!("{}:events", hzz())),
-    ] {
+    for (tag, spec) in [("muons", format!("{}:events:Muon_*", hzz())), ("flat", format!("{}:events", hzz()))]
+    {
         let arc = dir.path().join(format!("{tag}.baler"));
         let out = dir.path().join(format!("{tag}.npz"));
-        ok(&[
-            "compress",
-            &spec,
-            "-o",
-            s(&arc),
-            "--rel",
-            "1e-2",
-            "--no-model",
-            "--quiet",
-        ]);
+        ok(&["compress", &spec, "-o", s(&arc), "--rel", "1e-2", "--no-model", "--quiet"]);
         ok(&["decompress", s(&arc), "-o", s(&out)]);
         let orig = load_ok(&spec).dataset;
         let back = read(&out);
         check_rel_bound(&orig, &back, 1e-2);
         let names = |ds: &Dataset| match ds {
-            Dataset::Table { columns, .. } => {
-                columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
-            }
+            Dataset::Table { columns, .. } => columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
             Dataset::Field(_) => panic!("{tag}: table expected"),
         };
         assert_eq!(names(&orig), names(&back), "{tag}");

@@ -12,11 +12,7 @@ fn main() {
             .map_err(|e| e.to_string())
             .and_then(|b| baler_codec::decode(&b, None).map_err(|e| e.to_string()))
         {
-            Ok(ds) => println!(
-                "{}  {}",
-                hex(&content_hash(&ds)),
-                path.rsplit('/').next().unwrap_or(&path)
-            ),
+            Ok(ds) => println!("{}  {}", hex(&content_hash(&ds)), path.rsplit('/').next().unwrap_or(&path)),
             Err(e) => {
                 eprintln!("{path}: {e}");
                 failed = true;

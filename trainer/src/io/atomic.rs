@@ -27,15 +27,9 @@ impl Drop for TempFile {
 
 /// Creates an empty `.NAME.tmp-PID-N` beside `path`, removed again when dropped unless disarmed.
 fn temp_beside(path: &Path) -> Result<TempFile, IoError> {
-    let io_err = |err: std::io::Error| IoError::Io {
-        file: display(path),
-        err,
-    };
+    let io_err = |err: std::io::Error| IoError::Io { file: display(path), err };
     let Some(name) = path.file_name() else {
-        return Err(io_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        )));
+        return Err(io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")));
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -44,22 +38,11 @@ fn temp_beside(path: &Path) -> Result<TempFile, IoError> {
     loop {
         let mut tmp_name = OsString::from(".");
         tmp_name.push(name);
-        tmp_name.push(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        ));
+        tmp_name.push(format!(".tmp-{}-{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed)));
         let tmp_path = dir.join(tmp_name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp_path)
-        {
+        match OpenOptions::new().write(true).create_new(true).open(&tmp_path) {
             Ok(_) => {
-                return Ok(TempFile {
-                    path: tmp_path,
-                    armed: true,
-                });
+                return Ok(TempFile { path: tmp_path, armed: true });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
@@ -82,10 +65,7 @@ pub(crate) fn write_atomic_path(
 ) -> Result<(), IoError> {
     let mut tmp = temp_beside(path)?;
     f(&tmp.path)?;
-    fs::rename(&tmp.path, path).map_err(|err| IoError::Io {
-        file: display(path),
-        err,
-    })?;
+    fs::rename(&tmp.path, path).map_err(|err| IoError::Io { file: display(path), err })?;
     tmp.armed = false;
     Ok(())
 }
@@ -97,16 +77,9 @@ pub fn write_atomic(
     path: &Path,
     f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
-    let io_err = |err: std::io::Error| IoError::Io {
-        file: display(path),
-        err,
-    };
+    let io_err = |err: std::io::Error| IoError::Io { file: display(path), err };
     write_atomic_path(path, |tmp| {
-        let file = OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(tmp)
-            .map_err(io_err)?;
+        let file = OpenOptions::new().write(true).truncate(true).open(tmp).map_err(io_err)?;
         let mut w = BufWriter::new(file);
         f(&mut w).map_err(io_err)?;
         w.into_inner().map_err(|e| io_err(e.into_error()))?;

@@ -85,10 +85,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Dataset, IoError> {
         .flexible(true)
         .trim(::csv::Trim::All)
         .from_reader(BufReader::new(file));
-    let header = reader
-        .headers()
-        .map_err(|e| IoError::invalid(path, e.to_string()))?
-        .clone();
+    let header = reader.headers().map_err(|e| IoError::invalid(path, e.to_string()))?.clone();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(IoError::invalid(
             path,
@@ -98,10 +95,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Dataset, IoError> {
     let names: Vec<String> = header.iter().map(str::to_string).collect();
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            return Err(IoError::invalid(
-                path,
-                format!("column name '{name}' appears twice in the header"),
-            ));
+            return Err(IoError::invalid(path, format!("column name '{name}' appears twice in the header")));
         }
     }
 
@@ -128,30 +122,20 @@ pub(crate) fn read_file(path: &Path) -> Result<Dataset, IoError> {
         }
         for ((col, text), name) in cols.iter_mut().zip(record.iter()).zip(&names) {
             col.push(text).map_err(|()| {
-                IoError::invalid(
-                    path,
-                    format!("line {line}, column '{name}': '{text}' is not a number"),
-                )
+                IoError::invalid(path, format!("line {line}, column '{name}': '{text}' is not a number"))
             })?;
         }
         rows += 1;
     }
     if rows == 0 {
-        return Err(IoError::invalid(
-            path,
-            "no data rows (only a header of column names)",
-        ));
+        return Err(IoError::invalid(path, "no data rows (only a header of column names)"));
     }
     let columns = cols
         .into_iter()
         .zip(names)
         .map(|(col, name)| {
             let (dtype, values) = col.finish();
-            Column {
-                name,
-                dtype,
-                values,
-            }
+            Column { name, dtype, values }
         })
         .collect();
     Ok(Dataset::Table { rows, columns })
@@ -237,11 +221,7 @@ mod tests {
             let t = Dataset::Table {
                 rows: a.values.len(),
                 columns: vec![
-                    Column {
-                        name: "v".into(),
-                        dtype: a.dtype,
-                        values: a.values.clone(),
-                    },
+                    Column { name: "v".into(), dtype: a.dtype, values: a.values.clone() },
                     Column {
                         name: "idx, quoted".into(),
                         dtype: DType::I16,
@@ -264,9 +244,7 @@ mod tests {
                 DType::F32 => {
                     // CSV has no dtype: the column comes back float64, exact once made f32 again
                     assert_eq!(back.dtype, DType::F64);
-                    let (Values::Float(x), Values::Float(y)) = (&back.values, &a.values) else {
-                        panic!()
-                    };
+                    let (Values::Float(x), Values::Float(y)) = (&back.values, &a.values) else { panic!() };
                     for (p, q) in x.iter().zip(y) {
                         assert_eq!((*p as f32).to_bits(), (*q as f32).to_bits(), "{p} {q}");
                     }
@@ -300,16 +278,8 @@ mod tests {
                     dtype: DType::F32,
                     values: Values::Float(vec![f64::from(0.1f32), 2.0, 1e30, -0.0]),
                 },
-                Column {
-                    name: "u".into(),
-                    dtype: DType::U64,
-                    values: Values::Int(vec![-1, 0, 1, 2]),
-                },
-                Column {
-                    name: "i".into(),
-                    dtype: DType::I8,
-                    values: Values::Int(vec![-128, 0, 1, 127]),
-                },
+                Column { name: "u".into(), dtype: DType::U64, values: Values::Int(vec![-1, 0, 1, 2]) },
+                Column { name: "i".into(), dtype: DType::I8, values: Values::Int(vec![-128, 0, 1, 127]) },
             ],
         };
         write_any(&p, &t).unwrap();
@@ -340,28 +310,17 @@ mod tests {
         assert_eq!(cols[0].dtype, DType::I64);
         assert_eq!(cols[0].values, Values::Int(vec![1, 2, -3, 4, 5]));
         assert_eq!(cols[1].dtype, DType::F64);
-        assert_eq!(
-            cols[1].values,
-            Values::Float(vec![2.5, 1000.0, 4.0, 5.0, 6.0])
-        );
+        assert_eq!(cols[1].values, Values::Float(vec![2.5, 1000.0, 4.0, 5.0, 6.0]));
         assert_eq!(cols[2].dtype, DType::F64);
-        let Values::Float(c) = &cols[2].values else {
-            panic!()
-        };
+        let Values::Float(c) = &cols[2].values else { panic!() };
         assert!(c[0].is_nan() && c[1].is_nan());
         assert_eq!(&c[2..], &[f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY]);
         // above i64::MAX, none negative: uint64
         assert_eq!(cols[3].dtype, DType::U64);
-        assert_eq!(
-            cols[3].values,
-            Values::Int(vec![7, (1u64 << 63) as i64, 1, 2, 3])
-        );
+        assert_eq!(cols[3].values, Values::Int(vec![7, (1u64 << 63) as i64, 1, 2, 3]));
         // above i64::MAX with a negative value: float64
         assert_eq!(cols[4].dtype, DType::F64);
-        assert_eq!(
-            cols[4].values,
-            Values::Float(vec![-3.0, 5.0, 9223372036854775808.0, 0.0, 1.0])
-        );
+        assert_eq!(cols[4].values, Values::Float(vec![-3.0, 5.0, 9223372036854775808.0, 0.0, 1.0]));
     }
 
     #[test]
@@ -374,10 +333,7 @@ mod tests {
             values: Values::Int(vec![1, 2, 3, 4, 5, 6]),
         });
         write_any(&p, &f2).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&p).unwrap(),
-            "col0,col1,col2\n1,2,3\n4,5,6\n"
-        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "col0,col1,col2\n1,2,3\n4,5,6\n");
         let f1 = Dataset::Field(Array {
             dtype: DType::F64,
             shape: vec![3],
@@ -395,10 +351,7 @@ mod tests {
         });
         let out = dir.path().join("cube.csv");
         let msg = write_any(&out, &f3).unwrap_err().to_string();
-        assert!(
-            msg.starts_with(&format!("{}: cannot write", out.display())),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&format!("{}: cannot write", out.display())), "{msg}");
         assert!(msg.contains("3D"), "{msg}");
         assert!(!out.exists());
     }
@@ -407,41 +360,13 @@ mod tests {
     fn bad_csv_files_name_the_file_and_the_problem() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            (
-                "ragged.csv",
-                "a,b,c,d,e\n1,2,3,4,5\n1,2,3,4\n",
-                "line 3 has 4 fields, the header has 5",
-            ),
-            (
-                "long.csv",
-                "a,b\n1,2\n3,4\n5,6,7\n",
-                "line 4 has 3 fields, the header has 2",
-            ),
-            (
-                "text.csv",
-                "x,y\n1,2\n3,abc\n",
-                "line 3, column 'y': 'abc' is not a number",
-            ),
-            (
-                "emptyfield.csv",
-                "x,y\n1,\n",
-                "line 2, column 'y': '' is not a number",
-            ),
-            (
-                "empty.csv",
-                "",
-                "empty file (expected a header row of column names, then numeric rows)",
-            ),
-            (
-                "headeronly.csv",
-                "a,b,c\n",
-                "no data rows (only a header of column names)",
-            ),
-            (
-                "dup.csv",
-                "a,b,a\n1,2,3\n",
-                "column name 'a' appears twice in the header",
-            ),
+            ("ragged.csv", "a,b,c,d,e\n1,2,3,4,5\n1,2,3,4\n", "line 3 has 4 fields, the header has 5"),
+            ("long.csv", "a,b\n1,2\n3,4\n5,6,7\n", "line 4 has 3 fields, the header has 2"),
+            ("text.csv", "x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
+            ("emptyfield.csv", "x,y\n1,\n", "line 2, column 'y': '' is not a number"),
+            ("empty.csv", "", "empty file (expected a header row of column names, then numeric rows)"),
+            ("headeronly.csv", "a,b,c\n", "no data rows (only a header of column names)"),
+            ("dup.csv", "a,b,a\n1,2,3\n", "column name 'a' appears twice in the header"),
         ];
         for (name, content, expect) in cases {
             let p = dir.path().join(name);
@@ -461,32 +386,19 @@ mod tests {
         let (rows, cols) = table(read(&p).unwrap());
         assert_eq!(rows, 3825);
         let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"]
-        );
-        assert!(
-            cols.iter()
-                .all(|c| c.dtype == DType::F64 && c.values.len() == rows)
-        );
-        let Values::Float(px) = &cols[0].values else {
-            panic!()
-        };
+        assert_eq!(names, ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"]);
+        assert!(cols.iter().all(|c| c.dtype == DType::F64 && c.values.len() == rows));
+        let Values::Float(px) = &cols[0].values else { panic!() };
         assert_eq!(px[0], -52.899456);
 
         // the same numbers as hzz.npy once made float32 again
-        let Dataset::Field(npy) =
-            read_dataset(&shared_data("hzz.npy"), &ReadOptions::default()).unwrap()
+        let Dataset::Field(npy) = read_dataset(&shared_data("hzz.npy"), &ReadOptions::default()).unwrap()
         else {
             panic!()
         };
-        let Values::Float(f) = &npy.values else {
-            panic!()
-        };
+        let Values::Float(f) = &npy.values else { panic!() };
         for (c, col) in cols.iter().enumerate() {
-            let Values::Float(v) = &col.values else {
-                panic!()
-            };
+            let Values::Float(v) = &col.values else { panic!() };
             for r in 0..rows {
                 assert_eq!(v[r] as f32, f[r * 5 + c] as f32, "row {r} column {c}");
             }
@@ -495,10 +407,7 @@ mod tests {
         // written back and read again: identical
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("hzz.csv");
-        let t = Dataset::Table {
-            rows,
-            columns: cols,
-        };
+        let t = Dataset::Table { rows, columns: cols };
         write_any(&out, &t).unwrap();
         assert_eq!(read(&out).unwrap(), t);
     }

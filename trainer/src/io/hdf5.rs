@@ -38,12 +38,7 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
 }
 
 /// Writes `ds` as the dataset `dataset` of a new HDF5 file at `path`, atomically.
-pub(crate) fn write(
-    path: &Path,
-    dataset: &str,
-    ds: &Dataset,
-    fill: Option<f64>,
-) -> Result<(), IoError> {
+pub(crate) fn write(path: &Path, dataset: &str, ds: &Dataset, fill: Option<f64>) -> Result<(), IoError> {
     #[cfg(feature = "hdf5")]
     {
         imp::write(path, dataset, ds, fill)
@@ -51,16 +46,12 @@ pub(crate) fn write(
     #[cfg(not(feature = "hdf5"))]
     {
         let _ = (dataset, ds, fill);
-        Err(IoError::Unwritable {
-            file: super::display(path),
-            msg: NO_SUPPORT.into(),
-        })
+        Err(IoError::Unwritable { file: super::display(path), msg: NO_SUPPORT.into() })
     }
 }
 
 #[cfg(not(feature = "hdf5"))]
-const NO_SUPPORT: &str =
-    "this build has no HDF5 support (rebuild baler-train with --features hdf5)";
+const NO_SUPPORT: &str = "this build has no HDF5 support (rebuild baler-train with --features hdf5)";
 
 #[cfg(feature = "hdf5")]
 mod imp {
@@ -72,15 +63,14 @@ mod imp {
     use std::str::FromStr;
 
     use ::hdf5::types::{
-        CompoundField, CompoundType, FloatSize, IntSize, TypeDescriptor as TD, VarLenAscii,
-        VarLenUnicode,
+        CompoundField, CompoundType, FloatSize, IntSize, TypeDescriptor as TD, VarLenAscii, VarLenUnicode,
     };
     use ::hdf5::{Container, File, Group, H5Type};
     use baler_codec::data::{Column, DType, Dataset, Values};
 
     use crate::io::{
-        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype,
-        display, fmt_value, to_float, to_int,
+        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype, display,
+        fmt_value, to_float, to_int,
     };
 
     const ALL_DTYPES: [DType; 10] = [
@@ -103,8 +93,8 @@ mod imp {
 
     pub(super) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> {
         check_signature(path)?;
-        let file = File::open(path)
-            .map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))?;
+        let file =
+            File::open(path).map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))?;
         let h5err = |e: ::hdf5::Error| IoError::invalid(path, format!("HDF5: {e}"));
 
         let wanted = inner.map(str::trim).filter(|s| !s.is_empty() && *s != "/");
@@ -156,51 +146,28 @@ mod imp {
             TD::Compound(ct) if shape.len() == 1 => {
                 let mut columns = Vec::with_capacity(ct.fields.len());
                 for f in &ct.fields {
-                    let member = Member {
-                        obj: &ds,
-                        name: &f.name,
-                    };
+                    let member = Member { obj: &ds, name: &f.name };
                     let (dtype, values) = read_values(&f.ty, &member)
                         .map_err(h5err)?
                         .ok_or_else(|| unsupported(format!("{} in column '{}'", f.ty, f.name)))?;
-                    columns.push(Column {
-                        name: f.name.clone(),
-                        dtype,
-                        values,
-                    });
+                    columns.push(Column { name: f.name.clone(), dtype, values });
                 }
                 let n = columns.len();
-                let table = Dataset::Table {
-                    rows: shape[0],
-                    columns,
-                };
-                (
-                    table,
-                    format!("HDF5 table, {} rows × {n} columns", shape[0]),
-                )
+                let table = Dataset::Table { rows: shape[0], columns };
+                (table, format!("HDF5 table, {} rows × {n} columns", shape[0]))
             }
             _ => {
                 let (dtype, values) = read_values(&desc, &Whole(&ds))
                     .map_err(h5err)?
                     .ok_or_else(|| unsupported(desc.to_string()))?;
-                let array = baler_codec::data::Array {
-                    dtype,
-                    shape: shape.clone(),
-                    values,
-                };
+                let array = baler_codec::data::Array { dtype, shape: shape.clone(), values };
                 match column_names(&ds, &shape) {
                     Some(names) => {
                         let n = names.len();
                         let table = with_dtypes(array_to_named_table(array, names), &ds);
-                        (
-                            table,
-                            format!("HDF5 table, {} rows × {n} columns", shape[0]),
-                        )
+                        (table, format!("HDF5 table, {} rows × {n} columns", shape[0]))
                     }
-                    None => (
-                        Dataset::Field(array),
-                        format!("HDF5, {}, shape {shape:?}", dtype.name()),
-                    ),
+                    None => (Dataset::Field(array), format!("HDF5, {}, shape {shape:?}", dtype.name())),
                 }
             }
         };
@@ -210,14 +177,9 @@ mod imp {
             Dataset::Table { columns, .. } => common_dtype(columns),
         };
         let fill_value = fill_attr(&ds).map(|v| as_dtype(v, dtype));
-        let fill_note = fill_value
-            .map(|v| format!(", _FillValue {}", fmt_value(v, dtype)))
-            .unwrap_or_default();
-        Ok(Loaded {
-            dataset,
-            fill_value,
-            source: format!("{}:{name} ({kind}{fill_note})", display(path)),
-        })
+        let fill_note =
+            fill_value.map(|v| format!(", _FillValue {}", fmt_value(v, dtype))).unwrap_or_default();
+        Ok(Loaded { dataset, fill_value, source: format!("{}:{name} ({kind}{fill_note})", display(path)) })
     }
 
     /// A clean error for anything that is not an HDF5 file, before the library sees it: the
@@ -237,18 +199,11 @@ mod imp {
             }
             offset = if offset == 0 { 512 } else { offset * 2 };
         }
-        Err(IoError::invalid(
-            path,
-            "not an HDF5 file (no HDF5 signature)".to_string(),
-        ))
+        Err(IoError::invalid(path, "not an HDF5 file (no HDF5 signature)".to_string()))
     }
 
     /// Every dataset under `group`, depth first (links to the same dataset once).
-    fn list_datasets(
-        group: &Group,
-        out: &mut Vec<::hdf5::Dataset>,
-        depth: usize,
-    ) -> ::hdf5::Result<()> {
+    fn list_datasets(group: &Group, out: &mut Vec<::hdf5::Dataset>, depth: usize) -> ::hdf5::Result<()> {
         for ds in group.datasets()? {
             let name = ds.name();
             if !out.iter().any(|d| d.name() == name) {
@@ -349,15 +304,12 @@ mod imp {
     /// The values of a numeric element type, `None` for any other type.
     fn read_values(desc: &TD, src: &impl Source) -> ::hdf5::Result<Option<(DType, Values)>> {
         fn ints<T: H5Type + Into<i64>>(src: &impl Source) -> ::hdf5::Result<Values> {
-            Ok(Values::Int(
-                src.get::<T>()?.into_iter().map(Into::into).collect(),
-            ))
+            Ok(Values::Int(src.get::<T>()?.into_iter().map(Into::into).collect()))
         }
         Ok(Some(match desc {
-            TD::Float(FloatSize::U4) => (
-                DType::F32,
-                Values::Float(src.get::<f32>()?.into_iter().map(f64::from).collect()),
-            ),
+            TD::Float(FloatSize::U4) => {
+                (DType::F32, Values::Float(src.get::<f32>()?.into_iter().map(f64::from).collect()))
+            }
             TD::Float(FloatSize::U8) => (DType::F64, Values::Float(src.get::<f64>()?)),
             TD::Integer(IntSize::U1) => (DType::I8, ints::<i8>(src)?),
             TD::Integer(IntSize::U2) => (DType::I16, ints::<i16>(src)?),
@@ -367,10 +319,9 @@ mod imp {
             TD::Unsigned(IntSize::U2) => (DType::U16, ints::<u16>(src)?),
             TD::Unsigned(IntSize::U4) => (DType::U32, ints::<u32>(src)?),
             // a u64 above i64::MAX is kept by its bits
-            TD::Unsigned(IntSize::U8) => (
-                DType::U64,
-                Values::Int(src.get::<u64>()?.into_iter().map(|v| v as i64).collect()),
-            ),
+            TD::Unsigned(IntSize::U8) => {
+                (DType::U64, Values::Int(src.get::<u64>()?.into_iter().map(|v| v as i64).collect()))
+            }
             _ => return Ok(None),
         }))
     }
@@ -383,20 +334,12 @@ mod imp {
         }
         let attr = ds.attr(name).ok()?;
         match attr.dtype().ok()?.to_descriptor().ok()? {
-            TD::VarLenUnicode => Some(
-                attr.read_raw::<VarLenUnicode>()
-                    .ok()?
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            ),
-            TD::VarLenAscii => Some(
-                attr.read_raw::<VarLenAscii>()
-                    .ok()?
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            ),
+            TD::VarLenUnicode => {
+                Some(attr.read_raw::<VarLenUnicode>().ok()?.iter().map(|s| s.as_str().to_owned()).collect())
+            }
+            TD::VarLenAscii => {
+                Some(attr.read_raw::<VarLenAscii>().ok()?.iter().map(|s| s.as_str().to_owned()).collect())
+            }
             _ => None,
         }
     }
@@ -444,15 +387,9 @@ mod imp {
                 .map(|i| {
                     let e = elems(i);
                     let f = to_float(e);
-                    let back = if dtype == DType::F32 {
-                        f64::from(f as f32)
-                    } else {
-                        f
-                    };
+                    let back = if dtype == DType::F32 { f64::from(f as f32) } else { f };
                     let exact = match e {
-                        Elem::F(x) => {
-                            back.to_bits() == x.to_bits() || (x.is_nan() && back.is_nan())
-                        }
+                        Elem::F(x) => back.to_bits() == x.to_bits() || (x.is_nan() && back.is_nan()),
                         Elem::I(x) => back == f && back as i64 == x,
                     };
                     exact.then_some(back)
@@ -575,9 +512,7 @@ mod imp {
     fn contents(ds: &Dataset) -> Result<Contents, String> {
         let (rows, views) = column_views(ds);
         let cols = views.len();
-        let n = rows
-            .checked_mul(cols)
-            .ok_or_else(|| format!("{rows} × {cols} values overflow"))?;
+        let n = rows.checked_mul(cols).ok_or_else(|| format!("{rows} × {cols} values overflow"))?;
         let get = |i: usize| views[i % cols].get(i / cols);
         match ds {
             Dataset::Field(a) => Ok(Contents {
@@ -593,14 +528,8 @@ mod imp {
                         format!("column name {s:?} holds a NUL character, which HDF5 cannot store")
                     })
                 };
-                let names = columns
-                    .iter()
-                    .map(|c| text(&c.name))
-                    .collect::<Result<_, _>>()?;
-                let dtypes = columns
-                    .iter()
-                    .map(|c| text(c.dtype.name()))
-                    .collect::<Result<_, _>>()?;
+                let names = columns.iter().map(|c| text(&c.name)).collect::<Result<_, _>>()?;
+                let dtypes = columns.iter().map(|c| text(c.dtype.name())).collect::<Result<_, _>>()?;
                 Ok(Contents {
                     shape: vec![*rows, columns.len()],
                     data: typed(dtype, n, get)?,
@@ -615,28 +544,14 @@ mod imp {
     pub(super) fn dataset_path(dataset: &str) -> Result<Vec<&str>, String> {
         let trimmed = dataset.trim().trim_start_matches('/');
         let parts: Vec<&str> = trimmed.split('/').collect();
-        if trimmed.is_empty()
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || *p == "." || *p == "..")
-        {
-            return Err(format!(
-                "invalid dataset path '{dataset}' (expected e.g. /data or /group/data)"
-            ));
+        if trimmed.is_empty() || parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+            return Err(format!("invalid dataset path '{dataset}' (expected e.g. /data or /group/data)"));
         }
         Ok(parts)
     }
 
-    pub(super) fn write(
-        path: &Path,
-        dataset: &str,
-        ds: &Dataset,
-        fill: Option<f64>,
-    ) -> Result<(), IoError> {
-        let unwritable = |msg: String| IoError::Unwritable {
-            file: display(path),
-            msg,
-        };
+    pub(super) fn write(path: &Path, dataset: &str, ds: &Dataset, fill: Option<f64>) -> Result<(), IoError> {
+        let unwritable = |msg: String| IoError::Unwritable { file: display(path), msg };
         check_consistent(ds).map_err(unwritable)?;
         let parts = dataset_path(dataset).map_err(unwritable)?;
         let contents = contents(ds).map_err(unwritable)?;
@@ -649,12 +564,7 @@ mod imp {
         })
     }
 
-    fn write_file(
-        tmp: &Path,
-        parts: &[&str],
-        c: &Contents,
-        fill: Option<f64>,
-    ) -> ::hdf5::Result<()> {
+    fn write_file(tmp: &Path, parts: &[&str], c: &Contents, fill: Option<f64>) -> ::hdf5::Result<()> {
         let file = File::create(tmp)?;
         {
             let (name, groups) = parts.split_last().expect("a dataset path has a name");
@@ -678,12 +588,8 @@ mod imp {
                 });
             }
             if let Some((names, dtypes)) = &c.columns {
-                ds.new_attr_builder()
-                    .with_data(names.as_slice())
-                    .create("columns")?;
-                ds.new_attr_builder()
-                    .with_data(dtypes.as_slice())
-                    .create("dtypes")?;
+                ds.new_attr_builder().with_data(names.as_slice()).create("columns")?;
+                ds.new_attr_builder().with_data(dtypes.as_slice()).create("dtypes")?;
             }
         }
         file.close()
@@ -706,11 +612,7 @@ mod tests {
     use baler_codec::data::{Array, DType, Values};
 
     fn tiny() -> Dataset {
-        Dataset::Field(Array {
-            dtype: DType::F64,
-            shape: vec![1],
-            values: Values::Float(vec![1.0]),
-        })
+        Dataset::Field(Array { dtype: DType::F64, shape: vec![1], values: Values::Float(vec![1.0]) })
     }
 
     #[cfg(not(feature = "hdf5"))]
@@ -736,17 +638,11 @@ mod tests {
         for bad in ["", "/", "/a//b", "/a/../b", "a/"] {
             assert!(imp::dataset_path(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(
-            crate::io::fmt_value(f64::from(-1e34f32), DType::F32),
-            "-1e34"
-        );
+        assert_eq!(crate::io::fmt_value(f64::from(-1e34f32), DType::F32), "-1e34");
         assert_eq!(crate::io::fmt_value(-999.0, DType::F64), "-999");
         assert_eq!(crate::io::fmt_value(0.25, DType::F64), "0.25");
         assert_eq!(crate::io::fmt_value(-32767.0, DType::I16), "-32767");
-        assert_eq!(
-            crate::io::fmt_value(u64::MAX as f64, DType::U64),
-            "18446744073709551616"
-        );
+        assert_eq!(crate::io::fmt_value(u64::MAX as f64, DType::U64), "18446744073709551616");
     }
 
     #[cfg(feature = "hdf5")]
@@ -758,12 +654,6 @@ mod tests {
         let back = read(&out, Some("/g/x")).unwrap();
         assert_eq!(back.dataset, tiny());
         assert_eq!(back.fill_value, Some(-1.0));
-        assert_eq!(
-            back.source,
-            format!(
-                "{}:/g/x (HDF5, float64, shape [1], _FillValue -1)",
-                out.display()
-            )
-        );
+        assert_eq!(back.source, format!("{}:/g/x (HDF5, float64, shape [1], _FillValue -1)", out.display()));
     }
 }

@@ -69,23 +69,15 @@ impl IoError {
     }
 
     pub(crate) fn invalid(path: &Path, msg: impl Into<String>) -> IoError {
-        IoError::Invalid {
-            file: display(path),
-            msg: msg.into(),
-        }
+        IoError::Invalid { file: display(path), msg: msg.into() }
     }
 
     /// An error from opening or reading an input file: "file not found" stays short.
     pub(crate) fn read(path: &Path, err: std::io::Error) -> IoError {
         if err.kind() == std::io::ErrorKind::NotFound {
-            IoError::NotFound {
-                file: display(path),
-            }
+            IoError::NotFound { file: display(path) }
         } else {
-            IoError::Io {
-                file: display(path),
-                err,
-            }
+            IoError::Io { file: display(path), err }
         }
     }
 }
@@ -135,10 +127,7 @@ pub enum Format {
 impl Format {
     /// The format that `path`'s extension names.
     pub fn of(path: &Path) -> Result<Format, IoError> {
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
         match ext.to_ascii_lowercase().as_str() {
             "npy" => Ok(Format::Npy),
             "npz" => Ok(Format::Npz),
@@ -146,10 +135,7 @@ impl Format {
             "h5" | "hdf5" | "he5" => Ok(Format::Hdf5),
             "nc" | "nc4" | "cdf" => Ok(Format::NetCdf),
             "root" => Ok(Format::Root),
-            _ => Err(IoError::UnknownExtension {
-                file: display(path),
-                ext,
-            }),
+            _ => Err(IoError::UnknownExtension { file: display(path), ext }),
         }
     }
 }
@@ -161,9 +147,7 @@ pub fn read_dataset(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError>
         Format::Npy => npy::read_file(path, opts),
         Format::Npz => npz::read_file(path, opts),
         Format::Csv => csv::read_file(path),
-        Format::Hdf5 | Format::NetCdf | Format::Root => {
-            Ok(load(&path.to_string_lossy(), opts)?.dataset)
-        }
+        Format::Hdf5 | Format::NetCdf | Format::Root => Ok(load(&path.to_string_lossy(), opts)?.dataset),
     }
 }
 
@@ -192,22 +176,15 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
     let format = Format::of(path)?;
-    let plain = |ds: Dataset| Loaded {
-        dataset: ds,
-        fill_value: None,
-        source: display(path),
-    };
+    let plain = |ds: Dataset| Loaded { dataset: ds, fill_value: None, source: display(path) };
     match (format, inner) {
-        (Format::Npy | Format::Csv, Some(i)) => Err(IoError::invalid(
-            path,
-            format!("'{i}': this format holds one array, nothing to select"),
-        )),
+        (Format::Npy | Format::Csv, Some(i)) => {
+            Err(IoError::invalid(path, format!("'{i}': this format holds one array, nothing to select")))
+        }
         (Format::Npy, None) => npy::read_file(path, opts).map(plain),
         (Format::Npz, None) => npz::read_file(path, opts).map(plain),
-        (Format::Npz, Some(key)) => npz::read_member(path, key, opts).map(|ds| Loaded {
-            source: format!("{}:{key}", display(path)),
-            ..plain(ds)
-        }),
+        (Format::Npz, Some(key)) => npz::read_member(path, key, opts)
+            .map(|ds| Loaded { source: format!("{}:{key}", display(path)), ..plain(ds) }),
         (Format::Csv, None) => csv::read_file(path).map(plain),
         (Format::Hdf5, inner) => hdf5::read(path, inner),
         (Format::NetCdf, inner) => netcdf::read(path, inner),
@@ -221,10 +198,9 @@ pub fn save(spec: &str, ds: &Dataset, fill_value: Option<f64>) -> Result<(), IoE
     let path = Path::new(file);
     match Format::of(path)? {
         Format::Hdf5 => hdf5::write(path, inner.unwrap_or("/data"), ds, fill_value),
-        Format::NetCdf | Format::Root => Err(IoError::Unwritable {
-            file: display(path),
-            msg: "write .npy, .npz, .csv or .h5".into(),
-        }),
+        Format::NetCdf | Format::Root => {
+            Err(IoError::Unwritable { file: display(path), msg: "write .npy, .npz, .csv or .h5".into() })
+        }
         _ if inner.is_some() => Err(IoError::Unwritable {
             file: display(path),
             msg: "only HDF5 outputs take a dataset path".into(),
@@ -257,10 +233,7 @@ pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<(), IoError> {
         }
         _ => {}
     }
-    check_consistent(ds).map_err(|msg| IoError::Unwritable {
-        file: display(path),
-        msg,
-    })?;
+    check_consistent(ds).map_err(|msg| IoError::Unwritable { file: display(path), msg })?;
     if format == Format::Csv
         && let Dataset::Field(a) = ds
         && a.shape.len() > 2
@@ -384,12 +357,7 @@ pub(crate) fn column_views(ds: &Dataset) -> (usize, Vec<ColView<'_>>) {
             *rows,
             columns
                 .iter()
-                .map(|c| ColView {
-                    dtype: c.dtype,
-                    values: &c.values,
-                    offset: 0,
-                    stride: 1,
-                })
+                .map(|c| ColView { dtype: c.dtype, values: &c.values, offset: 0, stride: 1 })
                 .collect(),
         ),
         Dataset::Field(a) => {
@@ -399,12 +367,7 @@ pub(crate) fn column_views(ds: &Dataset) -> (usize, Vec<ColView<'_>>) {
                 _ => (a.shape[0], shape_len(&a.shape[1..]).unwrap_or(0)),
             };
             let views = (0..cols)
-                .map(|c| ColView {
-                    dtype: a.dtype,
-                    values: &a.values,
-                    offset: c,
-                    stride: cols,
-                })
+                .map(|c| ColView { dtype: a.dtype, values: &a.values, offset: c, stride: cols })
                 .collect();
             (rows, views)
         }
@@ -434,10 +397,7 @@ pub fn write_npy_parts(
     produce: impl FnOnce(&mut dyn FnMut(&Dataset) -> std::io::Result<()>) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
     if Format::of(path)? != Format::Npy {
-        return Err(IoError::Unwritable {
-            file: display(path),
-            msg: "streaming output is .npy only".into(),
-        });
+        return Err(IoError::Unwritable { file: display(path), msg: "streaming output is .npy only".into() });
     }
     write_atomic(path, |w| {
         w.write_all(&npy::header_bytes(npy::descr(dtype), shape))?;
@@ -512,18 +472,12 @@ mod tests {
             "x.parquet: unknown extension '.parquet' (expected .npy, .npz, .csv, .h5, .nc or .root)"
         );
         let err = read_dataset(Path::new("noext"), &ReadOptions::default()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "noext: no extension (expected .npy, .npz, .csv, .h5, .nc or .root)"
-        );
+        assert_eq!(err.to_string(), "noext: no extension (expected .npy, .npz, .csv, .h5, .nc or .root)");
         // An extension we read but cannot write names the file too (no output left behind).
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("y.nc");
-        let ds = Dataset::Field(Array {
-            dtype: DType::F64,
-            shape: vec![1],
-            values: Values::Float(vec![1.0]),
-        });
+        let ds =
+            Dataset::Field(Array { dtype: DType::F64, shape: vec![1], values: Values::Float(vec![1.0]) });
         let err = write_dataset(&out, &ds).unwrap_err();
         assert!(err.to_string().contains("y.nc"), "{err}");
         assert!(!out.exists());
@@ -563,11 +517,7 @@ mod tests {
         assert!(err.to_string().starts_with(&format!("{}: ", out.display())));
         let table = Dataset::Table {
             rows: 2,
-            columns: vec![Column {
-                name: "a".into(),
-                dtype: DType::I32,
-                values: Values::Int(vec![1]),
-            }],
+            columns: vec![Column { name: "a".into(), dtype: DType::I32, values: Values::Int(vec![1]) }],
         };
         let err = write_dataset(&dir.path().join("bad.csv"), &table).unwrap_err();
         assert!(err.to_string().contains("column 'a'"), "{err}");
@@ -579,11 +529,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for ext in ["npy", "npz", "csv"] {
             let out = dir.path().join(format!("range.{ext}"));
-            let ds = Dataset::Field(Array {
-                dtype: DType::U8,
-                shape: vec![2],
-                values: Values::Int(vec![1, 300]),
-            });
+            let ds =
+                Dataset::Field(Array { dtype: DType::U8, shape: vec![2], values: Values::Int(vec![1, 300]) });
             let err = write_dataset(&out, &ds).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("range."), "{msg}");
@@ -611,19 +558,9 @@ mod tests {
 
     #[test]
     fn common_dtype_rule() {
-        let col = |dtype| Column {
-            name: "c".into(),
-            dtype,
-            values: Values::Int(vec![]),
-        };
-        assert_eq!(
-            common_dtype(&[col(DType::I16), col(DType::I16)]),
-            DType::I16
-        );
-        assert_eq!(
-            common_dtype(&[col(DType::I16), col(DType::I32)]),
-            DType::F64
-        );
+        let col = |dtype| Column { name: "c".into(), dtype, values: Values::Int(vec![]) };
+        assert_eq!(common_dtype(&[col(DType::I16), col(DType::I16)]), DType::I16);
+        assert_eq!(common_dtype(&[col(DType::I16), col(DType::I32)]), DType::F64);
         assert_eq!(common_dtype(&[col(DType::F32)]), DType::F32);
     }
 }

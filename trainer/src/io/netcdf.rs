@@ -20,12 +20,8 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     {
         // The netcdf crate unwraps a few library errors (e.g. on odd names or types); turn a
         // panic there into an error on this file rather than a crash.
-        std::panic::catch_unwind(|| imp::read(path, inner)).unwrap_or_else(|_| {
-            Err(IoError::invalid(
-                path,
-                "the NetCDF library wrapper failed on this file",
-            ))
-        })
+        std::panic::catch_unwind(|| imp::read(path, inner))
+            .unwrap_or_else(|_| Err(IoError::invalid(path, "the NetCDF library wrapper failed on this file")))
     }
     #[cfg(not(feature = "netcdf"))]
     {
@@ -58,34 +54,24 @@ mod imp {
         // not to, once per thread, and the NetCDF library only tells its first thread
         #[cfg(feature = "hdf5")]
         ::hdf5::silence_errors(true);
-        let file = ::netcdf::open(path).map_err(|e| {
-            IoError::invalid(path, format!("cannot open as NetCDF: {}", nc_msg(&e)))
-        })?;
+        let file = ::netcdf::open(path)
+            .map_err(|e| IoError::invalid(path, format!("cannot open as NetCDF: {}", nc_msg(&e))))?;
 
-        let wanted = inner
-            .map(|s| s.trim().trim_start_matches('/'))
-            .filter(|s| !s.is_empty());
+        let wanted = inner.map(|s| s.trim().trim_start_matches('/')).filter(|s| !s.is_empty());
         let root: Vec<Variable> = file.variables().collect();
         let var = match wanted {
             Some(name) => {
                 let found = match name.rsplit_once('/') {
-                    None => root
-                        .iter()
-                        .find(|v| v.name() == name)
-                        .map(|v| read_variable(path, v, name)),
+                    None => root.iter().find(|v| v.name() == name).map(|v| read_variable(path, v, name)),
                     Some((groups, stem)) => match file.group(groups) {
-                        Ok(Some(g)) => g
-                            .variables()
-                            .find(|v| v.name() == stem)
-                            .map(|v| read_variable(path, &v, name)),
+                        Ok(Some(g)) => {
+                            g.variables().find(|v| v.name() == stem).map(|v| read_variable(path, &v, name))
+                        }
                         _ => None,
                     },
                 };
                 return found.unwrap_or_else(|| {
-                    Err(IoError::invalid(
-                        path,
-                        format!("no variable '{name}' ({})", list(&root)),
-                    ))
+                    Err(IoError::invalid(path, format!("no variable '{name}' ({})", list(&root))))
                 });
             }
             None => {
@@ -134,14 +120,7 @@ mod imp {
         let mut parts: Vec<String> = vars
             .iter()
             .take(LIST_MAX)
-            .map(|v| {
-                format!(
-                    "{} ({}, {})",
-                    v.name(),
-                    type_name(&v.vartype()),
-                    dims_text(v)
-                )
-            })
+            .map(|v| format!("{} ({}, {})", v.name(), type_name(&v.vartype()), dims_text(v)))
             .collect();
         if vars.len() > LIST_MAX {
             parts.push(format!("and {} more", vars.len() - LIST_MAX));
@@ -157,10 +136,7 @@ mod imp {
             for attr in ["bounds", "climatology", "grid_mapping", "coordinates"] {
                 if let Some(Ok(AttributeValue::Str(s))) = v.attribute_value(attr) {
                     // grid_mapping may read "crs: lat lon"; take every word
-                    auxiliary.extend(
-                        s.split_whitespace()
-                            .map(|w| w.trim_end_matches(':').to_string()),
-                    );
+                    auxiliary.extend(s.split_whitespace().map(|w| w.trim_end_matches(':').to_string()));
                 }
             }
         }
@@ -217,35 +193,21 @@ mod imp {
         let dtype = dtype_of(&vartype).ok_or_else(|| {
             IoError::invalid(
                 path,
-                format!(
-                    "variable '{name}' holds {} values, not numbers",
-                    type_name(&vartype)
-                ),
+                format!("variable '{name}' holds {} values, not numbers", type_name(&vartype)),
             )
         })?;
         let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
         let err = |e: ::netcdf::Error| {
-            IoError::invalid(
-                path,
-                format!("cannot read variable '{name}': {}", nc_msg(&e)),
-            )
+            IoError::invalid(path, format!("cannot read variable '{name}': {}", nc_msg(&e)))
         };
         fn get<T: NcTypeDescriptor + Copy>(v: &Variable) -> ::netcdf::Result<Vec<T>> {
             v.get_values::<T, _>(..)
         }
         fn ints<T: NcTypeDescriptor + Copy + Into<i64>>(v: &Variable) -> ::netcdf::Result<Values> {
-            Ok(Values::Int(
-                get::<T>(v)?.into_iter().map(Into::into).collect(),
-            ))
+            Ok(Values::Int(get::<T>(v)?.into_iter().map(Into::into).collect()))
         }
         let values = match dtype {
-            DType::F32 => Values::Float(
-                get::<f32>(v)
-                    .map_err(err)?
-                    .into_iter()
-                    .map(f64::from)
-                    .collect(),
-            ),
+            DType::F32 => Values::Float(get::<f32>(v).map_err(err)?.into_iter().map(f64::from).collect()),
             DType::F64 => Values::Float(get::<f64>(v).map_err(err)?),
             DType::I8 => ints::<i8>(v).map_err(err)?,
             DType::I16 => ints::<i16>(v).map_err(err)?,
@@ -255,13 +217,7 @@ mod imp {
             DType::U16 => ints::<u16>(v).map_err(err)?,
             DType::U32 => ints::<u32>(v).map_err(err)?,
             // a u64 above i64::MAX is kept by its bits
-            DType::U64 => Values::Int(
-                get::<u64>(v)
-                    .map_err(err)?
-                    .into_iter()
-                    .map(|x| x as i64)
-                    .collect(),
-            ),
+            DType::U64 => Values::Int(get::<u64>(v).map_err(err)?.into_iter().map(|x| x as i64).collect()),
         };
 
         let attr = |n: &str| -> Option<AttributeValue> { v.attribute_value(n)?.ok() };
@@ -269,12 +225,7 @@ mod imp {
         let missing = attr("missing_value").and_then(|a| first_number(&a));
         let fill_value = fill.or(missing).map(|x| as_dtype(x, dtype));
 
-        let mut source = format!(
-            "{}:{name} (NetCDF, {}, dims {}",
-            display(path),
-            dtype.name(),
-            dims_text(v)
-        );
+        let mut source = format!("{}:{name} (NetCDF, {}, dims {}", display(path), dtype.name(), dims_text(v));
         if let Some(f) = fill {
             source += &format!(", _FillValue {}", fmt_value(as_dtype(f, dtype), dtype));
         }
@@ -294,15 +245,7 @@ mod imp {
             }
         }
         source.push(')');
-        Ok(Loaded {
-            dataset: Dataset::Field(Array {
-                dtype,
-                shape,
-                values,
-            }),
-            fill_value,
-            source,
-        })
+        Ok(Loaded { dataset: Dataset::Field(Array { dtype, shape, values }), fill_value, source })
     }
 
     /// A numeric attribute's (first) value.

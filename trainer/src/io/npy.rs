@@ -10,8 +10,7 @@ use baler_codec::data::{Array, DType, Dataset, Values};
 use npyz::{Endianness, Order, TypeChar};
 
 use super::{
-    Elem, IoError, ReadOptions, array_to_table, column_views, common_dtype, shape_len, to_float,
-    to_int,
+    Elem, IoError, ReadOptions, array_to_table, column_views, common_dtype, shape_len, to_float, to_int,
 };
 
 /// What one `.npy` holds.
@@ -71,10 +70,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let ts = match header.dtype() {
         npyz::DType::Plain(ts) => ts,
         other => {
-            return Err(format!(
-                "unsupported dtype {} (structured arrays are not supported)",
-                other.descr()
-            ));
+            return Err(format!("unsupported dtype {} (structured arrays are not supported)", other.descr()));
         }
     };
     let file_shape = header
@@ -84,12 +80,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         .collect::<Result<Vec<usize>, _>>()
         .map_err(|_| format!("shape {:?} is too large", header.shape()))?;
     let n = shape_len(&file_shape).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
-    let item = ts
-        .num_bytes()
-        .ok_or_else(|| format!("dtype '{ts}' is too large"))?;
-    let need = n
-        .checked_mul(item)
-        .ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
+    let item = ts.num_bytes().ok_or_else(|| format!("dtype '{ts}' is too large"))?;
+    let need = n.checked_mul(item).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
     if rest.len() < need {
         return Err(format!(
             "truncated: shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {}",
@@ -107,11 +99,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             data.chunks_exact(std::mem::size_of::<$t>())
                 .map(|c| {
                     let b = c.try_into().expect("chunk size");
-                    let x = if big {
-                        <$t>::from_be_bytes(b)
-                    } else {
-                        <$t>::from_le_bytes(b)
-                    };
+                    let x = if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) };
                     $map(x)
                 })
                 .collect::<Vec<_>>()
@@ -127,9 +115,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         (TypeChar::Int, 2) => (DType::I16, Values::Int(decode!(i16, i64::from))),
         (TypeChar::Int, 4) => (DType::I32, Values::Int(decode!(i32, i64::from))),
         (TypeChar::Int, 8) => (DType::I64, Values::Int(decode!(i64, |x| x))),
-        (TypeChar::Uint, 1) | (TypeChar::Bool, 1) => {
-            (DType::U8, Values::Int(decode!(u8, i64::from)))
-        }
+        (TypeChar::Uint, 1) | (TypeChar::Bool, 1) => (DType::U8, Values::Int(decode!(u8, i64::from))),
         (TypeChar::Uint, 2) => (DType::U16, Values::Int(decode!(u16, i64::from))),
         (TypeChar::Uint, 4) => (DType::U32, Values::Int(decode!(u32, i64::from))),
         // a u64 above i64::MAX is kept by its bits
@@ -141,14 +127,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
                 let mut text = String::with_capacity(width);
                 for c in s.chunks_exact(4) {
                     let b = c.try_into().expect("chunk size");
-                    let u = if big {
-                        u32::from_be_bytes(b)
-                    } else {
-                        u32::from_le_bytes(b)
-                    };
-                    text.push(char::from_u32(u).ok_or_else(|| {
-                        format!("invalid unicode code point {u:#x} in a '{ts}' array")
-                    })?);
+                    let u = if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) };
+                    text.push(
+                        char::from_u32(u)
+                            .ok_or_else(|| format!("invalid unicode code point {u:#x} in a '{ts}' array"))?,
+                    );
                 }
                 values.push(text.trim_end_matches('\0').to_string());
             }
@@ -187,20 +170,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         Values::Float(v) => Values::Float(reorder(v, &file_shape, fortran)),
         Values::Int(v) => Values::Int(reorder(v, &file_shape, fortran)),
     };
-    Ok(Parsed::Numeric(Array {
-        dtype,
-        shape: c_shape(&file_shape),
-        values,
-    }))
+    Ok(Parsed::Numeric(Array { dtype, shape: c_shape(&file_shape), values }))
 }
 
 /// A 0-d array is read as shape `[1]`.
 fn c_shape(shape: &[usize]) -> Vec<usize> {
-    if shape.is_empty() {
-        vec![1]
-    } else {
-        shape.to_vec()
-    }
+    if shape.is_empty() { vec![1] } else { shape.to_vec() }
 }
 
 /// Values stored in Fortran order (first index fastest) put in row-major order.
@@ -255,25 +230,14 @@ pub(crate) fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
     };
     let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
     let padded = |preamble: usize| {
         let unpadded = preamble + dict.len() + 1;
         dict.len() + 1 + (64 - unpadded % 64) % 64
     };
-    let (version, preamble) = if padded(10) <= usize::from(u16::MAX) {
-        (1u8, 10)
-    } else {
-        (2u8, 12)
-    };
+    let (version, preamble) = if padded(10) <= usize::from(u16::MAX) { (1u8, 10) } else { (2u8, 12) };
     let len = padded(preamble);
     let mut out = Vec::with_capacity(preamble + len);
     out.extend_from_slice(b"\x93NUMPY");
@@ -340,23 +304,14 @@ pub(crate) fn write_values<W: Write>(w: &mut W, ds: &Dataset, dtype: DType) -> i
         },
         Dataset::Table { .. } => {
             let (rows, cols) = column_views(ds);
-            encode(
-                w,
-                dtype,
-                (0..rows).flat_map(|r| cols.iter().map(move |c| c.get(r))),
-            )
+            encode(w, dtype, (0..rows).flat_map(|r| cols.iter().map(move |c| c.get(r))))
         }
     }
 }
 
 /// Writes strings as a 1D `<U{n}` array, `n` the longest length in characters (at least 1).
 pub(crate) fn write_strings<W: Write>(w: &mut W, strings: &[String]) -> io::Result<()> {
-    let width = strings
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let width = strings.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
     w.write_all(&header_bytes(&format!("<U{width}"), &[strings.len()]))?;
     let mut buf = Vec::with_capacity(width * 4);
     for s in strings {
@@ -440,39 +395,19 @@ pub(crate) mod tests {
             mk(DType::F32, Values::Float(f32s)),
             mk(DType::F64, Values::Float(f64s)),
             mk(DType::I8, Values::Int(ints(i8::MIN.into(), i8::MAX.into()))),
-            mk(
-                DType::I16,
-                Values::Int(ints(i16::MIN.into(), i16::MAX.into())),
-            ),
-            mk(
-                DType::I32,
-                Values::Int(ints(i32::MIN.into(), i32::MAX.into())),
-            ),
+            mk(DType::I16, Values::Int(ints(i16::MIN.into(), i16::MAX.into()))),
+            mk(DType::I32, Values::Int(ints(i32::MIN.into(), i32::MAX.into()))),
             mk(DType::I64, Values::Int(ints(i64::MIN, i64::MAX))),
             mk(DType::U8, Values::Int(ints(0, u8::MAX.into()))),
             mk(DType::U16, Values::Int(ints(0, u16::MAX.into()))),
             mk(DType::U32, Values::Int(ints(0, u32::MAX.into()))),
             // u64::MAX and 2^63 + 5 kept by their bits
-            mk(
-                DType::U64,
-                Values::Int(vec![
-                    u64::MAX as i64,
-                    ((1u64 << 63) + 5) as i64,
-                    0,
-                    1,
-                    i64::MAX,
-                    42,
-                ]),
-            ),
+            mk(DType::U64, Values::Int(vec![u64::MAX as i64, ((1u64 << 63) + 5) as i64, 0, 1, i64::MAX, 42])),
         ]
     }
 
     fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-        let descr = if descr.starts_with('[') {
-            descr.to_string()
-        } else {
-            format!("'{descr}'")
-        };
+        let descr = if descr.starts_with('[') { descr.to_string() } else { format!("'{descr}'") };
         let dict = format!(
             "{{'descr': {descr}, 'fortran_order': {}, 'shape': {shape}, }}",
             if fortran { "True" } else { "False" }
@@ -525,9 +460,7 @@ pub(crate) mod tests {
         for x in [1.5f64, -2.0, f64::INFINITY] {
             data.extend_from_slice(&x.to_be_bytes());
         }
-        let Parsed::Numeric(a) = parse(&npy_bytes(">f8", false, "(3,)", &data)).unwrap() else {
-            panic!()
-        };
+        let Parsed::Numeric(a) = parse(&npy_bytes(">f8", false, "(3,)", &data)).unwrap() else { panic!() };
         assert_eq!(a.dtype, DType::F64);
         assert_eq!(a.values, Values::Float(vec![1.5, -2.0, f64::INFINITY]));
 
@@ -535,38 +468,23 @@ pub(crate) mod tests {
         for x in [-5i32, 70000] {
             data.extend_from_slice(&x.to_be_bytes());
         }
-        let Parsed::Numeric(a) = parse(&npy_bytes(">i4", false, "(2,)", &data)).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            (a.dtype, a.values),
-            (DType::I32, Values::Int(vec![-5, 70000]))
-        );
+        let Parsed::Numeric(a) = parse(&npy_bytes(">i4", false, "(2,)", &data)).unwrap() else { panic!() };
+        assert_eq!((a.dtype, a.values), (DType::I32, Values::Int(vec![-5, 70000])));
 
         let data: Vec<u8> = [65535u16, 2].iter().flat_map(|x| x.to_be_bytes()).collect();
-        let Parsed::Numeric(a) = parse(&npy_bytes(">u2", false, "(2,)", &data)).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            (a.dtype, a.values),
-            (DType::U16, Values::Int(vec![65535, 2]))
-        );
+        let Parsed::Numeric(a) = parse(&npy_bytes(">u2", false, "(2,)", &data)).unwrap() else { panic!() };
+        assert_eq!((a.dtype, a.values), (DType::U16, Values::Int(vec![65535, 2])));
 
         let data: Vec<u8> = [u64::MAX].iter().flat_map(|x| x.to_be_bytes()).collect();
-        let Parsed::Numeric(a) = parse(&npy_bytes(">u8", false, "(1,)", &data)).unwrap() else {
-            panic!()
-        };
+        let Parsed::Numeric(a) = parse(&npy_bytes(">u8", false, "(1,)", &data)).unwrap() else { panic!() };
         assert_eq!((a.dtype, a.values), (DType::U64, Values::Int(vec![-1])));
 
-        let Parsed::Numeric(a) = parse(&npy_bytes("|b1", false, "(3,)", &[1, 0, 1])).unwrap()
-        else {
+        let Parsed::Numeric(a) = parse(&npy_bytes("|b1", false, "(3,)", &[1, 0, 1])).unwrap() else {
             panic!()
         };
         assert_eq!((a.dtype, a.values), (DType::U8, Values::Int(vec![1, 0, 1])));
 
-        let Parsed::Numeric(a) =
-            parse(&npy_bytes("<f4", false, "()", &2.5f32.to_le_bytes())).unwrap()
-        else {
+        let Parsed::Numeric(a) = parse(&npy_bytes("<f4", false, "()", &2.5f32.to_le_bytes())).unwrap() else {
             panic!()
         };
         assert_eq!(a.shape, vec![1]);
@@ -593,17 +511,12 @@ pub(crate) mod tests {
         assert_eq!(a.values, Values::Int((0..24).collect()));
 
         // 2D, as a table
-        let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect();
+        let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0].iter().flat_map(|x| x.to_le_bytes()).collect();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.npy");
         std::fs::write(&p, npy_bytes("<f8", true, "(2, 3)", &data)).unwrap();
         let ds = read_dataset(&p, &ReadOptions { table: true }).unwrap();
-        let Dataset::Table { rows, columns } = ds else {
-            panic!()
-        };
+        let Dataset::Table { rows, columns } = ds else { panic!() };
         assert_eq!(rows, 2);
         assert_eq!(columns.len(), 3);
         assert_eq!(columns[0].values, Values::Float(vec![1.0, 4.0]));
@@ -621,8 +534,7 @@ pub(crate) mod tests {
                 data.extend_from_slice(&u.to_le_bytes());
             }
         }
-        let Parsed::Strings { shape, values, .. } =
-            parse(&npy_bytes("<U4", false, "(2,)", &data)).unwrap()
+        let Parsed::Strings { shape, values, .. } = parse(&npy_bytes("<U4", false, "(2,)", &data)).unwrap()
         else {
             panic!()
         };
@@ -631,14 +543,11 @@ pub(crate) mod tests {
 
         let mut buf = Vec::new();
         write_strings(&mut buf, &["ab".to_string(), "ñé€x".to_string()]).unwrap();
-        let Parsed::Strings { descr, values, .. } = parse(&buf).unwrap() else {
-            panic!()
-        };
+        let Parsed::Strings { descr, values, .. } = parse(&buf).unwrap() else { panic!() };
         assert_eq!(descr, "<U4");
         assert_eq!(values, vec!["ab", "ñé€x"]);
 
-        let Parsed::Strings { values, .. } =
-            parse(&npy_bytes("|S3", false, "(2,)", b"ab\0xyz")).unwrap()
+        let Parsed::Strings { values, .. } = parse(&npy_bytes("|S3", false, "(2,)", b"ab\0xyz")).unwrap()
         else {
             panic!()
         };
@@ -653,41 +562,13 @@ pub(crate) mod tests {
         let bytes = std::fs::read(&good).unwrap();
 
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-            (
-                "truncated.npy",
-                bytes[..bytes.len() - 3].to_vec(),
-                "truncated",
-            ),
-            (
-                "cut_header.npy",
-                bytes[..40].to_vec(),
-                "truncated npy header",
-            ),
-            (
-                "garbage.npy",
-                b"hello world, not numpy".to_vec(),
-                "not an npy file",
-            ),
-            (
-                "complex.npy",
-                npy_bytes("<c16", false, "(1,)", &[0; 16]),
-                "unsupported dtype '<c16' (complex)",
-            ),
-            (
-                "half.npy",
-                npy_bytes("<f2", false, "(1,)", &[0; 2]),
-                "unsupported dtype '<f2' (float16)",
-            ),
-            (
-                "object.npy",
-                npy_bytes("|O", false, "(1,)", &[0; 8]),
-                "unsupported dtype '|O'",
-            ),
-            (
-                "strings.npy",
-                npy_bytes("<U2", false, "(1,)", &[0; 8]),
-                "unsupported dtype '<U2' (strings)",
-            ),
+            ("truncated.npy", bytes[..bytes.len() - 3].to_vec(), "truncated"),
+            ("cut_header.npy", bytes[..40].to_vec(), "truncated npy header"),
+            ("garbage.npy", b"hello world, not numpy".to_vec(), "not an npy file"),
+            ("complex.npy", npy_bytes("<c16", false, "(1,)", &[0; 16]), "unsupported dtype '<c16' (complex)"),
+            ("half.npy", npy_bytes("<f2", false, "(1,)", &[0; 2]), "unsupported dtype '<f2' (float16)"),
+            ("object.npy", npy_bytes("|O", false, "(1,)", &[0; 8]), "unsupported dtype '|O'"),
+            ("strings.npy", npy_bytes("<U2", false, "(1,)", &[0; 8]), "unsupported dtype '<U2' (strings)"),
             (
                 "badheader.npy",
                 npy_bytes("<f8", false, "(1,", &[0; 8]),
@@ -698,21 +579,14 @@ pub(crate) mod tests {
                 b"\x93NUMPY\x01\x00\x10\x00{'shape': (1,)}\n".to_vec(),
                 "invalid npy header (dict is missing key",
             ),
-            (
-                "record.npy",
-                npy_bytes("[('a', '<f8'), ('b', '<i4')]", false, "(1,)", &[0; 12]),
-                "structured",
-            ),
+            ("record.npy", npy_bytes("[('a', '<f8'), ('b', '<i4')]", false, "(1,)", &[0; 12]), "structured"),
         ];
         for (name, content, expect) in cases {
             let p = dir.path().join(name);
             std::fs::write(&p, content).unwrap();
             let err = read_dataset(&p, &ReadOptions::default()).unwrap_err();
             let msg = err.to_string();
-            assert!(
-                msg.starts_with(&format!("{}: ", p.display())),
-                "{name}: {msg}"
-            );
+            assert!(msg.starts_with(&format!("{}: ", p.display())), "{name}: {msg}");
             assert!(msg.contains(expect), "{name}: {msg}");
             assert!(!msg.contains('\n'), "{name}: {msg}");
         }
@@ -721,11 +595,7 @@ pub(crate) mod tests {
     #[test]
     fn table_written_as_2d_array() {
         let dir = tempfile::tempdir().unwrap();
-        let col = |name: &str, dtype, values| Column {
-            name: name.into(),
-            dtype,
-            values,
-        };
+        let col = |name: &str, dtype, values| Column { name: name.into(), dtype, values };
         // shared dtype: kept
         let t = Dataset::Table {
             rows: 2,
@@ -736,15 +606,11 @@ pub(crate) mod tests {
         };
         let p = dir.path().join("t.npy");
         write_any(&p, &t).unwrap();
-        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
-            panic!()
-        };
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else { panic!() };
         assert_eq!(a.dtype, DType::I16);
         assert_eq!(a.shape, vec![2, 2]);
         assert_eq!(a.values, Values::Int(vec![1, 3, -2, 4]));
-        let Dataset::Table { columns, .. } =
-            read_dataset(&p, &ReadOptions { table: true }).unwrap()
-        else {
+        let Dataset::Table { columns, .. } = read_dataset(&p, &ReadOptions { table: true }).unwrap() else {
             panic!()
         };
         assert_eq!(columns[0].values, Values::Int(vec![1, -2]));
@@ -758,14 +624,9 @@ pub(crate) mod tests {
             ],
         };
         write_any(&p, &t).unwrap();
-        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else {
-            panic!()
-        };
+        let Dataset::Field(a) = read_dataset(&p, &ReadOptions::default()).unwrap() else { panic!() };
         assert_eq!(a.dtype, DType::F64);
-        assert!(same_values(
-            &a.values,
-            &Values::Float(vec![1.0, 0.5, -2.0, f64::NAN])
-        ));
+        assert!(same_values(&a.values, &Values::Float(vec![1.0, 0.5, -2.0, f64::NAN])));
     }
 
     #[test]
@@ -776,29 +637,20 @@ pub(crate) mod tests {
         };
         assert_eq!(a.dtype, DType::F32);
         assert_eq!(a.shape, vec![3825, 5]);
-        let Values::Float(v) = &a.values else {
-            panic!()
-        };
-        assert!(
-            v.iter()
-                .all(|x| x.is_finite() && f64::from(*x as f32) == *x)
-        );
+        let Values::Float(v) = &a.values else { panic!() };
+        assert!(v.iter().all(|x| x.is_finite() && f64::from(*x as f32) == *x));
         // first row of hzz.csv
         assert_eq!(v[0] as f32, -52.899456f32);
         assert_eq!(v[4] as f32, 4.200_153_4_f32);
 
-        let Dataset::Table { rows, columns } =
-            read_dataset(&p, &ReadOptions { table: true }).unwrap()
-        else {
+        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions { table: true }).unwrap() else {
             panic!("hzz.npy with table: true should be a table")
         };
         assert_eq!(rows, 3825);
         assert_eq!(columns.len(), 5);
         assert_eq!(columns[4].name, "col4");
         assert!(columns.iter().all(|c| c.dtype == DType::F32));
-        let Values::Float(c1) = &columns[1].values else {
-            panic!()
-        };
+        let Values::Float(c1) = &columns[1].values else { panic!() };
         assert_eq!(c1[3], v[3 * 5 + 1]);
 
         // written back, byte for byte

@@ -19,11 +19,7 @@ fn open(path: &Path) -> Result<(Zip, Vec<String>), IoError> {
     let file = File::open(path).map_err(|e| IoError::read(path, e))?;
     let zip = ZipArchive::new(BufReader::new(file))
         .map_err(|e| IoError::invalid(path, format!("not a valid npz (zip) archive: {e}")))?;
-    let arrays = zip
-        .file_names()
-        .filter_map(|n| n.strip_suffix(".npy"))
-        .map(str::to_string)
-        .collect();
+    let arrays = zip.file_names().filter_map(|n| n.strip_suffix(".npy")).map(str::to_string).collect();
     Ok((zip, arrays))
 }
 
@@ -55,10 +51,7 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoEr
     } else if arrays.is_empty() {
         return Err(IoError::invalid(path, "no arrays in the archive"));
     } else {
-        return Err(IoError::invalid(
-            path,
-            format!("no array named 'data' (arrays: {})", arrays.join(", ")),
-        ));
+        return Err(IoError::invalid(path, format!("no array named 'data' (arrays: {})", arrays.join(", "))));
     };
 
     let data = match member(&mut zip, path, &data_name)? {
@@ -66,9 +59,7 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoEr
         Parsed::Strings { descr, .. } => {
             return Err(IoError::invalid(
                 path,
-                format!(
-                    "{data_name}.npy: unsupported dtype '{descr}' (strings): expected a numeric array"
-                ),
+                format!("{data_name}.npy: unsupported dtype '{descr}' (strings): expected a numeric array"),
             ));
         }
     };
@@ -79,9 +70,7 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoEr
             Parsed::Strings { shape, .. } => {
                 return Err(IoError::invalid(
                     path,
-                    format!(
-                        "names.npy: expected a 1D array of column names, found shape {shape:?}"
-                    ),
+                    format!("names.npy: expected a 1D array of column names, found shape {shape:?}"),
                 ));
             }
             Parsed::Numeric(a) if a.values.is_empty() => Vec::new(),
@@ -121,11 +110,7 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoEr
 }
 
 /// Reads and decodes member `{name}.npy` (stored or deflated).
-fn member<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
-    path: &Path,
-    name: &str,
-) -> Result<Parsed, IoError> {
+fn member<R: Read + Seek>(zip: &mut ZipArchive<R>, path: &Path, name: &str) -> Result<Parsed, IoError> {
     let member = format!("{name}.npy");
     let bad = |msg: String| IoError::invalid(path, format!("{member}: {msg}"));
     let mut f = zip.by_name(&member).map_err(|e| bad(e.to_string()))?;
@@ -137,16 +122,11 @@ fn member<R: Read + Seek>(
 /// Writes Baler's layout: `data.npy` then `names.npy`, stored (uncompressed) like `np.savez`.
 pub(crate) fn write_dataset<W: Write + Seek>(w: &mut W, ds: &Dataset) -> io::Result<()> {
     let (dtype, shape) = npy::array_layout(ds);
-    let data_bytes = super::shape_len(&shape)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(dtype.size_bytes());
+    let data_bytes = super::shape_len(&shape).unwrap_or(usize::MAX).saturating_mul(dtype.size_bytes());
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let mut zip = ZipWriter::new(w);
     // zip64 when the member may pass 4 GiB
-    zip.start_file(
-        "data.npy",
-        options.large_file(data_bytes >= u32::MAX as usize - (1 << 20)),
-    )?;
+    zip.start_file("data.npy", options.large_file(data_bytes >= u32::MAX as usize - (1 << 20)))?;
     npy::write_dataset(&mut zip, ds)?;
     zip.start_file("names.npy", options)?;
     match ds {
@@ -183,11 +163,7 @@ mod tests {
     fn make_npz(path: &Path, method: CompressionMethod, entries: &[(&str, Vec<u8>)]) {
         let mut zip = ZipWriter::new(File::create(path).unwrap());
         for (name, bytes) in entries {
-            zip.start_file(
-                *name,
-                SimpleFileOptions::default().compression_method(method),
-            )
-            .unwrap();
+            zip.start_file(*name, SimpleFileOptions::default().compression_method(method)).unwrap();
             zip.write_all(bytes).unwrap();
         }
         zip.finish().unwrap();
@@ -227,10 +203,7 @@ mod tests {
             let cols = a.shape.iter().skip(1).product::<usize>();
             let rows = a.values.len() / cols;
             let Dataset::Table { columns, .. } = crate::io::array_to_named_table(
-                Array {
-                    shape: vec![rows, cols],
-                    ..a.clone()
-                },
+                Array { shape: vec![rows, cols], ..a.clone() },
                 (0..cols).map(|c| format!("värde_{c}")).collect(),
             ) else {
                 panic!()
@@ -238,16 +211,8 @@ mod tests {
             let t = Dataset::Table { rows, columns };
             write_any(&p, &t).unwrap();
             let back = read_dataset(&p, &ReadOptions::default()).unwrap();
-            let (
-                Dataset::Table {
-                    rows: r1,
-                    columns: c1,
-                },
-                Dataset::Table {
-                    rows: r2,
-                    columns: c2,
-                },
-            ) = (&t, &back)
+            let (Dataset::Table { rows: r1, columns: c1 }, Dataset::Table { rows: r2, columns: c2 }) =
+                (&t, &back)
             else {
                 panic!("not a table: {back:?}")
             };
@@ -267,11 +232,7 @@ mod tests {
         let t = Dataset::Table {
             rows: 2,
             columns: vec![
-                Column {
-                    name: "n".into(),
-                    dtype: DType::I64,
-                    values: Values::Int(vec![3, -4]),
-                },
+                Column { name: "n".into(), dtype: DType::I64, values: Values::Int(vec![3, -4]) },
                 Column {
                     name: "x".into(),
                     dtype: DType::F32,
@@ -280,16 +241,12 @@ mod tests {
             ],
         };
         write_any(&p, &t).unwrap();
-        let Dataset::Table { columns, .. } = read_dataset(&p, &ReadOptions::default()).unwrap()
-        else {
+        let Dataset::Table { columns, .. } = read_dataset(&p, &ReadOptions::default()).unwrap() else {
             panic!()
         };
         assert_eq!(columns[0].dtype, DType::F64);
         assert_eq!(columns[0].values, Values::Float(vec![3.0, -4.0]));
-        assert_eq!(
-            columns[1].values,
-            Values::Float(vec![0.25, f64::NEG_INFINITY])
-        );
+        assert_eq!(columns[1].values, Values::Float(vec![0.25, f64::NEG_INFINITY]));
     }
 
     #[test]
@@ -306,14 +263,10 @@ mod tests {
         make_npz(
             &p,
             CompressionMethod::Deflated,
-            &[
-                ("data.npy", npy_of(&field)),
-                ("names.npy", names_npy(&["a", "bb", "c"])),
-            ],
+            &[("data.npy", npy_of(&field)), ("names.npy", names_npy(&["a", "bb", "c"]))],
         );
         assert_eq!(members(&p)[0].1, CompressionMethod::Deflated);
-        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap()
-        else {
+        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap() else {
             panic!()
         };
         assert_eq!(rows, 2);
@@ -323,15 +276,9 @@ mod tests {
 
         // one array, any name, no names
         let p = dir.path().join("single.npz");
-        make_npz(
-            &p,
-            CompressionMethod::Stored,
-            &[("arr_0.npy", npy_of(&field))],
-        );
+        make_npz(&p, CompressionMethod::Stored, &[("arr_0.npy", npy_of(&field))]);
         assert_eq!(read_dataset(&p, &ReadOptions::default()).unwrap(), field);
-        let Dataset::Table { columns, .. } =
-            read_dataset(&p, &ReadOptions { table: true }).unwrap()
-        else {
+        let Dataset::Table { columns, .. } = read_dataset(&p, &ReadOptions { table: true }).unwrap() else {
             panic!()
         };
         assert_eq!(columns[0].name, "col0");
@@ -346,10 +293,7 @@ mod tests {
         make_npz(
             &p,
             CompressionMethod::Stored,
-            &[
-                ("data.npy", npy_of(&flat)),
-                ("names.npy", names_npy(&["x"])),
-            ],
+            &[("data.npy", npy_of(&flat)), ("names.npy", names_npy(&["x"]))],
         );
         assert_eq!(read_dataset(&p, &ReadOptions::default()).unwrap(), flat);
 
@@ -363,10 +307,7 @@ mod tests {
             ("empty.npz", vec![], "no arrays in the archive"),
             (
                 "count.npz",
-                vec![
-                    ("data.npy", npy_of(&field)),
-                    ("names.npy", names_npy(&["a", "b"])),
-                ],
+                vec![("data.npy", npy_of(&field)), ("names.npy", names_npy(&["a", "b"]))],
                 "'names' has 2 entries but 'data' has 3 columns",
             ),
             (
@@ -374,11 +315,7 @@ mod tests {
                 vec![("data.npy", npy_of(&field)), ("names.npy", npy_of(&flat))],
                 "names.npy: expected column names",
             ),
-            (
-                "cut.npz",
-                vec![("data.npy", npy_of(&field)[..130].to_vec())],
-                "data.npy: truncated",
-            ),
+            ("cut.npz", vec![("data.npy", npy_of(&field)[..130].to_vec())], "data.npy: truncated"),
             (
                 "strdata.npz",
                 vec![("data.npy", names_npy(&["a"]))],
@@ -388,22 +325,15 @@ mod tests {
         for (name, entries, expect) in bad {
             let p = dir.path().join(name);
             make_npz(&p, CompressionMethod::Deflated, &entries);
-            let msg = read_dataset(&p, &ReadOptions::default())
-                .unwrap_err()
-                .to_string();
+            let msg = read_dataset(&p, &ReadOptions::default()).unwrap_err().to_string();
             assert!(msg.starts_with(&format!("{}: ", p.display())), "{msg}");
             assert!(msg.contains(expect), "{name}: {msg}");
         }
 
         let p = dir.path().join("notzip.npz");
         std::fs::write(&p, b"this is not a zip archive at all").unwrap();
-        let msg = read_dataset(&p, &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.starts_with(&format!("{}: not a valid npz", p.display())),
-            "{msg}"
-        );
+        let msg = read_dataset(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(msg.starts_with(&format!("{}: not a valid npz", p.display())), "{msg}");
     }
 
     #[test]
@@ -415,9 +345,7 @@ mod tests {
         assert_eq!(a.dtype, DType::F64);
         assert_eq!(a.shape, vec![60, 50, 50]);
         assert_eq!(a.values.len(), 150_000);
-        let Values::Float(v) = &a.values else {
-            panic!()
-        };
+        let Values::Float(v) = &a.values else { panic!() };
         assert!(v.iter().all(|x| x.is_finite()));
         assert!(v.iter().any(|&x| x != v[0]));
 
@@ -436,31 +364,20 @@ mod tests {
     #[test]
     fn real_hzz_baler() {
         let p = shared_data("hzz_baler.npz");
-        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap()
-        else {
+        let Dataset::Table { rows, columns } = read_dataset(&p, &ReadOptions::default()).unwrap() else {
             panic!("hzz_baler.npz should be a table")
         };
         assert_eq!(rows, 3825);
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"]
-        );
-        assert!(
-            columns
-                .iter()
-                .all(|c| c.dtype == DType::F64 && c.values.len() == rows)
-        );
+        assert_eq!(names, ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Iso"]);
+        assert!(columns.iter().all(|c| c.dtype == DType::F64 && c.values.len() == rows));
 
         // the same numbers as hzz.npy (float32 there)
-        let Dataset::Field(npy) =
-            read_dataset(&shared_data("hzz.npy"), &ReadOptions::default()).unwrap()
+        let Dataset::Field(npy) = read_dataset(&shared_data("hzz.npy"), &ReadOptions::default()).unwrap()
         else {
             panic!()
         };
-        let (Values::Float(f), Values::Float(px)) = (&npy.values, &columns[0].values) else {
-            panic!()
-        };
+        let (Values::Float(f), Values::Float(px)) = (&npy.values, &columns[0].values) else { panic!() };
         for r in [0, 1, 1000, 3824] {
             assert_eq!(px[r] as f32, f[r * 5] as f32);
         }

@@ -37,17 +37,11 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
         },
     };
     if tree == Some("") {
-        return Err(IoError::invalid(
-            path,
-            "empty tree name (expected FILE.root:TREE[:BRANCHES])",
-        ));
+        return Err(IoError::invalid(path, "empty tree name (expected FILE.root:TREE[:BRANCHES])"));
     }
     match guarded(|| read_tree(path, tree, selection)) {
         Ok(result) => result.map_err(|msg| IoError::invalid(path, msg)),
-        Err(panic_msg) => Err(IoError::invalid(
-            path,
-            format!("cannot read ROOT file: {panic_msg}"),
-        )),
+        Err(panic_msg) => Err(IoError::invalid(path, format!("cannot read ROOT file: {panic_msg}"))),
     }
 }
 
@@ -158,21 +152,13 @@ impl Listed<'_> {
     }
 }
 
-fn read_tree(
-    path: &Path,
-    tree_name: Option<&str>,
-    selection: Option<&str>,
-) -> Result<Loaded, String> {
+fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> Result<Loaded, String> {
     let mut file = RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {e}"))?;
     let mut trees: Vec<String> = Vec::new();
     let mut others: Vec<String> = Vec::new();
     for key in file.keys() {
         let name = key.name().to_string();
-        let list = if key.class_name() == "TTree" {
-            &mut trees
-        } else {
-            &mut others
-        };
+        let list = if key.class_name() == "TTree" { &mut trees } else { &mut others };
         if !list.contains(&name) {
             list.push(name);
         }
@@ -208,9 +194,7 @@ fn read_tree(
             }
         },
     };
-    let tree = file
-        .get_tree(&tree_name)
-        .map_err(|e| format!("cannot read tree '{tree_name}': {e}"))?;
+    let tree = file.get_tree(&tree_name).map_err(|e| format!("cannot read tree '{tree_name}': {e}"))?;
     read_branches(path, &tree_name, &tree, selection)
 }
 
@@ -225,11 +209,7 @@ fn list_branches(tree: &ReaderTree) -> Vec<Listed<'_>> {
                 Ok(t) => classify(&t),
                 Err(_) => Err("unknown type".into()),
             };
-            Listed {
-                name: b.name().to_string(),
-                branch: b,
-                kind,
-            }
+            Listed { name: b.name().to_string(), branch: b, kind }
         })
         .collect()
 }
@@ -243,23 +223,14 @@ fn read_branches(
     let listed = list_branches(tree);
     let entries = usize::try_from(tree.entries())
         .map_err(|_| format!("tree '{tree_name}' has {} entries", tree.entries()))?;
-    let file_name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    let all_names = || {
-        listed
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let file_name =
+        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+    let all_names = || listed.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
 
     let Some(selection) = selection else {
         // Every flat numeric branch.
-        let (flat, skipped): (Vec<&Listed>, Vec<&Listed>) = listed
-            .iter()
-            .partition(|l| matches!(l.kind, Ok(Kind::Flat(_))));
+        let (flat, skipped): (Vec<&Listed>, Vec<&Listed>) =
+            listed.iter().partition(|l| matches!(l.kind, Ok(Kind::Flat(_))));
         let skipped_text = skipped
             .iter()
             .map(|l| format!("{} ({})", l.name, l.skip_reason()))
@@ -269,17 +240,10 @@ fn read_branches(
             return Err(format!(
                 "tree '{tree_name}' has no flat numeric branch; select branches as \
                  {tree_name}:A,B (its branches: {})",
-                if skipped_text.is_empty() {
-                    "none".to_string()
-                } else {
-                    skipped_text
-                }
+                if skipped_text.is_empty() { "none".to_string() } else { skipped_text }
             ));
         }
-        let columns = flat
-            .iter()
-            .map(|l| read_flat_column(l, entries))
-            .collect::<Result<Vec<_>, _>>()?;
+        let columns = flat.iter().map(|l| read_flat_column(l, entries)).collect::<Result<Vec<_>, _>>()?;
         let mut source = format!(
             "{file_name}:{tree_name} (ROOT TTree, {entries} entries, {} flat branches",
             columns.len()
@@ -288,14 +252,7 @@ fn read_branches(
             source.push_str(&format!("; skipped: {skipped_text}"));
         }
         source.push(')');
-        return Ok(Loaded {
-            dataset: Dataset::Table {
-                rows: entries,
-                columns,
-            },
-            fill_value: None,
-            source,
-        });
+        return Ok(Loaded { dataset: Dataset::Table { rows: entries, columns }, fill_value: None, source });
     };
 
     // An explicit selection: names and `prefix*` patterns, comma-separated.
@@ -307,10 +264,7 @@ fn read_branches(
             ));
         }
         let matched: Vec<&Listed> = if let Some(prefix) = item.strip_suffix('*') {
-            listed
-                .iter()
-                .filter(|l| l.name.starts_with(prefix))
-                .collect()
+            listed.iter().filter(|l| l.name.starts_with(prefix)).collect()
         } else {
             listed.iter().filter(|l| l.name == item).collect()
         };
@@ -346,19 +300,13 @@ fn read_branches(
         ));
     }
     if jagged.is_empty() {
-        let columns = chosen
-            .iter()
-            .map(|l| read_flat_column(l, entries))
-            .collect::<Result<Vec<_>, _>>()?;
+        let columns = chosen.iter().map(|l| read_flat_column(l, entries)).collect::<Result<Vec<_>, _>>()?;
         return Ok(Loaded {
             source: format!(
                 "{file_name}:{tree_name} (ROOT TTree, {entries} entries, {} flat branches)",
                 columns.len()
             ),
-            dataset: Dataset::Table {
-                rows: entries,
-                columns,
-            },
+            dataset: Dataset::Table { rows: entries, columns },
             fill_value: None,
         });
     }
@@ -399,17 +347,12 @@ fn branch_error(name: &str, e: impl std::fmt::Display) -> String {
 }
 
 fn names(list: &[&&Listed]) -> String {
-    list.iter()
-        .map(|l| l.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    list.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Reads a flat numeric branch: exactly `entries` values.
 fn read_flat_column(l: &Listed, entries: usize) -> Result<Column, String> {
-    let Ok(Kind::Flat(p)) = l.kind else {
-        unreachable!("read_flat_column on a non-flat branch")
-    };
+    let Ok(Kind::Flat(p)) = l.kind else { unreachable!("read_flat_column on a non-flat branch") };
     let b = l.branch;
     let err = |e| branch_error(&l.name, e);
     macro_rules! int {
@@ -438,11 +381,7 @@ fn read_flat_column(l: &Listed, entries: usize) -> Result<Column, String> {
             values.len()
         ));
     }
-    Ok(Column {
-        name: l.name.clone(),
-        dtype: p.dtype(),
-        values,
-    })
+    Ok(Column { name: l.name.clone(), dtype: p.dtype(), values })
 }
 
 /// Reads a jagged numeric branch, flattened: the column and the element count of each entry.
@@ -465,9 +404,7 @@ fn read_jagged_column(l: &Listed, entries: usize) -> Result<(Column, Vec<usize>)
             if is_vector {
                 b.as_iter::<Vec<$t>>().map_err(err)?.for_each(&mut push);
             } else {
-                b.as_iter::<Slice<$t>>()
-                    .map_err(err)?
-                    .for_each(|s| push(s.into_vec()));
+                b.as_iter::<Slice<$t>>().map_err(err)?.for_each(|s| push(s.into_vec()));
             }
             Values::$variant(out)
         }};
@@ -486,20 +423,9 @@ fn read_jagged_column(l: &Listed, entries: usize) -> Result<(Column, Vec<usize>)
         Prim::F64 => flatten!(f64, Float, |v| v),
     };
     if counts.len() != entries {
-        return Err(format!(
-            "branch '{}' holds {} entries but the tree has {entries}",
-            l.name,
-            counts.len()
-        ));
+        return Err(format!("branch '{}' holds {} entries but the tree has {entries}", l.name, counts.len()));
     }
-    Ok((
-        Column {
-            name: l.name.clone(),
-            dtype: p.dtype(),
-            values,
-        },
-        counts,
-    ))
+    Ok((Column { name: l.name.clone(), dtype: p.dtype(), values }, counts))
 }
 
 thread_local! {
@@ -534,11 +460,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         "internal error in the ROOT reader".to_string()
     };
     let msg = msg.lines().next().unwrap_or("").trim().to_string();
-    if msg.is_empty() {
-        "internal error in the ROOT reader".into()
-    } else {
-        msg
-    }
+    if msg.is_empty() { "internal error in the ROOT reader".into() } else { msg }
 }
 
 #[cfg(test)]
@@ -551,10 +473,7 @@ mod tests {
         assert_eq!(classify("bool"), Ok(Kind::Flat(Prim::Bool)));
         assert_eq!(classify("uint64_t"), Ok(Kind::Flat(Prim::U64)));
         assert_eq!(classify("float[]"), Ok(Kind::JaggedSlice(Prim::F32)));
-        assert_eq!(
-            classify("vector<int32_t>"),
-            Ok(Kind::JaggedVector(Prim::I32))
-        );
+        assert_eq!(classify("vector<int32_t>"), Ok(Kind::JaggedVector(Prim::I32)));
         assert!(classify("float[3]").unwrap_err().contains("fixed-size"));
         assert_eq!(classify("char*"), Err("char*".into()));
         assert_eq!(classify("vector<string>"), Err("vector<string>".into()));

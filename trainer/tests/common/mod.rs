@@ -13,10 +13,7 @@ pub fn binary() -> PathBuf {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(binary())
-        .args(args)
-        .output()
-        .expect("baler-train runs")
+    Command::new(binary()).args(args).output().expect("baler-train runs")
 }
 
 /// Runs and asserts success; returns stdout.
@@ -35,29 +32,16 @@ pub fn ok(args: &[&str]) -> String {
 pub fn fails(args: &[&str], needle: &str) -> String {
     let out = run(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "baler-train {args:?} should fail cleanly: {err}"
-    );
+    assert_eq!(out.status.code(), Some(1), "baler-train {args:?} should fail cleanly: {err}");
     assert!(!err.contains("panicked"), "panic: {err}");
     assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one error line expected: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "error should mention {needle:?}: {err}"
-    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one error line expected: {err}");
+    assert!(err.contains(needle), "error should mention {needle:?}: {err}");
     err
 }
 
 pub fn data(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name);
     assert!(p.exists(), "shared data file {} is missing", p.display());
     p.to_string_lossy().into_owned()
 }
@@ -88,15 +72,12 @@ pub fn check_rel_bound(orig: &Dataset, back: &Dataset, rel: f64) -> f64 {
     let mut worst: f64 = 0.0;
     for (a, b) in columns(orig).iter().zip(columns(back)) {
         let fin: Vec<f64> = a.iter().copied().filter(|x| x.is_finite()).collect();
-        let range = fin.iter().cloned().fold(f64::MIN, f64::max)
-            - fin.iter().cloned().fold(f64::MAX, f64::min);
+        let range =
+            fin.iter().cloned().fold(f64::MIN, f64::max) - fin.iter().cloned().fold(f64::MAX, f64::min);
         for (i, (&x, &y)) in a.iter().zip(&b).enumerate() {
             if x.is_finite() {
                 let e = (x - y).abs();
-                assert!(
-                    e <= rel * range,
-                    "value {i}: |{x} - {y}| = {e} > {rel} x {range}"
-                );
+                assert!(e <= rel * range, "value {i}: |{x} - {y}| = {e} > {rel} x {range}");
                 if range > 0.0 {
                     worst = worst.max(e / range);
                 }
