@@ -23,7 +23,6 @@ for target in wasm32-unknown-unknown wasm32-wasip1; do
 done
 
 # One profile (release) for the tests and the binary they drive.
-export BALER_FEATURES="hdf5,netcdf"
 cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf
 # The decoder must build for the browser (no burn, no C) ...
 cargo build -p baler-codec --release --target wasm32-unknown-unknown

@@ -7,14 +7,16 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baler-target}"
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 command -v node >/dev/null || { echo "node is required for the WASM decode check" >&2; exit 1; }
-# Same features as the test run (BALER_FEATURES, set by scripts/test.sh), so nothing rebuilds.
-cargo build --release -q -p baler-decode-hash -p baler-train ${BALER_FEATURES:+--features "$BALER_FEATURES"}
+# The baler-train binary of the test run writes the fresh archives (building it with another
+# package set would unify other features and rebuild burn); the decoder is small either way.
+B="$CARGO_TARGET_DIR/release/baler-train"
+[ -x "$B" ] || cargo build --release -q -p baler-train
+cargo build --release -q -p baler-decode-hash
 cargo build --release -q -p baler-decode-hash --target wasm32-wasip1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/baler-wasm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp tests/golden/*.baler "$work/"
-B="$CARGO_TARGET_DIR/release/baler-train"
 data=../shared/data
 "$B" compress "$data/CFD_animation.npz" -o "$work/cfd_rel1e-3.baler" --rel 1e-3 --no-model --quiet >/dev/null
 "$B" compress "$data/hzz.csv" -o "$work/hzz_rel1e-2.baler" --rel 1e-2 --no-model --quiet >/dev/null
