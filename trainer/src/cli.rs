@@ -16,7 +16,7 @@ use crate::io::{
     Format, Loaded, ReadOptions, load, npy_dtype, save, split_spec, write_atomic, write_npy_parts,
 };
 use crate::metrics::evaluate;
-use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
+use crate::pipeline::{ModelMode, SavedModel, compress_dataset, compress_to_psnr, train_model};
 
 #[derive(Parser)]
 #[command(
@@ -163,19 +163,34 @@ pub struct BoundArgs {
     /// Bound relative to the value range (per column for tables): |x − x′| ≤ EB·(max − min).
     #[arg(long = "rel", value_name = "EB", allow_hyphen_values = true)]
     pub rel: Option<f64>,
+    /// Target PSNR in dB (per column for tables): the loosest range-relative bound that reaches it.
+    #[arg(long = "psnr", value_name = "DB", allow_hyphen_values = true)]
+    pub psnr: Option<f64>,
+}
+
+/// What the user asked for.
+pub enum BoundRequest {
+    Bound(BoundSpec),
+    Psnr(f64),
 }
 
 impl BoundArgs {
-    pub fn spec(&self) -> Result<BoundSpec> {
+    pub fn spec(&self) -> Result<BoundRequest> {
+        if let Some(p) = self.psnr {
+            if !(p > 0.0 && p < 400.0) {
+                bail!("--psnr {p}: give a target between 0 and 400 dB");
+            }
+            return Ok(BoundRequest::Psnr(p));
+        }
         let (v, spec) = match (self.abs, self.rel) {
             (Some(a), _) => (a, BoundSpec::Abs(a)),
             (_, Some(r)) => (r, BoundSpec::Rel(r)),
-            _ => bail!("give an error bound with --abs or --rel"),
+            _ => bail!("give an error bound with --abs, --rel or --psnr"),
         };
         if !(v > 0.0 && v.is_finite()) {
             bail!("error bound {v} must be a finite number > 0");
         }
-        Ok(spec)
+        Ok(BoundRequest::Bound(spec))
     }
 }
 
@@ -347,8 +362,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 ModelMode::Embed(&trained)
             };
             let spin = spinner("compressing and verifying", quiet || json);
-            let c = compress_dataset(ds, spec, loaded.fill_value, &cfg, mode, notes, force_model)
-                .with_context(|| input.clone())?;
+            let c = match spec {
+                BoundRequest::Bound(b) => {
+                    compress_dataset(ds, b, loaded.fill_value, &cfg, mode, notes, force_model)
+                }
+                BoundRequest::Psnr(p) => {
+                    compress_to_psnr(ds, p, loaded.fill_value, &cfg, mode, notes, force_model)
+                }
+            }
+            .with_context(|| input.clone())?;
             spin.finish_and_clear();
             write_bytes(&output, &c.bytes)?;
             let secs = started.elapsed().as_secs_f64();

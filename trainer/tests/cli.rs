@@ -361,3 +361,53 @@ fn damaged_model_files_are_refused_cleanly() {
         "not a baler model file",
     );
 }
+
+#[test]
+fn psnr_target_is_reached_per_field_and_per_column() {
+    let dir = tempfile::tempdir().unwrap();
+    for (input, out) in [(data("CFD_animation.npz"), "cfd"), (data("hzz_baler.npz"), "hzz")] {
+        let arc = dir.path().join(format!("{out}.baler"));
+        let back = dir.path().join(format!("{out}.npz"));
+        ok(&["compress", &input, "-o", s(&arc), "--psnr", "60", "--no-model"]);
+        ok(&["decompress", s(&arc), "-o", s(&back)]);
+        let m: serde_json::Value = serde_json::from_str(&ok(&["eval", &input, s(&back), "--json"])).unwrap();
+        let worst = m
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(if out == "hzz" { 1 } else { 0 })
+            .map(|c| c["psnr_db"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            (60.0..66.0).contains(&worst),
+            "{out}: PSNR {worst} should reach 60 dB without overshooting much"
+        );
+        let info = info_json(&arc, &[]);
+        assert!(
+            info["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("target PSNR 60"))
+        );
+    }
+    fails(&["compress", &data("hzz.csv"), "-o", s(&dir.path().join("x.baler")), "--psnr", "-3"], "--psnr");
+}
+
+#[test]
+fn archives_do_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("chunks.toml");
+    std::fs::write(&cfg, "[compression]\nchunk_elements = 20000\n").unwrap();
+    let input = data("CFD_animation.npz");
+    let mut archives = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let arc = dir.path().join(format!("t{threads}.baler"));
+        let out = std::process::Command::new(binary())
+            .args(["compress", &input, "-o", s(&arc), "--rel", "1e-3", "--no-model", "--config", s(&cfg)])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        archives.push(std::fs::read(&arc).unwrap());
+    }
+    let info = info_json(&dir.path().join("t1.baler"), &[]);
+    assert!(info["chunks"].as_u64().unwrap() >= 4, "several chunks: {info}");
+    assert!(archives.windows(2).all(|w| w[0] == w[1]), "archives differ with the thread count");
+}
