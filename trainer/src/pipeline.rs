@@ -286,6 +286,42 @@ fn kind(table: bool) -> &'static str {
     if table { "table" } else { "field" }
 }
 
+/// Compresses to a target PSNR (per column for tables, the worst column counting): starts from
+/// the range-relative bound that uniform quantization error would give, √3·10^(−PSNR/20), checks
+/// the PSNR actually reached and tightens until it is met (at most 6 tries).
+pub fn compress_to_psnr(
+    ds: &Dataset,
+    psnr: f64,
+    fill: Option<f64>,
+    cfg: &Config,
+    mode: ModelMode<'_>,
+    notes: Vec<String>,
+    force_model: bool,
+) -> Result<Compressed> {
+    let mut rel = 3f64.sqrt() * 10f64.powf(-psnr / 20.0);
+    for _ in 0..6 {
+        let c = compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes.clone(), force_model)?;
+        let external = match mode {
+            ModelMode::Reference(m) => Some(m.decoder_payload.as_slice()),
+            _ => None,
+        };
+        let back = baler_codec::decode(&c.bytes, external)?;
+        let metrics = crate::metrics::evaluate(ds, &back)?;
+        let reached = match ds {
+            Dataset::Table { .. } => metrics[1..].iter().map(|m| m.psnr_db).fold(f64::INFINITY, f64::min),
+            Dataset::Field(_) => metrics[0].psnr_db,
+        };
+        if reached >= psnr || reached.is_nan() {
+            let note = format!("target PSNR {psnr} dB: bound {rel:.4e} × range reaches {reached:.2} dB");
+            let mut notes = notes;
+            notes.push(note);
+            return compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes, force_model);
+        }
+        rel *= 10f64.powf((reached - psnr) / 20.0) * 0.98;
+    }
+    bail!("could not reach PSNR {psnr} dB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,40 +375,4 @@ mod tests {
         no_norm.record.norm.clear();
         assert!(SavedModel::from_bytes(&no_norm.to_bytes()).is_err());
     }
-}
-
-/// Compresses to a target PSNR (per column for tables, the worst column counting): starts from
-/// the range-relative bound that uniform quantization error would give, √3·10^(−PSNR/20), checks
-/// the PSNR actually reached and tightens until it is met (at most 6 tries).
-pub fn compress_to_psnr(
-    ds: &Dataset,
-    psnr: f64,
-    fill: Option<f64>,
-    cfg: &Config,
-    mode: ModelMode<'_>,
-    notes: Vec<String>,
-    force_model: bool,
-) -> Result<Compressed> {
-    let mut rel = 3f64.sqrt() * 10f64.powf(-psnr / 20.0);
-    for _ in 0..6 {
-        let c = compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes.clone(), force_model)?;
-        let external = match mode {
-            ModelMode::Reference(m) => Some(m.decoder_payload.as_slice()),
-            _ => None,
-        };
-        let back = baler_codec::decode(&c.bytes, external)?;
-        let metrics = crate::metrics::evaluate(ds, &back)?;
-        let reached = match ds {
-            Dataset::Table { .. } => metrics[1..].iter().map(|m| m.psnr_db).fold(f64::INFINITY, f64::min),
-            Dataset::Field(_) => metrics[0].psnr_db,
-        };
-        if reached >= psnr || reached.is_nan() {
-            let note = format!("target PSNR {psnr} dB: bound {rel:.4e} × range reaches {reached:.2} dB");
-            let mut notes = notes;
-            notes.push(note);
-            return compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes, force_model);
-        }
-        rel *= 10f64.powf((reached - psnr) / 20.0) * 0.98;
-    }
-    bail!("could not reach PSNR {psnr} dB")
 }
