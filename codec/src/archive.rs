@@ -9,7 +9,7 @@ use crate::layout::{ChunkDims, lattice};
 use crate::meta::{Metadata, ModelUse, Quantizer, hex};
 use crate::model::IntDecoder;
 use crate::predict::{Classic, sweep};
-use crate::quant::{dequantize, to_dtype};
+use crate::quant::{dequantize, grid_point, to_dtype};
 
 /// Most elements one chunk may hold (the writer uses far fewer): bounds every per-chunk allocation.
 pub const MAX_CHUNK_ELEMENTS: usize = 1 << 26;
@@ -72,10 +72,7 @@ struct StreamParams {
 impl StreamParams {
     /// Grid point nearest to value v (saturating; deterministic on every platform).
     fn grid(&self, v: f64) -> i64 {
-        match self.float {
-            Some((step, offset)) => ((v - offset) / step).round() as i64,
-            None => v.round() as i64,
-        }
+        grid_point(v, self.float)
     }
 
     fn ae_grid(&self, p: f64) -> i64 {

@@ -15,7 +15,7 @@ use crate::layout::{ChunkDims, lattice, plan_chunks};
 use crate::meta::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
 use crate::model::{IntDecoder, quantize_latents, shift_up};
 use crate::predict::{Classic, estimated_bytes, sweep};
-use crate::quant::{float_quantizer, prequantize, to_dtype};
+use crate::quant::{float_quantizer, grid_point, prequantize, to_dtype};
 
 pub struct CompressOptions {
     pub bound: BoundSpec,
@@ -119,24 +119,20 @@ pub fn is_fill(x: f64, fill: Option<f64>, dtype: DType) -> bool {
     fill.is_some_and(|f| x == to_dtype(f, dtype))
 }
 
-fn stream_range(
-    values: &Values,
-    fill: Option<f64>,
-    dtype: DType,
-    sel: impl Iterator<Item = usize>,
-) -> (f64, f64) {
+/// Range of the finite values that are not the fill value; None when there are none.
+pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for i in sel {
-        let x = match values {
-            Values::Float(v) => v[i],
-            Values::Int(v) => v[i] as f64,
-        };
+    let mut see = |x: f64| {
         if x.is_finite() && !is_fill(x, fill, dtype) {
             lo = lo.min(x);
             hi = hi.max(x);
         }
+    };
+    match values {
+        Values::Float(v) => v.iter().for_each(|&x| see(x)),
+        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
     }
-    if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+    (lo <= hi).then_some((lo, hi))
 }
 
 fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stream<'a>>> {
@@ -149,7 +145,7 @@ fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stre
     parts
         .into_iter()
         .map(|(name, dtype, values)| {
-            let (min, max) = stream_range(values, opts.fill_value, dtype, 0..values.len());
+            let (min, max) = finite_range(values, opts.fill_value, dtype).unwrap_or((0.0, 0.0));
             let quantizer = if dtype.is_float() {
                 let bound = match opts.bound {
                     BoundSpec::Abs(e) => e,
@@ -172,10 +168,11 @@ fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stre
 }
 
 fn grid_of(m: &StreamMeta, v: f64) -> i64 {
-    match m.quantizer {
-        Quantizer::Float { step, offset, .. } => ((v - offset) / step).round() as i64,
-        Quantizer::Int => v.round() as i64,
-    }
+    let float = match m.quantizer {
+        Quantizer::Float { step, offset, .. } => Some((step, offset)),
+        Quantizer::Int => None,
+    };
+    grid_point(v, float)
 }
 
 fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>>) -> Result<Draft<'a>> {
@@ -238,9 +235,10 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
     };
     verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
     metadata.content_hash = crate::hash::content_hash(&decoded);
+    // The final archive differs from the checked draft only by the hash in its metadata (the chunk
+    // bytes are the same), so opening it — container, metadata, model and index — is enough.
     let bytes = assemble(&metadata, model, &chunks);
     let archive = Archive::open(&bytes, external)?;
-    archive.decode()?;
     Ok(Compressed {
         sizes: archive.sizes.clone(),
         bytes,

@@ -21,6 +21,17 @@ pub fn dequantize(q: i64, step: f64, offset: f64) -> f64 {
     offset + (q as f64) * step
 }
 
+/// Grid point nearest to a prediction v: `(step, offset)` for float streams, None for integer
+/// streams (step 1). Encoder and decoders must agree on it bit for bit, so both call this one
+/// function; the `as` conversion saturates, the same on every platform.
+#[inline]
+pub fn grid_point(v: f64, float: Option<(f64, f64)>) -> i64 {
+    match float {
+        Some((step, offset)) => ((v - offset) / step).round() as i64,
+        None => v.round() as i64,
+    }
+}
+
 /// The value as written in the output dtype (f32 outputs are rounded once more).
 #[inline]
 pub fn to_dtype(x: f64, dtype: DType) -> f64 {

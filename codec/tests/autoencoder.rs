@@ -76,6 +76,12 @@ pub fn pattern_model() -> (Vec<u8>, impl Fn(&[f32], usize) -> Vec<f32> + Sync) {
     (payload, encode)
 }
 
+/// The pattern model as the compressor takes it (offline mode).
+fn pattern_ae<'m>(payload: Vec<u8>, encode: &'m (dyn Fn(&[f32], usize) -> Vec<f32> + Sync)) -> AeModel<'m> {
+    let decoder = baler_codec::parse_model(&payload).unwrap();
+    AeModel { decoder, payload, tile: [1, TILE, TILE], norm: vec![[0.0, 1.0]], embed: true, encode }
+}
+
 fn postcard_bytes(dec: &baler_codec::model::IntDecoder) -> Vec<u8> {
     // The model section is the postcard encoding of the decoder; parse_model must accept it.
     let bytes = baler_codec::model::to_bytes(dec);
@@ -87,15 +93,7 @@ fn postcard_bytes(dec: &baler_codec::model::IntDecoder) -> Vec<u8> {
 fn autoencoder_tiles_win_and_decode_within_the_bound() {
     let (ds, _) = pattern_field(6);
     let (payload, encode) = pattern_model();
-    let decoder = baler_codec::parse_model(&payload).unwrap();
-    let ae = AeModel {
-        decoder,
-        payload: payload.clone(),
-        tile: [1, TILE, TILE],
-        norm: vec![[0.0, 1.0]],
-        embed: true,
-        encode: &encode,
-    };
+    let ae = pattern_ae(payload.clone(), &encode);
     for rel in [1e-2, 1e-3] {
         let opts = CompressOptions { bound: BoundSpec::Rel(rel), ..Default::default() };
         let with = compress(&ds, &opts, Some(&ae)).unwrap();
@@ -143,15 +141,7 @@ fn ae_clone<'m>(m: &AeModel<'m>) -> AeModel<'m> {
 fn any_damage_to_an_autoencoder_archive_is_caught() {
     let (ds, _) = pattern_field(1);
     let (payload, encode) = pattern_model();
-    let decoder = baler_codec::parse_model(&payload).unwrap();
-    let ae = AeModel {
-        decoder,
-        payload,
-        tile: [1, TILE, TILE],
-        norm: vec![[0.0, 1.0]],
-        embed: true,
-        encode: &encode,
-    };
+    let ae = pattern_ae(payload, &encode);
     let opts = CompressOptions { bound: BoundSpec::Rel(1e-3), force_model: true, ..Default::default() };
     let c = compress(&ds, &opts, Some(&ae)).unwrap();
     assert!(c.ae_tiles > 0);
@@ -168,15 +158,7 @@ fn any_damage_to_an_autoencoder_archive_is_caught() {
 fn golden_autoencoder_archive() {
     let (ds, _) = pattern_field(2);
     let (payload, encode) = pattern_model();
-    let decoder = baler_codec::parse_model(&payload).unwrap();
-    let ae = AeModel {
-        decoder,
-        payload,
-        tile: [1, TILE, TILE],
-        norm: vec![[0.0, 1.0]],
-        embed: true,
-        encode: &encode,
-    };
+    let ae = pattern_ae(payload, &encode);
     let opts = CompressOptions {
         bound: BoundSpec::Rel(1e-3),
         force_model: true,

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, is_fill};
+use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, finite_range, is_fill};
 use baler_codec::layout::{ChunkDims, lattice};
 use baler_codec::model::{FloatLayer, quantize_decoder};
 use baler_codec::modelfile::{read_model_file, write_model_file};
@@ -106,27 +106,17 @@ pub fn tile_for(ds: &Dataset, block: [usize; 2]) -> Result<[usize; 3]> {
     Ok([0, 1, 2].map(|a| t[a].min(lat[a]).max(1)))
 }
 
-fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut see = |x: f64| {
-        if x.is_finite() && !is_fill(x, fill, dtype) {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
-    };
-    match values {
-        Values::Float(v) => v.iter().for_each(|&x| see(x)),
-        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
-    }
-    if lo > hi { [0.0, 1.0] } else { [lo, hi] }
+/// The normalization of one stream: its finite, non-fill range ([0, 1] when it has none).
+fn stream_norm(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
+    finite_range(values, fill, dtype).map_or([0.0, 1.0], |(lo, hi)| [lo, hi])
 }
 
 /// Min-max normalization per stream (a field has one stream, a table one per column).
 pub fn normalization(ds: &Dataset, fill: Option<f64>) -> Vec<[f64; 2]> {
     match ds {
-        Dataset::Field(a) => vec![finite_range(&a.values, fill, a.dtype)],
+        Dataset::Field(a) => vec![stream_norm(&a.values, fill, a.dtype)],
         Dataset::Table { columns, .. } => {
-            columns.iter().map(|c| finite_range(&c.values, fill, c.dtype)).collect()
+            columns.iter().map(|c| stream_norm(&c.values, fill, c.dtype)).collect()
         }
     }
 }
@@ -299,23 +289,21 @@ pub fn compress_to_psnr(
     force_model: bool,
 ) -> Result<Compressed> {
     let mut rel = 3f64.sqrt() * 10f64.powf(-psnr / 20.0);
+    let external = match mode {
+        ModelMode::Reference(m) => Some(m.decoder_payload.as_slice()),
+        _ => None,
+    };
     for _ in 0..6 {
-        let c = compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes.clone(), force_model)?;
-        let external = match mode {
-            ModelMode::Reference(m) => Some(m.decoder_payload.as_slice()),
-            _ => None,
-        };
-        let back = baler_codec::decode(&c.bytes, external)?;
-        let metrics = crate::metrics::evaluate(ds, &back)?;
+        let mut attempt_notes = notes.clone();
+        attempt_notes.push(format!("target PSNR {psnr} dB: bound {rel:.4e} × range"));
+        let c = compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, attempt_notes, force_model)?;
+        let metrics = crate::metrics::evaluate(ds, &baler_codec::decode(&c.bytes, external)?)?;
         let reached = match ds {
             Dataset::Table { .. } => metrics[1..].iter().map(|m| m.psnr_db).fold(f64::INFINITY, f64::min),
             Dataset::Field(_) => metrics[0].psnr_db,
         };
         if reached >= psnr || reached.is_nan() {
-            let note = format!("target PSNR {psnr} dB: bound {rel:.4e} × range reaches {reached:.2} dB");
-            let mut notes = notes;
-            notes.push(note);
-            return compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, notes, force_model);
+            return Ok(c);
         }
         rel *= 10f64.powf((reached - psnr) / 20.0) * 0.98;
     }
