@@ -29,3 +29,5 @@ cargo build -p baler-codec --release --target wasm32-unknown-unknown
 echo "wasm32-unknown-unknown build of baler-codec: ok"
 # ... and decode to the same bits in WebAssembly as natively (Node's WASI runs the wasm build).
 bash scripts/wasm-decode-check.sh
+# The web viewer end to end in headless Chromium, with WebGPU and with the CPU fallback.
+bash scripts/browser-test.sh

@@ -88,6 +88,43 @@ pub struct DecodedChunk {
     pub exceptions: Vec<(usize, u8, u64)>,
 }
 
+/// A chunk parsed up to the decoder network (see [`Archive::parse_chunk`]).
+pub struct ParsedChunk {
+    chunk: ChunkDims,
+    classic: Classic,
+    exceptions: Vec<(usize, u8, u64)>,
+    is_exc: Vec<bool>,
+    codes: Vec<i64>,
+    ae: Option<AeTiles>,
+}
+
+/// The autoencoder tiles of a chunk.
+struct AeTiles {
+    /// Per tile: does it use the autoencoder's prediction?
+    uses: Vec<bool>,
+    /// The tiles that do, in order.
+    used: Vec<usize>,
+    /// Their latents (used.len() × latent_dim), already scaled and clamped: the network's input.
+    latents: Vec<i32>,
+}
+
+impl ParsedChunk {
+    /// First row of the chunk (along the first lattice axis) and its lattice dims.
+    pub fn rows(&self) -> (usize, [usize; 3]) {
+        (self.chunk.start, self.chunk.dims)
+    }
+
+    /// How many tiles need the decoder network.
+    pub fn network_tiles(&self) -> usize {
+        self.ae.as_ref().map_or(0, |a| a.used.len())
+    }
+
+    /// The network's input for those tiles (tiles × latent_dim); empty if none.
+    pub fn latents(&self) -> &[i32] {
+        self.ae.as_ref().map_or(&[], |a| &a.latents)
+    }
+}
+
 /// Hash of a model section's payload: what online-mode archives name their model by.
 pub fn model_hash(payload: &[u8]) -> [u8; 32] {
     *blake3::hash(payload).as_bytes()
@@ -221,9 +258,22 @@ impl<'a> Archive<'a> {
         self.chunks.len()
     }
 
-    /// Decodes chunk `i` to grid values and exceptions.
+    /// Decodes chunk `i` to grid values and exceptions, running the decoder network on the CPU.
     pub fn decode_chunk(&self, i: usize) -> Result<DecodedChunk> {
-        let payload = self.chunk_payloads[i];
+        let parsed = self.parse_chunk(i)?;
+        let acc = match (&self.decoder, &parsed.ae) {
+            (Some(dec), Some(ae)) => dec.predict_acc(&ae.latents, ae.used.len()),
+            _ => Vec::new(),
+        };
+        self.finish_chunk(parsed, &acc)
+    }
+
+    /// First half of decoding chunk `i`: everything but the decoder network. The network's
+    /// last-layer accumulators for [`ParsedChunk::latents`] (from [`IntDecoder::predict_acc`] or a
+    /// GPU kernel computing the same integers) then go to [`Self::finish_chunk`].
+    pub fn parse_chunk(&self, i: usize) -> Result<ParsedChunk> {
+        let payload =
+            self.chunk_payloads.get(i).ok_or_else(|| CodecError::Corrupt(format!("no chunk {i}")))?;
         let entry = self.chunks[i];
         let mut r = Reader::new(payload);
         let start = r.varint("chunk start")?;
@@ -273,11 +323,10 @@ impl<'a> Archive<'a> {
             exceptions.push((pos, kind, bits));
         }
 
-        // Autoencoder tiles: which tiles use it, their latents, and the predictions.
-        let tile = self.meta.tile.map(|t| t as usize);
-        let mut ae_pred: Option<(Vec<u32>, Vec<bool>, Vec<i64>)> = None;
+        // Autoencoder tiles: which tiles use it and their latents.
+        let mut ae = None;
         if let Some(dec) = &self.decoder {
-            let tiles = chunk.tile_count(tile);
+            let tiles = chunk.tile_count(self.meta.tile.map(|t| t as usize));
             let shift = r.u8("latent step")?;
             if shift > crate::model::MAX_LATENT_SHIFT {
                 return corrupt(format!("latent step 2^{shift} out of range"));
@@ -294,23 +343,10 @@ impl<'a> Archive<'a> {
             let mut latents = Vec::with_capacity(used.len() * z);
             for _ in 0..used.len() * z {
                 let v = crate::bytes::unzigzag(r.varint("latent")?);
-                latents.push(crate::model::shift_up(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32, shift));
+                let stored = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                latents.push(crate::model::clamp_activation(crate::model::shift_up(stored, shift)));
             }
-            let preds = dec.predict(&latents, used.len());
-            let per_tile = dec.output_dim();
-            let mut pred = vec![0i64; n];
-            let owner = chunk.element_tiles(tile);
-            let mut filled = vec![false; n];
-            for (u, &t) in used.iter().enumerate() {
-                for (o, &e) in chunk.tile_elements(tile, t).iter().enumerate() {
-                    if owner[e] as usize == t && !filled[e] {
-                        filled[e] = true;
-                        let s = self.stream_of(e, dims);
-                        pred[e] = self.stream_params[s].ae_grid(preds[u * per_tile + o]);
-                    }
-                }
-            }
-            ae_pred = Some((owner, modes.iter().map(|&m| m == 1).collect(), pred));
+            ae = Some(AeTiles { uses: modes.iter().map(|&m| m == 1).collect(), used, latents });
         }
 
         let esc_len = r.len(raw.len(), "escape stream length")?;
@@ -330,6 +366,43 @@ impl<'a> Archive<'a> {
         let mut codes = Vec::new();
         unpack_codes(&symbols, &mut esc, &mut codes)?;
         esc.finish("escape stream")?;
+        Ok(ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae })
+    }
+
+    /// Second half of decoding a chunk: `acc` holds the decoder network's last-layer accumulators
+    /// for the chunk's autoencoder tiles (empty when it has none).
+    pub fn finish_chunk(&self, parsed: ParsedChunk, acc: &[i32]) -> Result<DecodedChunk> {
+        let ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae } = parsed;
+        let n = chunk.len();
+        let dims = chunk.dims;
+        let tile = self.meta.tile.map(|t| t as usize);
+        let ae_pred = match (&self.decoder, ae) {
+            (Some(dec), Some(ae)) => {
+                let per_tile = dec.output_dim();
+                if acc.len() != ae.used.len() * per_tile {
+                    return Err(CodecError::Backend(format!(
+                        "the decoder network returned {} values for {} tiles",
+                        acc.len(),
+                        ae.used.len()
+                    )));
+                }
+                let preds = dec.outputs(acc);
+                let owner = chunk.element_tiles(tile);
+                let mut pred = vec![0i64; n];
+                let mut filled = vec![false; n];
+                for (u, &t) in ae.used.iter().enumerate() {
+                    for (o, &e) in chunk.tile_elements(tile, t).iter().enumerate() {
+                        if owner[e] as usize == t && !filled[e] {
+                            filled[e] = true;
+                            let s = self.stream_of(e, dims);
+                            pred[e] = self.stream_params[s].ae_grid(preds[u * per_tile + o]);
+                        }
+                    }
+                }
+                Some((owner, ae.uses, pred))
+            }
+            _ => None,
+        };
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
         let mut q = vec![0i64; n];
@@ -343,7 +416,7 @@ impl<'a> Archive<'a> {
             };
             pred.wrapping_add(codes[e])
         });
-        Ok(DecodedChunk { start: start as usize, dims, q, exceptions })
+        Ok(DecodedChunk { start: chunk.start, dims, q, exceptions })
     }
 
     fn stream_of(&self, e: usize, dims: [usize; 3]) -> usize {
@@ -406,27 +479,15 @@ impl<'a> Archive<'a> {
     /// at a few chunks whatever the archive's size. The caller must discard what it received
     /// if this returns an error.
     pub fn decode_each(&self, mut sink: impl FnMut(Dataset) -> Result<()>) -> Result<()> {
-        let mut hasher = crate::hash::ContentHasher::new();
+        let mut check = StreamCheck::default();
         let batch = decode_batch_size();
-        let mut next_row = 0;
         for first in (0..self.chunk_count()).step_by(batch) {
             let last = (first + batch).min(self.chunk_count());
             for c in self.decode_range(first, last)? {
-                if c.start != next_row {
-                    return corrupt("chunks out of order");
-                }
-                next_row += c.dims[0];
-                let mut out = self.empty_streams();
-                self.push_chunk_values(&c, &mut out)?;
-                let part = self.wrap(out, c.dims[0], vec![c.q.len()])?;
-                hasher.update(&part);
-                sink(part)?;
+                sink(check.accept(self, &c)?)?;
             }
         }
-        if hasher.finalize() != self.meta.content_hash {
-            return corrupt("decoded values do not match the archive's content hash");
-        }
-        Ok(())
+        check.finish(self)
     }
 
     fn empty_streams(&self) -> Vec<Values> {
@@ -486,6 +547,41 @@ impl<'a> Archive<'a> {
             let values = out.pop().expect("one stream");
             Ok(Dataset::Field(Array { dtype: self.stream_params[0].dtype, shape, values }))
         }
+    }
+}
+
+/// Checks a decode that goes chunk by chunk, in order: each chunk's rows become a dataset part,
+/// and the parts' content hash must equal the archive's at the end (see [`Archive::decode_each`]).
+#[derive(Default)]
+pub struct StreamCheck {
+    hasher: crate::hash::ContentHasher,
+    next_row: usize,
+}
+
+impl StreamCheck {
+    /// The values of the next chunk, as a dataset of its rows (a field flattened to 1-d).
+    pub fn accept(&mut self, archive: &Archive<'_>, c: &DecodedChunk) -> Result<Dataset> {
+        if c.start != self.next_row {
+            return corrupt("chunks out of order");
+        }
+        self.next_row += c.dims[0];
+        let mut out = archive.empty_streams();
+        archive.push_chunk_values(c, &mut out)?;
+        let part = archive.wrap(out, c.dims[0], vec![c.q.len()])?;
+        self.hasher.update(&part);
+        Ok(part)
+    }
+
+    /// After the last chunk: every row seen and the content hash matches.
+    pub fn finish(self, archive: &Archive<'_>) -> Result<()> {
+        let rows = archive.lattice[0];
+        if self.next_row != rows && archive.lattice.iter().product::<usize>() > 0 {
+            return corrupt("chunks do not cover the data");
+        }
+        if self.hasher.finalize() != archive.meta.content_hash {
+            return corrupt("decoded values do not match the archive's content hash");
+        }
+        Ok(())
     }
 }
 

@@ -24,6 +24,8 @@ pub enum CodecError {
     InvalidModel(String),
     #[error("invalid request: {0}")]
     InvalidInput(String),
+    #[error("decoder backend failed: {0}")]
+    Backend(String),
     #[error("verification failed after compression: {0}")]
     Verification(String),
 }

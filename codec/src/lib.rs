@@ -13,16 +13,19 @@ pub mod data;
 pub mod encode;
 pub mod entropy;
 pub mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod hash;
 pub mod huffman;
 pub mod layout;
 pub mod meta;
 pub mod model;
 pub mod modelfile;
+pub mod npy;
 pub mod predict;
 pub mod quant;
 
-pub use archive::{Archive, model_hash, parse_model};
+pub use archive::{Archive, DecodedChunk, ParsedChunk, StreamCheck, model_hash, parse_model};
 pub use data::{Array, Column, DType, Dataset, Values};
 pub use error::{CodecError, Result};
 pub use meta::{BoundSpec, Metadata, ModelUse};

@@ -101,17 +101,23 @@ impl IntDecoder {
     /// Runs the network on the latents of `n` tiles (row-major n × latent_dim) and returns the
     /// normalized predictions (n × output_dim). The model must have passed [`Self::validate`].
     pub fn predict(&self, latents: &[i32], n: usize) -> Vec<f64> {
+        let acc = self.predict_acc(latents, n);
+        self.outputs(&acc)
+    }
+
+    /// The integer part of inference: the last layer's i32 accumulators (n × output_dim). This is
+    /// what every backend (CPU here, WGSL on wgpu / WebGPU) computes; [`Self::outputs`] finishes.
+    pub fn predict_acc(&self, latents: &[i32], n: usize) -> Vec<i32> {
         let z = self.latent_dim();
-        let out_dim = self.output_dim();
         assert_eq!(latents.len(), n * z, "latent buffer size");
         let widest = self.layers.iter().map(|l| l.out_dim as usize).max().unwrap_or(0).max(z);
         let mut cur = vec![0i32; widest];
         let mut next = vec![0i32; widest];
-        let mut out = Vec::with_capacity(n * out_dim);
+        let mut out = Vec::with_capacity(n * self.output_dim());
         let last = self.layers.len() - 1;
         for t in 0..n {
             for (c, &l) in cur.iter_mut().zip(&latents[t * z..(t + 1) * z]) {
-                *c = l.clamp(ACT_MIN, ACT_MAX);
+                *c = clamp_activation(l);
             }
             for (li, layer) in self.layers.iter().enumerate() {
                 let n_in = layer.in_dim as usize;
@@ -122,10 +128,9 @@ impl IntDecoder {
                         acc = acc.wrapping_add((w as i32).wrapping_mul(x));
                     }
                     if li == last {
-                        out.push(acc as f64 * pow2_neg(layer.shifts[j]));
+                        out.push(acc);
                     } else {
-                        let y = round_shift(acc, layer.shifts[j]).clamp(ACT_MIN, ACT_MAX);
-                        next[j] = if y < 0 { (y * self.leaky_num) >> LEAKY_SHIFT } else { y };
+                        next[j] = self.activation(acc, layer.shifts[j]);
                     }
                 }
                 std::mem::swap(&mut cur, &mut next);
@@ -133,6 +138,23 @@ impl IntDecoder {
         }
         out
     }
+
+    /// Requantizes a hidden accumulator and applies the integer LeakyReLU.
+    fn activation(&self, acc: i32, shift: u8) -> i32 {
+        let y = clamp_activation(round_shift(acc, shift));
+        if y < 0 { (y * self.leaky_num) >> LEAKY_SHIFT } else { y }
+    }
+
+    /// Last-layer accumulators (n × output_dim) → normalized predictions, by exact powers of two.
+    pub fn outputs(&self, acc: &[i32]) -> Vec<f64> {
+        let shifts = &self.layers.last().expect("validated model has layers").shifts;
+        acc.iter().zip(shifts.iter().cycle()).map(|(&a, &s)| a as f64 * pow2_neg(s)).collect()
+    }
+}
+
+/// Network inputs and hidden activations live in the int16 range.
+pub fn clamp_activation(v: i32) -> i32 {
+    v.clamp(ACT_MIN, ACT_MAX)
 }
 
 /// `a / 2^s` rounded half up; cannot overflow for |a| ≤ 2^30, s ≤ 30.

@@ -375,17 +375,12 @@ pub(crate) fn column_views(ds: &Dataset) -> (usize, Vec<ColView<'_>>) {
 }
 
 /// The dtype a table is written in as one array: the one all columns share, else float64.
+#[cfg(any(feature = "hdf5", test))]
 pub(crate) fn common_dtype(columns: &[Column]) -> DType {
     npy_dtype(&columns.iter().map(|c| c.dtype).collect::<Vec<_>>())
 }
 
-/// The one dtype a table with columns of `dtypes` is written in: theirs if shared, else float64.
-pub fn npy_dtype(dtypes: &[DType]) -> DType {
-    match dtypes.first() {
-        Some(&first) if dtypes.iter().all(|&d| d == first) => first,
-        _ => DType::F64,
-    }
-}
+pub use baler_codec::npy::common_dtype as npy_dtype;
 
 /// Writes a `.npy` of `dtype` and `shape` whose values arrive in row-major parts (streaming
 /// decode: memory stays at one part): `produce` calls `emit` once per part, in order. Atomic

@@ -9,9 +9,7 @@ use std::path::Path;
 use baler_codec::data::{Array, DType, Dataset, Values};
 use npyz::{Endianness, Order, TypeChar};
 
-use super::{
-    Elem, IoError, ReadOptions, array_to_table, column_views, common_dtype, shape_len, to_float, to_int,
-};
+use super::{Elem, IoError, ReadOptions, array_to_table, column_views, shape_len, to_float, to_int};
 
 /// What one `.npy` holds.
 #[derive(Debug)]
@@ -208,50 +206,7 @@ fn reorder<T: Clone>(v: Vec<T>, shape: &[usize], fortran: bool) -> Vec<T> {
     out
 }
 
-/// numpy's type string for a dtype, little-endian.
-pub(crate) fn descr(dtype: DType) -> &'static str {
-    match dtype {
-        DType::F32 => "<f4",
-        DType::F64 => "<f8",
-        DType::I8 => "|i1",
-        DType::I16 => "<i2",
-        DType::I32 => "<i4",
-        DType::I64 => "<i8",
-        DType::U8 => "|u1",
-        DType::U16 => "<u2",
-        DType::U32 => "<u4",
-        DType::U64 => "<u8",
-    }
-}
-
-/// The header numpy writes: magic, version, length, the dict padded with spaces so that the
-/// data starts at a multiple of 64 bytes, and a newline.
-pub(crate) fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
-    let shape_text = match shape {
-        [] => "()".to_string(),
-        [d] => format!("({d},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    let padded = |preamble: usize| {
-        let unpadded = preamble + dict.len() + 1;
-        dict.len() + 1 + (64 - unpadded % 64) % 64
-    };
-    let (version, preamble) = if padded(10) <= usize::from(u16::MAX) { (1u8, 10) } else { (2u8, 12) };
-    let len = padded(preamble);
-    let mut out = Vec::with_capacity(preamble + len);
-    out.extend_from_slice(b"\x93NUMPY");
-    out.extend_from_slice(&[version, 0]);
-    if version == 1 {
-        out.extend_from_slice(&(len as u16).to_le_bytes());
-    } else {
-        out.extend_from_slice(&(len as u32).to_le_bytes());
-    }
-    out.extend_from_slice(dict.as_bytes());
-    out.resize(preamble + len - 1, b' ');
-    out.push(b'\n');
-    out
-}
+pub(crate) use baler_codec::npy::{array_layout, descr, header_bytes};
 
 const CHUNK: usize = 1 << 16;
 
@@ -278,14 +233,6 @@ fn encode<W: Write>(w: &mut W, dtype: DType, elems: impl Iterator<Item = Elem>) 
         }
     }
     w.write_all(&buf)
-}
-
-/// The dtype and shape a dataset is written with as one array.
-pub(crate) fn array_layout(ds: &Dataset) -> (DType, Vec<usize>) {
-    match ds {
-        Dataset::Field(a) => (a.dtype, a.shape.clone()),
-        Dataset::Table { rows, columns } => (common_dtype(columns), vec![*rows, columns.len()]),
-    }
 }
 
 /// Writes a dataset as one `.npy` array (a table as `[rows, columns]`).

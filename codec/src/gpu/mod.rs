@@ -1,0 +1,241 @@
+//! The decoder network on a GPU through wgpu: native (Vulkan, Metal, DX12) and WebGPU in the
+//! browser run the same WGSL kernel (`dense.wgsl`), which performs exactly the integer operations of
+//! [`IntDecoder::predict_acc`], so GPU and CPU decodes give identical bits. Only the integer part
+//! runs here; the exact power-of-two scaling to f64 stays on the CPU ([`IntDecoder::outputs`]).
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{CodecError, Result};
+use crate::model::{IntDecoder, clamp_activation};
+
+const SHADER: &str = include_str!("dense.wgsl");
+const WORKGROUP: u32 = 64;
+/// Largest activation buffer one dispatch batch uses; tiles beyond it go in further batches, so
+/// a chunk of any size fits every device's storage-buffer limit (WebGPU's default is 128 MiB).
+const BATCH_BYTES: usize = 32 << 20;
+
+/// Which adapter ran, for the user.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    /// A software rasterizer (SwiftShader, lavapipe) rather than a GPU.
+    pub fallback: bool,
+}
+
+struct GpuLayer {
+    params: wgpu::Buffer,
+    weights: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    shifts: wgpu::Buffer,
+    n_in: u32,
+    n_out: u32,
+}
+
+/// An opened GPU device with the compiled kernel. Open one per adapter and keep it: WebGPU lets
+/// an adapter create a single device.
+#[derive(Clone)]
+pub struct GpuDevice {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    pub adapter: AdapterSummary,
+}
+
+/// A decoder network uploaded to a GPU device.
+pub struct GpuDecoder {
+    gpu: GpuDevice,
+    layers: Vec<GpuLayer>,
+    latent_dim: usize,
+    leaky_num: i32,
+    widest: usize,
+}
+
+fn gpu_err(what: &str, e: impl std::fmt::Display) -> CodecError {
+    CodecError::Backend(format!("{what}: {e}"))
+}
+
+fn le_bytes_i32(v: impl IntoIterator<Item = i32>) -> Vec<u8> {
+    v.into_iter().flat_map(i32::to_le_bytes).collect()
+}
+
+/// The first adapter wgpu offers (WebGPU in a browser; Vulkan/Metal/DX12 natively), or an error
+/// saying there is none.
+pub async fn request_adapter() -> Result<wgpu::Adapter> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::all();
+    let instance = wgpu::Instance::new(desc);
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| gpu_err("no GPU adapter", e))
+}
+
+impl GpuDevice {
+    /// Opens a device on `adapter` and compiles the kernel.
+    pub async fn new(adapter: &wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            fallback: info.device_type == wgpu::DeviceType::Cpu,
+        };
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("baler decoder"),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| gpu_err("cannot open the GPU device", e))?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("dense.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("dense layer"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Ok(Self { device, queue, pipeline, adapter: summary })
+    }
+}
+
+impl GpuDecoder {
+    /// Uploads `dec` (validated) to `gpu`.
+    pub fn new(gpu: &GpuDevice, dec: &IntDecoder) -> Self {
+        let device = &gpu.device;
+        let storage = wgpu::BufferUsages::STORAGE;
+        let init = |label: &str, contents: &[u8], usage| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
+        };
+        let layers = dec
+            .layers
+            .iter()
+            .map(|l| GpuLayer {
+                params: init(
+                    "params",
+                    &[0u8; 32],
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                ),
+                weights: init("weights", &le_bytes_i32(l.weights.iter().map(|&w| w as i32)), storage),
+                bias: init("bias", &le_bytes_i32(l.bias.iter().copied()), storage),
+                shifts: init("shifts", &le_bytes_i32(l.shifts.iter().map(|&s| s as i32)), storage),
+                n_in: l.in_dim,
+                n_out: l.out_dim,
+            })
+            .collect();
+        let widest = dec.layers.iter().map(|l| l.out_dim as usize).max().unwrap_or(0).max(dec.latent_dim());
+        Self { gpu: gpu.clone(), layers, latent_dim: dec.latent_dim(), leaky_num: dec.leaky_num, widest }
+    }
+
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.gpu.adapter
+    }
+
+    /// The last layer's accumulators for `n` tiles' latents: the same integers as
+    /// [`IntDecoder::predict_acc`].
+    pub async fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
+        if latents.len() != n * self.latent_dim {
+            return Err(CodecError::Backend("latent buffer size".into()));
+        }
+        let out_dim = self.layers.last().map_or(0, |l| l.n_out as usize);
+        let batch = (BATCH_BYTES / (self.widest * 4)).max(1);
+        let mut out = Vec::with_capacity(n * out_dim);
+        for first in (0..n).step_by(batch) {
+            let count = batch.min(n - first);
+            let part = &latents[first * self.latent_dim..(first + count) * self.latent_dim];
+            out.extend(self.run_batch(part, count).await?);
+        }
+        Ok(out)
+    }
+
+    async fn run_batch(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
+        let size = (n * self.widest * 4).max(4) as u64;
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let mut input = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("activations a"),
+            size,
+            usage,
+            mapped_at_creation: false,
+        });
+        let mut output = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("activations b"),
+            size,
+            usage,
+            mapped_at_creation: false,
+        });
+        self.gpu.queue.write_buffer(&input, 0, &le_bytes_i32(latents.iter().map(|&l| clamp_activation(l))));
+        let last = self.layers.len() - 1;
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let params =
+                [n as u32, layer.n_in, layer.n_out, (i == last) as u32, self.leaky_num as u32, 0, 0, 0];
+            self.gpu.queue.write_buffer(&layer.params, 0, &le_bytes_i32(params.iter().map(|&p| p as i32)));
+            let bind = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &self.gpu.pipeline.get_bind_group_layout(0),
+                entries: &[
+                    entry(0, &layer.params),
+                    entry(1, &layer.weights),
+                    entry(2, &layer.bias),
+                    entry(3, &layer.shifts),
+                    entry(4, &input),
+                    entry(5, &output),
+                ],
+            });
+            let groups = (n as u64 * layer.n_out as u64).div_ceil(WORKGROUP as u64);
+            let x = groups.min(65535) as u32;
+            let y = groups.div_ceil(x.max(1) as u64) as u32;
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.gpu.pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups(x.max(1), y.max(1), 1);
+            }
+            std::mem::swap(&mut input, &mut output);
+        }
+        let out_bytes = (n * self.layers[last].n_out as usize * 4) as u64;
+        let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: out_bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        // After the last swap, `input` holds the last layer's output.
+        encoder.copy_buffer_to_buffer(&input, 0, &readback, 0, out_bytes);
+        self.gpu.queue.submit([encoder.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| gpu_err("GPU wait", e))?;
+        rx.await
+            .map_err(|_| CodecError::Backend("the GPU dropped the readback".into()))?
+            .map_err(|e| gpu_err("reading the GPU result", e))?;
+        let view = readback.get_mapped_range(..).map_err(|e| gpu_err("reading the GPU result", e))?;
+        let acc = view
+            .chunks_exact(4)
+            .take(out_bytes as usize / 4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        drop(view);
+        readback.unmap();
+        Ok(acc)
+    }
+}
+
+fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() }
+}

@@ -1,0 +1,389 @@
+// End-to-end test of the Baler web viewer in headless Chromium (playwright-core, Debian's chromium).
+//
+//   node tests/browser/e2e.mjs --dist dist --archives DIR --expect DIR/expect.json \
+//        --mode webgpu|cpu [--screenshots DIR] [--timeout-s 240] [--chromium /usr/bin/chromium]
+//   node tests/browser/e2e.mjs --serve-only 1 --dist dist --archives DIR   (just the server)
+//
+// Serves --dist at / and --archives at /archives/ from a local HTTP server, opens
+// `/#src=/archives/NAME` for every archive named in expect.json ({"NAME": {"hash", "npy_sha256",
+// "network"?}}) and checks the viewer's DOM contract: body[data-state] reaches "done", #stat-hash is
+// the native content hash, #decode-path names the WebGPU or CPU path, body[data-gpu] matches the
+// mode, and the .npy that #download saves has the sha256 of the native `baler-train decompress`.
+// Then the error cases (not an archive, truncated, HTTP 404). #app must stay visible throughout.
+// `--mode webgpu` adds --enable-unsafe-webgpu (SwiftShader without a GPU); `--mode cpu` leaves
+// WebGPU off, so the viewer has to take its CPU fallback.
+// Prints `ok - NAME` / `not ok - NAME: REASONS` per test, `# ...` info lines, and
+// `browser (MODE): N passed, M failed`; exits 1 on any failure.
+
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve, sep } from 'node:path';
+import { chromium } from 'playwright-core';
+
+// ---------------------------------------------------------------- arguments
+
+function parseArgs(argv) {
+  const opts = { 'timeout-s': '240', chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length) opts[a.slice(2)] = argv[++i];
+    else throw new Error(`${a} needs a value`);
+  }
+  if (opts['serve-only']) return opts; // --serve-only 1: just the server, for looking at the viewer by hand
+  for (const k of ['dist', 'archives', 'expect', 'mode']) {
+    if (!opts[k]) throw new Error(`--${k} is required`);
+  }
+  if (!['webgpu', 'cpu'].includes(opts.mode)) throw new Error(`--mode must be webgpu or cpu, not ${opts.mode}`);
+  return opts;
+}
+
+let opts;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`e2e.mjs: ${e.message}`);
+  console.error('usage: node e2e.mjs --dist DIR --archives DIR --expect FILE --mode webgpu|cpu [--screenshots DIR] [--timeout-s S]');
+  console.error('       node e2e.mjs --serve-only 1 --dist DIR --archives DIR');
+  process.exit(2);
+}
+const mode = opts.mode;
+const timeoutMs = Number(opts['timeout-s']) * 1000;
+const distDir = resolve(opts.dist || 'dist');
+const archivesDir = resolve(opts.archives || '.');
+const expect = opts['serve-only'] ? {} : JSON.parse(readFileSync(opts.expect, 'utf8'));
+const shotsDir = opts.screenshots ? resolve(opts.screenshots) : null;
+if (shotsDir) mkdirSync(shotsDir, { recursive: true });
+// Archives with tiles the decoder network reconstructs: the WebGPU path must be taken for them.
+const NETWORK_FALLBACK = new Set(['cfd.baler', 'pattern.baler']);
+
+// ---------------------------------------------------------------- static server
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'application/javascript',
+  '.mjs': 'application/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+const requests = []; // "STATUS PATH", for the failure report
+
+/** The file under `root` that `rel` (URL path, already without its mount prefix) names, or null. */
+function resolveUnder(root, rel) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(rel);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0')) return null;
+  let file = resolve(root, '.' + (decoded.startsWith('/') ? decoded : '/' + decoded));
+  if (file !== root && !file.startsWith(root + sep)) return null; // no ../ escapes
+  try {
+    let st = statSync(file);
+    if (st.isDirectory()) {
+      file = join(file, 'index.html');
+      st = statSync(file);
+    }
+    return st.isFile() ? { file, size: st.size } : null;
+  } catch {
+    return null;
+  }
+}
+
+const server = createServer((req, res) => {
+  const path = (req.url || '/').split('?')[0].split('#')[0];
+  const found = path.startsWith('/archives/')
+    ? resolveUnder(archivesDir, path.slice('/archives'.length))
+    : resolveUnder(distDir, path);
+  const log = (status) => requests.push(`${status} ${req.method} ${path}`);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    log(405);
+    res.writeHead(405, { 'Content-Type': 'text/plain' }).end('405 method not allowed\n');
+    return;
+  }
+  if (!found) {
+    log(404);
+    res.writeHead(404, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end('404 not found\n');
+    return;
+  }
+  log(200);
+  res.writeHead(200, {
+    'Content-Type': TYPES[extname(found.file).toLowerCase()] || 'application/octet-stream',
+    'Content-Length': found.size,
+    'Cache-Control': 'no-store',
+  });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(found.file).pipe(res);
+});
+await new Promise((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
+const base = `http://127.0.0.1:${server.address().port}`;
+console.log(`# serving ${distDir} at ${base}/ and ${archivesDir} at ${base}/archives/`);
+if (opts['serve-only']) {
+  console.log(`# --serve-only: open ${base}/#src=/archives/NAME; Ctrl-C to stop`);
+  await new Promise(() => {});
+}
+
+// ---------------------------------------------------------------- browser
+
+const downloadsDir = mkdtempSync(join(tmpdir(), 'baler-e2e-'));
+
+const args = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+if (mode === 'webgpu') args.push('--enable-unsafe-webgpu');
+let browser;
+try {
+  browser = await chromium.launch({ executablePath: opts.chromium, headless: true, args });
+} catch (e) {
+  console.log(`not ok - ${mode}: launch ${opts.chromium}: ${e.message.split('\n')[0]}`);
+  console.log(`browser (${mode}): 0 passed, 1 failed`);
+  server.close();
+  process.exit(1);
+}
+console.log(`# ${mode}: chromium ${browser.version()}, flags ${args.join(' ')}`);
+
+// Records, from the moment #app is first seen, every time it is missing, hidden or empty.
+function blankMonitor() {
+  window.__balerBlank = [];
+  let seen = false;
+  const check = () => {
+    const app = document.getElementById('app');
+    let ok = false;
+    if (app && app.isConnected) {
+      const r = app.getBoundingClientRect();
+      const visible = app.checkVisibility ? app.checkVisibility({ visibilityProperty: true }) : true;
+      ok = visible && r.width > 0 && r.height > 0;
+    }
+    if (ok) seen = true;
+    else if (seen && window.__balerBlank.length < 20) {
+      const state = document.body ? document.body.dataset.state : '(no body)';
+      window.__balerBlank.push(`${Math.round(performance.now())} ms: #app ${app ? 'hidden or empty' : 'missing'} (state ${state})`);
+    }
+  };
+  setInterval(check, 50);
+}
+
+/** What the adapter request gives on a page of this origin (information only). */
+async function probeWebGpu() {
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    await page.goto(`${base}/archives/__webgpu_probe__`); // a 404 page is still a page of this origin
+    return await page.evaluate(async () => {
+      if (!('gpu' in navigator)) return 'navigator.gpu absent';
+      const a = await navigator.gpu.requestAdapter();
+      if (!a) return 'requestAdapter() returned null';
+      const i = a.info || {};
+      return `adapter ${i.vendor || '?'} / ${i.architecture || '?'} / ${i.description || ''}, fallback ${i.isFallbackAdapter ?? a.isFallbackAdapter}`;
+    });
+  } catch (e) {
+    return `probe failed: ${e.message.split('\n')[0]}`;
+  } finally {
+    await ctx.close();
+  }
+}
+console.log(`# ${mode}: WebGPU probe: ${await probeWebGpu()}`);
+
+// ---------------------------------------------------------------- tests
+
+let passed = 0;
+let failed = 0;
+
+async function text(page, sel) {
+  const el = await page.$(sel);
+  if (!el) return null;
+  return ((await el.textContent()) || '').trim();
+}
+
+async function appVisible(page, failures, hint = true) {
+  const app = await page.$('#app');
+  if (!app) failures.push('#app missing');
+  else if (!(await app.isVisible())) failures.push('#app not visible');
+  const blanks = await page.evaluate(() => window.__balerBlank || []).catch(() => []);
+  if (blanks.length) failures.push(`page went blank: ${blanks.slice(0, 3).join(', ')}`);
+  // Not a check of the contract, a hint: author CSS such as `main { display: flex }` beats the
+  // `hidden` attribute, and the element shows anyway.
+  const shown = await page
+    .evaluate(() =>
+      [...document.querySelectorAll('[hidden]')]
+        .filter((e) => e.checkVisibility && e.checkVisibility())
+        .map((e) => (e.id ? `#${e.id}` : e.tagName.toLowerCase())),
+    )
+    .catch(() => []);
+  if (hint && shown.length) console.log(`# warning: elements with the hidden attribute are rendered: ${shown.join(', ')}`);
+}
+
+/** Opens `#src=PATH` and waits for a terminal state; returns {state, ms}. */
+async function openArchive(page, src, timeout = timeoutMs) {
+  const t0 = Date.now();
+  await page.goto(`${base}/#src=${src}`, { waitUntil: 'load', timeout: 60_000 });
+  await page.waitForFunction(
+    () => document.body && ['done', 'error'].includes(document.body.dataset.state),
+    null,
+    { timeout, polling: 200 },
+  );
+  return { state: await page.evaluate(() => document.body.dataset.state), ms: Date.now() - t0 };
+}
+
+async function runTest(name, shot, body) {
+  const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  await ctx.addInitScript(blankMonitor);
+  const page = await ctx.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.stack || e.message}`));
+  page.on('crash', () => log.push('[crash] the page crashed'));
+  page.on('requestfailed', (r) => log.push(`[requestfailed] ${r.url()}: ${r.failure()?.errorText}`));
+  const firstRequest = requests.length;
+  const failures = [];
+  try {
+    await body(page, failures);
+  } catch (e) {
+    const state = await page.evaluate(() => document.body?.dataset.state).catch(() => '?');
+    failures.push(`${e.message.split('\n')[0]} (data-state ${JSON.stringify(state)})`);
+  }
+  if (shotsDir) {
+    await page
+      .screenshot({ path: join(shotsDir, `${mode}-${shot}.png`), fullPage: true, timeout: 30_000 })
+      .catch((e) => console.log(`# screenshot ${mode}-${shot}.png failed: ${e.message.split('\n')[0]}`));
+  }
+  await ctx.close().catch(() => {});
+  if (failures.length === 0) {
+    passed++;
+    console.log(`ok - ${name}`);
+  } else {
+    failed++;
+    console.log(`not ok - ${name}: ${failures.join('; ')}`);
+    const errors = log.filter((l) => /^\[(console\.error|pageerror|crash|requestfailed)/.test(l));
+    console.log(`#   page console (${log.length} messages, ${errors.length} errors), last 60:`);
+    for (const l of log.slice(-60)) console.log(`#     ${l.replace(/\n/g, '\n#       ')}`);
+    console.log(`#   requests: ${requests.slice(firstRequest).join(', ') || '(none)'}`);
+  }
+}
+
+for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('_'))) {
+  const network = exp.network ?? NETWORK_FALLBACK.has(name);
+  await runTest(`${mode} ${name}: decode, hash, path, download`, name, async (page, failures) => {
+    const { state, ms } = await openArchive(page, `/archives/${encodeURIComponent(name)}`);
+    await appVisible(page, failures);
+    if (state !== 'done') {
+      failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
+      return;
+    }
+    const hash = await text(page, '#stat-hash');
+    if (hash === null) failures.push('#stat-hash missing');
+    else if (hash !== exp.hash) failures.push(`#stat-hash "${hash}" != native "${exp.hash}"`);
+
+    const path = await text(page, '#decode-path');
+    if (path === null) failures.push('#decode-path missing');
+    else if (mode === 'cpu' && !path.startsWith('CPU')) failures.push(`#decode-path "${path}" does not start with "CPU"`);
+    else if (mode === 'webgpu' && network && !path.startsWith('WebGPU'))
+      failures.push(`#decode-path "${path}" does not start with "WebGPU" (archive has network tiles)`);
+
+    const gpu = await page.evaluate(() => document.body.dataset.gpu);
+    const wantGpu = mode === 'webgpu' ? 'available' : 'unavailable';
+    if (gpu !== wantGpu) failures.push(`data-gpu "${gpu}" != "${wantGpu}"`);
+
+    const first = await text(page, '#first-frame-ms');
+    const decode = await text(page, '#decode-ms');
+    const mbps = await text(page, '#decode-mbps');
+    console.log(
+      `# ${mode} ${name}: path "${path}", first frame "${first}" ms, decode "${decode}" ms, "${mbps}" MB/s; ` +
+        `page load to done ${(ms / 1000).toFixed(1)} s`,
+    );
+
+    const button = await page.$('#download');
+    if (!button) {
+      failures.push('#download missing');
+      return;
+    }
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      button.click({ timeout: 10_000 }),
+    ]);
+    const saved = join(downloadsDir, `${mode}-${name}.npy`);
+    await download.saveAs(saved);
+    const bytes = readFileSync(saved);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    console.log(`# ${mode} ${name}: download "${download.suggestedFilename()}", ${bytes.length} bytes, sha256 ${sha}`);
+    if (sha !== exp.npy_sha256) failures.push(`download sha256 ${sha} != native .npy ${exp.npy_sha256}`);
+    await appVisible(page, failures, false); // the page must survive the download too
+  });
+}
+
+/** Waits until data-state is one of `states`; returns it. */
+async function waitState(page, states) {
+  await page.waitForFunction((s) => document.body && s.includes(document.body.dataset.state), states, {
+    timeout: timeoutMs,
+    polling: 200,
+  });
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+const online = expect._online;
+if (online) {
+  await runTest(`${mode} online mode: asks for the model, decodes with a file or a #model= link`, 'online', async (page, failures) => {
+    await page.goto(`${base}/#src=/archives/${online.archive}`, { waitUntil: 'load' });
+    let state = await waitState(page, ['need-model', 'done', 'error']);
+    const needed = await text(page, '#model-needed');
+    if (state !== 'need-model') failures.push(`without its model: data-state "${state}", expected "need-model"`);
+    if (needed !== online.model_hash) failures.push(`#model-needed "${needed}" != "${online.model_hash}"`);
+    await page.setInputFiles('#model-file', join(archivesDir, online.model));
+    state = await waitState(page, ['done', 'error']);
+    const hash = await text(page, '#stat-hash');
+    if (state !== 'done' || hash !== online.hash) failures.push(`with the model file: state "${state}", hash "${hash}", #error "${await text(page, '#error')}"`);
+
+    // A link carries the model and the view: frame and colormap come back from the hash.
+    await page.goto('about:blank');
+    await page.goto(`${base}/#src=/archives/${online.archive}&model=/archives/${online.model}&frame=30&cmap=coolwarm`, { waitUntil: 'load' });
+    state = await waitState(page, ['done', 'error', 'need-model']);
+    const label = await text(page, '#frame-label');
+    const cmap = await page.$eval('#cmap', (e) => e.value);
+    if (state !== 'done' || (await text(page, '#stat-hash')) !== online.hash) failures.push(`#model= link: state "${state}"`);
+    if (!/31 of 60/.test(label || '')) failures.push(`#frame-label "${label}" should show frame 31 of 60`);
+    if (cmap !== 'coolwarm') failures.push(`#cmap "${cmap}" should be coolwarm from the link`);
+    // Moving the slider writes the view back into the link.
+    await page.$eval('#frame', (e) => { e.value = '5'; e.dispatchEvent(new Event('input')); });
+    const hashNow = await page.evaluate(() => location.hash);
+    if (!hashNow.includes('frame=5') || !hashNow.includes('cmap=coolwarm')) failures.push(`location.hash "${hashNow}" does not keep the view`);
+    await appVisible(page, failures);
+  });
+}
+
+const errorCases = [
+  ['not-an-archive.baler', (e) => e.includes('not a .baler archive'), 'contains "not a .baler archive"'],
+  ['truncated.baler', (e) => e.length > 0, 'is non-empty'],
+  ['missing.baler', (e) => e.includes('404'), 'contains "404"'],
+];
+for (const [file, ok, want] of errorCases) {
+  await runTest(`${mode} error: ${file}`, file, async (page, failures) => {
+    const { state } = await openArchive(page, `/archives/${file}`, Math.min(timeoutMs, 120_000));
+    await appVisible(page, failures);
+    const err = await text(page, '#error');
+    if (state !== 'error') failures.push(`data-state "${state}", expected "error"`);
+    if (err === null) failures.push('#error missing');
+    else if (!ok(err)) failures.push(`#error "${err}" — expected it ${want}`);
+    else console.log(`# ${mode} ${file}: #error "${err}"`);
+  });
+}
+
+await browser.close();
+server.close();
+rmSync(downloadsDir, { recursive: true, force: true });
+console.log(`browser (${mode}): ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

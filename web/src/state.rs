@@ -1,0 +1,141 @@
+//! The view's state as it lives in the URL hash (`#src=…&frame=3&cmap=viridis&range=0,1`), so a
+//! link reproduces what its sender saw. Values are percent-encoded; unknown keys are ignored.
+
+use crate::colormap::Colormap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewState {
+    /// URL of the archive.
+    pub src: Option<String>,
+    /// URL of the model file an online-mode archive needs.
+    pub model: Option<String>,
+    /// Axis the field is sliced along (0 = frames / time).
+    pub axis: usize,
+    /// Index of the slice along `axis`.
+    pub frame: usize,
+    pub cmap: Colormap,
+    /// Fixed colour range; None = the data's range.
+    pub range: Option<(f64, f64)>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self { src: None, model: None, axis: 0, frame: 0, cmap: Colormap::Viridis, range: None }
+    }
+}
+
+impl ViewState {
+    /// Parses a location hash (with or without the leading `#`).
+    pub fn parse(hash: &str) -> Self {
+        let mut s = Self::default();
+        for pair in hash.trim_start_matches('#').split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            match key {
+                "src" if !value.is_empty() => s.src = Some(value),
+                "model" if !value.is_empty() => s.model = Some(value),
+                "axis" => s.axis = value.parse().unwrap_or(0).min(2),
+                "frame" => s.frame = value.parse().unwrap_or(0),
+                "cmap" => s.cmap = Colormap::from_name(&value).unwrap_or(Colormap::Viridis),
+                "range" => {
+                    s.range = value.split_once(',').and_then(|(a, b)| {
+                        let (lo, hi) = (a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?);
+                        (lo.is_finite() && hi.is_finite() && lo < hi).then_some((lo, hi))
+                    })
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// The hash that reproduces this state (defaults left out).
+    pub fn to_hash(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(src) = &self.src {
+            parts.push(format!("src={}", percent_encode(src)));
+        }
+        if let Some(m) = &self.model {
+            parts.push(format!("model={}", percent_encode(m)));
+        }
+        if self.axis != 0 {
+            parts.push(format!("axis={}", self.axis));
+        }
+        if self.frame != 0 {
+            parts.push(format!("frame={}", self.frame));
+        }
+        if self.cmap != Colormap::Viridis {
+            parts.push(format!("cmap={}", self.cmap.name()));
+        }
+        if let Some((lo, hi)) = self.range {
+            parts.push(format!("range={lo},{hi}"));
+        }
+        format!("#{}", parts.join("&"))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and the URL punctuation that is safe in a
+/// hash value (`/ : . - _ ~ ?` stay readable; `&`, `=`, `#`, `%` and spaces are encoded).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/:?@!$'()*+,;".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as they are; invalid UTF-8 is replaced).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_hash() {
+        let s = ViewState {
+            src: Some("https://example.org/data/run 1.baler?x=1&y=2#z".into()),
+            model: Some("/m.bmodel".into()),
+            axis: 2,
+            frame: 17,
+            cmap: Colormap::CoolWarm,
+            range: Some((-0.5, 1.25)),
+        };
+        let h = s.to_hash();
+        assert!(!h[1..].contains('#') && h.matches('&').count() == 5, "{h}");
+        assert_eq!(ViewState::parse(&h), s);
+        assert_eq!(ViewState::default().to_hash(), "#");
+    }
+
+    #[test]
+    fn bad_values_fall_back_to_defaults() {
+        let s = ViewState::parse("#src=a.baler&frame=-3&axis=9&cmap=jet&range=2,1&what=ever&%zz");
+        assert_eq!(s.src.as_deref(), Some("a.baler"));
+        assert_eq!((s.frame, s.axis, s.cmap, s.range), (0, 2, Colormap::Viridis, None));
+        assert_eq!(ViewState::parse("range=nan,1").range, None);
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("a%2Fb%zz"), "a/b%zz");
+    }
+}
