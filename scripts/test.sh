@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 # One target dir outside the clone, so later runs on the same machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baler-target}"
 
-# C libraries for the HDF5 / NetCDF readers and a TTF font for PNG plots (Debian packages).
-packages=(pkg-config libhdf5-dev libnetcdf-dev fonts-dejavu-core)
+# C libraries for the HDF5 / NetCDF readers, a TTF font for PNG plots, and Mesa's software Vulkan
+# driver (lavapipe) so the GPU paths run without a GPU (Debian packages).
+packages=(pkg-config libhdf5-dev libnetcdf-dev fonts-dejavu-core mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,8 +23,11 @@ for target in wasm32-unknown-unknown wasm32-wasip1; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
-# One profile (release) for the tests and the binary they drive.
-cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf
+# Compiled shaders persist between runs (lavapipe compiles burn's kernels slowly).
+export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$CARGO_TARGET_DIR/mesa-shader-cache}"
+# One profile (release) for the tests and the binary they drive; `gpu` = burn's wgpu backend and
+# the codec's WGSL decoder, tested on lavapipe (trainer/tests/gpu.rs).
+cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf,baler-train/gpu
 # The decoder must build for the browser (no burn, no C) ...
 cargo build -p baler-codec --release --target wasm32-unknown-unknown
 echo "wasm32-unknown-unknown build of baler-codec: ok"

@@ -19,6 +19,8 @@ pub(crate) const EXC_FILL: u8 = 1;
 /// How the code symbols are stored.
 pub(crate) const CODER_RAW: u8 = 0;
 pub(crate) const CODER_HUFFMAN: u8 = 1;
+/// Bucket symbols with a Huffman table per stream, plus extra bits (format version 2).
+pub(crate) const CODER_BUCKETS: u8 = 2;
 
 /// Bytes per section kind, for `info`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -86,6 +88,19 @@ pub struct DecodedChunk {
     pub dims: [usize; 3],
     pub q: Vec<i64>,
     pub exceptions: Vec<(usize, u8, u64)>,
+}
+
+/// Runs the decoder network: the last layer's i32 accumulators for `n` tiles' latents (row-major
+/// n × latent_dim), exactly as [`IntDecoder::predict_acc`] computes them. The CPU decoder is one;
+/// the codec's wgpu kernel ([`crate::gpu`]) another.
+pub trait NetworkRunner: Sync {
+    fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>>;
+}
+
+impl NetworkRunner for IntDecoder {
+    fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
+        Ok(IntDecoder::predict_acc(self, latents, n))
+    }
 }
 
 /// A chunk parsed up to the decoder network (see [`Archive::parse_chunk`]).
@@ -260,10 +275,17 @@ impl<'a> Archive<'a> {
 
     /// Decodes chunk `i` to grid values and exceptions, running the decoder network on the CPU.
     pub fn decode_chunk(&self, i: usize) -> Result<DecodedChunk> {
+        self.decode_chunk_on(i, None)
+    }
+
+    /// Like [`Self::decode_chunk`], with the decoder network on `net` (e.g. a GPU) when given.
+    pub fn decode_chunk_on(&self, i: usize, net: Option<&dyn NetworkRunner>) -> Result<DecodedChunk> {
         let parsed = self.parse_chunk(i)?;
-        let acc = match (&self.decoder, &parsed.ae) {
-            (Some(dec), Some(ae)) => dec.predict_acc(&ae.latents, ae.used.len()),
-            _ => Vec::new(),
+        let acc = match (net, &self.decoder, &parsed.ae) {
+            (_, _, None) => Vec::new(),
+            (Some(net), _, Some(ae)) => net.predict_acc(&ae.latents, ae.used.len())?,
+            (None, Some(dec), Some(ae)) => dec.predict_acc(&ae.latents, ae.used.len()),
+            (None, None, Some(_)) => return corrupt("autoencoder tiles without a model"),
         };
         self.finish_chunk(parsed, &acc)
     }
@@ -351,20 +373,23 @@ impl<'a> Archive<'a> {
 
         let esc_len = r.len(raw.len(), "escape stream length")?;
         let mut esc = Reader::new(r.take(esc_len, "escape stream")?);
-        let symbols: std::borrow::Cow<'_, [u8]> = match r.u8("symbol coder")? {
-            CODER_RAW => r.take(n, "code symbols")?.into(),
+        let mut codes = Vec::new();
+        match r.u8("symbol coder")? {
+            CODER_RAW => unpack_codes(r.take(n, "code symbols")?, &mut esc, &mut codes)?,
             CODER_HUFFMAN => {
                 let table = r.take(crate::huffman::TABLE_BYTES, "Huffman table")?;
                 let len = r.len(r.remaining(), "Huffman bitstream length")?;
-                let mut out = Vec::new();
-                crate::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut out)?;
-                out.into()
+                let mut symbols = Vec::new();
+                crate::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut symbols)?;
+                unpack_codes(&symbols, &mut esc, &mut codes)?;
+            }
+            CODER_BUCKETS => {
+                let streams = self.stream_params.len();
+                crate::buckets::decode(&mut r, n, streams, |e| self.stream_of(e, dims), &mut codes)?;
             }
             c => return corrupt(format!("unknown symbol coder {c}")),
-        };
+        }
         r.finish("chunk data")?;
-        let mut codes = Vec::new();
-        unpack_codes(&symbols, &mut esc, &mut codes)?;
         esc.finish("escape stream")?;
         Ok(ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae })
     }
@@ -434,7 +459,12 @@ impl<'a> Archive<'a> {
 
     /// Decodes everything and checks the content hash.
     pub fn decode(&self) -> Result<Dataset> {
-        let decoded: Vec<DecodedChunk> = self.decode_chunks()?;
+        self.decode_on(None)
+    }
+
+    /// Like [`Self::decode`], with the decoder network on `net` when given.
+    pub fn decode_on(&self, net: Option<&dyn NetworkRunner>) -> Result<Dataset> {
+        let decoded: Vec<DecodedChunk> = self.decode_range(0, self.chunk_count(), net)?;
         let ds = self.assemble_unchecked(decoded)?;
         if crate::hash::content_hash(&ds) != self.meta.content_hash {
             return corrupt("decoded values do not match the archive's content hash");
@@ -442,19 +472,25 @@ impl<'a> Archive<'a> {
         Ok(ds)
     }
 
-    fn decode_chunks(&self) -> Result<Vec<DecodedChunk>> {
-        self.decode_range(0, self.chunk_count())
-    }
-
     #[cfg(feature = "parallel")]
-    fn decode_range(&self, first: usize, last: usize) -> Result<Vec<DecodedChunk>> {
+    fn decode_range(
+        &self,
+        first: usize,
+        last: usize,
+        net: Option<&dyn NetworkRunner>,
+    ) -> Result<Vec<DecodedChunk>> {
         use rayon::prelude::*;
-        (first..last).into_par_iter().map(|i| self.decode_chunk(i)).collect()
+        (first..last).into_par_iter().map(|i| self.decode_chunk_on(i, net)).collect()
     }
 
     #[cfg(not(feature = "parallel"))]
-    fn decode_range(&self, first: usize, last: usize) -> Result<Vec<DecodedChunk>> {
-        (first..last).map(|i| self.decode_chunk(i)).collect()
+    fn decode_range(
+        &self,
+        first: usize,
+        last: usize,
+        net: Option<&dyn NetworkRunner>,
+    ) -> Result<Vec<DecodedChunk>> {
+        (first..last).map(|i| self.decode_chunk_on(i, net)).collect()
     }
 
     /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.
@@ -478,12 +514,21 @@ impl<'a> Archive<'a> {
     /// those rows (a field flattened to 1-d); checks the content hash at the end. Memory stays
     /// at a few chunks whatever the archive's size. The caller must discard what it received
     /// if this returns an error.
-    pub fn decode_each(&self, mut sink: impl FnMut(Dataset) -> Result<()>) -> Result<()> {
+    pub fn decode_each(&self, sink: impl FnMut(Dataset) -> Result<()>) -> Result<()> {
+        self.decode_each_on(sink, None)
+    }
+
+    /// Like [`Self::decode_each`], with the decoder network on `net` when given.
+    pub fn decode_each_on(
+        &self,
+        mut sink: impl FnMut(Dataset) -> Result<()>,
+        net: Option<&dyn NetworkRunner>,
+    ) -> Result<()> {
         let mut check = StreamCheck::default();
         let batch = decode_batch_size();
         for first in (0..self.chunk_count()).step_by(batch) {
             let last = (first + batch).min(self.chunk_count());
-            for c in self.decode_range(first, last)? {
+            for c in self.decode_range(first, last, net)? {
                 sink(check.accept(self, &c)?)?;
             }
         }

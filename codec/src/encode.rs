@@ -5,7 +5,9 @@
 //! between the autoencoder's prediction (plus the cost of its latents) and the classic one. Codes →
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
-use crate::archive::{Archive, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash};
+use crate::archive::{
+    Archive, CODER_BUCKETS, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash,
+};
 use crate::bytes::{put_varint, zigzag};
 use crate::container::{ContainerWriter, SectionKind};
 use crate::data::{DType, Dataset, Values};
@@ -508,14 +510,19 @@ fn encode_chunk(
     raw.extend_from_slice(&latent_bytes);
     let (mut symbols, mut escapes) = (Vec::with_capacity(n), Vec::new());
     pack_codes(&codes, &mut symbols, &mut escapes);
+    // Candidates, each then zstd'd, the smallest kept: bytes + escapes with one Huffman table;
+    // bucket symbols with a table per stream (wide or per-column distributions); for small
+    // chunks, where a 128-byte table may not pay, the plain bytes.
+    let mut with_buckets = raw.clone();
+    put_varint(&mut with_buckets, 0);
+    with_buckets.push(CODER_BUCKETS);
+    crate::buckets::encode(&codes, streams.len(), stream_of, &mut with_buckets);
     put_varint(&mut raw, escapes.len() as u64);
     raw.extend_from_slice(&escapes);
-    // Huffman then zstd for the codes; for small chunks the 128-byte table may not pay, so
-    // there both variants are compressed and the smaller kept.
     let mut with_huffman = raw.clone();
     with_huffman.push(CODER_HUFFMAN);
     crate::huffman::encode(&symbols, &mut with_huffman);
-    let mut candidates = vec![with_huffman];
+    let mut candidates = vec![with_huffman, with_buckets];
     if n <= 1 << 16 {
         let mut with_bytes = raw;
         with_bytes.push(CODER_RAW);

@@ -6,6 +6,7 @@
 //! platform reproduces the same predictions and so the same bits.
 
 pub mod archive;
+mod buckets;
 mod bytes;
 pub mod container;
 pub mod data;
@@ -25,7 +26,7 @@ pub mod npy;
 pub mod predict;
 pub mod quant;
 
-pub use archive::{Archive, DecodedChunk, ParsedChunk, StreamCheck, model_hash, parse_model};
+pub use archive::{Archive, DecodedChunk, NetworkRunner, ParsedChunk, StreamCheck, model_hash, parse_model};
 pub use data::{Array, Column, DType, Dataset, Values};
 pub use error::{CodecError, Result};
 pub use meta::{BoundSpec, Metadata, ModelUse};

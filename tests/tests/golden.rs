@@ -39,6 +39,14 @@ const GOLDEN: &[Golden] = &[
         hash: "0f9868bb293b6c4650f9310d8950856bf2a202e6141869b7e6f9d0ee5f76c35f",
         version: 1,
     },
+    // `baler-train compress ../shared/data/hzz_baler.npz --rel 1e-3 --no-model`: symbol coder 2.
+    Golden {
+        file: "hzz_table_v2_rel1e-3.baler",
+        shape: &[3825, 5],
+        dtype: DType::F64,
+        hash: "68731e234408eb1623919a0f1ef3fe6426ce80d8f9781133369cfa9748d27b8a",
+        version: 2,
+    },
 ];
 
 #[test]

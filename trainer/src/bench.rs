@@ -11,6 +11,7 @@ use baler_codec::{BoundSpec, Dataset};
 use clap::Args;
 use serde_json::Value;
 
+use crate::device::{Compute, DeviceChoice, network_on};
 use crate::io::{ReadOptions, load, split_spec, write_atomic};
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, compress_dataset, train_model};
@@ -40,6 +41,9 @@ pub struct BenchArgs {
     /// Print the rows as JSON instead of the markdown table.
     #[arg(long)]
     pub json: bool,
+    /// `gpu` / `auto`: also time training epochs and decoding on the GPU, next to the CPU.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceChoice,
 }
 
 /// The original Baler's CFD training on this kind of machine: s/epoch, one thread.
@@ -98,9 +102,75 @@ fn peers(python: &Path, script: &Path, input: &Path, table: bool) -> Result<Vec<
     Ok(v["rows"].as_array().cloned().unwrap_or_default())
 }
 
+/// Training epochs and decoding, CPU and GPU side by side (same data, same run).
+fn gpu_section(args: &BenchArgs, cfg: &crate::config::Config, gpu: &Compute) -> Result<String> {
+    let mut md = format!("GPU: {} (CPU: {} threads)\n\n", gpu.describe(), rayon::current_num_threads());
+    md += "| what | CPU | GPU | GPU ÷ CPU speed |\n|---|---|---|---|\n";
+    if args.epochs > 0 {
+        let tc = TrainConfig {
+            hidden: vec![200, 100, 50],
+            latent: 25,
+            batch_size: 60,
+            validation_fraction: 0.0,
+            ..TrainConfig::default()
+        };
+        let cpu = time_epochs(60, 2500, &tc, args.epochs)?;
+        let on_gpu = TrainConfig { device: gpu.clone(), ..tc };
+        // The first GPU epochs compile the shaders: timed apart, then the steady state.
+        let t = Instant::now();
+        time_epochs(60, 2500, &on_gpu, 2)?;
+        let warmup = t.elapsed().as_secs_f64();
+        let g = time_epochs(60, 2500, &on_gpu, args.epochs)?;
+        md += &format!(
+            "| training, Baler's CFD setup (s/epoch; GPU warm-up {warmup:.1} s) | {cpu:.4} | {g:.4} | {:.2} |\n",
+            cpu / g
+        );
+    }
+    let rel = args.rel.first().copied().unwrap_or(1e-3);
+    for input in &args.inputs {
+        let loaded = load(input, &ReadOptions::default())?;
+        let (ds, fill) = (loaded.dataset, loaded.fill_value);
+        let model = train_model(&ds, cfg, fill, input, &mut |_| {})?;
+        let c = compress_dataset(
+            &ds,
+            BoundSpec::Rel(rel),
+            fill,
+            cfg,
+            ModelMode::Embed(&model),
+            Vec::new(),
+            true,
+        )?;
+        let archive = baler_codec::Archive::open(&c.bytes, None)?;
+        let net = network_on(gpu, archive.decoder.as_ref())?;
+        let mb = ds.original_bytes() as f64 / 1e6;
+        let (a, cpu_s) = best_of(3, || Ok(archive.decode()?))?;
+        let (b, gpu_s) = best_of(3, || Ok(archive.decode_on(net.as_deref())?))?;
+        if baler_codec::hash::content_hash(&a) != baler_codec::hash::content_hash(&b) {
+            bail!("{input}: GPU and CPU decodes differ");
+        }
+        md += &format!(
+            "| decode {input} at rel {rel:e} ({} of {} tiles on the network), MB/s | {:.0} | {:.0} | {:.2} |\n",
+            c.ae_tiles,
+            c.total_tiles,
+            mb / cpu_s,
+            mb / gpu_s,
+            cpu_s / gpu_s
+        );
+    }
+    Ok(md)
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     let cfg = crate::cli::load_config(args.config.as_deref())?;
     let mut md = String::new();
+    let compute = crate::device::resolve(args.device, args.json)?;
+    if compute.is_gpu() {
+        let section = gpu_section(args, &cfg, &compute)?;
+        if !args.json {
+            println!("{section}");
+        }
+        writeln!(md, "{section}")?;
+    }
     if args.epochs > 0 {
         let tc = TrainConfig {
             hidden: vec![200, 100, 50],

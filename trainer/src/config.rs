@@ -11,6 +11,9 @@ pub struct Config {
     pub model: ModelConfig,
     pub training: TrainingConfig,
     pub compression: CompressionConfig,
+    /// Where training runs: set from `--device`, not from the file.
+    #[serde(skip)]
+    pub device: crate::device::Compute,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,6 +142,7 @@ impl Config {
             min_learning_rate: t.min_learning_rate,
             seed: t.seed,
             max_seconds: (t.max_seconds > 0.0).then_some(t.max_seconds),
+            device: self.device.clone(),
             ..TrainConfig::default()
         }
     }

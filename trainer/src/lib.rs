@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod device;
 pub mod io;
 pub mod metrics;
 pub mod pipeline;

@@ -20,6 +20,8 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use rayon::prelude::*;
 
+use crate::device::Compute;
+
 /// Training hyper-parameters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -54,6 +56,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop after this much wall time (seconds), checked after every batch.
     pub max_seconds: Option<f64>,
+    /// CPU (flex) or GPU (burn's wgpu backend). Only the CPU is bit-for-bit repeatable.
+    #[serde(skip)]
+    pub device: Compute,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +78,7 @@ impl Default for TrainConfig {
             leaky_slope: 0.01,
             seed: 0,
             max_seconds: None,
+            device: Compute::Cpu,
         }
     }
 }
@@ -131,9 +137,26 @@ impl TrainedAe {
     }
 }
 
-/// The device used for training; the one place to change for a GPU.
-fn training_device() -> Device {
-    Device::flex().autodiff()
+/// The burn device for training: flex on the CPU, the wgpu runtime (initialised once) on a GPU.
+fn training_device(compute: &Compute) -> anyhow::Result<Device> {
+    match compute {
+        Compute::Cpu => Ok(Device::flex().autodiff()),
+        Compute::Gpu { .. } => Ok(gpu_device()?.autodiff()),
+    }
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_device() -> anyhow::Result<Device> {
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot start burn's wgpu backend: {e}"))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_device() -> anyhow::Result<Device> {
+    bail!("this baler-train was built without GPU support (build with `--features gpu`)")
 }
 
 /// Keeps glibc from handing freed memory back to the OS after every step.
@@ -472,7 +495,7 @@ pub fn train_dense_ae(
     validate(samples, n_samples, dim, cfg)?;
     tune_allocator();
     let start = Instant::now();
-    let device = training_device();
+    let device = training_device(&cfg.device)?;
 
     // Train / validation split.
     let mut order: Vec<usize> = (0..n_samples).collect();

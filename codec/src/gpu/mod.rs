@@ -3,6 +3,7 @@
 //! [`IntDecoder::predict_acc`], so GPU and CPU decodes give identical bits. Only the integer part
 //! runs here; the exact power-of-two scaling to f64 stays on the CPU ([`IntDecoder::outputs`]).
 
+pub use wgpu;
 use wgpu::util::DeviceExt;
 
 use crate::error::{CodecError, Result};
@@ -61,9 +62,12 @@ fn le_bytes_i32(v: impl IntoIterator<Item = i32>) -> Vec<u8> {
 
 /// The first adapter wgpu offers (WebGPU in a browser; Vulkan/Metal/DX12 natively), or an error
 /// saying there is none.
+/// The APIs tried are WebGPU in a browser and Vulkan, Metal or DX12 natively (not OpenGL, whose
+/// probing is noisy and slow); `WGPU_BACKEND` (e.g. `vulkan`, `gl`) overrides them, as in other
+/// wgpu programs.
 pub async fn request_adapter() -> Result<wgpu::Adapter> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = wgpu::Backends::all();
+    desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
     let instance = wgpu::Instance::new(desc);
     instance
         .request_adapter(&wgpu::RequestAdapterOptions {
@@ -71,7 +75,7 @@ pub async fn request_adapter() -> Result<wgpu::Adapter> {
             ..Default::default()
         })
         .await
-        .map_err(|e| gpu_err("no GPU adapter", e))
+        .map_err(|e| CodecError::Backend(e.to_string()))
 }
 
 impl GpuDevice {
@@ -233,6 +237,15 @@ impl GpuDecoder {
         drop(view);
         readback.unmap();
         Ok(acc)
+    }
+}
+
+/// Native decoders block on the GPU (wgpu's poll waits for the work), so chunks decoded on
+/// several threads can share one device.
+#[cfg(not(target_arch = "wasm32"))]
+impl crate::archive::NetworkRunner for GpuDecoder {
+    fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
+        pollster::block_on(GpuDecoder::predict_acc(self, latents, n))
     }
 }
 

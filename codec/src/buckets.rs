@@ -1,0 +1,224 @@
+//! Coder 2: quantization codes as bucket symbols, Huffman-coded with one table per stream, plus
+//! raw extra bits. A code's zigzag value z < 16 is its own symbol; a larger z is named by its bit
+//! length and the 3 bits after its leading one (8 buckets per octave), the bits below follow raw.
+//! Wide code distributions (fine bounds, tables whose rows do not predict each other) then cost
+//! close to their entropy with 249-symbol tables, where one byte per code plus escapes does not;
+//! and a table's columns, which have very different distributions, each get their own table.
+
+use crate::bytes::{Reader, unzigzag, zigzag};
+use crate::error::{Result, corrupt};
+use crate::huffman;
+
+/// z below this is a symbol by itself.
+const EXACT: u64 = 16;
+/// Mantissa bits in the bucket symbol.
+const K: u32 = 3;
+/// Largest bit length with a bucket: symbols 16..=247.
+const MAX_BUCKET_BITS: u32 = 33;
+/// z of more than 33 bits: this symbol, then z as 64 raw bits.
+const WIDE: u8 = 248;
+
+/// (symbol, number of extra bits, extra bits).
+fn split(z: u64) -> (u8, u32, u64) {
+    if z < EXACT {
+        return (z as u8, 0, 0);
+    }
+    let bits = 64 - z.leading_zeros();
+    if bits > MAX_BUCKET_BITS {
+        return (WIDE, 64, z);
+    }
+    let extra = bits - 1 - K;
+    let top = (z >> extra) & ((1 << K) - 1);
+    ((EXACT as u32 + (bits - (K + 2)) * (1 << K) + top as u32) as u8, extra, z & ((1u64 << extra) - 1))
+}
+
+/// MSB-first bit packing of the extra bits.
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    fn put(&mut self, count: u32, value: u64) {
+        if count > 32 {
+            self.put(count - 32, value >> 32);
+            self.put(32, value & 0xffff_ffff);
+            return;
+        }
+        if count == 0 {
+            return;
+        }
+        self.acc = (self.acc << count) | (value & ((1u64 << count) - 1));
+        self.n += count;
+        while self.n >= 8 {
+            self.n -= 8;
+            self.out.push((self.acc >> self.n) as u8);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push((self.acc << (8 - self.n)) as u8);
+        }
+        self.out
+    }
+}
+
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    pos: u64,
+}
+
+impl BitReader<'_> {
+    fn get(&mut self, count: u32) -> Result<u64> {
+        if count > 32 {
+            let hi = self.get(count - 32)?;
+            return Ok(hi << 32 | self.get(32)?);
+        }
+        if self.pos + count as u64 > self.bytes.len() as u64 * 8 {
+            return corrupt("extra bits are truncated");
+        }
+        let mut v = 0u64;
+        for _ in 0..count {
+            let byte = self.bytes[(self.pos / 8) as usize];
+            v = (v << 1) | ((byte >> (7 - self.pos % 8)) & 1) as u64;
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+}
+
+/// Appends the coder-2 data for `codes`; element e belongs to stream `stream_of(e)` < `streams`.
+pub fn encode(codes: &[i64], streams: usize, stream_of: impl Fn(usize) -> usize, out: &mut Vec<u8>) {
+    let mut symbols: Vec<Vec<u8>> = vec![Vec::new(); streams];
+    let mut extra = BitWriter { out: Vec::new(), acc: 0, n: 0 };
+    for (e, &c) in codes.iter().enumerate() {
+        let (s, count, bits) = split(zigzag(c));
+        symbols[stream_of(e)].push(s);
+        extra.put(count, bits);
+    }
+    for s in &symbols {
+        huffman::encode(s, out);
+    }
+    let extra = extra.finish();
+    crate::bytes::put_varint(out, extra.len() as u64);
+    out.extend_from_slice(&extra);
+}
+
+/// Decodes `n` codes written by [`encode`].
+pub fn decode(
+    r: &mut Reader<'_>,
+    n: usize,
+    streams: usize,
+    stream_of: impl Fn(usize) -> usize,
+    out: &mut Vec<i64>,
+) -> Result<()> {
+    let mut counts = vec![0usize; streams];
+    for e in 0..n {
+        counts[stream_of(e)] += 1;
+    }
+    let mut symbols = Vec::with_capacity(streams);
+    for &count in &counts {
+        let table = r.take(huffman::TABLE_BYTES, "Huffman table")?;
+        let len = r.len(r.remaining(), "Huffman bitstream length")?;
+        let mut s = Vec::new();
+        huffman::decode(table, r.take(len, "Huffman bitstream")?, count, &mut s)?;
+        symbols.push(s.into_iter());
+    }
+    let len = r.len(r.remaining(), "extra bits length")?;
+    let mut bits = BitReader { bytes: r.take(len, "extra bits")?, pos: 0 };
+    out.reserve(n);
+    for e in 0..n {
+        let s = symbols[stream_of(e)].next().expect("counted per stream");
+        let z = match s {
+            _ if (s as u64) < EXACT => s as u64,
+            WIDE => bits.get(64)?,
+            s if s < WIDE => {
+                let b = (s as u32) - EXACT as u32;
+                let width = b / (1 << K) + K + 2;
+                let extra = width - 1 - K;
+                (1u64 << (width - 1)) | ((b as u64 % (1 << K)) << extra) | bits.get(extra)?
+            }
+            _ => return corrupt(format!("unknown code bucket {s}")),
+        };
+        out.push(unzigzag(z));
+    }
+    if len as u64 * 8 - bits.pos >= 8 {
+        return corrupt("extra bits have trailing bytes");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(codes: &[i64], streams: usize) -> usize {
+        let of = |e: usize| e % streams;
+        let mut out = Vec::new();
+        encode(codes, streams, of, &mut out);
+        let mut r = Reader::new(&out);
+        let mut back = Vec::new();
+        decode(&mut r, codes.len(), streams, of, &mut back).unwrap();
+        r.finish("coder 2").unwrap();
+        assert_eq!(back, codes);
+        out.len()
+    }
+
+    #[test]
+    fn every_magnitude_round_trips() {
+        let mut codes: Vec<i64> = (-300..300).collect();
+        for b in 0..64 {
+            let v = 1i64.wrapping_shl(b);
+            codes.extend([v, v.wrapping_sub(1), v.wrapping_add(1), v.wrapping_neg()]);
+        }
+        codes.extend([i64::MAX, i64::MIN, i64::MIN + 1, (1 << 33) - 1, 1 << 33]);
+        for streams in [1, 3, 5] {
+            round_trip(&codes, streams);
+        }
+        round_trip(&[], 2);
+    }
+
+    #[test]
+    fn buckets_are_contiguous_and_ordered() {
+        let mut last = 0u8;
+        for z in (0..(1u64 << 20)).step_by(7) {
+            let (s, _, _) = split(z);
+            assert!(s >= last && s < WIDE);
+            last = s;
+        }
+        assert_eq!(split((1 << 33) - 1).0, WIDE - 1);
+        assert_eq!(split(1 << 33).0, WIDE);
+    }
+
+    #[test]
+    fn wide_gaussian_codes_cost_near_their_entropy() {
+        // Codes ~ N(0, 1000): entropy ≈ log2(1000·√(2πe)) ≈ 12.0 bits a code.
+        let mut state = 1u64;
+        let mut uniform = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let codes: Vec<i64> = (0..20_000)
+            .map(|_| {
+                let g = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+                (g * 1000.0).round() as i64
+            })
+            .collect();
+        let bytes = round_trip(&codes, 1);
+        let bits_per_code = bytes as f64 * 8.0 / codes.len() as f64;
+        assert!(bits_per_code < 12.3, "{bits_per_code} bits a code");
+    }
+
+    #[test]
+    fn damaged_data_is_an_error() {
+        let codes: Vec<i64> = (0..1000).map(|i| (i * i) % 5000 - 2500).collect();
+        let mut out = Vec::new();
+        encode(&codes, 1, |_| 0, &mut out);
+        for cut in [10, out.len() / 2, out.len() - 1] {
+            let mut r = Reader::new(&out[..cut]);
+            assert!(decode(&mut r, codes.len(), 1, |_| 0, &mut Vec::new()).is_err());
+        }
+    }
+}
