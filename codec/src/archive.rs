@@ -107,6 +107,7 @@ impl NetworkRunner for IntDecoder {
 pub struct ParsedChunk {
     chunk: ChunkDims,
     classic: Classic,
+    coder: u8,
     exceptions: Vec<(usize, u8, u64)>,
     is_exc: Vec<bool>,
     codes: Vec<i64>,
@@ -127,6 +128,17 @@ impl ParsedChunk {
     /// First row of the chunk (along the first lattice axis) and its lattice dims.
     pub fn rows(&self) -> (usize, [usize; 3]) {
         (self.chunk.start, self.chunk.dims)
+    }
+
+    /// What the compressor chose for this chunk: the classic predictor and the symbol coder, in
+    /// words (for `info`).
+    pub fn choices(&self) -> (String, &'static str) {
+        let coder = match self.coder {
+            CODER_RAW => "bytes",
+            CODER_HUFFMAN => "Huffman",
+            _ => "buckets + Huffman per stream",
+        };
+        (self.classic.name(), coder)
     }
 
     /// How many tiles need the decoder network.
@@ -374,7 +386,8 @@ impl<'a> Archive<'a> {
         let esc_len = r.len(raw.len(), "escape stream length")?;
         let mut esc = Reader::new(r.take(esc_len, "escape stream")?);
         let mut codes = Vec::new();
-        match r.u8("symbol coder")? {
+        let coder = r.u8("symbol coder")?;
+        match coder {
             CODER_RAW => unpack_codes(r.take(n, "code symbols")?, &mut esc, &mut codes)?,
             CODER_HUFFMAN => {
                 let table = r.take(crate::huffman::TABLE_BYTES, "Huffman table")?;
@@ -391,13 +404,13 @@ impl<'a> Archive<'a> {
         }
         r.finish("chunk data")?;
         esc.finish("escape stream")?;
-        Ok(ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae })
+        Ok(ParsedChunk { chunk, classic, coder, exceptions, is_exc, codes, ae })
     }
 
     /// Second half of decoding a chunk: `acc` holds the decoder network's last-layer accumulators
     /// for the chunk's autoencoder tiles (empty when it has none).
     pub fn finish_chunk(&self, parsed: ParsedChunk, acc: &[i32]) -> Result<DecodedChunk> {
-        let ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae } = parsed;
+        let ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae, .. } = parsed;
         let n = chunk.len();
         let dims = chunk.dims;
         let tile = self.meta.tile.map(|t| t as usize);

@@ -68,6 +68,16 @@ fn golden_archives_decode_to_the_same_values() {
 }
 
 #[test]
+fn the_v2_golden_really_uses_coder_2() {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/hzz_table_v2_rel1e-3.baler"))
+            .unwrap();
+    let archive = Archive::open(&bytes, None).unwrap();
+    let (_, coder) = archive.parse_chunk(0).unwrap().choices();
+    assert_eq!(coder, "buckets + Huffman per stream");
+}
+
+#[test]
 fn the_autoencoder_golden_really_uses_the_integer_decoder() {
     let bytes =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/pattern_autoencoder_rel1e-3.baler"))

@@ -543,8 +543,22 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
             Quantizer::Int => json!({"name": s.name, "dtype": s.dtype.name(), "abs_bound": 0.0, "lossless": true}),
         })
         .collect();
+    // What the compressor chose, chunk by chunk (parsing needs no model): counted per choice.
+    let mut choices: Vec<(String, usize)> = Vec::new();
+    for i in 0..a.chunk_count() {
+        let (predictor, coder) = match a.parse_chunk(i) {
+            Ok(p) => p.choices(),
+            Err(_) => break,
+        };
+        let key = format!("predictor {predictor}, coder {coder}");
+        match choices.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => choices.push((key, 1)),
+        }
+    }
     let sizes = &a.sizes;
     let report = json!({
+        "chunk_choices": choices.iter().map(|(k, n)| json!({"choice": k, "chunks": n})).collect::<Vec<_>>(),
         "archive": path, "format_version": baler_codec::container::FORMAT_VERSION,
         "kind": if m.table { "table" } else { "field" }, "shape": m.shape,
         "bound": match m.bound { BoundSpec::Abs(v) => json!({"abs": v}), BoundSpec::Rel(v) => json!({"rel": v}) },
@@ -587,6 +601,9 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
         a.chunk_count(),
         sizes.end
     );
+    for (k, n) in &choices {
+        println!("  chunks       {n} × {k}");
+    }
     println!("ratio          {ratio:.3} (everything needed to decode)");
     println!("  w/o model    {without_model:.3}");
     if let ModelUse::Referenced { .. } = m.model {

@@ -148,8 +148,18 @@ fn training_device(compute: &Compute) -> anyhow::Result<Device> {
 #[cfg(feature = "gpu")]
 fn gpu_device() -> anyhow::Result<Device> {
     static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    // The platform's own API: letting the runtime probe OpenGL too prints EGL errors on headless
+    // Linux machines.
+    use burn::tensor::wgpu::WgpuBackend;
+    let api = if cfg!(target_os = "macos") {
+        WgpuBackend::Metal
+    } else if cfg!(target_os = "windows") {
+        WgpuBackend::Dx12
+    } else {
+        WgpuBackend::Vulkan
+    };
     DEVICE
-        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .get_or_init(|| Device::wgpu_options().graphics_api(api).init().map_err(|e| e.to_string()))
         .clone()
         .map_err(|e| anyhow::anyhow!("cannot start burn's wgpu backend: {e}"))
 }
