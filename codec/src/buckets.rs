@@ -78,15 +78,19 @@ impl BitReader<'_> {
             let hi = self.get(count - 32)?;
             return Ok(hi << 32 | self.get(32)?);
         }
+        if count == 0 {
+            return Ok(0);
+        }
         if self.pos + count as u64 > self.bytes.len() as u64 * 8 {
             return corrupt("extra bits are truncated");
         }
-        let mut v = 0u64;
-        for _ in 0..count {
-            let byte = self.bytes[(self.pos / 8) as usize];
-            v = (v << 1) | ((byte >> (7 - self.pos % 8)) & 1) as u64;
-            self.pos += 1;
-        }
+        // A big-endian window of 8 bytes from the current byte: bit offset ≤ 7 plus ≤ 32 bits fit.
+        let at = (self.pos / 8) as usize;
+        let mut window = [0u8; 8];
+        let avail = (self.bytes.len() - at).min(8);
+        window[..avail].copy_from_slice(&self.bytes[at..at + avail]);
+        let v = (u64::from_be_bytes(window) << (self.pos % 8)) >> (64 - count);
+        self.pos += count as u64;
         Ok(v)
     }
 }
