@@ -347,7 +347,8 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let spec = bound.spec()?;
             let mut cfg = load_config(common.config.as_deref())?;
-            if !no_model && model.is_none() {
+            if !no_model {
+                // Training and the encoder run there.
                 cfg.device = use_device(common.device, quiet || json)?;
             }
             let loaded = read_input(&input, &common)?;

@@ -13,7 +13,7 @@ use baler_codec::{BoundSpec, DType, Dataset, Values, parse_model};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::train::{DenseLayer, EpochStats, forward_f32, train_dense_ae};
+use crate::train::{DenseLayer, EpochStats, forward_f32, forward_on, train_dense_ae};
 
 /// Everything a model file holds beside the integer decoder.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -255,7 +255,12 @@ pub fn compress_dataset(
         bail!("the model was trained on a {}, the input is a {}", kind(r.table), kind(table));
     }
     let decoder = parse_model(&model.decoder_payload)?;
-    let encode = |input: &[f32], n: usize| forward_f32(&r.encoder, r.leaky_slope, input, n);
+    let encode = |input: &[f32], n: usize| {
+        forward_on(&cfg.device, &r.encoder, r.leaky_slope, input, n).unwrap_or_else(|e| {
+            eprintln!("warning: encoding on the GPU failed ({e:#}); encoding on the CPU");
+            forward_f32(&r.encoder, r.leaky_slope, input, n)
+        })
+    };
     let ae = AeModel {
         decoder,
         payload: model.decoder_payload.clone(),

@@ -723,6 +723,57 @@ pub fn forward_f32(layers: &[DenseLayer], leaky_slope: f64, input: &[f32], rows:
     out
 }
 
+/// Rows per batch of [`forward_on`]'s GPU path.
+const GPU_FORWARD_ROWS: usize = 16_384;
+
+/// [`forward_f32`] on `compute`: with a GPU, the same layers run on burn's wgpu backend, batch by
+/// batch (inputs of any size stream through). Float results may differ from the CPU's in the last
+/// bits, which is fine for the encoder: its latents are stored, never recomputed by a decoder.
+pub fn forward_on(
+    compute: &Compute,
+    layers: &[DenseLayer],
+    leaky_slope: f64,
+    input: &[f32],
+    rows: usize,
+) -> anyhow::Result<Vec<f32>> {
+    let (Compute::Gpu { .. }, Some(first)) = (compute, layers.first()) else {
+        return Ok(forward_f32(layers, leaky_slope, input, rows));
+    };
+    let device = gpu_device()?;
+    let weights: Vec<(Tensor<2>, Tensor<2>)> = layers
+        .iter()
+        .map(|l| {
+            // [out][in] → [in][out], so that y = x·W + b.
+            let mut wt = vec![0f32; l.in_dim * l.out_dim];
+            for (o, row) in l.weight.chunks_exact(l.in_dim).enumerate() {
+                for (i, &w) in row.iter().enumerate() {
+                    wt[i * l.out_dim + o] = w;
+                }
+            }
+            (
+                Tensor::<2>::from_data(TensorData::new(wt, [l.in_dim, l.out_dim]), &device),
+                Tensor::<2>::from_data(TensorData::new(l.bias.clone(), [1, l.out_dim]), &device),
+            )
+        })
+        .collect();
+    let in_dim = first.in_dim;
+    ensure!(input.len() == rows * in_dim, "forward_on: input length != rows * in_dim");
+    let mut out = Vec::with_capacity(rows * layers.last().map_or(0, |l| l.out_dim));
+    for start in (0..rows).step_by(GPU_FORWARD_ROWS) {
+        let n = GPU_FORWARD_ROWS.min(rows - start);
+        let slice = input[start * in_dim..(start + n) * in_dim].to_vec();
+        let mut h = Tensor::<2>::from_data(TensorData::new(slice, [n, in_dim]), &device);
+        for (k, (w, b)) in weights.iter().enumerate() {
+            h = h.matmul(w.clone()) + b.clone();
+            if k + 1 < weights.len() {
+                h = leaky_relu(h, leaky_slope);
+            }
+        }
+        out.extend(tensor_to_vec(h)?);
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 
 #[cfg(test)]

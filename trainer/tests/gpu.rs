@@ -65,20 +65,15 @@ fn short_gpu_training_run_learns() {
     assert!(r["device"].as_str().unwrap().starts_with("gpu"), "{r}");
     assert!(losses.iter().all(|l| l.is_finite()));
     assert!(losses[5] < 0.7 * losses[0], "loss did not drop on the GPU: {losses:?}");
-    // The model it wrote compresses under the bound like any other.
+    // The model it wrote compresses under the bound like any other, with the encoder on the GPU.
     let arc = dir.path().join("a.baler");
-    ok(&[
-        "compress",
-        &data("CFD_animation.npz"),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--model",
-        s(&model),
-        "--quiet",
-    ]);
+    let input = data("CFD_animation.npz");
+    let args = ["compress", &input, "-o", s(&arc), "--rel", "1e-3", "--model", s(&model), "--force-model"];
+    ok(&[&args[..], &["--device", "gpu", "--quiet"]].concat());
     assert_eq!(info_json(&arc, &["--model", s(&model)])["content_hash_verified"], true);
+    let back = dir.path().join("back.npy");
+    ok(&["decompress", s(&arc), "-o", s(&back), "--model", s(&model), "--device", "gpu"]);
+    check_rel_bound(&read(std::path::Path::new(&input)), &read(&back), 1e-3);
 }
 
 /// `WGPU_BACKEND=metal` on Linux: wgpu finds no adapter.
