@@ -47,6 +47,15 @@ const GOLDEN: &[Golden] = &[
         hash: "68731e234408eb1623919a0f1ef3fe6426ce80d8f9781133369cfa9748d27b8a",
         version: 2,
     },
+    // `node tests/browser/make-field.mjs f.npy 12 48 40`, then `compress f.npy --rel 1e-2
+    // --no-model`: the linear interpolation predictor.
+    Golden {
+        file: "wave_interp_v2_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "af06e231291bf0e59f184f229cfad8ca40c2db28d9356ad381197e25f28a1881",
+        version: 2,
+    },
 ];
 
 #[test]
@@ -68,13 +77,18 @@ fn golden_archives_decode_to_the_same_values() {
 }
 
 #[test]
-fn the_v2_golden_really_uses_coder_2() {
+fn the_v2_goldens_really_use_coder_2_and_interpolation() {
     let bytes =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/hzz_table_v2_rel1e-3.baler"))
             .unwrap();
     let archive = Archive::open(&bytes, None).unwrap();
     let (_, coder) = archive.parse_chunk(0).unwrap().choices();
     assert_eq!(coder, "buckets + Huffman per stream");
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_interp_v2_rel1e-2.baler"))
+            .unwrap();
+    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
+    assert_eq!(predictor, "linear interpolation");
 }
 
 #[test]
