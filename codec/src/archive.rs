@@ -88,6 +88,8 @@ pub struct DecodedChunk {
     pub dims: [usize; 3],
     pub q: Vec<i64>,
     pub exceptions: Vec<(usize, u8, u64)>,
+    /// Reconstructed values of a chunk coded with a feedback predictor (then `q` is unused).
+    pub recon: Option<Vec<f64>>,
 }
 
 /// Runs the decoder network: the last layer's i32 accumulators for `n` tiles' latents (row-major
@@ -413,6 +415,24 @@ impl<'a> Archive<'a> {
         let ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae, .. } = parsed;
         let n = chunk.len();
         let dims = chunk.dims;
+        if let Classic::InterpFeedback { cubic } = classic {
+            let (Some((step, _)), false) = (self.stream_params[0].float, self.meta.table) else {
+                return corrupt("feedback predictor on a table or an integer stream");
+            };
+            if ae.as_ref().is_some_and(|a| !a.used.is_empty()) {
+                return corrupt("autoencoder tiles in a chunk with the feedback predictor");
+            }
+            let s = &self.meta.streams[0];
+            let recon =
+                crate::feedback::decode(dims, cubic, s.min + (s.max - s.min) / 2.0, step, &codes, &is_exc);
+            return Ok(DecodedChunk {
+                start: chunk.start,
+                dims,
+                q: vec![0; n],
+                exceptions,
+                recon: Some(recon),
+            });
+        }
         let tile = self.meta.tile.map(|t| t as usize);
         let ae_pred = match (&self.decoder, ae) {
             (Some(dec), Some(ae)) => {
@@ -454,7 +474,7 @@ impl<'a> Archive<'a> {
             };
             pred.wrapping_add(codes[e])
         });
-        Ok(DecodedChunk { start: chunk.start, dims, q, exceptions })
+        Ok(DecodedChunk { start: chunk.start, dims, q, exceptions, recon: None })
     }
 
     fn stream_of(&self, e: usize, dims: [usize; 3]) -> usize {
@@ -579,7 +599,10 @@ impl<'a> Archive<'a> {
                     Some((EXC_FILL, _)) => to_dtype(fill, dtype),
                     Some((_, bits)) if dtype == DType::F32 => f32::from_bits(bits as u32) as f64,
                     Some((_, bits)) => f64::from_bits(bits),
-                    None => self.value_f64(s, q),
+                    None => match &c.recon {
+                        Some(r) => to_dtype(r[e], dtype),
+                        None => self.value_f64(s, q),
+                    },
                 }),
                 Values::Int(v) => v.push(match exception {
                     Some((_, bits)) => bits as i64,

@@ -381,7 +381,54 @@ fn encode_chunk(
             best = Some((cost, cand, codes, qq));
         }
     }
-    let (_, classic, mut codes, q) = best.expect("at least one candidate");
+    let (best_cost, mut classic, mut codes, q) = best.expect("at least one candidate");
+
+    // 2b. Interpolation on reconstructed values (fields of floats): noise below the bound is
+    //     absorbed instead of surviving as ±1 codes; wins at loose bounds.
+    if let (false, [s]) = (table, streams)
+        && let (Values::Float(v), Quantizer::Float { bound, step, .. }) = (s.values, s.meta.quantizer)
+        && Classic::candidates(chunk.dims, table).contains(&Classic::Interp { cubic: false })
+    {
+        let center = s.meta.min + (s.meta.max - s.meta.min) / 2.0;
+        let stored_bytes = s.meta.dtype.size_bytes() as f64 + 2.0;
+        let mut cheapest = best_cost;
+        let mut chosen = None;
+        for cubic in [false, true] {
+            let value = |e: usize| v[source_index(e)];
+            let d = crate::feedback::encode(
+                chunk.dims,
+                cubic,
+                center,
+                step,
+                bound,
+                s.meta.dtype,
+                value,
+                &exc_mask,
+            );
+            let cost =
+                estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
+            if cost < cheapest {
+                cheapest = cost;
+                chosen = Some((cubic, d));
+            }
+        }
+        if let Some((cubic, d)) = chosen {
+            classic = Classic::InterpFeedback { cubic };
+            codes = d.codes;
+            for e in d.new_exceptions {
+                let x = v[source_index(e)];
+                let raw = if s.meta.dtype == DType::F32 {
+                    (x as f32).to_bits().to_le_bytes().to_vec()
+                } else {
+                    x.to_bits().to_le_bytes().to_vec()
+                };
+                exceptions.push((e, EXC_RAW, raw));
+                exc_mask[e] = true;
+            }
+            exceptions.sort_by_key(|x| x.0);
+        }
+    }
+    let feedback = matches!(classic, Classic::InterpFeedback { .. });
 
     // 3. Autoencoder tiles where they beat the classic prediction.
     let tiles = chunk.tile_count(model.map_or([1, 1, 1], |m| m.tile));
@@ -389,7 +436,11 @@ fn encode_chunk(
     let mut latent_bytes = Vec::new();
     let mut ae_tiles = 0;
     let mut latent_shift = None;
-    if let Some(m) = model {
+    if let (Some(_), true) = (model, feedback) {
+        // The autoencoder's tiles are grid predictions: not mixed with the feedback predictor.
+        latent_shift = Some(0);
+        modes = vec![0; tiles];
+    } else if let Some(m) = model {
         let per_tile = m.tile.iter().product::<usize>();
         let owner = chunk.element_tiles(m.tile);
         let mut input = Vec::with_capacity(tiles * per_tile);

@@ -14,6 +14,7 @@ pub mod data;
 pub mod encode;
 pub mod entropy;
 pub mod error;
+mod feedback;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod hash;

@@ -17,6 +17,9 @@ pub enum Classic {
     /// points first, each finer level predicted from the level above. Averaging neighbours cancels
     /// part of their quantization noise, which wins at loose bounds on smooth or noisy fields.
     Interp { cubic: bool },
+    /// The same order and stencils on reconstructed f64 values, coded relative to the prediction
+    /// (SZ's error feedback; see `feedback.rs`). Fields of floats only; not a grid predictor.
+    InterpFeedback { cubic: bool },
 }
 
 impl Classic {
@@ -25,6 +28,7 @@ impl Classic {
             Classic::Constant => 0,
             Classic::Lorenzo(m) => m,
             Classic::Interp { cubic } => 8 + cubic as u8,
+            Classic::InterpFeedback { cubic } => 10 + cubic as u8,
         }
     }
 
@@ -33,6 +37,7 @@ impl Classic {
             0 => Ok(Classic::Constant),
             1..=7 => Ok(Classic::Lorenzo(b)),
             8 | 9 => Ok(Classic::Interp { cubic: b == 9 }),
+            10 | 11 => Ok(Classic::InterpFeedback { cubic: b == 11 }),
             _ => corrupt(format!("unknown predictor {b}")),
         }
     }
@@ -45,6 +50,9 @@ impl Classic {
                 format!("lorenzo{}d(axes {})", m.count_ones(), axes.join(","))
             }
             Classic::Interp { cubic } => format!("{} interpolation", if cubic { "cubic" } else { "linear" }),
+            Classic::InterpFeedback { cubic } => {
+                format!("{} interpolation on reconstructed values", if cubic { "cubic" } else { "linear" })
+            }
         }
     }
 
@@ -104,7 +112,11 @@ pub fn sweep(
                 }
             }
         }
-        Classic::Interp { cubic } => interpolation_sweep(dims, cubic, centers[0], q, visit),
+        // The feedback predictor's values come from `feedback::decode`; on the grid it sweeps in
+        // its order with the integer stencils (callers branch before this).
+        Classic::Interp { cubic } | Classic::InterpFeedback { cubic } => {
+            interpolation_sweep(dims, cubic, centers[0], q, visit)
+        }
         Classic::Lorenzo(mask) => {
             let strides = [n1 * n2, n2, 1];
             let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
@@ -144,36 +156,37 @@ pub fn sweep(
     }
 }
 
+/// Where a point of the interpolation order takes its prediction from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taps {
+    /// An anchor: the previous anchor (None for the first: the centre).
+    Anchor(Option<usize>),
+    /// Along one axis: the known points at −h, +h, −3h, +3h (those that exist).
+    Along { l1: usize, r1: Option<usize>, l3: Option<usize>, r3: Option<usize> },
+}
+
 /// The multilevel interpolation order (SZ3): anchors on a grid of spacing S (the largest power of
 /// two below the longest axis) in raster order, each predicted by the previous anchor (the first by
 /// the centre); then for spacing h = S/2, S/4, …, 1 and each axis a in turn, the points at odd
 /// multiples of h along a, multiples of h along the axes before a and of 2h along the axes after,
-/// predicted along a from the known points at ±h (and ±3h for cubic; past the end, extrapolated
-/// from −h and −3h), in raster order.
-fn interpolation_sweep(
-    dims: [usize; 3],
-    cubic: bool,
-    center: i64,
-    q: &mut [i64],
-    mut visit: impl FnMut(usize, i64) -> i64,
-) {
+/// predicted along a from the known points at ±h (and ±3h), in raster order.
+pub fn interpolation_order(dims: [usize; 3], mut visit: impl FnMut(usize, Taps)) {
     let strides = [dims[1] * dims[2], dims[2], 1];
     let longest = dims.iter().copied().max().unwrap_or(0);
-    if longest == 0 {
+    if dims.contains(&0) {
         return;
     }
     let mut spacing = 1usize;
     while spacing * 2 < longest {
         spacing *= 2;
     }
-    // Anchors.
-    let mut prev = center;
+    let mut prev = None;
     for i in (0..dims[0]).step_by(spacing) {
         for j in (0..dims[1]).step_by(spacing) {
             for k in (0..dims[2]).step_by(spacing) {
                 let idx = i * strides[0] + j * strides[1] + k;
-                q[idx] = visit(idx, prev);
-                prev = q[idx];
+                visit(idx, Taps::Anchor(prev));
+                prev = Some(idx);
             }
         }
     }
@@ -198,33 +211,74 @@ fn interpolation_sweep(
                     for k in (r2.0..dims[2]).step_by(r2.1) {
                         let idx = i * strides[0] + j * strides[1] + k;
                         let c = [i, j, k][a];
-                        let l1 = q[idx - h * s_a];
-                        let p = if c + h < n_a {
-                            let r1v = q[idx + h * s_a];
-                            if cubic && c >= 3 * h && c + 3 * h < n_a {
-                                let (l3, r3) = (q[idx - 3 * h * s_a], q[idx + 3 * h * s_a]);
-                                // (−l3 + 9 l1 + 9 r1 − r3) / 16, rounded half up, wrapping.
-                                l1.wrapping_add(r1v)
-                                    .wrapping_mul(9)
-                                    .wrapping_sub(l3.wrapping_add(r3))
-                                    .wrapping_add(8)
-                                    >> 4
-                            } else {
-                                l1.wrapping_add(r1v).wrapping_add(1) >> 1
-                            }
-                        } else if c >= 3 * h {
-                            // Past the last known point: linear extrapolation (3 l1 − l3) / 2.
-                            let l3 = q[idx - 3 * h * s_a];
-                            l1.wrapping_mul(3).wrapping_sub(l3).wrapping_add(1) >> 1
-                        } else {
-                            l1
-                        };
-                        q[idx] = visit(idx, p);
+                        visit(
+                            idx,
+                            Taps::Along {
+                                l1: idx - h * s_a,
+                                r1: (c + h < n_a).then(|| idx + h * s_a),
+                                l3: (c >= 3 * h).then(|| idx - 3 * h * s_a),
+                                r3: (c + 3 * h < n_a).then(|| idx + 3 * h * s_a),
+                            },
+                        );
                     }
                 }
             }
         }
         h /= 2;
+    }
+}
+
+/// Integer interpolation on the grid (predictors 8 and 9).
+fn interpolation_sweep(
+    dims: [usize; 3],
+    cubic: bool,
+    center: i64,
+    q: &mut [i64],
+    mut visit: impl FnMut(usize, i64) -> i64,
+) {
+    interpolation_order(dims, |idx, taps| {
+        let p = match taps {
+            Taps::Anchor(prev) => prev.map_or(center, |a| q[a]),
+            Taps::Along { l1, r1, l3, r3 } => {
+                let l1 = q[l1];
+                match (r1, l3, r3) {
+                    (Some(r1), Some(l3), Some(r3)) if cubic => {
+                        // (−l3 + 9 l1 + 9 r1 − r3) / 16, rounded half up, wrapping.
+                        l1.wrapping_add(q[r1])
+                            .wrapping_mul(9)
+                            .wrapping_sub(q[l3].wrapping_add(q[r3]))
+                            .wrapping_add(8)
+                            >> 4
+                    }
+                    (Some(r1), _, _) => l1.wrapping_add(q[r1]).wrapping_add(1) >> 1,
+                    // Past the last known point: linear extrapolation (3 l1 − l3) / 2.
+                    (None, Some(l3), _) => l1.wrapping_mul(3).wrapping_sub(q[l3]).wrapping_add(1) >> 1,
+                    (None, None, _) => l1,
+                }
+            }
+        };
+        q[idx] = visit(idx, p);
+    });
+}
+
+/// The same order and stencils in f64 on reconstructed values (predictors 10 and 11: prediction
+/// from what the decoder will have, SZ's error feedback). `recon` must hold the final value of
+/// every point before it in the order; IEEE f64 in this exact operation order is reproducible on
+/// every platform (Rust does not contract to FMA).
+pub fn interpolation_prediction(taps: Taps, cubic: bool, center: f64, recon: &[f64]) -> f64 {
+    match taps {
+        Taps::Anchor(prev) => prev.map_or(center, |a| recon[a]),
+        Taps::Along { l1, r1, l3, r3 } => {
+            let l1 = recon[l1];
+            match (r1, l3, r3) {
+                (Some(r1), Some(l3), Some(r3)) if cubic => {
+                    (9.0 * (l1 + recon[r1]) - (recon[l3] + recon[r3])) * 0.0625
+                }
+                (Some(r1), _, _) => (l1 + recon[r1]) * 0.5,
+                (None, Some(l3), _) => (3.0 * l1 - recon[l3]) * 0.5,
+                (None, None, _) => l1,
+            }
+        }
     }
 }
 
@@ -331,7 +385,7 @@ mod tests {
         let c = Classic::candidates([100, 5, 1], true);
         assert_eq!(c, vec![Classic::Constant, Classic::Lorenzo(1)]);
         assert_eq!(Classic::candidates([10, 10, 10], false).len(), 10);
-        assert!(Classic::from_byte(10).is_err());
+        assert!(Classic::from_byte(12).is_err());
         assert_eq!(Classic::from_byte(9).unwrap(), Classic::Interp { cubic: true });
     }
 }

@@ -56,6 +56,14 @@ const GOLDEN: &[Golden] = &[
         hash: "af06e231291bf0e59f184f229cfad8ca40c2db28d9356ad381197e25f28a1881",
         version: 2,
     },
+    // The same field and command after the feedback predictor landed: it wins there.
+    Golden {
+        file: "wave_feedback_v2_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "c82e8c8316ebdb2a5bcec56a3e7ee86a7f8c25dbc774cc76eabb924affabad6c",
+        version: 2,
+    },
 ];
 
 #[test]
@@ -77,7 +85,7 @@ fn golden_archives_decode_to_the_same_values() {
 }
 
 #[test]
-fn the_v2_goldens_really_use_coder_2_and_interpolation() {
+fn the_v2_goldens_really_use_coder_2_and_both_interpolations() {
     let bytes =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/hzz_table_v2_rel1e-3.baler"))
             .unwrap();
@@ -89,6 +97,11 @@ fn the_v2_goldens_really_use_coder_2_and_interpolation() {
             .unwrap();
     let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
     assert_eq!(predictor, "linear interpolation");
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_feedback_v2_rel1e-2.baler"))
+            .unwrap();
+    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
+    assert_eq!(predictor, "linear interpolation on reconstructed values");
 }
 
 #[test]

@@ -1,0 +1,117 @@
+//! Predictors 10 and 11: multilevel interpolation on *reconstructed* values (SZ's error feedback)
+//! instead of on the fixed integer grid. A value is coded as `recon = prediction + code·step`, so
+//! noise smaller than the bound is absorbed into the error instead of surviving as ±1 codes: at
+//! loose bounds this halves the code entropy of noisy fields (measured 0.98 → 0.50 bits a value on
+//! a 1 %-noise wave field at 1e-2). Pure IEEE f64 in a fixed order: every platform decodes the
+//! same bits. Fields of floats only.
+
+use crate::data::DType;
+use crate::predict::{interpolation_order, interpolation_prediction};
+use crate::quant::to_dtype;
+
+/// Codes larger than this are not attempted (the value is stored exactly instead).
+const MAX_CODE: f64 = (1u64 << 50) as f64;
+
+/// The encoder's result: a code per element (0 for exceptions) and the elements that must be
+/// stored exactly besides those already in `exceptions`.
+pub(crate) struct FeedbackDraft {
+    pub codes: Vec<i64>,
+    pub new_exceptions: Vec<usize>,
+}
+
+/// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]` marks
+/// values stored exactly already (they are predicted, and the prediction stands in for them).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode(
+    dims: [usize; 3],
+    cubic: bool,
+    center: f64,
+    step: f64,
+    bound: f64,
+    dtype: DType,
+    value: impl Fn(usize) -> f64,
+    exception: &[bool],
+) -> FeedbackDraft {
+    let n = exception.len();
+    let mut recon = vec![0f64; n];
+    let mut codes = vec![0i64; n];
+    let mut new_exceptions = Vec::new();
+    interpolation_order(dims, |e, taps| {
+        let p = interpolation_prediction(taps, cubic, center, &recon);
+        recon[e] = p;
+        if exception[e] {
+            return;
+        }
+        let x = value(e);
+        let c = ((x - p) / step).round();
+        if c.is_finite() && c.abs() < MAX_CODE {
+            let r = p + c * step;
+            let out = to_dtype(r, dtype);
+            if out.is_finite() && (out - x).abs() <= bound {
+                codes[e] = c as i64;
+                recon[e] = r;
+                return;
+            }
+        }
+        new_exceptions.push(e);
+    });
+    new_exceptions.sort_unstable();
+    FeedbackDraft { codes, new_exceptions }
+}
+
+/// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by [`encode`].
+pub(crate) fn decode(
+    dims: [usize; 3],
+    cubic: bool,
+    center: f64,
+    step: f64,
+    codes: &[i64],
+    exception: &[bool],
+) -> Vec<f64> {
+    let mut recon = vec![0f64; codes.len()];
+    interpolation_order(dims, |e, taps| {
+        let p = interpolation_prediction(taps, cubic, center, &recon);
+        recon[e] = if exception[e] { p } else { p + codes[e] as f64 * step };
+    });
+    recon
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_holds_and_decode_reproduces_the_encoder() {
+        let dims = [6, 20, 30];
+        let n = 6 * 20 * 30;
+        // A smooth wave plus noise of a tenth of the bound.
+        let values: Vec<f64> = (0..n)
+            .map(|i| {
+                ((i % 30) as f64 * 0.1).sin()
+                    + ((i / 30) as f64 * 0.05).cos()
+                    + ((i * 7919) % 13) as f64 * 4e-4
+            })
+            .collect();
+        let bound = 0.05;
+        for cubic in [false, true] {
+            let mut exc = vec![false; n];
+            exc[17] = true;
+            let d = encode(dims, cubic, 0.0, 2.0 * bound, bound, DType::F64, |e| values[e], &exc);
+            assert!(d.new_exceptions.is_empty());
+            let r = decode(dims, cubic, 0.0, 2.0 * bound, &d.codes, &exc);
+            for e in (0..n).filter(|&e| !exc[e]) {
+                assert!((r[e] - values[e]).abs() <= bound, "{e}");
+            }
+            let zeros = d.codes.iter().filter(|&&c| c == 0).count();
+            assert!(zeros > n / 2, "smooth data: mostly zero codes ({zeros} of {n})");
+        }
+    }
+
+    #[test]
+    fn values_out_of_reach_become_exceptions() {
+        let dims = [1, 1, 8];
+        let values = [0.0, 1e300, 0.0, f64::MAX, 1.0, 2.0, 3.0, 4.0];
+        let d = encode(dims, false, 0.0, 0.2, 0.1, DType::F64, |e| values[e], &[false; 8]);
+        assert!(d.new_exceptions.contains(&1) && d.new_exceptions.contains(&3), "{:?}", d.new_exceptions);
+    }
+}
