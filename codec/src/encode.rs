@@ -393,27 +393,21 @@ fn encode_chunk(
         let stored_bytes = s.meta.dtype.size_bytes() as f64 + 2.0;
         let mut cheapest = best_cost;
         let mut chosen = None;
-        for cubic in [false, true] {
+        for (cubic, reversed) in [(false, false), (true, false), (false, true), (true, true)] {
             let value = |e: usize| v[source_index(e)];
+            let dtype = s.meta.dtype;
             let d = crate::feedback::encode(
-                chunk.dims,
-                cubic,
-                center,
-                step,
-                bound,
-                s.meta.dtype,
-                value,
-                &exc_mask,
+                chunk.dims, cubic, reversed, center, step, bound, dtype, value, &exc_mask,
             );
             let cost =
                 estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
             if cost < cheapest {
                 cheapest = cost;
-                chosen = Some((cubic, d));
+                chosen = Some((cubic, reversed, d));
             }
         }
-        if let Some((cubic, d)) = chosen {
-            classic = Classic::InterpFeedback { cubic };
+        if let Some((cubic, reversed, d)) = chosen {
+            classic = Classic::InterpFeedback { cubic, reversed };
             codes = d.codes;
             for e in d.new_exceptions {
                 let x = v[source_index(e)];

@@ -19,7 +19,7 @@ pub enum Classic {
     Interp { cubic: bool },
     /// The same order and stencils on reconstructed f64 values, coded relative to the prediction
     /// (SZ's error feedback; see `feedback.rs`). Fields of floats only; not a grid predictor.
-    InterpFeedback { cubic: bool },
+    InterpFeedback { cubic: bool, reversed: bool },
 }
 
 impl Classic {
@@ -28,7 +28,7 @@ impl Classic {
             Classic::Constant => 0,
             Classic::Lorenzo(m) => m,
             Classic::Interp { cubic } => 8 + cubic as u8,
-            Classic::InterpFeedback { cubic } => 10 + cubic as u8,
+            Classic::InterpFeedback { cubic, reversed } => 10 + cubic as u8 + 2 * reversed as u8,
         }
     }
 
@@ -37,7 +37,7 @@ impl Classic {
             0 => Ok(Classic::Constant),
             1..=7 => Ok(Classic::Lorenzo(b)),
             8 | 9 => Ok(Classic::Interp { cubic: b == 9 }),
-            10 | 11 => Ok(Classic::InterpFeedback { cubic: b == 11 }),
+            10..=13 => Ok(Classic::InterpFeedback { cubic: b % 2 == 1, reversed: b >= 12 }),
             _ => corrupt(format!("unknown predictor {b}")),
         }
     }
@@ -50,9 +50,11 @@ impl Classic {
                 format!("lorenzo{}d(axes {})", m.count_ones(), axes.join(","))
             }
             Classic::Interp { cubic } => format!("{} interpolation", if cubic { "cubic" } else { "linear" }),
-            Classic::InterpFeedback { cubic } => {
-                format!("{} interpolation on reconstructed values", if cubic { "cubic" } else { "linear" })
-            }
+            Classic::InterpFeedback { cubic, reversed } => format!(
+                "{} interpolation on reconstructed values{}",
+                if cubic { "cubic" } else { "linear" },
+                if reversed { ", axes 2-1-0" } else { "" }
+            ),
         }
     }
 
@@ -114,7 +116,7 @@ pub fn sweep(
         }
         // The feedback predictor's values come from `feedback::decode`; on the grid it sweeps in
         // its order with the integer stencils (callers branch before this).
-        Classic::Interp { cubic } | Classic::InterpFeedback { cubic } => {
+        Classic::Interp { cubic } | Classic::InterpFeedback { cubic, .. } => {
             interpolation_sweep(dims, cubic, centers[0], q, visit)
         }
         Classic::Lorenzo(mask) => {
@@ -169,8 +171,9 @@ pub enum Taps {
 /// two below the longest axis) in raster order, each predicted by the previous anchor (the first by
 /// the centre); then for spacing h = S/2, S/4, …, 1 and each axis a in turn, the points at odd
 /// multiples of h along a, multiples of h along the axes before a and of 2h along the axes after,
-/// predicted along a from the known points at ±h (and ±3h), in raster order.
-pub fn interpolation_order(dims: [usize; 3], mut visit: impl FnMut(usize, Taps)) {
+/// predicted along a from the known points at ±h (and ±3h), in raster order. `reversed` takes the
+/// axes in the order 2, 1, 0 within each level ("before" and "after" follow that order).
+pub fn interpolation_order(dims: [usize; 3], reversed: bool, mut visit: impl FnMut(usize, Taps)) {
     let strides = [dims[1] * dims[2], dims[2], 1];
     let longest = dims.iter().copied().max().unwrap_or(0);
     if dims.contains(&0) {
@@ -192,13 +195,16 @@ pub fn interpolation_order(dims: [usize; 3], mut visit: impl FnMut(usize, Taps))
     }
     let mut h = spacing / 2;
     while h >= 1 {
-        for a in 0..3 {
+        // Axis order within a level; which is better depends on the data (time first or not).
+        let order = if reversed { [2, 1, 0] } else { [0, 1, 2] };
+        let rank = |x: usize| if reversed { 2 - x } else { x };
+        for a in order {
             if dims[a] <= h {
                 continue;
             }
             // Per axis: (first coordinate, step) of the points refined now.
             let range = |b: usize| -> (usize, usize) {
-                match b.cmp(&a) {
+                match rank(b).cmp(&rank(a)) {
                     std::cmp::Ordering::Less => (0, h),
                     std::cmp::Ordering::Equal => (h, 2 * h),
                     std::cmp::Ordering::Greater => (0, 2 * h),
@@ -236,7 +242,7 @@ fn interpolation_sweep(
     q: &mut [i64],
     mut visit: impl FnMut(usize, i64) -> i64,
 ) {
-    interpolation_order(dims, |idx, taps| {
+    interpolation_order(dims, false, |idx, taps| {
         let p = match taps {
             Taps::Anchor(prev) => prev.map_or(center, |a| q[a]),
             Taps::Along { l1, r1, l3, r3 } => {
@@ -385,7 +391,8 @@ mod tests {
         let c = Classic::candidates([100, 5, 1], true);
         assert_eq!(c, vec![Classic::Constant, Classic::Lorenzo(1)]);
         assert_eq!(Classic::candidates([10, 10, 10], false).len(), 10);
-        assert!(Classic::from_byte(12).is_err());
+        assert!(Classic::from_byte(14).is_err());
+        assert_eq!(Classic::from_byte(12).unwrap(), Classic::InterpFeedback { cubic: false, reversed: true });
         assert_eq!(Classic::from_byte(9).unwrap(), Classic::Interp { cubic: true });
     }
 }
