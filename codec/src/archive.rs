@@ -415,7 +415,7 @@ impl<'a> Archive<'a> {
         let ParsedChunk { chunk, classic, exceptions, is_exc, codes, ae, .. } = parsed;
         let n = chunk.len();
         let dims = chunk.dims;
-        if let Classic::InterpFeedback { cubic, reversed } = classic {
+        if let Classic::InterpFeedback { cubic, reversed, levelwise } = classic {
             let (Some((step, _)), false) = (self.stream_params[0].float, self.meta.table) else {
                 return corrupt("feedback predictor on a table or an integer stream");
             };
@@ -424,7 +424,8 @@ impl<'a> Archive<'a> {
             }
             let s = &self.meta.streams[0];
             let center = s.min + (s.max - s.min) / 2.0;
-            let recon = crate::feedback::decode(dims, cubic, reversed, center, step, &codes, &is_exc);
+            let recon =
+                crate::feedback::decode(dims, cubic, reversed, levelwise, center, step, &codes, &is_exc);
             return Ok(DecodedChunk {
                 start: chunk.start,
                 dims,

@@ -393,21 +393,22 @@ fn encode_chunk(
         let stored_bytes = s.meta.dtype.size_bytes() as f64 + 2.0;
         let mut cheapest = best_cost;
         let mut chosen = None;
-        for (cubic, reversed) in [(false, false), (true, false), (false, true), (true, true)] {
+        for variant in 0..8u8 {
+            let (cubic, reversed, levelwise) = (variant & 1 != 0, variant & 2 != 0, variant & 4 != 0);
             let value = |e: usize| v[source_index(e)];
             let dtype = s.meta.dtype;
             let d = crate::feedback::encode(
-                chunk.dims, cubic, reversed, center, step, bound, dtype, value, &exc_mask,
+                chunk.dims, cubic, reversed, levelwise, center, step, bound, dtype, value, &exc_mask,
             );
             let cost =
                 estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
             if cost < cheapest {
                 cheapest = cost;
-                chosen = Some((cubic, reversed, d));
+                chosen = Some((Classic::InterpFeedback { cubic, reversed, levelwise }, d));
             }
         }
-        if let Some((cubic, reversed, d)) = chosen {
-            classic = Classic::InterpFeedback { cubic, reversed };
+        if let Some((predictor, d)) = chosen {
+            classic = predictor;
             codes = d.codes;
             for e in d.new_exceptions {
                 let x = v[source_index(e)];

@@ -9,6 +9,26 @@ use crate::data::DType;
 use crate::predict::{interpolation_order, interpolation_prediction};
 use crate::quant::to_dtype;
 
+/// With level-wise steps, coarse points, which predict everything finer, are coded more finely:
+/// the step shrinks by 1/1.5 a level above the finest, down to 1/4 (QoZ's level-wise bounds;
+/// anchors at 1/4). Repeated multiplication, not `powi`, so every platform gets the same f64.
+fn level_factor(levelwise: bool, taps: crate::predict::Taps) -> f64 {
+    if !levelwise {
+        return 1.0;
+    }
+    let h = match taps {
+        crate::predict::Taps::Along { h, .. } => h,
+        crate::predict::Taps::Anchor(_) => 1 << 20,
+    };
+    let mut f = 1.0f64;
+    let mut level = h;
+    while level > 1 && f < 4.0 {
+        f *= 1.5;
+        level /= 2;
+    }
+    1.0 / f.min(4.0)
+}
+
 /// Codes larger than this are not attempted (the value is stored exactly instead).
 const MAX_CODE: f64 = (1u64 << 50) as f64;
 
@@ -26,6 +46,7 @@ pub(crate) fn encode(
     dims: [usize; 3],
     cubic: bool,
     reversed: bool,
+    levelwise: bool,
     center: f64,
     step: f64,
     bound: f64,
@@ -43,6 +64,7 @@ pub(crate) fn encode(
         if exception[e] {
             return;
         }
+        let step = step * level_factor(levelwise, taps);
         let x = value(e);
         let c = ((x - p) / step).round();
         if c.is_finite() && c.abs() < MAX_CODE {
@@ -65,6 +87,7 @@ pub(crate) fn decode(
     dims: [usize; 3],
     cubic: bool,
     reversed: bool,
+    levelwise: bool,
     center: f64,
     step: f64,
     codes: &[i64],
@@ -73,7 +96,8 @@ pub(crate) fn decode(
     let mut recon = vec![0f64; codes.len()];
     interpolation_order(dims, reversed, |e, taps| {
         let p = interpolation_prediction(taps, cubic, center, &recon);
-        recon[e] = if exception[e] { p } else { p + codes[e] as f64 * step };
+        recon[e] =
+            if exception[e] { p } else { p + codes[e] as f64 * (step * level_factor(levelwise, taps)) };
     });
     recon
 }
@@ -95,12 +119,15 @@ mod tests {
             })
             .collect();
         let bound = 0.05;
-        for (cubic, reversed) in [(false, false), (true, false), (false, true), (true, true)] {
+        for variant in 0..8 {
+            let (cubic, reversed, levelwise) = (variant & 1 != 0, variant & 2 != 0, variant & 4 != 0);
             let mut exc = vec![false; n];
             exc[17] = true;
-            let d = encode(dims, cubic, reversed, 0.0, 2.0 * bound, bound, DType::F64, |e| values[e], &exc);
+            let step = 2.0 * bound;
+            let d =
+                encode(dims, cubic, reversed, levelwise, 0.0, step, bound, DType::F64, |e| values[e], &exc);
             assert!(d.new_exceptions.is_empty());
-            let r = decode(dims, cubic, reversed, 0.0, 2.0 * bound, &d.codes, &exc);
+            let r = decode(dims, cubic, reversed, levelwise, 0.0, step, &d.codes, &exc);
             for e in (0..n).filter(|&e| !exc[e]) {
                 assert!((r[e] - values[e]).abs() <= bound, "{e}");
             }
@@ -113,7 +140,7 @@ mod tests {
     fn values_out_of_reach_become_exceptions() {
         let dims = [1, 1, 8];
         let values = [0.0, 1e300, 0.0, f64::MAX, 1.0, 2.0, 3.0, 4.0];
-        let d = encode(dims, false, false, 0.0, 0.2, 0.1, DType::F64, |e| values[e], &[false; 8]);
+        let d = encode(dims, false, false, true, 0.0, 0.2, 0.1, DType::F64, |e| values[e], &[false; 8]);
         assert!(d.new_exceptions.contains(&1) && d.new_exceptions.contains(&3), "{:?}", d.new_exceptions);
     }
 }

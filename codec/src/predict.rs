@@ -19,7 +19,7 @@ pub enum Classic {
     Interp { cubic: bool },
     /// The same order and stencils on reconstructed f64 values, coded relative to the prediction
     /// (SZ's error feedback; see `feedback.rs`). Fields of floats only; not a grid predictor.
-    InterpFeedback { cubic: bool, reversed: bool },
+    InterpFeedback { cubic: bool, reversed: bool, levelwise: bool },
 }
 
 impl Classic {
@@ -28,7 +28,9 @@ impl Classic {
             Classic::Constant => 0,
             Classic::Lorenzo(m) => m,
             Classic::Interp { cubic } => 8 + cubic as u8,
-            Classic::InterpFeedback { cubic, reversed } => 10 + cubic as u8 + 2 * reversed as u8,
+            Classic::InterpFeedback { cubic, reversed, levelwise } => {
+                10 + cubic as u8 + 2 * reversed as u8 + 4 * levelwise as u8
+            }
         }
     }
 
@@ -37,7 +39,10 @@ impl Classic {
             0 => Ok(Classic::Constant),
             1..=7 => Ok(Classic::Lorenzo(b)),
             8 | 9 => Ok(Classic::Interp { cubic: b == 9 }),
-            10..=13 => Ok(Classic::InterpFeedback { cubic: b % 2 == 1, reversed: b >= 12 }),
+            10..=17 => {
+                let f = b - 10;
+                Ok(Classic::InterpFeedback { cubic: f & 1 != 0, reversed: f & 2 != 0, levelwise: f & 4 != 0 })
+            }
             _ => corrupt(format!("unknown predictor {b}")),
         }
     }
@@ -50,10 +55,11 @@ impl Classic {
                 format!("lorenzo{}d(axes {})", m.count_ones(), axes.join(","))
             }
             Classic::Interp { cubic } => format!("{} interpolation", if cubic { "cubic" } else { "linear" }),
-            Classic::InterpFeedback { cubic, reversed } => format!(
-                "{} interpolation on reconstructed values{}",
+            Classic::InterpFeedback { cubic, reversed, levelwise } => format!(
+                "{} interpolation on reconstructed values{}{}",
                 if cubic { "cubic" } else { "linear" },
-                if reversed { ", axes 2-1-0" } else { "" }
+                if reversed { ", axes 2-1-0" } else { "" },
+                if levelwise { ", level-wise steps" } else { "" }
             ),
         }
     }
@@ -164,7 +170,7 @@ pub enum Taps {
     /// An anchor: the previous anchor (None for the first: the centre).
     Anchor(Option<usize>),
     /// Along one axis: the known points at −h, +h, −3h, +3h (those that exist).
-    Along { l1: usize, r1: Option<usize>, l3: Option<usize>, r3: Option<usize> },
+    Along { l1: usize, r1: Option<usize>, l3: Option<usize>, r3: Option<usize>, h: usize },
 }
 
 /// The multilevel interpolation order (SZ3): anchors on a grid of spacing S (the largest power of
@@ -224,6 +230,7 @@ pub fn interpolation_order(dims: [usize; 3], reversed: bool, mut visit: impl FnM
                                 r1: (c + h < n_a).then(|| idx + h * s_a),
                                 l3: (c >= 3 * h).then(|| idx - 3 * h * s_a),
                                 r3: (c + 3 * h < n_a).then(|| idx + 3 * h * s_a),
+                                h,
                             },
                         );
                     }
@@ -245,7 +252,7 @@ fn interpolation_sweep(
     interpolation_order(dims, false, |idx, taps| {
         let p = match taps {
             Taps::Anchor(prev) => prev.map_or(center, |a| q[a]),
-            Taps::Along { l1, r1, l3, r3 } => {
+            Taps::Along { l1, r1, l3, r3, .. } => {
                 let l1 = q[l1];
                 match (r1, l3, r3) {
                     (Some(r1), Some(l3), Some(r3)) if cubic => {
@@ -274,7 +281,7 @@ fn interpolation_sweep(
 pub fn interpolation_prediction(taps: Taps, cubic: bool, center: f64, recon: &[f64]) -> f64 {
     match taps {
         Taps::Anchor(prev) => prev.map_or(center, |a| recon[a]),
-        Taps::Along { l1, r1, l3, r3 } => {
+        Taps::Along { l1, r1, l3, r3, .. } => {
             let l1 = recon[l1];
             match (r1, l3, r3) {
                 (Some(r1), Some(l3), Some(r3)) if cubic => {
@@ -391,8 +398,12 @@ mod tests {
         let c = Classic::candidates([100, 5, 1], true);
         assert_eq!(c, vec![Classic::Constant, Classic::Lorenzo(1)]);
         assert_eq!(Classic::candidates([10, 10, 10], false).len(), 10);
-        assert!(Classic::from_byte(14).is_err());
-        assert_eq!(Classic::from_byte(12).unwrap(), Classic::InterpFeedback { cubic: false, reversed: true });
+        assert!(Classic::from_byte(18).is_err());
+        let c = Classic::InterpFeedback { cubic: false, reversed: true, levelwise: false };
+        assert_eq!(Classic::from_byte(12).unwrap(), c);
+        for b in 0..=17 {
+            assert_eq!(Classic::from_byte(b).unwrap().to_byte(), b);
+        }
         assert_eq!(Classic::from_byte(9).unwrap(), Classic::Interp { cubic: true });
     }
 }

@@ -64,6 +64,14 @@ const GOLDEN: &[Golden] = &[
         hash: "c82e8c8316ebdb2a5bcec56a3e7ee86a7f8c25dbc774cc76eabb924affabad6c",
         version: 2,
     },
+    // Again the same field and command, after level-wise steps landed.
+    Golden {
+        file: "wave_levelwise_v2_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
+        version: 2,
+    },
 ];
 
 #[test]
@@ -102,6 +110,11 @@ fn the_v2_goldens_really_use_coder_2_and_both_interpolations() {
             .unwrap();
     let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
     assert_eq!(predictor, "linear interpolation on reconstructed values");
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_levelwise_v2_rel1e-2.baler"))
+            .unwrap();
+    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
+    assert_eq!(predictor, "cubic interpolation on reconstructed values, level-wise steps");
 }
 
 #[test]
