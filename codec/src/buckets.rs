@@ -6,7 +6,9 @@
 //! close to their entropy with 249-symbol tables, where one byte per code plus escapes does not;
 //! and a table's columns, which have very different distributions, each get their own table.
 
-use crate::bytes::{Reader, unzigzag, zigzag};
+#[cfg(feature = "encode")]
+use crate::bytes::zigzag;
+use crate::bytes::{Reader, unzigzag};
 use crate::error::{Result, corrupt};
 use crate::huffman;
 
@@ -16,11 +18,13 @@ const EXACT: u64 = 1 << EXACT_BITS;
 /// Mantissa bits in the bucket symbol.
 const K: u32 = 3;
 /// Largest bit length with a bucket: symbols 16..=247.
+#[cfg(feature = "encode")]
 const MAX_BUCKET_BITS: u32 = 33;
 /// z of more than 33 bits: this symbol, then z as 64 raw bits.
 const WIDE: u8 = 248;
 
 /// (symbol, number of extra bits, extra bits).
+#[cfg(feature = "encode")]
 fn split(z: u64) -> (u8, u32, u64) {
     if z < EXACT {
         return (z as u8, 0, 0);
@@ -35,12 +39,14 @@ fn split(z: u64) -> (u8, u32, u64) {
 }
 
 /// MSB-first bit packing of the extra bits.
+#[cfg(feature = "encode")]
 struct BitWriter {
     out: Vec<u8>,
     acc: u64,
     n: u32,
 }
 
+#[cfg(feature = "encode")]
 impl BitWriter {
     fn put(&mut self, count: u32, value: u64) {
         if count > 32 {
@@ -95,6 +101,7 @@ impl BitReader<'_> {
     }
 }
 
+#[cfg(feature = "encode")]
 /// Appends the coder-2 data for `codes`; element e belongs to stream `stream_of(e)` < `streams`.
 pub fn encode(codes: &[i64], streams: usize, stream_of: impl Fn(usize) -> usize, out: &mut Vec<u8>) {
     let mut symbols: Vec<Vec<u8>> = vec![Vec::new(); streams];
@@ -168,7 +175,7 @@ pub fn decode(
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
 

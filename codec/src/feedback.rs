@@ -5,8 +5,10 @@
 //! a 1 %-noise wave field at 1e-2). Pure IEEE f64 in a fixed order: every platform decodes the
 //! same bits. Fields of floats only.
 
+#[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::predict::{interpolation_order, interpolation_prediction};
+#[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 
 /// With level-wise steps, coarse points, which predict everything finer, are coded more finely:
@@ -29,9 +31,11 @@ fn level_factor(levelwise: bool, taps: crate::predict::Taps) -> f64 {
     1.0 / f.min(4.0)
 }
 
+#[cfg(feature = "encode")]
 /// Codes larger than this are not attempted (the value is stored exactly instead).
 const MAX_CODE: f64 = (1u64 << 50) as f64;
 
+#[cfg(feature = "encode")]
 /// The encoder's result: a code per element (0 for exceptions) and the elements that must be
 /// stored exactly besides those already in `exceptions`.
 pub(crate) struct FeedbackDraft {
@@ -39,6 +43,7 @@ pub(crate) struct FeedbackDraft {
     pub new_exceptions: Vec<usize>,
 }
 
+#[cfg(feature = "encode")]
 /// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]` marks
 /// values stored exactly already (they are predicted, and the prediction stands in for them).
 #[allow(clippy::too_many_arguments)]
@@ -83,6 +88,7 @@ pub(crate) fn encode(
 }
 
 /// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by [`encode`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     dims: [usize; 3],
     cubic: bool,
@@ -102,7 +108,7 @@ pub(crate) fn decode(
     recon
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
 
