@@ -315,6 +315,15 @@ fn value_at(values: &Values, i: usize) -> f64 {
     }
 }
 
+/// A value stored exactly (exception kind raw): its bits in the stream's float width.
+fn exact_bytes(x: f64, dtype: DType) -> Vec<u8> {
+    if dtype == DType::F32 {
+        (x as f32).to_bits().to_le_bytes().to_vec()
+    } else {
+        x.to_bits().to_le_bytes().to_vec()
+    }
+}
+
 fn encode_chunk(
     chunk: &ChunkDims,
     lat: [usize; 3],
@@ -347,12 +356,7 @@ fn encode_chunk(
                 } else if let Some(g) = prequantize(x, bound, step, offset, s.meta.dtype) {
                     q[e] = g;
                 } else {
-                    let raw = if s.meta.dtype == DType::F32 {
-                        (x as f32).to_bits().to_le_bytes().to_vec()
-                    } else {
-                        x.to_bits().to_le_bytes().to_vec()
-                    };
-                    exceptions.push((e, EXC_RAW, raw));
+                    exceptions.push((e, EXC_RAW, exact_bytes(x, s.meta.dtype)));
                     exc_mask[e] = true;
                 }
             }
@@ -412,12 +416,7 @@ fn encode_chunk(
             codes = d.codes;
             for e in d.new_exceptions {
                 let x = v[source_index(e)];
-                let raw = if s.meta.dtype == DType::F32 {
-                    (x as f32).to_bits().to_le_bytes().to_vec()
-                } else {
-                    x.to_bits().to_le_bytes().to_vec()
-                };
-                exceptions.push((e, EXC_RAW, raw));
+                exceptions.push((e, EXC_RAW, exact_bytes(x, s.meta.dtype)));
                 exc_mask[e] = true;
             }
             exceptions.sort_by_key(|x| x.0);

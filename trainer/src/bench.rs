@@ -102,18 +102,24 @@ fn peers(python: &Path, script: &Path, input: &Path, table: bool) -> Result<Vec<
     Ok(v["rows"].as_array().cloned().unwrap_or_default())
 }
 
+/// Baler's CFD training setup (dense 2500-200-100-50-25, 60 samples, batch 60): the epoch-time
+/// comparison with the original.
+fn cfd_training_setup() -> TrainConfig {
+    TrainConfig {
+        hidden: vec![200, 100, 50],
+        latent: 25,
+        batch_size: 60,
+        validation_fraction: 0.0,
+        ..TrainConfig::default()
+    }
+}
+
 /// Training epochs and decoding, CPU and GPU side by side (same data, same run).
 fn gpu_section(args: &BenchArgs, cfg: &crate::config::Config, gpu: &Compute) -> Result<String> {
     let mut md = format!("GPU: {} (CPU: {} threads)\n\n", gpu.describe(), rayon::current_num_threads());
     md += "| what | CPU | GPU | GPU ÷ CPU speed |\n|---|---|---|---|\n";
     if args.epochs > 0 {
-        let tc = TrainConfig {
-            hidden: vec![200, 100, 50],
-            latent: 25,
-            batch_size: 60,
-            validation_fraction: 0.0,
-            ..TrainConfig::default()
-        };
+        let tc = cfd_training_setup();
         let cpu = time_epochs(60, 2500, &tc, args.epochs)?;
         let on_gpu = TrainConfig { device: gpu.clone(), ..tc };
         // The first GPU epochs compile the shaders: timed apart, then the steady state.
@@ -172,13 +178,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         writeln!(md, "{section}")?;
     }
     if args.epochs > 0 {
-        let tc = TrainConfig {
-            hidden: vec![200, 100, 50],
-            latent: 25,
-            batch_size: 60,
-            validation_fraction: 0.0,
-            ..TrainConfig::default()
-        };
+        let tc = cfd_training_setup();
         let s = time_epochs(60, 2500, &tc, args.epochs)?;
         let line = format!(
             "training, Baler's CFD setup (dense 2500-200-100-50-25, 60 samples, batch 60): {s:.4} s/epoch here ({} threads) vs original Baler {ORIGINAL_EPOCH_SECONDS} s/epoch (1 thread, reference figure): x{:.2}",
