@@ -424,8 +424,8 @@ impl<'a> Archive<'a> {
             }
             let s = &self.meta.streams[0];
             let center = s.min + (s.max - s.min) / 2.0;
-            let recon =
-                crate::feedback::decode(dims, cubic, reversed, levelwise, center, step, &codes, &is_exc);
+            let fb = crate::feedback::Feedback { cubic, reversed, levelwise, center, step };
+            let recon = fb.decode(dims, &codes, &is_exc);
             return Ok(DecodedChunk {
                 start: chunk.start,
                 dims,
@@ -506,25 +506,20 @@ impl<'a> Archive<'a> {
         Ok(ds)
     }
 
-    #[cfg(feature = "parallel")]
+    /// Chunks `first..last`, on all cores with the `parallel` feature.
     fn decode_range(
         &self,
         first: usize,
         last: usize,
         net: Option<&dyn NetworkRunner>,
     ) -> Result<Vec<DecodedChunk>> {
+        #[cfg(feature = "parallel")]
         use rayon::prelude::*;
-        (first..last).into_par_iter().map(|i| self.decode_chunk_on(i, net)).collect()
-    }
-
-    #[cfg(not(feature = "parallel"))]
-    fn decode_range(
-        &self,
-        first: usize,
-        last: usize,
-        net: Option<&dyn NetworkRunner>,
-    ) -> Result<Vec<DecodedChunk>> {
-        (first..last).map(|i| self.decode_chunk_on(i, net)).collect()
+        #[cfg(feature = "parallel")]
+        let chunks = (first..last).into_par_iter();
+        #[cfg(not(feature = "parallel"))]
+        let chunks = first..last;
+        chunks.map(|i| self.decode_chunk_on(i, net)).collect()
     }
 
     /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.

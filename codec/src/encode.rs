@@ -397,18 +397,13 @@ fn encode_chunk(
         let stored_bytes = s.meta.dtype.size_bytes() as f64 + 2.0;
         let mut cheapest = best_cost;
         let mut chosen = None;
-        for variant in 0..8u8 {
-            let (cubic, reversed, levelwise) = (variant & 1 != 0, variant & 2 != 0, variant & 4 != 0);
-            let value = |e: usize| v[source_index(e)];
-            let dtype = s.meta.dtype;
-            let d = crate::feedback::encode(
-                chunk.dims, cubic, reversed, levelwise, center, step, bound, dtype, value, &exc_mask,
-            );
+        for fb in crate::feedback::Feedback::variants(center, step) {
+            let d = fb.encode(chunk.dims, bound, s.meta.dtype, |e| v[source_index(e)], &exc_mask);
             let cost =
                 estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
             if cost < cheapest {
                 cheapest = cost;
-                chosen = Some((Classic::InterpFeedback { cubic, reversed, levelwise }, d));
+                chosen = Some((fb.predictor(), d));
             }
         }
         if let Some((predictor, d)) = chosen {

@@ -1,4 +1,4 @@
-//! Predictors 10 and 11: multilevel interpolation on *reconstructed* values (SZ's error feedback)
+//! Predictors 10–17: multilevel interpolation on *reconstructed* values (SZ's error feedback)
 //! instead of on the fixed integer grid. A value is coded as `recon = prediction + code·step`, so
 //! noise smaller than the bound is absorbed into the error instead of surviving as ±1 codes: at
 //! loose bounds this halves the code entropy of noisy fields (measured 0.98 → 0.50 bits a value on
@@ -7,28 +7,22 @@
 
 #[cfg(feature = "encode")]
 use crate::data::DType;
-use crate::predict::{interpolation_order, interpolation_prediction};
+#[cfg(feature = "encode")]
+use crate::predict::Classic;
+use crate::predict::{Taps, interpolation_order, interpolation_prediction};
 #[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 
-/// With level-wise steps, coarse points, which predict everything finer, are coded more finely:
-/// the step shrinks by 1/1.5 a level above the finest, down to 1/4 (QoZ's level-wise bounds;
-/// anchors at 1/4). Repeated multiplication, not `powi`, so every platform gets the same f64.
-fn level_factor(levelwise: bool, taps: crate::predict::Taps) -> f64 {
-    if !levelwise {
-        return 1.0;
-    }
-    let h = match taps {
-        crate::predict::Taps::Along { h, .. } => h,
-        crate::predict::Taps::Anchor(_) => 1 << 20,
-    };
-    let mut f = 1.0f64;
-    let mut level = h;
-    while level > 1 && f < 4.0 {
-        f *= 1.5;
-        level /= 2;
-    }
-    1.0 / f.min(4.0)
+/// One feedback predictor: its variant (predictor bytes 10–17) and the stream's constants.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Feedback {
+    pub cubic: bool,
+    pub reversed: bool,
+    pub levelwise: bool,
+    /// Prediction of the first anchor: the middle of the stream's range.
+    pub center: f64,
+    /// The stream's quantization step (2 × bound).
+    pub step: f64,
 }
 
 #[cfg(feature = "encode")]
@@ -43,69 +37,93 @@ pub(crate) struct FeedbackDraft {
     pub new_exceptions: Vec<usize>,
 }
 
-#[cfg(feature = "encode")]
-/// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]` marks
-/// values stored exactly already (they are predicted, and the prediction stands in for them).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn encode(
-    dims: [usize; 3],
-    cubic: bool,
-    reversed: bool,
-    levelwise: bool,
-    center: f64,
-    step: f64,
-    bound: f64,
-    dtype: DType,
-    value: impl Fn(usize) -> f64,
-    exception: &[bool],
-) -> FeedbackDraft {
-    let n = exception.len();
-    let mut recon = vec![0f64; n];
-    let mut codes = vec![0i64; n];
-    let mut new_exceptions = Vec::new();
-    interpolation_order(dims, reversed, |e, taps| {
-        let p = interpolation_prediction(taps, cubic, center, &recon);
-        recon[e] = p;
-        if exception[e] {
-            return;
+impl Feedback {
+    /// The eight variants for a stream, in predictor-byte order.
+    #[cfg(feature = "encode")]
+    pub fn variants(center: f64, step: f64) -> impl Iterator<Item = Self> {
+        (0..8u8).map(move |v| Self {
+            cubic: v & 1 != 0,
+            reversed: v & 2 != 0,
+            levelwise: v & 4 != 0,
+            center,
+            step,
+        })
+    }
+
+    #[cfg(feature = "encode")]
+    pub fn predictor(&self) -> Classic {
+        Classic::InterpFeedback { cubic: self.cubic, reversed: self.reversed, levelwise: self.levelwise }
+    }
+
+    /// The step at a point. With level-wise steps, coarse points, which predict everything
+    /// finer, are coded more finely: the step shrinks by 1/1.5 a level above the finest, down to
+    /// 1/4 (QoZ's level-wise bounds; anchors at 1/4). Repeated multiplication, not `powi`, so
+    /// every platform gets the same f64.
+    fn step_at(&self, taps: Taps) -> f64 {
+        if !self.levelwise {
+            return self.step;
         }
-        let step = step * level_factor(levelwise, taps);
-        let x = value(e);
-        let c = ((x - p) / step).round();
-        if c.is_finite() && c.abs() < MAX_CODE {
-            let r = p + c * step;
-            let out = to_dtype(r, dtype);
-            if out.is_finite() && (out - x).abs() <= bound {
-                codes[e] = c as i64;
-                recon[e] = r;
+        let mut level = match taps {
+            Taps::Along { h, .. } => h,
+            Taps::Anchor(_) => 1 << 20,
+        };
+        let mut f = 1.0f64;
+        while level > 1 && f < 4.0 {
+            f *= 1.5;
+            level /= 2;
+        }
+        self.step * (1.0 / f.min(4.0))
+    }
+
+    /// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]`
+    /// marks values stored exactly already (they are predicted, and the prediction stands in).
+    #[cfg(feature = "encode")]
+    pub fn encode(
+        &self,
+        dims: [usize; 3],
+        bound: f64,
+        dtype: DType,
+        value: impl Fn(usize) -> f64,
+        exception: &[bool],
+    ) -> FeedbackDraft {
+        let n = exception.len();
+        let mut recon = vec![0f64; n];
+        let mut codes = vec![0i64; n];
+        let mut new_exceptions = Vec::new();
+        interpolation_order(dims, self.reversed, |e, taps| {
+            let p = interpolation_prediction(taps, self.cubic, self.center, &recon);
+            recon[e] = p;
+            if exception[e] {
                 return;
             }
-        }
-        new_exceptions.push(e);
-    });
-    new_exceptions.sort_unstable();
-    FeedbackDraft { codes, new_exceptions }
-}
+            let step = self.step_at(taps);
+            let x = value(e);
+            let c = ((x - p) / step).round();
+            if c.is_finite() && c.abs() < MAX_CODE {
+                let r = p + c * step;
+                let out = to_dtype(r, dtype);
+                if out.is_finite() && (out - x).abs() <= bound {
+                    codes[e] = c as i64;
+                    recon[e] = r;
+                    return;
+                }
+            }
+            new_exceptions.push(e);
+        });
+        new_exceptions.sort_unstable();
+        FeedbackDraft { codes, new_exceptions }
+    }
 
-/// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by [`encode`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn decode(
-    dims: [usize; 3],
-    cubic: bool,
-    reversed: bool,
-    levelwise: bool,
-    center: f64,
-    step: f64,
-    codes: &[i64],
-    exception: &[bool],
-) -> Vec<f64> {
-    let mut recon = vec![0f64; codes.len()];
-    interpolation_order(dims, reversed, |e, taps| {
-        let p = interpolation_prediction(taps, cubic, center, &recon);
-        recon[e] =
-            if exception[e] { p } else { p + codes[e] as f64 * (step * level_factor(levelwise, taps)) };
-    });
-    recon
+    /// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by
+    /// [`Self::encode`].
+    pub fn decode(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
+        let mut recon = vec![0f64; codes.len()];
+        interpolation_order(dims, self.reversed, |e, taps| {
+            let p = interpolation_prediction(taps, self.cubic, self.center, &recon);
+            recon[e] = if exception[e] { p } else { p + codes[e] as f64 * self.step_at(taps) };
+        });
+        recon
+    }
 }
 
 #[cfg(all(test, feature = "encode"))]
@@ -125,15 +143,12 @@ mod tests {
             })
             .collect();
         let bound = 0.05;
-        for variant in 0..8 {
-            let (cubic, reversed, levelwise) = (variant & 1 != 0, variant & 2 != 0, variant & 4 != 0);
+        for fb in Feedback::variants(0.0, 2.0 * bound) {
             let mut exc = vec![false; n];
             exc[17] = true;
-            let step = 2.0 * bound;
-            let d =
-                encode(dims, cubic, reversed, levelwise, 0.0, step, bound, DType::F64, |e| values[e], &exc);
+            let d = fb.encode(dims, bound, DType::F64, |e| values[e], &exc);
             assert!(d.new_exceptions.is_empty());
-            let r = decode(dims, cubic, reversed, levelwise, 0.0, step, &d.codes, &exc);
+            let r = fb.decode(dims, &d.codes, &exc);
             for e in (0..n).filter(|&e| !exc[e]) {
                 assert!((r[e] - values[e]).abs() <= bound, "{e}");
             }
@@ -146,7 +161,8 @@ mod tests {
     fn values_out_of_reach_become_exceptions() {
         let dims = [1, 1, 8];
         let values = [0.0, 1e300, 0.0, f64::MAX, 1.0, 2.0, 3.0, 4.0];
-        let d = encode(dims, false, false, true, 0.0, 0.2, 0.1, DType::F64, |e| values[e], &[false; 8]);
+        let fb = Feedback { cubic: false, reversed: false, levelwise: true, center: 0.0, step: 0.2 };
+        let d = fb.encode(dims, 0.1, DType::F64, |e| values[e], &[false; 8]);
         assert!(d.new_exceptions.contains(&1) && d.new_exceptions.contains(&3), "{:?}", d.new_exceptions);
     }
 }

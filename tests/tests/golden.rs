@@ -92,29 +92,22 @@ fn golden_archives_decode_to_the_same_values() {
     }
 }
 
+/// The first chunk's (predictor, coder) of a golden archive, as `info` names them.
+fn first_chunk_choices(file: &str) -> (String, &'static str) {
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join(file)).unwrap();
+    Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices()
+}
+
 #[test]
 fn the_v2_goldens_really_use_coder_2_and_both_interpolations() {
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/hzz_table_v2_rel1e-3.baler"))
-            .unwrap();
-    let archive = Archive::open(&bytes, None).unwrap();
-    let (_, coder) = archive.parse_chunk(0).unwrap().choices();
-    assert_eq!(coder, "buckets + Huffman per stream");
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_interp_v2_rel1e-2.baler"))
-            .unwrap();
-    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
-    assert_eq!(predictor, "linear interpolation");
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_feedback_v2_rel1e-2.baler"))
-            .unwrap();
-    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
-    assert_eq!(predictor, "linear interpolation on reconstructed values");
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/wave_levelwise_v2_rel1e-2.baler"))
-            .unwrap();
-    let (predictor, _) = Archive::open(&bytes, None).unwrap().parse_chunk(0).unwrap().choices();
-    assert_eq!(predictor, "cubic interpolation on reconstructed values, level-wise steps");
+    assert_eq!(first_chunk_choices("hzz_table_v2_rel1e-3.baler").1, "buckets + Huffman per stream");
+    for (file, predictor) in [
+        ("wave_interp_v2_rel1e-2.baler", "linear interpolation"),
+        ("wave_feedback_v2_rel1e-2.baler", "linear interpolation on reconstructed values"),
+        ("wave_levelwise_v2_rel1e-2.baler", "cubic interpolation on reconstructed values, level-wise steps"),
+    ] {
+        assert_eq!(first_chunk_choices(file).0, predictor, "{file}");
+    }
 }
 
 #[test]

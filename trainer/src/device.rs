@@ -65,13 +65,25 @@ fn resolve_quietly(choice: DeviceChoice, quiet: bool) -> Result<Compute> {
     }
 }
 
+/// The process's GPU adapter, found once (the probe and the decoder share it).
+#[cfg(feature = "gpu")]
+fn adapter() -> Result<&'static baler_codec::gpu::wgpu::Adapter, String> {
+    static ADAPTER: std::sync::OnceLock<Result<baler_codec::gpu::wgpu::Adapter, String>> =
+        std::sync::OnceLock::new();
+    ADAPTER
+        .get_or_init(|| {
+            pollster::block_on(baler_codec::gpu::request_adapter()).map_err(|e| match e {
+                baler_codec::CodecError::Backend(why) => why,
+                e => e.to_string(),
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 #[cfg(feature = "gpu")]
 fn probe() -> Result<Compute, String> {
-    let adapter = pollster::block_on(baler_codec::gpu::request_adapter()).map_err(|e| {
-        let e = match e {
-            baler_codec::CodecError::Backend(why) => why,
-            e => e.to_string(),
-        };
+    let adapter = adapter().map_err(|e| {
         format!(
             "no GPU adapter found ({e}); install a GPU driver with Vulkan/Metal/DX12 support (without a GPU, \
              Mesa's software Vulkan driver: apt install mesa-vulkan-drivers)"
@@ -99,12 +111,19 @@ pub fn network_on(
     }
 }
 
+/// The device is opened (and the kernel compiled) once per process; each model is uploaded to it.
 #[cfg(feature = "gpu")]
 fn gpu_network(dec: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
-    use baler_codec::gpu::{GpuDecoder, GpuDevice, request_adapter};
-    let adapter = pollster::block_on(request_adapter())?;
-    let device = pollster::block_on(GpuDevice::new(&adapter))?;
-    Ok(Some(Box::new(GpuDecoder::new(&device, dec))))
+    use baler_codec::gpu::{GpuDecoder, GpuDevice};
+    static DEVICE: std::sync::OnceLock<Result<GpuDevice, String>> = std::sync::OnceLock::new();
+    let device = DEVICE
+        .get_or_init(|| {
+            let adapter = adapter()?;
+            pollster::block_on(GpuDevice::new(adapter)).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("GPU: {e}"))?;
+    Ok(Some(Box::new(GpuDecoder::new(device, dec))))
 }
 
 #[cfg(not(feature = "gpu"))]

@@ -20,9 +20,20 @@ fn gpu_decode_equals_cpu_decode_byte_for_byte() {
     let base = ["--rel", "1e-3", "--force-model", "--quiet", "--config", s(&cfg)];
     ok(&[&["compress", &data("CFD_animation.npz"), "-o", s(&cfd)][..], &base].concat());
     ok(&[&["compress", &data("hzz_baler.npz"), "-o", s(&hzz)][..], &base].concat());
+    // Many small chunks: their network tiles go to the one GPU decoder from several threads.
+    let chunked_cfg = dir.path().join("chunked.toml");
+    std::fs::write(
+        &chunked_cfg,
+        "[training]\nepochs = 15\nmax_seconds = 10.0\n[compression]\nchunk_elements = 1500\n",
+    )
+    .unwrap();
+    let hzz_chunked = dir.path().join("hzz_chunked.baler");
+    let args = ["compress", &data("hzz_baler.npz"), "-o", s(&hzz_chunked), "--rel", "1e-3", "--force-model"];
+    ok(&[&args[..], &["--quiet", "--config", s(&chunked_cfg)]].concat());
+    assert!(info_json(&hzz_chunked, &[])["chunks"].as_u64().unwrap() > 4);
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/golden/pattern_autoencoder_rel1e-3.baler");
-    for arc in [cfd, hzz, golden] {
+    for arc in [cfd, hzz, hzz_chunked, golden] {
         let info = info_json(&arc, &[]);
         assert!(info["model"].as_str().unwrap().starts_with("embedded"), "{} keeps its model", arc.display());
         let mut outputs = Vec::new();

@@ -25,7 +25,6 @@ pub struct AdapterSummary {
 }
 
 struct GpuLayer {
-    params: wgpu::Buffer,
     weights: wgpu::Buffer,
     bias: wgpu::Buffer,
     shifts: wgpu::Buffer,
@@ -127,11 +126,6 @@ impl GpuDecoder {
             .layers
             .iter()
             .map(|l| GpuLayer {
-                params: init(
-                    "params",
-                    &[0u8; 32],
-                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                ),
                 weights: init("weights", &le_bytes_i32(l.weights.iter().map(|&w| w as i32)), storage),
                 bias: init("bias", &le_bytes_i32(l.bias.iter().copied()), storage),
                 shifts: init("shifts", &le_bytes_i32(l.shifts.iter().map(|&s| s as i32)), storage),
@@ -183,14 +177,20 @@ impl GpuDecoder {
         let last = self.layers.len() - 1;
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         for (i, layer) in self.layers.iter().enumerate() {
+            // A uniform buffer per dispatch, not per layer: chunks decoded on several threads
+            // share this decoder, and a shared one could be rewritten before a dispatch reads it.
             let params =
                 [n as u32, layer.n_in, layer.n_out, (i == last) as u32, self.leaky_num as u32, 0, 0, 0];
-            self.gpu.queue.write_buffer(&layer.params, 0, &le_bytes_i32(params.iter().map(|&p| p as i32)));
+            let params = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: &le_bytes_i32(params.iter().map(|&p| p as i32)),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
             let bind = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: None,
                 layout: &self.gpu.pipeline.get_bind_group_layout(0),
                 entries: &[
-                    entry(0, &layer.params),
+                    entry(0, &params),
                     entry(1, &layer.weights),
                     entry(2, &layer.bias),
                     entry(3, &layer.shifts),
