@@ -7,7 +7,7 @@ use crate::entropy::{unpack_codes, zstd_decompress};
 use crate::error::{CodecError, Result, corrupt};
 use crate::layout::{ChunkDims, lattice};
 use crate::meta::{Metadata, ModelUse, Quantizer, hex};
-use crate::model::IntDecoder;
+use crate::model::{IntDecoder, StoredDecoder};
 use crate::predict::{Classic, sweep};
 use crate::quant::{dequantize, grid_point, to_dtype};
 
@@ -52,11 +52,23 @@ pub struct ChunkEntry {
 pub struct Archive<'a> {
     pub meta: Metadata,
     pub decoder: Option<IntDecoder>,
+    /// What the decoder network is, when the archive has (or was given) it.
+    pub model_summary: Option<ModelSummary>,
     pub chunks: Vec<ChunkEntry>,
     pub sizes: SectionSizes,
     chunk_payloads: Vec<&'a [u8]>,
     lattice: [usize; 3],
     stream_params: Vec<StreamParams>,
+}
+
+/// The decoder network in words, for `info`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSummary {
+    /// Layer by layer, e.g. `dense+igdn → conv_transpose+igdn → conv_transpose`.
+    pub layers: String,
+    /// Stored weights, biases and normalization parameters.
+    pub parameters: usize,
+    pub latent_dim: usize,
 }
 
 /// Per-stream constants of the decode, derived from the metadata.
@@ -159,12 +171,9 @@ pub fn model_hash(payload: &[u8]) -> [u8; 32] {
     *blake3::hash(payload).as_bytes()
 }
 
-/// Parses a model section payload (postcard [`IntDecoder`]) and validates it.
+/// Parses a model section payload (format 1 or 2, see docs/format.md), expands and validates it.
 pub fn parse_model(payload: &[u8]) -> Result<IntDecoder> {
-    let dec: IntDecoder = postcard::from_bytes(payload)
-        .map_err(|e| CodecError::InvalidModel(format!("cannot parse the decoder: {e}")))?;
-    dec.validate()?;
-    Ok(dec)
+    crate::model::StoredDecoder::from_bytes(payload)?.expand()
 }
 
 impl<'a> Archive<'a> {
@@ -206,14 +215,14 @@ impl<'a> Archive<'a> {
             }
             iter.next();
         }
-        let decoder = match &meta.model {
+        let decoder_payload = match &meta.model {
             ModelUse::None => None,
             ModelUse::Embedded { hash } => {
                 let p = model_payload.ok_or_else(|| CodecError::Corrupt("model section missing".into()))?;
                 if &model_hash(p) != hash {
                     return corrupt("embedded model does not match its hash");
                 }
-                Some(parse_model(p)?)
+                Some(p)
             }
             ModelUse::Referenced { .. } if external_model.is_none() && !need_model => None,
             ModelUse::Referenced { hash } => {
@@ -222,9 +231,16 @@ impl<'a> Archive<'a> {
                 if &found != hash {
                     return Err(CodecError::ModelMismatch { expected: hex(hash), found: hex(&found) });
                 }
-                Some(parse_model(p)?)
+                Some(p)
             }
         };
+        let stored = decoder_payload.map(StoredDecoder::from_bytes).transpose()?;
+        let decoder = stored.as_ref().map(StoredDecoder::expand).transpose()?;
+        let model_summary = stored.map(|s| ModelSummary {
+            layers: s.describe(),
+            parameters: s.parameter_count(),
+            latent_dim: decoder.as_ref().map_or(0, IntDecoder::latent_dim),
+        });
         let tile = meta.tile.map(|t| t as usize);
         if let Some(d) = &decoder
             && (tile.contains(&0) || d.output_dim() != tile.iter().product::<usize>())
@@ -276,7 +292,7 @@ impl<'a> Archive<'a> {
         if let Some(s) = iter.next() {
             return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
         }
-        Ok(Self { meta, decoder, chunks, sizes, chunk_payloads, lattice, stream_params })
+        Ok(Self { meta, decoder, model_summary, chunks, sizes, chunk_payloads, lattice, stream_params })
     }
 
     pub fn lattice(&self) -> [usize; 3] {

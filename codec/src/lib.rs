@@ -9,6 +9,7 @@ pub mod archive;
 mod buckets;
 mod bytes;
 pub mod container;
+pub mod conv;
 pub mod data;
 #[cfg(feature = "encode")]
 pub mod encode;
@@ -27,7 +28,9 @@ pub mod npy;
 pub mod predict;
 pub mod quant;
 
-pub use archive::{Archive, DecodedChunk, NetworkRunner, ParsedChunk, StreamCheck, model_hash, parse_model};
+pub use archive::{
+    Archive, DecodedChunk, ModelSummary, NetworkRunner, ParsedChunk, StreamCheck, model_hash, parse_model,
+};
 pub use data::{Array, Column, DType, Dataset, Values};
 pub use error::{CodecError, Result};
 pub use meta::{BoundSpec, Metadata, ModelUse};

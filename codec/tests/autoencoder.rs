@@ -56,10 +56,10 @@ pub fn pattern_model() -> (Vec<u8>, impl Fn(&[f32], usize) -> Vec<f32> + Sync) {
         w[o * 2 + 1] = p2[o];
     }
     let b = vec![0.5f32; TILE * TILE];
-    let layer = FloatLayer { in_dim: 2, out_dim: TILE * TILE, weight: &w, bias: &b };
+    let layer = FloatLayer::dense(2, TILE * TILE, &w, &b);
     let calib: Vec<f32> = (0..200).flat_map(|k| [(k as f32 * 0.37).sin(), (k as f32 * 0.61).cos()]).collect();
     let dec = quantize_decoder(&[layer], 0.01, &calib).unwrap();
-    let payload = postcard_bytes(&dec);
+    let payload = section_bytes(&dec);
     let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
     let (g11, g12, g22) = (dot(&p1, &p1), dot(&p1, &p2), dot(&p2, &p2));
     let det = g11 * g22 - g12 * g12;
@@ -82,9 +82,11 @@ fn pattern_ae<'m>(payload: Vec<u8>, encode: &'m (dyn Fn(&[f32], usize) -> Vec<f3
     AeModel { decoder, payload, tile: [1, TILE, TILE], norm: vec![[0.0, 1.0]], embed: true, encode }
 }
 
-fn postcard_bytes(dec: &baler_codec::model::IntDecoder) -> Vec<u8> {
-    // The model section is the postcard encoding of the decoder; parse_model must accept it.
-    let bytes = baler_codec::model::to_bytes(dec);
+fn section_bytes(dec: &baler_codec::model::StoredDecoder) -> Vec<u8> {
+    // A dense decoder's model section is format 1 (the postcard encoding of the decoder);
+    // parse_model must accept it.
+    let bytes = dec.to_bytes();
+    assert!(bytes[0] <= 24, "format 1 starts with the latent scale");
     baler_codec::parse_model(&bytes).unwrap();
     bytes
 }

@@ -72,6 +72,23 @@ const GOLDEN: &[Golden] = &[
         hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
         version: 2,
     },
+    // Model format 2: convolutional decoders with inverse GDN, written by
+    // `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` (CPU training is
+    // repeatable: the same run writes the same bytes).
+    Golden {
+        file: "conv2d_gdn_v2_rel1e-3.baler",
+        shape: &[4, 64, 64],
+        dtype: DType::F64,
+        hash: "9c62f3214d7285b01c7843db0e491960acedd7949769a6ff8fe8fd2d778a2053",
+        version: 2,
+    },
+    Golden {
+        file: "conv3d_gdn_v2_rel1e-3.baler",
+        shape: &[16, 64, 64],
+        dtype: DType::F64,
+        hash: "4ba6e9168779b81e31226d0eee3b51c773d42432a072cf6cbe8aafa792680d1d",
+        version: 2,
+    },
 ];
 
 #[test]
@@ -119,4 +136,21 @@ fn the_autoencoder_golden_really_uses_the_integer_decoder() {
     let dec = archive.decoder.as_ref().expect("embedded model");
     assert_eq!(dec.latent_dim(), 2);
     assert!(archive.sizes.model > 0);
+}
+
+#[test]
+fn the_conv_goldens_run_transposed_convolutions_and_inverse_gdn_on_network_tiles() {
+    for (file, tile) in
+        [("conv2d_gdn_v2_rel1e-3.baler", [1, 16, 16]), ("conv3d_gdn_v2_rel1e-3.baler", [4, 8, 8])]
+    {
+        let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join(file)).unwrap();
+        let archive = Archive::open(&bytes, None).unwrap();
+        let summary = archive.model_summary.as_ref().expect("embedded model");
+        assert_eq!(summary.layers, "dense+igdn → conv_transpose+igdn → conv_transpose", "{file}");
+        assert_eq!(archive.meta.tile, tile, "{file}");
+        assert!(archive.decoder.as_ref().unwrap().norms.iter().flatten().count() == 2, "{file}");
+        let network_tiles: usize =
+            (0..archive.chunk_count()).map(|i| archive.parse_chunk(i).unwrap().network_tiles()).sum();
+        assert!(network_tiles > 0, "{file}: no tile uses the network");
+    }
 }

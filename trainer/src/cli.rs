@@ -143,6 +143,8 @@ pub enum Command {
     },
     /// Benchmark: training epochs of Baler's CFD setup, compress/decompress speed and ratio on INPUTs.
     Bench(crate::bench::BenchArgs),
+    /// Every model type (dense / conv2d / conv3d, LeakyReLU / GDN, MSE / SWAE) on INPUT with the same budget: network PSNR, ratio with the model counted, training time, model bytes.
+    Models(crate::zoo::ModelsArgs),
 }
 
 #[derive(Args)]
@@ -318,9 +320,23 @@ pub fn run(cli: Cli) -> Result<()> {
                         "epochs": r.history.len(), "best_epoch": r.best_epoch, "stop_reason": r.stop_reason,
                         "train_loss": last.map(|h| h.train_loss), "val_loss": last.and_then(|h| h.val_loss),
                         "losses": r.history.iter().map(|h| h.train_loss).collect::<Vec<_>>(), "device": cfg.device.describe(),
-                        "decoder_bytes": model.decoder_payload.len(), "hash": hex(&model.hash())})
+                        "decoder_bytes": model.decoder_payload.len(), "hash": hex(&model.hash()),
+                        "model_kind": r.ext.model, "loss": r.ext.loss, "latent": r.encoder.last().map(|l| l.out_dim),
+                        "latent_ratio": r.latent_ratio(), "requested_latent_ratio": r.ext.requested_latent_ratio})
                 );
             } else {
+                println!("model: {}; loss {}", r.ext.model, r.ext.loss);
+                let requested = match r.ext.requested_latent_ratio {
+                    q if q > 0.0 => format!("requested {q}"),
+                    _ => "from model.latent".into(),
+                };
+                println!(
+                    "network ratio: tile {:?} → {} latents = {:.2} ({requested}); the archive's ratio also counts \
+                     residuals and the model: see `baler-train info`",
+                    r.tile,
+                    r.encoder.last().map_or(0, |l| l.out_dim),
+                    r.latent_ratio()
+                );
                 println!(
                     "trained on {} tiles of {:?} in {:.1}s ({}; best epoch {}); decoder {} bytes, hash {}",
                     r.samples,
@@ -499,6 +515,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { quick, json } => crate::demo::run(quick, json)?,
         Command::Bench(args) => crate::bench::run(&args)?,
+        Command::Models(args) => crate::zoo::run(&args)?,
     }
     Ok(())
 }
@@ -567,6 +584,8 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
         "original_bytes": m.original_bytes, "archive_bytes": total,
         "ratio": ratio, "ratio_without_model": without_model, "ratio_with_model_pack": with_pack,
         "model": mode, "tile": m.tile, "chunks": a.chunk_count(),
+        "network": a.model_summary.as_ref().map(|s| json!({"layers": s.layers, "parameters": s.parameters, "latent_dim": s.latent_dim,
+            "network_ratio": m.tile.iter().map(|&t| t as f64).product::<f64>() / s.latent_dim.max(1) as f64})),
         "sections": {"header": sizes.header, "metadata": sizes.metadata, "model": sizes.model, "model_ref": sizes.model_ref,
                      "chunk_index": sizes.chunk_index, "chunks": sizes.chunks, "end": sizes.end},
         "content_hash": hex(&m.content_hash), "content_hash_verified": verified, "notes": m.notes,
@@ -590,6 +609,17 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
         println!("fill value     {f:e}");
     }
     println!("model          {mode}");
+    if let Some(ms) = &a.model_summary {
+        let dim: u64 = m.tile.iter().map(|&t| t as u64).product();
+        println!("  network      {}", ms.layers);
+        println!(
+            "  size         {} parameters; tile {:?} = {dim} values → {} latents: network ratio {:.2}",
+            ms.parameters,
+            m.tile,
+            ms.latent_dim,
+            dim as f64 / ms.latent_dim.max(1) as f64
+        );
+    }
     println!("bytes          original {}  archive {}", m.original_bytes, total);
     println!(
         "  sections     header {}  metadata {}  model {}  model-ref {}  index {}  chunks {} ({})  end {}",

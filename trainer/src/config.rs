@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::ConvArch;
 use crate::train::TrainConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,16 +20,38 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Only "dense" so far (Baler's AE); conv models come with their own issue.
+    /// "dense" (Baler's AE), "conv2d" or "conv3d".
     pub kind: String,
-    /// Encoder hidden widths; the decoder mirrors them.
+    /// Encoder hidden widths of the dense model; the decoder mirrors them.
     pub hidden: Vec<usize>,
     pub latent: usize,
+    /// Tile values per latent value; when > 0 it sets `latent` (rounded, at least 1).
+    pub latent_ratio: f64,
     /// Frames are cut into tiles of `block` = [rows, cols] over their last two axes (1-d data:
-    /// segments of rows·cols); tables always use one row per sample.
-    pub block: [usize; 2],
+    /// segments of rows·cols), or bricks [frames, rows, cols] of 3-d data; tables always use one
+    /// row per sample.
+    pub block: Vec<usize>,
+    /// "leaky_relu", or "gdn" (GDN in the encoder, inverse GDN in the decoder).
+    pub activation: String,
     /// "global" (one min/max for a field) or "per_column" (tables always use per column).
     pub normalization: String,
+    pub conv: ConvConfig,
+}
+
+/// The convolutional models' layers (`kind = "conv2d"` or `"conv3d"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConvConfig {
+    /// Channels after each convolution; each one divides the block by `stride` along every axis.
+    pub channels: Vec<usize>,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl Default for ConvConfig {
+    fn default() -> Self {
+        Self { channels: vec![8, 16], kernel: 4, stride: 2 }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,7 +60,11 @@ pub struct TrainingConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
+    /// "mse", "mse_l1" (with `l1_weight`) or "swae" (with `swae_weight`, `swae_projections`).
+    pub loss: String,
     pub l1_weight: f64,
+    pub swae_weight: f64,
+    pub swae_projections: usize,
     pub validation_fraction: f64,
     pub early_stopping_patience: usize,
     pub lr_patience: usize,
@@ -63,8 +90,11 @@ impl Default for ModelConfig {
             kind: "dense".into(),
             hidden: vec![64, 32],
             latent: 6,
-            block: [8, 8],
+            latent_ratio: 0.0,
+            block: vec![8, 8],
+            activation: "leaky_relu".into(),
             normalization: "global".into(),
+            conv: ConvConfig::default(),
         }
     }
 }
@@ -75,7 +105,10 @@ impl Default for TrainingConfig {
             epochs: 200,
             batch_size: 64,
             learning_rate: 2e-3,
+            loss: "mse".into(),
             l1_weight: 0.0,
+            swae_weight: 0.01,
+            swae_projections: 50,
             validation_fraction: 0.1,
             early_stopping_patience: 25,
             lr_patience: 8,
@@ -97,11 +130,26 @@ impl Default for CompressionConfig {
 impl Config {
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
-        if m.kind != "dense" {
-            return Err(format!("model.kind = \"{}\": only \"dense\" is implemented", m.kind));
+        if !["dense", "conv2d", "conv3d"].contains(&m.kind.as_str()) {
+            return Err(format!("model.kind = \"{}\": use \"dense\", \"conv2d\" or \"conv3d\"", m.kind));
         }
-        if m.latent == 0 || m.hidden.contains(&0) || m.block.contains(&0) {
-            return Err("model.latent, model.hidden and model.block must be positive".into());
+        if m.latent == 0 || m.hidden.contains(&0) || m.block.contains(&0) || m.conv.channels.contains(&0) {
+            return Err(
+                "model.latent, model.hidden, model.block and model.conv.channels must be positive".into()
+            );
+        }
+        if !(m.latent_ratio >= 0.0 && m.latent_ratio.is_finite()) {
+            return Err("model.latent_ratio must be ≥ 0 (0 = use model.latent)".into());
+        }
+        match (m.kind.as_str(), m.block.len()) {
+            ("conv3d", 3) | ("dense" | "conv2d", 2 | 3) => {}
+            ("conv3d", _) => {
+                return Err("model.kind = \"conv3d\" needs a 3-d model.block [frames, rows, cols]".into());
+            }
+            _ => return Err("model.block must be [rows, cols] or [frames, rows, cols]".into()),
+        }
+        if !["leaky_relu", "gdn"].contains(&m.activation.as_str()) {
+            return Err(format!("model.activation = \"{}\": use \"leaky_relu\" or \"gdn\"", m.activation));
         }
         if !["global", "per_column"].contains(&m.normalization.as_str()) {
             return Err(format!(
@@ -110,6 +158,16 @@ impl Config {
             ));
         }
         let t = &self.training;
+        match t.loss.as_str() {
+            "mse" | "mse_l1" | "swae" => {}
+            other => return Err(format!("training.loss = \"{other}\": use \"mse\", \"mse_l1\" or \"swae\"")),
+        }
+        if t.l1_weight > 0.0 && t.loss != "mse_l1" {
+            return Err("training.l1_weight is used by loss = \"mse_l1\" only: set that loss".into());
+        }
+        if !(t.swae_weight >= 0.0 && t.swae_weight.is_finite()) || t.swae_projections == 0 {
+            return Err("training: swae_weight ≥ 0 and swae_projections ≥ 1 are required".into());
+        }
         if t.batch_size == 0
             || t.learning_rate.is_nan()
             || t.learning_rate <= 0.0
@@ -128,13 +186,24 @@ impl Config {
 
     pub fn train_config(&self) -> TrainConfig {
         let t = &self.training;
+        let m = &self.model;
+        let conv = (m.kind != "dense").then(|| ConvArch {
+            three_d: m.kind == "conv3d",
+            channels: m.conv.channels.clone(),
+            kernel: m.conv.kernel,
+            stride: m.conv.stride,
+        });
         TrainConfig {
-            hidden: self.model.hidden.clone(),
-            latent: self.model.latent,
+            hidden: m.hidden.clone(),
+            conv,
+            gdn: m.activation == "gdn",
+            latent: m.latent,
             epochs: t.epochs,
             batch_size: t.batch_size,
             learning_rate: t.learning_rate,
-            l1_weight: t.l1_weight,
+            l1_weight: if t.loss == "mse_l1" { t.l1_weight } else { 0.0 },
+            swae_weight: if t.loss == "swae" { t.swae_weight } else { 0.0 },
+            swae_projections: t.swae_projections,
             validation_fraction: t.validation_fraction,
             early_stopping_patience: t.early_stopping_patience,
             lr_patience: t.lr_patience,
@@ -152,25 +221,46 @@ impl Config {
 pub const TEMPLATE: &str = r#"# baler.toml: every option with its default. Delete what you do not change.
 
 [model]
-# Baler's dense autoencoder. The decoder half is stored in the archive (offline mode) as int8
+# "dense" (Baler's autoencoder), "conv2d" (2-d convolutions over each block) or "conv3d" (3-d
+# convolutions over bricks). The decoder half is stored in the archive (offline mode) as int8
 # weights, so every weight costs one byte of the honest ratio: keep it small for small files.
 kind = "dense"
-# Encoder hidden widths; the decoder mirrors them (the original Baler uses [200, 100, 50]).
+# Encoder hidden widths of the dense model; the decoder mirrors them (the original Baler uses
+# [200, 100, 50]).
 hidden = [64, 32]
 # Latent values per tile.
 latent = 6
-# Frames are cut into tiles of rows x cols over their last two axes; each tile is one sample.
-# Tables always use one row per sample.
+# Tile values per latent value, Baler's "compression ratio" of the network; when > 0 it sets
+# latent = round(tile values / latent_ratio). (The archive's ratio is another thing: it counts
+# residuals under the error bound and the model, and is always reported as measured.)
+latent_ratio = 0.0
+# Frames are cut into tiles of rows x cols over their last two axes, or bricks of
+# [frames, rows, cols] of 3-d data; each tile is one sample. Tables always use one row per sample.
 block = [8, 8]
+# "leaky_relu", or "gdn": generalized divisive normalization in the encoder, its inverse in the
+# decoder (Ballé et al.), run by the decoders in integer arithmetic.
+activation = "leaky_relu"
 # "global" (one min/max for the whole field) or "per_column" (tables are always per column).
 normalization = "global"
+
+[model.conv]
+# Channels after each convolution (conv2d / conv3d); each layer divides the block by `stride`
+# along every axis it convolves, so the block must be divisible by stride^layers.
+channels = [8, 16]
+kernel = 4
+stride = 2
 
 [training]
 epochs = 200
 batch_size = 64
 learning_rate = 0.002
-# Weight of the L1 penalty on hidden and latent activations (0 = plain MSE).
+# "mse", "mse_l1" (plus l1_weight · mean |activation| over hidden layers and latent) or "swae"
+# (plus swae_weight · the sliced-Wasserstein distance between latents and a standard normal).
+loss = "mse"
 l1_weight = 0.0
+swae_weight = 0.01
+# Random directions per batch for the sliced-Wasserstein distance.
+swae_projections = 50
 # Fraction of the tiles held out to watch for over-fitting.
 validation_fraction = 0.1
 # Stop after this many epochs without improvement (0 = never).

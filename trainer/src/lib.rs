@@ -7,6 +7,8 @@ pub mod demo;
 pub mod device;
 pub mod io;
 pub mod metrics;
+pub mod net;
 pub mod pipeline;
 pub mod plot;
 pub mod train;
+pub mod zoo;

@@ -7,13 +7,14 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, finite_range, is_fill};
 use baler_codec::layout::{ChunkDims, lattice};
-use baler_codec::model::{FloatLayer, quantize_decoder};
+use baler_codec::model::{FloatGdn, FloatLayer, quantize_decoder};
 use baler_codec::modelfile::{read_model_file, write_model_file};
 use baler_codec::{BoundSpec, DType, Dataset, Values, parse_model};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::train::{DenseLayer, EpochStats, forward_f32, forward_on, train_dense_ae};
+use crate::net::FloatNorm;
+use crate::train::{DenseLayer, EpochStats, dense_layers, forward_f32, forward_on, train_autoencoder};
 
 /// Everything a model file holds beside the integer decoder.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +34,31 @@ pub struct TrainingRecord {
     pub seconds: f64,
     pub source: String,
     pub config_toml: String,
+    /// Written after the fields above, so model files from before it still load.
+    #[serde(skip)]
+    pub ext: RecordExt,
+}
+
+/// What the record gained with the convolutional models and GDN.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RecordExt {
+    /// The normalization after each encoder / decoder layer (empty: LeakyReLU everywhere).
+    pub encoder_norms: Vec<Option<FloatNorm>>,
+    pub decoder_norms: Vec<Option<FloatNorm>>,
+    /// The model as configured, e.g. `conv2d channels [8, 16] kernel 4 stride 2, gdn`.
+    pub model: String,
+    /// The loss trained with, e.g. `mse`, `swae (weight 0.01, 50 projections)`.
+    pub loss: String,
+    /// Tile values per latent value asked for (`model.latent_ratio`; 0 when `latent` was given).
+    pub requested_latent_ratio: f64,
+}
+
+impl TrainingRecord {
+    /// Tile values per latent value of the network as built.
+    pub fn latent_ratio(&self) -> f64 {
+        let dim: usize = self.tile.iter().product();
+        dim as f64 / self.encoder.last().map_or(1, |l| l.out_dim) as f64
+    }
 }
 
 /// A trained model: the integer decoder's bytes (what archives embed or reference) plus its record.
@@ -44,15 +70,19 @@ pub struct SavedModel {
 
 impl SavedModel {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let training = postcard::to_allocvec(&self.record).expect("record serializes");
+        let mut training = postcard::to_allocvec(&self.record).expect("record serializes");
+        training.extend(postcard::to_allocvec(&self.record.ext).expect("record serializes"));
         write_model_file(&self.decoder_payload, &training)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let f = read_model_file(bytes)?;
         let decoder = parse_model(f.decoder)?;
-        let record: TrainingRecord =
-            postcard::from_bytes(f.training).map_err(|e| anyhow::anyhow!("training record: {e}"))?;
+        let bad = |e: postcard::Error| anyhow::anyhow!("training record: {e}");
+        let (mut record, rest): (TrainingRecord, _) = postcard::take_from_bytes(f.training).map_err(bad)?;
+        if !rest.is_empty() {
+            record.ext = postcard::from_bytes(rest).map_err(bad)?;
+        }
         check_record(&record, decoder.latent_dim(), decoder.output_dim())?;
         Ok(Self { decoder_payload: f.decoder.to_vec(), record })
     }
@@ -79,6 +109,21 @@ fn check_record(r: &TrainingRecord, latent: usize, outputs: usize) -> Result<()>
     if r.encoder.is_empty() || width != latent {
         bail!("invalid model: the encoder gives {width} latents, the decoder takes {latent}");
     }
+    let norms_fit = |layers: &[DenseLayer], norms: &[Option<FloatNorm>]| {
+        norms.is_empty()
+            || (norms.len() == layers.len()
+                && layers.iter().zip(norms).all(|(l, n)| {
+                    n.as_ref().is_none_or(|n| {
+                        n.channels > 0
+                            && l.out_dim % n.channels == 0
+                            && n.beta.len() == n.channels
+                            && n.gamma.len() == n.channels * n.channels
+                    })
+                }))
+    };
+    if !norms_fit(&r.encoder, &r.ext.encoder_norms) || !norms_fit(&r.decoder, &r.ext.decoder_norms) {
+        bail!("invalid model: normalization sizes do not match the layers");
+    }
     if r.norm.is_empty() || r.norm.iter().any(|[lo, hi]| !(lo.is_finite() && hi.is_finite())) {
         bail!("invalid model: missing or non-finite normalization");
     }
@@ -90,17 +135,19 @@ fn check_record(r: &TrainingRecord, latent: usize, outputs: usize) -> Result<()>
 
 /// The tile one network sample covers: `block` over the last two axes of a field (a segment of
 /// rows·cols for 1-d data), one whole row for a table; clamped to the data.
-pub fn tile_for(ds: &Dataset, block: [usize; 2]) -> Result<[usize; 3]> {
+pub fn tile_for(ds: &Dataset, block: &[usize]) -> Result<[usize; 3]> {
     let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
     let table = matches!(ds, Dataset::Table { .. });
     let lat = lattice(&shape, table)?;
     let t = if table {
         [1, lat[1], 1]
     } else {
-        match shape.len() {
-            0 | 1 => [block[0] * block[1], 1, 1],
-            2 => [block[0], block[1], 1],
-            _ => [1, block[0], block[1]],
+        match (shape.len(), block) {
+            (0 | 1, &[r, c]) => [r * c, 1, 1],
+            (2, &[r, c]) => [r, c, 1],
+            (_, &[r, c]) => [1, r, c],
+            (3.., &[f, r, c]) => [f, r, c],
+            (n, _) => bail!("model.block {block:?} needs data with at least 3 dimensions; the input has {n}"),
         }
     };
     Ok([0, 1, 2].map(|a| t[a].min(lat[a]).max(1)))
@@ -176,31 +223,56 @@ pub fn train_model(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<SavedModel> {
     cfg.validate().map_err(anyhow::Error::msg)?;
-    let tile = tile_for(ds, cfg.model.block)?;
+    let tile = tile_for(ds, &cfg.model.block)?;
     let norm = normalization(ds, fill);
     let (samples, n) = training_samples(ds, tile, &norm, fill, cfg.training.max_samples)?;
     let dim: usize = tile.iter().product();
     if n < 2 {
         bail!("too little data to train on: {n} tile(s) of {tile:?}");
     }
+    let mut tc = cfg.train_config();
+    if cfg.model.latent_ratio > 0.0 {
+        tc.latent = ((dim as f64 / cfg.model.latent_ratio).round() as usize).max(1);
+    }
+    // A 2-d block of a 2-d field is [rows, cols, 1] on the lattice: the same values as [1, rows, cols].
+    tc.tile = Some(if tile[2] == 1 && tile[0] > 1 { [1, tile[0], tile[1]] } else { tile });
     let started = Instant::now();
-    let ae = train_dense_ae(&samples, n, dim, &cfg.train_config(), on_epoch)?;
+    let ae = train_autoencoder(&samples, n, dim, &tc, on_epoch)?;
     let seconds = started.elapsed().as_secs_f64();
+    let (encoder, encoder_norms) = dense_layers(&ae.encoder);
+    let (decoder, decoder_norms) = dense_layers(&ae.decoder);
     // Calibrate the fixed-point scales on the latents of (up to 4096) training tiles.
     let calib_rows = n.min(4096);
-    let calib = forward_f32(&ae.encoder, ae.leaky_slope, &samples[..calib_rows * dim], calib_rows);
+    let calib =
+        forward_f32(&encoder, &encoder_norms, ae.leaky_slope, &samples[..calib_rows * dim], calib_rows);
     let layers: Vec<FloatLayer> = ae
         .decoder
         .iter()
-        .map(|l| FloatLayer { in_dim: l.in_dim, out_dim: l.out_dim, weight: &l.weight, bias: &l.bias })
+        .map(|l| FloatLayer {
+            op: l.op,
+            weight: &l.weight,
+            bias: &l.bias,
+            gdn: l.norm.as_ref().map(|g| FloatGdn { beta: &g.beta, gamma: &g.gamma }),
+        })
         .collect();
-    let int_decoder = quantize_decoder(&layers, ae.leaky_slope, &calib)?;
-    let decoder_payload = baler_codec::model::to_bytes(&int_decoder);
+    let decoder_payload = quantize_decoder(&layers, ae.leaky_slope, &calib)?.to_bytes();
+    let t = &cfg.training;
+    let ext = RecordExt {
+        encoder_norms: if tc.gdn { encoder_norms } else { Vec::new() },
+        decoder_norms: if tc.gdn { decoder_norms } else { Vec::new() },
+        model: describe_model(cfg),
+        loss: match t.loss.as_str() {
+            "mse_l1" => format!("mse_l1 (weight {})", t.l1_weight),
+            "swae" => format!("swae (weight {}, {} projections)", t.swae_weight, t.swae_projections),
+            other => other.to_string(),
+        },
+        requested_latent_ratio: cfg.model.latent_ratio,
+    };
     Ok(SavedModel {
         decoder_payload,
         record: TrainingRecord {
-            encoder: ae.encoder,
-            decoder: ae.decoder,
+            encoder,
+            decoder,
             leaky_slope: ae.leaky_slope,
             tile,
             norm,
@@ -212,8 +284,20 @@ pub fn train_model(
             seconds,
             source: source.to_string(),
             config_toml: toml::to_string(cfg).unwrap_or_default(),
+            ext,
         },
     })
+}
+
+/// The model as configured, in one line.
+pub fn describe_model(cfg: &Config) -> String {
+    let m = &cfg.model;
+    let layers = match m.kind.as_str() {
+        "dense" => format!("hidden {:?}", m.hidden),
+        _ => format!("channels {:?} kernel {} stride {}", m.conv.channels, m.conv.kernel, m.conv.stride),
+    };
+    let act = if m.activation == "gdn" { "gdn" } else { "leaky_relu" };
+    format!("{} {layers}, {act}, block {:?}", m.kind, m.block)
 }
 
 /// How the archive gets its model.
@@ -256,10 +340,12 @@ pub fn compress_dataset(
     }
     let decoder = parse_model(&model.decoder_payload)?;
     let encode = |input: &[f32], n: usize| {
-        forward_on(&cfg.device, &r.encoder, r.leaky_slope, input, n).unwrap_or_else(|e| {
-            eprintln!("warning: encoding on the GPU failed ({e:#}); encoding on the CPU");
-            forward_f32(&r.encoder, r.leaky_slope, input, n)
-        })
+        forward_on(&cfg.device, &r.encoder, &r.ext.encoder_norms, r.leaky_slope, input, n).unwrap_or_else(
+            |e| {
+                eprintln!("warning: encoding on the GPU failed ({e:#}); encoding on the CPU");
+                forward_f32(&r.encoder, &r.ext.encoder_norms, r.leaky_slope, input, n)
+            },
+        )
     };
     let ae = AeModel {
         decoder,
@@ -331,6 +417,7 @@ mod tests {
                 shifts: vec![8; 4],
                 bias: vec![0; 4],
             }],
+            norms: vec![],
         };
         SavedModel {
             decoder_payload: to_bytes(&dec),
@@ -353,6 +440,7 @@ mod tests {
                 seconds: 0.0,
                 source: "test".into(),
                 config_toml: String::new(),
+                ext: RecordExt::default(),
             },
         }
     }
@@ -367,5 +455,16 @@ mod tests {
         let mut no_norm = model(4);
         no_norm.record.norm.clear();
         assert!(SavedModel::from_bytes(&no_norm.to_bytes()).is_err());
+        // Model files written before the record's extension existed still load.
+        let old = write_model_file(&good.decoder_payload, &postcard::to_allocvec(&good.record).unwrap());
+        let back = SavedModel::from_bytes(&old).unwrap();
+        assert!(back.record.ext.model.is_empty() && back.record.ext.encoder_norms.is_empty());
+        // The extension round-trips, and normalizations that do not fit the layers are refused.
+        let mut ext = model(4);
+        ext.record.ext.model = "conv2d".into();
+        assert_eq!(SavedModel::from_bytes(&ext.to_bytes()).unwrap().record.ext.model, "conv2d");
+        let norm = FloatNorm { channels: 3, beta: vec![1.0; 3], gamma: vec![0.0; 9], inverse: false };
+        ext.record.ext.encoder_norms = vec![Some(norm)];
+        assert!(SavedModel::from_bytes(&ext.to_bytes()).unwrap_err().to_string().contains("normalization"));
     }
 }

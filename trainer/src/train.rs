@@ -13,20 +13,30 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use rayon::prelude::*;
 
 use crate::device::Compute;
+use crate::net::{AeNet, Arch, ConvArch, FloatNorm, NetLayer, tensor_to_vec};
 
 /// Training hyper-parameters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
-    /// Encoder hidden widths, e.g. `[200, 100, 50]`; the decoder mirrors them.
+    /// Encoder hidden widths, e.g. `[200, 100, 50]`; the decoder mirrors them (dense model).
     pub hidden: Vec<usize>,
+    /// A convolutional model over `tile` instead of the dense one.
+    pub conv: Option<ConvArch>,
+    /// The tile a sample is (its product is the sample width); shapes convolutional models.
+    pub tile: Option<[usize; 3]>,
+    /// GDN (encoder) and inverse GDN (decoder) instead of LeakyReLU.
+    pub gdn: bool,
+    /// Weight of the sliced-Wasserstein distance between the latents and a standard normal prior
+    /// (SWAE, Kolouri et al.); 0 = off.
+    pub swae_weight: f64,
+    /// Random projections per batch of the sliced-Wasserstein distance.
+    pub swae_projections: usize,
     /// Latent width (z).
     pub latent: usize,
     /// Maximum number of epochs.
@@ -65,6 +75,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             hidden: vec![200, 100, 50],
+            conv: None,
+            tile: None,
+            gdn: false,
+            swae_weight: 0.0,
+            swae_projections: 50,
             latent: 8,
             epochs: 100,
             batch_size: 64,
@@ -109,13 +124,13 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
-/// A trained autoencoder, weights in plain f32.
+/// A trained autoencoder, weights in plain f32, in the codec's layer layout.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrainedAe {
-    /// dim -> hidden[0] -> ... -> latent
-    pub encoder: Vec<DenseLayer>,
-    /// latent -> hidden[last] -> ... -> hidden[0] -> dim
-    pub decoder: Vec<DenseLayer>,
+    /// dim -> … -> latent
+    pub encoder: Vec<NetLayer>,
+    /// latent -> … -> dim
+    pub decoder: Vec<NetLayer>,
     pub leaky_slope: f64,
     pub history: Vec<EpochStats>,
     /// "epochs", "early stopping at epoch N", "time limit" or "non-finite loss at epoch N".
@@ -128,13 +143,31 @@ pub struct TrainedAe {
 impl TrainedAe {
     /// Latent width.
     pub fn latent(&self) -> usize {
-        self.encoder.last().map_or(0, |l| l.out_dim)
+        self.encoder.last().map_or(0, |l| l.op.out_dim())
     }
 
     /// Input / output width.
     pub fn dim(&self) -> usize {
-        self.encoder.first().map_or(0, |l| l.in_dim)
+        self.encoder.first().map_or(0, |l| l.op.in_dim())
     }
+}
+
+/// Layers expanded to dense matrices for [`forward_f32`], with the normalization after each.
+pub fn dense_layers(layers: &[NetLayer]) -> (Vec<DenseLayer>, Vec<Option<FloatNorm>>) {
+    layers
+        .iter()
+        .map(|l| {
+            let positions = l.op.out_positions();
+            let bias = l.bias.iter().flat_map(|&b| std::iter::repeat_n(b, positions)).collect();
+            let dense = DenseLayer {
+                in_dim: l.op.in_dim(),
+                out_dim: l.op.out_dim(),
+                weight: l.op.expand(&l.weight),
+                bias,
+            };
+            (dense, l.norm.clone())
+        })
+        .unzip()
 }
 
 /// The burn device for training: flex on the CPU, the wgpu runtime (initialised once) on a GPU.
@@ -233,6 +266,12 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.next_f64(); // (0, 1]
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.next_f64()).cos()
+    }
+
     /// Uniform in [0, n), n >= 1.
     fn below(&mut self, n: usize) -> usize {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
@@ -247,155 +286,9 @@ impl SplitMix64 {
 }
 
 const STREAM_INIT: u64 = 1;
+const STREAM_SWAE: u64 = 4;
 const STREAM_SPLIT: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
-
-// ---------------------------------------------------------------------------------------------
-// Network
-
-/// The network as burn modules.
-#[derive(Module, Debug)]
-struct AeNet {
-    encoder: Vec<Linear>,
-    decoder: Vec<Linear>,
-}
-
-/// Output of a forward pass: reconstruction, and (if requested) the sum of |activation| over
-/// the hidden layers and the latent, with the number of elements summed.
-struct Forward {
-    output: Tensor<2>,
-    abs_sum: Option<Tensor<1>>,
-    abs_count: usize,
-}
-
-impl AeNet {
-    fn forward(&self, x: Tensor<2>, slope: f64, with_abs: bool) -> Forward {
-        let mut abs_sum: Option<Tensor<1>> = None;
-        let mut abs_count = 0usize;
-        let mut add_abs = |a: &Tensor<2>| {
-            if with_abs {
-                let [r, c] = a.dims();
-                abs_count += r * c;
-                let s = a.clone().abs().sum();
-                abs_sum = Some(match abs_sum.take() {
-                    Some(t) => t + s,
-                    None => s,
-                });
-            }
-        };
-        let mut h = x;
-        let n_enc = self.encoder.len();
-        for (k, layer) in self.encoder.iter().enumerate() {
-            h = layer.forward(h);
-            if k + 1 < n_enc {
-                h = leaky_relu(h, slope);
-            }
-            add_abs(&h); // hidden activations, then the latent
-        }
-        let n_dec = self.decoder.len();
-        for (k, layer) in self.decoder.iter().enumerate() {
-            h = layer.forward(h);
-            if k + 1 < n_dec {
-                h = leaky_relu(h, slope);
-                add_abs(&h);
-            }
-        }
-        Forward { output: h, abs_sum, abs_count }
-    }
-
-    fn layers(&self) -> impl Iterator<Item = &Linear> {
-        self.encoder.iter().chain(&self.decoder)
-    }
-}
-
-/// The parameters on the host, used to initialise the burn network and to export it.
-#[derive(Clone, Debug)]
-struct HostNet {
-    /// (in, out) of every layer, encoder then decoder.
-    dims: Vec<(usize, usize)>,
-    n_enc: usize,
-    /// Per layer `2k`: weight in burn's [in][out] layout; `2k + 1`: bias.
-    params: Vec<Vec<f32>>,
-}
-
-impl HostNet {
-    /// PyTorch's default `nn.Linear` init: W, b ~ U(-1/sqrt(in), 1/sqrt(in)), from our RNG.
-    fn init(dim: usize, hidden: &[usize], latent: usize, seed: u64) -> Self {
-        let mut rng = SplitMix64::new(seed, STREAM_INIT);
-        let mut widths = vec![dim];
-        widths.extend_from_slice(hidden);
-        widths.push(latent);
-        let enc = widths.windows(2).map(|p| (p[0], p[1]));
-        let dec = widths.windows(2).rev().map(|p| (p[1], p[0]));
-        let dims: Vec<(usize, usize)> = enc.chain(dec).collect();
-        let mut params = Vec::with_capacity(2 * dims.len());
-        for &(i, o) in &dims {
-            let bound = 1.0 / (i as f64).sqrt();
-            let mut u = || ((rng.next_f64() * 2.0 - 1.0) * bound) as f32;
-            params.push((0..i * o).map(|_| u()).collect());
-            params.push((0..o).map(|_| u()).collect());
-        }
-        Self { dims, n_enc: widths.len() - 1, params }
-    }
-
-    fn to_burn(&self, device: &Device) -> AeNet {
-        let mut layers: Vec<Linear> = self
-            .dims
-            .iter()
-            .zip(self.params.chunks_exact(2))
-            .map(|(&(i, o), p)| Linear {
-                weight: Param::from_data(TensorData::new(p[0].clone(), [i, o]), device),
-                bias: Some(Param::from_data(TensorData::new(p[1].clone(), [o]), device)),
-            })
-            .collect();
-        let decoder = layers.split_off(self.n_enc);
-        AeNet { encoder: layers, decoder }
-    }
-
-    fn from_burn(net: &AeNet) -> anyhow::Result<Self> {
-        let mut dims = Vec::new();
-        let mut params = Vec::new();
-        for l in net.layers() {
-            let w = l.weight.val();
-            let [i, o] = w.dims();
-            dims.push((i, o));
-            params.push(tensor_to_vec(w)?);
-            params.push(match &l.bias {
-                Some(b) => tensor_to_vec(b.val())?,
-                None => vec![0.0; o],
-            });
-        }
-        Ok(Self { dims, n_enc: net.encoder.len(), params })
-    }
-
-    /// PyTorch layout ([out][in] weights).
-    fn export(&self) -> (Vec<DenseLayer>, Vec<DenseLayer>) {
-        let mut layers: Vec<DenseLayer> = self
-            .dims
-            .iter()
-            .zip(self.params.chunks_exact(2))
-            .map(|(&(in_dim, out_dim), p)| {
-                let mut weight = vec![0f32; in_dim * out_dim];
-                for (i, row) in p[0].chunks_exact(out_dim).enumerate() {
-                    for (o, &w) in row.iter().enumerate() {
-                        weight[o * in_dim + i] = w;
-                    }
-                }
-                DenseLayer { in_dim, out_dim, weight, bias: p[1].clone() }
-            })
-            .collect();
-        let decoder = layers.split_off(self.n_enc);
-        (layers, decoder)
-    }
-}
-
-fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
-    t.into_data().try_into_vec_as::<f32>().map_err(|e| anyhow::anyhow!("reading tensor data: {e:?}"))
-}
-
-fn scalar(t: Tensor<1>) -> anyhow::Result<f64> {
-    Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN) as f64)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Training
@@ -448,6 +341,41 @@ fn validate(samples: &[f32], n_samples: usize, dim: usize, cfg: &TrainConfig) ->
     Ok(())
 }
 
+fn scalar(t: Tensor<1>) -> anyhow::Result<f64> {
+    Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN) as f64)
+}
+
+/// The network `cfg` asks for, on samples of `dim` values.
+pub fn architecture(dim: usize, cfg: &TrainConfig) -> anyhow::Result<Arch> {
+    match &cfg.conv {
+        None => Ok(Arch::dense(dim, &cfg.hidden, cfg.latent, cfg.gdn)),
+        Some(conv) => {
+            let tile = cfg.tile.context("a convolutional model needs the tile shape")?;
+            ensure!(tile.iter().product::<usize>() == dim, "tile {tile:?} does not hold {dim} values");
+            Arch::conv(tile, conv, cfg.latent, cfg.gdn)
+        }
+    }
+}
+
+/// Sliced-Wasserstein distance² between the rows of `latent` [n, z] and as many draws from a
+/// standard normal prior: the mean over random unit directions of the squared differences of the
+/// sorted projections. Directions and draws come from `rng`, so training stays repeatable.
+fn sliced_wasserstein(latent: Tensor<2>, projections: usize, rng: &mut SplitMix64) -> Tensor<1> {
+    let [n, z] = latent.dims();
+    let device = latent.device();
+    let mut dirs: Vec<f32> = (0..z * projections).map(|_| rng.normal() as f32).collect();
+    for p in 0..projections {
+        let norm = (0..z).map(|k| dirs[k * projections + p].powi(2)).sum::<f32>().sqrt().max(1e-12);
+        (0..z).for_each(|k| dirs[k * projections + p] /= norm);
+    }
+    let prior: Vec<f32> = (0..n * z).map(|_| rng.normal() as f32).collect();
+    let dirs = Tensor::<2>::from_data(TensorData::new(dirs, [z, projections]), &device);
+    let prior = Tensor::<2>::from_data(TensorData::new(prior, [n, z]), &device);
+    let a = latent.matmul(dirs.clone()).sort(0);
+    let b = prior.matmul(dirs).sort(0);
+    (a - b).square().mean()
+}
+
 /// Copies the given rows of `samples` into one contiguous buffer.
 fn gather(samples: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows.len() * dim);
@@ -460,19 +388,20 @@ fn gather(samples: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
 /// Objective (MSE + l1 term) of `model` on `rows`, without autodiff, in chunks.
 fn evaluate(
     model: &AeNet,
+    arch: &Arch,
     samples: &[f32],
     dim: usize,
     rows: &[usize],
     cfg: &TrainConfig,
 ) -> anyhow::Result<f64> {
     let model = model.valid();
-    let device = &model.encoder[0].weight.val().device();
+    let device = &model.device();
     let with_abs = cfg.l1_weight > 0.0;
     let (mut sq, mut abs, mut abs_count) = (0f64, 0f64, 0usize);
     for chunk in rows.chunks(EVAL_CHUNK_ROWS) {
         let x =
             Tensor::<2>::from_data(TensorData::new(gather(samples, dim, chunk), [chunk.len(), dim]), device);
-        let f = model.forward(x.clone(), cfg.leaky_slope, with_abs);
+        let f = model.forward(arch, x.clone(), cfg.leaky_slope, with_abs);
         sq += scalar((f.output - x).square().sum())?;
         if let Some(a) = f.abs_sum {
             abs += scalar(a)?;
@@ -495,7 +424,7 @@ fn evaluate(
 /// optimiser (PyTorch defaults: betas 0.9/0.999, eps 1e-8). MSE loss (+ l1_weight * mean
 /// |activations|). `on_epoch` is called after every epoch. The returned weights are those of
 /// the best epoch.
-pub fn train_dense_ae(
+pub fn train_autoencoder(
     samples: &[f32],
     n_samples: usize,
     dim: usize,
@@ -523,7 +452,10 @@ pub fn train_dense_ae(
     train_rows.sort_unstable();
     let n_train = train_rows.len();
 
-    let mut model = HostNet::init(dim, &cfg.hidden, cfg.latent, cfg.seed).to_burn(&device);
+    let arch = architecture(dim, cfg)?;
+    let mut init_rng = SplitMix64::new(cfg.seed, STREAM_INIT);
+    let mut model = crate::net::init(&arch, || init_rng.next_f64(), &device);
+    let mut swae_rng = SplitMix64::new(cfg.seed, STREAM_SWAE);
     // PyTorch's Adam defaults (burn's epsilon default is 1e-5).
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut shuffle_rng = SplitMix64::new(cfg.seed, STREAM_SHUFFLE);
@@ -550,10 +482,14 @@ pub fn train_dense_ae(
                 TensorData::new(gather(samples, dim, batch), [batch.len(), dim]),
                 &device,
             );
-            let f = model.forward(x.clone(), cfg.leaky_slope, with_abs);
+            let f = model.forward(&arch, x.clone(), cfg.leaky_slope, with_abs);
             let mut loss = (f.output - x).square().mean();
             if let Some(a) = f.abs_sum {
                 loss = loss + a.div_scalar(f.abs_count as f64).mul_scalar(cfg.l1_weight);
+            }
+            if cfg.swae_weight > 0.0 {
+                let sw = sliced_wasserstein(f.latent, cfg.swae_projections, &mut swae_rng);
+                loss = loss + sw.mul_scalar(cfg.swae_weight);
             }
             let weighted = loss.clone().detach().mul_scalar(batch.len() as f64);
             loss_sum = Some(match loss_sum.take() {
@@ -572,7 +508,8 @@ pub fn train_dense_ae(
             Some(t) => scalar(t)? / rows_done as f64,
             None => f64::NAN,
         };
-        let val_loss = if n_val > 0 { Some(evaluate(&model, samples, dim, &val_rows, cfg)?) } else { None };
+        let val_loss =
+            if n_val > 0 { Some(evaluate(&model, &arch, samples, dim, &val_rows, cfg)?) } else { None };
         let stats = EpochStats {
             epoch,
             train_loss,
@@ -627,7 +564,7 @@ pub fn train_dense_ae(
     }
 
     let (best_model, best_epoch, _) = best.context("no epoch was trained")?;
-    let (encoder, decoder) = HostNet::from_burn(&best_model)?.export();
+    let (encoder, decoder) = crate::net::export(&arch, &best_model)?;
     Ok(TrainedAe { encoder, decoder, leaky_slope: cfg.leaky_slope, history, stop_reason, best_epoch })
 }
 
@@ -641,7 +578,7 @@ pub fn time_epochs(n_samples: usize, dim: usize, cfg: &TrainConfig, epochs: usiz
     let samples: Vec<f32> = (0..n).map(|_| rng.next_f64() as f32).collect();
     let cfg =
         TrainConfig { epochs, early_stopping_patience: 0, lr_patience: 0, max_seconds: None, ..cfg.clone() };
-    let ae = train_dense_ae(&samples, n_samples, dim, &cfg, &mut |_| {})?;
+    let ae = train_autoencoder(&samples, n_samples, dim, &cfg, &mut |_| {})?;
     Ok(ae.history.iter().map(|s| s.seconds).sum::<f64>() / ae.history.len() as f64)
 }
 
@@ -666,17 +603,22 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-fn forward_row(layers: &[DenseLayer], slope: f32, input: &[f32], out: &mut [f32]) {
+fn forward_row(
+    layers: &[DenseLayer],
+    norms: &[Option<FloatNorm>],
+    slope: f32,
+    input: &[f32],
+    out: &mut [f32],
+) {
     let mut cur = input.to_vec();
     let mut next = Vec::new();
     for (k, l) in layers.iter().enumerate() {
         next.clear();
         next.extend(l.weight.chunks_exact(l.in_dim).zip(&l.bias).map(|(w, b)| dot(w, &cur) + b));
         if k + 1 < layers.len() {
-            for v in &mut next {
-                if *v < 0.0 {
-                    *v *= slope;
-                }
+            match norms.get(k) {
+                Some(Some(norm)) => norm.apply(&mut next),
+                _ => next.iter_mut().filter(|v| **v < 0.0).for_each(|v| *v *= slope),
             }
         }
         std::mem::swap(&mut cur, &mut next);
@@ -684,13 +626,19 @@ fn forward_row(layers: &[DenseLayer], slope: f32, input: &[f32], out: &mut [f32]
     out.copy_from_slice(&cur);
 }
 
-/// Plain f32 forward pass of a layer stack on the CPU (no burn), LeakyReLU between layers and
-/// none after the last. rows x in -> rows x out, row-major. An empty stack is the identity.
+/// Plain f32 forward pass of a layer stack on the CPU (no burn), LeakyReLU (or the layer's entry
+/// in `norms`, when there is one) between layers and none after the last. rows x in -> rows x out, row-major. An empty stack is the identity.
 ///
 /// # Panics
 /// If the layers are inconsistent (`weight`/`bias` lengths, chained widths) or
 /// `input.len() != rows * layers[0].in_dim`.
-pub fn forward_f32(layers: &[DenseLayer], leaky_slope: f64, input: &[f32], rows: usize) -> Vec<f32> {
+pub fn forward_f32(
+    layers: &[DenseLayer],
+    norms: &[Option<FloatNorm>],
+    leaky_slope: f64,
+    input: &[f32],
+    rows: usize,
+) -> Vec<f32> {
     let Some(first) = layers.first() else {
         return input.to_vec();
     };
@@ -719,7 +667,7 @@ pub fn forward_f32(layers: &[DenseLayer], leaky_slope: f64, input: &[f32], rows:
     out.par_chunks_mut(out_dim)
         .zip(input.par_chunks(in_dim))
         .with_min_len(16)
-        .for_each(|(o, x)| forward_row(layers, slope, x, o));
+        .for_each(|(o, x)| forward_row(layers, norms, slope, x, o));
     out
 }
 
@@ -732,12 +680,16 @@ const GPU_FORWARD_ROWS: usize = 16_384;
 pub fn forward_on(
     compute: &Compute,
     layers: &[DenseLayer],
+    norms: &[Option<FloatNorm>],
     leaky_slope: f64,
     input: &[f32],
     rows: usize,
 ) -> anyhow::Result<Vec<f32>> {
-    let (Compute::Gpu { .. }, Some(first)) = (compute, layers.first()) else {
-        return Ok(forward_f32(layers, leaky_slope, input, rows));
+    // GDN layers run on the CPU path only.
+    let (Compute::Gpu { .. }, Some(first), false) =
+        (compute, layers.first(), norms.iter().any(Option::is_some))
+    else {
+        return Ok(forward_f32(layers, norms, leaky_slope, input, rows));
     };
     let device = gpu_device()?;
     let weights: Vec<(Tensor<2>, Tensor<2>)> = layers
@@ -820,7 +772,7 @@ mod tests {
         let data = sines(n, dim, 1);
         let cfg = small_cfg();
         let mut seen = 0;
-        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| seen += 1).unwrap();
+        let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| seen += 1).unwrap();
         assert_eq!(seen, ae.history.len());
         assert_eq!(ae.stop_reason, "epochs");
         assert_eq!(ae.history.len(), 60);
@@ -829,9 +781,11 @@ mod tests {
         assert!(last < 0.3 * first, "first {first}, last {last}");
         assert_eq!(ae.latent(), 4);
         assert_eq!(ae.dim(), dim);
-        let z = forward_f32(&ae.encoder, ae.leaky_slope, &data, n);
+        let (enc, enc_norms) = dense_layers(&ae.encoder);
+        let (dec, dec_norms) = dense_layers(&ae.decoder);
+        let z = forward_f32(&enc, &enc_norms, ae.leaky_slope, &data, n);
         assert_eq!(z.len(), n * 4);
-        let rec = forward_f32(&ae.decoder, ae.leaky_slope, &z, n);
+        let rec = forward_f32(&dec, &dec_norms, ae.leaky_slope, &z, n);
         let m = mse(&rec, &data);
         let best = ae.history[ae.best_epoch - 1].train_loss;
         assert!(m < 2.0 * best && m > best / 2.0, "reconstruction mse {m} vs best-epoch loss {best}");
@@ -850,7 +804,7 @@ mod tests {
             min_learning_rate: 0.1,
             ..small_cfg()
         };
-        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert!(ae.history.iter().all(|s| s.val_loss.is_some()));
         let best = ae.history.iter().map(|s| s.val_loss.unwrap()).fold(f64::INFINITY, f64::min);
         assert_eq!(ae.history[ae.best_epoch - 1].val_loss.unwrap(), best);
@@ -865,12 +819,12 @@ mod tests {
         let (n, dim) = (96, 32);
         let data = sines(n, dim, 3);
         let cfg = TrainConfig { epochs: 5, batch_size: 16, validation_fraction: 0.25, ..small_cfg() };
-        let a = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
-        let b = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let a = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let b = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert_eq!(a.encoder, b.encoder);
         assert_eq!(a.decoder, b.decoder);
         assert_eq!(a.history[4].train_loss, b.history[4].train_loss);
-        let c = train_dense_ae(&data, n, dim, &TrainConfig { seed: 8, ..cfg }, &mut |_| {}).unwrap();
+        let c = train_autoencoder(&data, n, dim, &TrainConfig { seed: 8, ..cfg }, &mut |_| {}).unwrap();
         assert_ne!(a.encoder, c.encoder);
         assert_ne!(a.decoder, c.decoder);
     }
@@ -880,7 +834,7 @@ mod tests {
         let (n, dim) = (64, 16);
         let data = vec![0.5f32; n * dim];
         let cfg = TrainConfig { epochs: 200, learning_rate: 1e-9, early_stopping_patience: 2, ..small_cfg() };
-        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert!(ae.history.len() < 200, "ran {} epochs", ae.history.len());
         let e = ae.history.len();
         assert_eq!(ae.stop_reason, format!("early stopping at epoch {e}"));
@@ -893,8 +847,9 @@ mod tests {
         let data = sines(n, dim, 4);
         let mean_abs_latent = |l1: f64| {
             let cfg = TrainConfig { epochs: 30, l1_weight: l1, ..small_cfg() };
-            let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
-            let z = forward_f32(&ae.encoder, ae.leaky_slope, &data, n);
+            let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+            let (enc, norms) = dense_layers(&ae.encoder);
+            let z = forward_f32(&enc, &norms, ae.leaky_slope, &data, n);
             z.iter().map(|v| v.abs() as f64).sum::<f64>() / z.len() as f64
         };
         let plain = mean_abs_latent(0.0);
@@ -907,7 +862,7 @@ mod tests {
         let (n, dim) = (64, 16);
         let data = sines(n, dim, 5);
         let cfg = TrainConfig { epochs: 1_000_000, batch_size: 1, max_seconds: Some(0.2), ..small_cfg() };
-        let ae = train_dense_ae(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+        let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
         assert_eq!(ae.stop_reason, "time limit");
         assert!(ae.best_epoch >= 1 && ae.best_epoch <= ae.history.len());
     }
@@ -916,17 +871,17 @@ mod tests {
     fn bad_input_is_an_error() {
         let cfg = small_cfg();
         let mut data = sines(8, 4, 6);
-        assert!(train_dense_ae(&data, 8, 5, &cfg, &mut |_| {}).is_err());
-        assert!(train_dense_ae(&data[..31], 8, 4, &cfg, &mut |_| {}).is_err());
-        assert!(train_dense_ae(&[], 0, 4, &cfg, &mut |_| {}).is_err());
-        assert!(train_dense_ae(&[], 1, 0, &cfg, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&data, 8, 5, &cfg, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&data[..31], 8, 4, &cfg, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&[], 0, 4, &cfg, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&[], 1, 0, &cfg, &mut |_| {}).is_err());
         let bad = TrainConfig { batch_size: 0, ..cfg.clone() };
-        assert!(train_dense_ae(&data, 8, 4, &bad, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&data, 8, 4, &bad, &mut |_| {}).is_err());
         data[5] = f32::NAN;
-        let err = train_dense_ae(&data, 8, 4, &cfg, &mut |_| {}).unwrap_err();
+        let err = train_autoencoder(&data, 8, 4, &cfg, &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("non-finite"), "{err}");
         data[5] = f32::INFINITY;
-        assert!(train_dense_ae(&data, 8, 4, &cfg, &mut |_| {}).is_err());
+        assert!(train_autoencoder(&data, 8, 4, &cfg, &mut |_| {}).is_err());
     }
 
     #[test]
@@ -937,7 +892,87 @@ mod tests {
         ];
         // row (1, 1): h = (1-2, 0.5+0.5+1) = (-1, 2) -> leaky (-0.1, 2) -> 1.9 - 1 = 0.9
         // row (0, 2): h = (-4, 2) -> (-0.4, 2) -> 0.6
-        let y = forward_f32(&layers, 0.1, &[1.0, 1.0, 0.0, 2.0], 2);
+        let y = forward_f32(&layers, &[], 0.1, &[1.0, 1.0, 0.0, 2.0], 2);
         assert!((y[0] - 0.9).abs() < 1e-6 && (y[1] - 0.6).abs() < 1e-6, "{y:?}");
+    }
+
+    fn conv_cfg(three_d: bool, tile: [usize; 3], gdn: bool) -> TrainConfig {
+        TrainConfig {
+            conv: Some(ConvArch { three_d, channels: vec![4, 6], kernel: 4, stride: 2 }),
+            tile: Some(tile),
+            gdn,
+            ..small_cfg()
+        }
+    }
+
+    /// Smooth 2-D / 3-D patterns over a tile.
+    fn waves(n: usize, tile: [usize; 3], seed: u64) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed, 98);
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let (f, g, p) = (0.3 + rng.next_f64(), 0.2 + rng.next_f64(), rng.next_f64() * 6.0);
+            for a in 0..tile[0] {
+                for b in 0..tile[1] {
+                    for c in 0..tile[2] {
+                        v.push((0.5 + 0.3 * (f * b as f64 + g * c as f64 + 0.4 * a as f64 + p).sin()) as f32);
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The exported layers (kernels expanded by the codec) compute what burn computed: the layouts
+    /// of convolutions, transposed convolutions and GDN agree between the trainer and the codec.
+    #[test]
+    fn exported_conv_networks_match_burn() {
+        for (three_d, tile, gdn) in [
+            (false, [1, 8, 8], false),
+            (false, [1, 8, 12], true),
+            (true, [4, 8, 4], false),
+            (true, [4, 4, 8], true),
+        ] {
+            let dim: usize = tile.iter().product();
+            let cfg = conv_cfg(three_d, tile, gdn);
+            let arch = architecture(dim, &cfg).unwrap();
+            let device = Device::flex();
+            let mut rng = SplitMix64::new(3, 1);
+            let net = crate::net::init(&arch, || rng.next_f64(), &device);
+            let n = 5;
+            let x = waves(n, tile, 9);
+            let t = Tensor::<2>::from_data(TensorData::new(x.clone(), [n, dim]), &device);
+            let f = net.forward(&arch, t, cfg.leaky_slope, false);
+            let burn_out = tensor_to_vec(f.output).unwrap();
+            let burn_lat = tensor_to_vec(f.latent).unwrap();
+            let (enc, dec) = crate::net::export(&arch, &net).unwrap();
+            assert_eq!(enc.iter().filter(|l| l.norm.is_some()).count(), if gdn { 2 } else { 0 });
+            let (enc, en) = dense_layers(&enc);
+            let (dec, dn) = dense_layers(&dec);
+            let lat = forward_f32(&enc, &en, cfg.leaky_slope, &x, n);
+            let out = forward_f32(&dec, &dn, cfg.leaky_slope, &lat, n);
+            let close =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + y.abs()));
+            assert!(close(&lat, &burn_lat), "{three_d} {tile:?} {gdn}: latents differ");
+            assert!(close(&out, &burn_out), "{three_d} {tile:?} {gdn}: outputs differ");
+        }
+    }
+
+    #[test]
+    fn conv_models_train_with_gdn_and_swae() {
+        let tile = [1, 8, 8];
+        let (n, dim) = (192, 64);
+        let data = waves(n, tile, 5);
+        for (gdn, swae) in [(true, 0.0), (false, 0.05)] {
+            let cfg = TrainConfig { epochs: 40, latent: 4, swae_weight: swae, ..conv_cfg(false, tile, gdn) };
+            let ae = train_autoencoder(&data, n, dim, &cfg, &mut |_| {}).unwrap();
+            let (first, last) = (ae.history[0].train_loss, ae.history.last().unwrap().train_loss);
+            assert!(last.is_finite() && last < 0.5 * first, "gdn {gdn} swae {swae}: {first} -> {last}");
+            assert_eq!(ae.latent(), 4);
+            assert!(ae.decoder.iter().any(|l| matches!(l.op, baler_codec::conv::LinearOp::ConvTranspose(_))));
+        }
+        // A tile the strides cannot halve twice is refused with the reason.
+        let cfg = conv_cfg(false, [1, 6, 6], false);
+        let err = train_autoencoder(&waves(8, [1, 6, 6], 1), 8, 36, &cfg, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("divisible by 4"), "{err}");
     }
 }

@@ -31,9 +31,9 @@ fn gpu_decode_equals_cpu_decode_byte_for_byte() {
     let args = ["compress", &data("hzz_baler.npz"), "-o", s(&hzz_chunked), "--rel", "1e-3", "--force-model"];
     ok(&[&args[..], &["--quiet", "--config", s(&chunked_cfg)]].concat());
     assert!(info_json(&hzz_chunked, &[])["chunks"].as_u64().unwrap() > 4);
-    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/golden/pattern_autoencoder_rel1e-3.baler");
-    for arc in [cfd, hzz, hzz_chunked, golden] {
+    let goldens = ["pattern_autoencoder_rel1e-3", "conv2d_gdn_v2_rel1e-3", "conv3d_gdn_v2_rel1e-3"]
+        .map(|g| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/golden/{g}.baler")));
+    for arc in [&[cfd, hzz, hzz_chunked][..], &goldens[..]].concat() {
         let info = info_json(&arc, &[]);
         assert!(info["model"].as_str().unwrap().starts_with("embedded"), "{} keeps its model", arc.display());
         let mut outputs = Vec::new();

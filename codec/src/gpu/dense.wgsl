@@ -1,8 +1,8 @@
 // One dense layer of the integer decoder network (see codec/src/model.rs, which this mirrors
 // operation for operation): acc = bias + Σ w·x in i32 (exact: the model is validated so that no
 // sum can overflow), then for hidden layers a rounding right shift, a clamp to int16 and the
-// integer LeakyReLU; the last layer returns the raw accumulators. One invocation per
-// (tile, output) pair.
+// integer LeakyReLU (skipped when an inverse GDN, `igdn.wgsl`, follows the layer); the last layer
+// returns the raw accumulators. One invocation per (tile, output) pair.
 
 struct Params {
     n_tiles: u32,
@@ -10,7 +10,8 @@ struct Params {
     n_out: u32,
     is_last: u32,
     leaky_num: i32,
-    _pad0: u32,
+    // 1 when an inverse GDN follows this layer: no LeakyReLU (IntDecoder::activation).
+    normed: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -46,7 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         y = (acc + (1i << (s - 1u))) >> s;
     }
     y = clamp(y, -32768i, 32767i);
-    if (y < 0i) {
+    if (y < 0i && params.normed == 0u) {
         y = (y * params.leaky_num) >> 12u;
     }
     layer_out[idx] = y;

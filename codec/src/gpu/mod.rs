@@ -1,7 +1,8 @@
 //! The decoder network on a GPU through wgpu: native (Vulkan, Metal, DX12) and WebGPU in the
-//! browser run the same WGSL kernel (`dense.wgsl`), which performs exactly the integer operations of
-//! [`IntDecoder::predict_acc`], so GPU and CPU decodes give identical bits. Only the integer part
-//! runs here; the exact power-of-two scaling to f64 stays on the CPU ([`IntDecoder::outputs`]).
+//! browser run the same WGSL kernels (`dense.wgsl`, and `igdn.wgsl` for inverse GDN), which perform
+//! exactly the integer operations of [`IntDecoder::predict_acc`], so GPU and CPU decodes give
+//! identical bits. Only the integer part runs here; the exact power-of-two scaling to f64 stays on
+//! the CPU ([`IntDecoder::outputs`]).
 
 pub use wgpu;
 use wgpu::util::DeviceExt;
@@ -10,6 +11,7 @@ use crate::error::{CodecError, Result};
 use crate::model::{IntDecoder, clamp_activation};
 
 const SHADER: &str = include_str!("dense.wgsl");
+const IGDN_SHADER: &str = include_str!("igdn.wgsl");
 const WORKGROUP: u32 = 64;
 /// Largest activation buffer one dispatch batch uses; tiles beyond it go in further batches, so
 /// a chunk of any size fits every device's storage-buffer limit (WebGPU's default is 128 MiB).
@@ -30,15 +32,26 @@ struct GpuLayer {
     shifts: wgpu::Buffer,
     n_in: u32,
     n_out: u32,
+    /// The inverse GDN that follows this (hidden) layer instead of LeakyReLU.
+    norm: Option<GpuNorm>,
 }
 
-/// An opened GPU device with the compiled kernel. Open one per adapter and keep it: WebGPU lets
+struct GpuNorm {
+    beta: wgpu::Buffer,
+    gamma: wgpu::Buffer,
+    shifts: wgpu::Buffer,
+    channels: u32,
+    positions: u32,
+}
+
+/// An opened GPU device with the compiled kernels. Open one per adapter and keep it: WebGPU lets
 /// an adapter create a single device.
 #[derive(Clone)]
 pub struct GpuDevice {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    norm_pipeline: wgpu::ComputePipeline,
     pub adapter: AdapterSummary,
 }
 
@@ -78,7 +91,7 @@ pub async fn request_adapter() -> Result<wgpu::Adapter> {
 }
 
 impl GpuDevice {
-    /// Opens a device on `adapter` and compiles the kernel.
+    /// Opens a device on `adapter` and compiles the kernels.
     pub async fn new(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let summary = AdapterSummary {
@@ -94,19 +107,23 @@ impl GpuDevice {
             })
             .await
             .map_err(|e| gpu_err("cannot open the GPU device", e))?;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("dense.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("dense layer"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        Ok(Self { device, queue, pipeline, adapter: summary })
+        let compile = |label: &str, source: &str| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let pipeline = compile("dense.wgsl", SHADER);
+        let norm_pipeline = compile("igdn.wgsl", IGDN_SHADER);
+        Ok(Self { device, queue, pipeline, norm_pipeline, adapter: summary })
     }
 }
 
@@ -125,12 +142,20 @@ impl GpuDecoder {
         let layers = dec
             .layers
             .iter()
-            .map(|l| GpuLayer {
+            .enumerate()
+            .map(|(i, l)| GpuLayer {
                 weights: init("weights", &le_bytes_i32(l.weights.iter().map(|&w| w as i32)), storage),
                 bias: init("bias", &le_bytes_i32(l.bias.iter().copied()), storage),
                 shifts: init("shifts", &le_bytes_i32(l.shifts.iter().map(|&s| s as i32)), storage),
                 n_in: l.in_dim,
                 n_out: l.out_dim,
+                norm: dec.norm(i).map(|g| GpuNorm {
+                    beta: init("gdn beta", &le_bytes_i32(g.beta.iter().copied()), storage),
+                    gamma: init("gdn gamma", &le_bytes_i32(g.gamma.iter().map(|&v| v as i32)), storage),
+                    shifts: init("gdn shifts", &le_bytes_i32(g.shifts.iter().map(|&s| s as i32)), storage),
+                    channels: g.channels,
+                    positions: l.out_dim / g.channels,
+                }),
             })
             .collect();
         let widest = dec.layers.iter().map(|l| l.out_dim as usize).max().unwrap_or(0).max(dec.latent_dim());
@@ -177,37 +202,20 @@ impl GpuDecoder {
         let last = self.layers.len() - 1;
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         for (i, layer) in self.layers.iter().enumerate() {
-            // A uniform buffer per dispatch, not per layer: chunks decoded on several threads
-            // share this decoder, and a shared one could be rewritten before a dispatch reads it.
+            let normed = layer.norm.is_some() as u32;
             let params =
-                [n as u32, layer.n_in, layer.n_out, (i == last) as u32, self.leaky_num as u32, 0, 0, 0];
-            let params = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: &le_bytes_i32(params.iter().map(|&p| p as i32)),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-            let bind = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &self.gpu.pipeline.get_bind_group_layout(0),
-                entries: &[
-                    entry(0, &params),
-                    entry(1, &layer.weights),
-                    entry(2, &layer.bias),
-                    entry(3, &layer.shifts),
-                    entry(4, &input),
-                    entry(5, &output),
-                ],
-            });
-            let groups = (n as u64 * layer.n_out as u64).div_ceil(WORKGROUP as u64);
-            let x = groups.min(65535) as u32;
-            let y = groups.div_ceil(x.max(1) as u64) as u32;
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.gpu.pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(x.max(1), y.max(1), 1);
-            }
+                [n as u32, layer.n_in, layer.n_out, (i == last) as u32, self.leaky_num as u32, normed, 0, 0];
+            let buffers = [&layer.weights, &layer.bias, &layer.shifts, &input, &output];
+            let count = n as u64 * layer.n_out as u64;
+            self.dispatch(&mut encoder, &self.gpu.pipeline, &params, buffers, count);
             std::mem::swap(&mut input, &mut output);
+            if let Some(g) = &layer.norm {
+                // `input` holds the layer's output now: normalize it into `output`, then swap again.
+                let params = [n as u32, g.channels, g.positions, 0];
+                let buffers = [&g.beta, &g.gamma, &g.shifts, &input, &output];
+                self.dispatch(&mut encoder, &self.gpu.norm_pipeline, &params, buffers, count);
+                std::mem::swap(&mut input, &mut output);
+            }
         }
         let out_bytes = (n * self.layers[last].n_out as usize * 4) as u64;
         let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -237,6 +245,40 @@ impl GpuDecoder {
         drop(view);
         readback.unmap();
         Ok(acc)
+    }
+
+    /// Records one kernel dispatch of `count` invocations: binding 0 is a uniform holding
+    /// `params`, bindings 1–5 are `buffers`.
+    fn dispatch(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u32],
+        buffers: [&wgpu::Buffer; 5],
+        count: u64,
+    ) {
+        // A uniform buffer per dispatch, not per layer: chunks decoded on several threads share
+        // this decoder, and a shared one could be rewritten before a dispatch reads it.
+        let params = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &le_bytes_i32(params.iter().map(|&p| p as i32)),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![entry(0, &params)];
+        entries.extend((1..).zip(buffers).map(|(b, buf)| entry(b, buf)));
+        let bind = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        // At most 65535 workgroups along x; the kernels fold y back into one index.
+        let groups = count.div_ceil(WORKGROUP as u64);
+        let x = groups.min(65535) as u32;
+        let y = groups.div_ceil(x.max(1) as u64) as u32;
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(x.max(1), y.max(1), 1);
     }
 }
 

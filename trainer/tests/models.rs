@@ -1,0 +1,175 @@
+//! The model zoo end to end: convolutional autoencoders (2-D on Baler's CFD example, 3-D on a
+//! volume), GDN and the SWAE loss train through the CLI, compress under the bound, and decode.
+//!
+//! `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` also copies the
+//! pattern archives to DIR: that is how `tests/golden/conv*_v2_*.baler` were written.
+
+mod common;
+
+use std::path::Path;
+
+use baler_codec::{Array, DType, Dataset, Values};
+use baler_train::io::write_dataset;
+use common::*;
+
+fn config(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// frames × rows × cols where each brick of `brick` is 0.5 + a·P1 + b·P2 + a small smooth trend,
+/// with P1 a checkerboard and P2 an oscillation: hard for classic predictors, two numbers for a
+/// network.
+fn pattern_volume(shape: [usize; 3], brick: [usize; 3], seed: u64) -> Dataset {
+    let [f, h, w] = shape;
+    let mut v = vec![0.0f64; f * h * w];
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0
+    };
+    let bricks = [0, 1, 2].map(|a| shape[a] / brick[a]);
+    for bi in 0..bricks[0] * bricks[1] * bricks[2] {
+        let (a, b) = (next() * 0.3, next() * 0.3);
+        let origin = [bi / (bricks[1] * bricks[2]), (bi / bricks[2]) % bricks[1], bi % bricks[2]];
+        for i in 0..brick[0] {
+            for j in 0..brick[1] {
+                for k in 0..brick[2] {
+                    let p1 = if (i + j + k) % 2 == 0 { 1.0 } else { -1.0 };
+                    let p2 = (j as f64 * 1.7 + i as f64).sin() * (k as f64 * 2.3).cos();
+                    let (x, y, z) =
+                        (origin[0] * brick[0] + i, origin[1] * brick[1] + j, origin[2] * brick[2] + k);
+                    v[(x * h + y) * w + z] = 0.5 + a * p1 + b * p2 + 0.01 * (y as f64 * 0.05).sin();
+                }
+            }
+        }
+    }
+    Dataset::Field(Array { dtype: DType::F64, shape: vec![f, h, w], values: Values::Float(v) })
+}
+
+/// Trains with `cfg`, compresses at `rel` with the model forced in, decodes, checks the bound;
+/// returns (train --json, compress --json, info --json).
+fn train_compress_decode(
+    dir: &Path,
+    input: &str,
+    cfg: &Path,
+    rel: f64,
+) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    let model = dir.join("m.bmodel");
+    let arc = dir.join("a.baler");
+    let out = dir.join("a.npy");
+    let trained: serde_json::Value =
+        serde_json::from_str(&ok(&["train", input, "-o", s(&model), "--config", s(cfg), "--json"])).unwrap();
+    let rel_s = rel.to_string();
+    let args = ["compress", input, "-o", s(&arc), "--rel", &rel_s, "--model", s(&model), "--embed-model"];
+    let compressed: serde_json::Value =
+        serde_json::from_str(&ok(&[&args[..], &["--force-model", "--json"]].concat())).unwrap();
+    ok(&["decompress", s(&arc), "-o", s(&out)]);
+    check_rel_bound(&read(Path::new(input)), &read(&out), rel);
+    (trained, compressed, info_json(&arc, &[]))
+}
+
+/// With `BALER_WRITE_GOLDEN=DIR`: compresses `input` (in `dir`) again with the trained model,
+/// named relatively (the archive's notes name its source), into DIR/`name`.
+fn write_golden(dir: &Path, input: &str, name: &str) {
+    let Ok(golden) = std::env::var("BALER_WRITE_GOLDEN") else { return };
+    let target = Path::new(&golden).join(name);
+    let args = [
+        "compress",
+        input,
+        "-o",
+        name,
+        "--rel",
+        "1e-3",
+        "--model",
+        "m.bmodel",
+        "--embed-model",
+        "--force-model",
+    ];
+    let st = std::process::Command::new(binary()).args(args).current_dir(dir).status().unwrap();
+    assert!(st.success());
+    std::fs::copy(dir.join(name), target).unwrap();
+}
+
+#[test]
+fn conv2d_with_gdn_trains_on_cfd_and_the_ratio_asked_for_is_the_ratio_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "conv2d.toml",
+        "[model]\nkind = \"conv2d\"\nblock = [16, 16]\nlatent_ratio = 32\nactivation = \"gdn\"\n\
+         [training]\nepochs = 25\nmax_seconds = 20.0\n",
+    );
+    let input = data("CFD_animation.npz");
+    let (trained, compressed, info) = train_compress_decode(dir.path(), &input, &cfg, 1e-3);
+    assert_eq!(trained["latent"], 8, "256 values / requested ratio 32");
+    assert_eq!(trained["latent_ratio"], 32.0);
+    assert_eq!(trained["requested_latent_ratio"], 32.0);
+    assert!(trained["model_kind"].as_str().unwrap().starts_with("conv2d"), "{trained}");
+    let losses: Vec<f64> = serde_json::from_value(trained["losses"].clone()).unwrap();
+    assert!(losses.last().unwrap() < &(0.5 * losses[0]), "conv2d did not learn: {losses:?}");
+    assert_eq!(compressed["model"], true);
+    let net = &info["network"];
+    assert_eq!(net["layers"], "dense+igdn → conv_transpose+igdn → conv_transpose");
+    assert_eq!(net["network_ratio"], 32.0, "info states the ratio the training log stated");
+    // The model counts in the honest ratio: the archive is larger than without it.
+    assert!(info["ratio"].as_f64().unwrap() < info["ratio_without_model"].as_f64().unwrap());
+}
+
+#[test]
+fn conv3d_and_swae_train_on_a_volume_and_the_network_wins_bricks() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume.npy");
+    write_dataset(&volume, &pattern_volume([16, 64, 64], [4, 8, 8], 3)).unwrap();
+    let cfg = config(
+        dir.path(),
+        "conv3d.toml",
+        "[model]\nkind = \"conv3d\"\nblock = [4, 8, 8]\nlatent = 4\nactivation = \"gdn\"\n\
+         [model.conv]\nchannels = [6, 8]\n[training]\nepochs = 60\nmax_seconds = 30.0\nloss = \"swae\"\n\
+         swae_weight = 0.001\n",
+    );
+    let (trained, compressed, info) = train_compress_decode(dir.path(), s(&volume), &cfg, 1e-3);
+    assert_eq!(trained["tile"], serde_json::json!([4, 8, 8]));
+    assert!(trained["loss"].as_str().unwrap().starts_with("swae"), "{trained}");
+    let tiles = compressed["ae_tiles"].as_u64().unwrap();
+    assert!(tiles > 0, "the network won no brick: {compressed}");
+    assert!(info["network"]["layers"].as_str().unwrap().contains("conv_transpose+igdn"), "{info}");
+    write_golden(dir.path(), "volume.npy", "conv3d_gdn_v2_rel1e-3.baler");
+}
+
+#[test]
+fn conv2d_network_wins_tiles_of_a_pattern_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let field = dir.path().join("field.npy");
+    write_dataset(&field, &pattern_volume([4, 64, 64], [1, 16, 16], 5)).unwrap();
+    let cfg = config(
+        dir.path(),
+        "conv2d.toml",
+        "[model]\nkind = \"conv2d\"\nblock = [16, 16]\nlatent = 4\nactivation = \"gdn\"\n\
+         [model.conv]\nchannels = [4, 8]\n[training]\nepochs = 80\nmax_seconds = 30.0\n",
+    );
+    let (_, compressed, _) = train_compress_decode(dir.path(), s(&field), &cfg, 1e-3);
+    assert!(compressed["ae_tiles"].as_u64().unwrap() > 0, "the network won no tile: {compressed}");
+    write_golden(dir.path(), "field.npy", "conv2d_gdn_v2_rel1e-3.baler");
+}
+
+#[test]
+fn bad_model_configs_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data("CFD_animation.npz");
+    let model = dir.path().join("m.bmodel");
+    let cases = [
+        ("[model]\nkind = \"conv3d\"\n", "needs a 3-d model.block"),
+        ("[model]\nkind = \"conv2d\"\nblock = [6, 6]\n", "divisible by 4"),
+        ("[model]\nkind = \"conv2d\"\n[model.conv]\nkernel = 3\n", "even difference"),
+        ("[model]\nactivation = \"relu6\"\n", "leaky_relu"),
+        ("[training]\nloss = \"swae\"\nswae_projections = 0\n", "swae_projections"),
+        ("[training]\nl1_weight = 0.1\n", "mse_l1"),
+    ];
+    for (i, (body, needle)) in cases.iter().enumerate() {
+        let cfg = config(dir.path(), &format!("bad{i}.toml"), body);
+        fails(&["train", &input, "-o", s(&model), "--config", s(&cfg)], needle);
+        assert!(!model.exists(), "a failed training wrote {}", model.display());
+    }
+}
