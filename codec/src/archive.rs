@@ -21,6 +21,8 @@ pub(crate) const CODER_RAW: u8 = 0;
 pub(crate) const CODER_HUFFMAN: u8 = 1;
 /// Bucket symbols with a Huffman table per stream, plus extra bits (format version 2).
 pub(crate) const CODER_BUCKETS: u8 = 2;
+/// Coder 2 with one table per interpolation level instead of per stream (single-stream fields).
+pub(crate) const CODER_BUCKETS_LEVELS: u8 = 3;
 
 /// Bytes per section kind, for `info`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -150,6 +152,7 @@ impl ParsedChunk {
         let coder = match self.coder {
             CODER_RAW => "bytes",
             CODER_HUFFMAN => "Huffman",
+            CODER_BUCKETS_LEVELS => "buckets + Huffman per level",
             _ => "buckets + Huffman per stream",
         };
         (self.classic.name(), coder)
@@ -417,6 +420,11 @@ impl<'a> Archive<'a> {
             CODER_BUCKETS => {
                 let streams = self.stream_params.len();
                 crate::buckets::decode(&mut r, n, streams, |e| self.stream_of(e, dims), &mut codes)?;
+            }
+            CODER_BUCKETS_LEVELS if self.stream_params.len() == 1 => {
+                let levels = crate::buckets::level_contexts(dims);
+                let tables = crate::buckets::LEVEL_TABLES;
+                crate::buckets::decode(&mut r, n, tables, |e| levels[e] as usize, &mut codes)?;
             }
             c => return corrupt(format!("unknown symbol coder {c}")),
         }

@@ -6,7 +6,8 @@
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
 use crate::archive::{
-    Archive, CODER_BUCKETS, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes, model_hash,
+    Archive, CODER_BUCKETS, CODER_BUCKETS_LEVELS, CODER_HUFFMAN, CODER_RAW, EXC_FILL, EXC_RAW, SectionSizes,
+    model_hash,
 };
 use crate::bytes::{put_varint, zigzag};
 use crate::container::{ContainerWriter, SectionKind};
@@ -366,56 +367,85 @@ fn encode_chunk(
         }
     }
 
-    // 2. Classic predictor with the smallest estimated code size.
+    // 2. Classic predictors by estimated code size: on the grid (2a), and on reconstructed values
+    //    for fields of floats (2b: noise below the bound is absorbed instead of surviving as ±1
+    //    codes; wins at loose bounds). The few best are kept.
     let centers: Vec<i64> = streams.iter().map(|s| s.center).collect();
-    let mut best: Option<(f64, Classic, Vec<i64>, Vec<i64>)> = None;
-    for cand in Classic::candidates(chunk.dims, table) {
-        let mut qq = q.clone();
-        let mut codes = vec![0i64; n];
-        sweep(chunk.dims, cand, &centers, table, &mut qq, |e, p| {
-            if exc_mask[e] {
-                p
-            } else {
-                codes[e] = q[e].wrapping_sub(p);
-                q[e]
-            }
-        });
-        let cost = estimated_bytes(codes.iter().copied());
-        if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, cand, codes, qq));
-        }
-    }
-    let (best_cost, mut classic, mut codes, q) = best.expect("at least one candidate");
-
-    // 2b. Interpolation on reconstructed values (fields of floats): noise below the bound is
-    //     absorbed instead of surviving as ±1 codes; wins at loose bounds.
+    let mut choices: Vec<Choice> =
+        Classic::candidates(chunk.dims, table).into_iter().map(Choice::Grid).collect();
+    let mut on_values = None;
     if let (false, [s]) = (table, streams)
         && let (Values::Float(v), Quantizer::Float { bound, step, .. }) = (s.values, s.meta.quantizer)
-        && Classic::candidates(chunk.dims, table).contains(&Classic::Interp { cubic: false })
+        && choices.contains(&Choice::Grid(Classic::Interp { cubic: false }))
     {
         let center = s.meta.min + (s.meta.max - s.meta.min) / 2.0;
-        let stored_bytes = s.meta.dtype.size_bytes() as f64 + 2.0;
-        let mut cheapest = best_cost;
-        let mut chosen = None;
-        for fb in crate::feedback::Feedback::variants(center, step) {
-            let d = fb.encode(chunk.dims, bound, s.meta.dtype, |e| v[source_index(e)], &exc_mask);
-            let cost =
-                estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
-            if cost < cheapest {
-                cheapest = cost;
-                chosen = Some((fb.predictor(), d));
+        choices.extend(crate::feedback::Feedback::variants(center, step).map(Choice::Feedback));
+        on_values = Some((v, bound, s.meta.dtype));
+    }
+    // Estimated size of one choice on a box of the chunk: `at` maps the box's elements to the chunk's.
+    let evaluate = |choice: &Choice, dims: [usize; 3], at: &dyn Fn(usize) -> usize| -> Candidate {
+        let m = dims.iter().product::<usize>();
+        let mask: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
+        match (choice, on_values) {
+            (Choice::Grid(cand), _) => {
+                let mut qq: Vec<i64> = (0..m).map(|e| q[at(e)]).collect();
+                let mut codes = vec![0i64; m];
+                sweep(dims, *cand, &centers, table, &mut qq, |e, p| {
+                    let x = q[at(e)];
+                    if mask[e] {
+                        p
+                    } else {
+                        codes[e] = x.wrapping_sub(p);
+                        x
+                    }
+                });
+                let cost = estimated_bytes(codes.iter().copied());
+                Candidate { cost, classic: *cand, codes, new_exceptions: Vec::new() }
             }
-        }
-        if let Some((predictor, d)) = chosen {
-            classic = predictor;
-            codes = d.codes;
-            for e in d.new_exceptions {
-                let x = v[source_index(e)];
-                exceptions.push((e, EXC_RAW, exact_bytes(x, s.meta.dtype)));
-                exc_mask[e] = true;
+            (Choice::Feedback(fb), Some((v, bound, dtype))) => {
+                let d = fb.encode(dims, bound, dtype, |e| v[source_index(at(e))], &mask);
+                let stored_bytes = dtype.size_bytes() as f64 + 2.0;
+                let cost =
+                    estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes;
+                Candidate { cost, classic: fb.predictor(), codes: d.codes, new_exceptions: d.new_exceptions }
             }
-            exceptions.sort_by_key(|x| x.0);
+            (Choice::Feedback(_), None) => unreachable!("feedback choices need float values"),
         }
+    };
+    // Large chunks: every choice on a central box first, only the best few on the whole chunk.
+    if n >= SAMPLE_FROM {
+        let [d0, d1, d2] = chunk.dims;
+        let b = sample_box(chunk.dims);
+        let o = [(d0 - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
+        let at =
+            |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2];
+        let mut scored: Vec<(f64, Choice)> = choices.iter().map(|c| (evaluate(c, b, &at).cost, *c)).collect();
+        scored.sort_by(|x, y| x.0.total_cmp(&y.0));
+        choices = scored.into_iter().take(SHORTLIST).map(|(_, c)| c).collect();
+    }
+    let mut top = TopCandidates::default();
+    for c in &choices {
+        top.offer(evaluate(c, chunk.dims, &|e| e));
+    }
+    // 2c. Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
+    //     those are packed for real and the smallest kept.
+    let with_new_exceptions = |exceptions: &mut Vec<(usize, u8, Vec<u8>)>, new: &[usize]| {
+        for &e in new {
+            let s = &streams[stream_of(e)];
+            exceptions.push((e, EXC_RAW, exact_bytes(value_at(s.values, source_index(e)), s.meta.dtype)));
+        }
+        exceptions.sort_by_key(|x| x.0);
+    };
+    let chosen = top.pick(|c| {
+        let mut exc = exceptions.clone();
+        with_new_exceptions(&mut exc, &c.new_exceptions);
+        let section = ChunkSection { exceptions: &exc, latents: None, codes: &c.codes };
+        pack(&section, chunk.dims, streams.len(), stream_of, opts.zstd_level).1.len()
+    });
+    let (classic, mut codes) = (chosen.classic, chosen.codes);
+    with_new_exceptions(&mut exceptions, &chosen.new_exceptions);
+    for &e in &chosen.new_exceptions {
+        exc_mask[e] = true;
     }
     let feedback = matches!(classic, Classic::InterpFeedback { .. });
 
@@ -533,47 +563,10 @@ fn encode_chunk(
         latent_bytes = choice.latent_bytes;
     }
 
-    // 4. Bytes: exceptions, tile modes, latents, escapes, symbols — one zstd frame.
-    let mut raw = Vec::with_capacity(n + 64);
-    put_varint(&mut raw, exceptions.len() as u64);
-    let mut prev = 0usize;
-    for (k, (pos, kind, bytes)) in exceptions.iter().enumerate() {
-        put_varint(&mut raw, if k == 0 { *pos } else { pos - prev - 1 } as u64);
-        raw.push(*kind);
-        raw.extend_from_slice(bytes);
-        prev = *pos;
-    }
-    if let Some(shift) = latent_shift {
-        raw.push(shift);
-    }
-    raw.extend_from_slice(&modes);
-    raw.extend_from_slice(&latent_bytes);
-    let (mut symbols, mut escapes) = (Vec::with_capacity(n), Vec::new());
-    pack_codes(&codes, &mut symbols, &mut escapes);
-    // Candidates, each then zstd'd, the smallest kept: bytes + escapes with one Huffman table;
-    // bucket symbols with a table per stream (wide or per-column distributions); for small
-    // chunks, where a 128-byte table may not pay, the plain bytes.
-    let mut with_buckets = raw.clone();
-    put_varint(&mut with_buckets, 0);
-    with_buckets.push(CODER_BUCKETS);
-    crate::buckets::encode(&codes, streams.len(), stream_of, &mut with_buckets);
-    put_varint(&mut raw, escapes.len() as u64);
-    raw.extend_from_slice(&escapes);
-    let mut with_huffman = raw.clone();
-    with_huffman.push(CODER_HUFFMAN);
-    crate::huffman::encode(&symbols, &mut with_huffman);
-    let mut candidates = vec![with_huffman, with_buckets];
-    if n <= 1 << 16 {
-        let mut with_bytes = raw;
-        with_bytes.push(CODER_RAW);
-        with_bytes.extend_from_slice(&symbols);
-        candidates.push(with_bytes);
-    }
-    let (raw_len, packed) = candidates
-        .into_iter()
-        .map(|r| (r.len(), zstd_compress(&r, opts.zstd_level)))
-        .min_by_key(|(_, z)| z.len())
-        .expect("one candidate");
+    // 4. Bytes.
+    let latents = latent_shift.map(|shift| (shift, modes.as_slice(), latent_bytes.as_slice()));
+    let section = ChunkSection { exceptions: &exceptions, latents, codes: &codes };
+    let (raw_len, packed) = pack(&section, chunk.dims, streams.len(), stream_of, opts.zstd_level);
 
     let mut payload = Vec::new();
     put_varint(&mut payload, chunk.start as u64);
@@ -592,6 +585,135 @@ fn encode_chunk(
     })
 }
 
+/// A way to predict a chunk: a classic predictor on the grid, or interpolation on reconstructed
+/// values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Choice {
+    Grid(Classic),
+    Feedback(crate::feedback::Feedback),
+}
+
+/// Chunks from this many elements choose among their predictors on a central box of about
+/// `SAMPLE_SIZE` elements first (the chunk's proportions, scaled down), then run only the
+/// `SHORTLIST` best over the whole chunk.
+const SAMPLE_FROM: usize = 1 << 18;
+const SAMPLE_SIZE: usize = 1 << 16;
+const SHORTLIST: usize = 2;
+
+fn sample_box(dims: [usize; 3]) -> [usize; 3] {
+    let n: usize = dims.iter().product();
+    let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
+    let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
+    dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
+}
+
+/// A classic prediction of a chunk: its codes, and the values it leaves to store exactly.
+struct Candidate {
+    cost: f64,
+    classic: Classic,
+    codes: Vec<i64>,
+    new_exceptions: Vec<usize>,
+}
+
+/// The cheapest few candidates by estimated size (each holds a chunk's codes, so not all of them).
+#[derive(Default)]
+struct TopCandidates(Vec<Candidate>);
+
+/// Candidates kept, and how close (relative) an estimate must be to the best's to be packed too.
+const TOP_CANDIDATES: usize = 3;
+const CLOSE_ESTIMATE: f64 = 0.03;
+
+impl TopCandidates {
+    fn offer(&mut self, c: Candidate) {
+        let at = self.0.partition_point(|k| k.cost <= c.cost);
+        if at < TOP_CANDIDATES {
+            self.0.insert(at, c);
+            self.0.truncate(TOP_CANDIDATES);
+        }
+    }
+
+    /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one `real_size` finds
+    /// smallest (the first on ties).
+    fn pick(self, real_size: impl Fn(&Candidate) -> usize) -> Candidate {
+        let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
+        let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
+        if close.len() == 1 {
+            return close.into_iter().next().expect("one candidate");
+        }
+        let sizes: Vec<usize> = close.iter().map(&real_size).collect();
+        let best = (0..close.len()).min_by_key(|&i| (sizes[i], i)).expect("one candidate");
+        close.into_iter().nth(best).expect("index in range")
+    }
+}
+
+/// What a chunk's zstd frame holds besides its header.
+struct ChunkSection<'a> {
+    exceptions: &'a [(usize, u8, Vec<u8>)],
+    /// (latent step, tile modes, latent bytes) when the archive has a model.
+    latents: Option<(u8, &'a [u8], &'a [u8])>,
+    codes: &'a [i64],
+}
+
+/// Exceptions, tile modes, latents, escapes, symbols — one zstd frame, with the symbol coder that
+/// makes it smallest. Returns (inflated length, frame).
+fn pack(
+    section: &ChunkSection<'_>,
+    dims: [usize; 3],
+    n_streams: usize,
+    stream_of: impl Fn(usize) -> usize + Copy,
+    zstd_level: i32,
+) -> (usize, Vec<u8>) {
+    let (exceptions, codes) = (section.exceptions, section.codes);
+    let n = codes.len();
+    let mut raw = Vec::with_capacity(n + 64);
+    put_varint(&mut raw, exceptions.len() as u64);
+    let mut prev = 0usize;
+    for (k, (pos, kind, bytes)) in exceptions.iter().enumerate() {
+        put_varint(&mut raw, if k == 0 { *pos } else { pos - prev - 1 } as u64);
+        raw.push(*kind);
+        raw.extend_from_slice(bytes);
+        prev = *pos;
+    }
+    if let Some((shift, modes, latent_bytes)) = section.latents {
+        raw.push(shift);
+        raw.extend_from_slice(modes);
+        raw.extend_from_slice(latent_bytes);
+    }
+    let (mut symbols, mut escapes) = (Vec::with_capacity(n), Vec::new());
+    pack_codes(&codes, &mut symbols, &mut escapes);
+    // Candidates, each then zstd'd, the smallest kept: bytes + escapes with one Huffman table;
+    // bucket symbols with a table per stream (wide or per-column distributions); for small
+    // chunks, where a 128-byte table may not pay, the plain bytes.
+    let mut with_buckets = raw.clone();
+    put_varint(&mut with_buckets, 0);
+    let mut with_levels = (n_streams == 1 && n >= MIN_LEVEL_CODER).then(|| with_buckets.clone());
+    with_buckets.push(CODER_BUCKETS);
+    crate::buckets::encode(codes, n_streams, stream_of, &mut with_buckets);
+    if let Some(w) = &mut with_levels {
+        let levels = crate::buckets::level_contexts(dims);
+        w.push(CODER_BUCKETS_LEVELS);
+        crate::buckets::encode(codes, crate::buckets::LEVEL_TABLES, |e| levels[e] as usize, w);
+    }
+    put_varint(&mut raw, escapes.len() as u64);
+    raw.extend_from_slice(&escapes);
+    let mut with_huffman = raw.clone();
+    with_huffman.push(CODER_HUFFMAN);
+    crate::huffman::encode(&symbols, &mut with_huffman);
+    let mut candidates = vec![with_huffman, with_buckets];
+    candidates.extend(with_levels);
+    if n <= 1 << 16 {
+        let mut with_bytes = raw;
+        with_bytes.push(CODER_RAW);
+        with_bytes.extend_from_slice(&symbols);
+        candidates.push(with_bytes);
+    }
+    candidates
+        .into_iter()
+        .map(|r| (r.len(), zstd_compress(&r, zstd_level)))
+        .min_by_key(|(_, z)| z.len())
+        .expect("one candidate")
+}
+
 /// The autoencoder's part of a chunk for one latent step.
 struct AeChoice {
     shift: u8,
@@ -599,6 +721,9 @@ struct AeChoice {
     latent_bytes: Vec<u8>,
     ae_codes: Vec<i64>,
 }
+
+/// Smallest chunk worth trying per-level tables on (eight tables cost up to ~200 bytes).
+const MIN_LEVEL_CODER: usize = 4096;
 
 /// A latent stored with `shift` fewer bits (rounded to nearest).
 fn shift_down(l: i32, shift: u8) -> i32 {

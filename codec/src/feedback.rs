@@ -14,7 +14,7 @@ use crate::predict::{Taps, interpolation_order, interpolation_prediction};
 use crate::quant::to_dtype;
 
 /// One feedback predictor: its variant (predictor bytes 10–17) and the stream's constants.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Feedback {
     pub cubic: bool,
     pub reversed: bool,

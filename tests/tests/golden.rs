@@ -72,6 +72,14 @@ const GOLDEN: &[Golden] = &[
         hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
         version: 2,
     },
+    // Again the same field and command, after symbol coder 3 (tables per level) landed.
+    Golden {
+        file: "wave_levels_v2_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
+        version: 2,
+    },
     // Model format 2: convolutional decoders with inverse GDN, written by
     // `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` (CPU training is
     // repeatable: the same run writes the same bytes).
@@ -118,6 +126,7 @@ fn first_chunk_choices(file: &str) -> (String, &'static str) {
 #[test]
 fn the_v2_goldens_really_use_coder_2_and_both_interpolations() {
     assert_eq!(first_chunk_choices("hzz_table_v2_rel1e-3.baler").1, "buckets + Huffman per stream");
+    assert_eq!(first_chunk_choices("wave_levels_v2_rel1e-2.baler").1, "buckets + Huffman per level");
     for (file, predictor) in [
         ("wave_interp_v2_rel1e-2.baler", "linear interpolation"),
         ("wave_feedback_v2_rel1e-2.baler", "linear interpolation on reconstructed values"),

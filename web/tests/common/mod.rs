@@ -3,7 +3,7 @@
 use baler_codec::{Archive, npy};
 use baler_web::decode::{DecodeSummary, decode_into, empty_output};
 
-pub const GOLDEN: [(&str, &[u8]); 9] = [
+pub const GOLDEN: [(&str, &[u8]); 10] = [
     ("pattern_autoencoder", include_bytes!("../../../tests/golden/pattern_autoencoder_rel1e-3.baler")),
     ("field_f32_nan", include_bytes!("../../../tests/golden/field_f32_nan_rel1e-3.baler")),
     ("table_int_float", include_bytes!("../../../tests/golden/table_int_float_rel1e-2.baler")),
@@ -11,6 +11,7 @@ pub const GOLDEN: [(&str, &[u8]); 9] = [
     ("wave_interp_v2", include_bytes!("../../../tests/golden/wave_interp_v2_rel1e-2.baler")),
     ("wave_feedback_v2", include_bytes!("../../../tests/golden/wave_feedback_v2_rel1e-2.baler")),
     ("wave_levelwise_v2", include_bytes!("../../../tests/golden/wave_levelwise_v2_rel1e-2.baler")),
+    ("wave_levels_v2", include_bytes!("../../../tests/golden/wave_levels_v2_rel1e-2.baler")),
     ("conv2d_gdn_v2", include_bytes!("../../../tests/golden/conv2d_gdn_v2_rel1e-3.baler")),
     ("conv3d_gdn_v2", include_bytes!("../../../tests/golden/conv3d_gdn_v2_rel1e-3.baler")),
 ];
