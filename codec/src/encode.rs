@@ -481,8 +481,8 @@ fn encode_chunk(
         }
         let lat_q = quantize_latents(&lat_f, m.decoder.latent_frac_bits);
         // Cost per symbol from the classic codes' histogram (bits), escapes at 16 + their varint.
-        let cost = symbol_costs(&codes);
-        let code_cost = |c: i64| {
+        // Bits per code symbol, from a histogram of codes (escapes at 16 + their varint).
+        let code_cost = |cost: &[f64; 256], c: i64| {
             let z = zigzag(c);
             if z < 255 {
                 cost[z as usize]
@@ -491,18 +491,22 @@ fn encode_chunk(
             }
         };
         let z = m.decoder.latent_dim();
-        let classic_cost: Vec<f64> = {
+        let classic_cost_of = |cost: &[f64; 256]| -> Vec<f64> {
             let mut c = vec![0.0; tiles];
             for e in 0..n {
                 if !exc_mask[e] {
-                    c[owner[e] as usize] += code_cost(codes[e]);
+                    c[owner[e] as usize] += code_cost(cost, codes[e]);
                 }
             }
             c
         };
         // Coarser latents cost fewer bits and predict less well: try a few steps on a sample of
         // the tiles, keep the cheapest, then decide every tile with it.
-        let evaluate = |shift: u8, selected: &[usize]| -> (f64, AeChoice) {
+        let evaluate = |cost: &[f64; 256],
+                        classic_cost: &[f64],
+                        shift: u8,
+                        selected: &[usize]|
+         -> (f64, AeChoice) {
             let stored: Vec<i32> = selected
                 .iter()
                 .flat_map(|&t| lat_q[t * z..(t + 1) * z].iter().map(|&l| shift_down(l, shift)))
@@ -525,7 +529,7 @@ fn encode_chunk(
                     let [lo, hi] = m.norm[st];
                     let g = grid_of(&streams[st].meta, lo + preds[k * per_tile + o] * (hi - lo));
                     choice.ae_codes[e] = q[e].wrapping_sub(g);
-                    c_ae += code_cost(choice.ae_codes[e]);
+                    c_ae += code_cost(cost, choice.ae_codes[e]);
                 }
                 let lat = &stored[k * z..(k + 1) * z];
                 let lat_cost: f64 =
@@ -544,14 +548,27 @@ fn encode_chunk(
         };
         const SEARCH_TILES: usize = 512;
         let sample: Vec<usize> = (0..tiles).step_by(tiles.div_ceil(SEARCH_TILES).max(1)).collect();
-        let best_shift = [0u8, 2, 4, 6, 8, 10]
-            .into_iter()
-            .map(|shift| (evaluate(shift, &sample).0, shift))
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, shift)| shift)
-            .expect("one latent step");
         let all: Vec<usize> = (0..tiles).collect();
-        let (_, choice) = evaluate(best_shift, &all);
+        // Symbol costs come from the codes the chunk will have: first the classic ones, then (a
+        // few rounds) the mix the last decision gave — the autoencoder's small codes are cheap in
+        // a mixed histogram but look expensive in the classic one when the classic codes are wide.
+        let mut cost = symbol_costs(codes.iter().copied());
+        let mut choice = None;
+        for _ in 0..AE_COST_ROUNDS {
+            let classic_cost = classic_cost_of(&cost);
+            let best_shift = [0u8, 2, 4, 6, 8, 10]
+                .into_iter()
+                .map(|shift| (evaluate(&cost, &classic_cost, shift, &sample).0, shift))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, shift)| shift)
+                .expect("one latent step");
+            let round = evaluate(&cost, &classic_cost, best_shift, &all).1;
+            let mixed = (0..n)
+                .map(|e| if round.modes[owner[e] as usize] == 1 { round.ae_codes[e] } else { codes[e] });
+            cost = symbol_costs(mixed);
+            choice = Some(round);
+        }
+        let choice = choice.expect("at least one round");
         for e in 0..n {
             if choice.modes[owner[e] as usize] == 1 && !exc_mask[e] {
                 codes[e] = choice.ae_codes[e];
@@ -730,10 +747,13 @@ fn shift_down(l: i32, shift: u8) -> i32 {
     if shift == 0 { l } else { ((l as i64 + (1 << (shift - 1))) >> shift) as i32 }
 }
 
+/// Rounds of deciding autoencoder tiles with the symbol costs of the previous round's codes.
+const AE_COST_ROUNDS: usize = 3;
+
 /// −log2 p per escape-coded symbol, with add-one smoothing.
-fn symbol_costs(codes: &[i64]) -> [f64; 256] {
+fn symbol_costs(codes: impl Iterator<Item = i64>) -> [f64; 256] {
     let mut hist = [1u64; 256];
-    for &c in codes {
+    for c in codes {
         hist[zigzag(c).min(255) as usize] += 1;
     }
     let total: u64 = hist.iter().sum();

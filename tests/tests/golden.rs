@@ -81,8 +81,8 @@ const GOLDEN: &[Golden] = &[
         version: 2,
     },
     // Model format 2: convolutional decoders with inverse GDN, written by
-    // `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` (CPU training is
-    // repeatable: the same run writes the same bytes).
+    // `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` at the commit
+    // that added them (c511e82; later encoder changes choose tiles differently).
     Golden {
         file: "conv2d_gdn_v2_rel1e-3.baler",
         shape: &[4, 64, 64],

@@ -18,6 +18,7 @@ use crate::io::{
 };
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, SavedModel, compress_dataset, compress_to_psnr, train_model};
+use crate::search::search_model;
 
 #[derive(Parser)]
 #[command(
@@ -373,6 +374,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let mut notes = vec![format!("source: {}", loaded.source)];
             let trained;
             let given;
+            let mut search_details = None;
             let mode = if no_model {
                 ModelMode::None
             } else if let Some(m) = &model {
@@ -380,13 +382,42 @@ pub fn run(cli: Cli) -> Result<()> {
                 if embed_model { ModelMode::Embed(&given) } else { ModelMode::Reference(&given) }
             } else {
                 let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
-                trained = train_model(ds, &cfg, loaded.fill_value, &loaded.source, &mut on_epoch)
-                    .with_context(|| format!("{input}: training failed"))?;
+                let search = match spec {
+                    BoundRequest::Bound(b) if cfg.model.search && !force_model => Some(b),
+                    _ => None,
+                };
+                let fill = loaded.fill_value;
+                trained = match search {
+                    Some(b) => {
+                        let spin = spinner("choosing block and latent size on a sample", quiet || json);
+                        let outcome = search_model(ds, &cfg, fill, &loaded.source, b, &mut on_epoch)
+                            .with_context(|| format!("{input}: model search failed"))?;
+                        spin.finish_and_clear();
+                        if !(quiet || json) {
+                            eprintln!("{}", outcome.details);
+                        }
+                        search_details = Some(outcome.details);
+                        notes.push(outcome.note);
+                        outcome.model
+                    }
+                    None => Some(
+                        train_model(ds, &cfg, fill, &loaded.source, &mut on_epoch)
+                            .with_context(|| format!("{input}: training failed"))?,
+                    ),
+                };
                 bar.finish_and_clear();
-                let r = &trained.record;
-                // No wall time here: the same input and options give the same archive bytes.
-                notes.push(format!("trained here: {} tiles of {:?}, {}", r.samples, r.tile, r.stop_reason));
-                ModelMode::Embed(&trained)
+                match &trained {
+                    Some(t) => {
+                        let r = &t.record;
+                        // No wall time here: the same input and options give the same archive bytes.
+                        notes.push(format!(
+                            "trained here: {} tiles of {:?}, {}",
+                            r.samples, r.tile, r.stop_reason
+                        ));
+                        ModelMode::Embed(t)
+                    }
+                    None => ModelMode::None,
+                }
             };
             let spin = spinner("compressing and verifying", quiet || json);
             let c = match spec {
@@ -407,7 +438,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     "{}",
                     json!({"archive": output, "source": loaded.source, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(),
                         "ratio": ratio, "model": c.metadata.model != ModelUse::None, "ae_tiles": c.ae_tiles, "tiles": c.total_tiles,
-                        "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes})
+                        "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes,
+                        "model_search": search_details})
                 );
             } else {
                 println!(

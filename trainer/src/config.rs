@@ -35,6 +35,9 @@ pub struct ModelConfig {
     pub activation: String,
     /// "global" (one min/max for a field) or "per_column" (tables always use per column).
     pub normalization: String,
+    /// When `compress` trains its own model: try a few blocks and latent sizes on a sample first
+    /// (and no model at all), keep the one that gives the smallest archive.
+    pub search: bool,
     pub conv: ConvConfig,
 }
 
@@ -94,6 +97,7 @@ impl Default for ModelConfig {
             block: vec![8, 8],
             activation: "leaky_relu".into(),
             normalization: "global".into(),
+            search: true,
             conv: ConvConfig::default(),
         }
     }
@@ -242,6 +246,12 @@ block = [8, 8]
 activation = "leaky_relu"
 # "global" (one min/max for the whole field) or "per_column" (tables are always per column).
 normalization = "global"
+# When `compress` trains its own model (no --model, no --force-model, a --abs / --rel bound):
+# first train a few candidates briefly — this block and one twice as large, each with a narrow
+# and a wide latent (tables: a few latent sizes) — compress a sample of the data with each, and
+# keep the one that gives the smallest archive, or no model when none pays. The archive's notes
+# list what was tried. false: use block and latent exactly as given.
+search = true
 
 [model.conv]
 # Channels after each convolution (conv2d / conv3d); each layer divides the block by `stride`

@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod plot;
+pub mod search;
 pub mod train;
 pub mod zoo;

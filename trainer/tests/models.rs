@@ -2,7 +2,7 @@
 //! volume), GDN and the SWAE loss train through the CLI, compress under the bound, and decode.
 //!
 //! `BALER_WRITE_GOLDEN=DIR cargo test --release -p baler-train --test models` also copies the
-//! pattern archives to DIR: that is how `tests/golden/conv*_v2_*.baler` were written.
+//! pattern archives to DIR: that is how `tests/golden/conv*_v2_*.baler` were written (at c511e82).
 
 mod common;
 
@@ -152,6 +152,43 @@ fn conv2d_network_wins_tiles_of_a_pattern_field() {
     let (_, compressed, _) = train_compress_decode(dir.path(), s(&field), &cfg, 1e-3);
     assert!(compressed["ae_tiles"].as_u64().unwrap() > 0, "the network won no tile: {compressed}");
     write_golden(dir.path(), "field.npy", "conv2d_gdn_v2_rel1e-3.baler");
+}
+
+/// `compress` without a model searches blocks and latent sizes on a sample: on patterns a network
+/// models, it keeps one and says which; on Baler's CFD example none pays and it says that.
+#[test]
+fn compress_searches_block_and_latent_and_says_what_it_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let field = dir.path().join("field.npy");
+    write_dataset(&field, &pattern_volume([32, 64, 64], [1, 16, 16], 7)).unwrap();
+    let cfg = config(dir.path(), "search.toml", "[training]\nepochs = 200\nmax_seconds = 40.0\n");
+    let arc = dir.path().join("a.baler");
+    let out: serde_json::Value = serde_json::from_str(&ok(&[
+        "compress",
+        s(&field),
+        "-o",
+        s(&arc),
+        "--rel",
+        "1e-3",
+        "--config",
+        s(&cfg),
+        "--json",
+    ]))
+    .unwrap();
+    let details = out["model_search"].as_str().unwrap();
+    assert_eq!(details.matches("block [").count(), 6, "{details}");
+    let notes = info_json(&arc, &[])["notes"].to_string();
+    assert!(notes.contains("model search: block ["), "{notes} {details}");
+    assert!(out["ae_tiles"].as_u64().unwrap() > 0, "{out}");
+    let back = dir.path().join("a.npy");
+    ok(&["decompress", s(&arc), "-o", s(&back)]);
+    check_rel_bound(&read(&field), &read(&back), 1e-3);
+
+    let cfd = dir.path().join("cfd.baler");
+    ok(&["compress", &data("CFD_animation.npz"), "-o", s(&cfd), "--rel", "1e-2", "--config", s(&cfg)]);
+    let info = info_json(&cfd, &[]);
+    assert!(info["notes"].to_string().contains("none of 6 autoencoders paid"), "{info}");
+    assert!(info["model"].as_str().unwrap().starts_with("none"), "{info}");
 }
 
 #[test]

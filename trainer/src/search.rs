@@ -1,0 +1,159 @@
+//! The automatic choice of tile (block) and latent size for a dataset, and of whether an
+//! autoencoder is worth its bytes at all: a few candidates are trained with a small budget and
+//! compress a sample of the data at the requested bound; the archive size they would give the
+//! whole input (the model counted once) decides. The winner is then trained with the full budget.
+
+use anyhow::Result;
+use baler_codec::{Array, BoundSpec, Column, Dataset, ModelUse, Values};
+
+use crate::config::Config;
+use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
+use crate::train::EpochStats;
+
+/// Elements of the sample the candidates compress (leading rows of the data).
+const SAMPLE_ELEMENTS: usize = 1 << 20;
+
+/// What the search decided and why.
+pub struct SearchOutcome {
+    /// The winner, trained with the full budget; `None` when classic predictors alone win.
+    pub model: Option<SavedModel>,
+    /// One short line for the archive's notes (its bytes count in the ratio).
+    pub note: String,
+    /// Every candidate with the archive size it would give, for the user.
+    pub details: String,
+}
+
+/// The leading `rows` rows (along the first axis) of a dataset.
+fn leading_rows(ds: &Dataset, rows: usize) -> Dataset {
+    let take = |v: &Values, n: usize| match v {
+        Values::Float(x) => Values::Float(x[..n].to_vec()),
+        Values::Int(x) => Values::Int(x[..n].to_vec()),
+    };
+    match ds {
+        Dataset::Field(a) => {
+            let row: usize = a.shape[1..].iter().product();
+            let mut shape = a.shape.clone();
+            shape[0] = rows;
+            Dataset::Field(Array { dtype: a.dtype, shape, values: take(&a.values, rows * row) })
+        }
+        Dataset::Table { columns, .. } => Dataset::Table {
+            rows,
+            columns: columns
+                .iter()
+                .map(|c| Column { name: c.name.clone(), dtype: c.dtype, values: take(&c.values, rows) })
+                .collect(),
+        },
+    }
+}
+
+/// (block, latent) pairs to try: the configured block and one twice as large over the last two
+/// axes, each with 1/32, 1/16 and 1/8 of the tile as latent; tables (one row per sample) only vary
+/// the latent.
+fn candidates(ds: &Dataset, cfg: &Config) -> Vec<(Vec<usize>, usize)> {
+    match ds {
+        Dataset::Table { columns, .. } => {
+            let c = columns.len();
+            let mut l: Vec<usize> = vec![(c / 4).max(1), (c / 2).max(1), c.saturating_sub(1).max(1)];
+            l.dedup();
+            l.into_iter().map(|z| (cfg.model.block.clone(), z)).collect()
+        }
+        Dataset::Field(_) => {
+            let small = cfg.model.block.clone();
+            let mut large = small.clone();
+            let k = large.len();
+            large[k - 2] *= 2;
+            large[k - 1] *= 2;
+            let mut out = Vec::new();
+            for b in [small, large] {
+                let t: usize = b.iter().product();
+                for z in [(t / 32).max(1), (t / 16).max(1), (t / 8).max(1)] {
+                    out.push((b.clone(), z));
+                }
+            }
+            out
+        }
+    }
+}
+
+/// `cfg` with a candidate's block and latent; dense hidden layers at least four times the latent
+/// wide (narrower ones, not the latent, would be the bottleneck).
+fn with_candidate(cfg: &Config, block: &[usize], latent: usize) -> Config {
+    let mut c = cfg.clone();
+    c.model.block = block.to_vec();
+    c.model.latent = latent;
+    c.model.latent_ratio = 0.0;
+    c.model.hidden = c.model.hidden.iter().map(|&h| h.max(4 * latent)).collect();
+    c
+}
+
+fn kb(bytes: f64) -> String {
+    format!("{:.1} KB", bytes / 1000.0)
+}
+
+/// Runs the search for `ds` at `bound`; see the module documentation.
+pub fn search_model(
+    ds: &Dataset,
+    cfg: &Config,
+    fill: Option<f64>,
+    source: &str,
+    bound: BoundSpec,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<SearchOutcome> {
+    let shape = ds.shape();
+    let row: usize = shape[1..].iter().product::<usize>().max(1);
+    let rows = (SAMPLE_ELEMENTS / row).clamp(1, shape[0].max(1));
+    let sample = leading_rows(ds, rows);
+    let scale = ds.element_count() as f64 / sample.element_count().max(1) as f64;
+    // A range-relative bound must mean the whole field's range on the sample too.
+    let bound = match (bound, ds) {
+        (BoundSpec::Rel(r), Dataset::Field(a)) => {
+            match baler_codec::encode::finite_range(&a.values, fill, a.dtype) {
+                Some((lo, hi)) if hi > lo => BoundSpec::Abs(r * (hi - lo)),
+                _ => bound,
+            }
+        }
+        _ => bound,
+    };
+    let classic = compress_dataset(&sample, bound, fill, cfg, ModelMode::None, Vec::new(), false)?;
+    let classic_est = classic.bytes.len() as f64 * scale;
+    let mut tried = vec![format!("classic only {}", kb(classic_est))];
+    let mut best: Option<(f64, Vec<usize>, usize)> = None;
+    for (block, latent) in candidates(ds, cfg) {
+        let mut c = with_candidate(cfg, &block, latent);
+        let t = &mut c.training;
+        // Fewer tiles, not fewer epochs: a network trained briefly would not show what it can do.
+        t.max_samples = if t.max_samples == 0 { 4000 } else { t.max_samples.min(4000) };
+        t.max_seconds = if t.max_seconds > 0.0 { t.max_seconds / 8.0 } else { 15.0 };
+        let label = format!("block {block:?} latent {latent}");
+        let Ok(model) = train_model(ds, &c, fill, source, &mut |_| {}) else {
+            tried.push(format!("{label}: cannot train"));
+            continue;
+        };
+        let archive =
+            compress_dataset(&sample, bound, fill, &c, ModelMode::Embed(&model), Vec::new(), false)?;
+        let est = if archive.metadata.model == ModelUse::None {
+            tried.push(format!("{label}: does not pay"));
+            continue;
+        } else {
+            let m = archive.sizes.model as f64;
+            (archive.bytes.len() as f64 - m) * scale + m
+        };
+        tried.push(format!("{label}: {}", kb(est)));
+        if est < classic_est && best.as_ref().is_none_or(|b| est < b.0) {
+            best = Some((est, block, latent));
+        }
+    }
+    let details = format!(
+        "model search on the first {rows} of {} rows, archive sizes for the whole input: {}",
+        shape[0],
+        tried.join(", ")
+    );
+    let n = tried.len() - 1;
+    let Some((_, block, latent)) = best else {
+        let note = format!("model search: none of {n} autoencoders paid");
+        return Ok(SearchOutcome { model: None, note, details });
+    };
+    let model = train_model(ds, &with_candidate(cfg, &block, latent), fill, source, on_epoch)?;
+    let note = format!("model search: block {block:?} latent {latent} smallest of {n}");
+    Ok(SearchOutcome { model: Some(model), note, details })
+}
