@@ -697,7 +697,7 @@ fn pack(
         raw.extend_from_slice(latent_bytes);
     }
     let (mut symbols, mut escapes) = (Vec::with_capacity(n), Vec::new());
-    pack_codes(&codes, &mut symbols, &mut escapes);
+    pack_codes(codes, &mut symbols, &mut escapes);
     // Candidates, each then zstd'd, the smallest kept: bytes + escapes with one Huffman table;
     // bucket symbols with a table per stream (wide or per-column distributions); for small
     // chunks, where a 128-byte table may not pay, the plain bytes.

@@ -20,8 +20,9 @@ use crate::train::forward_f32;
 
 #[derive(Args)]
 pub struct ModelsArgs {
-    /// Input, FILE or FILE:INNER as for compress (a field with at least 3 dimensions for conv3d).
-    pub input: String,
+    /// Inputs, FILE or FILE:INNER as for compress (fields with at least 3 dimensions for conv3d).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
     /// Range-relative bound of the archives.
     #[arg(long, default_value_t = 1e-3)]
     pub rel: f64,
@@ -92,7 +93,21 @@ fn network_psnr(model: &SavedModel, samples: &[f32], n: usize) -> Result<f64> {
 
 pub fn run(args: &ModelsArgs) -> Result<()> {
     anyhow::ensure!(args.block.len() == 2, "--block takes rows,cols");
-    let loaded = load(&args.input, &ReadOptions::default())?;
+    let mut md = String::new();
+    for input in &args.inputs {
+        md += &table_for(input, args)?;
+        md += "\n";
+    }
+    print!("{md}");
+    if let Some(path) = &args.markdown {
+        write_atomic(path, |w| std::io::Write::write_all(w, md.as_bytes()))?;
+    }
+    Ok(())
+}
+
+/// The zoo's table for one input.
+fn table_for(input: &str, args: &ModelsArgs) -> Result<String> {
+    let loaded = load(input, &ReadOptions::default())?;
     let (ds, fill) = (loaded.dataset, loaded.fill_value);
     let original = ds.original_bytes() as f64;
     let bound = BoundSpec::Rel(args.rel);
@@ -101,7 +116,7 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
         "Model zoo on `{}` at rel {:e}: every model trained with the same budget ({} epochs, ≤ {} s), \
          then compressed with the model embedded and forced in (ratio counts the model). \
          Classic predictors alone: ratio {:.2}.\n\n",
-        args.input,
+        input,
         args.rel,
         args.epochs,
         args.max_seconds,
@@ -118,7 +133,7 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
             if v.swae { " swae" } else { "" }
         );
         eprintln!("training {label} …");
-        let model = match train_model(&ds, &cfg, fill, &args.input, &mut |_| {}) {
+        let model = match train_model(&ds, &cfg, fill, input, &mut |_| {}) {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("  {label}: {e:#}");
@@ -153,9 +168,5 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
             original / auto.bytes.len() as f64,
         );
     }
-    print!("{md}");
-    if let Some(path) = &args.markdown {
-        write_atomic(path, |w| std::io::Write::write_all(w, md.as_bytes()))?;
-    }
-    Ok(())
+    Ok(md)
 }
