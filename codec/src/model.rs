@@ -554,6 +554,9 @@ pub struct StoredDecoder {
     pub layers: Vec<StoredLayer>,
 }
 
+/// Most weights all expanded layers together may have (128 MiB of int8).
+const MAX_EXPANDED_ENTRIES: u64 = 1 << 27;
+
 /// First byte of a format-2 model section. A format-1 section starts with its latent scale (≤ 24).
 const MODEL_FORMAT_2: u8 = 0x82;
 
@@ -627,6 +630,11 @@ impl StoredDecoder {
     /// repeated over each channel's positions; validated.
     pub fn expand(&self) -> Result<IntDecoder> {
         let bad = |i: usize, m: String| Err(CodecError::InvalidModel(format!("layer {i}: {m}")));
+        // Each op is bounded on its own; the sum bounds what a hostile model makes us allocate.
+        let entries = self.layers.iter().map(|l| l.op.in_dim() as u64 * l.op.out_dim() as u64).sum::<u64>();
+        if entries > MAX_EXPANDED_ENTRIES {
+            return Err(CodecError::InvalidModel(format!("{entries} weights once expanded: too large")));
+        }
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut norms = Vec::with_capacity(self.layers.len());
         for (i, l) in self.layers.iter().enumerate() {
@@ -785,6 +793,38 @@ mod tests {
         let mut plain = dec.clone();
         plain.norms.clear();
         assert_ne!(plain.predict(&quantize_latents(&lat, dec.latent_frac_bits), 100), pred);
+    }
+
+    #[test]
+    fn hostile_stored_models_are_refused_before_expansion() {
+        use crate::conv::ConvGeom;
+        // One weight that expands to a 4096 × 4096 matrix, nine times: each layer is within its
+        // own limit, the sum is not.
+        let geom = ConvGeom {
+            in_channels: 1,
+            out_channels: 1,
+            in_size: [1, 64, 64],
+            kernel: [1, 1, 1],
+            stride: [1, 1, 1],
+            padding: [0, 0, 0],
+        };
+        let conv = StoredLayer {
+            op: LinearOp::Conv(geom),
+            weights: vec![1],
+            shifts: vec![0],
+            bias: vec![0],
+            gdn: None,
+        };
+        let layers = vec![conv; 9];
+        let dec = StoredDecoder { latent_frac_bits: 0, leaky_num: 0, layers };
+        let err = dec.expand().unwrap_err().to_string();
+        assert!(err.contains("too large"), "{err}");
+        // Wrong weight counts and unknown bytes are errors, not panics.
+        let mut short =
+            StoredDecoder { latent_frac_bits: 0, leaky_num: 0, layers: vec![dec.layers[0].clone()] };
+        short.layers[0].weights.clear();
+        assert!(short.expand().is_err());
+        assert!(StoredDecoder::from_bytes(&[MODEL_FORMAT_2, 0xff, 0xff, 0xff]).is_err());
     }
 
     #[test]

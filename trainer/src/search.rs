@@ -100,6 +100,10 @@ pub fn search_model(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<SearchOutcome> {
     let shape = ds.shape();
+    if shape.is_empty() || ds.element_count() == 0 {
+        let note = "model search: nothing to train on".to_string();
+        return Ok(SearchOutcome { model: None, details: note.clone(), note });
+    }
     let row: usize = shape[1..].iter().product::<usize>().max(1);
     let rows = (SAMPLE_ELEMENTS / row).clamp(1, shape[0].max(1));
     let sample = leading_rows(ds, rows);
