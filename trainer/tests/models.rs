@@ -176,7 +176,8 @@ fn compress_searches_block_and_latent_and_says_what_it_chose() {
     ]))
     .unwrap();
     let details = out["model_search"].as_str().unwrap();
-    assert_eq!(details.matches("block [").count(), 6, "{details}");
+    // Six blocks × latents, then the winner once more with GDN.
+    assert_eq!(details.matches("block [").count(), 7, "{details}");
     let notes = info_json(&arc, &[])["notes"].to_string();
     assert!(notes.contains("model search: block ["), "{notes} {details}");
     assert!(out["ae_tiles"].as_u64().unwrap() > 0, "{out}");
