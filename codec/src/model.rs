@@ -93,16 +93,18 @@ impl IntGdn {
     pub fn apply(&self, x: &[i32], out: &mut [i32]) {
         let c = self.channels as usize;
         let p = x.len() / c;
-        for (ch, (gamma, (&beta, &shift))) in
-            self.gamma.chunks_exact(c).zip(self.beta.iter().zip(&self.shifts)).enumerate()
-        {
-            for pos in 0..p {
-                let mut s = beta;
-                for (k, &g) in gamma.iter().enumerate() {
-                    let v = x[k * p + pos];
-                    s += g as i32 * ((v * v) >> GDN_SQ_SHIFT);
-                }
-                let r = (s as u32).isqrt() as i32;
+        // The squares of one position, contiguous, so that each channel's sum is a plain dot product.
+        let mut squares = vec![0i32; c];
+        for pos in 0..p {
+            for (k, sq) in squares.iter_mut().enumerate() {
+                let v = x[k * p + pos];
+                *sq = (v * v) >> GDN_SQ_SHIFT;
+            }
+            for (ch, (gamma, (&beta, &shift))) in
+                self.gamma.chunks_exact(c).zip(self.beta.iter().zip(&self.shifts)).enumerate()
+            {
+                let s = gamma.iter().zip(&squares).fold(beta, |s, (&g, &q)| s.wrapping_add(g as i32 * q));
+                let r = isqrt(s as u32) as i32;
                 out[ch * p + pos] = clamp_activation(round_shift(x[ch * p + pos] * r, shift));
             }
         }
@@ -191,6 +193,11 @@ impl IntDecoder {
         let mut cur = vec![0i32; widest];
         let mut next = vec![0i32; widest];
         let mut normed = vec![0i32; widest];
+        // Activations are int16 and weights int8: as i16 the products vectorize well. Integer sums
+        // are exact in any order (validation bounds every partial sum), so the bits do not change.
+        let mut input16 = vec![0i16; widest];
+        let weights16: Vec<Vec<i16>> =
+            self.layers.iter().map(|l| l.weights.iter().map(|&w| w as i16).collect()).collect();
         let mut out = Vec::with_capacity(n * self.output_dim());
         let last = self.layers.len() - 1;
         for t in 0..n {
@@ -199,12 +206,12 @@ impl IntDecoder {
             }
             for (li, layer) in self.layers.iter().enumerate() {
                 let n_in = layer.in_dim as usize;
-                let input = &cur[..n_in];
-                for (j, row) in layer.weights.chunks_exact(n_in).enumerate() {
-                    let mut acc = layer.bias[j];
-                    for (&w, &x) in row.iter().zip(input) {
-                        acc = acc.wrapping_add((w as i32).wrapping_mul(x));
-                    }
+                for (d, &x) in input16.iter_mut().zip(&cur[..n_in]) {
+                    *d = x as i16;
+                }
+                let input = &input16[..n_in];
+                for (j, row) in weights16[li].chunks_exact(n_in).enumerate() {
+                    let acc = layer.bias[j].wrapping_add(dot_i16(row, input));
                     if li == last {
                         out.push(acc);
                     } else {
@@ -240,6 +247,38 @@ impl IntDecoder {
         let shifts = &self.layers.last().expect("validated model has layers").shifts;
         acc.iter().zip(shifts.iter().cycle()).map(|(&a, &s)| a as f64 * pow2_neg(s)).collect()
     }
+}
+
+/// ⌊√s⌋ exactly: the f64 square root of an integer below 2^31 is within one of it, and the
+/// correction makes it exact (faster than an integer-only loop).
+fn isqrt(s: u32) -> u32 {
+    let mut r = (s as f64).sqrt() as u64;
+    let s = s as u64;
+    while r * r > s {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= s {
+        r += 1;
+    }
+    r as u32
+}
+
+/// Σ w·x in i32 over int16 values, in lanes the compiler can vectorize.
+fn dot_i16(w: &[i16], x: &[i16]) -> i32 {
+    const LANES: usize = 16;
+    let mut acc = [0i32; LANES];
+    let (wc, wr) = w.split_at(w.len() / LANES * LANES);
+    let (xc, xr) = x.split_at(wc.len());
+    for (a, b) in wc.chunks_exact(LANES).zip(xc.chunks_exact(LANES)) {
+        for k in 0..LANES {
+            acc[k] = acc[k].wrapping_add(a[k] as i32 * b[k] as i32);
+        }
+    }
+    let mut s = acc.iter().fold(0i32, |a, &v| a.wrapping_add(v));
+    for (&a, &b) in wr.iter().zip(xr) {
+        s = s.wrapping_add(a as i32 * b as i32);
+    }
+    s
 }
 
 /// Network inputs and hidden activations live in the int16 range.
