@@ -866,6 +866,59 @@ mod tests {
         assert!(StoredDecoder::from_bytes(&[MODEL_FORMAT_2, 0xff, 0xff, 0xff]).is_err());
     }
 
+    /// Damaged format-2 payloads (every byte flipped in turn, truncations) are errors or valid
+    /// models, never panics.
+    #[test]
+    fn damaged_format_2_payloads_never_panic() {
+        use crate::conv::ConvGeom;
+        let geom = ConvGeom {
+            in_channels: 2,
+            out_channels: 1,
+            in_size: [1, 4, 4],
+            kernel: [1, 4, 4],
+            stride: [1, 2, 2],
+            padding: [0, 1, 1],
+        };
+        let dec = StoredDecoder {
+            latent_frac_bits: 8,
+            leaky_num: 41,
+            layers: vec![
+                StoredLayer {
+                    op: LinearOp::Dense { in_dim: 3, out_dim: 32 },
+                    weights: (0..96).map(|i| (i % 7) as i8 - 3).collect(),
+                    shifts: vec![4; 32],
+                    bias: vec![1; 32],
+                    gdn: Some(IntGdn {
+                        channels: 2,
+                        beta: vec![1 << 12; 2],
+                        gamma: vec![3, 1, 2, 5],
+                        shifts: vec![6; 2],
+                    }),
+                },
+                StoredLayer {
+                    op: LinearOp::ConvTranspose(geom),
+                    weights: (0..32).map(|i| (i % 5) as i8 - 2).collect(),
+                    shifts: vec![8],
+                    bias: vec![0],
+                    gdn: None,
+                },
+            ],
+        };
+        let bytes = dec.to_bytes();
+        let good = crate::parse_model(&bytes).unwrap();
+        assert_eq!(good.output_dim(), 64);
+        for i in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                if let Ok(d) = crate::parse_model(&b) {
+                    d.predict(&vec![100; d.latent_dim()], 1);
+                }
+            }
+            assert!(crate::parse_model(&bytes[..i]).is_err() || i == 0);
+        }
+    }
+
     #[test]
     fn integer_gdn_matches_hand_computation_and_rejects_overflow() {
         let g = IntGdn { channels: 2, beta: vec![1 << 20, 4], gamma: vec![2, 0, 1, 3], shifts: vec![10, 4] };
