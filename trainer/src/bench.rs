@@ -59,6 +59,8 @@ struct Row {
     max_err_over_range: f64,
     comp_mbs: f64,
     dec_mbs: f64,
+    /// Ours only: decompression on one thread (the column above uses every thread).
+    dec_mbs_1t: Option<f64>,
     note: String,
 }
 
@@ -214,6 +216,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 )
             })?;
             let (back, ds_) = best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?))?;
+            let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+            let (_, ds1) = one.install(|| best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?)))?;
             let m = &evaluate(&ds, &back)?[0];
             if m.max_error_over_range > rel {
                 bail!("{name}: bound violated at rel {rel}");
@@ -227,6 +231,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 max_err_over_range: m.max_error_over_range,
                 comp_mbs: mb / cs,
                 dec_mbs: mb / ds_,
+                dec_mbs_1t: Some(mb / ds1),
                 note: format!(
                     "AE {}/{} tiles, model {} B, training {:.1}s",
                     c.ae_tiles, c.total_tiles, c.sizes.model, train_s
@@ -266,6 +271,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         .unwrap_or(f64::NAN),
                     comp_mbs: f("comp_MBps_best"),
                     dec_mbs: f("decomp_MBps_best"),
+                    dec_mbs_1t: None,
                     note: mode.to_string(),
                 });
             }
@@ -274,7 +280,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::json!({"epoch_seconds_note": md.lines().next(), "rows": rows}));
     }
-    let header = "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s | notes |\n|---|---|---|---|---|---|---|---|---|---|";
+    let header = format!(
+        "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s (ours: {} threads) | ours, 1 thread | notes |\n|---|---|---|---|---|---|---|---|---|---|---|",
+        rayon::current_num_threads()
+    );
     if !args.json {
         println!("{header}");
     }
@@ -287,7 +296,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             _ => String::new(),
         };
         let line = format!(
-            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.2e} | {:.0} | {:.0} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.2e} | {:.0} | {:.0} | {} | {} |",
             r.input,
             r.codec,
             r.rel.map_or("lossless".into(), |v| format!("{v:e}")),
@@ -297,6 +306,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             r.max_err_over_range,
             r.comp_mbs,
             r.dec_mbs,
+            r.dec_mbs_1t.map_or(String::new(), |v| format!("{v:.0}")),
             r.note
         );
         if !args.json {
