@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Invariant 2: the same archive decodes to the same bits natively and in WebAssembly.
-# Decodes golden and freshly written archives (classic, table, autoencoder) with the native build
+# Decodes golden and freshly written archives (classic, table, dense and conv2d+GDN autoencoders) with the native build
 # and with the wasm32-wasip1 build under Node's WASI, and compares the content hashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,10 @@ data=../shared/data
 "$B" compress "$data/CFD_animation.npz" -o "$work/cfd_rel1e-3.baler" --rel 1e-3 --no-model --quiet >/dev/null
 "$B" compress "$data/hzz.csv" -o "$work/hzz_rel1e-2.baler" --rel 1e-2 --no-model --quiet >/dev/null
 "$B" compress "$data/CFD_animation.npz" -o "$work/cfd_autoencoder.baler" --rel 1e-2 --force-model --quiet >/dev/null
+# A conv2d + inverse-GDN decoder trained on CFD (model format 2) in the archive: both decoders
+# parse and expand it the same way (on CFD it wins no tile; the conv goldens run the network).
+printf '[model]\nkind = "conv2d"\nblock = [16, 16]\nlatent = 8\nactivation = "gdn"\n[training]\nepochs = 20\nmax_seconds = 20.0\n' > "$work/conv2d.toml"
+"$B" compress "$data/CFD_animation.npz" -o "$work/cfd_conv2d_gdn.baler" --rel 1e-3 --force-model --config "$work/conv2d.toml" --quiet >/dev/null
 
 files=("$work"/*.baler)
 "$CARGO_TARGET_DIR/release/baler-decode-hash" "${files[@]}" > "$work/native.txt"
