@@ -193,11 +193,9 @@ impl IntDecoder {
         let mut cur = vec![0i32; widest];
         let mut next = vec![0i32; widest];
         let mut normed = vec![0i32; widest];
-        // Activations are int16 and weights int8: as i16 the products vectorize well. Integer sums
-        // are exact in any order (validation bounds every partial sum), so the bits do not change.
+        // Activations are int16: as i16 the products vectorize well. Integer sums are exact in any
+        // order (validation bounds every partial sum), so the bits do not change.
         let mut input16 = vec![0i16; widest];
-        let weights16: Vec<Vec<i16>> =
-            self.layers.iter().map(|l| l.weights.iter().map(|&w| w as i16).collect()).collect();
         let mut out = Vec::with_capacity(n * self.output_dim());
         let last = self.layers.len() - 1;
         for t in 0..n {
@@ -210,12 +208,13 @@ impl IntDecoder {
                     *d = x as i16;
                 }
                 let input = &input16[..n_in];
-                for (j, row) in weights16[li].chunks_exact(n_in).enumerate() {
-                    let acc = layer.bias[j].wrapping_add(dot_i16(row, input));
+                let leaky = self.norm(li).is_none();
+                for (j, row) in layer.weights.chunks_exact(n_in).enumerate() {
+                    let acc = layer.bias[j].wrapping_add(dot(row, input));
                     if li == last {
                         out.push(acc);
                     } else {
-                        next[j] = self.activation(li, acc, layer.shifts[j]);
+                        next[j] = self.activation(acc, layer.shifts[j], leaky);
                     }
                 }
                 if let Some(Some(norm)) = self.norms.get(li) {
@@ -229,12 +228,11 @@ impl IntDecoder {
         out
     }
 
-    /// Requantizes a hidden accumulator and applies the integer LeakyReLU (unless an inverse GDN
-    /// follows this layer instead).
-    fn activation(&self, layer: usize, acc: i32, shift: u8) -> i32 {
+    /// Requantizes a hidden accumulator and applies the integer LeakyReLU when `leaky` (an
+    /// inverse GDN follows the layer otherwise).
+    fn activation(&self, acc: i32, shift: u8, leaky: bool) -> i32 {
         let y = clamp_activation(round_shift(acc, shift));
-        let normed = matches!(self.norms.get(layer), Some(Some(_)));
-        if y < 0 && !normed { (y * self.leaky_num) >> LEAKY_SHIFT } else { y }
+        if y < 0 && leaky { (y * self.leaky_num) >> LEAKY_SHIFT } else { y }
     }
 
     /// Whether layer `i` is followed by an inverse GDN (instead of LeakyReLU).
@@ -263,8 +261,8 @@ fn isqrt(s: u32) -> u32 {
     r as u32
 }
 
-/// Σ w·x in i32 over int16 values, in lanes the compiler can vectorize.
-fn dot_i16(w: &[i16], x: &[i16]) -> i32 {
+/// Σ w·x in i32 (int8 weights, int16 activations), in lanes the compiler can vectorize.
+fn dot(w: &[i8], x: &[i16]) -> i32 {
     const LANES: usize = 16;
     let mut acc = [0i32; LANES];
     let (wc, wr) = w.split_at(w.len() / LANES * LANES);
