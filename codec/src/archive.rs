@@ -5,6 +5,7 @@ use crate::container::{SectionKind, read_sections};
 use crate::data::{Array, Column, DType, Dataset, Values};
 use crate::entropy::{unpack_codes, zstd_decompress};
 use crate::error::{CodecError, Result, corrupt};
+use crate::hash::HashKind;
 use crate::layout::{ChunkDims, lattice};
 use crate::meta::{Metadata, ModelUse, Quantizer, hex};
 use crate::model::{IntDecoder, StoredDecoder};
@@ -58,6 +59,10 @@ pub struct Archive<'a> {
     pub model_summary: Option<ModelSummary>,
     pub chunks: Vec<ChunkEntry>,
     pub sizes: SectionSizes,
+    /// Container format version (1–3).
+    pub version: u16,
+    /// Which hash `meta.content_hash` is (by version).
+    pub hash_kind: HashKind,
     chunk_payloads: Vec<&'a [u8]>,
     lattice: [usize; 3],
     stream_params: Vec<StreamParams>,
@@ -102,8 +107,19 @@ pub struct DecodedChunk {
     pub dims: [usize; 3],
     pub q: Vec<i64>,
     pub exceptions: Vec<(usize, u8, u64)>,
-    /// Reconstructed values of a chunk coded with a feedback predictor (then `q` is unused).
+    /// Reconstructed values of a chunk coded with a feedback predictor (then `q` is empty).
     pub recon: Option<Vec<f64>>,
+}
+
+impl DecodedChunk {
+    /// Elements in the chunk.
+    pub fn len(&self) -> usize {
+        self.dims.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Runs the decoder network: the last layer's i32 accumulators for `n` tiles' latents (row-major
@@ -132,8 +148,6 @@ pub struct ParsedChunk {
 
 /// The autoencoder tiles of a chunk.
 struct AeTiles {
-    /// Per tile: does it use the autoencoder's prediction?
-    uses: Vec<bool>,
     /// The tiles that do, in order.
     used: Vec<usize>,
     /// Their latents (used.len() × latent_dim), already scaled and clamped: the network's input.
@@ -295,7 +309,20 @@ impl<'a> Archive<'a> {
         if let Some(s) = iter.next() {
             return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
         }
-        Ok(Self { meta, decoder, model_summary, chunks, sizes, chunk_payloads, lattice, stream_params })
+        let version = crate::container::version_of(bytes);
+        let hash_kind = HashKind::of_version(version);
+        Ok(Self {
+            meta,
+            decoder,
+            model_summary,
+            chunks,
+            sizes,
+            version,
+            hash_kind,
+            chunk_payloads,
+            lattice,
+            stream_params,
+        })
     }
 
     pub fn lattice(&self) -> [usize; 3] {
@@ -401,7 +428,7 @@ impl<'a> Archive<'a> {
                 let stored = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
                 latents.push(crate::model::clamp_activation(crate::model::shift_up(stored, shift)));
             }
-            ae = Some(AeTiles { uses: modes.iter().map(|&m| m == 1).collect(), used, latents });
+            ae = Some(AeTiles { used, latents });
         }
 
         let esc_len = r.len(raw.len(), "escape stream length")?;
@@ -417,14 +444,11 @@ impl<'a> Archive<'a> {
                 crate::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut symbols)?;
                 unpack_codes(&symbols, &mut esc, &mut codes)?;
             }
-            CODER_BUCKETS => {
-                let streams = self.stream_params.len();
-                crate::buckets::decode(&mut r, n, streams, |e| self.stream_of(e, dims), &mut codes)?;
-            }
+            // A table's stream is its column (`stream_of`; `check_streams` makes them dims[1]).
+            CODER_BUCKETS if self.meta.table => crate::buckets::decode_columns(&mut r, dims, &mut codes)?,
+            CODER_BUCKETS => crate::buckets::decode(&mut r, n, 1, |_| 0, &mut codes)?,
             CODER_BUCKETS_LEVELS if self.stream_params.len() == 1 => {
-                let levels = crate::buckets::level_contexts(dims);
-                let tables = crate::buckets::LEVEL_TABLES;
-                crate::buckets::decode(&mut r, n, tables, |e| levels[e] as usize, &mut codes)?;
+                crate::buckets::decode_levels(&mut r, dims, &mut codes)?
             }
             c => return corrupt(format!("unknown symbol coder {c}")),
         }
@@ -453,7 +477,7 @@ impl<'a> Archive<'a> {
             return Ok(DecodedChunk {
                 start: chunk.start,
                 dims,
-                q: vec![0; n],
+                q: Vec::new(),
                 exceptions,
                 recon: Some(recon),
             });
@@ -470,49 +494,47 @@ impl<'a> Archive<'a> {
                     )));
                 }
                 let preds = dec.outputs(acc);
-                let owner = chunk.element_tiles(tile);
                 let mut pred = vec![0i64; n];
-                let mut filled = vec![false; n];
+                let mut on_network = vec![false; n];
                 for (u, &t) in ae.used.iter().enumerate() {
-                    for (o, &e) in chunk.tile_elements(tile, t).iter().enumerate() {
-                        if owner[e] as usize == t && !filled[e] {
-                            filled[e] = true;
-                            let s = self.stream_of(e, dims);
-                            pred[e] = self.stream_params[s].ae_grid(preds[u * per_tile + o]);
-                        }
-                    }
+                    let out = &preds[u * per_tile..(u + 1) * per_tile];
+                    chunk.for_each_tile_element(tile, t, |o, e| {
+                        on_network[e] = true;
+                        let s = self.stream_of(e, dims);
+                        pred[e] = self.stream_params[s].ae_grid(out[o]);
+                    });
                 }
-                Some((owner, ae.uses, pred))
+                Some((on_network, pred))
             }
             _ => None,
         };
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
         let mut q = vec![0i64; n];
-        sweep(dims, classic, &centers, self.meta.table, &mut q, |e, classic_pred| {
-            if is_exc[e] {
-                return classic_pred;
+        let table = self.meta.table;
+        // An exception's grid value is its classic prediction: with its code zeroed (and the
+        // network's prediction not taken), the plain sum gives that, and the hot loop has no branch.
+        let mut codes = codes;
+        for &(pos, ..) in &exceptions {
+            codes[pos] = 0;
+        }
+        match ae_pred {
+            None => sweep(dims, classic, &centers, table, &mut q, |e, pred| pred.wrapping_add(codes[e])),
+            Some((mut on_network, pred)) => {
+                for &(pos, ..) in &exceptions {
+                    on_network[pos] = false;
+                }
+                sweep(dims, classic, &centers, table, &mut q, |e, classic_pred| {
+                    let p = if on_network[e] { pred[e] } else { classic_pred };
+                    p.wrapping_add(codes[e])
+                })
             }
-            let pred = match &ae_pred {
-                Some((owner, uses, pred)) if uses[owner[e] as usize] => pred[e],
-                _ => classic_pred,
-            };
-            pred.wrapping_add(codes[e])
-        });
+        }
         Ok(DecodedChunk { start: chunk.start, dims, q, exceptions, recon: None })
     }
 
     fn stream_of(&self, e: usize, dims: [usize; 3]) -> usize {
         if self.meta.table { (e / dims[2]) % dims[1] } else { 0 }
-    }
-
-    /// The value of chunk element `e` (grid value q) in f64, or the raw integer for integer streams.
-    fn value_f64(&self, s: usize, q: i64) -> f64 {
-        let p = &self.stream_params[s];
-        match p.float {
-            Some((step, offset)) => to_dtype(dequantize(q, step, offset), p.dtype),
-            None => q as f64,
-        }
     }
 
     /// Decodes everything and checks the content hash.
@@ -524,7 +546,7 @@ impl<'a> Archive<'a> {
     pub fn decode_on(&self, net: Option<&dyn NetworkRunner>) -> Result<Dataset> {
         let decoded: Vec<DecodedChunk> = self.decode_range(0, self.chunk_count(), net)?;
         let ds = self.assemble_unchecked(decoded)?;
-        if crate::hash::content_hash(&ds) != self.meta.content_hash {
+        if crate::hash::content_hash_of_kind(self.hash_kind, &ds) != self.meta.content_hash {
             return corrupt("decoded values do not match the archive's content hash");
         }
         Ok(ds)
@@ -577,7 +599,7 @@ impl<'a> Archive<'a> {
         mut sink: impl FnMut(Dataset) -> Result<()>,
         net: Option<&dyn NetworkRunner>,
     ) -> Result<()> {
-        let mut check = StreamCheck::default();
+        let mut check = StreamCheck::new(self);
         let batch = decode_batch_size();
         for first in (0..self.chunk_count()).step_by(batch) {
             let last = (first + batch).min(self.chunk_count());
@@ -597,37 +619,79 @@ impl<'a> Archive<'a> {
 
     /// Appends a decoded chunk's values (exceptions applied) to the per-stream outputs.
     fn push_chunk_values(&self, c: &DecodedChunk, out: &mut [Values]) -> Result<()> {
-        let table = self.meta.table;
         let [_, d1, d2] = self.lattice;
         if c.dims != [c.dims[0], d1, d2] {
             return corrupt("chunk has the wrong shape");
         }
+        let n = c.len();
+        if c.recon.as_ref().map_or(c.q.len(), Vec::len) != n {
+            return corrupt("chunk has the wrong number of values");
+        }
         let fill = self.meta.fill_value.unwrap_or(f64::NAN);
-        let mut exc = c.exceptions.iter().peekable();
-        for (e, &q) in c.q.iter().enumerate() {
-            let s = if table { (e / d2) % d1 } else { 0 };
-            let exception = match exc.peek() {
-                Some(&&(pos, kind, bits)) if pos == e => {
-                    exc.next();
-                    Some((kind, bits))
+        // Element e of the chunk belongs to stream (e / d2) % d1 of a table, to stream 0 of a field:
+        // every stream's elements are appended in bulk, then its exceptions are patched in.
+        let streams = if self.meta.table { d1 } else { 1 };
+        let run = if self.meta.table { d2 } else { n };
+        let rows = n / (run * streams).max(1);
+        for (s, values) in out.iter_mut().enumerate().take(streams) {
+            let p = &self.stream_params[s];
+            let dtype = p.dtype;
+            // This stream's elements, in order (a table's column: every `streams`-th run).
+            let elements = |f: &mut dyn FnMut(usize)| {
+                for r in 0..rows {
+                    let first = (r * streams + s) * run;
+                    (first..first + run).for_each(&mut *f);
                 }
-                _ => None,
             };
-            let dtype = self.stream_params[s].dtype;
-            match &mut out[s] {
-                Values::Float(v) => v.push(match exception {
-                    Some((EXC_FILL, _)) => to_dtype(fill, dtype),
-                    Some((_, bits)) if dtype == DType::F32 => f32::from_bits(bits as u32) as f64,
-                    Some((_, bits)) => f64::from_bits(bits),
-                    None => match &c.recon {
-                        Some(r) => to_dtype(r[e], dtype),
-                        None => self.value_f64(s, q),
-                    },
-                }),
-                Values::Int(v) => v.push(match exception {
-                    Some((_, bits)) => bits as i64,
-                    None => q,
-                }),
+            let gather = |v: &mut Vec<f64>, value: &dyn Fn(usize) -> f64| {
+                v.reserve(rows * run);
+                elements(&mut |e| v.push(value(e)));
+            };
+            let base = match values {
+                Values::Float(v) => {
+                    let base = v.len();
+                    let f32 = dtype == DType::F32;
+                    match (&c.recon, p.float) {
+                        // A field: straight slices (the common case, kept free of index arithmetic).
+                        (Some(r), _) if streams == 1 && f32 => v.extend(r.iter().map(|&x| x as f32 as f64)),
+                        (Some(r), _) if streams == 1 => v.extend_from_slice(r),
+                        (None, Some((step, offset))) if streams == 1 && f32 => {
+                            v.extend(c.q.iter().map(|&q| dequantize(q, step, offset) as f32 as f64))
+                        }
+                        (None, Some((step, offset))) if streams == 1 => {
+                            v.extend(c.q.iter().map(|&q| dequantize(q, step, offset)))
+                        }
+                        (Some(r), _) => gather(v, &|e| to_dtype(r[e], dtype)),
+                        (None, Some((step, offset))) => {
+                            gather(v, &|e| to_dtype(dequantize(c.q[e], step, offset), dtype))
+                        }
+                        (None, None) => gather(v, &|e| c.q[e] as f64),
+                    }
+                    base
+                }
+                Values::Int(v) => {
+                    let base = v.len();
+                    v.reserve(rows * run);
+                    elements(&mut |e| v.push(c.q[e]));
+                    base
+                }
+            };
+            for &(pos, kind, bits) in &c.exceptions {
+                if self.stream_of(pos, c.dims) != s {
+                    continue;
+                }
+                // Position of element `pos` among this stream's elements of the chunk.
+                let at = base + (pos / (run * streams)) * run + pos % run;
+                match values {
+                    Values::Float(v) => {
+                        v[at] = match kind {
+                            EXC_FILL => to_dtype(fill, dtype),
+                            _ if dtype == DType::F32 => f32::from_bits(bits as u32) as f64,
+                            _ => f64::from_bits(bits),
+                        }
+                    }
+                    Values::Int(v) => v[at] = bits as i64,
+                }
             }
         }
         Ok(())
@@ -653,13 +717,16 @@ impl<'a> Archive<'a> {
 
 /// Checks a decode that goes chunk by chunk, in order: each chunk's rows become a dataset part,
 /// and the parts' content hash must equal the archive's at the end (see [`Archive::decode_each`]).
-#[derive(Default)]
 pub struct StreamCheck {
     hasher: crate::hash::ContentHasher,
     next_row: usize,
 }
 
 impl StreamCheck {
+    pub fn new(archive: &Archive<'_>) -> Self {
+        Self { hasher: crate::hash::ContentHasher::of_kind(archive.hash_kind), next_row: 0 }
+    }
+
     /// The values of the next chunk, as a dataset of its rows (a field flattened to 1-d).
     pub fn accept(&mut self, archive: &Archive<'_>, c: &DecodedChunk) -> Result<Dataset> {
         if c.start != self.next_row {
@@ -668,7 +735,7 @@ impl StreamCheck {
         self.next_row += c.dims[0];
         let mut out = archive.empty_streams();
         archive.push_chunk_values(c, &mut out)?;
-        let part = archive.wrap(out, c.dims[0], vec![c.q.len()])?;
+        let part = archive.wrap(out, c.dims[0], vec![c.len()])?;
         self.hasher.update(&part);
         Ok(part)
     }

@@ -43,6 +43,33 @@ pub fn unpack_codes(symbols: &[u8], escapes: &mut Reader<'_>, out: &mut Vec<i64>
 
 /// Decompresses one zstd frame that must inflate to exactly `expected_len` bytes.
 pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
+    #[cfg(feature = "zstd-c")]
+    return zstd_c_decompress(data, expected_len, what);
+    #[cfg(not(feature = "zstd-c"))]
+    return ruzstd_decompress(data, expected_len, what);
+}
+
+/// [`zstd_decompress`] by the C library: it writes at most `expected_len + 1` bytes, so a longer
+/// frame is refused without being inflated.
+#[cfg(feature = "zstd-c")]
+fn zstd_c_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(expected_len + 1);
+    let mut decoder = zstd::bulk::Decompressor::new()
+        .map_err(|e| crate::error::CodecError::Backend(format!("{what}: zstd: {e}")))?;
+    match decoder.decompress_to_buffer(data, &mut out) {
+        Ok(_) if out.len() == expected_len => Ok(out),
+        Ok(_) => corrupt(format!(
+            "{what}: inflates to {}{} bytes, expected {expected_len}",
+            out.len(),
+            if out.len() > expected_len { "+" } else { "" }
+        )),
+        Err(e) => corrupt(format!("{what}: zstd data (expected {expected_len} bytes): {e}")),
+    }
+}
+
+/// [`zstd_decompress`] in pure Rust (the wasm build's).
+#[cfg_attr(feature = "zstd-c", allow(dead_code))]
+fn ruzstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut decoder = match ruzstd::decoding::StreamingDecoder::new(data) {
         Ok(d) => d,
@@ -95,5 +122,29 @@ mod tests {
         assert!(zstd_decompress(&z, data.len() - 1, "t").is_err());
         assert!(zstd_decompress(&z, data.len() + 1, "t").is_err());
         assert!(zstd_decompress(&z[..z.len() / 2], data.len(), "t").is_err());
+    }
+
+    #[cfg(feature = "encode")]
+    #[test]
+    fn the_c_and_rust_inflaters_agree_on_good_and_damaged_frames() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| ((i * 7919) % 251 % (1 + i % 13)) as u8).collect();
+        let z = zstd_compress(&data, 3);
+        for len in [data.len() - 1, data.len(), data.len() + 1] {
+            let (c, r) = (zstd_c_decompress(&z, len, "t"), ruzstd_decompress(&z, len, "t"));
+            assert_eq!(c.as_ref().ok(), r.as_ref().ok(), "expected length {len}");
+        }
+        assert_eq!(zstd_c_decompress(&z, data.len(), "t").unwrap(), data);
+        for i in (0..z.len()).step_by(97) {
+            let mut bad = z.clone();
+            bad[i] ^= 0x5a;
+            let (c, r) = (zstd_c_decompress(&bad, data.len(), "t"), ruzstd_decompress(&bad, data.len(), "t"));
+            // Damage the frame does not notice (zstd has no checksum here) gives the same bytes.
+            if let (Ok(c), Ok(r)) = (&c, &r) {
+                assert_eq!(c, r, "flip at {i}");
+            }
+        }
+        for cut in [0, 1, z.len() / 3, z.len() - 1] {
+            assert!(zstd_c_decompress(&z[..cut], data.len(), "t").is_err(), "cut at {cut}");
+        }
     }
 }

@@ -7,9 +7,9 @@
 
 #[cfg(feature = "encode")]
 use crate::data::DType;
+use crate::interp::{anchors, decode_run_f64, refine_f64, runs};
 #[cfg(feature = "encode")]
 use crate::predict::Classic;
-use crate::predict::{Taps, interpolation_order, interpolation_prediction};
 #[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 
@@ -24,6 +24,9 @@ pub(crate) struct Feedback {
     /// The stream's quantization step (2 × bound).
     pub step: f64,
 }
+
+/// The level the anchors' step is taken at (coarser than any pass).
+const ANCHOR_LEVEL: usize = 1 << 20;
 
 #[cfg(feature = "encode")]
 /// Codes larger than this are not attempted (the value is stored exactly instead).
@@ -55,24 +58,36 @@ impl Feedback {
         Classic::InterpFeedback { cubic: self.cubic, reversed: self.reversed, levelwise: self.levelwise }
     }
 
-    /// The step at a point. With level-wise steps, coarse points, which predict everything
-    /// finer, are coded more finely: the step shrinks by 1/1.5 a level above the finest, down to
-    /// 1/4 (QoZ's level-wise bounds; anchors at 1/4). Repeated multiplication, not `powi`, so
-    /// every platform gets the same f64.
-    fn step_at(&self, taps: Taps) -> f64 {
+    /// The step of the pass of spacing `h` (anchors: `ANCHOR_LEVEL`). With level-wise steps,
+    /// coarse points, which predict everything finer, are coded more finely: the step shrinks by
+    /// 1/1.5 a level above the finest, down to 1/4 (QoZ's level-wise bounds; anchors at 1/4).
+    /// Repeated multiplication, not `powi`, so every platform gets the same f64.
+    fn step_for(&self, h: usize) -> f64 {
         if !self.levelwise {
             return self.step;
         }
-        let mut level = match taps {
-            Taps::Along { h, .. } => h,
-            Taps::Anchor(_) => 1 << 20,
-        };
+        let mut level = h;
         let mut f = 1.0f64;
         while level > 1 && f < 4.0 {
             f *= 1.5;
             level /= 2;
         }
         self.step * (1.0 / f.min(4.0))
+    }
+
+    /// Runs the interpolation order over `recon`: `set(e, prediction, step)` returns point e's
+    /// reconstructed value.
+    fn sweep(&self, dims: [usize; 3], recon: &mut [f64], mut set: impl FnMut(usize, f64, f64) -> f64) {
+        let anchor_step = self.step_for(ANCHOR_LEVEL);
+        let mut prev = self.center;
+        anchors(dims, |e| {
+            prev = set(e, prev, anchor_step);
+            recon[e] = prev;
+        });
+        runs(dims, self.reversed, self.cubic, |run| {
+            let step = self.step_for(run.h);
+            refine_f64(recon, run, |e, p| set(e, p, step));
+        });
     }
 
     /// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]`
@@ -90,13 +105,10 @@ impl Feedback {
         let mut recon = vec![0f64; n];
         let mut codes = vec![0i64; n];
         let mut new_exceptions = Vec::new();
-        interpolation_order(dims, self.reversed, |e, taps| {
-            let p = interpolation_prediction(taps, self.cubic, self.center, &recon);
-            recon[e] = p;
+        self.sweep(dims, &mut recon, |e, p, step| {
             if exception[e] {
-                return;
+                return p;
             }
-            let step = self.step_at(taps);
             let x = value(e);
             let c = ((x - p) / step).round();
             if c.is_finite() && c.abs() < MAX_CODE {
@@ -104,11 +116,11 @@ impl Feedback {
                 let out = to_dtype(r, dtype);
                 if out.is_finite() && (out - x).abs() <= bound {
                     codes[e] = c as i64;
-                    recon[e] = r;
-                    return;
+                    return r;
                 }
             }
             new_exceptions.push(e);
+            p
         });
         new_exceptions.sort_unstable();
         FeedbackDraft { codes, new_exceptions }
@@ -118,10 +130,24 @@ impl Feedback {
     /// [`Self::encode`].
     pub fn decode(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
         let mut recon = vec![0f64; codes.len()];
-        interpolation_order(dims, self.reversed, |e, taps| {
-            let p = interpolation_prediction(taps, self.cubic, self.center, &recon);
-            recon[e] = if exception[e] { p } else { p + codes[e] as f64 * self.step_at(taps) };
-        });
+        // Most chunks have no exception: their loop need not look.
+        if exception.contains(&true) {
+            self.sweep(
+                dims,
+                &mut recon,
+                |e, p, step| if exception[e] { p } else { p + codes[e] as f64 * step },
+            );
+        } else {
+            let anchor_step = self.step_for(ANCHOR_LEVEL);
+            let mut prev = self.center;
+            anchors(dims, |e| {
+                prev += codes[e] as f64 * anchor_step;
+                recon[e] = prev;
+            });
+            runs(dims, self.reversed, self.cubic, |run| {
+                decode_run_f64(&mut recon, run, codes, self.step_for(run.h))
+            });
+        }
         recon
     }
 }

@@ -1,5 +1,8 @@
-//! Content hash of decoded values: blake3 over the values in their own dtype, little-endian,
+//! Content hash of decoded values: a hash over the values in their own dtype, little-endian,
 //! row-major (a table row by row). Equal hashes mean bit-identical data, whichever decoder ran.
+//! Archives of format 1 and 2 store blake3 (32 bytes); format 3 stores XXH3-128 (16 bytes, then
+//! 16 zero bytes), which a decoder recomputes at memory speed. [`content_hash`] — blake3 — is
+//! also the identity the tools print and the tests compare decoders by.
 
 use crate::data::{DType, Dataset, Values};
 
@@ -18,8 +21,46 @@ fn push_value(h: &mut Vec<u8>, values: &Values, i: usize, dtype: DType) {
 
 /// The content hash fed part by part: the hash of consecutive row ranges of a dataset, in order,
 /// equals the hash of the whole (what streaming decode relies on).
+/// Values converted to bytes at a time before they go to blake3 (the hash of the concatenation does
+/// not depend on how it is split).
+const BLOCK: usize = 8192;
+
+/// Which hash an archive's metadata holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashKind {
+    Blake3,
+    Xxh3,
+}
+
+impl HashKind {
+    /// The content hash of archives of container format `version`.
+    pub fn of_version(version: u16) -> Self {
+        if version >= 3 { HashKind::Xxh3 } else { HashKind::Blake3 }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HashKind::Blake3 => "blake3",
+            HashKind::Xxh3 => "xxh3-128",
+        }
+    }
+
+    /// Bytes of the 32-byte field that hold the digest (the rest are zero).
+    pub fn digest_len(self) -> usize {
+        match self {
+            HashKind::Blake3 => 32,
+            HashKind::Xxh3 => 16,
+        }
+    }
+}
+
+enum State {
+    Blake3(Box<blake3::Hasher>),
+    Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
+}
+
 pub struct ContentHasher {
-    hasher: blake3::Hasher,
+    state: State,
     buf: Vec<u8>,
 }
 
@@ -30,23 +71,64 @@ impl Default for ContentHasher {
 }
 
 impl ContentHasher {
+    /// The blake3 content hash.
     pub fn new() -> Self {
-        Self { hasher: blake3::Hasher::new(), buf: Vec::with_capacity(1 << 16) }
+        Self::of_kind(HashKind::Blake3)
+    }
+
+    pub fn of_kind(kind: HashKind) -> Self {
+        let state = match kind {
+            HashKind::Blake3 => State::Blake3(Box::default()),
+            HashKind::Xxh3 => State::Xxh3(Box::default()),
+        };
+        Self { state, buf: Vec::with_capacity(1 << 16) }
+    }
+
+    fn update_bytes(&mut self, bytes: &[u8]) {
+        match &mut self.state {
+            State::Blake3(h) => {
+                h.update(bytes);
+            }
+            State::Xxh3(h) => h.update(bytes),
+        }
+    }
+
+    fn flush(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        self.update_bytes(&buf);
+        self.buf = buf;
+        self.buf.clear();
     }
 
     fn flush_if_full(&mut self) {
         if self.buf.len() >= 1 << 16 {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
+            self.flush();
         }
     }
 
     /// Adds the values of `ds` (a whole dataset or the next rows of one).
     pub fn update(&mut self, ds: &Dataset) {
         match ds {
+            // A field's values in blocks: one loop per dtype, no per-value dispatch.
             Dataset::Field(a) => {
-                for i in 0..a.values.len() {
-                    push_value(&mut self.buf, &a.values, i, a.dtype);
+                for block in (0..a.values.len()).step_by(BLOCK) {
+                    let end = (block + BLOCK).min(a.values.len());
+                    match (&a.values, a.dtype) {
+                        (Values::Float(v), DType::F32) => v[block..end]
+                            .iter()
+                            .for_each(|&x| self.buf.extend_from_slice(&(x as f32).to_le_bytes())),
+                        // f64 in memory are their little-endian bytes on LE targets: no copy.
+                        (Values::Float(v), _) if cfg!(target_endian = "little") => {
+                            self.flush();
+                            self.update_bytes(bytemuck::cast_slice(&v[block..end]));
+                        }
+                        (Values::Float(v), _) => {
+                            v[block..end].iter().for_each(|x| self.buf.extend_from_slice(&x.to_le_bytes()))
+                        }
+                        (values, dtype) => {
+                            (block..end).for_each(|i| push_value(&mut self.buf, values, i, dtype))
+                        }
+                    }
                     self.flush_if_full();
                 }
             }
@@ -62,13 +144,72 @@ impl ContentHasher {
     }
 
     pub fn finalize(mut self) -> [u8; 32] {
-        self.hasher.update(&self.buf);
-        *self.hasher.finalize().as_bytes()
+        self.flush();
+        match self.state {
+            State::Blake3(h) => *h.finalize().as_bytes(),
+            State::Xxh3(h) => {
+                let mut out = [0u8; 32];
+                out[..16].copy_from_slice(&h.digest128().to_le_bytes());
+                out
+            }
+        }
     }
 }
 
+/// blake3 over the values: the identity tools print and tests compare.
 pub fn content_hash(ds: &Dataset) -> [u8; 32] {
-    let mut h = ContentHasher::new();
+    content_hash_of_kind(HashKind::Blake3, ds)
+}
+
+/// The content hash an archive of that hash kind stores.
+pub fn content_hash_of_kind(kind: HashKind, ds: &Dataset) -> [u8; 32] {
+    let mut h = ContentHasher::of_kind(kind);
     h.update(ds);
     h.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Array, Column};
+
+    #[test]
+    fn hashes_do_not_depend_on_how_the_values_are_split() {
+        let values: Vec<f64> = (0..20_000).map(|i| (i as f64 * 0.37).sin()).collect();
+        for kind in [HashKind::Blake3, HashKind::Xxh3] {
+            for dtype in [DType::F32, DType::F64] {
+                let field = |v: &[f64]| {
+                    Dataset::Field(Array { dtype, shape: vec![v.len()], values: Values::Float(v.to_vec()) })
+                };
+                let whole = content_hash_of_kind(kind, &field(&values));
+                let mut parts = ContentHasher::of_kind(kind);
+                for part in values.chunks(7001) {
+                    parts.update(&field(part));
+                }
+                assert_eq!(parts.finalize(), whole, "{kind:?} {dtype:?}");
+                assert!(whole[kind.digest_len()..].iter().all(|&b| b == 0));
+                let mut other = values.clone();
+                other[12_345] = f64::from_bits(other[12_345].to_bits() ^ 1 << 40);
+                assert_ne!(content_hash_of_kind(kind, &field(&other)), whole, "{kind:?} {dtype:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn xxh3_is_the_reference_digest_of_the_value_bytes() {
+        // A table row by row, each value in its column's dtype: the bytes the format names.
+        let columns = vec![
+            Column { name: "a".into(), dtype: DType::F32, values: Values::Float(vec![1.5, -2.0]) },
+            Column { name: "b".into(), dtype: DType::I16, values: Values::Int(vec![-3, 300]) },
+        ];
+        let table = Dataset::Table { rows: 2, columns };
+        let mut bytes = Vec::new();
+        for (a, b) in [(1.5f32, -3i16), (-2.0, 300)] {
+            bytes.extend_from_slice(&a.to_le_bytes());
+            bytes.extend_from_slice(&b.to_le_bytes());
+        }
+        let want = xxhash_rust::xxh3::xxh3_128(&bytes).to_le_bytes();
+        assert_eq!(content_hash_of_kind(HashKind::Xxh3, &table)[..16], want);
+        assert_eq!(content_hash(&table), *blake3::hash(&bytes).as_bytes());
+    }
 }

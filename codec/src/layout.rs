@@ -66,6 +66,28 @@ impl ChunkDims {
         out
     }
 
+    /// The elements of tile `t` inside the chunk, each with its offset in the tile (tile-raster
+    /// order): `visit(offset, element)`. These are the elements the tile owns, and each offset
+    /// is the first at which [`Self::tile_elements`] lists the element.
+    pub fn for_each_tile_element(&self, tile: [usize; 3], t: usize, mut visit: impl FnMut(usize, usize)) {
+        let g = self.tile_grid(tile);
+        let (t0, t1, t2) = (t / (g[1] * g[2]), (t / g[2]) % g[1], t % g[2]);
+        let [n0, n1, n2] = self.dims;
+        let (i0, j0, k0) = (t0 * tile[0], t1 * tile[1], t2 * tile[2]);
+        let inside = |first: usize, len: usize, n: usize| len.min(n.saturating_sub(first));
+        let (a_end, b_end, c_end) =
+            (inside(i0, tile[0], n0), inside(j0, tile[1], n1), inside(k0, tile[2], n2));
+        for a in 0..a_end {
+            for b in 0..b_end {
+                let o = (a * tile[1] + b) * tile[2];
+                let e = ((i0 + a) * n1 + j0 + b) * n2 + k0;
+                for c in 0..c_end {
+                    visit(o + c, e + c);
+                }
+            }
+        }
+    }
+
     /// Element offsets (within the chunk) of tile `t`, in tile-raster order; positions outside the
     /// chunk are clamped to the edge (edge replication), so every tile has exactly ∏tile entries.
     pub fn tile_elements(&self, tile: [usize; 3], t: usize) -> Vec<usize> {
@@ -129,6 +151,29 @@ mod tests {
         }
         // Last tile of the first frame: rows 4 (and 4 again), cols 2 (and 2 again).
         assert_eq!(c.tile_elements(tile, 5), vec![14, 14, 14, 14]);
+    }
+
+    #[test]
+    fn tile_element_visits_are_the_owned_elements_at_their_first_offset() {
+        for (dims, tile) in [
+            ([2, 5, 3], [1, 2, 2]),
+            ([5, 7, 9], [2, 4, 4]),
+            ([3, 16, 16], [1, 16, 16]),
+            ([1, 3, 1], [4, 4, 4]),
+        ] {
+            let c = ChunkDims { start: 0, dims };
+            let owner = c.element_tiles(tile);
+            let mut seen = vec![0u8; c.len()];
+            for t in 0..c.tile_count(tile) {
+                let listed = c.tile_elements(tile, t);
+                c.for_each_tile_element(tile, t, |o, e| {
+                    assert_eq!(owner[e] as usize, t, "{dims:?}");
+                    assert_eq!(listed.iter().position(|&x| x == e), Some(o), "{dims:?} tile {t}");
+                    seen[e] += 1;
+                });
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{dims:?}: every element once");
+        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub struct Metadata {
     pub notes: Vec<String>,
 }
 
-/// `blake3` hash as lowercase hex.
-pub fn hex(hash: &[u8; 32]) -> String {
+/// A hash (or any bytes) as lowercase hex.
+pub fn hex(hash: &[u8]) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,6 +5,7 @@
 //! same predictions, and the per-value reconstruction never depends on which predictor was chosen.
 
 use crate::error::{Result, corrupt};
+use crate::interp;
 
 /// A chunk's classic predictor (the autoencoder overrides it tile by tile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,8 +96,9 @@ fn stencil(mask: u8) -> Vec<([usize; 3], i64)> {
         .collect()
 }
 
-/// Visits the chunk in raster order. For each element, `visit(index, classic_prediction, q)` gets
-/// the already-final values of q before it and returns the element's final q.
+/// Visits every element of the chunk once: `visit(index, classic_prediction)` returns the
+/// element's final q. Lorenzo and the constant go in raster order; interpolation in its passes
+/// (`interp.rs`), where the order within a pass is free — `visit` must not depend on it.
 pub fn sweep(
     dims: [usize; 3],
     classic: Classic,
@@ -123,175 +125,156 @@ pub fn sweep(
         // The feedback predictor's values come from `feedback::decode`; on the grid it sweeps in
         // its order with the integer stencils (callers branch before this).
         Classic::Interp { cubic } | Classic::InterpFeedback { cubic, .. } => {
-            interpolation_sweep(dims, cubic, centers[0], q, visit)
+            let mut prev = centers[0];
+            interp::anchors(dims, |e| {
+                prev = visit(e, prev);
+                q[e] = prev;
+            });
+            interp::runs(dims, false, cubic, |run| interp::refine_i64(q, run, &mut visit));
         }
-        Classic::Lorenzo(mask) => {
-            let strides = [n1 * n2, n2, 1];
-            let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
-                .into_iter()
-                .map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
-                .collect();
-            // Which taps exist depends on the row (i, j) and on whether k = 0: resolve that once
-            // per row, so the inner loop has no bounds checks on the lattice.
-            let mut row_taps: Vec<(usize, i64)> = Vec::with_capacity(7);
-            let mut first_taps: Vec<(usize, i64)> = Vec::with_capacity(7);
-            let mut idx = 0;
-            for i in 0..n0 {
-                for j in 0..n1 {
-                    row_taps.clear();
-                    first_taps.clear();
-                    for &(d, off, sign) in &taps {
-                        if i >= d[0] && j >= d[1] {
-                            row_taps.push((off, sign));
-                            if d[2] == 0 {
-                                first_taps.push((off, sign));
-                            }
-                        }
-                    }
-                    for k in 0..n2 {
-                        let t = if k == 0 { &first_taps } else { &row_taps };
-                        let mut p = 0i64;
-                        for &(off, sign) in t {
-                            let v = q[idx - off];
-                            p = if sign > 0 { p.wrapping_add(v) } else { p.wrapping_sub(v) };
-                        }
-                        q[idx] = visit(idx, p);
-                        idx += 1;
-                    }
-                }
-            }
-        }
+        Classic::Lorenzo(mask) => lorenzo_sweep(dims, mask, q, visit),
     }
 }
 
-/// Where a point of the interpolation order takes its prediction from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Taps {
-    /// An anchor: the previous anchor (None for the first: the centre).
-    Anchor(Option<usize>),
-    /// Along one axis: the known points at −h, +h, −3h, +3h (those that exist).
-    Along { l1: usize, r1: Option<usize>, l3: Option<usize>, r3: Option<usize>, h: usize },
-}
+/// (offset back, sign) of each tap present.
+type Taps = Vec<(usize, i64)>;
 
-/// The multilevel interpolation order (SZ3): anchors on a grid of spacing S (the largest power of
-/// two below the longest axis) in raster order, each predicted by the previous anchor (the first by
-/// the centre); then for spacing h = S/2, S/4, …, 1 and each axis a in turn, the points at odd
-/// multiples of h along a, multiples of h along the axes before a and of 2h along the axes after,
-/// predicted along a from the known points at ±h (and ±3h), in raster order. `reversed` takes the
-/// axes in the order 2, 1, 0 within each level ("before" and "after" follow that order).
-pub fn interpolation_order(dims: [usize; 3], reversed: bool, mut visit: impl FnMut(usize, Taps)) {
-    let strides = [dims[1] * dims[2], dims[2], 1];
-    let longest = dims.iter().copied().max().unwrap_or(0);
-    if dims.contains(&0) {
+/// Lorenzo in raster order. Which taps exist depends on the row (i, j) and on whether k = 0:
+/// that is resolved once per row, and rows with the stencil's full set of taps run a loop with
+/// the taps fixed at compile time (the 1-, 2- and 3-axis stencils have 1, 3 and 7 taps).
+fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMut(usize, i64) -> i64) {
+    let [n0, n1, n2] = dims;
+    let strides = [n1 * n2, n2, 1];
+    let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
+        .into_iter()
+        .map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
+        .collect();
+    // Sorted, so the previous element's tap (offset 1), when there is one, comes first.
+    let mut plus: Vec<usize> = taps.iter().filter(|t| t.2 > 0).map(|t| t.1).collect();
+    let minus: Vec<usize> = taps.iter().filter(|t| t.2 < 0).map(|t| t.1).collect();
+    plus.sort_unstable();
+    // The taps present depend only on whether i ≥ 1 and j ≥ 1 (stencil offsets are 0 or 1), and
+    // for the first element of a row on k = 0: four (row, first-element) pairs, built once.
+    let variants: Vec<(Taps, Taps)> = (0..4)
+        .map(|v| {
+            let (i_ok, j_ok) = (v & 1 != 0, v & 2 != 0);
+            let present = |d: &[usize; 3]| (d[0] == 0 || i_ok) && (d[1] == 0 || j_ok);
+            let row: Vec<(usize, i64)> = taps.iter().filter(|t| present(&t.0)).map(|t| (t.1, t.2)).collect();
+            let first = taps.iter().filter(|t| present(&t.0) && t.0[2] == 0).map(|t| (t.1, t.2)).collect();
+            (row, first)
+        })
+        .collect();
+    // Along axis 0 only (a table's columns): after the first plane every element has the one tap,
+    // so the rest is one run — tables have rows of a single element, too short to pay per row.
+    if mask == 1 && n0 > 1 {
+        let plane = n1 * n2;
+        for (e, v) in q[..plane].iter_mut().enumerate() {
+            *v = visit(e, 0);
+        }
+        fixed_taps(q, plane..n0 * plane, [plane], [], &mut visit);
         return;
     }
-    let mut spacing = 1usize;
-    while spacing * 2 < longest {
-        spacing *= 2;
-    }
-    let mut prev = None;
-    for i in (0..dims[0]).step_by(spacing) {
-        for j in (0..dims[1]).step_by(spacing) {
-            for k in (0..dims[2]).step_by(spacing) {
-                let idx = i * strides[0] + j * strides[1] + k;
-                visit(idx, Taps::Anchor(prev));
-                prev = Some(idx);
-            }
-        }
-    }
-    let mut h = spacing / 2;
-    while h >= 1 {
-        // Axis order within a level; which is better depends on the data (time first or not).
-        let order = if reversed { [2, 1, 0] } else { [0, 1, 2] };
-        let rank = |x: usize| if reversed { 2 - x } else { x };
-        for a in order {
-            if dims[a] <= h {
-                continue;
-            }
-            // Per axis: (first coordinate, step) of the points refined now.
-            let range = |b: usize| -> (usize, usize) {
-                match rank(b).cmp(&rank(a)) {
-                    std::cmp::Ordering::Less => (0, h),
-                    std::cmp::Ordering::Equal => (h, 2 * h),
-                    std::cmp::Ordering::Greater => (0, 2 * h),
-                }
+    let mut idx = 0;
+    for i in 0..n0 {
+        for j in 0..n1 {
+            let (row_taps, first_taps) = &variants[(i >= 1) as usize | ((j >= 1) as usize) << 1];
+            let generic = |idx: usize, t: &[(usize, i64)], q: &[i64]| {
+                t.iter().fold(0i64, |p, &(off, sign)| {
+                    let v = q[idx - off];
+                    if sign > 0 { p.wrapping_add(v) } else { p.wrapping_sub(v) }
+                })
             };
-            let (r0, r1, r2) = (range(0), range(1), range(2));
-            let (n_a, s_a) = (dims[a], strides[a]);
-            for i in (r0.0..dims[0]).step_by(r0.1) {
-                for j in (r1.0..dims[1]).step_by(r1.1) {
-                    for k in (r2.0..dims[2]).step_by(r2.1) {
-                        let idx = i * strides[0] + j * strides[1] + k;
-                        let c = [i, j, k][a];
-                        visit(
-                            idx,
-                            Taps::Along {
-                                l1: idx - h * s_a,
-                                r1: (c + h < n_a).then(|| idx + h * s_a),
-                                l3: (c >= 3 * h).then(|| idx - 3 * h * s_a),
-                                r3: (c + 3 * h < n_a).then(|| idx + 3 * h * s_a),
-                                h,
-                            },
-                        );
-                    }
+            let row_end = idx + n2;
+            if n2 > 0 {
+                q[idx] = visit(idx, generic(idx, first_taps, q));
+                idx += 1;
+            }
+            if row_taps.len() == taps.len() {
+                let rest = idx..row_end;
+                match (plus.as_slice(), minus.as_slice()) {
+                    (&[1], &[]) => carried_taps(q, rest, [], [], &mut visit),
+                    (&[a], &[]) => fixed_taps(q, rest, [a], [], &mut visit),
+                    (&[1, b], &[c]) => carried_taps(q, rest, [b], [c], &mut visit),
+                    (&[a, b], &[c]) => fixed_taps(q, rest, [a, b], [c], &mut visit),
+                    (&[1, b, c, d], &[e, f, g]) => carried_taps(q, rest, [b, c, d], [e, f, g], &mut visit),
+                    (&[a, b, c, d], &[e, f, g]) => fixed_taps(q, rest, [a, b, c, d], [e, f, g], &mut visit),
+                    _ => unreachable!("Lorenzo stencils have 1, 3 or 7 taps"),
+                }
+            } else {
+                for e in idx..row_end {
+                    q[e] = visit(e, generic(e, row_taps, q));
                 }
             }
+            idx = row_end;
         }
-        h /= 2;
     }
 }
 
-/// Integer interpolation on the grid (predictors 8 and 9).
-fn interpolation_sweep(
-    dims: [usize; 3],
-    cubic: bool,
-    center: i64,
+/// [`fixed_taps`] for stencils along the last axis: the previous element's tap is the value just
+/// computed, carried in a register — the loop's only dependency chain is then one add long
+/// instead of a store and a reload. `plus` holds the other positive taps; they and `minus` reach
+/// rows before this one (offset ≥ the run's length), read as slices of the finished part.
+#[inline]
+fn carried_taps<const P: usize, const M: usize>(
     q: &mut [i64],
-    mut visit: impl FnMut(usize, i64) -> i64,
+    range: std::ops::Range<usize>,
+    plus: [usize; P],
+    minus: [usize; M],
+    visit: &mut impl FnMut(usize, i64) -> i64,
 ) {
-    interpolation_order(dims, false, |idx, taps| {
-        let p = match taps {
-            Taps::Anchor(prev) => prev.map_or(center, |a| q[a]),
-            Taps::Along { l1, r1, l3, r3, .. } => {
-                let l1 = q[l1];
-                match (r1, l3, r3) {
-                    (Some(r1), Some(l3), Some(r3)) if cubic => {
-                        // (−l3 + 9 l1 + 9 r1 − r3) / 16, rounded half up, wrapping.
-                        l1.wrapping_add(q[r1])
-                            .wrapping_mul(9)
-                            .wrapping_sub(q[l3].wrapping_add(q[r3]))
-                            .wrapping_add(8)
-                            >> 4
-                    }
-                    (Some(r1), _, _) => l1.wrapping_add(q[r1]).wrapping_add(1) >> 1,
-                    // Past the last known point: linear extrapolation (3 l1 − l3) / 2.
-                    (None, Some(l3), _) => l1.wrapping_mul(3).wrapping_sub(q[l3]).wrapping_add(1) >> 1,
-                    (None, None, _) => l1,
-                }
-            }
-        };
-        q[idx] = visit(idx, p);
-    });
+    let (start, len) = (range.start, range.len());
+    let reach_back = plus.iter().chain(&minus).all(|&off| off >= len && off <= start);
+    if start == 0 || !reach_back {
+        let all_plus: Vec<usize> = std::iter::once(1).chain(plus).collect();
+        return generic_taps(q, range, &all_plus, &minus, visit);
+    }
+    let (done, row) = q.split_at_mut(start);
+    let row = &mut row[..len];
+    let plus = plus.map(|off| &done[start - off..start - off + len]);
+    let minus = minus.map(|off| &done[start - off..start - off + len]);
+    let mut prev = done[start - 1];
+    for (m, out) in row.iter_mut().enumerate() {
+        let mut p = prev;
+        for s in &plus {
+            p = p.wrapping_add(s[m]);
+        }
+        for s in &minus {
+            p = p.wrapping_sub(s[m]);
+        }
+        prev = visit(start + m, p);
+        *out = prev;
+    }
 }
 
-/// The same order and stencils in f64 on reconstructed values (predictors 10 and 11: prediction
-/// from what the decoder will have, SZ's error feedback). `recon` must hold the final value of
-/// every point before it in the order; IEEE f64 in this exact operation order is reproducible on
-/// every platform (Rust does not contract to FMA).
-pub fn interpolation_prediction(taps: Taps, cubic: bool, center: f64, recon: &[f64]) -> f64 {
-    match taps {
-        Taps::Anchor(prev) => prev.map_or(center, |a| recon[a]),
-        Taps::Along { l1, r1, l3, r3, .. } => {
-            let l1 = recon[l1];
-            match (r1, l3, r3) {
-                (Some(r1), Some(l3), Some(r3)) if cubic => {
-                    (9.0 * (l1 + recon[r1]) - (recon[l3] + recon[r3])) * 0.0625
-                }
-                (Some(r1), _, _) => (l1 + recon[r1]) * 0.5,
-                (None, Some(l3), _) => (3.0 * l1 - recon[l3]) * 0.5,
-                (None, None, _) => l1,
-            }
+/// Lorenzo over `range` with every tap present: Σ q[e − plus] − Σ q[e − minus], wrapping.
+#[inline]
+fn fixed_taps<const P: usize, const M: usize>(
+    q: &mut [i64],
+    range: std::ops::Range<usize>,
+    plus: [usize; P],
+    minus: [usize; M],
+    visit: &mut impl FnMut(usize, i64) -> i64,
+) {
+    generic_taps(q, range, &plus, &minus, visit)
+}
+
+#[inline]
+fn generic_taps(
+    q: &mut [i64],
+    range: std::ops::Range<usize>,
+    plus: &[usize],
+    minus: &[usize],
+    visit: &mut impl FnMut(usize, i64) -> i64,
+) {
+    for e in range {
+        let mut p = 0i64;
+        for &off in plus {
+            p = p.wrapping_add(q[e - off]);
         }
+        for &off in minus {
+            p = p.wrapping_sub(q[e - off]);
+        }
+        q[e] = visit(e, p);
     }
 }
 

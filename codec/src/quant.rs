@@ -27,8 +27,22 @@ pub fn dequantize(q: i64, step: f64, offset: f64) -> f64 {
 #[inline]
 pub fn grid_point(v: f64, float: Option<(f64, f64)>) -> i64 {
     match float {
-        Some((step, offset)) => ((v - offset) / step).round() as i64,
-        None => v.round() as i64,
+        Some((step, offset)) => round_to_i64((v - offset) / step),
+        None => round_to_i64(v),
+    }
+}
+
+/// `x.round() as i64` (half away from zero; saturating; NaN → 0), without the libm call that
+/// `f64::round` is on baseline x86-64 (no SSE4.1): below 2^52 in magnitude the truncation and the
+/// fraction `x − trunc(x)` are exact, and from 2^52 on every f64 is an integer already.
+#[inline]
+pub fn round_to_i64(x: f64) -> i64 {
+    if x.abs() < MAX_Q {
+        let t = x as i64;
+        let frac = x - t as f64;
+        t + (frac >= 0.5) as i64 - (frac <= -0.5) as i64
+    } else {
+        x as i64
     }
 }
 
@@ -57,6 +71,45 @@ pub fn prequantize(x: f64, bound: f64, step: f64, offset: f64, dtype: DType) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_to_i64_is_std_round_everywhere() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            9.2e18,
+            -9.3e18,
+        ];
+        for e in [51, 52, 53, 62, 63] {
+            let p = (1u64 << e) as f64;
+            xs.extend([p, p - 0.5, p + 0.5, p - 1.0, p + 1.0, p - 1.5].iter().flat_map(|&v| [v, -v]));
+        }
+        let mut state = 7u64;
+        for _ in 0..200_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let scale = [1.0, 1e3, 1e9, 4.5e15, 1e17][(state >> 61) as usize % 5];
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            xs.push(u * scale);
+            xs.push((u * 16.0).round() / 2.0 + if state & 1 == 0 { 0.0 } else { f64::EPSILON });
+        }
+        for x in xs {
+            assert_eq!(round_to_i64(x), x.round() as i64, "{x:e}");
+        }
+    }
 
     #[test]
     fn bound_holds_or_value_is_flagged() {

@@ -97,6 +97,15 @@ const GOLDEN: &[Golden] = &[
         hash: "4ba6e9168779b81e31226d0eee3b51c773d42432a072cf6cbe8aafa792680d1d",
         version: 2,
     },
+    // Format 3 (content hash XXH3-128): the wave field and command of the v2 goldens again;
+    // the same values as `wave_levels_v2_rel1e-2.baler`.
+    Golden {
+        file: "wave_levels_v3_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
+        version: 3,
+    },
 ];
 
 #[test]
@@ -161,5 +170,25 @@ fn the_conv_goldens_run_transposed_convolutions_and_inverse_gdn_on_network_tiles
         let network_tiles: usize =
             (0..archive.chunk_count()).map(|i| archive.parse_chunk(i).unwrap().network_tiles()).sum();
         assert!(network_tiles > 0, "{file}: no tile uses the network");
+    }
+}
+
+#[test]
+fn version_3_checks_values_with_xxh3_and_older_versions_with_blake3() {
+    use baler_codec::hash::{HashKind, content_hash_of_kind};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    for (file, kind) in
+        [("wave_levels_v3_rel1e-2.baler", HashKind::Xxh3), ("wave_levels_v2_rel1e-2.baler", HashKind::Blake3)]
+    {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let archive = Archive::open(&bytes, None).unwrap();
+        assert_eq!(archive.hash_kind, kind, "{file}");
+        let ds = archive.decode().unwrap();
+        assert_eq!(content_hash_of_kind(kind, &ds), archive.meta.content_hash, "{file}");
+        // The version byte has no checksum of its own; a 2 ↔ 3 flip changes the hash it names.
+        let mut flipped = bytes.clone();
+        flipped[8] = if kind == HashKind::Xxh3 { 2 } else { 3 };
+        let err = Archive::open(&flipped, None).and_then(|a| a.decode()).unwrap_err().to_string();
+        assert!(err.contains("content hash"), "{file}: {err}");
     }
 }

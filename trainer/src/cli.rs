@@ -501,7 +501,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!(
                     "{}",
                     json!({"archive": archive, "output": output, "shape": shape, "original_bytes": a.meta.original_bytes,
-                        "seconds": secs, "content_hash": hex(&a.meta.content_hash), "device": compute.describe()})
+                        "seconds": secs, "content_hash": hex(&a.meta.content_hash[..a.hash_kind.digest_len()]), "device": compute.describe()})
                 );
             } else {
                 println!("{} -> {}: shape {:?}, {:.2}s", archive.display(), output, shape, secs);
@@ -609,7 +609,7 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
     let sizes = &a.sizes;
     let report = json!({
         "chunk_choices": choices.iter().map(|(k, n)| json!({"choice": k, "chunks": n})).collect::<Vec<_>>(),
-        "archive": path, "format_version": baler_codec::container::FORMAT_VERSION,
+        "archive": path, "format_version": a.version,
         "kind": if m.table { "table" } else { "field" }, "shape": m.shape,
         "bound": match m.bound { BoundSpec::Abs(v) => json!({"abs": v}), BoundSpec::Rel(v) => json!({"rel": v}) },
         "streams": bounds, "fill_value": m.fill_value,
@@ -620,13 +620,14 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
             "network_ratio": m.tile.iter().map(|&t| t as f64).product::<f64>() / s.latent_dim.max(1) as f64})),
         "sections": {"header": sizes.header, "metadata": sizes.metadata, "model": sizes.model, "model_ref": sizes.model_ref,
                      "chunk_index": sizes.chunk_index, "chunks": sizes.chunks, "end": sizes.end},
-        "content_hash": hex(&m.content_hash), "content_hash_verified": verified, "notes": m.notes,
+        "content_hash": hex(&m.content_hash[..a.hash_kind.digest_len()]), "content_hash_kind": a.hash_kind.name(),
+        "content_hash_verified": verified, "notes": m.notes,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!("archive        {} (format v{})", path.display(), baler_codec::container::FORMAT_VERSION);
+    println!("archive        {} (format v{})", path.display(), a.version);
     println!("data           {} {:?}", if m.table { "table" } else { "field" }, m.shape);
     for s in &m.streams {
         let b = match s.quantizer {
@@ -676,7 +677,11 @@ fn info(path: &Path, model: Option<&Path>, json: bool) -> Result<()> {
         }
     }
     let check = if verified { "verified by decoding" } else { "not verified: the model is needed to decode" };
-    println!("content hash   {} ({check})", hex(&m.content_hash));
+    println!(
+        "content hash   {} {} ({check})",
+        a.hash_kind.name(),
+        hex(&m.content_hash[..a.hash_kind.digest_len()])
+    );
     for n in &m.notes {
         println!("note           {n}");
     }

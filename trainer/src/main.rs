@@ -2,6 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See Cargo.toml: large buffers are reused instead of being mapped and faulted in anew.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = baler_train::cli::Cli::parse();
     match baler_train::cli::run(cli) {

@@ -257,7 +257,7 @@ fn finish(archive: &Archive<'_>, out: Decoded, s: DecodeSummary, gpu: Option<&Gp
     set_text("stat-mean", &st.mean().map_or("—".into(), fmt_num));
     let no_data = out.len_done() as u64 - st.count;
     set_text("stat-nodata", &format!("{no_data}"));
-    set_text("stat-hash", &hex(&archive.meta.content_hash));
+    set_text("stat-hash", &hex(&archive.meta.content_hash[..archive.hash_kind.digest_len()]));
     show("progress", false);
     set_text("progress-text", "");
     with_app(|a| a.decoded = Some(out));

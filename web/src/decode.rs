@@ -73,7 +73,7 @@ pub async fn decode_into(
 ) -> Result<DecodeSummary, CodecError> {
     let start = now_ms();
     let mut summary = DecodeSummary::default();
-    let mut check = StreamCheck::default();
+    let mut check = StreamCheck::new(archive);
     let total = archive.chunk_count();
     let mut last_yield = now_ms();
     for i in 0..total {

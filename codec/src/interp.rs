@@ -1,0 +1,385 @@
+//! SZ3's multilevel interpolation order, as runs of points that share one stencil.
+//!
+//! Anchors on a grid of spacing S (the largest power of two below the longest axis) come first, in
+//! raster order, each predicted by the previous anchor (the first by the centre). Then for spacing
+//! h = S/2, S/4, …, 1 and each axis a in turn (a *pass*), the points at odd multiples of h along a,
+//! multiples of h along the axes before a and of 2h along the axes after, are predicted along a from
+//! the known points at ±h (and ±3h). `reversed` takes the axes in the order 2, 1, 0 within a level.
+//!
+//! A pass only reads points of earlier passes, so its points may be computed in any order with the
+//! same result: the decoder runs each pass as runs along the last axis, where the stencil is fixed
+//! and the inner loop is a plain strided loop (no per-point neighbour lookup).
+
+/// How a refined point is predicted from the known points along its pass's axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stencil {
+    /// (−x[−3] + 9·x[−1] + 9·x[+1] − x[+3]) / 16.
+    Cubic,
+    /// (x[−1] + x[+1]) / 2.
+    Linear,
+    /// Past the last known point: (3·x[−1] − x[−3]) / 2.
+    Extrapolate,
+    /// Only x[−1] is known.
+    Copy,
+}
+
+impl Stencil {
+    /// The stencil at coordinate `c` (an odd multiple of `h`) of an axis of length `n`.
+    fn at(c: usize, h: usize, n: usize, cubic: bool) -> Self {
+        let (r1, l3, r3) = (c + h < n, c >= 3 * h, c + 3 * h < n);
+        match (r1, l3, r3) {
+            (true, true, true) if cubic => Stencil::Cubic,
+            (true, _, _) => Stencil::Linear,
+            (false, true, _) => Stencil::Extrapolate,
+            (false, false, _) => Stencil::Copy,
+        }
+    }
+}
+
+/// `count` points from element `first`, `step` apart, predicted by `stencil` from the points
+/// `d`, `3d` elements before and after; the pass is spacing `h` along `axis`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub first: usize,
+    pub count: usize,
+    pub step: usize,
+    pub d: usize,
+    pub stencil: Stencil,
+    pub h: usize,
+    pub axis: usize,
+}
+
+/// Anchor spacing of a lattice: the largest power of two below the longest axis (1 at least).
+fn anchor_spacing(dims: [usize; 3]) -> usize {
+    let longest = dims.iter().copied().max().unwrap_or(0);
+    let mut spacing = 1usize;
+    while spacing * 2 < longest {
+        spacing *= 2;
+    }
+    spacing
+}
+
+/// The anchors in raster order.
+pub fn anchors(dims: [usize; 3], mut visit: impl FnMut(usize)) {
+    if dims.contains(&0) {
+        return;
+    }
+    let s = anchor_spacing(dims);
+    for i in (0..dims[0]).step_by(s) {
+        for j in (0..dims[1]).step_by(s) {
+            for k in (0..dims[2]).step_by(s) {
+                visit((i * dims[1] + j) * dims[2] + k);
+            }
+        }
+    }
+}
+
+/// Points `start, start + step, …` below `n`.
+fn count(start: usize, step: usize, n: usize) -> usize {
+    if start >= n { 0 } else { (n - start - 1) / step + 1 }
+}
+
+/// Every refinement pass, in order, as runs (anchors excluded: see [`anchors`]). The runs of a
+/// pass (same `h` and `axis`) come together; their order is free, the passes' is not.
+pub fn runs(dims: [usize; 3], reversed: bool, cubic: bool, mut visit: impl FnMut(Run)) {
+    if dims.contains(&0) {
+        return;
+    }
+    let strides = [dims[1] * dims[2], dims[2], 1];
+    let mut h = anchor_spacing(dims) / 2;
+    while h >= 1 {
+        let order = if reversed { [2, 1, 0] } else { [0, 1, 2] };
+        let rank = |x: usize| if reversed { 2 - x } else { x };
+        for a in order {
+            if dims[a] <= h {
+                continue;
+            }
+            // Per axis: (first coordinate, step) of the points refined in this pass.
+            let range = |b: usize| -> (usize, usize) {
+                match rank(b).cmp(&rank(a)) {
+                    std::cmp::Ordering::Less => (0, h),
+                    std::cmp::Ordering::Equal => (h, 2 * h),
+                    std::cmp::Ordering::Greater => (0, 2 * h),
+                }
+            };
+            let (r0, r1, r2) = (range(0), range(1), range(2));
+            let d = h * strides[a];
+            let along = count(r2.0, r2.1, dims[2]);
+            for i in (r0.0..dims[0]).step_by(r0.1) {
+                for j in (r1.0..dims[1]).step_by(r1.1) {
+                    let base = i * strides[0] + j * strides[1];
+                    if a < 2 {
+                        // The whole row shares the coordinate along a, hence the stencil.
+                        let stencil = Stencil::at([i, j][a], h, dims[a], cubic);
+                        if along > 0 {
+                            visit(Run {
+                                first: base + r2.0,
+                                count: along,
+                                step: r2.1,
+                                d,
+                                stencil,
+                                h,
+                                axis: a,
+                            });
+                        }
+                        continue;
+                    }
+                    // Along the row itself: the first point lacks x[−3] and the last two may lack
+                    // x[+3] / x[+1]; every point between has all four neighbours.
+                    let tail = along.saturating_sub(1).min(2);
+                    let single = |m: usize| {
+                        let c = h + 2 * h * m;
+                        let stencil = Stencil::at(c, h, dims[2], cubic);
+                        Run { first: base + c, count: 1, step: 2 * h, d, stencil, h, axis: a }
+                    };
+                    visit(single(0));
+                    if along > 1 + tail {
+                        let stencil = if cubic { Stencil::Cubic } else { Stencil::Linear };
+                        let mid = along - 1 - tail;
+                        visit(Run { first: base + 3 * h, count: mid, step: 2 * h, d, stencil, h, axis: a });
+                    }
+                    for m in along - tail..along {
+                        visit(single(m));
+                    }
+                }
+            }
+        }
+        h /= 2;
+    }
+}
+
+/// Runs `run` over `v`: each point gets `set(e, prediction)`. The f64 operations are those of the
+/// format (IEEE, this order, no FMA), so every platform computes the same bits.
+#[inline]
+pub fn refine_f64(v: &mut [f64], run: Run, mut set: impl FnMut(usize, f64) -> f64) {
+    let Run { first, count, step, d, stencil, .. } = run;
+    match stencil {
+        Stencil::Cubic => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = (9.0 * (v[e - d] + v[e + d]) - (v[e - 3 * d] + v[e + 3 * d])) * 0.0625;
+                v[e] = set(e, p);
+            }
+        }
+        Stencil::Linear => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = (v[e - d] + v[e + d]) * 0.5;
+                v[e] = set(e, p);
+            }
+        }
+        Stencil::Extrapolate => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = (3.0 * v[e - d] - v[e - 3 * d]) * 0.5;
+                v[e] = set(e, p);
+            }
+        }
+        Stencil::Copy => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = v[e - d];
+                v[e] = set(e, p);
+            }
+        }
+    }
+}
+
+/// The decoder's [`refine_f64`] for chunks without exceptions: `v[e] = prediction + codes[e]·step`.
+/// A contiguous run across rows (its pass's axis is not the last) reads only rows at ±d, ±3d,
+/// outside the points it writes: those are split off as slices of the run's length, so the loop
+/// has no index checks and vectorizes (the same operations, so the same bits).
+pub fn decode_run_f64(v: &mut [f64], run: Run, codes: &[i64], step: f64) {
+    let Run { first, count: n, step: s, d, stencil, .. } = run;
+    let reach = if matches!(stencil, Stencil::Cubic | Stencil::Extrapolate) { 3 * d } else { d };
+    let right = !matches!(stencil, Stencil::Extrapolate | Stencil::Copy);
+    if s != 1 || n == 0 || d < n || first < reach || (right && first + n - 1 + reach >= v.len()) {
+        return refine_f64(v, run, |e, p| p + codes[e] as f64 * step);
+    }
+    let (before, rest) = v.split_at_mut(first);
+    let (row, after) = rest.split_at_mut(n);
+    let code = &codes[first..first + n];
+    let left = |j: usize| &before[first - j * d..first - j * d + n];
+    let right = |j: usize| &after[j * d - n..j * d];
+    match stencil {
+        Stencil::Cubic => {
+            let (l1, r1, l3, r3) = (left(1), right(1), left(3), right(3));
+            for m in 0..n {
+                row[m] = (9.0 * (l1[m] + r1[m]) - (l3[m] + r3[m])) * 0.0625 + code[m] as f64 * step;
+            }
+        }
+        Stencil::Linear => {
+            let (l1, r1) = (left(1), right(1));
+            for m in 0..n {
+                row[m] = (l1[m] + r1[m]) * 0.5 + code[m] as f64 * step;
+            }
+        }
+        Stencil::Extrapolate => {
+            let (l1, l3) = (left(1), left(3));
+            for m in 0..n {
+                row[m] = (3.0 * l1[m] - l3[m]) * 0.5 + code[m] as f64 * step;
+            }
+        }
+        Stencil::Copy => {
+            let l1 = left(1);
+            for m in 0..n {
+                row[m] = l1[m] + code[m] as f64 * step;
+            }
+        }
+    }
+}
+
+/// The same stencils on the integer grid, rounded half up and wrapping (predictors 8 and 9).
+#[inline]
+pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64) -> i64) {
+    let Run { first, count, step, d, stencil, .. } = run;
+    match stencil {
+        Stencil::Cubic => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = q[e - d]
+                    .wrapping_add(q[e + d])
+                    .wrapping_mul(9)
+                    .wrapping_sub(q[e - 3 * d].wrapping_add(q[e + 3 * d]))
+                    .wrapping_add(8)
+                    >> 4;
+                q[e] = set(e, p);
+            }
+        }
+        Stencil::Linear => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = q[e - d].wrapping_add(q[e + d]).wrapping_add(1) >> 1;
+                q[e] = set(e, p);
+            }
+        }
+        Stencil::Extrapolate => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = q[e - d].wrapping_mul(3).wrapping_sub(q[e - 3 * d]).wrapping_add(1) >> 1;
+                q[e] = set(e, p);
+            }
+        }
+        Stencil::Copy => {
+            for e in (0..count).map(|m| first + m * step) {
+                let p = q[e - d];
+                q[e] = set(e, p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order as first written: one visit per point with its neighbours spelled out. The runs
+    /// must cover the same points, pass by pass, with the same neighbours.
+    fn reference(dims: [usize; 3], reversed: bool, cubic: bool) -> Vec<Vec<(usize, Stencil, usize)>> {
+        let strides = [dims[1] * dims[2], dims[2], 1];
+        let mut passes = Vec::new();
+        let mut h = anchor_spacing(dims) / 2;
+        while h >= 1 {
+            let order = if reversed { [2, 1, 0] } else { [0, 1, 2] };
+            let rank = |x: usize| if reversed { 2 - x } else { x };
+            for a in order {
+                if dims[a] <= h {
+                    continue;
+                }
+                let mut pass = Vec::new();
+                for i in 0..dims[0] {
+                    for j in 0..dims[1] {
+                        for k in 0..dims[2] {
+                            let c = [i, j, k];
+                            let on = (0..3).all(|b| match rank(b).cmp(&rank(a)) {
+                                std::cmp::Ordering::Less => c[b] % h == 0,
+                                std::cmp::Ordering::Equal => c[b] % (2 * h) == h,
+                                std::cmp::Ordering::Greater => c[b] % (2 * h) == 0,
+                            });
+                            if on {
+                                let idx = i * strides[0] + j * strides[1] + k;
+                                pass.push((idx, Stencil::at(c[a], h, dims[a], cubic), h * strides[a]));
+                            }
+                        }
+                    }
+                }
+                passes.push(pass);
+            }
+            h /= 2;
+        }
+        passes
+    }
+
+    #[test]
+    fn runs_cover_each_pass_like_the_pointwise_order() {
+        let shapes =
+            [[60, 50, 50], [1, 1, 7], [3, 1, 1], [5, 9, 2], [1, 33, 17], [2, 2, 2], [1, 1, 2], [7, 1, 13]];
+        for dims in shapes {
+            for reversed in [false, true] {
+                for cubic in [false, true] {
+                    let want = reference(dims, reversed, cubic);
+                    let mut got: Vec<(usize, Stencil, usize)> = Vec::new();
+                    let mut last_h = usize::MAX;
+                    runs(dims, reversed, cubic, |r| {
+                        assert!(r.h <= last_h, "levels go from coarse to fine");
+                        last_h = r.h;
+                        got.extend((0..r.count).map(|m| (r.first + m * r.step, r.stencil, r.d)));
+                    });
+                    let mut want: Vec<_> = want.into_iter().flatten().collect();
+                    // Within a pass the order is free: compare as sets per (point).
+                    want.sort_unstable_by_key(|p| p.0);
+                    got.sort_unstable_by_key(|p| p.0);
+                    assert_eq!(got, want, "{dims:?} reversed {reversed} cubic {cubic}");
+                    let mut all: Vec<usize> = got.iter().map(|p| p.0).collect();
+                    anchors(dims, |e| all.push(e));
+                    all.sort_unstable();
+                    let n: usize = dims.iter().product();
+                    assert_eq!(all, (0..n).collect::<Vec<_>>(), "{dims:?}: every element once");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_decoders_fast_runs_compute_the_same_bits() {
+        for dims in [[9, 10, 11], [1, 17, 5], [33, 1, 1], [6, 20, 30], [5, 9, 2]] {
+            for reversed in [false, true] {
+                for cubic in [false, true] {
+                    let n: usize = dims.iter().product();
+                    let codes: Vec<i64> = (0..n as i64).map(|i| (i * 7919 % 23) - 11).collect();
+                    let start: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
+                    let (mut slow, mut fast) = (start.clone(), start);
+                    runs(dims, reversed, cubic, |r| {
+                        let step = 0.01 * r.h as f64;
+                        refine_f64(&mut slow, r, |e, p| p + codes[e] as f64 * step);
+                        decode_run_f64(&mut fast, r, &codes, step);
+                    });
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&fast), bits(&slow), "{dims:?} reversed {reversed} cubic {cubic}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn passes_only_read_earlier_passes() {
+        // Run every pass on a marker array: a point may only read points already marked.
+        for dims in [[9, 10, 11], [1, 17, 5], [33, 1, 1]] {
+            for reversed in [false, true] {
+                let n: usize = dims.iter().product();
+                let mut known = vec![0.0f64; n];
+                anchors(dims, |e| known[e] = 1.0);
+                let mut pass = (usize::MAX, 0);
+                let mut pending: Vec<usize> = Vec::new();
+                runs(dims, reversed, true, |r| {
+                    if (r.h, r.axis) != pass {
+                        for &e in &pending {
+                            known[e] = 1.0;
+                        }
+                        pending.clear();
+                        pass = (r.h, r.axis);
+                    }
+                    let mut probe = known.clone();
+                    refine_f64(&mut probe, r, |e, p| {
+                        assert_eq!(p, 1.0, "{dims:?}: point {e} read an unknown neighbour");
+                        p
+                    });
+                    pending.extend((0..r.count).map(|m| r.first + m * r.step));
+                });
+            }
+        }
+    }
+}
