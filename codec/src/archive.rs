@@ -496,12 +496,25 @@ impl<'a> Archive<'a> {
                 let preds = dec.outputs(acc);
                 let mut pred = vec![0i64; n];
                 let mut on_network = vec![false; n];
+                // A field's predictions go to the grid in one flat loop (its divisions vectorize),
+                // then row by row into place; a table's stream depends on the element.
+                let field_grid: Vec<i64> = if self.meta.table {
+                    Vec::new()
+                } else {
+                    let p = &self.stream_params[0];
+                    preds.iter().map(|&x| p.ae_grid(x)).collect()
+                };
                 for (u, &t) in ae.used.iter().enumerate() {
-                    let out = &preds[u * per_tile..(u + 1) * per_tile];
-                    chunk.for_each_tile_element(tile, t, |o, e| {
-                        on_network[e] = true;
-                        let s = self.stream_of(e, dims);
-                        pred[e] = self.stream_params[s].ae_grid(out[o]);
+                    let tile_at = u * per_tile;
+                    chunk.for_each_tile_row(tile, t, |o, e, len| {
+                        on_network[e..e + len].fill(true);
+                        if self.meta.table {
+                            for (e, &x) in (e..e + len).zip(&preds[tile_at + o..]) {
+                                pred[e] = self.stream_params[self.stream_of(e, dims)].ae_grid(x);
+                            }
+                        } else {
+                            pred[e..e + len].copy_from_slice(&field_grid[tile_at + o..tile_at + o + len]);
+                        }
                     });
                 }
                 Some((on_network, pred))
@@ -636,43 +649,43 @@ impl<'a> Archive<'a> {
         for (s, values) in out.iter_mut().enumerate().take(streams) {
             let p = &self.stream_params[s];
             let dtype = p.dtype;
-            // This stream's elements, in order (a table's column: every `streams`-th run).
-            let elements = |f: &mut dyn FnMut(usize)| {
-                for r in 0..rows {
-                    let first = (r * streams + s) * run;
-                    (first..first + run).for_each(&mut *f);
-                }
-            };
-            let gather = |v: &mut Vec<f64>, value: &dyn Fn(usize) -> f64| {
-                v.reserve(rows * run);
-                elements(&mut |e| v.push(value(e)));
-            };
+            // This stream's elements, in order: of every group of `streams` runs, run `s`.
+            let group = (streams * run).max(1);
+            let parts = || c.q.chunks_exact(group).map(|g| &g[s * run..(s + 1) * run]);
+            // A table's column: one element per row (a run of 1), gathered by index.
+            let column = || (0..rows).map(|r| c.q[r * group + s]);
             let base = match values {
                 Values::Float(v) => {
                     let base = v.len();
+                    v.reserve(rows * run);
                     let f32 = dtype == DType::F32;
                     match (&c.recon, p.float) {
-                        // A field: straight slices (the common case, kept free of index arithmetic).
-                        (Some(r), _) if streams == 1 && f32 => v.extend(r.iter().map(|&x| x as f32 as f64)),
-                        (Some(r), _) if streams == 1 => v.extend_from_slice(r),
-                        (None, Some((step, offset))) if streams == 1 && f32 => {
-                            v.extend(c.q.iter().map(|&q| dequantize(q, step, offset) as f32 as f64))
+                        (Some(r), _) if f32 => v.extend(r.iter().map(|&x| x as f32 as f64)),
+                        (Some(r), _) => v.extend_from_slice(r),
+                        (None, Some((step, offset))) if run == 1 && f32 => {
+                            v.extend(column().map(|q| dequantize(q, step, offset) as f32 as f64))
                         }
-                        (None, Some((step, offset))) if streams == 1 => {
-                            v.extend(c.q.iter().map(|&q| dequantize(q, step, offset)))
+                        (None, Some((step, offset))) if run == 1 => {
+                            v.extend(column().map(|q| dequantize(q, step, offset)))
                         }
-                        (Some(r), _) => gather(v, &|e| to_dtype(r[e], dtype)),
+                        (None, Some((step, offset))) if f32 => parts().for_each(|q| {
+                            v.extend(q.iter().map(|&q| dequantize(q, step, offset) as f32 as f64))
+                        }),
                         (None, Some((step, offset))) => {
-                            gather(v, &|e| to_dtype(dequantize(c.q[e], step, offset), dtype))
+                            parts().for_each(|q| v.extend(q.iter().map(|&q| dequantize(q, step, offset))))
                         }
-                        (None, None) => gather(v, &|e| c.q[e] as f64),
+                        (None, None) => parts().for_each(|q| v.extend(q.iter().map(|&q| q as f64))),
                     }
                     base
                 }
                 Values::Int(v) => {
                     let base = v.len();
                     v.reserve(rows * run);
-                    elements(&mut |e| v.push(c.q[e]));
+                    if run == 1 {
+                        v.extend(column());
+                    } else {
+                        parts().for_each(|q| v.extend_from_slice(q));
+                    }
                     base
                 }
             };

@@ -66,10 +66,11 @@ impl ChunkDims {
         out
     }
 
-    /// The elements of tile `t` inside the chunk, each with its offset in the tile (tile-raster
-    /// order): `visit(offset, element)`. These are the elements the tile owns, and each offset
-    /// is the first at which [`Self::tile_elements`] lists the element.
-    pub fn for_each_tile_element(&self, tile: [usize; 3], t: usize, mut visit: impl FnMut(usize, usize)) {
+    /// The elements of tile `t` inside the chunk, a row at a time: `visit(offset, element, len)`
+    /// for the `len` consecutive elements from `element`, at offsets `offset..` in the tile
+    /// (tile-raster order). These are the elements the tile owns, and each offset is the first at
+    /// which [`Self::tile_elements`] lists the element.
+    pub fn for_each_tile_row(&self, tile: [usize; 3], t: usize, mut visit: impl FnMut(usize, usize, usize)) {
         let g = self.tile_grid(tile);
         let (t0, t1, t2) = (t / (g[1] * g[2]), (t / g[2]) % g[1], t % g[2]);
         let [n0, n1, n2] = self.dims;
@@ -77,13 +78,14 @@ impl ChunkDims {
         let inside = |first: usize, len: usize, n: usize| len.min(n.saturating_sub(first));
         let (a_end, b_end, c_end) =
             (inside(i0, tile[0], n0), inside(j0, tile[1], n1), inside(k0, tile[2], n2));
+        if c_end == 0 {
+            return;
+        }
         for a in 0..a_end {
             for b in 0..b_end {
                 let o = (a * tile[1] + b) * tile[2];
                 let e = ((i0 + a) * n1 + j0 + b) * n2 + k0;
-                for c in 0..c_end {
-                    visit(o + c, e + c);
-                }
+                visit(o, e, c_end);
             }
         }
     }
@@ -166,10 +168,12 @@ mod tests {
             let mut seen = vec![0u8; c.len()];
             for t in 0..c.tile_count(tile) {
                 let listed = c.tile_elements(tile, t);
-                c.for_each_tile_element(tile, t, |o, e| {
-                    assert_eq!(owner[e] as usize, t, "{dims:?}");
-                    assert_eq!(listed.iter().position(|&x| x == e), Some(o), "{dims:?} tile {t}");
-                    seen[e] += 1;
+                c.for_each_tile_row(tile, t, |o, first, len| {
+                    for (o, e) in (o..o + len).zip(first..first + len) {
+                        assert_eq!(owner[e] as usize, t, "{dims:?}");
+                        assert_eq!(listed.iter().position(|&x| x == e), Some(o), "{dims:?} tile {t}");
+                        seen[e] += 1;
+                    }
                 });
             }
             assert!(seen.iter().all(|&s| s == 1), "{dims:?}: every element once");

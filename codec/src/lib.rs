@@ -20,6 +20,7 @@ mod feedback;
 pub mod gpu;
 pub mod hash;
 pub mod huffman;
+mod infer;
 mod interp;
 pub mod layout;
 pub mod meta;
