@@ -483,65 +483,63 @@ impl<'a> Archive<'a> {
             });
         }
         let tile = self.meta.tile.map(|t| t as usize);
-        let ae_pred = match (&self.decoder, ae) {
-            (Some(dec), Some(ae)) => {
-                let per_tile = dec.output_dim();
-                if acc.len() != ae.used.len() * per_tile {
-                    return Err(CodecError::Backend(format!(
-                        "the decoder network returned {} values for {} tiles",
-                        acc.len(),
-                        ae.used.len()
-                    )));
-                }
-                let preds = dec.outputs(acc);
-                let mut pred = vec![0i64; n];
-                let mut on_network = vec![false; n];
-                // A field's predictions go to the grid in one flat loop (its divisions vectorize),
-                // then row by row into place; a table's stream depends on the element.
-                let field_grid: Vec<i64> = if self.meta.table {
-                    Vec::new()
-                } else {
-                    let p = &self.stream_params[0];
-                    preds.iter().map(|&x| p.ae_grid(x)).collect()
-                };
-                for (u, &t) in ae.used.iter().enumerate() {
-                    let tile_at = u * per_tile;
-                    chunk.for_each_tile_row(tile, t, |o, e, len| {
-                        on_network[e..e + len].fill(true);
-                        if self.meta.table {
-                            for (e, &x) in (e..e + len).zip(&preds[tile_at + o..]) {
-                                pred[e] = self.stream_params[self.stream_of(e, dims)].ae_grid(x);
-                            }
-                        } else {
-                            pred[e..e + len].copy_from_slice(&field_grid[tile_at + o..tile_at + o + len]);
-                        }
-                    });
-                }
-                Some((on_network, pred))
+        let mut codes = codes;
+        // Elements the network predicts: their final grid value (prediction + code) is known
+        // before the sweep and is kept in `codes` (no array of predictions).
+        let mut on_network = Vec::new();
+        if let (Some(dec), Some(ae)) = (&self.decoder, ae) {
+            let per_tile = dec.output_dim();
+            if acc.len() != ae.used.len() * per_tile {
+                return Err(CodecError::Backend(format!(
+                    "the decoder network returned {} values for {} tiles",
+                    acc.len(),
+                    ae.used.len()
+                )));
             }
-            _ => None,
-        };
+            if !ae.used.is_empty() {
+                on_network = vec![false; n];
+            }
+            // A field's predictions go to the grid in one flat loop (its divisions vectorize),
+            // then row by row into place; a table's stream depends on the element.
+            let (grid, preds) = if self.meta.table {
+                (Vec::new(), dec.outputs(acc))
+            } else {
+                let p = &self.stream_params[0];
+                (dec.outputs_with(acc, |x| p.ae_grid(x)), Vec::new())
+            };
+            for (u, &t) in ae.used.iter().enumerate() {
+                let tile_at = u * per_tile;
+                chunk.for_each_tile_row(tile, t, |o, e, len| {
+                    on_network[e..e + len].fill(true);
+                    for (k, c) in codes[e..e + len].iter_mut().enumerate() {
+                        let pred = if self.meta.table {
+                            self.stream_params[self.stream_of(e + k, dims)].ae_grid(preds[tile_at + o + k])
+                        } else {
+                            grid[tile_at + o + k]
+                        };
+                        *c = pred.wrapping_add(*c);
+                    }
+                });
+            }
+        }
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
         let mut q = vec![0i64; n];
         let table = self.meta.table;
         // An exception's grid value is its classic prediction: with its code zeroed (and the
-        // network's prediction not taken), the plain sum gives that, and the hot loop has no branch.
-        let mut codes = codes;
+        // network's value not taken), the plain sum gives that, and the hot loop has no branch.
         for &(pos, ..) in &exceptions {
             codes[pos] = 0;
-        }
-        match ae_pred {
-            None => sweep(dims, classic, &centers, table, &mut q, |e, pred| pred.wrapping_add(codes[e])),
-            Some((mut on_network, pred)) => {
-                for &(pos, ..) in &exceptions {
-                    on_network[pos] = false;
-                }
-                sweep(dims, classic, &centers, table, &mut q, |e, classic_pred| {
-                    let p = if on_network[e] { pred[e] } else { classic_pred };
-                    p.wrapping_add(codes[e])
-                })
+            if let Some(net) = on_network.get_mut(pos) {
+                *net = false;
             }
+        }
+        if on_network.is_empty() {
+            sweep(dims, classic, &centers, table, &mut q, |e, pred| pred.wrapping_add(codes[e]))
+        } else {
+            sweep(dims, classic, &centers, table, &mut q, |e, classic_pred| {
+                if on_network[e] { codes[e] } else { classic_pred.wrapping_add(codes[e]) }
+            })
         }
         Ok(DecodedChunk { start: chunk.start, dims, q, exceptions, recon: None })
     }
@@ -584,6 +582,16 @@ impl<'a> Archive<'a> {
     /// Builds the dataset from decoded chunks (all of them, in order) without checking the hash.
     pub fn assemble_unchecked(&self, chunks: Vec<DecodedChunk>) -> Result<Dataset> {
         let mut out = self.empty_streams();
+        // Each stream's final size, known from the chunks: no regrowth (a copy each time) of a
+        // field that can be hundreds of MB.
+        let elements: usize = chunks.iter().map(DecodedChunk::len).sum();
+        let per_stream = elements / self.stream_params.len().max(1);
+        for v in &mut out {
+            match v {
+                Values::Float(v) => v.reserve_exact(per_stream),
+                Values::Int(v) => v.reserve_exact(per_stream),
+            }
+        }
         let mut next_row = 0;
         for c in &chunks {
             if c.start != next_row {

@@ -211,8 +211,13 @@ impl IntDecoder {
 
     /// Last-layer accumulators (n × output_dim) → normalized predictions, by exact powers of two.
     pub fn outputs(&self, acc: &[i32]) -> Vec<f64> {
+        self.outputs_with(acc, |x| x)
+    }
+
+    /// [`Self::outputs`], each passed through `f` on the way (one pass, no buffer of f64).
+    pub fn outputs_with<T>(&self, acc: &[i32], f: impl Fn(f64) -> T) -> Vec<T> {
         let shifts = &self.layers.last().expect("validated model has layers").shifts;
-        acc.iter().zip(shifts.iter().cycle()).map(|(&a, &s)| a as f64 * pow2_neg(s)).collect()
+        acc.iter().zip(shifts.iter().cycle()).map(|(&a, &s)| f(a as f64 * pow2_neg(s))).collect()
     }
 }
 
