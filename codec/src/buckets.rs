@@ -262,38 +262,56 @@ pub fn decode_levels(r: &mut Reader<'_>, dims: [usize; 3], out: &mut Vec<i64>) -
 /// (e / w) % columns, without a division per element.
 pub fn decode_columns(r: &mut Reader<'_>, dims: [usize; 3], out: &mut Vec<i64>) -> Result<()> {
     let [rows, columns, w] = dims;
-    let (symbols, mut next) = read_streams(r, &vec![rows * w; columns])?;
-    let mut ordered = Vec::with_capacity(symbols.len());
-    for _ in 0..rows {
-        for next in &mut next {
+    let (symbols, _) = read_streams(r, &vec![rows * w; columns])?;
+    // Every stream decoded all its rows * w symbols (fewer is a truncated bitstream, an error), so
+    // column c starts at c * rows * w: a transpose of w-wide blocks, one column at a time.
+    debug_assert_eq!(symbols.len(), rows * w * columns);
+    let mut ordered = vec![0u8; symbols.len()];
+    if w > 0 && rows > 0 {
+        for (c, column) in symbols.chunks_exact(rows * w).enumerate() {
             if w == 1 {
-                ordered.push(symbols[*next]);
+                for (o, &s) in ordered.iter_mut().skip(c).step_by(columns).zip(column) {
+                    *o = s;
+                }
             } else {
-                ordered.extend_from_slice(&symbols[*next..*next + w]);
+                let dst = ordered.chunks_exact_mut(w).skip(c).step_by(columns);
+                for (o, s) in dst.zip(column.chunks_exact(w)) {
+                    o.copy_from_slice(s);
+                }
             }
-            *next += w;
         }
     }
     Extra::new(r)?.codes(&ordered, out)
 }
 
 /// Reads one trimmed table and bitstream per stream: all their symbols, and where each stream's
-/// begin.
+/// begin. The errors are those of reading and decoding the streams one after the other.
 fn read_streams(r: &mut Reader<'_>, counts: &[usize]) -> Result<(Vec<u8>, Vec<usize>)> {
+    let mut streams = Vec::with_capacity(counts.len());
     let mut symbols = Vec::new();
-    let mut starts = Vec::with_capacity(counts.len());
     for &count in counts {
-        starts.push(symbols.len());
-        let used = r.u8("Huffman table size")? as usize;
-        if used > huffman::TABLE_BYTES {
-            return corrupt(format!("Huffman table of {used} bytes"));
+        match read_stream(r) {
+            Ok((table, bits)) => streams.push((table, bits, count)),
+            Err(e) => {
+                // The streams before this one are decoded first: their errors come first.
+                huffman::decode_streams(&streams, &mut symbols)?;
+                return Err(e);
+            }
         }
-        let mut table = [0u8; huffman::TABLE_BYTES];
-        table[..used].copy_from_slice(r.take(used, "Huffman table")?);
-        let len = r.len(r.remaining(), "Huffman bitstream length")?;
-        huffman::decode(&table, r.take(len, "Huffman bitstream")?, count, &mut symbols)?;
     }
+    let starts = huffman::decode_streams(&streams, &mut symbols)?;
     Ok((symbols, starts))
+}
+
+/// One stream's trimmed table (a missing tail reads as unused symbols) and bitstream.
+fn read_stream<'a>(r: &mut Reader<'a>) -> Result<(&'a [u8], &'a [u8])> {
+    let used = r.u8("Huffman table size")? as usize;
+    if used > huffman::TABLE_BYTES {
+        return corrupt(format!("Huffman table of {used} bytes"));
+    }
+    let table = r.take(used, "Huffman table")?;
+    let len = r.len(r.remaining(), "Huffman bitstream length")?;
+    Ok((table, r.take(len, "Huffman bitstream")?))
 }
 
 /// Most extra bits of a bucket symbol.
@@ -706,13 +724,21 @@ mod tests {
             Layout::Columns([5, 1, 1]),
             Layout::Columns([5, 2, 0]),
             Layout::Columns([0, 3, 1]),
+            Layout::Columns([300, 1, 1]),
+            Layout::Columns([300, 2, 1]),
+            Layout::Columns([200, 5, 1]),
+            Layout::Columns([150, 7, 1]),
+            Layout::Columns([40, 7, 2]),
+            Layout::Columns([30, 6, 3]),
         ];
         let (mut ok, mut failed) = (0, 0);
         for round in 0..1500 {
             let layout = layouts[round % layouts.len()];
             let n = layout.n([0, 1, 7, 8, 9, 100, 1000, 5000][rng.below(8) as usize]);
-            let zeros = rng.below(100);
-            let codes: Vec<i64> = (0..n).map(|_| rng.code(zeros)).collect();
+            // Streams of unequal difficulty: each its own share of zeros.
+            let zeros: Vec<u64> = (0..layout.streams()).map(|_| rng.below(100)).collect();
+            let stream_of = layout.stream_of();
+            let codes: Vec<i64> = (0..n).map(|e| rng.code(zeros[stream_of(e)])).collect();
             let mut bytes = Vec::new();
             encode(&codes, layout.streams(), layout.stream_of(), &mut bytes);
             let mut back = Vec::new();

@@ -53,10 +53,19 @@ pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<V
 /// frame is refused without being inflated.
 #[cfg(feature = "zstd-c")]
 fn zstd_c_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
+    thread_local! {
+        // One context per thread, reused: creating one costs as much as inflating a small chunk.
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
     let mut out = Vec::with_capacity(expected_len + 1);
-    let mut decoder = zstd::bulk::Decompressor::new()
-        .map_err(|e| crate::error::CodecError::Backend(format!("{what}: zstd: {e}")))?;
-    match decoder.decompress_to_buffer(data, &mut out) {
+    let inflated = CONTEXT.with_borrow_mut(|context| {
+        if context.is_none() {
+            *context = Some(zstd::bulk::Decompressor::new()?);
+        }
+        context.as_mut().expect("created above").decompress_to_buffer(data, &mut out)
+    });
+    match inflated {
         Ok(_) if out.len() == expected_len => Ok(out),
         Ok(_) => corrupt(format!(
             "{what}: inflates to {}{} bytes, expected {expected_len}",

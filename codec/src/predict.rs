@@ -255,7 +255,17 @@ fn fixed_taps<const P: usize, const M: usize>(
     minus: [usize; M],
     visit: &mut impl FnMut(usize, i64) -> i64,
 ) {
-    generic_taps(q, range, &plus, &minus, visit)
+    // The tap arrays' sizes are constants here, so these loops unroll.
+    for e in range {
+        let mut p = 0i64;
+        for off in plus {
+            p = p.wrapping_add(q[e - off]);
+        }
+        for off in minus {
+            p = p.wrapping_sub(q[e - off]);
+        }
+        q[e] = visit(e, p);
+    }
 }
 
 #[inline]
