@@ -524,7 +524,6 @@ impl<'a> Archive<'a> {
         }
 
         let centers: Vec<i64> = self.stream_params.iter().map(|p| p.center).collect();
-        let mut q = vec![0i64; n];
         let table = self.meta.table;
         // An exception's grid value is its classic prediction: with its code zeroed (and the
         // network's value not taken), the plain sum gives that, and the hot loop has no branch.
@@ -534,11 +533,13 @@ impl<'a> Archive<'a> {
                 *net = false;
             }
         }
+        // The codes become the grid values in place (no second chunk-sized array).
+        let mut q = codes;
         if on_network.is_empty() {
-            sweep(dims, classic, &centers, table, &mut q, |e, pred| pred.wrapping_add(codes[e]))
+            sweep(dims, classic, &centers, table, &mut q, |_, pred, code| pred.wrapping_add(code))
         } else {
-            sweep(dims, classic, &centers, table, &mut q, |e, classic_pred| {
-                if on_network[e] { codes[e] } else { classic_pred.wrapping_add(codes[e]) }
+            sweep(dims, classic, &centers, table, &mut q, |e, classic_pred, code| {
+                if on_network[e] { code } else { classic_pred.wrapping_add(code) }
             })
         }
         Ok(DecodedChunk { start: chunk.start, dims, q, exceptions, recon: None })

@@ -391,7 +391,7 @@ fn encode_chunk(
             (Choice::Grid(cand), _) => {
                 let mut qq: Vec<i64> = (0..m).map(|e| q[at(e)]).collect();
                 let mut codes = vec![0i64; m];
-                sweep(dims, *cand, &centers, table, &mut qq, |e, p| {
+                sweep(dims, *cand, &centers, table, &mut qq, |e, p, _| {
                     let x = q[at(e)];
                     if mask[e] {
                         p

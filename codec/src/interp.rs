@@ -227,7 +227,7 @@ pub fn decode_run_f64(v: &mut [f64], run: Run, codes: &[i64], step: f64) {
 
 /// The same stencils on the integer grid, rounded half up and wrapping (predictors 8 and 9).
 #[inline]
-pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64) -> i64) {
+pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64, i64) -> i64) {
     let Run { first, count, step, d, stencil, .. } = run;
     match stencil {
         Stencil::Cubic => {
@@ -238,25 +238,25 @@ pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64) -> i6
                     .wrapping_sub(q[e - 3 * d].wrapping_add(q[e + 3 * d]))
                     .wrapping_add(8)
                     >> 4;
-                q[e] = set(e, p);
+                q[e] = set(e, p, q[e]);
             }
         }
         Stencil::Linear => {
             for e in (0..count).map(|m| first + m * step) {
                 let p = q[e - d].wrapping_add(q[e + d]).wrapping_add(1) >> 1;
-                q[e] = set(e, p);
+                q[e] = set(e, p, q[e]);
             }
         }
         Stencil::Extrapolate => {
             for e in (0..count).map(|m| first + m * step) {
                 let p = q[e - d].wrapping_mul(3).wrapping_sub(q[e - 3 * d]).wrapping_add(1) >> 1;
-                q[e] = set(e, p);
+                q[e] = set(e, p, q[e]);
             }
         }
         Stencil::Copy => {
             for e in (0..count).map(|m| first + m * step) {
                 let p = q[e - d];
-                q[e] = set(e, p);
+                q[e] = set(e, p, q[e]);
             }
         }
     }

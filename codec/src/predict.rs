@@ -96,8 +96,9 @@ fn stencil(mask: u8) -> Vec<([usize; 3], i64)> {
         .collect()
 }
 
-/// Visits every element of the chunk once: `visit(index, classic_prediction)` returns the
-/// element's final q. Lorenzo and the constant go in raster order; interpolation in its passes
+/// Visits every element of the chunk once: `visit(index, classic_prediction, q_before)` returns
+/// the element's final q (`q_before` is what `q` held there, so a decoder can pass its codes in
+/// as `q` and have them replaced in place). Lorenzo and the constant go in raster order; interpolation in its passes
 /// (`interp.rs`), where the order within a pass is free — `visit` must not depend on it.
 pub fn sweep(
     dims: [usize; 3],
@@ -105,7 +106,7 @@ pub fn sweep(
     centers: &[i64],
     table: bool,
     q: &mut [i64],
-    mut visit: impl FnMut(usize, i64) -> i64,
+    mut visit: impl FnMut(usize, i64, i64) -> i64,
 ) {
     let [n0, n1, n2] = dims;
     debug_assert_eq!(q.len(), n0 * n1 * n2);
@@ -116,7 +117,7 @@ pub fn sweep(
                 for j in 0..n1 {
                     let c = centers[if table { j } else { 0 }];
                     for _ in 0..n2 {
-                        q[idx] = visit(idx, c);
+                        q[idx] = visit(idx, c, q[idx]);
                         idx += 1;
                     }
                 }
@@ -127,7 +128,7 @@ pub fn sweep(
         Classic::Interp { cubic } | Classic::InterpFeedback { cubic, .. } => {
             let mut prev = centers[0];
             interp::anchors(dims, |e| {
-                prev = visit(e, prev);
+                prev = visit(e, prev, q[e]);
                 q[e] = prev;
             });
             interp::runs(dims, false, cubic, |run| interp::refine_i64(q, run, &mut visit));
@@ -142,7 +143,7 @@ type Taps = Vec<(usize, i64)>;
 /// Lorenzo in raster order. Which taps exist depends on the row (i, j) and on whether k = 0:
 /// that is resolved once per row, and rows with the stencil's full set of taps run a loop with
 /// the taps fixed at compile time (the 1-, 2- and 3-axis stencils have 1, 3 and 7 taps).
-fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMut(usize, i64) -> i64) {
+fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMut(usize, i64, i64) -> i64) {
     let [n0, n1, n2] = dims;
     let strides = [n1 * n2, n2, 1];
     let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
@@ -169,7 +170,7 @@ fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMu
     if mask == 1 && n0 > 1 {
         let plane = n1 * n2;
         for (e, v) in q[..plane].iter_mut().enumerate() {
-            *v = visit(e, 0);
+            *v = visit(e, 0, *v);
         }
         fixed_taps(q, plane..n0 * plane, [plane], [], &mut visit);
         return;
@@ -186,7 +187,7 @@ fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMu
             };
             let row_end = idx + n2;
             if n2 > 0 {
-                q[idx] = visit(idx, generic(idx, first_taps, q));
+                q[idx] = visit(idx, generic(idx, first_taps, q), q[idx]);
                 idx += 1;
             }
             if row_taps.len() == taps.len() {
@@ -202,7 +203,7 @@ fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMu
                 }
             } else {
                 for e in idx..row_end {
-                    q[e] = visit(e, generic(e, row_taps, q));
+                    q[e] = visit(e, generic(e, row_taps, q), q[e]);
                 }
             }
             idx = row_end;
@@ -220,7 +221,7 @@ fn carried_taps<const P: usize, const M: usize>(
     range: std::ops::Range<usize>,
     plus: [usize; P],
     minus: [usize; M],
-    visit: &mut impl FnMut(usize, i64) -> i64,
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
 ) {
     let (start, len) = (range.start, range.len());
     let reach_back = plus.iter().chain(&minus).all(|&off| off >= len && off <= start);
@@ -241,7 +242,7 @@ fn carried_taps<const P: usize, const M: usize>(
         for s in &minus {
             p = p.wrapping_sub(s[m]);
         }
-        prev = visit(start + m, p);
+        prev = visit(start + m, p, *out);
         *out = prev;
     }
 }
@@ -253,7 +254,7 @@ fn fixed_taps<const P: usize, const M: usize>(
     range: std::ops::Range<usize>,
     plus: [usize; P],
     minus: [usize; M],
-    visit: &mut impl FnMut(usize, i64) -> i64,
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
 ) {
     // The tap arrays' sizes are constants here, so these loops unroll.
     for e in range {
@@ -264,7 +265,7 @@ fn fixed_taps<const P: usize, const M: usize>(
         for off in minus {
             p = p.wrapping_sub(q[e - off]);
         }
-        q[e] = visit(e, p);
+        q[e] = visit(e, p, q[e]);
     }
 }
 
@@ -274,7 +275,7 @@ fn generic_taps(
     range: std::ops::Range<usize>,
     plus: &[usize],
     minus: &[usize],
-    visit: &mut impl FnMut(usize, i64) -> i64,
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
 ) {
     for e in range {
         let mut p = 0i64;
@@ -284,7 +285,7 @@ fn generic_taps(
         for &off in minus {
             p = p.wrapping_sub(q[e - off]);
         }
-        q[e] = visit(e, p);
+        q[e] = visit(e, p, q[e]);
     }
 }
 
@@ -318,7 +319,7 @@ mod tests {
     fn codes_of(dims: [usize; 3], classic: Classic, values: &[i64]) -> Vec<i64> {
         let mut q = values.to_vec();
         let mut codes = vec![0; q.len()];
-        sweep(dims, classic, &[0], false, &mut q, |i, p| {
+        sweep(dims, classic, &[0], false, &mut q, |i, p, _| {
             codes[i] = values[i].wrapping_sub(p);
             values[i]
         });
@@ -327,7 +328,7 @@ mod tests {
 
     fn decode(dims: [usize; 3], classic: Classic, codes: &[i64]) -> Vec<i64> {
         let mut q = vec![0; codes.len()];
-        sweep(dims, classic, &[0], false, &mut q, |i, p| p.wrapping_add(codes[i]));
+        sweep(dims, classic, &[0], false, &mut q, |i, p, _| p.wrapping_add(codes[i]));
         q
     }
 
@@ -360,7 +361,7 @@ mod tests {
                 let c = Classic::Interp { cubic };
                 let mut seen = vec![0u8; n];
                 let mut q = vec![0i64; n];
-                sweep(dims, c, &[0], false, &mut q, |i, _| {
+                sweep(dims, c, &[0], false, &mut q, |i, _, _| {
                     seen[i] += 1;
                     values[i]
                 });
