@@ -426,6 +426,20 @@ fn rare(mut bits: huffman::BitReader<'_>, s: u8, total_bits: u64) -> (huffman::B
 #[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
+    use crate::testing::Rng;
+
+    /// Mostly small codes, some of every magnitude up to the full i64 range.
+    fn random_code(rng: &mut Rng, zeros: u64) -> i64 {
+        if rng.below(100) < zeros {
+            return 0;
+        }
+        let bits = match rng.below(10) {
+            0 => 1 + rng.below(64),
+            1..=3 => 1 + rng.below(20),
+            _ => 1 + rng.below(5),
+        };
+        (rng.next() >> (64 - bits)) as i64 * if rng.below(2) == 0 { 1 } else { -1 }
+    }
 
     fn round_trip(codes: &[i64], streams: usize) -> usize {
         let of = |e: usize| e % streams;
@@ -673,35 +687,6 @@ mod tests {
         }
     }
 
-    /// xorshift64*: reproducible test inputs.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        /// Mostly small codes, some of every magnitude up to the full i64 range.
-        fn code(&mut self, zeros: u64) -> i64 {
-            if self.below(100) < zeros {
-                return 0;
-            }
-            let bits = match self.below(10) {
-                0 => 1 + self.below(64),
-                1..=3 => 1 + self.below(20),
-                _ => 1 + self.below(5),
-            };
-            (self.next() >> (64 - bits)) as i64 * if self.below(2) == 0 { 1 } else { -1 }
-        }
-    }
-
     #[test]
     fn fast_decoders_match_reference_on_valid_and_damaged_data() {
         let mut rng = Rng(0xdead_beef_cafe_f00d);
@@ -738,7 +723,7 @@ mod tests {
             // Streams of unequal difficulty: each its own share of zeros.
             let zeros: Vec<u64> = (0..layout.streams()).map(|_| rng.below(100)).collect();
             let stream_of = layout.stream_of();
-            let codes: Vec<i64> = (0..n).map(|e| rng.code(zeros[stream_of(e)])).collect();
+            let codes: Vec<i64> = (0..n).map(|e| random_code(&mut rng, zeros[stream_of(e)])).collect();
             let mut bytes = Vec::new();
             encode(&codes, layout.streams(), layout.stream_of(), &mut bytes);
             let mut back = Vec::new();

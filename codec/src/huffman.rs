@@ -496,6 +496,7 @@ fn prepend(tail: u64, s: u8, len: u32, lengths: &[u8; 256]) -> u64 {
 mod tests {
     use super::*;
     use crate::bytes::Reader;
+    use crate::testing::Rng;
 
     fn round_trip(symbols: &[u8]) -> usize {
         let mut out = Vec::new();
@@ -625,22 +626,6 @@ mod tests {
                 false
             }
             (a, b) => panic!("fast {a:?}, reference {b:?}, n {n}"),
-        }
-    }
-
-    /// xorshift64*: reproducible test inputs.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
         }
     }
 

@@ -645,20 +645,7 @@ mod tests {
     use super::*;
     use crate::conv::LinearOp;
     use crate::model::{IntLayer, StoredDecoder, StoredLayer};
-
-    /// xorshift64*: reproducible integers.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn range(&mut self, lo: i64, hi: i64) -> i64 {
-            lo + (self.next() % (hi - lo + 1) as u64) as i64
-        }
-    }
+    use crate::testing::Rng;
 
     /// Weights as large as validation allows for this input width (the full int8 range when
     /// narrow), biases and shifts that make rounding, clamping and LeakyReLU all happen.

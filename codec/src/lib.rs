@@ -29,6 +29,8 @@ pub mod modelfile;
 pub mod npy;
 pub mod predict;
 pub mod quant;
+#[cfg(test)]
+mod testing;
 
 pub use archive::{
     Archive, DecodedChunk, ModelSummary, NetworkRunner, ParsedChunk, StreamCheck, model_hash, parse_model,
