@@ -75,15 +75,26 @@ impl Feedback {
         self.step * (1.0 / f.min(4.0))
     }
 
-    /// Runs the interpolation order over `recon`: `set(e, prediction, step)` returns point e's
-    /// reconstructed value.
-    fn sweep(&self, dims: [usize; 3], recon: &mut [f64], mut set: impl FnMut(usize, f64, f64) -> f64) {
+    /// The anchors of the interpolation order, each predicted by the one before (the first by
+    /// the centre): `set(e, prediction, step)` returns anchor e's reconstructed value.
+    fn sweep_anchors(
+        &self,
+        dims: [usize; 3],
+        recon: &mut [f64],
+        set: &mut impl FnMut(usize, f64, f64) -> f64,
+    ) {
         let anchor_step = self.step_for(ANCHOR_LEVEL);
         let mut prev = self.center;
         anchors(dims, |e| {
             prev = set(e, prev, anchor_step);
             recon[e] = prev;
         });
+    }
+
+    /// Runs the interpolation order over `recon`: `set(e, prediction, step)` returns point e's
+    /// reconstructed value.
+    fn sweep(&self, dims: [usize; 3], recon: &mut [f64], mut set: impl FnMut(usize, f64, f64) -> f64) {
+        self.sweep_anchors(dims, recon, &mut set);
         runs(dims, self.reversed, self.cubic, |run| {
             let step = self.step_for(run.h);
             refine_f64(recon, run, |e, p| set(e, p, step));
@@ -138,12 +149,7 @@ impl Feedback {
                 |e, p, step| if exception[e] { p } else { p + codes[e] as f64 * step },
             );
         } else {
-            let anchor_step = self.step_for(ANCHOR_LEVEL);
-            let mut prev = self.center;
-            anchors(dims, |e| {
-                prev += codes[e] as f64 * anchor_step;
-                recon[e] = prev;
-            });
+            self.sweep_anchors(dims, &mut recon, &mut |e, p, step| p + codes[e] as f64 * step);
             runs(dims, self.reversed, self.cubic, |run| {
                 decode_run_f64(&mut recon, run, codes, self.step_for(run.h))
             });
