@@ -14,6 +14,8 @@ use crate::quant::{dequantize, grid_point, to_dtype};
 
 /// Most elements one chunk may hold (the writer uses far fewer): bounds every per-chunk allocation.
 pub const MAX_CHUNK_ELEMENTS: usize = 1 << 26;
+/// Most bytes one chunk's zstd frame may inflate to.
+pub const MAX_CHUNK_RAW_BYTES: usize = 1 << 30;
 /// Exception kinds.
 pub(crate) const EXC_RAW: u8 = 0;
 pub(crate) const EXC_FILL: u8 = 1;
@@ -219,6 +221,16 @@ impl<'a> Archive<'a> {
             .map_err(|e| CodecError::Corrupt(format!("metadata: {e}")))?;
         let lattice = lattice(&meta.shape, meta.table)?;
         let stream_params = check_streams(&meta, lattice)?;
+        // The numerator of the ratio `info` reports: it must be what the shape and dtypes say.
+        let per_row: u64 = stream_params.iter().map(|p| p.dtype.size_bytes() as u64).sum();
+        let rows = lattice.iter().product::<usize>() as u64 / stream_params.len().max(1) as u64;
+        if meta.original_bytes != rows * per_row {
+            return corrupt(format!(
+                "metadata claims {} original bytes, its shape and dtypes make {}",
+                meta.original_bytes,
+                rows * per_row
+            ));
+        }
 
         let mut model_payload: Option<&[u8]> = None;
         if let Some(s) = iter.peek()
@@ -276,7 +288,12 @@ impl<'a> Archive<'a> {
         };
         sizes.chunk_index = index.total_len() as u64;
         let mut r = Reader::new(index.payload);
+        // At most one chunk per row, and each entry takes at least 3 bytes of the index: a count
+        // the index's own bytes cannot hold is refused before anything is reserved for it.
         let n = r.len(lattice[0].max(1), "chunk count")?;
+        if n > r.remaining() / 3 {
+            return corrupt(format!("chunk index lists {n} chunks in {} bytes", index.payload.len()));
+        }
         let mut chunks = Vec::with_capacity(n);
         let mut next_row = 0u64;
         for _ in 0..n {
@@ -294,7 +311,10 @@ impl<'a> Archive<'a> {
             chunks.push(e);
         }
         r.finish("chunk index")?;
-        if next_row != lattice[0] as u64 && lattice.iter().product::<usize>() > 0 {
+        // The writer's chunks cover exactly the lattice's rows; no chunks at all is also accepted
+        // for an empty dataset (what older writers did). More rows than the shape is damage.
+        let empty = lattice.iter().product::<usize>() == 0;
+        if next_row != lattice[0] as u64 && !(empty && n == 0) {
             return corrupt(format!("chunks cover {next_row} of {} rows", lattice[0]));
         }
         let mut chunk_payloads = Vec::with_capacity(n);
@@ -373,14 +393,16 @@ impl<'a> Archive<'a> {
         if let (ModelUse::Referenced { hash }, None) = (&self.meta.model, &self.decoder) {
             return Err(CodecError::ModelMissing { hash: hex(hash) });
         }
-        let raw_len = r.len(n * 16 + (1 << 20), "chunk raw length")?;
+        // The inflated length is checked against the elements (and 1 GiB); the inflater grows its
+        // buffer with what the frame really yields, not with this claim.
+        let raw_len = r.len((n * 16 + (1 << 20)).min(MAX_CHUNK_RAW_BYTES), "chunk raw length")?;
         let raw = zstd_decompress(r.take(r.remaining(), "chunk data")?, raw_len, &format!("chunk {i}"))?;
         let mut r = Reader::new(&raw);
 
         // Exceptions: positions and exactly stored values.
-        let n_exc = r.len(n, "exception count")?;
+        // Each exception takes at least 2 bytes (position, kind).
+        let n_exc = r.len(n.min(r.remaining() / 2), "exception count")?;
         let mut exceptions = Vec::with_capacity(n_exc);
-        let mut is_exc = vec![false; n];
         let mut pos = 0usize;
         for e in 0..n_exc {
             let gap = r.len(n, "exception position")?;
@@ -401,7 +423,6 @@ impl<'a> Archive<'a> {
                 EXC_FILL => 0,
                 k => return corrupt(format!("unknown exception kind {k}")),
             };
-            is_exc[pos] = true;
             exceptions.push((pos, kind, bits));
         }
 
@@ -454,6 +475,12 @@ impl<'a> Archive<'a> {
         }
         r.finish("chunk data")?;
         esc.finish("escape stream")?;
+        // Sized by the chunk only now that its codes are there: a chunk's claimed size alone
+        // reserves nothing.
+        let mut is_exc = vec![false; n];
+        for &(pos, ..) in &exceptions {
+            is_exc[pos] = true;
+        }
         Ok(ParsedChunk { chunk, classic, coder, exceptions, is_exc, codes, ae })
     }
 
@@ -558,7 +585,7 @@ impl<'a> Archive<'a> {
     pub fn decode_on(&self, net: Option<&dyn NetworkRunner>) -> Result<Dataset> {
         let decoded: Vec<DecodedChunk> = self.decode_range(0, self.chunk_count(), net)?;
         let ds = self.assemble_unchecked(decoded)?;
-        if crate::hash::content_hash_of_kind(self.hash_kind, &ds) != self.meta.content_hash {
+        if crate::hash::archive_content_hash(self.hash_kind, &self.meta, &ds) != self.meta.content_hash {
             return corrupt("decoded values do not match the archive's content hash");
         }
         Ok(ds)
@@ -746,7 +773,10 @@ pub struct StreamCheck {
 
 impl StreamCheck {
     pub fn new(archive: &Archive<'_>) -> Self {
-        Self { hasher: crate::hash::ContentHasher::of_kind(archive.hash_kind), next_row: 0 }
+        Self {
+            hasher: crate::hash::ContentHasher::for_archive(archive.hash_kind, &archive.meta),
+            next_row: 0,
+        }
     }
 
     /// The values of the next chunk, as a dataset of its rows (a field flattened to 1-d).

@@ -99,8 +99,9 @@ impl LinearOp {
                 g.check(true)?;
             }
         }
-        let entries = self.in_dim() as u64 * self.out_dim() as u64;
-        if self.in_dim() == 0 || self.out_dim() == 0 || entries > MAX_DENSE_ENTRIES {
+        // In u128: a checked convolution's dims reach 2^46 each, whose product overflows u64.
+        let entries = self.in_dim() as u128 * self.out_dim() as u128;
+        if self.in_dim() == 0 || self.out_dim() == 0 || entries > u128::from(MAX_DENSE_ENTRIES) {
             return Err(format!("{}×{} layer out of range", self.out_dim(), self.in_dim()));
         }
         Ok(())

@@ -238,7 +238,7 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
     };
     verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
     let kind = crate::hash::HashKind::of_version(crate::container::FORMAT_VERSION);
-    metadata.content_hash = crate::hash::content_hash_of_kind(kind, &decoded);
+    metadata.content_hash = crate::hash::archive_content_hash(kind, &metadata, &decoded);
     // The final archive differs from the checked draft only by the hash in its metadata (the chunk
     // bytes are the same), so opening it — container, metadata, model and index — is enough.
     let bytes = assemble(&metadata, model, &chunks);

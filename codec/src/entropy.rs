@@ -49,14 +49,56 @@ pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<V
     return ruzstd_decompress(data, expected_len, what);
 }
 
-/// [`zstd_decompress`] by the C library: it writes at most `expected_len + 1` bytes, so a longer
-/// frame is refused without being inflated.
+/// How many bytes a frame of `compressed` bytes may be trusted to inflate to before it has: what
+/// real chunks reach (their codes compress 2–50×), far below zstd's own limit (a 4-byte RLE block
+/// is 128 KiB). A claimed length beyond it is not reserved up front but grown into as the frame
+/// really yields bytes, so a tiny hostile chunk claiming a gigabyte costs nothing.
+fn trusted_len(compressed: usize) -> usize {
+    compressed.saturating_mul(64).saturating_add(1 << 16)
+}
+
+/// Inflates `reader` into a buffer that grows with what it yields, up to `expected_len + 1` bytes
+/// (one more than expected, so an over-long frame is caught without trusting it).
+fn read_growing(
+    mut reader: impl std::io::Read,
+    compressed: usize,
+    expected_len: usize,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = expected_len.saturating_add(1);
+    let mut out = Vec::with_capacity(limit.min(trusted_len(compressed)));
+    (&mut reader).take(limit as u64).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn check_len(out: Vec<u8>, expected_len: usize, what: &str) -> Result<Vec<u8>> {
+    if out.len() != expected_len {
+        return corrupt(format!(
+            "{what}: inflates to {}{} bytes, expected {expected_len}",
+            out.len(),
+            if out.len() > expected_len { "+" } else { "" }
+        ));
+    }
+    Ok(out)
+}
+
+/// [`zstd_decompress`] by the C library. A frame whose claimed length the compressed size can
+/// justify goes to the bulk API (one reused context per thread, written straight into a buffer of
+/// `expected_len + 1` bytes); any other streams into a growing buffer.
 #[cfg(feature = "zstd-c")]
 fn zstd_c_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
     thread_local! {
         // One context per thread, reused: creating one costs as much as inflating a small chunk.
         static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { std::cell::RefCell::new(None) };
+    }
+    if expected_len >= trusted_len(data.len()) {
+        let out = zstd::stream::read::Decoder::with_buffer(data)
+            .and_then(|d| read_growing(d, data.len(), expected_len));
+        return match out {
+            Ok(out) => check_len(out, expected_len, what),
+            Err(e) => corrupt(format!("{what}: zstd data (expected {expected_len} bytes): {e}")),
+        };
     }
     let mut out = Vec::with_capacity(expected_len + 1);
     let inflated = CONTEXT.with_borrow_mut(|context| {
@@ -66,12 +108,7 @@ fn zstd_c_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec
         context.as_mut().expect("created above").decompress_to_buffer(data, &mut out)
     });
     match inflated {
-        Ok(_) if out.len() == expected_len => Ok(out),
-        Ok(_) => corrupt(format!(
-            "{what}: inflates to {}{} bytes, expected {expected_len}",
-            out.len(),
-            if out.len() > expected_len { "+" } else { "" }
-        )),
+        Ok(_) => check_len(out, expected_len, what),
         Err(e) => corrupt(format!("{what}: zstd data (expected {expected_len} bytes): {e}")),
     }
 }
@@ -79,25 +116,14 @@ fn zstd_c_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec
 /// [`zstd_decompress`] in pure Rust (the wasm build's).
 #[cfg_attr(feature = "zstd-c", allow(dead_code))]
 fn ruzstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut decoder = match ruzstd::decoding::StreamingDecoder::new(data) {
+    let decoder = match ruzstd::decoding::StreamingDecoder::new(data) {
         Ok(d) => d,
         Err(e) => return corrupt(format!("{what}: zstd frame header: {e}")),
     };
-    // Read one byte more than expected so an over-long payload is caught without trusting it.
-    let mut out = Vec::with_capacity(expected_len);
-    let mut limited = (&mut decoder).take(expected_len as u64 + 1);
-    if let Err(e) = limited.read_to_end(&mut out) {
-        return corrupt(format!("{what}: zstd data: {e}"));
+    match read_growing(decoder, data.len(), expected_len) {
+        Ok(out) => check_len(out, expected_len, what),
+        Err(e) => corrupt(format!("{what}: zstd data: {e}")),
     }
-    if out.len() != expected_len {
-        return corrupt(format!(
-            "{what}: inflates to {}{} bytes, expected {expected_len}",
-            out.len(),
-            if out.len() > expected_len { "+" } else { "" }
-        ));
-    }
-    Ok(out)
 }
 
 #[cfg(feature = "encode")]

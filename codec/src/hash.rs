@@ -1,10 +1,13 @@
 //! Content hash of decoded values: a hash over the values in their own dtype, little-endian,
 //! row-major (a table row by row). Equal hashes mean bit-identical data, whichever decoder ran.
 //! Archives of format 1 and 2 store blake3 (32 bytes); format 3 stores XXH3-128 (16 bytes, then
-//! 16 zero bytes), which a decoder recomputes at memory speed. [`content_hash`] — blake3 — is
-//! also the identity the tools print and the tests compare decoders by.
+//! 16 zero bytes), which a decoder recomputes at memory speed. Format 4 hashes the layout (shape,
+//! table flag, stream names and dtypes, fill value; see [`layout_bytes`]) before the values, so
+//! a tampered header cannot pass for the data it describes. [`content_hash`] — blake3 of the
+//! values — is also the identity the tools print and the tests compare decoders by.
 
 use crate::data::{DType, Dataset, Values};
+use crate::meta::Metadata;
 
 fn push_value(h: &mut Vec<u8>, values: &Values, i: usize, dtype: DType) {
     match values {
@@ -28,20 +31,29 @@ const BLOCK: usize = 8192;
 /// Which hash an archive's metadata holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashKind {
+    /// Format 1–2: blake3 of the values.
     Blake3,
+    /// Format 3: XXH3-128 of the values.
     Xxh3,
+    /// Format 4: XXH3-128 of the layout, then the values.
+    Xxh3Layout,
 }
 
 impl HashKind {
     /// The content hash of archives of container format `version`.
     pub fn of_version(version: u16) -> Self {
-        if version >= 3 { HashKind::Xxh3 } else { HashKind::Blake3 }
+        match version {
+            0..=2 => HashKind::Blake3,
+            3 => HashKind::Xxh3,
+            _ => HashKind::Xxh3Layout,
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             HashKind::Blake3 => "blake3",
             HashKind::Xxh3 => "xxh3-128",
+            HashKind::Xxh3Layout => "xxh3-128 of layout + values",
         }
     }
 
@@ -49,9 +61,33 @@ impl HashKind {
     pub fn digest_len(self) -> usize {
         match self {
             HashKind::Blake3 => 32,
-            HashKind::Xxh3 => 16,
+            HashKind::Xxh3 | HashKind::Xxh3Layout => 16,
         }
     }
+}
+
+/// What format 4's content hash binds besides the values: everything a writer puts in the output
+/// file's header. Postcard of `(shape, table, [(name, dtype)], fill_value)` (docs/format.md §7).
+#[derive(serde::Serialize)]
+struct Layout<'a> {
+    shape: &'a [u64],
+    table: bool,
+    streams: Vec<(&'a str, DType)>,
+    fill_value: Option<f64>,
+}
+
+/// The bytes format 4 hashes before the values: a u64 little-endian length, then the layout.
+pub fn layout_bytes(meta: &Metadata) -> Vec<u8> {
+    let layout = Layout {
+        shape: &meta.shape,
+        table: meta.table,
+        streams: meta.streams.iter().map(|s| (s.name.as_str(), s.dtype)).collect(),
+        fill_value: meta.fill_value,
+    };
+    let body = postcard::to_allocvec(&layout).expect("the layout serializes");
+    let mut out = (body.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
 }
 
 enum State {
@@ -76,12 +112,22 @@ impl ContentHasher {
         Self::of_kind(HashKind::Blake3)
     }
 
+    /// A hasher of the values alone (formats 1–3; for format 4 use [`Self::for_archive`]).
     pub fn of_kind(kind: HashKind) -> Self {
         let state = match kind {
             HashKind::Blake3 => State::Blake3(Box::default()),
-            HashKind::Xxh3 => State::Xxh3(Box::default()),
+            HashKind::Xxh3 | HashKind::Xxh3Layout => State::Xxh3(Box::default()),
         };
         Self { state, buf: Vec::with_capacity(1 << 16) }
+    }
+
+    /// The content hasher of an archive of that hash kind and metadata, ready for its values.
+    pub fn for_archive(kind: HashKind, meta: &Metadata) -> Self {
+        let mut h = Self::of_kind(kind);
+        if kind == HashKind::Xxh3Layout {
+            h.update_bytes(&layout_bytes(meta));
+        }
+        h
     }
 
     fn update_bytes(&mut self, bytes: &[u8]) {
@@ -181,9 +227,16 @@ pub fn content_hash(ds: &Dataset) -> [u8; 32] {
     content_hash_of_kind(HashKind::Blake3, ds)
 }
 
-/// The content hash an archive of that hash kind stores.
+/// The hash of the values alone of that kind (what archives of format 1–3 store).
 pub fn content_hash_of_kind(kind: HashKind, ds: &Dataset) -> [u8; 32] {
     let mut h = ContentHasher::of_kind(kind);
+    h.update(ds);
+    h.finalize()
+}
+
+/// The content hash an archive with this metadata stores for the values `ds`.
+pub fn archive_content_hash(kind: HashKind, meta: &Metadata, ds: &Dataset) -> [u8; 32] {
+    let mut h = ContentHasher::for_archive(kind, meta);
     h.update(ds);
     h.finalize()
 }

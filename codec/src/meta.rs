@@ -61,7 +61,7 @@ pub struct Metadata {
     /// The autoencoder's normalization per stream, `[lo, hi]` (empty without a model): the model
     /// predicts p in about [0, 1], meaning lo + p·(hi − lo).
     pub ae_norm: Vec<[f64; 2]>,
-    /// blake3 of the decoded values (see `hash`), checked by every decode.
+    /// Hash of the decoded values (and, from format 4, of the layout; see `hash`), checked by every decode.
     pub content_hash: [u8; 32],
     /// Size of the input in its own dtype(s), the numerator of the honest ratio.
     pub original_bytes: u64,

@@ -617,7 +617,13 @@ impl StoredDecoder {
     /// repeated over each channel's positions; validated.
     pub fn expand(&self) -> Result<IntDecoder> {
         let bad = |i: usize, m: String| Err(CodecError::InvalidModel(format!("layer {i}: {m}")));
-        // Each op is bounded on its own; the sum bounds what a hostile model makes us allocate.
+        // Each op's geometry first (its dims are only meaningful once checked, and each checked
+        // op's matrix is bounded); then the sum bounds what a hostile model makes us allocate.
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Err(m) = l.op.check() {
+                return bad(i, m);
+            }
+        }
         let entries = self.layers.iter().map(|l| l.op.in_dim() as u64 * l.op.out_dim() as u64).sum::<u64>();
         if entries > MAX_EXPANDED_ENTRIES {
             return Err(CodecError::InvalidModel(format!("{entries} weights once expanded: too large")));
@@ -625,9 +631,6 @@ impl StoredDecoder {
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut norms = Vec::with_capacity(self.layers.len());
         for (i, l) in self.layers.iter().enumerate() {
-            if let Err(m) = l.op.check() {
-                return bad(i, m);
-            }
             let c = l.op.out_channels();
             if l.weights.len() != l.op.weight_len() || l.shifts.len() != c || l.bias.len() != c {
                 return bad(i, "array lengths do not match the operation".into());
@@ -812,6 +815,32 @@ mod tests {
         short.layers[0].weights.clear();
         assert!(short.expand().is_err());
         assert!(StoredDecoder::from_bytes(&[MODEL_FORMAT_2, 0xff, 0xff, 0xff]).is_err());
+        // Geometry far out of range (its expanded size overflowed 64 bits in the sum, a panic with
+        // overflow checks): refused by the layer's own check, before any size is multiplied.
+        let huge = ConvGeom {
+            in_channels: u32::MAX,
+            out_channels: u32::MAX,
+            in_size: [u32::MAX; 3],
+            kernel: [1, 1, 1],
+            stride: [1, 1, 1],
+            padding: [0, 0, 0],
+        };
+        for op in [LinearOp::Conv(huge), LinearOp::ConvTranspose(huge)] {
+            let layer = StoredLayer { op, weights: vec![1], shifts: vec![0], bias: vec![0], gdn: None };
+            let dec = StoredDecoder { latent_frac_bits: 0, leaky_num: 0, layers: vec![layer; 3] };
+            let err = dec.expand().unwrap_err().to_string();
+            assert!(err.contains("layer 0") && err.contains("out of range"), "{err}");
+        }
+        // Checked convolutions of the largest dims: their product needs more than 64 bits.
+        let widest = ConvGeom {
+            in_channels: 1024,
+            out_channels: 1024,
+            in_size: [4096; 3],
+            kernel: [1, 1, 1],
+            stride: [1, 1, 1],
+            padding: [0, 0, 0],
+        };
+        assert!(LinearOp::Conv(widest).check().unwrap_err().contains("out of range"));
     }
 
     /// Damaged format-2 payloads (every byte flipped in turn, truncations) are errors or valid

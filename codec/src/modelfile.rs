@@ -19,11 +19,17 @@ pub fn write_model_file(decoder: &[u8], training: &[u8]) -> Vec<u8> {
 }
 
 pub fn read_model_file(bytes: &[u8]) -> Result<ModelFile<'_>> {
-    let sections = read_sections_with_magic(bytes, MODEL_MAGIC).map_err(|e| match e {
-        CodecError::NotAnArchive => {
-            CodecError::InvalidModel("not a baler model file (magic bytes missing)".into())
-        }
-        e => e,
+    // The container's errors speak of an archive; these are about a model file.
+    let sections = read_sections_with_magic(bytes, MODEL_MAGIC).map_err(|e| {
+        CodecError::InvalidModel(match e {
+            CodecError::NotAnArchive => "not a baler model file (magic bytes missing)".into(),
+            CodecError::Truncated(m) => format!("the model file is truncated: {m}"),
+            CodecError::Corrupt(m) => format!("the model file is corrupt: {m}"),
+            CodecError::FutureVersion { found, supported } => format!(
+                "model file format version {found} is newer than this decoder supports (up to {supported}): update baler"
+            ),
+            e => e.to_string(),
+        })
     })?;
     match sections.as_slice() {
         [d, t] if d.kind == SectionKind::Model && t.kind == SectionKind::Training => {

@@ -4,8 +4,9 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+/// File formats live in their own crate (no burn), so fuzzers and the Python package use them too.
+pub use baler_io as io;
 pub mod device;
-pub mod io;
 pub mod metrics;
 pub mod net;
 pub mod pipeline;

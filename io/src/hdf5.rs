@@ -68,8 +68,8 @@ mod imp {
     use ::hdf5::{Container, File, Group, H5Type};
     use baler_codec::data::{Column, DType, Dataset, Values};
 
-    use crate::io::{
-        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype, display,
+    use crate::{
+        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype, display, file_name,
         fmt_value, to_float, to_int,
     };
 
@@ -179,7 +179,7 @@ mod imp {
         let fill_value = fill_attr(&ds).map(|v| as_dtype(v, dtype));
         let fill_note =
             fill_value.map(|v| format!(", _FillValue {}", fmt_value(v, dtype))).unwrap_or_default();
-        Ok(Loaded { dataset, fill_value, source: format!("{}:{name} ({kind}{fill_note})", display(path)) })
+        Ok(Loaded { dataset, fill_value, source: format!("{}:{name} ({kind}{fill_note})", file_name(path)) })
     }
 
     /// A clean error for anything that is not an HDF5 file, before the library sees it: the
@@ -556,7 +556,7 @@ mod imp {
         let parts = dataset_path(dataset).map_err(unwritable)?;
         let contents = contents(ds).map_err(unwritable)?;
 
-        crate::io::atomic::write_atomic_path(path, |tmp| {
+        crate::atomic::write_atomic_path(path, |tmp| {
             write_file(tmp, &parts, &contents, fill).map_err(|e| IoError::Io {
                 file: display(path),
                 err: std::io::Error::other(format!("cannot write HDF5: {e}")),
@@ -638,11 +638,11 @@ mod tests {
         for bad in ["", "/", "/a//b", "/a/../b", "a/"] {
             assert!(imp::dataset_path(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(crate::io::fmt_value(f64::from(-1e34f32), DType::F32), "-1e34");
-        assert_eq!(crate::io::fmt_value(-999.0, DType::F64), "-999");
-        assert_eq!(crate::io::fmt_value(0.25, DType::F64), "0.25");
-        assert_eq!(crate::io::fmt_value(-32767.0, DType::I16), "-32767");
-        assert_eq!(crate::io::fmt_value(u64::MAX as f64, DType::U64), "18446744073709551616");
+        assert_eq!(crate::fmt_value(f64::from(-1e34f32), DType::F32), "-1e34");
+        assert_eq!(crate::fmt_value(-999.0, DType::F64), "-999");
+        assert_eq!(crate::fmt_value(0.25, DType::F64), "0.25");
+        assert_eq!(crate::fmt_value(-32767.0, DType::I16), "-32767");
+        assert_eq!(crate::fmt_value(u64::MAX as f64, DType::U64), "18446744073709551616");
     }
 
     #[cfg(feature = "hdf5")]
@@ -654,6 +654,6 @@ mod tests {
         let back = read(&out, Some("/g/x")).unwrap();
         assert_eq!(back.dataset, tiny());
         assert_eq!(back.fill_value, Some(-1.0));
-        assert_eq!(back.source, format!("{}:/g/x (HDF5, float64, shape [1], _FillValue -1)", out.display()));
+        assert_eq!(back.source, format!("{}:/g/x (HDF5, float64, shape [1], _FillValue -1)", out.file_name().unwrap().to_string_lossy()));
     }
 }

@@ -197,9 +197,9 @@ pub(crate) fn write_dataset<W: Write>(w: &mut W, ds: &Dataset) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::npy::tests::{every_dtype, same_values};
-    use crate::io::tests::shared_data;
-    use crate::io::{ReadOptions, read_dataset, write_dataset as write_any};
+    use crate::npy::tests::{every_dtype, same_values};
+    use crate::tests::shared_data;
+    use crate::{ReadOptions, read_dataset, write_dataset as write_any};
     use baler_codec::data::Array;
 
     fn read(path: &Path) -> Result<Dataset, IoError> {

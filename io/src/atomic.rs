@@ -1,6 +1,8 @@
-//! Atomic output: write a temporary file beside the target, rename it over the target.
+//! Atomic output: write a temporary file beside the target, fsync it, rename it over the
+//! target, fsync the directory. A writer killed mid-way leaves its temporary behind; the next
+//! write of the same target removes it (Linux, see [`remove_stale_temps`]).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -25,16 +27,62 @@ impl Drop for TempFile {
     }
 }
 
+/// The directory `path` is in (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Removes `.NAME.tmp-PID-N` files (exactly our pattern, for this target `name`) in `dir`
+/// whose writer is gone: a process killed mid-write cannot clean up after itself. Linux only,
+/// where `/proc/PID` tells whether a process runs; elsewhere a dead writer cannot be told from
+/// a live one, so nothing is removed.
+#[cfg(target_os = "linux")]
+fn remove_stale_temps(dir: &Path, name: &OsStr) {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id();
+    // `/proc` must be this PID namespace's (not another's, mounted), and temporaries of other
+    // users are left alone (`hidepid` may hide their processes).
+    let ours = fs::read_link("/proc/self").is_ok_and(|p| p.as_os_str() == me.to_string().as_str());
+    let (true, Ok(uid), Some(name), Ok(entries)) =
+        (ours, fs::metadata("/proc/self").map(|m| m.uid()), name.to_str(), fs::read_dir(dir))
+    else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some((pid, seq)) =
+            file_name.to_str().and_then(|f| f.strip_prefix(&prefix)).and_then(|r| r.split_once('-'))
+        else {
+            continue;
+        };
+        let Some(pid) = pid.parse::<u32>().ok().filter(|_| digits(pid) && digits(seq)) else {
+            continue;
+        };
+        let dead = pid != 0 && pid != me && !Path::new("/proc").join(pid.to_string()).exists();
+        // symlink_metadata: a link is never followed, nor removed
+        let mine = fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_file() && m.uid() == uid);
+        if dead && mine {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn remove_stale_temps(_dir: &Path, _name: &OsStr) {}
+
 /// Creates an empty `.NAME.tmp-PID-N` beside `path`, removed again when dropped unless disarmed.
 fn temp_beside(path: &Path) -> Result<TempFile, IoError> {
     let io_err = |err: std::io::Error| IoError::Io { file: display(path), err };
     let Some(name) = path.file_name() else {
         return Err(io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")));
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
+    remove_stale_temps(dir, name);
     loop {
         let mut tmp_name = OsString::from(".");
         tmp_name.push(name);
@@ -63,11 +111,27 @@ pub(crate) fn write_atomic_path(
     path: &Path,
     f: impl FnOnce(&Path) -> Result<(), IoError>,
 ) -> Result<(), IoError> {
+    let io_err = |err: std::io::Error| IoError::Io { file: display(path), err };
     let mut tmp = temp_beside(path)?;
     f(&tmp.path)?;
-    fs::rename(&tmp.path, path).map_err(|err| IoError::Io { file: display(path), err })?;
+    // On disk before it replaces the target: a crash must not leave an empty or partial file.
+    File::open(&tmp.path).and_then(|t| t.sync_all()).map_err(io_err)?;
+    fs::rename(&tmp.path, path).map_err(io_err)?;
     tmp.armed = false;
-    Ok(())
+    sync_dir(dir_of(path)).map_err(io_err)
+}
+
+/// Makes the rename durable. Some file systems cannot sync a directory (EINVAL): nothing to do.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    if !cfg!(unix) {
+        return Ok(());
+    }
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported) => {
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 /// Writes `path` atomically: `f` writes into a temporary file `.NAME.tmp-PID-N` in the same

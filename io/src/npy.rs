@@ -3,7 +3,7 @@
 //! Headers are parsed by `npyz`; the values are decoded here so that every byte order, bool,
 //! Fortran order and the unicode string arrays of Baler's `names` are handled the same way.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use baler_codec::data::{Array, DType, Dataset, Values};
@@ -24,8 +24,11 @@ pub(crate) enum Parsed {
 }
 
 pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
-    let bytes = std::fs::read(path).map_err(|e| IoError::read(path, e))?;
-    match parse(&bytes).map_err(|msg| IoError::invalid(path, msg))? {
+    let file = std::fs::File::open(path).map_err(|e| IoError::read(path, e))?;
+    let len = file.metadata().map_err(|e| IoError::read(path, e))?.len();
+    // The file's length justifies any allocation up to it.
+    let parsed = read_from(&mut io::BufReader::new(file), len, usize::MAX);
+    match parsed.map_err(|msg| IoError::invalid(path, msg))? {
         Parsed::Numeric(a) if opts.table && a.shape.len() == 2 => Ok(array_to_table(a)),
         Parsed::Numeric(a) => Ok(Dataset::Field(a)),
         Parsed::Strings { descr, .. } => Err(IoError::invalid(
@@ -46,18 +49,48 @@ fn raw_descr(bytes: &[u8]) -> Option<String> {
 
 /// Decodes a whole `.npy` file held in memory.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
-    if !bytes.starts_with(b"\x93NUMPY") {
+    read_from(&mut &bytes[..], bytes.len() as u64, usize::MAX)
+}
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Reads the header: magic, version, header length, then the dict (no more than `len`).
+fn read_header(r: &mut impl io::Read, len: u64) -> Result<(npyz::NpyHeader, u64), String> {
+    let truncated = || "truncated npy header".to_string();
+    let mut pre = Vec::with_capacity(12);
+    r.by_ref().take(8).read_to_end(&mut pre).map_err(|e| e.to_string())?;
+    if !pre.starts_with(MAGIC) {
         return Err("not an npy file (no \\x93NUMPY magic)".to_string());
     }
-    let mut rest = bytes;
-    let header = npyz::NpyHeader::from_reader(&mut rest).map_err(|e| {
+    let size_bytes = match pre.get(6) {
+        None => return Err(truncated()),
+        Some(1) => 2,
+        Some(2 | 3) => 4,
+        Some(&v) => return Err(format!("unsupported npy format version {v}")),
+    };
+    r.by_ref().take(size_bytes).read_to_end(&mut pre).map_err(|e| e.to_string())?;
+    if pre.len() < 8 + size_bytes as usize {
+        return Err(truncated());
+    }
+    let header_len = pre[8..].iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    // The header is read only when the file holds it: its length field may claim 4 GiB.
+    let total = pre.len() as u64 + header_len;
+    if total > len {
+        return Err(truncated());
+    }
+    let mut head = pre;
+    r.by_ref().take(header_len).read_to_end(&mut head).map_err(|e| e.to_string())?;
+    if (head.len() as u64) < total {
+        return Err(truncated());
+    }
+    let header = npyz::NpyHeader::from_reader(&head[..]).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            return "truncated npy header".to_string();
+            return truncated();
         }
         // npyz's messages may span several lines (a parser's diagnostic): keep the first
         let e = e.to_string();
         let e = e.lines().next().unwrap_or_default().trim();
-        match raw_descr(bytes) {
+        match raw_descr(&head) {
             Some(d) if d.contains('O') => format!("unsupported dtype '{d}' (Python objects)"),
             Some(d) if d.parse::<npyz::TypeStr>().is_err() => {
                 format!("unsupported dtype '{d}' ({e})")
@@ -65,6 +98,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             _ => format!("invalid npy header ({e})"),
         }
     })?;
+    Ok((header, total))
+}
+
+/// Reads one `.npy` from `r`, which holds exactly `len` bytes (a file's length, a zip member's
+/// declared size). The data must be exactly what the header's shape and dtype need: a short
+/// body or trailing bytes are errors, found before anything is allocated for the data, and
+/// no more than the header justifies is read. `prealloc` caps the first allocation (the rest
+/// grows as bytes arrive) where `len` is only a claim.
+pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Result<Parsed, String> {
+    let (header, header_len) = read_header(r, len)?;
     let ts = match header.dtype() {
         npyz::DType::Plain(ts) => ts,
         other => {
@@ -80,13 +123,29 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let n = shape_len(&file_shape).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
     let item = ts.num_bytes().ok_or_else(|| format!("dtype '{ts}' is too large"))?;
     let need = n.checked_mul(item).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
-    if rest.len() < need {
-        return Err(format!(
-            "truncated: shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {}",
-            rest.len()
-        ));
+    let has = len - header_len;
+    let needs = |has: u64| format!("shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {has}");
+    if (need as u64) > has {
+        return Err(format!("truncated: {}", needs(has)));
     }
-    let data = &rest[..need];
+    if (need as u64) < has {
+        return Err(format!("{} trailing bytes after the data: {}", has - need as u64, needs(has)));
+    }
+    if item == 0 && n as u64 > len {
+        // zero-width strings: nothing in the file bounds their count
+        return Err(format!("shape {file_shape:?} of zero-width '{ts}' holds more items than the file has bytes"));
+    }
+    let mut data = Vec::with_capacity(need.min(prealloc));
+    r.by_ref().take(need as u64).read_to_end(&mut data).map_err(|e| e.to_string())?;
+    if data.len() < need {
+        return Err(format!("truncated: {}", needs(data.len() as u64)));
+    }
+    // `len` may have been a claim (a zip member's size): the stream must end here.
+    let mut probe = [0u8; 1];
+    if r.read(&mut probe).map_err(|e| e.to_string())? > 0 {
+        return Err(format!("trailing bytes after the data: shape {file_shape:?} of '{ts}' needs {need} bytes, the stream holds more"));
+    }
+    let data = &data[..];
     let big = ts.endianness() == Endianness::Big;
     let fortran = header.order() == Order::Fortran;
     let size = ts.size_field();
@@ -280,8 +339,8 @@ pub(crate) fn write_empty_f64<W: Write>(w: &mut W) -> io::Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::io::tests::shared_data;
-    use crate::io::{read_dataset, write_dataset as write_any};
+    use crate::tests::shared_data;
+    use crate::{read_dataset, write_dataset as write_any};
     use baler_codec::data::Column;
 
     /// Float vectors compared by bits (NaN == NaN, -0.0 != 0.0).

@@ -10,7 +10,8 @@
 //!   / `missing_value`) behind the `hdf5` / `netcdf` features, and ROOT TTrees
 //!   (`file.root:tree[:branches]`): see [`load`].
 //!
-//! Every writer goes through [`write_atomic`], so a failed write never leaves a half-written file.
+//! Every writer goes through [`write_atomic`], so a failed write never leaves a half-written file;
+//! callers check each output against their inputs with [`refuse_overwriting_inputs`].
 //! Every error message names the file and the problem on one line.
 
 mod atomic;
@@ -19,6 +20,7 @@ mod hdf5;
 mod netcdf;
 mod npy;
 mod npz;
+mod overwrite;
 mod root;
 
 use std::io::Write;
@@ -27,6 +29,7 @@ use std::path::Path;
 use baler_codec::data::{Array, Column, DType, Dataset, Values};
 
 pub use atomic::write_atomic;
+pub use overwrite::{refuse_overwriting_inputs, same_file, spec_file};
 
 /// How to interpret what is read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub enum IoError {
     /// The dataset cannot be written in the format the extension asks for.
     #[error("{file}: cannot write: {msg}")]
     Unwritable { file: String, msg: String },
+    /// An output names the same file as an input (path, symlink or hard link).
+    #[error("{file}: {}; refusing to overwrite it", describe_same(.file, .input))]
+    OutputIsInput { file: String, input: String },
 }
 
 impl IoError {
@@ -64,7 +70,8 @@ impl IoError {
             | IoError::Io { file, .. }
             | IoError::UnknownExtension { file, .. }
             | IoError::Invalid { file, .. }
-            | IoError::Unwritable { file, .. } => file,
+            | IoError::Unwritable { file, .. }
+            | IoError::OutputIsInput { file, .. } => file,
         }
     }
 
@@ -79,6 +86,14 @@ impl IoError {
         } else {
             IoError::Io { file: display(path), err }
         }
+    }
+}
+
+fn describe_same(file: &str, input: &str) -> String {
+    if file == input {
+        "the output is the input file".into()
+    } else {
+        format!("the output is the same file as input {input}")
     }
 }
 
@@ -111,6 +126,11 @@ pub(crate) fn fmt_value(v: f64, dtype: DType) -> String {
 
 pub(crate) fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// A file's name without its directories: what [`Loaded::source`] records.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| display(path), |n| n.to_string_lossy().into_owned())
 }
 
 /// The file formats we read and write, chosen by extension (case-insensitive).
@@ -152,7 +172,9 @@ pub fn read_dataset(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError>
 }
 
 /// What a reader found: the data, the fill value the file declares (NetCDF `_FillValue` /
-/// `missing_value`, HDF5 `_FillValue` attribute), and a one-line description of the source.
+/// `missing_value`, HDF5 `_FillValue` attribute), and a one-line description of the source:
+/// the file's name (no directories: it goes into archives and model files), the dataset,
+/// member or tree inside it, and what was read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loaded {
     pub dataset: Dataset,
@@ -176,7 +198,7 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
     let format = Format::of(path)?;
-    let plain = |ds: Dataset| Loaded { dataset: ds, fill_value: None, source: display(path) };
+    let plain = |ds: Dataset| Loaded { dataset: ds, fill_value: None, source: file_name(path) };
     match (format, inner) {
         (Format::Npy | Format::Csv, Some(i)) => {
             Err(IoError::invalid(path, format!("'{i}': this format holds one array, nothing to select")))
@@ -184,7 +206,7 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
         (Format::Npy, None) => npy::read_file(path, opts).map(plain),
         (Format::Npz, None) => npz::read_file(path, opts).map(plain),
         (Format::Npz, Some(key)) => npz::read_member(path, key, opts)
-            .map(|ds| Loaded { source: format!("{}:{key}", display(path)), ..plain(ds) }),
+            .map(|ds| Loaded { source: format!("{}:{key}", file_name(path)), ..plain(ds) }),
         (Format::Csv, None) => csv::read_file(path).map(plain),
         (Format::Hdf5, inner) => hdf5::read(path, inner),
         (Format::NetCdf, inner) => netcdf::read(path, inner),

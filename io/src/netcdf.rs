@@ -42,7 +42,7 @@ mod imp {
     use ::netcdf::{AttributeValue, NcTypeDescriptor, Variable};
     use baler_codec::data::{Array, DType, Dataset, Values};
 
-    use crate::io::{IoError, Loaded, display, fmt_value};
+    use crate::{IoError, Loaded, display, file_name, fmt_value};
 
     /// At most this many variable names in an error message.
     const LIST_MAX: usize = 30;
@@ -225,7 +225,7 @@ mod imp {
         let missing = attr("missing_value").and_then(|a| first_number(&a));
         let fill_value = fill.or(missing).map(|x| as_dtype(x, dtype));
 
-        let mut source = format!("{}:{name} (NetCDF, {}, dims {}", display(path), dtype.name(), dims_text(v));
+        let mut source = format!("{}:{name} (NetCDF, {}, dims {}", file_name(path), dtype.name(), dims_text(v));
         if let Some(f) = fill {
             source += &format!(", _FillValue {}", fmt_value(as_dtype(f, dtype), dtype));
         }

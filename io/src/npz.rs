@@ -109,14 +109,30 @@ pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoEr
     }
 }
 
-/// Reads and decodes member `{name}.npy` (stored or deflated).
+/// Deflate expands at most 1032:1: a member claiming more than that of its compressed size lies.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// The first allocation for a member's data; past it the buffer grows only as bytes arrive.
+const MEMBER_PREALLOC: usize = 64 << 20;
+
+/// Reads and decodes member `{name}.npy` (stored or deflated): exactly the bytes its header
+/// needs, which must be exactly the member's declared size.
 fn member<R: Read + Seek>(zip: &mut ZipArchive<R>, path: &Path, name: &str) -> Result<Parsed, IoError> {
     let member = format!("{name}.npy");
     let bad = |msg: String| IoError::invalid(path, format!("{member}: {msg}"));
     let mut f = zip.by_name(&member).map_err(|e| bad(e.to_string()))?;
-    let mut buf = Vec::with_capacity(usize::try_from(f.size().min(1 << 32)).unwrap_or(0));
-    f.read_to_end(&mut buf).map_err(|e| bad(e.to_string()))?;
-    npy::parse(&buf).map_err(bad)
+    let (size, packed) = (f.size(), f.compressed_size());
+    let max = match f.compression() {
+        CompressionMethod::Stored => packed,
+        _ => packed.saturating_mul(MAX_DEFLATE_RATIO),
+    };
+    if size > max {
+        return Err(bad(format!(
+            "declares {size} bytes, more than its {packed} bytes ({}) can hold: the zip is damaged",
+            f.compression()
+        )));
+    }
+    npy::read_from(&mut f, size, MEMBER_PREALLOC).map_err(bad)
 }
 
 /// Writes Baler's layout: `data.npy` then `names.npy`, stored (uncompressed) like `np.savez`.
@@ -143,9 +159,9 @@ pub(crate) fn write_dataset<W: Write + Seek>(w: &mut W, ds: &Dataset) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::npy::tests::{every_dtype, same_values};
-    use crate::io::tests::shared_data;
-    use crate::io::{read_dataset, write_dataset as write_any};
+    use crate::npy::tests::{every_dtype, same_values};
+    use crate::tests::shared_data;
+    use crate::{read_dataset, write_dataset as write_any};
     use baler_codec::data::{Array, Column, DType, Values};
 
     fn members(path: &Path) -> Vec<(String, CompressionMethod, Vec<u8>)> {
@@ -202,7 +218,7 @@ mod tests {
             // the same values as a named table
             let cols = a.shape.iter().skip(1).product::<usize>();
             let rows = a.values.len() / cols;
-            let Dataset::Table { columns, .. } = crate::io::array_to_named_table(
+            let Dataset::Table { columns, .. } = crate::array_to_named_table(
                 Array { shape: vec![rows, cols], ..a.clone() },
                 (0..cols).map(|c| format!("värde_{c}")).collect(),
             ) else {

@@ -39,9 +39,52 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     if tree == Some("") {
         return Err(IoError::invalid(path, "empty tree name (expected FILE.root:TREE[:BRANCHES])"));
     }
+    check_header(path).map_err(|msg| IoError::invalid(path, msg))?;
     match guarded(|| read_tree(path, tree, selection)) {
         Ok(result) => result.map_err(|msg| IoError::invalid(path, msg)),
-        Err(panic_msg) => Err(IoError::invalid(path, format!("cannot read ROOT file: {panic_msg}"))),
+        Err(panic_msg) => Err(IoError::invalid(path, format!("cannot read ROOT file: {}", plain(&panic_msg)))),
+    }
+}
+
+/// The file header: `root`, the version, where the data begins and where the file ends
+/// (32-bit offsets before version 1000000, 64-bit after). Catches what oxyroot reports badly.
+fn check_header(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(20);
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    file.take(20).read_to_end(&mut head).map_err(|e| e.to_string())?;
+    if !head.starts_with(b"root") {
+        return Err("not a ROOT file (it does not start with 'root')".into());
+    }
+    let be = |r: std::ops::Range<usize>| head.get(r).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)));
+    let end = match be(4..8) {
+        Some(v) if v >= 1_000_000 => be(12..20),
+        Some(_) => be(12..16),
+        None => None,
+    };
+    match end {
+        None => Err(TRUNCATED.into()),
+        Some(end) if end > len => {
+            Err(format!("file is truncated: its header says it holds {end} bytes, it has {len}"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+const TRUNCATED: &str = "file is truncated or not a ROOT file: unexpected end of file";
+
+/// oxyroot's errors and panics print Rust debug text (`Io(Error { kind: UnexpectedEof, .. })`):
+/// one plain sentence instead.
+fn plain(msg: &str) -> String {
+    if msg.contains("UnexpectedEof") || msg.contains("CantReadAmountOfBytesFromFile") {
+        return TRUNCATED.into();
+    }
+    let debug_like = ["{", "}", "Error", "kind:", "`", "unwrap"].iter().any(|m| msg.contains(m));
+    if debug_like || msg.trim().is_empty() {
+        "the file is damaged or holds something this ROOT reader cannot read".into()
+    } else {
+        msg.trim().to_string()
     }
 }
 
@@ -153,7 +196,7 @@ impl Listed<'_> {
 }
 
 fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> Result<Loaded, String> {
-    let mut file = RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {e}"))?;
+    let mut file = RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {}", plain(&e.to_string())))?;
     let mut trees: Vec<String> = Vec::new();
     let mut others: Vec<String> = Vec::new();
     for key in file.keys() {
@@ -194,7 +237,9 @@ fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> R
             }
         },
     };
-    let tree = file.get_tree(&tree_name).map_err(|e| format!("cannot read tree '{tree_name}': {e}"))?;
+    let tree = file
+        .get_tree(&tree_name)
+        .map_err(|e| format!("cannot read tree '{tree_name}': {}", plain(&e.to_string())))?;
     read_branches(path, &tree_name, &tree, selection)
 }
 
@@ -223,8 +268,7 @@ fn read_branches(
     let listed = list_branches(tree);
     let entries = usize::try_from(tree.entries())
         .map_err(|_| format!("tree '{tree_name}' has {} entries", tree.entries()))?;
-    let file_name =
-        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+    let file_name = super::file_name(path);
     let all_names = || listed.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
 
     let Some(selection) = selection else {
@@ -343,7 +387,7 @@ fn read_branches(
 }
 
 fn branch_error(name: &str, e: impl std::fmt::Display) -> String {
-    format!("cannot read branch '{name}': {e}")
+    format!("cannot read branch '{name}': {}", plain(&e.to_string()))
 }
 
 fn names(list: &[&&Listed]) -> String {
