@@ -202,6 +202,16 @@ fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeMode
         )));
     }
     let plan = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
+    // A chunk holds at least one row (or one tile) of the lattice; decoders refuse chunks above
+    // the limit, so such data is refused here, before any work.
+    if let Some(c) = plan.iter().find(|c| c.len() > crate::archive::MAX_CHUNK_ELEMENTS) {
+        return Err(CodecError::InvalidInput(format!(
+            "one chunk would hold {} elements (lattice {lat:?}), more than decoders accept ({}): \
+             lower chunk_elements or the tile, or split the data",
+            c.len(),
+            crate::archive::MAX_CHUNK_ELEMENTS
+        )));
+    }
     let chunks = map_chunks(&plan, |c| encode_chunk(c, lat, table, &streams, opts, model))
         .into_iter()
         .collect::<Result<Vec<_>>>()?;

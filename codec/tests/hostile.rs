@@ -119,12 +119,24 @@ fn chunk_payload(start: u64, rows: u64, raw_len: u64, frame: &[u8]) -> Vec<u8> {
     p
 }
 
+/// The crafted archives are also committed (`tests/hostile/`), for the CLI's tests under a memory
+/// limit; they must stay the bytes crafted here (`BALER_WRITE_HOSTILE=1` rewrites them).
+fn committed(name: &str, bytes: &[u8]) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile").join(name);
+    if std::env::var_os("BALER_WRITE_HOSTILE").is_some() {
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(on_disk == bytes, "{} is not the archive crafted here", path.display());
+}
+
 #[test]
 fn a_tiny_archive_claiming_2_pow_40_chunks_is_refused_without_reserving_them() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let meta = f64_field_meta(vec![1 << 40]);
     let bytes = craft(&meta, 1 << 40, &[(0, 1 << 40, chunk_payload(0, 1 << 40, 10, b"x"))]);
     assert!(bytes.len() < 300, "{} bytes", bytes.len());
+    committed("index_claims_2pow40_chunks.baler", &bytes);
     let (err, peak) = measure(|| Archive::open(&bytes, None).err().map(|e| e.to_string()));
     let err = err.expect("refused");
     assert!(err.contains("chunk index lists 1099511627776 chunks"), "{err}");
@@ -154,6 +166,9 @@ fn a_one_chunk_archive_claiming_a_gigabyte_is_refused_cheaply() {
     for (frame, raw_len, want) in cases {
         let bytes = craft(&meta, 1, &[(0, n, chunk_payload(0, n, raw_len, &frame))]);
         assert!(bytes.len() < 400, "{} bytes", bytes.len());
+        if raw_len == 1 << 30 && frame == small {
+            committed("one_chunk_claims_1gib.baler", &bytes);
+        }
         let archive = Archive::open(&bytes, None).unwrap();
         type Decode = fn(&Archive<'_>) -> baler_codec::Result<()>;
         let runs: [(&str, Decode); 3] = [

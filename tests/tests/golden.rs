@@ -106,6 +106,14 @@ const GOLDEN: &[Golden] = &[
         hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
         version: 3,
     },
+    // Format 4 (the content hash binds the layout too): the same field and command again.
+    Golden {
+        file: "wave_levels_v4_rel1e-2.baler",
+        shape: &[12, 48, 40],
+        dtype: DType::F32,
+        hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
+        version: 4,
+    },
 ];
 
 #[test]
@@ -174,21 +182,33 @@ fn the_conv_goldens_run_transposed_convolutions_and_inverse_gdn_on_network_tiles
 }
 
 #[test]
-fn version_3_checks_values_with_xxh3_and_older_versions_with_blake3() {
-    use baler_codec::hash::{HashKind, content_hash_of_kind};
+fn each_version_checks_the_hash_it_names() {
+    use baler_codec::hash::{HashKind, archive_content_hash, content_hash_of_kind};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    for (file, kind) in
-        [("wave_levels_v3_rel1e-2.baler", HashKind::Xxh3), ("wave_levels_v2_rel1e-2.baler", HashKind::Blake3)]
-    {
+    for (file, kind) in [
+        ("wave_levels_v4_rel1e-2.baler", HashKind::Xxh3Layout),
+        ("wave_levels_v3_rel1e-2.baler", HashKind::Xxh3),
+        ("wave_levels_v2_rel1e-2.baler", HashKind::Blake3),
+    ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let archive = Archive::open(&bytes, None).unwrap();
         assert_eq!(archive.hash_kind, kind, "{file}");
         let ds = archive.decode().unwrap();
-        assert_eq!(content_hash_of_kind(kind, &ds), archive.meta.content_hash, "{file}");
-        // The version byte has no checksum of its own; a 2 ↔ 3 flip changes the hash it names.
-        let mut flipped = bytes.clone();
-        flipped[8] = if kind == HashKind::Xxh3 { 2 } else { 3 };
-        let err = Archive::open(&flipped, None).and_then(|a| a.decode()).unwrap_err().to_string();
-        assert!(err.contains("content hash"), "{file}: {err}");
+        assert_eq!(archive_content_hash(kind, &archive.meta, &ds), archive.meta.content_hash, "{file}");
+        // Format 4 hashes the layout before the values: not the values' hash alone.
+        let values_only = content_hash_of_kind(kind, &ds) == archive.meta.content_hash;
+        assert_eq!(values_only, kind != HashKind::Xxh3Layout, "{file}");
+        // The version byte has no checksum of its own; a flip to a neighbouring version changes
+        // the hash it names, so the decode fails.
+        let version = bytes[8];
+        for other in [version - 1, version + 1] {
+            if !(1..=4).contains(&other) || (other <= 2 && version <= 2) {
+                continue;
+            }
+            let mut flipped = bytes.clone();
+            flipped[8] = other;
+            let err = Archive::open(&flipped, None).and_then(|a| a.decode()).unwrap_err().to_string();
+            assert!(err.contains("content hash"), "{file} as version {other}: {err}");
+        }
     }
 }

@@ -182,8 +182,14 @@ impl Config {
                     .into(),
             );
         }
-        if !(1..=22).contains(&self.compression.zstd_level) || self.compression.chunk_elements == 0 {
-            return Err("compression: zstd_level in 1..=22 and chunk_elements ≥ 1 are required".into());
+        // Decoders refuse larger chunks (they bound every per-chunk allocation by it).
+        let max_chunk = baler_codec::archive::MAX_CHUNK_ELEMENTS;
+        if !(1..=22).contains(&self.compression.zstd_level)
+            || !(1..=max_chunk).contains(&self.compression.chunk_elements)
+        {
+            return Err(format!(
+                "compression: zstd_level in 1..=22 and chunk_elements in 1..={max_chunk} are required"
+            ));
         }
         Ok(())
     }
