@@ -220,6 +220,69 @@ mod tests {
     }
 
     #[test]
+    fn stale_temporaries_of_dead_writers_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.npy");
+        fs::write(&out, b"old").unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let mut live = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let stale = [format!(".out.npy.tmp-{dead}-0"), format!(".out.npy.tmp-{dead}-17")];
+        let kept = [
+            format!(".out.npy.tmp-{me}-999999"), // live writers: this process, another one
+            format!(".out.npy.tmp-{}-0", live.id()),
+            format!(".other.npy.tmp-{dead}-0"), // another target
+            format!(".out.npy.tmp-{dead}-x"),
+            format!(".out.npy.tmp-+{dead}-0"),
+            format!(".out.npy.tmp-{dead}"),
+            format!("out.npy.tmp-{dead}-0"),
+            format!(".out.npy.tmp-{dead}-0.bak"),
+            "notes.txt".to_string(),
+        ];
+        for name in stale.iter().chain(&kept) {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        // a directory and a symlink with the stale pattern are never removed
+        let stale_dir = format!(".out.npy.tmp-{dead}-1");
+        fs::create_dir(dir.path().join(&stale_dir)).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("notes.txt", dir.path().join(format!(".out.npy.tmp-{dead}-2"))).unwrap();
+
+        write_atomic(&out, |w| w.write_all(b"new")).unwrap();
+        let now = entries(dir.path());
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"new");
+        for name in &kept {
+            assert!(now.contains(name), "{name} was removed: {now:?}");
+        }
+        assert!(now.contains(&stale_dir), "{now:?}");
+        for name in &stale {
+            assert_eq!(now.contains(name), !cfg!(target_os = "linux"), "{name}: {now:?}");
+        }
+        assert_eq!(fs::read(dir.path().join("notes.txt")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn write_atomic_path_cleans_up_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.h5");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!(".c.h5.tmp-{dead}-3"));
+        fs::write(&stale, b"x").unwrap();
+        write_atomic_path(&out, |tmp| {
+            fs::write(tmp, b"h5").map_err(|err| IoError::Io { file: display(tmp), err })
+        })
+        .unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"h5");
+        assert_eq!(stale.exists(), !cfg!(target_os = "linux"));
+    }
+
+    #[test]
     fn missing_directory_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("no/such/dir/out.npy");

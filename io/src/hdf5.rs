@@ -69,8 +69,8 @@ mod imp {
     use baler_codec::data::{Column, DType, Dataset, Values};
 
     use crate::{
-        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype, display, file_name,
-        fmt_value, to_float, to_int,
+        Elem, IoError, Loaded, array_to_named_table, check_consistent, column_views, common_dtype, display,
+        file_name, fmt_value, to_float, to_int,
     };
 
     const ALL_DTYPES: [DType; 10] = [
@@ -654,6 +654,12 @@ mod tests {
         let back = read(&out, Some("/g/x")).unwrap();
         assert_eq!(back.dataset, tiny());
         assert_eq!(back.fill_value, Some(-1.0));
-        assert_eq!(back.source, format!("{}:/g/x (HDF5, float64, shape [1], _FillValue -1)", out.file_name().unwrap().to_string_lossy()));
+        assert_eq!(
+            back.source,
+            format!(
+                "{}:/g/x (HDF5, float64, shape [1], _FillValue -1)",
+                out.file_name().unwrap().to_string_lossy()
+            )
+        );
     }
 }

@@ -225,7 +225,8 @@ mod imp {
         let missing = attr("missing_value").and_then(|a| first_number(&a));
         let fill_value = fill.or(missing).map(|x| as_dtype(x, dtype));
 
-        let mut source = format!("{}:{name} (NetCDF, {}, dims {}", file_name(path), dtype.name(), dims_text(v));
+        let mut source =
+            format!("{}:{name} (NetCDF, {}, dims {}", file_name(path), dtype.name(), dims_text(v));
         if let Some(f) = fill {
             source += &format!(", _FillValue {}", fmt_value(as_dtype(f, dtype), dtype));
         }

@@ -48,6 +48,7 @@ fn raw_descr(bytes: &[u8]) -> Option<String> {
 }
 
 /// Decodes a whole `.npy` file held in memory.
+#[cfg(test)]
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     read_from(&mut &bytes[..], bytes.len() as u64, usize::MAX)
 }
@@ -124,7 +125,8 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
     let item = ts.num_bytes().ok_or_else(|| format!("dtype '{ts}' is too large"))?;
     let need = n.checked_mul(item).ok_or_else(|| format!("shape {file_shape:?} is too large"))?;
     let has = len - header_len;
-    let needs = |has: u64| format!("shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {has}");
+    let needs =
+        |has: u64| format!("shape {file_shape:?} of '{ts}' needs {need} bytes of data, the file has {has}");
     if (need as u64) > has {
         return Err(format!("truncated: {}", needs(has)));
     }
@@ -133,7 +135,9 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
     }
     if item == 0 && n as u64 > len {
         // zero-width strings: nothing in the file bounds their count
-        return Err(format!("shape {file_shape:?} of zero-width '{ts}' holds more items than the file has bytes"));
+        return Err(format!(
+            "shape {file_shape:?} of zero-width '{ts}' holds more items than the file has bytes"
+        ));
     }
     let mut data = Vec::with_capacity(need.min(prealloc));
     r.by_ref().take(need as u64).read_to_end(&mut data).map_err(|e| e.to_string())?;
@@ -143,7 +147,9 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
     // `len` may have been a claim (a zip member's size): the stream must end here.
     let mut probe = [0u8; 1];
     if r.read(&mut probe).map_err(|e| e.to_string())? > 0 {
-        return Err(format!("trailing bytes after the data: shape {file_shape:?} of '{ts}' needs {need} bytes, the stream holds more"));
+        return Err(format!(
+            "trailing bytes after the data: shape {file_shape:?} of '{ts}' needs {need} bytes, the stream holds more"
+        ));
     }
     let data = &data[..];
     let big = ts.endianness() == Endianness::Big;
@@ -596,6 +602,68 @@ pub(crate) mod tests {
             assert!(msg.contains(expect), "{name}: {msg}");
             assert!(!msg.contains('\n'), "{name}: {msg}");
         }
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trailing.npy");
+        let mut bytes = npy_bytes("<f8", false, "(10,)", &[0; 80]);
+        bytes.extend_from_slice(&[7; 800]);
+        std::fs::write(&p, &bytes).unwrap();
+        let msg = read_dataset(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "{}: 800 trailing bytes after the data: shape [10] of '<f8' needs 80 bytes of data, \
+                 the file has 880",
+                p.display()
+            )
+        );
+        // one byte too many, in memory too
+        let mut one = npy_bytes("<i2", false, "(2,)", &[1, 0, 2, 0]);
+        assert!(parse(&one).is_ok());
+        one.push(0);
+        assert!(parse(&one).unwrap_err().contains("1 trailing bytes"));
+    }
+
+    #[test]
+    fn huge_claims_are_refused_before_allocating() {
+        use crate::alloc_probe::largest_allocation;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("claims.npy");
+        let read = |bytes: &[u8]| {
+            std::fs::write(&p, bytes).unwrap();
+            let (r, largest) = largest_allocation(|| read_dataset(&p, &ReadOptions::default()));
+            let msg = r.unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("{}: ", p.display())), "{msg}");
+            assert!(largest < 1 << 20, "{msg}: allocated {largest} bytes for a {}-byte file", bytes.len());
+            msg
+        };
+        // 8 TiB of float64 declared, 8 bytes there
+        let msg = read(&npy_bytes("<f8", false, "(1099511627776,)", &[0; 8]));
+        assert!(msg.contains("truncated: shape [1099511627776] of '<f8' needs 8796093022208 bytes"), "{msg}");
+        // a version-2 header whose length field claims 4 GiB
+        let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+        v2.extend_from_slice(&u32::MAX.to_le_bytes());
+        v2.extend_from_slice(b"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n");
+        assert!(read(&v2).contains("truncated npy header"));
+        // a trillion zero-width strings: no byte in the file bounds them
+        assert!(read(&npy_bytes("<U0", false, "(1000000000000,)", &[])).contains("zero-width"));
+        // 1 MiB after ten values: refused from the sizes, without reading them
+        let mut big = npy_bytes("<f8", false, "(10,)", &[0; 80]);
+        big.resize(big.len() + (1 << 20), 1);
+        assert!(read(&big).contains("1048576 trailing bytes"));
+
+        // a well-formed version-2 file still reads
+        let dict = b"{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }\n";
+        let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+        v2.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+        v2.extend_from_slice(dict);
+        v2.extend_from_slice(&[1, 0, 0xff, 0xff]);
+        let Parsed::Numeric(a) = parse(&v2).unwrap() else { panic!() };
+        assert_eq!(a.values, Values::Int(vec![1, -1]));
+        assert!(parse(&b"\x93NUMPY\x09\x00"[..]).unwrap_err().contains("version 9"));
     }
 
     #[test]

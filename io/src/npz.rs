@@ -352,6 +352,80 @@ mod tests {
         assert!(msg.starts_with(&format!("{}: not a valid npz", p.display())), "{msg}");
     }
 
+    /// Sets a zip's uncompressed size of its first member (local header and central directory).
+    fn patch_uncompressed_size(path: &Path, size: u32) {
+        let mut b = std::fs::read(path).unwrap();
+        assert_eq!(&b[..4], b"PK\x03\x04");
+        b[22..26].copy_from_slice(&size.to_le_bytes());
+        let cd = b.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        b[cd + 24..cd + 28].copy_from_slice(&size.to_le_bytes());
+        std::fs::write(path, b).unwrap();
+    }
+
+    #[test]
+    fn member_trailing_bytes_and_lying_sizes_are_refused() {
+        use crate::alloc_probe::largest_allocation;
+        let dir = tempfile::tempdir().unwrap();
+        let ten = Dataset::Field(Array {
+            dtype: DType::F64,
+            shape: vec![10],
+            values: Values::Float(vec![0.5; 10]),
+        });
+        let read = |p: &Path| {
+            let (r, largest) = largest_allocation(|| read_dataset(p, &ReadOptions::default()));
+            let msg = r.unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("{}: ", p.display())), "{msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+            (msg, largest)
+        };
+
+        // ten values then 32 MiB (the case, smaller): refused from the sizes alone
+        let mut body = npy_of(&ten);
+        body.resize(body.len() + (32 << 20), 0);
+        let p = dir.path().join("trailing.npz");
+        make_npz(&p, CompressionMethod::Stored, &[("data.npy", body)]);
+        let (msg, largest) = read(&p);
+        assert!(
+            msg.contains(
+                "data.npy: 33554432 trailing bytes after the data: shape [10] of '<f8' needs 80 bytes"
+            ),
+            "{msg}"
+        );
+        assert!(largest < 1 << 20, "allocated {largest} bytes");
+
+        // 800 trailing bytes, deflated; in the names member too
+        let mut body = npy_of(&ten);
+        body.extend_from_slice(&[3; 800]);
+        let p = dir.path().join("deflated.npz");
+        make_npz(&p, CompressionMethod::Deflated, &[("data.npy", body.clone())]);
+        assert!(read(&p).0.contains("data.npy: 800 trailing bytes"));
+        let mut names = names_npy(&["a"]);
+        names.push(0);
+        let p = dir.path().join("names.npz");
+        make_npz(&p, CompressionMethod::Deflated, &[("data.npy", npy_of(&ten)), ("names.npy", names)]);
+        assert!(read(&p).0.contains("names.npy: 1 trailing bytes"));
+        let p = dir.path().join("member.npz");
+        make_npz(&p, CompressionMethod::Stored, &[("x.npy", body)]);
+        let (r, _) =
+            largest_allocation(|| crate::load(&format!("{}:x", p.display()), &ReadOptions::default()));
+        assert!(r.unwrap_err().to_string().contains("x.npy: 800 trailing bytes"));
+
+        // the zip's directory claims 3 GiB for a member whose header claims as much: no such allocation
+        let huge = npy::header_bytes("<f8", &[402_653_184]);
+        for (name, method) in
+            [("stored.npz", CompressionMethod::Stored), ("lying.npz", CompressionMethod::Deflated)]
+        {
+            let p = dir.path().join(name);
+            let mut body = huge.clone();
+            body.extend_from_slice(&[0; 8]);
+            make_npz(&p, method, &[("data.npy", body)]);
+            patch_uncompressed_size(&p, (3u32 << 30) + huge.len() as u32);
+            let (msg, largest) = read(&p);
+            assert!(msg.contains("data.npy: "), "{msg}");
+            assert!(largest < 1 << 20, "{name}: {msg}: allocated {largest} bytes");
+        }
+    }
+
     #[test]
     fn real_cfd_animation() {
         let p = shared_data("CFD_animation.npz");

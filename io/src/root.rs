@@ -39,10 +39,17 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     if tree == Some("") {
         return Err(IoError::invalid(path, "empty tree name (expected FILE.root:TREE[:BRANCHES])"));
     }
-    check_header(path).map_err(|msg| IoError::invalid(path, msg))?;
+    check_header(path).map_err(|msg| IoError::invalid(path, format!("cannot read ROOT file: {msg}")))?;
     match guarded(|| read_tree(path, tree, selection)) {
         Ok(result) => result.map_err(|msg| IoError::invalid(path, msg)),
-        Err(panic_msg) => Err(IoError::invalid(path, format!("cannot read ROOT file: {}", plain(&panic_msg)))),
+        // oxyroot panics on damage it does not check for (e.g. "capacity overflow")
+        Err(panic_msg) => Err(IoError::invalid(
+            path,
+            match plain(&panic_msg) {
+                m if m == TRUNCATED || m == DAMAGED => format!("cannot read ROOT file: {m}"),
+                m => format!("cannot read ROOT file: {DAMAGED} ({m})"),
+            },
+        )),
     }
 }
 
@@ -57,7 +64,8 @@ fn check_header(path: &Path) -> Result<(), String> {
     if !head.starts_with(b"root") {
         return Err("not a ROOT file (it does not start with 'root')".into());
     }
-    let be = |r: std::ops::Range<usize>| head.get(r).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)));
+    let be =
+        |r: std::ops::Range<usize>| head.get(r).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)));
     let end = match be(4..8) {
         Some(v) if v >= 1_000_000 => be(12..20),
         Some(_) => be(12..16),
@@ -73,6 +81,7 @@ fn check_header(path: &Path) -> Result<(), String> {
 }
 
 const TRUNCATED: &str = "file is truncated or not a ROOT file: unexpected end of file";
+const DAMAGED: &str = "the file is damaged or holds something this ROOT reader cannot read";
 
 /// oxyroot's errors and panics print Rust debug text (`Io(Error { kind: UnexpectedEof, .. })`):
 /// one plain sentence instead.
@@ -81,11 +90,7 @@ fn plain(msg: &str) -> String {
         return TRUNCATED.into();
     }
     let debug_like = ["{", "}", "Error", "kind:", "`", "unwrap"].iter().any(|m| msg.contains(m));
-    if debug_like || msg.trim().is_empty() {
-        "the file is damaged or holds something this ROOT reader cannot read".into()
-    } else {
-        msg.trim().to_string()
-    }
+    if debug_like || msg.trim().is_empty() { DAMAGED.into() } else { msg.trim().to_string() }
 }
 
 /// What a branch holds, as far as this reader is concerned.
@@ -196,7 +201,8 @@ impl Listed<'_> {
 }
 
 fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> Result<Loaded, String> {
-    let mut file = RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {}", plain(&e.to_string())))?;
+    let mut file =
+        RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {}", plain(&e.to_string())))?;
     let mut trees: Vec<String> = Vec::new();
     let mut others: Vec<String> = Vec::new();
     for key in file.keys() {
@@ -530,5 +536,39 @@ mod tests {
         assert_eq!(r.unwrap_err(), "boom at offset 12");
         assert!(!QUIET.with(Cell::get));
         assert_eq!(guarded(|| 3), Ok(3));
+    }
+
+    #[test]
+    fn oxyroot_debug_text_becomes_plain_words() {
+        let eof =
+            "IO/Root Error: Io(Error { kind: UnexpectedEof, message: \"failed to fill whole buffer\" })";
+        assert_eq!(plain(eof), TRUNCATED);
+        assert_eq!(plain("IO/Root Error: KeyNotInFile { key: \"t\", file: \"f\" }"), DAMAGED);
+        assert_eq!(plain("called `Option::unwrap()` on a `None` value"), DAMAGED);
+        assert_eq!(plain("capacity overflow"), "capacity overflow");
+    }
+
+    #[test]
+    fn header_checks_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.root");
+        let real = std::fs::read(crate::tests::shared_data("uproot-HZZ.root")).unwrap();
+        let check = |bytes: &[u8]| {
+            std::fs::write(&p, bytes).unwrap();
+            check_header(&p)
+        };
+        assert_eq!(check(&real), Ok(()));
+        assert_eq!(check(&real[..10]).unwrap_err(), TRUNCATED);
+        assert_eq!(
+            check(&real[..1000]).unwrap_err(),
+            "file is truncated: its header says it holds 217945 bytes, it has 1000"
+        );
+        assert!(check(b"PK\x03\x04 not root").unwrap_err().starts_with("not a ROOT file"));
+        // 64-bit offsets from version 1000000 on
+        let mut big = b"root".to_vec();
+        big.extend_from_slice(&1_062_206u32.to_be_bytes());
+        big.extend_from_slice(&100u32.to_be_bytes());
+        big.extend_from_slice(&(1u64 << 33).to_be_bytes());
+        assert!(check(&big).unwrap_err().contains("holds 8589934592 bytes, it has 20"));
     }
 }

@@ -175,6 +175,10 @@ fn gpu_section(args: &BenchArgs, cfg: &crate::config::Config, gpu: &Compute) -> 
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(md) = &args.markdown {
+        let specs: Vec<&str> = args.inputs.iter().map(String::as_str).collect();
+        crate::cli::refuse_inputs(md, &specs, &[args.config.as_deref(), Some(&args.peers_script)])?;
+    }
     let cfg = crate::cli::load_config(args.config.as_deref())?;
     let mut md = String::new();
     let compute = crate::device::resolve(args.device, args.json)?;

@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::config::{Config, TEMPLATE};
 use crate::device::{DeviceChoice, network_on, resolve as use_device};
 use crate::io::{
-    Format, Loaded, ReadOptions, load, npy_dtype, save, split_spec, write_atomic, write_npy_parts,
+    Format, Loaded, ReadOptions, load, npy_dtype, refuse_overwriting_inputs, save, spec_file, split_spec,
+    write_atomic, write_npy_parts,
 };
 use crate::metrics::evaluate;
 use crate::pipeline::{ModelMode, SavedModel, compress_dataset, compress_to_psnr, train_model};
@@ -162,6 +163,10 @@ pub struct InputArgs {
     /// Where training runs: cpu, gpu (wgpu: Vulkan/Metal/DX12), or auto (a GPU if there is one).
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,
+    /// Record the input's path as given, directories included, in the archive or model file
+    /// (by default only its file name and the dataset / member / tree inside it).
+    #[arg(long)]
+    pub record_source_path: bool,
 }
 
 #[derive(Args)]
@@ -253,6 +258,25 @@ fn read_or_decode(spec: &str, model: Option<&Path>, table: bool) -> Result<(Data
     }
 }
 
+/// What an archive or model file records about its input: the reader's description (the file
+/// name, no directories), with the directories as given when `--record-source-path` asks.
+fn recorded_source(spec: &str, loaded: &Loaded, common: &InputArgs) -> String {
+    match spec_file(spec).parent() {
+        Some(dir) if common.record_source_path && !dir.as_os_str().is_empty() => {
+            dir.join(&loaded.source).display().to_string()
+        }
+        _ => loaded.source.clone(),
+    }
+}
+
+/// Refuses an output that is one of the inputs (a data file's spec counts by its file part):
+/// checked before any work, so nothing is computed only to be refused.
+pub fn refuse_inputs(output: &Path, specs: &[&str], files: &[Option<&Path>]) -> Result<()> {
+    let inputs: Vec<&Path> =
+        specs.iter().map(|s| spec_file(s)).chain(files.iter().copied().flatten()).collect();
+    Ok(refuse_overwriting_inputs(output, &inputs)?)
+}
+
 pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!("{}: {what} not found", path.display()),
@@ -304,11 +328,13 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("wrote {}", path.display());
         }
         Command::Train { input, output, common, quiet, json } => {
+            refuse_inputs(&output, &[&input], &[common.config.as_deref()])?;
             let mut cfg = load_config(common.config.as_deref())?;
             cfg.device = use_device(common.device, quiet || json)?;
             let loaded = read_input(&input, &common)?;
+            let source = recorded_source(&input, &loaded, &common);
             let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
-            let model = train_model(&loaded.dataset, &cfg, loaded.fill_value, &loaded.source, &mut on_epoch)
+            let model = train_model(&loaded.dataset, &cfg, loaded.fill_value, &source, &mut on_epoch)
                 .with_context(|| format!("{input}: training failed"))?;
             bar.finish_and_clear();
             write_bytes(&output, &model.to_bytes())?;
@@ -362,6 +388,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             quiet,
         } => {
+            refuse_inputs(&output, &[&input], &[model.as_deref(), common.config.as_deref()])?;
             let spec = bound.spec()?;
             let mut cfg = load_config(common.config.as_deref())?;
             if !no_model {
@@ -371,7 +398,8 @@ pub fn run(cli: Cli) -> Result<()> {
             let loaded = read_input(&input, &common)?;
             let ds = &loaded.dataset;
             let started = Instant::now();
-            let mut notes = vec![format!("source: {}", loaded.source)];
+            let source = recorded_source(&input, &loaded, &common);
+            let mut notes = vec![format!("source: {source}")];
             let trained;
             let given;
             let mut search_details = None;
@@ -390,7 +418,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 trained = match search {
                     Some(b) => {
                         let spin = spinner("choosing block and latent size on a sample", quiet || json);
-                        let outcome = search_model(ds, &cfg, fill, &loaded.source, b, &mut on_epoch)
+                        let outcome = search_model(ds, &cfg, fill, &source, b, &mut on_epoch)
                             .with_context(|| format!("{input}: model search failed"))?;
                         spin.finish_and_clear();
                         if !(quiet || json) {
@@ -401,7 +429,7 @@ pub fn run(cli: Cli) -> Result<()> {
                         outcome.model
                     }
                     None => Some(
-                        train_model(ds, &cfg, fill, &loaded.source, &mut on_epoch)
+                        train_model(ds, &cfg, fill, &source, &mut on_epoch)
                             .with_context(|| format!("{input}: training failed"))?,
                     ),
                 };
@@ -436,7 +464,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if json {
                 println!(
                     "{}",
-                    json!({"archive": output, "source": loaded.source, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(),
+                    json!({"archive": output, "source": source, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(),
                         "ratio": ratio, "model": c.metadata.model != ModelUse::None, "ae_tiles": c.ae_tiles, "tiles": c.total_tiles,
                         "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes,
                         "model_search": search_details})
@@ -460,6 +488,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Decompress { archive, output, model, device, json, quiet } => {
+            refuse_inputs(spec_file(&output), &[], &[Some(&archive), model.as_deref()])?;
             let compute = use_device(device, quiet || json)?;
             let started = Instant::now();
             let spin = spinner("decoding", quiet || json);
@@ -528,6 +557,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Plot { original, compared, output, model, frames, svg, table, json } => {
+            refuse_inputs(&output, &[&original, &compared], &[model.as_deref()])?;
             let orig = load(&original, &ReadOptions { table })?.dataset;
             let (recon, bounds) = read_or_decode(&compared, model.as_deref(), table)?;
             let opts = crate::plot::PlotOptions { frames, svg };

@@ -407,7 +407,7 @@ fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data().try_into_vec_as::<f32>().map_err(|e| anyhow::anyhow!("reading tensor data: {e:?}"))
+    t.into_data().try_into_vec_as::<f32>().map_err(|e| anyhow::anyhow!("reading tensor data: {e}"))
 }
 
 /// The trained weights in the codec's layout: (encoder, decoder).

@@ -93,6 +93,10 @@ fn network_psnr(model: &SavedModel, samples: &[f32], n: usize) -> Result<f64> {
 
 pub fn run(args: &ModelsArgs) -> Result<()> {
     anyhow::ensure!(args.block.len() == 2, "--block takes rows,cols");
+    if let Some(md) = &args.markdown {
+        let specs: Vec<&str> = args.inputs.iter().map(String::as_str).collect();
+        crate::cli::refuse_inputs(md, &specs, &[])?;
+    }
     let mut md = String::new();
     for input in &args.inputs {
         md += &table_for(input, args)?;
