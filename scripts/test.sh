@@ -35,3 +35,6 @@ echo "wasm32-unknown-unknown build of baler-codec: ok"
 bash scripts/wasm-decode-check.sh
 # The web viewer end to end in headless Chromium, with WebGPU and with the CPU fallback.
 bash scripts/browser-test.sh
+# Hostile input: every parser fuzzed for a fixed budget (FUZZ_SECONDS, default 30 s per target);
+# any crash, timeout or allocation over 1 GiB fails (scripts/fuzz.sh, README "Fuzzing").
+bash scripts/fuzz.sh
