@@ -84,6 +84,7 @@ fn read_header(r: &mut impl io::Read, len: u64) -> Result<(npyz::NpyHeader, u64)
     if (head.len() as u64) < total {
         return Err(truncated());
     }
+    check_nesting(&head[pre_len(&head, size_bytes)..])?;
     let header = npyz::NpyHeader::from_reader(&head[..]).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             return truncated();
@@ -100,6 +101,48 @@ fn read_header(r: &mut impl io::Read, len: u64) -> Result<(npyz::NpyHeader, u64)
         }
     })?;
     Ok((header, total))
+}
+
+/// Bytes before the header dict: magic, version, length field.
+fn pre_len(head: &[u8], size_bytes: u64) -> usize {
+    (8 + size_bytes as usize).min(head.len())
+}
+
+/// Deepest bracket nesting a header written by numpy has: the dict, a structured dtype's list of
+/// fields, a field's tuple and its subarray shape.
+const MAX_HEADER_NESTING: usize = 4;
+
+/// Refuses a header dict whose brackets (outside quoted strings) nest deeper than numpy writes or do
+/// not balance. npyz's parser backtracks exponentially on deep, unclosed nesting: a 128-byte file
+/// took minutes (found by fuzzing).
+fn check_nesting(dict: &[u8]) -> Result<(), String> {
+    let invalid = |why: &str| Err(format!("invalid npy header ({why})"));
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    for &b in dict {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'{' | b'[' | b'(') => {
+                depth += 1;
+                if depth > MAX_HEADER_NESTING {
+                    return invalid("brackets nested too deep");
+                }
+            }
+            (None, b'}' | b']' | b')') => {
+                depth = match depth.checked_sub(1) {
+                    Some(d) => d,
+                    None => return invalid("unbalanced brackets"),
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 || quote.is_some() {
+        return invalid("unbalanced brackets or quotes");
+    }
+    Ok(())
 }
 
 /// Reads one `.npy` from `r`, which holds exactly `len` bytes (a file's length, a zip member's
@@ -348,6 +391,36 @@ pub(crate) mod tests {
     use crate::tests::shared_data;
     use crate::{read_dataset, write_dataset as write_any};
     use baler_codec::data::Column;
+
+    /// An npy file with this header dict (padded as numpy pads) and no data.
+    fn npy_with_dict(dict: &str) -> Vec<u8> {
+        let mut d = dict.as_bytes().to_vec();
+        while (10 + d.len() + 1) % 64 != 0 {
+            d.push(b' ');
+        }
+        d.push(b'\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(d.len() as u16).to_le_bytes());
+        out.extend_from_slice(&d);
+        out
+    }
+
+    /// Headers found by fuzzing that kept npyz's parser busy for minutes are refused at once;
+    /// a structured dtype's real nesting still parses.
+    #[test]
+    fn deeply_nested_headers_are_refused_before_parsing() {
+        let deep = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}}}", "(2,".repeat(24));
+        let braces = format!("{}'descr': '<f8', 'shape': (), }}", "{".repeat(16));
+        for dict in [deep, braces, "{'descr': '<f8', 'shape': (1,))}".to_string()] {
+            let err = parse(&npy_with_dict(&dict)).err().expect("refused");
+            assert!(err.contains("invalid npy header") && err.contains("brackets"), "{dict}: {err}");
+        }
+        let structured =
+            "{'descr': [('a', '<f4', (2,)), ('b', '<i2')], 'fortran_order': False, 'shape': (0,), }";
+        check_nesting(structured.as_bytes()).unwrap();
+        // A bracket inside a quoted field name is not nesting.
+        check_nesting(b"{'descr': [('a(((((', '<f4')], 'shape': (0,)}").unwrap();
+    }
 
     /// Float vectors compared by bits (NaN == NaN, -0.0 != 0.0).
     pub(crate) fn same_values(a: &Values, b: &Values) -> bool {
