@@ -395,7 +395,7 @@ pub(crate) mod tests {
     /// An npy file with this header dict (padded as numpy pads) and no data.
     fn npy_with_dict(dict: &str) -> Vec<u8> {
         let mut d = dict.as_bytes().to_vec();
-        while (10 + d.len() + 1) % 64 != 0 {
+        while !(10 + d.len() + 1).is_multiple_of(64) {
             d.push(b' ');
         }
         d.push(b'\n');
@@ -412,7 +412,7 @@ pub(crate) mod tests {
         let deep = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}}}", "(2,".repeat(24));
         let braces = format!("{}'descr': '<f8', 'shape': (), }}", "{".repeat(16));
         for dict in [deep, braces, "{'descr': '<f8', 'shape': (1,))}".to_string()] {
-            let err = parse(&npy_with_dict(&dict)).err().expect("refused");
+            let err = parse(&npy_with_dict(&dict)).expect_err("refused");
             assert!(err.contains("invalid npy header") && err.contains("brackets"), "{dict}: {err}");
         }
         let structured =
