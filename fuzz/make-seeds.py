@@ -51,7 +51,8 @@ def npy(descr, shape, payload, fortran=False, version=1):
 
 
 def archives():
-    for f in sorted((ROOT / "tests" / "golden").glob("*.baler")):
+    # Golden archives of every format version, and the crafted hostile ones.
+    for f in sorted((ROOT / "tests" / "golden").glob("*.baler")) + sorted((ROOT / "tests" / "hostile").glob("*.baler")):
         out("archive", f.name, f.read_bytes())
     # Fresh archives of the current format version, written by the codec's encoder (fuzz/seeds/).
     # They are named v<version>_*: those of older versions stay, and must keep decoding.
@@ -110,7 +111,8 @@ def npzs():
         p.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(p, "w", method) as z:
             for k, v in members.items():
-                z.writestr(k + ".npy", v)
+                # A fixed timestamp: the seeds do not change from one run to the next.
+                z.writestr(zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), v, compress_type=method)
 
 
 def csvs():
