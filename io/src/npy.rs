@@ -657,6 +657,11 @@ pub(crate) mod tests {
             (
                 "badheader.npy",
                 npy_bytes("<f8", false, "(1,", &[0; 8]),
+                "invalid npy header (unbalanced brackets or quotes)",
+            ),
+            (
+                "badsyntax.npy",
+                npy_bytes("<f8", false, "(1,,)", &[0; 8]),
                 "invalid npy header (could not parse Python expression",
             ),
             (
