@@ -67,8 +67,11 @@ for t in "${targets[@]}"; do
     echo "    log: $log  reproduce: $bin/$t FILE"
   fi
 done
+passed=$((${#targets[@]} - ${#failed[@]}))
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzzing failed: ${failed[*]}"
+  echo "fuzz: $passed passed, ${#failed[@]} failed"
   exit 1
 fi
 echo "fuzzing: ok (${targets[*]})"
+echo "fuzz: $passed passed, 0 failed"
