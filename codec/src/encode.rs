@@ -285,28 +285,9 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
             w.push(SectionKind::ModelRef, &model_hash(&m.payload));
         }
     }
-    // The index needs the chunks' offsets: they follow the index, whose size depends on them.
-    let mut index = Vec::new();
-    for _ in 0..4 {
-        let mut offset = (w.len() + 16 + index.len()) as u64;
-        let mut next = Vec::new();
-        put_varint(&mut next, chunks.len() as u64);
-        for c in chunks {
-            put_varint(&mut next, offset);
-            put_varint(&mut next, c.start as u64);
-            put_varint(&mut next, c.rows as u64);
-            offset += 16 + c.payload.len() as u64;
-        }
-        if next.len() == index.len() {
-            index = next;
-            break;
-        }
-        index = next;
-    }
-    w.push(SectionKind::ChunkIndex, &index);
-    for c in chunks {
-        w.push(SectionKind::Chunk, &c.payload);
-    }
+    let entries: Vec<(u64, u64, &[u8])> =
+        chunks.iter().map(|c| (c.start as u64, c.rows as u64, c.payload.as_slice())).collect();
+    w.push_chunks(chunks.len() as u64, &entries);
     w.finish()
 }
 

@@ -7,7 +7,7 @@
 
 pub mod archive;
 mod buckets;
-mod bytes;
+pub mod bytes;
 pub mod container;
 pub mod conv;
 pub mod data;

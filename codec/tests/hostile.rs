@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use baler_codec::bytes::put_varint;
 use baler_codec::container::{ContainerWriter, SectionKind, read_sections};
 use baler_codec::encode::{CompressOptions, compress};
 use baler_codec::entropy::zstd_compress;
@@ -48,14 +49,6 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 const MB: usize = 1 << 20;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn f64_field_meta(shape: Vec<u64>) -> Metadata {
     let elements: u64 = shape.iter().product();
     Metadata {
@@ -79,32 +72,13 @@ fn f64_field_meta(shape: Vec<u64>) -> Metadata {
     }
 }
 
-/// An archive of `meta`, an index payload and chunk payloads, every checksum valid. Chunk
-/// offsets in `index` are ignored: they are computed here.
+/// An archive of `meta`, an index listing `chunk_count` chunks and the chunk sections
+/// `(start, rows, payload)`, every checksum valid.
 fn craft(meta: &Metadata, chunk_count: u64, chunks: &[(u64, u64, Vec<u8>)]) -> Vec<u8> {
     let mut w = ContainerWriter::new();
     w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).unwrap());
-    let mut index = Vec::new();
-    for _ in 0..4 {
-        let mut next = Vec::new();
-        put_varint(&mut next, chunk_count);
-        let mut offset = (w.len() + 16 + index.len()) as u64;
-        for (start, rows, payload) in chunks {
-            put_varint(&mut next, offset);
-            put_varint(&mut next, *start);
-            put_varint(&mut next, *rows);
-            offset += 16 + payload.len() as u64;
-        }
-        let done = next.len() == index.len();
-        index = next;
-        if done {
-            break;
-        }
-    }
-    w.push(SectionKind::ChunkIndex, &index);
-    for (.., payload) in chunks {
-        w.push(SectionKind::Chunk, payload);
-    }
+    let entries: Vec<(u64, u64, &[u8])> = chunks.iter().map(|(s, r, p)| (*s, *r, p.as_slice())).collect();
+    w.push_chunks(chunk_count, &entries);
     w.finish()
 }
 
@@ -191,35 +165,19 @@ fn rewrite_metadata(bytes: &[u8], f: impl FnOnce(&mut Metadata)) -> Vec<u8> {
     let sections = read_sections(bytes).unwrap();
     let mut meta: Metadata = postcard::from_bytes(sections[0].payload).unwrap();
     f(&mut meta);
-    let index = sections.iter().find(|s| s.kind == SectionKind::ChunkIndex).unwrap();
-    let mut r = index.payload;
-    let mut varint = || {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = r[0];
-            r = &r[1..];
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        v
-    };
-    let count = varint();
-    let entries: Vec<(u64, u64)> =
-        (0..count).map(|_| (varint(), (varint(), varint()))).map(|(_, e)| e).collect();
+    let entries = Archive::open(bytes, None).unwrap().chunks;
     let chunks: Vec<(u64, u64, Vec<u8>)> = sections
         .iter()
         .filter(|s| s.kind == SectionKind::Chunk)
         .zip(&entries)
-        .map(|(s, &(start, rows))| (start, rows, s.payload.to_vec()))
+        .map(|(s, e)| (e.start, e.rows, s.payload.to_vec()))
         .collect();
     assert!(
         sections
             .iter()
             .all(|s| matches!(s.kind, SectionKind::Metadata | SectionKind::ChunkIndex | SectionKind::Chunk))
     );
-    craft(&meta, count, &chunks)
+    craft(&meta, entries.len() as u64, &chunks)
 }
 
 fn decode_error(bytes: &[u8]) -> String {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baler_codec::Dataset;
+use baler_codec::bytes::put_varint;
 
 // ---------------------------------------------------------------------------------------------
 // Allocation limit: invariant 5 says no input may make us allocate what it cannot justify. Every
@@ -190,14 +191,6 @@ pub fn fix_crcs(bytes: &mut [u8]) {
         bytes[pos + 12..pos + SECTION].copy_from_slice(&c.to_le_bytes());
         pos = end;
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {

@@ -12,15 +12,6 @@ use baler_codec::{Array, DType, Dataset, Values};
 use baler_train::io::write_dataset;
 use common::*;
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 fn temporaries(dir: &Path) -> Vec<String> {
     entries(dir).into_iter().filter(|n| n.contains(".tmp-")).collect()
 }

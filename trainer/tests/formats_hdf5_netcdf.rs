@@ -36,16 +36,6 @@ fn spec(p: &Path, inner: &str) -> String {
     format!("{}:{inner}", p.display())
 }
 
-/// Names in `dir`, sorted: to check that no temporary file is left behind.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 fn floats(ds: &Dataset) -> &[f64] {
     match ds {
         Dataset::Field(Array { values: Values::Float(v), .. }) => v,

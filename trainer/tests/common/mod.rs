@@ -46,6 +46,16 @@ pub fn data(name: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// Names in `dir`, sorted: to check that no temporary file is left behind.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
