@@ -1,15 +1,17 @@
 //! Reading an archive: sections → metadata, model, chunk index → decoded values.
 
 use crate::bytes::Reader;
-use crate::container::{SectionKind, read_sections};
+use crate::format::container::{SectionKind, read_sections};
 use crate::data::{Array, Column, DType, Dataset, Values};
-use crate::entropy::{unpack_codes, zstd_decompress};
+use crate::coder::lossless::{unpack_codes, zstd_decompress};
 use crate::error::{CodecError, Result, corrupt};
 use crate::hash::HashKind;
 use crate::layout::{ChunkDims, lattice};
-use crate::meta::{Metadata, ModelUse, Quantizer, hex};
-use crate::model::{IntDecoder, StoredDecoder};
-use crate::predict::{Classic, sweep};
+use crate::format::metadata::{Metadata, ModelUse, Quantizer, hex};
+use crate::network::int_decoder::IntDecoder;
+use crate::network::stored::StoredDecoder;
+pub use crate::network::NetworkRunner;
+use crate::predictor::{Classic, sweep};
 use crate::quant::{dequantize, grid_point, to_dtype};
 
 /// Most elements one chunk may hold (the writer uses far fewer): bounds every per-chunk allocation.
@@ -124,19 +126,6 @@ impl DecodedChunk {
     }
 }
 
-/// Runs the decoder network: the last layer's i32 accumulators for `n` tiles' latents (row-major
-/// n × latent_dim), exactly as [`IntDecoder::predict_acc`] computes them. The CPU decoder is one;
-/// the codec's wgpu kernel ([`crate::gpu`]) another.
-pub trait NetworkRunner: Sync {
-    fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>>;
-}
-
-impl NetworkRunner for IntDecoder {
-    fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
-        Ok(IntDecoder::predict_acc(self, latents, n))
-    }
-}
-
 /// A chunk parsed up to the decoder network (see [`Archive::parse_chunk`]).
 pub struct ParsedChunk {
     chunk: ChunkDims,
@@ -192,7 +181,7 @@ pub fn model_hash(payload: &[u8]) -> [u8; 32] {
 
 /// Parses a model section payload (format 1 or 2, see docs/format.md), expands and validates it.
 pub fn parse_model(payload: &[u8]) -> Result<IntDecoder> {
-    crate::model::StoredDecoder::from_bytes(payload)?.expand()
+    crate::network::stored::StoredDecoder::from_bytes(payload)?.expand()
 }
 
 impl<'a> Archive<'a> {
@@ -329,7 +318,7 @@ impl<'a> Archive<'a> {
         if let Some(s) = iter.next() {
             return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
         }
-        let version = crate::container::version_of(bytes);
+        let version = crate::format::container::version_of(bytes);
         let hash_kind = HashKind::of_version(version);
         Ok(Self {
             meta,
@@ -431,7 +420,7 @@ impl<'a> Archive<'a> {
         if let Some(dec) = &self.decoder {
             let tiles = chunk.tile_count(self.meta.tile.map(|t| t as usize));
             let shift = r.u8("latent step")?;
-            if shift > crate::model::MAX_LATENT_SHIFT {
+            if shift > crate::network::int_decoder::MAX_LATENT_SHIFT {
                 return corrupt(format!("latent step 2^{shift} out of range"));
             }
             let modes = r.take(tiles, "tile modes")?;
@@ -447,7 +436,7 @@ impl<'a> Archive<'a> {
             for _ in 0..used.len() * z {
                 let v = crate::bytes::unzigzag(r.varint("latent")?);
                 let stored = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-                latents.push(crate::model::clamp_activation(crate::model::shift_up(stored, shift)));
+                latents.push(crate::network::int_decoder::clamp_activation(crate::network::int_decoder::shift_up(stored, shift)));
             }
             ae = Some(AeTiles { used, latents });
         }
@@ -459,17 +448,17 @@ impl<'a> Archive<'a> {
         match coder {
             CODER_RAW => unpack_codes(r.take(n, "code symbols")?, &mut esc, &mut codes)?,
             CODER_HUFFMAN => {
-                let table = r.take(crate::huffman::TABLE_BYTES, "Huffman table")?;
+                let table = r.take(crate::coder::huffman::TABLE_BYTES, "Huffman table")?;
                 let len = r.len(r.remaining(), "Huffman bitstream length")?;
                 let mut symbols = Vec::new();
-                crate::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut symbols)?;
+                crate::coder::huffman::decode(table, r.take(len, "Huffman bitstream")?, n, &mut symbols)?;
                 unpack_codes(&symbols, &mut esc, &mut codes)?;
             }
             // A table's stream is its column (`stream_of`; `check_streams` makes them dims[1]).
-            CODER_BUCKETS if self.meta.table => crate::buckets::decode_columns(&mut r, dims, &mut codes)?,
-            CODER_BUCKETS => crate::buckets::decode(&mut r, n, 1, |_| 0, &mut codes)?,
+            CODER_BUCKETS if self.meta.table => crate::coder::buckets::decode_columns(&mut r, dims, &mut codes)?,
+            CODER_BUCKETS => crate::coder::buckets::decode(&mut r, n, 1, |_| 0, &mut codes)?,
             CODER_BUCKETS_LEVELS if self.stream_params.len() == 1 => {
-                crate::buckets::decode_levels(&mut r, dims, &mut codes)?
+                crate::coder::buckets::decode_levels(&mut r, dims, &mut codes)?
             }
             c => return corrupt(format!("unknown symbol coder {c}")),
         }
@@ -499,7 +488,7 @@ impl<'a> Archive<'a> {
             }
             let s = &self.meta.streams[0];
             let center = s.min + (s.max - s.min) / 2.0;
-            let fb = crate::feedback::Feedback { cubic, reversed, levelwise, center, step };
+            let fb = crate::predictor::feedback::Feedback { cubic, reversed, levelwise, center, step };
             let recon = fb.decode(dims, &codes, &is_exc);
             return Ok(DecodedChunk {
                 start: chunk.start,

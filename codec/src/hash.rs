@@ -7,7 +7,7 @@
 //! values — is also the identity the tools print and the tests compare decoders by.
 
 use crate::data::{DType, Dataset, Values};
-use crate::meta::Metadata;
+use crate::format::metadata::Metadata;
 
 fn push_value(h: &mut Vec<u8>, values: &Values, i: usize, dtype: DType) {
     match values {

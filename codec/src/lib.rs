@@ -6,28 +6,18 @@
 //! platform reproduces the same predictions and so the same bits.
 
 pub mod archive;
-mod buckets;
 pub mod bytes;
-pub mod container;
-pub mod conv;
+pub mod coder;
 pub mod data;
 #[cfg(feature = "encode")]
 pub mod encode;
-pub mod entropy;
 pub mod error;
-mod feedback;
-#[cfg(feature = "gpu")]
-pub mod gpu;
+pub mod format;
 pub mod hash;
-pub mod huffman;
-mod infer;
-mod interp;
 pub mod layout;
-pub mod meta;
-pub mod model;
-pub mod modelfile;
+pub mod network;
 pub mod npy;
-pub mod predict;
+pub mod predictor;
 pub mod quant;
 #[cfg(test)]
 mod testing;
@@ -37,7 +27,7 @@ pub use archive::{
 };
 pub use data::{Array, Column, DType, Dataset, Values};
 pub use error::{CodecError, Result};
-pub use meta::{BoundSpec, Metadata, ModelUse};
+pub use format::metadata::{BoundSpec, Metadata, ModelUse};
 
 /// Decodes a whole archive (online-mode archives need the model's decoder payload).
 pub fn decode(bytes: &[u8], external_model: Option<&[u8]>) -> Result<Dataset> {

@@ -1,7 +1,7 @@
 //! Error-bounded linear-scale quantization (the pre-quantization of dual quantization).
 
 use crate::data::DType;
-use crate::meta::Quantizer;
+use crate::format::metadata::Quantizer;
 
 /// |q| above this is not exactly representable as f64 arithmetic needs; such values are stored raw.
 const MAX_Q: f64 = (1u64 << 52) as f64;

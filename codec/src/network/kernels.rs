@@ -18,11 +18,25 @@
 //! [`LEAKY_SHIFT`], [`isqrt`]); the AVX2 square root equals [`isqrt`] on all of [0, 2^31) (proof
 //! at `avx2::isqrt`, exhaustive test `isqrt_is_exact_everywhere`).
 
-use crate::model::{GDN_SQ_SHIFT, IntDecoder, IntGdn, LEAKY_SHIFT, clamp_activation, isqrt, round_shift};
+use crate::network::int_decoder::{GDN_SQ_SHIFT, IntDecoder, IntGdn, LEAKY_SHIFT, clamp_activation, isqrt, round_shift};
+
+impl IntDecoder {
+    /// The integer part of inference: the last layer's i32 accumulators (n × output_dim). This is
+    /// what every backend (CPU here, WGSL on wgpu / WebGPU) computes; [`Self::outputs`] finishes.
+    ///
+    /// Runs 16 tiles at a time (see this module), with SIMD kernels where the CPU has them;
+    /// integer sums are exact in any order, so the bits are those of the plain per-tile definition
+    /// (`predict_acc_plain`, also what runs for a few tiles).
+    pub fn predict_acc(&self, latents: &[i32], n: usize) -> Vec<i32> {
+        assert_eq!(latents.len(), n * self.latent_dim(), "latent buffer size");
+        predict_acc(self, latents, n)
+    }
+
+}
 
 /// [`IntDecoder::predict_acc`] once the latents' size is checked (`n × latent_dim`): runs the best
 /// kernels this CPU has.
-pub(crate) fn predict_acc(dec: &IntDecoder, latents: &[i32], n: usize) -> Vec<i32> {
+fn predict_acc(dec: &IntDecoder, latents: &[i32], n: usize) -> Vec<i32> {
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = Avx2::detect() {
         // SAFETY: `k` exists, so the CPU has AVX2.
@@ -643,8 +657,8 @@ fn batch_row(s: &[i32]) -> [i32; BATCH] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv::LinearOp;
-    use crate::model::{IntLayer, StoredDecoder, StoredLayer};
+    use crate::network::conv::LinearOp;
+    use crate::network::int_decoder::{IntLayer, StoredDecoder, StoredLayer};
     use crate::testing::Rng;
 
     /// Weights as large as validation allows for this input width (the full int8 range when
@@ -798,7 +812,7 @@ mod tests {
                 check_batched(&dec, &mut rng, &format!("dense {dims:?} norms {norms:?}"));
             }
         }
-        use crate::conv::ConvGeom;
+        use crate::network::conv::ConvGeom;
         let geom = |ci: u32, co: u32, n: [u32; 3], k: [u32; 3], s: [u32; 3], p: [u32; 3]| ConvGeom {
             in_channels: ci,
             out_channels: co,

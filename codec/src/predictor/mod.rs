@@ -5,7 +5,8 @@
 //! same predictions, and the per-value reconstruction never depends on which predictor was chosen.
 
 use crate::error::{Result, corrupt};
-use crate::interp;
+pub(crate) mod feedback;
+pub(crate) mod interp_order;
 
 /// A chunk's classic predictor (the autoencoder overrides it tile by tile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,11 +128,11 @@ pub fn sweep(
         // its order with the integer stencils (callers branch before this).
         Classic::Interp { cubic } | Classic::InterpFeedback { cubic, .. } => {
             let mut prev = centers[0];
-            interp::anchors(dims, |e| {
+            interp_order::anchors(dims, |e| {
                 prev = visit(e, prev, q[e]);
                 q[e] = prev;
             });
-            interp::runs(dims, false, cubic, |run| interp::refine_i64(q, run, &mut visit));
+            interp_order::runs(dims, false, cubic, |run| interp_order::refine_i64(q, run, &mut visit));
         }
         Classic::Lorenzo(mask) => lorenzo_sweep(dims, mask, q, visit),
     }

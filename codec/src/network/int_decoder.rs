@@ -7,25 +7,24 @@
 //! loaded), which is also what WGSL offers. Only the last layer's accumulator is turned into an f64,
 //! by an exact multiplication with a power of two.
 //!
-//! Convolutional decoders run as the dense matrices their kernels expand to (see [`crate::conv`]);
+//! Convolutional decoders run as the dense matrices their kernels expand to (see [`crate::network::conv`]);
 //! inverse GDN is an integer operation of its own ([`IntGdn`]), with an exact integer square root.
 //!
 //! This module defines the network, its validation and quantization; running it fast (batches of
-//! tiles, SIMD kernels) is the private `infer` module's job, behind [`IntDecoder::predict_acc`].
+//! tiles, SIMD kernels) is the `kernels` module's job, behind `IntDecoder::predict_acc` (defined there).
 
 use serde::{Deserialize, Serialize};
 
-use crate::conv::LinearOp;
 use crate::error::{CodecError, Result};
 
 /// Activations are clamped to this range between layers.
-const ACT_MIN: i32 = -32768;
-const ACT_MAX: i32 = 32767;
+pub(crate) const ACT_MIN: i32 = -32768;
+pub(crate) const ACT_MAX: i32 = 32767;
 /// Per-row bound on |Σ w·x| + |b| with |x| ≤ 2^15, so that adding the rounding term cannot overflow i32.
-const ACC_LIMIT: i64 = 1 << 30;
+pub(crate) const ACC_LIMIT: i64 = 1 << 30;
 /// LeakyReLU's negative slope is `leaky_num / 2^LEAKY_SHIFT`.
 pub(crate) const LEAKY_SHIFT: u32 = 12;
-const MAX_WIDTH: u32 = 1 << 16;
+pub(crate) const MAX_WIDTH: u32 = 1 << 16;
 
 /// One dense layer: `y = W x + b`, `W` row-major [out][in].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,7 +57,7 @@ pub struct IntDecoder {
 /// Right shift that takes a squared int16 activation into the norm's sum (|x|² ≤ 2^30 → ≤ 2^15).
 pub(crate) const GDN_SQ_SHIFT: u32 = 15;
 /// The norm's sum must stay below this, so that `x · isqrt(s)` and its rounding fit i32.
-const GDN_SUM_LIMIT: i64 = (1 << 31) - 1;
+pub(crate) const GDN_SUM_LIMIT: i64 = (1 << 31) - 1;
 
 /// Inverse generalized divisive normalization (Ballé et al.) in integers, over a channels-first
 /// layer output `x[c, p]`: `y[c, p] = x[c, p] · isqrt(β_c + Σ_k γ_ck · (x[k, p]² >> 15)) >> shift_c`,
@@ -193,17 +192,6 @@ impl IntDecoder {
         self.outputs(&acc)
     }
 
-    /// The integer part of inference: the last layer's i32 accumulators (n × output_dim). This is
-    /// what every backend (CPU here, WGSL on wgpu / WebGPU) computes; [`Self::outputs`] finishes.
-    ///
-    /// Runs 16 tiles at a time (see the `infer` module), with SIMD kernels where the CPU has them;
-    /// integer sums are exact in any order, so the bits are those of the plain per-tile definition
-    /// (`infer::predict_acc_plain`, also what runs for a few tiles).
-    pub fn predict_acc(&self, latents: &[i32], n: usize) -> Vec<i32> {
-        assert_eq!(latents.len(), n * self.latent_dim(), "latent buffer size");
-        crate::infer::predict_acc(self, latents, n)
-    }
-
     /// Whether layer `i` is followed by an inverse GDN (instead of LeakyReLU).
     pub fn norm(&self, i: usize) -> Option<&IntGdn> {
         self.norms.get(i).and_then(Option::as_ref)
@@ -240,425 +228,8 @@ pub(crate) fn round_shift(a: i32, s: u8) -> i32 {
 }
 
 /// 2^-s, exactly.
-fn pow2_neg(s: u8) -> f64 {
+pub(crate) fn pow2_neg(s: u8) -> f64 {
     f64::from_bits((1023 - s as u64) << 52)
-}
-
-/// Inverse GDN as trained: `y_c = x_c · sqrt(β_c + Σ_k γ_ck x_k²)` over channels-first outputs.
-#[derive(Clone, Copy)]
-pub struct FloatGdn<'a> {
-    /// β per channel (> 0).
-    pub beta: &'a [f32],
-    /// γ row-major [c][k] (≥ 0).
-    pub gamma: &'a [f32],
-}
-
-/// A float layer as trained (PyTorch layout), the input of [`quantize_decoder`].
-#[derive(Clone, Copy)]
-pub struct FloatLayer<'a> {
-    pub op: LinearOp,
-    /// In the op's layout (dense: [out][in]).
-    pub weight: &'a [f32],
-    /// One per output channel.
-    pub bias: &'a [f32],
-    /// Inverse GDN after this (hidden) layer, replacing LeakyReLU.
-    pub gdn: Option<FloatGdn<'a>>,
-}
-
-impl<'a> FloatLayer<'a> {
-    pub fn dense(in_dim: usize, out_dim: usize, weight: &'a [f32], bias: &'a [f32]) -> Self {
-        let op = LinearOp::Dense { in_dim: in_dim as u32, out_dim: out_dim as u32 };
-        Self { op, weight, bias, gdn: None }
-    }
-
-    fn check(&self) -> Result<()> {
-        self.op.check().map_err(CodecError::InvalidModel)?;
-        let c = self.op.out_channels();
-        // A normalization's channels need not be the op's: a dense layer's outputs may be the
-        // channels-first input of a transposed convolution.
-        let gdn_ok = self.gdn.is_none_or(|g| {
-            let gc = g.beta.len();
-            gc > 0 && self.op.out_dim().is_multiple_of(gc) && g.gamma.len() == gc * gc
-        });
-        if self.weight.len() != self.op.weight_len() || self.bias.len() != c || !gdn_ok {
-            return Err(CodecError::InvalidModel("float layer: array lengths do not match".into()));
-        }
-        Ok(())
-    }
-}
-
-fn leaky(x: f64, slope: f64) -> f64 {
-    if x < 0.0 { x * slope } else { x }
-}
-
-/// Float inverse GDN over one channels-first vector.
-fn float_igdn(g: &FloatGdn<'_>, x: &[f64]) -> Vec<f64> {
-    let c = g.beta.len();
-    let p = x.len() / c;
-    let mut y = vec![0.0; x.len()];
-    for ch in 0..c {
-        for pos in 0..p {
-            let s: f64 = g.beta[ch] as f64
-                + (0..c).map(|k| g.gamma[ch * c + k] as f64 * x[k * p + pos].powi(2)).sum::<f64>();
-            y[ch * p + pos] = x[ch * p + pos] * s.max(0.0).sqrt();
-        }
-    }
-    y
-}
-
-/// A float layer with its dense matrix and per-row bias, ready to run.
-struct Expanded<'a> {
-    layer: FloatLayer<'a>,
-    matrix: Vec<f32>,
-    positions: usize,
-}
-
-impl<'a> Expanded<'a> {
-    fn new(layer: FloatLayer<'a>) -> Self {
-        Self { matrix: layer.op.expand(layer.weight), positions: layer.op.out_positions(), layer }
-    }
-
-    /// `W x + b`.
-    fn linear(&self, x: &[f64]) -> Vec<f64> {
-        let n = self.layer.op.in_dim();
-        self.matrix
-            .chunks_exact(n)
-            .enumerate()
-            .map(|(r, row)| {
-                self.layer.bias[r / self.positions] as f64
-                    + row.iter().zip(x).map(|(&w, &v)| w as f64 * v).sum::<f64>()
-            })
-            .collect()
-    }
-}
-
-/// Float forward pass: per layer, its input and (for layers followed by an inverse GDN) its
-/// linear output before the normalization; the last entry of the inputs is the network output.
-fn float_forward_expanded(
-    layers: &[Expanded<'_>],
-    slope: f64,
-    input: &[f64],
-) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let mut acts = vec![input.to_vec()];
-    let mut mids = Vec::with_capacity(layers.len());
-    for (i, l) in layers.iter().enumerate() {
-        let mut y = l.linear(acts.last().expect("input"));
-        let hidden = i + 1 < layers.len();
-        match l.layer.gdn {
-            Some(g) if hidden => {
-                let normed = float_igdn(&g, &y);
-                mids.push(std::mem::replace(&mut y, normed));
-            }
-            _ => {
-                if hidden {
-                    y.iter_mut().for_each(|v| *v = leaky(*v, slope));
-                }
-                mids.push(Vec::new());
-            }
-        }
-        acts.push(y);
-    }
-    (acts, mids)
-}
-
-/// Float forward pass (for calibration and tests): LeakyReLU (or the layer's inverse GDN)
-/// between layers, none after the last. Returns every layer's input, then the output.
-pub fn float_forward(layers: &[FloatLayer<'_>], slope: f64, input: &[f64]) -> Vec<Vec<f64>> {
-    let expanded: Vec<Expanded> = layers.iter().map(|&l| Expanded::new(l)).collect();
-    float_forward_expanded(&expanded, slope, input).0
-}
-
-/// Largest number of fractional bits (≤ 14) that keeps `max_abs` (with 50 % head-room) inside i16.
-fn frac_bits_for(max_abs: f64) -> u8 {
-    let mut a = 14u8;
-    while a > 0 && max_abs * 1.5 * f64::from(1u32 << a) > ACT_MAX as f64 {
-        a -= 1;
-    }
-    a
-}
-
-/// Output channel of each stored weight (a dense layer's rows are its channels).
-fn weight_channels(op: &LinearOp) -> Vec<usize> {
-    let mut ch = vec![0usize; op.weight_len()];
-    let positions = op.out_positions();
-    op.for_each_tap(|r, _, w| ch[w] = r / positions);
-    ch
-}
-
-/// Quantizes one linear layer: int8 weights with one power-of-two scale per output channel (the
-/// finest that keeps every row's accumulator bound), bias at the accumulator's scale, and the shift
-/// from there to `a_out` fractional bits.
-fn quantize_linear(l: &FloatLayer<'_>, a_in: i32, a_out: i32, last: bool) -> StoredLayer {
-    let channels = l.op.out_channels();
-    let positions = l.op.out_positions();
-    let owner = weight_channels(&l.op);
-    let mut max_w = vec![1e-30f64; channels];
-    for (&w, &c) in l.weight.iter().zip(&owner) {
-        max_w[c] = max_w[c].max((w as f64).abs());
-    }
-    let lo = if last { 0 } else { a_out - a_in };
-    let hi = if last { 62 - a_in } else { 30 + a_out - a_in };
-    let mut e: Vec<i32> = max_w
-        .iter()
-        .map(|&m| ((127.0 / m).log2().floor() as i32).clamp(-8, 24).clamp(lo, hi.max(lo)))
-        .collect();
-    loop {
-        let weights: Vec<i8> = l
-            .weight
-            .iter()
-            .zip(&owner)
-            .map(|(&w, &c)| (w as f64 * 2f64.powi(e[c])).round().clamp(-127.0, 127.0) as i8)
-            .collect();
-        let bias: Vec<f64> =
-            l.bias.iter().zip(&e).map(|(&b, &ec)| (b as f64 * 2f64.powi(a_in + ec)).round()).collect();
-        let mut row_abs = vec![0i64; l.op.out_dim()];
-        l.op.for_each_tap(|r, _, w| row_abs[r] += (weights[w] as i64).abs());
-        // Room left for the bias in each channel's fullest row.
-        let mut room = vec![ACC_LIMIT; channels];
-        for (r, &a) in row_abs.iter().enumerate() {
-            room[r / positions] = room[r / positions].min(ACC_LIMIT - a * 32768);
-        }
-        let mut tightened = false;
-        for c in 0..channels {
-            if (room[c] < 0 || bias[c].abs() > room[c] as f64) && e[c] > lo {
-                e[c] -= 1;
-                tightened = true;
-            }
-        }
-        if !tightened {
-            let bias =
-                bias.iter().zip(&room).map(|(&b, &r)| b.clamp(-(r.max(0) as f64), r.max(0) as f64) as i32);
-            let cap = if last { 62 } else { 30 };
-            return StoredLayer {
-                op: l.op,
-                weights,
-                shifts: e.iter().map(|&ec| (a_in + ec - a_out).clamp(0, cap) as u8).collect(),
-                bias: bias.collect(),
-                gdn: None,
-            };
-        }
-    }
-}
-
-/// Quantizes an inverse GDN from `a` to at most `a_next` fractional bits; returns it with the
-/// fractional bits its output actually has (≤ `a_next`). The norm's sum is kept at scale 2^(2m)
-/// with the largest `m` whose integers fit, so `isqrt` returns √s · 2^m exactly scaled.
-fn quantize_igdn(g: &FloatGdn<'_>, a: i32, a_next: i32) -> (IntGdn, i32) {
-    let c = g.beta.len();
-    let quantize = |m: i32| -> Option<(Vec<i32>, Vec<u16>)> {
-        let beta: Vec<f64> = g.beta.iter().map(|&b| (b as f64 * 2f64.powi(2 * m)).round()).collect();
-        let gscale = 2f64.powi(2 * m + GDN_SQ_SHIFT as i32 - 2 * a);
-        let gamma: Vec<f64> = g.gamma.iter().map(|&v| (v.max(0.0) as f64 * gscale).round()).collect();
-        let fits = gamma.iter().all(|&v| v <= u16::MAX as f64)
-            && beta.iter().zip(gamma.chunks_exact(c)).all(|(&b, row)| {
-                b >= 0.0
-                    && b + row.iter().sum::<f64>() * (1u64 << GDN_SQ_SHIFT) as f64 <= GDN_SUM_LIMIT as f64
-            });
-        fits.then(|| (beta.iter().map(|&b| b as i32).collect(), gamma.iter().map(|&v| v as u16).collect()))
-    };
-    // y = x·r / 2^(a + m) in real units; at a_out fractional bits the shift is a + m − a_out, which
-    // must lie in [0, 30]: m ≤ a_next − a + 30, and a_out drops below a_next when m is small.
-    let top = (a_next - a + 30).min(24);
-    let (m, (beta, gamma)) = (-24..=top)
-        .rev()
-        .find_map(|m| quantize(m).map(|q| (m, q)))
-        .unwrap_or((top.min(-24), (vec![0; c], vec![0; c * c])));
-    let a_out = a_next.min(a + m);
-    let shift = (a + m - a_out) as u8;
-    (IntGdn { channels: c as u32, beta, gamma, shifts: vec![shift; c] }, a_out)
-}
-
-/// Turns a trained float decoder into a [`StoredDecoder`]. `calibration` holds latents (rows of
-/// the first layer's input width) typical of the data; they fix the fixed-point scale of every
-/// activation.
-pub fn quantize_decoder(
-    layers: &[FloatLayer<'_>],
-    leaky_slope: f64,
-    calibration: &[f32],
-) -> Result<StoredDecoder> {
-    if layers.is_empty() {
-        return Err(CodecError::InvalidModel("no layers".into()));
-    }
-    for l in layers {
-        l.check()?;
-    }
-    let expanded: Vec<Expanded> = layers.iter().map(|&l| Expanded::new(l)).collect();
-    let z = layers[0].op.in_dim();
-    let rows = calibration.len() / z.max(1);
-    // Max |value| at the input of every layer (latents first) and before every inverse GDN.
-    let mut max_in = vec![1e-6f64; layers.len()];
-    let mut max_mid = vec![1e-6f64; layers.len()];
-    let peak = |v: &[f64]| v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
-    for r in 0..rows {
-        let input: Vec<f64> = calibration[r * z..(r + 1) * z].iter().map(|&v| v as f64).collect();
-        let (acts, mids) = float_forward_expanded(&expanded, leaky_slope, &input);
-        for l in 0..layers.len() {
-            max_in[l] = max_in[l].max(peak(&acts[l]));
-            max_mid[l] = max_mid[l].max(peak(&mids[l]));
-        }
-    }
-    let mut frac: Vec<i32> = max_in.iter().map(|&m| frac_bits_for(m) as i32).collect();
-    let last = layers.len() - 1;
-    let mut out = Vec::with_capacity(layers.len());
-    for (li, l) in layers.iter().enumerate() {
-        let a_in = frac[li];
-        let stored = match l.gdn.filter(|_| li < last) {
-            Some(g) => {
-                let a_mid = frac_bits_for(max_mid[li]) as i32;
-                let (gdn, a_next) = quantize_igdn(&g, a_mid, frac[li + 1]);
-                frac[li + 1] = a_next;
-                StoredLayer { gdn: Some(gdn), ..quantize_linear(l, a_in, a_mid, false) }
-            }
-            None => quantize_linear(l, a_in, if li == last { 0 } else { frac[li + 1] }, li == last),
-        };
-        out.push(stored);
-    }
-    let dec = StoredDecoder {
-        latent_frac_bits: frac[0] as u8,
-        leaky_num: (leaky_slope * 4096.0).round().clamp(0.0, 4096.0) as i32,
-        layers: out,
-    };
-    dec.expand()?;
-    Ok(dec)
-}
-
-/// One stored layer: the op's compact weights, per-output-channel shifts and biases.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoredLayer {
-    pub op: LinearOp,
-    pub weights: Vec<i8>,
-    pub shifts: Vec<u8>,
-    pub bias: Vec<i32>,
-    /// Inverse GDN after this layer (instead of LeakyReLU).
-    pub gdn: Option<IntGdn>,
-}
-
-/// The decoder as stored in a model section (format 2; see docs/format.md).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoredDecoder {
-    pub latent_frac_bits: u8,
-    pub leaky_num: i32,
-    pub layers: Vec<StoredLayer>,
-}
-
-/// Most weights all expanded layers together may have (128 MiB of int8).
-const MAX_EXPANDED_ENTRIES: u64 = 1 << 27;
-
-/// First byte of a format-2 model section. A format-1 section starts with its latent scale (≤ 24).
-const MODEL_FORMAT_2: u8 = 0x82;
-
-impl StoredDecoder {
-    /// A dense LeakyReLU decoder in stored form.
-    pub fn from_dense(dec: &IntDecoder) -> Self {
-        let layers = dec
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| StoredLayer {
-                op: LinearOp::Dense { in_dim: l.in_dim, out_dim: l.out_dim },
-                weights: l.weights.clone(),
-                shifts: l.shifts.clone(),
-                bias: l.bias.clone(),
-                gdn: dec.norm(i).cloned(),
-            })
-            .collect();
-        Self { latent_frac_bits: dec.latent_frac_bits, leaky_num: dec.leaky_num, layers }
-    }
-
-    /// Whether format 1 (a dense LeakyReLU network) can hold this decoder.
-    fn is_plain_dense(&self) -> bool {
-        self.layers.iter().all(|l| matches!(l.op, LinearOp::Dense { .. }) && l.gdn.is_none())
-    }
-
-    /// The model section's bytes: format 1 when it can hold the decoder (so dense models keep
-    /// their bytes and hashes), else the format-2 marker and the postcard encoding of `self`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        if self.is_plain_dense() {
-            let dec = self.expand().expect("a stored decoder is valid");
-            return postcard::to_allocvec(&dec).expect("a decoder serializes");
-        }
-        let mut out = vec![MODEL_FORMAT_2];
-        out.extend(postcard::to_allocvec(self).expect("a decoder serializes"));
-        out
-    }
-
-    pub fn from_bytes(payload: &[u8]) -> Result<Self> {
-        let err = |e: postcard::Error| CodecError::InvalidModel(format!("cannot parse the decoder: {e}"));
-        match payload.split_first() {
-            Some((&MODEL_FORMAT_2, rest)) => postcard::from_bytes(rest).map_err(err),
-            _ => Ok(Self::from_dense(&postcard::from_bytes::<IntDecoder>(payload).map_err(err)?)),
-        }
-    }
-
-    /// Stored weights, biases and normalization parameters: what the model costs.
-    pub fn parameter_count(&self) -> usize {
-        let gdn = |g: &IntGdn| g.beta.len() + g.gamma.len();
-        self.layers.iter().map(|l| l.weights.len() + l.bias.len() + l.gdn.as_ref().map_or(0, gdn)).sum()
-    }
-
-    /// One word per layer, e.g. "dense", "conv", "conv_transpose", "+igdn" appended.
-    pub fn describe(&self) -> String {
-        let names: Vec<String> = self
-            .layers
-            .iter()
-            .map(|l| {
-                let op = match l.op {
-                    LinearOp::Dense { .. } => "dense",
-                    LinearOp::Conv(_) => "conv",
-                    LinearOp::ConvTranspose(_) => "conv_transpose",
-                };
-                format!("{op}{}", if l.gdn.is_some() { "+igdn" } else { "" })
-            })
-            .collect();
-        names.join(" → ")
-    }
-
-    /// The runnable decoder: kernels expanded to dense matrices, per-channel shifts and biases
-    /// repeated over each channel's positions; validated.
-    pub fn expand(&self) -> Result<IntDecoder> {
-        let bad = |i: usize, m: String| Err(CodecError::InvalidModel(format!("layer {i}: {m}")));
-        // Each op's geometry first (its dims are only meaningful once checked, and each checked
-        // op's matrix is bounded); then the sum bounds what a hostile model makes us allocate.
-        for (i, l) in self.layers.iter().enumerate() {
-            if let Err(m) = l.op.check() {
-                return bad(i, m);
-            }
-        }
-        let entries = self.layers.iter().map(|l| l.op.in_dim() as u64 * l.op.out_dim() as u64).sum::<u64>();
-        if entries > MAX_EXPANDED_ENTRIES {
-            return Err(CodecError::InvalidModel(format!("{entries} weights once expanded: too large")));
-        }
-        let mut layers = Vec::with_capacity(self.layers.len());
-        let mut norms = Vec::with_capacity(self.layers.len());
-        for (i, l) in self.layers.iter().enumerate() {
-            let c = l.op.out_channels();
-            if l.weights.len() != l.op.weight_len() || l.shifts.len() != c || l.bias.len() != c {
-                return bad(i, "array lengths do not match the operation".into());
-            }
-            let p = l.op.out_positions();
-            let repeat = |v: &[u8]| v.iter().flat_map(|&x| std::iter::repeat_n(x, p)).collect::<Vec<u8>>();
-            layers.push(IntLayer {
-                in_dim: l.op.in_dim() as u32,
-                out_dim: l.op.out_dim() as u32,
-                weights: l.op.expand(&l.weights),
-                shifts: repeat(&l.shifts),
-                bias: l.bias.iter().flat_map(|&b| std::iter::repeat_n(b, p)).collect(),
-            });
-            norms.push(l.gdn.clone());
-        }
-        if norms.iter().all(Option::is_none) {
-            norms.clear();
-        }
-        let dec =
-            IntDecoder { latent_frac_bits: self.latent_frac_bits, leaky_num: self.leaky_num, layers, norms };
-        dec.validate()?;
-        Ok(dec)
-    }
-}
-
-/// The model section's bytes of a dense LeakyReLU decoder (format 1; see docs/format.md).
-pub fn to_bytes(dec: &IntDecoder) -> Vec<u8> {
-    StoredDecoder::from_dense(dec).to_bytes()
 }
 
 /// Most bits a stored latent may have dropped (the chunk's latent step is 2^shift).
@@ -669,15 +240,12 @@ pub fn shift_up(stored: i32, shift: u8) -> i32 {
     ((stored as i64) << shift.min(MAX_LATENT_SHIFT)).clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
-/// Latent floats to the integers the decoder takes (round to nearest, clamped to i16).
-pub fn quantize_latents(latents: &[f32], frac_bits: u8) -> Vec<i32> {
-    let s = f64::from(1u32 << frac_bits);
-    latents.iter().map(|&v| (v as f64 * s).round().clamp(ACT_MIN as f64, ACT_MAX as f64) as i32).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::float_ref::*;
+    use crate::network::quantize::*;
+    use crate::network::stored::*;
 
     fn lcg(seed: &mut u64) -> f32 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -725,7 +293,7 @@ mod tests {
     /// Dense → inverse GDN → transposed conv → inverse GDN → transposed conv, 16×16 output.
     #[test]
     fn conv_igdn_decoder_tracks_the_float_decoder_and_round_trips() {
-        use crate::conv::ConvGeom;
+        use crate::network::conv::ConvGeom;
         let up = |ci: u32, co: u32, n: u32| {
             LinearOp::ConvTranspose(ConvGeom {
                 in_channels: ci,
@@ -787,7 +355,7 @@ mod tests {
 
     #[test]
     fn hostile_stored_models_are_refused_before_expansion() {
-        use crate::conv::ConvGeom;
+        use crate::network::conv::ConvGeom;
         // One weight that expands to a 4096 × 4096 matrix, nine times: each layer is within its
         // own limit, the sum is not.
         let geom = ConvGeom {
@@ -847,7 +415,7 @@ mod tests {
     /// models, never panics.
     #[test]
     fn damaged_format_2_payloads_never_panic() {
-        use crate::conv::ConvGeom;
+        use crate::network::conv::ConvGeom;
         let geom = ConvGeom {
             in_channels: 2,
             out_channels: 1,

@@ -1,11 +1,11 @@
 //! Model files (`.bmodel`): the container with its own magic, holding the integer decoder (the exact
 //! bytes online-mode archives name by hash) and the trainer's data, which decoders ignore.
 
-use crate::container::{ContainerWriter, MODEL_MAGIC, SectionKind, read_sections_with_magic};
+use crate::format::container::{ContainerWriter, MODEL_MAGIC, SectionKind, read_sections_with_magic};
 use crate::error::{CodecError, Result};
 
 pub struct ModelFile<'a> {
-    /// Serialized [`crate::model::IntDecoder`]: what archives embed or reference.
+    /// Serialized [`crate::network::int_decoder::IntDecoder`]: what archives embed or reference.
     pub decoder: &'a [u8],
     /// Opaque to the codec.
     pub training: &'a [u8],

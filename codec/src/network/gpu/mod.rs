@@ -8,7 +8,7 @@ pub use wgpu;
 use wgpu::util::DeviceExt;
 
 use crate::error::{CodecError, Result};
-use crate::model::{IntDecoder, clamp_activation};
+use crate::network::int_decoder::{IntDecoder, clamp_activation};
 
 const SHADER: &str = include_str!("dense.wgsl");
 const IGDN_SHADER: &str = include_str!("igdn.wgsl");
@@ -285,7 +285,7 @@ impl GpuDecoder {
 /// Native decoders block on the GPU (wgpu's poll waits for the work), so chunks decoded on
 /// several threads can share one device.
 #[cfg(not(target_arch = "wasm32"))]
-impl crate::archive::NetworkRunner for GpuDecoder {
+impl crate::network::NetworkRunner for GpuDecoder {
     fn predict_acc(&self, latents: &[i32], n: usize) -> Result<Vec<i32>> {
         pollster::block_on(GpuDecoder::predict_acc(self, latents, n))
     }

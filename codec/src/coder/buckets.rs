@@ -10,7 +10,7 @@
 use crate::bytes::zigzag;
 use crate::bytes::{Reader, unzigzag};
 use crate::error::{CodecError, Result, corrupt};
-use crate::huffman;
+use crate::coder::huffman;
 
 /// z below EXACT = 2^EXACT_BITS is a symbol by itself.
 const EXACT_BITS: u32 = 4;

@@ -10,14 +10,15 @@ use crate::archive::{
     model_hash,
 };
 use crate::bytes::{put_varint, zigzag};
-use crate::container::{ContainerWriter, SectionKind};
+use crate::format::container::{ContainerWriter, SectionKind};
 use crate::data::{DType, Dataset, Values};
-use crate::entropy::{pack_codes, zstd_compress};
+use crate::coder::lossless::{pack_codes, zstd_compress};
 use crate::error::{CodecError, Result};
 use crate::layout::{ChunkDims, lattice, plan_chunks};
-use crate::meta::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
-use crate::model::{IntDecoder, quantize_latents, shift_up};
-use crate::predict::{Classic, estimated_bytes, sweep};
+use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
+use crate::network::int_decoder::{IntDecoder, shift_up};
+use crate::network::quantize::quantize_latents;
+use crate::predictor::{Classic, estimated_bytes, sweep};
 use crate::quant::{float_quantizer, grid_point, prequantize, to_dtype};
 
 pub struct CompressOptions {
@@ -247,7 +248,7 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
         a.assemble_unchecked(parts)?
     };
     verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
-    let kind = crate::hash::HashKind::of_version(crate::container::FORMAT_VERSION);
+    let kind = crate::hash::HashKind::of_version(crate::format::container::FORMAT_VERSION);
     metadata.content_hash = crate::hash::archive_content_hash(kind, &metadata, &decoded);
     // The final archive differs from the checked draft only by the hash in its metadata (the chunk
     // bytes are the same), so opening it — container, metadata, model and index — is enough.
@@ -371,7 +372,7 @@ fn encode_chunk(
         && choices.contains(&Choice::Grid(Classic::Interp { cubic: false }))
     {
         let center = s.meta.min + (s.meta.max - s.meta.min) / 2.0;
-        choices.extend(crate::feedback::Feedback::variants(center, step).map(Choice::Feedback));
+        choices.extend(crate::predictor::feedback::Feedback::variants(center, step).map(Choice::Feedback));
         on_values = Some((v, bound, s.meta.dtype));
     }
     // Estimated size of one choice on a box of the chunk: `at` maps the box's elements to the chunk's.
@@ -599,7 +600,7 @@ fn encode_chunk(
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Choice {
     Grid(Classic),
-    Feedback(crate::feedback::Feedback),
+    Feedback(crate::predictor::feedback::Feedback),
 }
 
 /// Chunks from this many elements choose among their predictors on a central box of about
@@ -697,17 +698,17 @@ fn pack(
     put_varint(&mut with_buckets, 0);
     let mut with_levels = (n_streams == 1 && n >= MIN_LEVEL_CODER).then(|| with_buckets.clone());
     with_buckets.push(CODER_BUCKETS);
-    crate::buckets::encode(codes, n_streams, stream_of, &mut with_buckets);
+    crate::coder::buckets::encode(codes, n_streams, stream_of, &mut with_buckets);
     if let Some(w) = &mut with_levels {
-        let levels = crate::buckets::level_contexts(dims);
+        let levels = crate::coder::buckets::level_contexts(dims);
         w.push(CODER_BUCKETS_LEVELS);
-        crate::buckets::encode(codes, crate::buckets::LEVEL_TABLES, |e| levels[e] as usize, w);
+        crate::coder::buckets::encode(codes, crate::coder::buckets::LEVEL_TABLES, |e| levels[e] as usize, w);
     }
     put_varint(&mut raw, escapes.len() as u64);
     raw.extend_from_slice(&escapes);
     let mut with_huffman = raw.clone();
     with_huffman.push(CODER_HUFFMAN);
-    crate::huffman::encode(&symbols, &mut with_huffman);
+    crate::coder::huffman::encode(&symbols, &mut with_huffman);
     let mut candidates = vec![with_huffman, with_buckets];
     candidates.extend(with_levels);
     if n <= 1 << 16 {

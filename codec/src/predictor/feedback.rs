@@ -7,9 +7,9 @@
 
 #[cfg(feature = "encode")]
 use crate::data::DType;
-use crate::interp::{anchors, decode_run_f64, refine_f64, runs};
+use crate::predictor::interp_order::{anchors, decode_run_f64, refine_f64, runs};
 #[cfg(feature = "encode")]
-use crate::predict::Classic;
+use crate::predictor::Classic;
 #[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 
