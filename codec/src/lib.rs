@@ -11,6 +11,7 @@ pub mod bytes;
 pub mod container;
 pub mod conv;
 pub mod data;
+pub mod describe;
 #[cfg(feature = "encode")]
 pub mod encode;
 pub mod entropy;
