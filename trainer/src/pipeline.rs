@@ -376,7 +376,7 @@ impl From<BoundSpec> for Target {
 pub fn compress_dataset(req: &CompressRequest<'_>) -> Result<Compressed> {
     match req.target {
         Target::Bound(bound) => compress_at(req, bound, req.notes.clone()),
-        Target::Psnr(psnr) => compress_to_psnr(req, psnr),
+        Target::Psnr(_) => compress_to_psnr(req),
     }
 }
 
@@ -432,9 +432,12 @@ fn kind(table: bool) -> &'static str {
 
 /// Compresses to a target PSNR (per column for tables, the worst column counting): starts from
 /// the range-relative bound that uniform quantization error would give, √3·10^(−PSNR/20), checks
-/// the PSNR actually reached and tightens until it is met (at most 6 tries). The request's own
-/// target is not used.
-pub fn compress_to_psnr(req: &CompressRequest<'_>, psnr: f64) -> Result<Compressed> {
+/// the PSNR actually reached and tightens until it is met (at most 6 tries). A request with a
+/// bound instead of a PSNR target is compressed under that bound.
+pub fn compress_to_psnr(req: &CompressRequest<'_>) -> Result<Compressed> {
+    let Target::Psnr(psnr) = req.target else {
+        return compress_dataset(req);
+    };
     let ds = req.dataset;
     let mut rel = 3f64.sqrt() * 10f64.powf(-psnr / 20.0);
     let external = match req.model {
