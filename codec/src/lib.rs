@@ -9,6 +9,7 @@ pub mod archive;
 pub mod bytes;
 pub mod coder;
 pub mod data;
+pub mod describe;
 #[cfg(feature = "encode")]
 pub mod encode;
 pub mod error;

@@ -1,9 +1,7 @@
 //! baler-train: training, compression pipeline, file formats and the CLI behind `baler-train`.
 
-pub mod bench;
-pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod demo;
 /// File formats live in their own crate (no burn), so fuzzers and the Python package use them too.
 pub use baler_io as io;
 pub mod device;
@@ -13,4 +11,3 @@ pub mod pipeline;
 pub mod plot;
 pub mod search;
 pub mod train;
-pub mod zoo;

@@ -7,8 +7,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = baler_train::cli::Cli::parse();
-    match baler_train::cli::run(cli) {
+    let cli = baler_train::cmd::Cli::parse();
+    match baler_train::cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

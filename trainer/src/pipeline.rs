@@ -311,24 +311,87 @@ pub enum ModelMode<'m> {
     Reference(&'m SavedModel),
 }
 
-pub fn compress_dataset(
-    ds: &Dataset,
-    bound: BoundSpec,
-    fill: Option<f64>,
-    cfg: &Config,
-    mode: ModelMode<'_>,
-    notes: Vec<String>,
-    force_model: bool,
-) -> Result<Compressed> {
+/// What to compress and how: the dataset, the bound (or PSNR target), the fill value, the
+/// configuration (chunking, zstd level, the device the encoder runs on), the model and the notes.
+#[derive(Clone)]
+pub struct CompressRequest<'a> {
+    pub dataset: &'a Dataset,
+    pub target: Target,
+    /// Values equal to this are "no data": kept exactly, left out of ranges.
+    pub fill_value: Option<f64>,
+    pub config: &'a Config,
+    pub model: ModelMode<'a>,
+    /// Free text recorded in the archive.
+    pub notes: Vec<String>,
+    /// Keep the model even where classic predictors alone would give a smaller archive.
+    pub force_model: bool,
+}
+
+/// The error bound asked for: a bound, or a PSNR target the loosest range-relative bound reaching it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    Bound(BoundSpec),
+    /// Target PSNR in dB (per column for tables, the worst column counting).
+    Psnr(f64),
+}
+
+impl<'a> CompressRequest<'a> {
+    /// A request at `bound` with classic predictors only, no fill value, no notes.
+    pub fn new(dataset: &'a Dataset, target: impl Into<Target>, config: &'a Config) -> Self {
+        Self {
+            dataset,
+            target: target.into(),
+            fill_value: None,
+            config,
+            model: ModelMode::None,
+            notes: Vec::new(),
+            force_model: false,
+        }
+    }
+
+    pub fn fill_value(self, fill_value: Option<f64>) -> Self {
+        Self { fill_value, ..self }
+    }
+
+    pub fn model(self, model: ModelMode<'a>) -> Self {
+        Self { model, ..self }
+    }
+
+    pub fn notes(self, notes: Vec<String>) -> Self {
+        Self { notes, ..self }
+    }
+
+    pub fn force_model(self, force_model: bool) -> Self {
+        Self { force_model, ..self }
+    }
+}
+
+impl From<BoundSpec> for Target {
+    fn from(b: BoundSpec) -> Self {
+        Target::Bound(b)
+    }
+}
+
+/// Compresses under the request's bound, or to its PSNR target (see [`compress_to_psnr`]).
+pub fn compress_dataset(req: &CompressRequest<'_>) -> Result<Compressed> {
+    match req.target {
+        Target::Bound(bound) => compress_at(req, bound, req.notes.clone()),
+        Target::Psnr(_) => compress_to_psnr(req),
+    }
+}
+
+/// Compresses under `bound` with `notes` (the request's target aside).
+fn compress_at(req: &CompressRequest<'_>, bound: BoundSpec, notes: Vec<String>) -> Result<Compressed> {
+    let (ds, cfg) = (req.dataset, req.config);
     let opts = CompressOptions {
         bound,
-        fill_value: fill,
+        fill_value: req.fill_value,
         chunk_elements: cfg.compression.chunk_elements,
         zstd_level: cfg.compression.zstd_level,
         notes,
-        force_model,
+        force_model: req.force_model,
     };
-    let (model, embed) = match mode {
+    let (model, embed) = match req.model {
         ModelMode::None => return Ok(compress(ds, &opts, None)?),
         ModelMode::Embed(m) => (m, true),
         ModelMode::Reference(m) => (m, false),
@@ -369,25 +432,22 @@ fn kind(table: bool) -> &'static str {
 
 /// Compresses to a target PSNR (per column for tables, the worst column counting): starts from
 /// the range-relative bound that uniform quantization error would give, √3·10^(−PSNR/20), checks
-/// the PSNR actually reached and tightens until it is met (at most 6 tries).
-pub fn compress_to_psnr(
-    ds: &Dataset,
-    psnr: f64,
-    fill: Option<f64>,
-    cfg: &Config,
-    mode: ModelMode<'_>,
-    notes: Vec<String>,
-    force_model: bool,
-) -> Result<Compressed> {
+/// the PSNR actually reached and tightens until it is met (at most 6 tries). A request with a
+/// bound instead of a PSNR target is compressed under that bound.
+pub fn compress_to_psnr(req: &CompressRequest<'_>) -> Result<Compressed> {
+    let Target::Psnr(psnr) = req.target else {
+        return compress_dataset(req);
+    };
+    let ds = req.dataset;
     let mut rel = 3f64.sqrt() * 10f64.powf(-psnr / 20.0);
-    let external = match mode {
+    let external = match req.model {
         ModelMode::Reference(m) => Some(m.decoder_payload.as_slice()),
         _ => None,
     };
     for _ in 0..6 {
-        let mut attempt_notes = notes.clone();
+        let mut attempt_notes = req.notes.clone();
         attempt_notes.push(format!("target PSNR {psnr} dB: bound {rel:.4e} × range"));
-        let c = compress_dataset(ds, BoundSpec::Rel(rel), fill, cfg, mode, attempt_notes, force_model)?;
+        let c = compress_at(req, BoundSpec::Rel(rel), attempt_notes)?;
         let metrics = crate::metrics::evaluate(ds, &baler_codec::decode(&c.bytes, external)?)?;
         let reached = match ds {
             Dataset::Table { .. } => metrics[1..].iter().map(|m| m.psnr_db).fold(f64::INFINITY, f64::min),

@@ -7,7 +7,7 @@ use anyhow::Result;
 use baler_codec::{Array, BoundSpec, Column, Dataset, ModelUse, Values};
 
 use crate::config::Config;
-use crate::pipeline::{ModelMode, SavedModel, compress_dataset, train_model};
+use crate::pipeline::{CompressRequest, ModelMode, SavedModel, compress_dataset, train_model};
 use crate::train::EpochStats;
 
 /// Elements of the sample the candidates compress (leading rows of the data).
@@ -118,7 +118,7 @@ pub fn search_model(
         }
         _ => bound,
     };
-    let classic = compress_dataset(&sample, bound, fill, cfg, ModelMode::None, Vec::new(), false)?;
+    let classic = compress_dataset(&CompressRequest::new(&sample, bound, cfg).fill_value(fill))?;
     let classic_est = classic.bytes.len() as f64 * scale;
     let mut tried = vec![format!("classic only {}", kb(classic_est))];
     // Archive size for the whole input with a candidate's model, or None when it does not pay.
@@ -134,8 +134,9 @@ pub fn search_model(
             tried.push(format!("{label}: cannot train"));
             return Ok(None);
         };
-        let archive =
-            compress_dataset(&sample, bound, fill, &c, ModelMode::Embed(&model), Vec::new(), false)?;
+        let archive = compress_dataset(
+            &CompressRequest::new(&sample, bound, &c).fill_value(fill).model(ModelMode::Embed(&model)),
+        )?;
         if archive.metadata.model == ModelUse::None {
             tried.push(format!("{label}: does not pay"));
             return Ok(None);

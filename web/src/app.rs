@@ -4,8 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use baler_codec::describe::describe as summarize;
 use baler_codec::gpu::{GpuDecoder, GpuDevice, request_adapter};
-use baler_codec::meta::{BoundSpec, ModelUse, Quantizer, hex};
+use baler_codec::meta::{BoundSpec, ModelUse, hex};
 use baler_codec::modelfile::read_model_file;
 use baler_codec::{Archive, CodecError};
 use wasm_bindgen::prelude::*;
@@ -362,64 +363,48 @@ async fn detect_gpu() -> Option<GpuDevice> {
 // ---------------------------------------------------------------- description
 
 fn describe(name: &str, a: &Archive<'_>, archive_bytes: usize, model_bytes: Option<usize>) {
-    let m = &a.meta;
-    set_text("stat-file", name);
-    set_text("stat-kind", if m.table { "table" } else { "field" });
-    let shape: Vec<String> = m.shape.iter().map(|d| d.to_string()).collect();
-    set_text("stat-shape", &format!("{} ({} values)", shape.join(" × "), m.shape.iter().product::<u64>()));
-    let mut dtypes: Vec<&str> = m.streams.iter().map(|s| s.dtype.name()).collect();
+    let s = summarize(name, a, archive_bytes as u64, model_bytes.map(|b| b as u64));
+    set_text("stat-file", &s.archive);
+    set_text("stat-kind", s.kind);
+    let shape: Vec<String> = s.shape.iter().map(|d| d.to_string()).collect();
+    set_text("stat-shape", &format!("{} ({} values)", shape.join(" × "), s.element_count()));
+    let mut dtypes: Vec<&str> = s.streams.iter().map(|st| st.dtype.name()).collect();
     dtypes.dedup();
     set_text("stat-dtype", &dtypes.join(", "));
-    let abs: Vec<String> = m
-        .streams
-        .iter()
-        .map(|s| match s.quantizer {
-            Quantizer::Float { bound, .. } => fmt_num(bound),
-            Quantizer::Int => "lossless".into(),
-        })
-        .collect();
-    let spec = match m.bound {
+    let abs: Vec<String> = s.streams.iter().map(|st| st.bound.map_or("lossless".into(), fmt_num)).collect();
+    let spec = match s.bound {
         BoundSpec::Abs(v) => format!("absolute {}", fmt_num(v)),
-        BoundSpec::Rel(v) => format!("{v} × range{}", if m.table { " (per column)" } else { "" }),
+        BoundSpec::Rel(v) => format!("{v} × range{}", if s.is_table() { " (per column)" } else { "" }),
     };
     set_text("stat-bound", &format!("{spec}; |x − x′| ≤ {}", abs.join(", ")));
-    let total = archive_bytes as f64;
-    let orig = m.original_bytes as f64;
-    set_text("stat-ratio", &format!("{:.2} ({} → {} bytes)", orig / total, m.original_bytes, archive_bytes));
-    let (model_text, without) = match &m.model {
-        ModelUse::None => ("none: classic predictors only".to_string(), orig / total),
-        ModelUse::Embedded { hash } => (
-            format!("embedded, {} bytes ({}…)", a.sizes.model, &hex(hash)[..12]),
-            orig / (total - a.sizes.model as f64),
-        ),
-        ModelUse::Referenced { hash } => (
-            format!(
-                "referenced {}…{}",
-                &hex(hash)[..12],
-                model_bytes.map_or(String::new(), |b| format!(
-                    "; ratio with the model: {:.2}",
-                    orig / (total + b as f64)
-                ))
-            ),
-            orig / total,
+    set_text("stat-ratio", &format!("{:.2} ({} → {} bytes)", s.ratio, s.original_bytes, s.archive_bytes));
+    let model_text = match &s.model_use {
+        ModelUse::None => "none: classic predictors only".to_string(),
+        ModelUse::Embedded { hash } => {
+            format!("embedded, {} bytes ({}…)", s.sections.model, &hex(hash)[..12])
+        }
+        ModelUse::Referenced { hash } => format!(
+            "referenced {}…{}",
+            &hex(hash)[..12],
+            s.ratio_with_model_pack.map_or(String::new(), |r| format!("; ratio with the model: {r:.2}"))
         ),
     };
     set_text("stat-model", &model_text);
-    set_text("stat-ratio-nomodel", &format!("{without:.2}"));
-    set_text("stat-chunks", &a.chunk_count().to_string());
-    let s = &a.sizes;
+    set_text("stat-ratio-nomodel", &format!("{:.2}", s.ratio_without_model));
+    set_text("stat-chunks", &s.chunks.to_string());
+    let z = &s.sections;
     set_text(
         "stat-sizes",
         &format!(
             "metadata {}, model {}, chunk index {}, chunks {}, header+end {}",
-            s.metadata,
-            s.model + s.model_ref,
-            s.chunk_index,
-            s.chunks,
-            s.header + s.end
+            z.metadata,
+            z.model + z.model_ref,
+            z.chunk_index,
+            z.chunks,
+            z.header + z.end
         ),
     );
-    set_text("stat-notes", &m.notes.join("\n"));
+    set_text("stat-notes", &s.notes.join("\n"));
     for id in [
         "stat-min",
         "stat-max",

@@ -11,10 +11,12 @@ use baler_codec::model::quantize_latents;
 use baler_codec::{BoundSpec, parse_model};
 use clap::Args;
 
+use super::common::refuse_inputs;
 use crate::config::Config;
 use crate::io::{ReadOptions, load, write_atomic};
 use crate::pipeline::{
-    ModelMode, SavedModel, compress_dataset, normalization, tile_for, train_model, training_samples,
+    CompressRequest, ModelMode, SavedModel, compress_dataset, normalization, tile_for, train_model,
+    training_samples,
 };
 use crate::train::forward_f32;
 
@@ -95,7 +97,7 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
     anyhow::ensure!(args.block.len() == 2, "--block takes rows,cols");
     if let Some(md) = &args.markdown {
         let specs: Vec<&str> = args.inputs.iter().map(String::as_str).collect();
-        crate::cli::refuse_inputs(md, &specs, &[])?;
+        refuse_inputs(md, &specs, &[])?;
     }
     let mut md = String::new();
     for input in &args.inputs {
@@ -115,7 +117,8 @@ fn table_for(input: &str, args: &ModelsArgs) -> Result<String> {
     let (ds, fill) = (loaded.dataset, loaded.fill_value);
     let original = ds.original_bytes() as f64;
     let bound = BoundSpec::Rel(args.rel);
-    let classic = compress_dataset(&ds, bound, fill, &Config::default(), ModelMode::None, Vec::new(), false)?;
+    let default = Config::default();
+    let classic = compress_dataset(&CompressRequest::new(&ds, bound, &default).fill_value(fill))?;
     let mut md = format!(
         "Model zoo on `{}` at rel {:e}: every model trained with the same budget ({} epochs, ≤ {} s), \
          then compressed with the model embedded and forced in (ratio counts the model). \
@@ -149,9 +152,10 @@ fn table_for(input: &str, args: &ModelsArgs) -> Result<String> {
         let norm = normalization(&ds, fill);
         let (samples, n) = training_samples(&ds, tile, &norm, fill, cfg.training.max_samples)?;
         let psnr = network_psnr(&model, &samples, n)?;
-        let forced = compress_dataset(&ds, bound, fill, &cfg, ModelMode::Embed(&model), Vec::new(), true)
+        let request = CompressRequest::new(&ds, bound, &cfg).fill_value(fill).model(ModelMode::Embed(&model));
+        let forced = compress_dataset(&request.clone().force_model(true))
             .with_context(|| format!("{label}: compressing"))?;
-        let auto = compress_dataset(&ds, bound, fill, &cfg, ModelMode::Embed(&model), Vec::new(), false)?;
+        let auto = compress_dataset(&request)?;
         let params = baler_codec::model::StoredDecoder::from_bytes(&model.decoder_payload)?.parameter_count();
         let _ = writeln!(
             md,

@@ -4,10 +4,20 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use baler_codec::{Array, BoundSpec, DType, Dataset, Values};
+use clap::Args;
 
 use crate::config::Config;
 use crate::metrics::evaluate;
-use crate::pipeline::{ModelMode, compress_dataset, train_model};
+use crate::pipeline::{CompressRequest, ModelMode, compress_dataset, train_model};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Smaller field and shorter training (used by the tests).
+    #[arg(long)]
+    pub quick: bool,
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// A 2-d flow evolving in time: advected vortices on a background of travelling waves whose
 /// amplitudes fall off as k^(-5/3) (a Kolmogorov-like spectrum). Deterministic.
@@ -80,7 +90,8 @@ struct Row {
     verified: bool,
 }
 
-pub fn run(quick: bool, json: bool) -> Result<()> {
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let DemoArgs { quick, json } = *args;
     let (frames, size) = if quick { (16, 48) } else { (48, 64) };
     let ds = synthetic_flow(frames, size, size);
     let mb = ds.original_bytes() as f64 / 1e6;
@@ -95,13 +106,9 @@ pub fn run(quick: bool, json: bool) -> Result<()> {
     for rel in [1e-2, 1e-3, 1e-4] {
         let t = Instant::now();
         let c = compress_dataset(
-            &ds,
-            BoundSpec::Rel(rel),
-            None,
-            &cfg,
-            ModelMode::Embed(&model),
-            vec!["demo".into()],
-            false,
+            &CompressRequest::new(&ds, BoundSpec::Rel(rel), &cfg)
+                .model(ModelMode::Embed(&model))
+                .notes(vec!["demo".into()]),
         )?;
         let comp = t.elapsed().as_secs_f64();
         decisions.extend(

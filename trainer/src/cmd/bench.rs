@@ -11,10 +11,11 @@ use baler_codec::{BoundSpec, Dataset};
 use clap::Args;
 use serde_json::Value;
 
+use super::common::{load_config, refuse_inputs};
 use crate::device::{Compute, DeviceChoice, network_on};
 use crate::io::{ReadOptions, load, split_spec, write_atomic};
 use crate::metrics::evaluate;
-use crate::pipeline::{ModelMode, compress_dataset, train_model};
+use crate::pipeline::{CompressRequest, ModelMode, compress_dataset, train_model};
 use crate::search::search_model;
 use crate::train::{TrainConfig, time_epochs};
 
@@ -146,13 +147,10 @@ fn gpu_section(args: &BenchArgs, cfg: &crate::config::Config, gpu: &Compute) -> 
         let (ds, fill) = (loaded.dataset, loaded.fill_value);
         let model = train_model(&ds, cfg, fill, input, &mut |_| {})?;
         let c = compress_dataset(
-            &ds,
-            BoundSpec::Rel(rel),
-            fill,
-            cfg,
-            ModelMode::Embed(&model),
-            Vec::new(),
-            true,
+            &CompressRequest::new(&ds, BoundSpec::Rel(rel), cfg)
+                .fill_value(fill)
+                .model(ModelMode::Embed(&model))
+                .force_model(true),
         )?;
         let archive = baler_codec::Archive::open(&c.bytes, None)?;
         let net = network_on(gpu, archive.decoder.as_ref())?;
@@ -177,9 +175,9 @@ fn gpu_section(args: &BenchArgs, cfg: &crate::config::Config, gpu: &Compute) -> 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(md) = &args.markdown {
         let specs: Vec<&str> = args.inputs.iter().map(String::as_str).collect();
-        crate::cli::refuse_inputs(md, &specs, &[args.config.as_deref(), Some(&args.peers_script)])?;
+        refuse_inputs(md, &specs, &[args.config.as_deref(), Some(&args.peers_script)])?;
     }
-    let cfg = crate::cli::load_config(args.config.as_deref())?;
+    let cfg = load_config(args.config.as_deref())?;
     let mut md = String::new();
     let compute = crate::device::resolve(args.device, args.json)?;
     if compute.is_gpu() {
@@ -222,9 +220,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             };
             let train_s = t.elapsed().as_secs_f64();
             let mode = model.as_ref().map_or(ModelMode::None, ModelMode::Embed);
-            let (c, cs) = best_of(3, || {
-                compress_dataset(&ds, BoundSpec::Rel(rel), fill, &cfg, mode, vec![how.clone()], false)
-            })?;
+            let request = CompressRequest::new(&ds, BoundSpec::Rel(rel), &cfg)
+                .fill_value(fill)
+                .model(mode)
+                .notes(vec![how.clone()]);
+            let (c, cs) = best_of(3, || compress_dataset(&request))?;
             let (back, ds_) = best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?))?;
             let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
             let (_, ds1) = one.install(|| best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?)))?;
