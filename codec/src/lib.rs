@@ -8,6 +8,7 @@
 pub mod archive;
 mod buckets;
 pub mod bytes;
+pub mod colormap;
 pub mod container;
 pub mod conv;
 pub mod data;
@@ -28,6 +29,7 @@ pub mod model;
 pub mod modelfile;
 pub mod npy;
 pub mod predict;
+pub mod preprocess;
 pub mod quant;
 #[cfg(test)]
 mod testing;

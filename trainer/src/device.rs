@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use baler_codec::NetworkRunner;
+use burn::prelude::Device;
 
 /// What the user asked for.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,6 +129,39 @@ fn gpu_network(dec: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn Ne
 
 #[cfg(not(feature = "gpu"))]
 fn gpu_network(_: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
+    anyhow::bail!("this baler-train was built without GPU support (build with `--features gpu`)")
+}
+
+/// The burn device for training: flex on the CPU, the wgpu runtime (initialised once) on a GPU.
+pub fn training_device(compute: &Compute) -> anyhow::Result<Device> {
+    match compute {
+        Compute::Cpu => Ok(Device::flex().autodiff()),
+        Compute::Gpu { .. } => Ok(burn_gpu()?.autodiff()),
+    }
+}
+
+/// burn's wgpu device (initialised once per process), for training and the encoder on a GPU.
+#[cfg(feature = "gpu")]
+pub fn burn_gpu() -> anyhow::Result<Device> {
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    // The platform's own API: letting the runtime probe OpenGL too prints EGL errors on headless
+    // Linux machines.
+    use burn::tensor::wgpu::WgpuBackend;
+    let api = if cfg!(target_os = "macos") {
+        WgpuBackend::Metal
+    } else if cfg!(target_os = "windows") {
+        WgpuBackend::Dx12
+    } else {
+        WgpuBackend::Vulkan
+    };
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().graphics_api(api).init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot start burn's wgpu backend: {e}"))
+}
+
+#[cfg(not(feature = "gpu"))]
+pub fn burn_gpu() -> anyhow::Result<Device> {
     anyhow::bail!("this baler-train was built without GPU support (build with `--features gpu`)")
 }
 
