@@ -1,7 +1,8 @@
 //! The autoencoder, the burn way: [`AutoencoderConfig`] describes it (Baler's dense AE, or a 2-D /
 //! 3-D convolutional AE, with LeakyReLU or GDN between layers) and `init`s it on a device;
-//! [`Encoder`] and [`Decoder`] are burn modules with `forward`. [`export`](export) turns trained
-//! weights into the codec's layer layout, and [`infer`] runs an exported encoder for the compressor.
+//! [`Encoder`] and [`Decoder`] are burn modules with `forward`. `export` turns trained weights into
+//! the codec's layer layout ([`NetLayer`], [`dense_layers`]), and [`infer`] runs an exported
+//! encoder for the compressor.
 //!
 //! One encoder, two executions: burn's (training, and the compressor's encoder on a GPU) and the
 //! plain f32 CPU pass of [`infer::forward_f32`], which fixes the order of every sum so that the
