@@ -1,16 +1,16 @@
 //! Reading an archive: sections → metadata, model, chunk index → decoded values.
 
 use crate::bytes::Reader;
-use crate::format::container::{SectionKind, read_sections};
-use crate::data::{Array, Column, DType, Dataset, Values};
 use crate::coder::lossless::{unpack_codes, zstd_decompress};
+use crate::data::{Array, Column, DType, Dataset, Values};
 use crate::error::{CodecError, Result, corrupt};
+use crate::format::container::{SectionKind, read_sections};
+use crate::format::metadata::{Metadata, ModelUse, Quantizer, hex};
 use crate::hash::HashKind;
 use crate::layout::{ChunkDims, lattice};
-use crate::format::metadata::{Metadata, ModelUse, Quantizer, hex};
+pub use crate::network::NetworkRunner;
 use crate::network::int_decoder::IntDecoder;
 use crate::network::stored::StoredDecoder;
-pub use crate::network::NetworkRunner;
 use crate::predictor::{Classic, sweep};
 use crate::quant::{dequantize, grid_point, to_dtype};
 
@@ -436,7 +436,9 @@ impl<'a> Archive<'a> {
             for _ in 0..used.len() * z {
                 let v = crate::bytes::unzigzag(r.varint("latent")?);
                 let stored = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-                latents.push(crate::network::int_decoder::clamp_activation(crate::network::int_decoder::shift_up(stored, shift)));
+                latents.push(crate::network::int_decoder::clamp_activation(
+                    crate::network::int_decoder::shift_up(stored, shift),
+                ));
             }
             ae = Some(AeTiles { used, latents });
         }
@@ -455,7 +457,9 @@ impl<'a> Archive<'a> {
                 unpack_codes(&symbols, &mut esc, &mut codes)?;
             }
             // A table's stream is its column (`stream_of`; `check_streams` makes them dims[1]).
-            CODER_BUCKETS if self.meta.table => crate::coder::buckets::decode_columns(&mut r, dims, &mut codes)?,
+            CODER_BUCKETS if self.meta.table => {
+                crate::coder::buckets::decode_columns(&mut r, dims, &mut codes)?
+            }
             CODER_BUCKETS => crate::coder::buckets::decode(&mut r, n, 1, |_| 0, &mut codes)?,
             CODER_BUCKETS_LEVELS if self.stream_params.len() == 1 => {
                 crate::coder::buckets::decode_levels(&mut r, dims, &mut codes)?

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::archive::Archive;
 use crate::data::DType;
 use crate::error::{CodecError, Result};
-use crate::meta::{BoundSpec, ModelUse, Quantizer, hex};
+use crate::format::metadata::{BoundSpec, ModelUse, Quantizer, hex};
 
 /// A summary of an archive. Serialized, it is the JSON object `baler-train info --json` prints:
 /// the fields are in alphabetical order, the key order that output has always had.

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod bytes;
 pub mod coder;
+pub mod colormap;
 pub mod data;
 pub mod describe;
 #[cfg(feature = "encode")]
@@ -19,6 +20,7 @@ pub mod layout;
 pub mod network;
 pub mod npy;
 pub mod predictor;
+pub mod preprocess;
 pub mod quant;
 #[cfg(test)]
 mod testing;

@@ -3,7 +3,7 @@
 #![cfg(feature = "encode")]
 
 use baler_codec::encode::{AeModel, CompressOptions, compress};
-use baler_codec::model::{FloatLayer, quantize_decoder};
+use baler_codec::network::{FloatLayer, quantize_decoder};
 use baler_codec::{Array, BoundSpec, DType, Dataset, ModelUse, Values, decode};
 
 pub const TILE: usize = 8;
@@ -82,7 +82,7 @@ fn pattern_ae<'m>(payload: Vec<u8>, encode: &'m (dyn Fn(&[f32], usize) -> Vec<f3
     AeModel { decoder, payload, tile: [1, TILE, TILE], norm: vec![[0.0, 1.0]], embed: true, encode }
 }
 
-fn section_bytes(dec: &baler_codec::model::StoredDecoder) -> Vec<u8> {
+fn section_bytes(dec: &baler_codec::network::StoredDecoder) -> Vec<u8> {
     // A dense decoder's model section is format 1 (the postcard encoding of the decoder);
     // parse_model must accept it.
     let bytes = dec.to_bytes();

@@ -3,8 +3,8 @@
 //! failure, not a skip: CI installs mesa-vulkan-drivers for this.
 #![cfg(feature = "gpu")]
 
-use baler_codec::gpu::{GpuDecoder, GpuDevice, request_adapter};
-use baler_codec::model::{IntDecoder, IntGdn, IntLayer};
+use baler_codec::network::gpu::{GpuDecoder, GpuDevice, request_adapter};
+use baler_codec::network::{IntDecoder, IntGdn, IntLayer};
 
 /// xorshift64*: reproducible test data without a dependency.
 struct Rng(u64);

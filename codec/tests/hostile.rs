@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baler_codec::bytes::put_varint;
-use baler_codec::container::{ContainerWriter, SectionKind, read_sections};
+use baler_codec::coder::lossless::zstd_compress;
 use baler_codec::encode::{CompressOptions, compress};
-use baler_codec::entropy::zstd_compress;
-use baler_codec::meta::{Metadata, ModelUse, Quantizer, StreamMeta};
+use baler_codec::format::container::{ContainerWriter, SectionKind, read_sections};
+use baler_codec::format::metadata::{Metadata, ModelUse, Quantizer, StreamMeta};
 use baler_codec::{Archive, Array, BoundSpec, Column, DType, Dataset, Values};
 
 /// Counts live bytes and remembers the peak since the last [`measure`].

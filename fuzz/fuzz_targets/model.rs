@@ -2,7 +2,7 @@
 //! a few tiles (the validation promises that inference cannot overflow or index out of range).
 #![no_main]
 
-use baler_codec::modelfile::read_model_file;
+use baler_codec::format::model_file::read_model_file;
 use baler_codec::parse_model;
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 

@@ -104,7 +104,7 @@ pub fn check_dataset(ds: &Dataset) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Containers (see codec/src/container.rs): magic(8) u16 version u16 flags, then sections of
+// Containers (see codec/src/format/container.rs): magic(8) u16 version u16 flags, then sections of
 // u8 kind, 3 zero bytes, u64 payload_len, u32 crc32(first 12 header bytes ++ payload), payload;
 // the last is End (255). Mutations that land anywhere but the CRC fail at the CRC: the mutator
 // below mutates one section's payload and rebuilds the container around it.

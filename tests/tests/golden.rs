@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use baler_codec::format::metadata::hex;
 use baler_codec::hash::content_hash;
-use baler_codec::meta::hex;
 use baler_codec::{Archive, DType, Dataset};
 
 struct Golden {

@@ -2,8 +2,109 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::ConvArch;
+use crate::model::ConvArch;
 use crate::train::TrainConfig;
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn quoted_list(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match q.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// A choice spelled as a string in the config file: serialized by its snake_case name, parsed
+/// with a message that names the key and the accepted spellings.
+macro_rules! choice {
+    ($(#[$doc:meta])* $name:ident, $key:literal, { $($(#[$vdoc:meta])* $var:ident = $s:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case", try_from = "String")]
+        pub enum $name {
+            $($(#[$vdoc])* $var),+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$var),+];
+
+            /// The spelling in the config file.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$var => $s),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                    format!("{} = \"{s}\": use {}", $key, quoted_list(&names))
+                })
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+    };
+}
+
+choice!(
+    /// The autoencoder's layers.
+    ModelKind, "model.kind", {
+        /// Baler's dense AE.
+        Dense = "dense",
+        /// 2-d convolutions over each block.
+        Conv2d = "conv2d",
+        /// 3-d convolutions over bricks.
+        Conv3d = "conv3d",
+    }
+);
+
+choice!(
+    /// What follows each hidden layer.
+    Activation, "model.activation", {
+        LeakyRelu = "leaky_relu",
+        /// GDN in the encoder, inverse GDN in the decoder (Ballé et al.).
+        Gdn = "gdn",
+    }
+);
+
+choice!(
+    /// Min-max normalization of a field.
+    Normalization, "model.normalization", {
+        /// One min/max for the whole field.
+        Global = "global",
+        /// One per column (tables are always per column).
+        PerColumn = "per_column",
+    }
+);
+
+choice!(
+    /// The training objective.
+    Loss, "training.loss", {
+        Mse = "mse",
+        /// MSE plus `l1_weight` · mean |activation| over hidden layers and latent.
+        MseL1 = "mse_l1",
+        /// MSE plus `swae_weight` · the sliced-Wasserstein distance of the latents to a normal.
+        Swae = "swae",
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -21,7 +122,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// "dense" (Baler's AE), "conv2d" or "conv3d".
-    pub kind: String,
+    pub kind: ModelKind,
     /// Encoder hidden widths of the dense model; the decoder mirrors them.
     pub hidden: Vec<usize>,
     pub latent: usize,
@@ -32,9 +133,9 @@ pub struct ModelConfig {
     /// row per sample.
     pub block: Vec<usize>,
     /// "leaky_relu", or "gdn" (GDN in the encoder, inverse GDN in the decoder).
-    pub activation: String,
+    pub activation: Activation,
     /// "global" (one min/max for a field) or "per_column" (tables always use per column).
-    pub normalization: String,
+    pub normalization: Normalization,
     /// When `compress` trains its own model: try a few blocks and latent sizes on a sample first
     /// (and no model at all), keep the one that gives the smallest archive.
     pub search: bool,
@@ -64,7 +165,7 @@ pub struct TrainingConfig {
     pub batch_size: usize,
     pub learning_rate: f64,
     /// "mse", "mse_l1" (with `l1_weight`) or "swae" (with `swae_weight`, `swae_projections`).
-    pub loss: String,
+    pub loss: Loss,
     pub l1_weight: f64,
     pub swae_weight: f64,
     pub swae_projections: usize,
@@ -90,13 +191,13 @@ pub struct CompressionConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            kind: "dense".into(),
+            kind: ModelKind::Dense,
             hidden: vec![64, 32],
             latent: 6,
             latent_ratio: 0.0,
             block: vec![8, 8],
-            activation: "leaky_relu".into(),
-            normalization: "global".into(),
+            activation: Activation::LeakyRelu,
+            normalization: Normalization::Global,
             search: true,
             conv: ConvConfig::default(),
         }
@@ -109,7 +210,7 @@ impl Default for TrainingConfig {
             epochs: 200,
             batch_size: 64,
             learning_rate: 2e-3,
-            loss: "mse".into(),
+            loss: Loss::Mse,
             l1_weight: 0.0,
             swae_weight: 0.01,
             swae_projections: 50,
@@ -134,9 +235,6 @@ impl Default for CompressionConfig {
 impl Config {
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
-        if !["dense", "conv2d", "conv3d"].contains(&m.kind.as_str()) {
-            return Err(format!("model.kind = \"{}\": use \"dense\", \"conv2d\" or \"conv3d\"", m.kind));
-        }
         if m.latent == 0 || m.hidden.contains(&0) || m.block.contains(&0) || m.conv.channels.contains(&0) {
             return Err(
                 "model.latent, model.hidden, model.block and model.conv.channels must be positive".into()
@@ -145,28 +243,15 @@ impl Config {
         if !(m.latent_ratio >= 0.0 && m.latent_ratio.is_finite()) {
             return Err("model.latent_ratio must be ≥ 0 (0 = use model.latent)".into());
         }
-        match (m.kind.as_str(), m.block.len()) {
-            ("conv3d", 3) | ("dense" | "conv2d", 2 | 3) => {}
-            ("conv3d", _) => {
+        match (m.kind, m.block.len()) {
+            (ModelKind::Conv3d, 3) | (ModelKind::Dense | ModelKind::Conv2d, 2 | 3) => {}
+            (ModelKind::Conv3d, _) => {
                 return Err("model.kind = \"conv3d\" needs a 3-d model.block [frames, rows, cols]".into());
             }
             _ => return Err("model.block must be [rows, cols] or [frames, rows, cols]".into()),
         }
-        if !["leaky_relu", "gdn"].contains(&m.activation.as_str()) {
-            return Err(format!("model.activation = \"{}\": use \"leaky_relu\" or \"gdn\"", m.activation));
-        }
-        if !["global", "per_column"].contains(&m.normalization.as_str()) {
-            return Err(format!(
-                "model.normalization = \"{}\": use \"global\" or \"per_column\"",
-                m.normalization
-            ));
-        }
         let t = &self.training;
-        match t.loss.as_str() {
-            "mse" | "mse_l1" | "swae" => {}
-            other => return Err(format!("training.loss = \"{other}\": use \"mse\", \"mse_l1\" or \"swae\"")),
-        }
-        if t.l1_weight > 0.0 && t.loss != "mse_l1" {
+        if t.l1_weight > 0.0 && t.loss != Loss::MseL1 {
             return Err("training.l1_weight is used by loss = \"mse_l1\" only: set that loss".into());
         }
         if !(t.swae_weight >= 0.0 && t.swae_weight.is_finite()) || t.swae_projections == 0 {
@@ -197,8 +282,8 @@ impl Config {
     pub fn train_config(&self) -> TrainConfig {
         let t = &self.training;
         let m = &self.model;
-        let conv = (m.kind != "dense").then(|| ConvArch {
-            three_d: m.kind == "conv3d",
+        let conv = (m.kind != ModelKind::Dense).then(|| ConvArch {
+            three_d: m.kind == ModelKind::Conv3d,
             channels: m.conv.channels.clone(),
             kernel: m.conv.kernel,
             stride: m.conv.stride,
@@ -206,13 +291,13 @@ impl Config {
         TrainConfig {
             hidden: m.hidden.clone(),
             conv,
-            gdn: m.activation == "gdn",
+            gdn: m.activation == Activation::Gdn,
             latent: m.latent,
             epochs: t.epochs,
             batch_size: t.batch_size,
             learning_rate: t.learning_rate,
-            l1_weight: if t.loss == "mse_l1" { t.l1_weight } else { 0.0 },
-            swae_weight: if t.loss == "swae" { t.swae_weight } else { 0.0 },
+            l1_weight: if t.loss == Loss::MseL1 { t.l1_weight } else { 0.0 },
+            swae_weight: if t.loss == Loss::Swae { t.swae_weight } else { 0.0 },
             swae_projections: t.swae_projections,
             validation_fraction: t.validation_fraction,
             early_stopping_patience: t.early_stopping_patience,
@@ -314,10 +399,41 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         assert!(toml::from_str::<Config>("[model]\nlatnt = 3\n").is_err());
-        let c: Config = toml::from_str("[model]\nkind = \"conv9d\"\n").unwrap();
-        assert!(c.validate().unwrap_err().contains("conv9d"));
+        let err = toml::from_str::<Config>("[model]\nkind = \"conv9d\"\n").unwrap_err().to_string();
+        assert!(err.contains(r#"model.kind = "conv9d": use "dense", "conv2d" or "conv3d""#), "{err}");
+        let err = toml::from_str::<Config>("[training]\nloss = \"l2\"\n").unwrap_err().to_string();
+        assert!(err.contains(r#"training.loss = "l2": use "mse", "mse_l1" or "swae""#), "{err}");
+        let err = toml::from_str::<Config>("[model]\nactivation = \"relu\"\n").unwrap_err().to_string();
+        assert!(err.contains(r#"model.activation = "relu": use "leaky_relu" or "gdn""#), "{err}");
         let c: Config = toml::from_str("[model]\nlatent = 3\n").unwrap();
         assert_eq!(c.model.latent, 3);
         assert_eq!(c.training, TrainingConfig::default());
+    }
+
+    /// Every spelling parses to its variant and serializes back to itself (the model file keeps
+    /// the config as TOML, so these strings are part of its bytes).
+    #[test]
+    fn choices_round_trip_by_name() {
+        fn check<T: Copy + std::fmt::Display + Serialize + std::str::FromStr + PartialEq>(all: &[T]) {
+            for &v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_string());
+                assert!(v.to_string().parse::<T>().ok() == Some(v));
+            }
+        }
+        check(ModelKind::ALL);
+        check(Activation::ALL);
+        check(Normalization::ALL);
+        check(Loss::ALL);
+        let c: Config = toml::from_str(
+            "[model]\nkind = \"conv3d\"\nactivation = \"gdn\"\nnormalization = \"per_column\"\n\
+             [training]\nloss = \"mse_l1\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.model.kind, c.model.activation, c.model.normalization, c.training.loss),
+            (ModelKind::Conv3d, Activation::Gdn, Normalization::PerColumn, Loss::MseL1)
+        );
+        let back = toml::to_string(&c).unwrap();
+        assert!(back.contains("kind = \"conv3d\"") && back.contains("loss = \"mse_l1\""), "{back}");
     }
 }

@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use baler_codec::NetworkRunner;
+use burn::prelude::Device;
 
 /// What the user asked for.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,12 +68,12 @@ fn resolve_quietly(choice: DeviceChoice, quiet: bool) -> Result<Compute> {
 
 /// The process's GPU adapter, found once (the probe and the decoder share it).
 #[cfg(feature = "gpu")]
-fn adapter() -> Result<&'static baler_codec::gpu::wgpu::Adapter, String> {
-    static ADAPTER: std::sync::OnceLock<Result<baler_codec::gpu::wgpu::Adapter, String>> =
+fn adapter() -> Result<&'static baler_codec::network::gpu::wgpu::Adapter, String> {
+    static ADAPTER: std::sync::OnceLock<Result<baler_codec::network::gpu::wgpu::Adapter, String>> =
         std::sync::OnceLock::new();
     ADAPTER
         .get_or_init(|| {
-            pollster::block_on(baler_codec::gpu::request_adapter()).map_err(|e| match e {
+            pollster::block_on(baler_codec::network::gpu::request_adapter()).map_err(|e| match e {
                 baler_codec::CodecError::Backend(why) => why,
                 e => e.to_string(),
             })
@@ -90,7 +91,8 @@ fn probe() -> Result<Compute, String> {
         )
     })?;
     let info = adapter.get_info();
-    let kind = if info.device_type == baler_codec::gpu::wgpu::DeviceType::Cpu { ", software" } else { "" };
+    let kind =
+        if info.device_type == baler_codec::network::gpu::wgpu::DeviceType::Cpu { ", software" } else { "" };
     Ok(Compute::Gpu { adapter: format!("{}, {:?}{kind}", info.name, info.backend) })
 }
 
@@ -103,7 +105,7 @@ fn probe() -> Result<Compute, String> {
 /// on a GPU, the codec's WGSL kernel with the model uploaded.
 pub fn network_on(
     compute: &Compute,
-    dec: Option<&baler_codec::model::IntDecoder>,
+    dec: Option<&baler_codec::network::IntDecoder>,
 ) -> Result<Option<Box<dyn NetworkRunner>>> {
     match (compute, dec) {
         (Compute::Gpu { .. }, Some(dec)) => gpu_network(dec),
@@ -113,8 +115,8 @@ pub fn network_on(
 
 /// The device is opened (and the kernel compiled) once per process; each model is uploaded to it.
 #[cfg(feature = "gpu")]
-fn gpu_network(dec: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
-    use baler_codec::gpu::{GpuDecoder, GpuDevice};
+fn gpu_network(dec: &baler_codec::network::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
+    use baler_codec::network::gpu::{GpuDecoder, GpuDevice};
     static DEVICE: std::sync::OnceLock<Result<GpuDevice, String>> = std::sync::OnceLock::new();
     let device = DEVICE
         .get_or_init(|| {
@@ -127,7 +129,40 @@ fn gpu_network(dec: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn Ne
 }
 
 #[cfg(not(feature = "gpu"))]
-fn gpu_network(_: &baler_codec::model::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
+fn gpu_network(_: &baler_codec::network::IntDecoder) -> Result<Option<Box<dyn NetworkRunner>>> {
+    anyhow::bail!("this baler-train was built without GPU support (build with `--features gpu`)")
+}
+
+/// The burn device for training: flex on the CPU, the wgpu runtime (initialised once) on a GPU.
+pub fn training_device(compute: &Compute) -> anyhow::Result<Device> {
+    match compute {
+        Compute::Cpu => Ok(Device::flex().autodiff()),
+        Compute::Gpu { .. } => Ok(burn_gpu()?.autodiff()),
+    }
+}
+
+/// burn's wgpu device (initialised once per process), for training and the encoder on a GPU.
+#[cfg(feature = "gpu")]
+pub fn burn_gpu() -> anyhow::Result<Device> {
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    // The platform's own API: letting the runtime probe OpenGL too prints EGL errors on headless
+    // Linux machines.
+    use burn::tensor::wgpu::WgpuBackend;
+    let api = if cfg!(target_os = "macos") {
+        WgpuBackend::Metal
+    } else if cfg!(target_os = "windows") {
+        WgpuBackend::Dx12
+    } else {
+        WgpuBackend::Vulkan
+    };
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().graphics_api(api).init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot start burn's wgpu backend: {e}"))
+}
+
+#[cfg(not(feature = "gpu"))]
+pub fn burn_gpu() -> anyhow::Result<Device> {
     anyhow::bail!("this baler-train was built without GPU support (build with `--features gpu`)")
 }
 

@@ -1,20 +1,22 @@
-//! From a dataset to a trained model and an archive: tiling, normalization, training, and the
-//! bridge to the codec's compressor (the encoder runs here in f32; the decoder runs in the codec's
+//! From a dataset to a trained model and an archive: tiling and normalization (the codec's
+//! [`baler_codec::preprocess`]), training, and the bridge to the codec's compressor (the encoder runs here in f32; the decoder runs in the codec's
 //! integer arithmetic, so the predictions the compressor relies on are the decoders' own).
 
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress, finite_range, is_fill};
-use baler_codec::layout::{ChunkDims, lattice};
-use baler_codec::model::{FloatGdn, FloatLayer, quantize_decoder};
-use baler_codec::modelfile::{read_model_file, write_model_file};
-use baler_codec::{BoundSpec, DType, Dataset, Values, parse_model};
+use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress};
+use baler_codec::format::model_file::{read_model_file, write_model_file};
+use baler_codec::layout::lattice;
+use baler_codec::network::{FloatGdn, FloatLayer, quantize_decoder};
+use baler_codec::preprocess::{dataset_tiles, normalization};
+use baler_codec::{BoundSpec, Dataset, parse_model};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::net::FloatNorm;
-use crate::train::{DenseLayer, EpochStats, dense_layers, forward_f32, forward_on, train_autoencoder};
+use crate::config::{Config, Loss, ModelKind};
+use crate::model::infer::{forward_f32, forward_on};
+use crate::model::{DenseLayer, FloatNorm, dense_layers};
+use crate::train::{EpochStats, train_autoencoder};
 
 /// Everything a model file holds beside the integer decoder.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -153,67 +155,6 @@ pub fn tile_for(ds: &Dataset, block: &[usize]) -> Result<[usize; 3]> {
     Ok([0, 1, 2].map(|a| t[a].min(lat[a]).max(1)))
 }
 
-/// The normalization of one stream: its finite, non-fill range ([0, 1] when it has none).
-fn stream_norm(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
-    finite_range(values, fill, dtype).map_or([0.0, 1.0], |(lo, hi)| [lo, hi])
-}
-
-/// Min-max normalization per stream (a field has one stream, a table one per column).
-pub fn normalization(ds: &Dataset, fill: Option<f64>) -> Vec<[f64; 2]> {
-    match ds {
-        Dataset::Field(a) => vec![stream_norm(&a.values, fill, a.dtype)],
-        Dataset::Table { columns, .. } => {
-            columns.iter().map(|c| stream_norm(&c.values, fill, c.dtype)).collect()
-        }
-    }
-}
-
-fn get(values: &Values, i: usize) -> f64 {
-    match values {
-        Values::Float(v) => v[i],
-        Values::Int(v) => v[i] as f64,
-    }
-}
-
-/// Normalized tiles of the whole dataset (n × ∏tile, f32), at most `max` of them, evenly spaced.
-/// Missing values (NaN, Inf, fill) become 0.5, the middle of the range.
-pub fn training_samples(
-    ds: &Dataset,
-    tile: [usize; 3],
-    norm: &[[f64; 2]],
-    fill: Option<f64>,
-    max: usize,
-) -> Result<(Vec<f32>, usize)> {
-    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
-    let table = matches!(ds, Dataset::Table { .. });
-    let lat = lattice(&shape, table)?;
-    let all = ChunkDims { start: 0, dims: lat };
-    let tiles = all.tile_count(tile);
-    let take = if max == 0 { tiles } else { tiles.min(max) };
-    let dim: usize = tile.iter().product();
-    let mut out = Vec::with_capacity(take * dim);
-    for s in 0..take {
-        let t = s * tiles / take;
-        for e in all.tile_elements(tile, t) {
-            let (stream, x, dtype) = match ds {
-                Dataset::Field(a) => (0, get(&a.values, e), a.dtype),
-                Dataset::Table { columns, .. } => {
-                    let c = (e / lat[2]) % lat[1];
-                    (c, get(&columns[c].values, e / (lat[1] * lat[2])), columns[c].dtype)
-                }
-            };
-            let [lo, hi] = norm[stream];
-            let v = if !x.is_finite() || is_fill(x, fill, dtype) || hi <= lo {
-                0.5
-            } else {
-                (x - lo) / (hi - lo)
-            };
-            out.push(v as f32);
-        }
-    }
-    Ok((out, take))
-}
-
 /// Trains the dense autoencoder on `ds` and exports its decoder to integers.
 pub fn train_model(
     ds: &Dataset,
@@ -225,7 +166,7 @@ pub fn train_model(
     cfg.validate().map_err(anyhow::Error::msg)?;
     let tile = tile_for(ds, &cfg.model.block)?;
     let norm = normalization(ds, fill);
-    let (samples, n) = training_samples(ds, tile, &norm, fill, cfg.training.max_samples)?;
+    let (samples, n) = dataset_tiles(ds, tile, &norm, fill, cfg.training.max_samples)?;
     let dim: usize = tile.iter().product();
     if n < 2 {
         bail!("too little data to train on: {n} tile(s) of {tile:?}");
@@ -261,10 +202,10 @@ pub fn train_model(
         encoder_norms: if tc.gdn { encoder_norms } else { Vec::new() },
         decoder_norms: if tc.gdn { decoder_norms } else { Vec::new() },
         model: describe_model(cfg),
-        loss: match t.loss.as_str() {
-            "mse_l1" => format!("mse_l1 (weight {})", t.l1_weight),
-            "swae" => format!("swae (weight {}, {} projections)", t.swae_weight, t.swae_projections),
-            other => other.to_string(),
+        loss: match t.loss {
+            Loss::MseL1 => format!("mse_l1 (weight {})", t.l1_weight),
+            Loss::Swae => format!("swae (weight {}, {} projections)", t.swae_weight, t.swae_projections),
+            Loss::Mse => t.loss.to_string(),
         },
         requested_latent_ratio: cfg.model.latent_ratio,
     };
@@ -292,12 +233,13 @@ pub fn train_model(
 /// The model as configured, in one line.
 pub fn describe_model(cfg: &Config) -> String {
     let m = &cfg.model;
-    let layers = match m.kind.as_str() {
-        "dense" => format!("hidden {:?}", m.hidden),
-        _ => format!("channels {:?} kernel {} stride {}", m.conv.channels, m.conv.kernel, m.conv.stride),
+    let layers = match m.kind {
+        ModelKind::Dense => format!("hidden {:?}", m.hidden),
+        ModelKind::Conv2d | ModelKind::Conv3d => {
+            format!("channels {:?} kernel {} stride {}", m.conv.channels, m.conv.kernel, m.conv.stride)
+        }
     };
-    let act = if m.activation == "gdn" { "gdn" } else { "leaky_relu" };
-    format!("{} {layers}, {act}, block {:?}", m.kind, m.block)
+    format!("{} {layers}, {}, block {:?}", m.kind, m.activation, m.block)
 }
 
 /// How the archive gets its model.
@@ -464,7 +406,7 @@ pub fn compress_to_psnr(req: &CompressRequest<'_>) -> Result<Compressed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baler_codec::model::{IntDecoder, IntLayer, to_bytes};
+    use baler_codec::network::{IntDecoder, IntLayer, to_bytes};
 
     fn model(encoder_in: usize) -> SavedModel {
         let dec = IntDecoder {

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use baler_codec::{Array, BoundSpec, Column, Dataset, ModelUse, Values};
 
-use crate::config::Config;
+use crate::config::{Activation, Config};
 use crate::pipeline::{CompressRequest, ModelMode, SavedModel, compress_dataset, train_model};
 use crate::train::EpochStats;
 
@@ -111,7 +111,7 @@ pub fn search_model(
     // A range-relative bound must mean the whole field's range on the sample too.
     let bound = match (bound, ds) {
         (BoundSpec::Rel(r), Dataset::Field(a)) => {
-            match baler_codec::encode::finite_range(&a.values, fill, a.dtype) {
+            match baler_codec::preprocess::finite_range(&a.values, fill, a.dtype) {
                 Some((lo, hi)) if hi > lo => BoundSpec::Abs(r * (hi - lo)),
                 _ => bound,
             }
@@ -159,10 +159,10 @@ pub fn search_model(
     // The winner once more with (inverse) GDN instead of LeakyReLU: on data with structure a
     // network can model it often reaches a much higher PSNR (docs/models.md).
     if let Some((est, c)) = &best
-        && c.model.activation == "leaky_relu"
+        && c.model.activation == Activation::LeakyRelu
     {
         let mut g = c.clone();
-        g.model.activation = "gdn".into();
+        g.model.activation = Activation::Gdn;
         if let Some(e) = try_candidate(&g)?
             && e < *est
         {

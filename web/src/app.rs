@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use baler_codec::describe::describe as summarize;
-use baler_codec::gpu::{GpuDecoder, GpuDevice, request_adapter};
-use baler_codec::meta::{BoundSpec, ModelUse, hex};
-use baler_codec::modelfile::read_model_file;
+use baler_codec::format::metadata::{BoundSpec, ModelUse, hex};
+use baler_codec::format::model_file::read_model_file;
+use baler_codec::network::gpu::{GpuDecoder, GpuDevice, request_adapter};
 use baler_codec::{Archive, CodecError};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};

@@ -1,5 +1,6 @@
-//! Colormaps for the heatmap: perceptually uniform viridis, the diverging cool-warm of Moreland
-//! (for differences and anomalies, centred on zero) and grey. Each maps t ∈ [0, 1] to sRGB.
+//! Colormaps for the heatmap: perceptually uniform viridis (the codec's, shared with the figures of
+//! `baler-train plot`), the diverging cool-warm of Moreland (for differences and anomalies, centred
+//! on zero) and grey. Each maps t ∈ [0, 1] to sRGB.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Colormap {
@@ -34,7 +35,7 @@ impl Colormap {
     pub fn rgb(self, t: f64) -> [u8; 3] {
         let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
         let c = match self {
-            Colormap::Viridis => piecewise(&VIRIDIS, t),
+            Colormap::Viridis => return baler_codec::colormap::viridis(t),
             Colormap::CoolWarm => piecewise(&COOL_WARM, t),
             Colormap::Gray => [t, t, t],
         };
@@ -46,28 +47,6 @@ impl Colormap {
         (0..256).map(|i| self.rgb(i as f64 / 255.0)).collect()
     }
 }
-
-/// matplotlib's viridis sampled at 17 points (t = i/16), interpolated linearly: within one 8-bit
-/// step of the 256-entry original.
-const VIRIDIS: [[f64; 3]; 17] = [
-    [0.2670, 0.0049, 0.3294],
-    [0.2823, 0.0950, 0.4173],
-    [0.2788, 0.1755, 0.4834],
-    [0.2590, 0.2515, 0.5247],
-    [0.2297, 0.3224, 0.5457],
-    [0.1994, 0.3876, 0.5546],
-    [0.1727, 0.4488, 0.5579],
-    [0.1490, 0.5081, 0.5573],
-    [0.1276, 0.5669, 0.5506],
-    [0.1206, 0.6258, 0.5335],
-    [0.1579, 0.6838, 0.5017],
-    [0.2461, 0.7389, 0.4520],
-    [0.3692, 0.7889, 0.3829],
-    [0.5160, 0.8312, 0.2943],
-    [0.6785, 0.8637, 0.1895],
-    [0.8456, 0.8873, 0.0997],
-    [0.9932, 0.9062, 0.1439],
-];
 
 /// Moreland's cool-warm control points.
 const COOL_WARM: [[f64; 3]; 5] = [

@@ -3,7 +3,7 @@
 //! yielding to the event loop between chunks so the page stays responsive and the first frame
 //! shows before the last chunk is decoded. No DOM here: wasm tests drive it under Node too.
 
-use baler_codec::gpu::GpuDecoder;
+use baler_codec::network::gpu::GpuDecoder;
 use baler_codec::npy::common_dtype;
 use baler_codec::{Archive, CodecError, StreamCheck};
 use wasm_bindgen::prelude::*;

@@ -170,19 +170,6 @@ impl RunningStats {
     }
 }
 
-/// Counts of `values` in `bins` equal bins over [lo, hi] (values outside or not data skipped).
-pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
-    let mut h = vec![0u64; bins.max(1)];
-    let width = if hi > lo { hi - lo } else { 1.0 };
-    for &v in values {
-        if v.is_finite() && v >= lo && v <= hi {
-            let b = (((v - lo) / width) * bins as f64) as usize;
-            h[b.min(bins - 1)] += 1;
-        }
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn tables_fill_and_histograms() {
+    fn tables_and_fill_values() {
         let t = Dataset::Table {
             rows: 3,
             columns: vec![
@@ -248,6 +235,5 @@ mod tests {
         let s = RunningStats::of(&d.column(0), |v| d.is_data(v));
         assert_eq!((s.count, s.no_data, s.min, s.max), (2, 1, 1.0, 3.0));
         assert_eq!(d.stats.count, 4);
-        assert_eq!(histogram(&[0.0, 0.5, 1.0, 2.0, f64::NAN], 0.0, 1.0, 2), vec![1, 2]);
     }
 }

@@ -4,7 +4,9 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use crate::colormap::{Colormap, NO_DATA};
-use crate::decoded::{Decoded, RunningStats, histogram};
+use baler_codec::colormap::histogram;
+
+use crate::decoded::{Decoded, RunningStats};
 use crate::dom;
 
 fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use baler_codec::gpu::{GpuDecoder, GpuDevice, request_adapter};
-use baler_codec::model::{IntDecoder, IntGdn, IntLayer};
+use baler_codec::network::gpu::{GpuDecoder, GpuDevice, request_adapter};
+use baler_codec::network::{IntDecoder, IntGdn, IntLayer};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);

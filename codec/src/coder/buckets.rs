@@ -9,8 +9,8 @@
 #[cfg(feature = "encode")]
 use crate::bytes::zigzag;
 use crate::bytes::{Reader, unzigzag};
-use crate::error::{CodecError, Result, corrupt};
 use crate::coder::huffman;
+use crate::error::{CodecError, Result, corrupt};
 
 /// z below EXACT = 2^EXACT_BITS is a symbol by itself.
 const EXACT_BITS: u32 = 4;

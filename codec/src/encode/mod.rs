@@ -10,16 +10,16 @@ use crate::archive::{
     model_hash,
 };
 use crate::bytes::{put_varint, zigzag};
-use crate::format::container::{ContainerWriter, SectionKind};
-use crate::data::{DType, Dataset, Values};
 use crate::coder::lossless::{pack_codes, zstd_compress};
+use crate::data::{DType, Dataset, Values};
 use crate::error::{CodecError, Result};
-use crate::layout::{ChunkDims, lattice, plan_chunks};
+use crate::format::container::{ContainerWriter, SectionKind};
 use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
+use crate::layout::{ChunkDims, lattice, plan_chunks};
 use crate::network::int_decoder::{IntDecoder, shift_up};
 use crate::network::quantize::quantize_latents;
 use crate::predictor::{Classic, estimated_bytes, sweep};
-use crate::quant::{float_quantizer, grid_point, prequantize, to_dtype};
+use crate::quant::{float_quantizer, grid_point, prequantize};
 
 pub struct CompressOptions {
     pub bound: BoundSpec,
@@ -118,26 +118,7 @@ struct Draft<'a> {
     chunks: Vec<EncodedChunk>,
 }
 
-/// Whether x is the fill value as stored in the stream's dtype (-1e34 is another number in f32).
-pub fn is_fill(x: f64, fill: Option<f64>, dtype: DType) -> bool {
-    fill.is_some_and(|f| x == to_dtype(f, dtype))
-}
-
-/// Range of the finite values that are not the fill value; None when there are none.
-pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<(f64, f64)> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut see = |x: f64| {
-        if x.is_finite() && !is_fill(x, fill, dtype) {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
-    };
-    match values {
-        Values::Float(v) => v.iter().for_each(|&x| see(x)),
-        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
-    }
-    (lo <= hi).then_some((lo, hi))
-}
+pub use crate::preprocess::{finite_range, is_fill};
 
 fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stream<'a>>> {
     let parts: Vec<(String, DType, &Values)> = match ds {
@@ -459,13 +440,12 @@ fn encode_chunk(
         let mut tile_els = Vec::with_capacity(tiles);
         for t in 0..tiles {
             let els = chunk.tile_elements(m.tile, t);
-            for &e in &els {
-                let s = stream_of(e);
-                let [lo, hi] = m.norm[s];
-                let x = value_at(streams[s].values, source_index(e));
-                let v = if exc_mask[e] || !x.is_finite() || hi <= lo { 0.5 } else { (x - lo) / (hi - lo) };
-                input.push(v as f32);
-            }
+            crate::preprocess::push_tile(
+                &els,
+                &m.norm,
+                |e| (stream_of(e), value_at(streams[stream_of(e)].values, source_index(e)), exc_mask[e]),
+                &mut input,
+            );
             tile_els.push(els);
         }
         let lat_f = (m.encode)(&input, tiles);

@@ -1,8 +1,8 @@
 //! Model files (`.bmodel`): the container with its own magic, holding the integer decoder (the exact
 //! bytes online-mode archives name by hash) and the trainer's data, which decoders ignore.
 
-use crate::format::container::{ContainerWriter, MODEL_MAGIC, SectionKind, read_sections_with_magic};
 use crate::error::{CodecError, Result};
+use crate::format::container::{ContainerWriter, MODEL_MAGIC, SectionKind, read_sections_with_magic};
 
 pub struct ModelFile<'a> {
     /// Serialized [`crate::network::int_decoder::IntDecoder`]: what archives embed or reference.

@@ -243,6 +243,7 @@ pub fn shift_up(stored: i32, shift: u8) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::conv::LinearOp;
     use crate::network::float_ref::*;
     use crate::network::quantize::*;
     use crate::network::stored::*;

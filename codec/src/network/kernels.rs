@@ -18,7 +18,9 @@
 //! [`LEAKY_SHIFT`], [`isqrt`]); the AVX2 square root equals [`isqrt`] on all of [0, 2^31) (proof
 //! at `avx2::isqrt`, exhaustive test `isqrt_is_exact_everywhere`).
 
-use crate::network::int_decoder::{GDN_SQ_SHIFT, IntDecoder, IntGdn, LEAKY_SHIFT, clamp_activation, isqrt, round_shift};
+use crate::network::int_decoder::{
+    GDN_SQ_SHIFT, IntDecoder, IntGdn, LEAKY_SHIFT, clamp_activation, isqrt, round_shift,
+};
 
 impl IntDecoder {
     /// The integer part of inference: the last layer's i32 accumulators (n × output_dim). This is
@@ -31,7 +33,6 @@ impl IntDecoder {
         assert_eq!(latents.len(), n * self.latent_dim(), "latent buffer size");
         predict_acc(self, latents, n)
     }
-
 }
 
 /// [`IntDecoder::predict_acc`] once the latents' size is checked (`n × latent_dim`): runs the best
@@ -658,7 +659,8 @@ fn batch_row(s: &[i32]) -> [i32; BATCH] {
 mod tests {
     use super::*;
     use crate::network::conv::LinearOp;
-    use crate::network::int_decoder::{IntLayer, StoredDecoder, StoredLayer};
+    use crate::network::int_decoder::IntLayer;
+    use crate::network::stored::{StoredDecoder, StoredLayer};
     use crate::testing::Rng;
 
     /// Weights as large as validation allows for this input width (the full int8 range when

@@ -12,9 +12,9 @@
 //! [`NetworkRunner`] is what the chunk decoder calls; the CPU decoder and the GPU kernel are two.
 
 pub mod conv;
+pub mod float_ref;
 #[cfg(feature = "gpu")]
 pub mod gpu;
-pub mod float_ref;
 pub mod int_decoder;
 mod kernels;
 pub mod quantize;
@@ -35,3 +35,8 @@ impl NetworkRunner for IntDecoder {
         Ok(IntDecoder::predict_acc(self, latents, n))
     }
 }
+
+pub use float_ref::{FloatGdn, FloatLayer, float_forward};
+pub use int_decoder::{IntGdn, IntLayer, MAX_LATENT_SHIFT, clamp_activation, shift_up};
+pub use quantize::{quantize_decoder, quantize_latents};
+pub use stored::{StoredDecoder, StoredLayer, to_bytes};

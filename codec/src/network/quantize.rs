@@ -161,7 +161,6 @@ pub fn quantize_decoder(
     Ok(dec)
 }
 
-
 /// Latent floats to the integers the decoder takes (round to nearest, clamped to i16).
 pub fn quantize_latents(latents: &[f32], frac_bits: u8) -> Vec<i32> {
     let s = f64::from(1u32 << frac_bits);

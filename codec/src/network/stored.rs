@@ -29,7 +29,7 @@ pub struct StoredDecoder {
 const MAX_EXPANDED_ENTRIES: u64 = 1 << 27;
 
 /// First byte of a format-2 model section. A format-1 section starts with its latent scale (≤ 24).
-const MODEL_FORMAT_2: u8 = 0x82;
+pub(crate) const MODEL_FORMAT_2: u8 = 0x82;
 
 impl StoredDecoder {
     /// A dense LeakyReLU decoder in stored form.

@@ -7,9 +7,9 @@
 
 #[cfg(feature = "encode")]
 use crate::data::DType;
-use crate::predictor::interp_order::{anchors, decode_run_f64, refine_f64, runs};
 #[cfg(feature = "encode")]
 use crate::predictor::Classic;
+use crate::predictor::interp_order::{anchors, decode_run_f64, refine_f64, runs};
 #[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 

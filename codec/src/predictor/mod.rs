@@ -100,7 +100,7 @@ fn stencil(mask: u8) -> Vec<([usize; 3], i64)> {
 /// Visits every element of the chunk once: `visit(index, classic_prediction, q_before)` returns
 /// the element's final q (`q_before` is what `q` held there, so a decoder can pass its codes in
 /// as `q` and have them replaced in place). Lorenzo and the constant go in raster order; interpolation in its passes
-/// (`interp.rs`), where the order within a pass is free — `visit` must not depend on it.
+/// (`interp_order.rs`), where the order within a pass is free — `visit` must not depend on it.
 pub fn sweep(
     dims: [usize; 3],
     classic: Classic,

@@ -13,7 +13,7 @@ fn field(dtype: DType, shape: &[usize], f: impl Fn(usize) -> f64) -> Dataset {
 
 fn main() {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: baler-fuzz-seeds DIR"));
-    let version = baler_codec::container::FORMAT_VERSION;
+    let version = baler_codec::format::container::FORMAT_VERSION;
     let opts = |bound, chunk_elements| CompressOptions { bound, chunk_elements, ..Default::default() };
     let write = |name: &str, ds: &Dataset, o: &CompressOptions, m: Option<&AeModel<'_>>| {
         let c = compress(ds, o, m).expect("compresses");
@@ -74,16 +74,16 @@ fn main() {
     ))
     .unwrap();
     let g = Archive::open(&golden, None).unwrap();
-    let payload = baler_codec::container::read_sections(&golden)
+    let payload = baler_codec::format::container::read_sections(&golden)
         .unwrap()
         .iter()
-        .find(|s| s.kind == baler_codec::container::SectionKind::Model)
+        .find(|s| s.kind == baler_codec::format::container::SectionKind::Model)
         .unwrap()
         .payload
         .to_vec();
     // ... and as a model file of the current version, next to the archive seeds' model folder.
     let model_file =
-        baler_codec::modelfile::write_model_file(&payload, b"training data: opaque to the codec");
+        baler_codec::format::model_file::write_model_file(&payload, b"training data: opaque to the codec");
     let model_path = dir.join(format!("../model/v{version}_pattern.bmodel"));
     std::fs::write(&model_path, model_file).unwrap();
     println!("{}", model_path.display());

@@ -2,8 +2,8 @@
 //! hash recomputed from the decoded values. Built natively and for wasm32-wasip1 (run under
 //! Node's WASI) by scripts/wasm-decode-check.sh (a plain binary so that no dev-dependency has to build for WASI): equal output proves bit-identical decoding.
 
+use baler_codec::format::metadata::hex;
 use baler_codec::hash::content_hash;
-use baler_codec::meta::hex;
 
 fn main() {
     let mut failed = false;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use baler_codec::meta::hex;
+use baler_codec::format::metadata::hex;
 use baler_codec::{Archive, NetworkRunner};
 use clap::Args;
 use serde_json::json;

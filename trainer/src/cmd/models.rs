@@ -7,18 +7,16 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use baler_codec::model::quantize_latents;
+use baler_codec::network::quantize_latents;
+use baler_codec::preprocess::{dataset_tiles, normalization};
 use baler_codec::{BoundSpec, parse_model};
 use clap::Args;
 
 use super::common::refuse_inputs;
-use crate::config::Config;
+use crate::config::{Activation, Config, Loss, ModelKind};
 use crate::io::{ReadOptions, load, write_atomic};
-use crate::pipeline::{
-    CompressRequest, ModelMode, SavedModel, compress_dataset, normalization, tile_for, train_model,
-    training_samples,
-};
-use crate::train::forward_f32;
+use crate::model::infer::forward_f32;
+use crate::pipeline::{CompressRequest, ModelMode, SavedModel, compress_dataset, tile_for, train_model};
 
 #[derive(Args)]
 pub struct ModelsArgs {
@@ -47,36 +45,39 @@ pub struct ModelsArgs {
 
 /// One configuration of the zoo.
 struct Variant {
-    kind: &'static str,
+    kind: ModelKind,
     gdn: bool,
     swae: bool,
 }
 
 const VARIANTS: [Variant; 9] = [
-    Variant { kind: "dense", gdn: false, swae: false },
-    Variant { kind: "dense", gdn: true, swae: false },
-    Variant { kind: "conv2d", gdn: false, swae: false },
-    Variant { kind: "conv2d", gdn: true, swae: false },
-    Variant { kind: "conv2d", gdn: false, swae: true },
-    Variant { kind: "conv2d", gdn: true, swae: true },
-    Variant { kind: "conv3d", gdn: false, swae: false },
-    Variant { kind: "conv3d", gdn: true, swae: false },
-    Variant { kind: "conv3d", gdn: true, swae: true },
+    Variant { kind: ModelKind::Dense, gdn: false, swae: false },
+    Variant { kind: ModelKind::Dense, gdn: true, swae: false },
+    Variant { kind: ModelKind::Conv2d, gdn: false, swae: false },
+    Variant { kind: ModelKind::Conv2d, gdn: true, swae: false },
+    Variant { kind: ModelKind::Conv2d, gdn: false, swae: true },
+    Variant { kind: ModelKind::Conv2d, gdn: true, swae: true },
+    Variant { kind: ModelKind::Conv3d, gdn: false, swae: false },
+    Variant { kind: ModelKind::Conv3d, gdn: true, swae: false },
+    Variant { kind: ModelKind::Conv3d, gdn: true, swae: true },
 ];
 
 fn config_for(v: &Variant, args: &ModelsArgs) -> Config {
     let mut cfg = Config::default();
     let m = &mut cfg.model;
-    m.kind = v.kind.into();
-    m.activation = if v.gdn { "gdn" } else { "leaky_relu" }.into();
+    m.kind = v.kind;
+    m.activation = if v.gdn { Activation::Gdn } else { Activation::LeakyRelu };
     let [r, c] = [args.block[0], args.block[1]];
-    (m.block, m.latent) =
-        if v.kind == "conv3d" { (vec![4, r, c], 4 * args.latent) } else { (vec![r, c], args.latent) };
+    (m.block, m.latent) = if v.kind == ModelKind::Conv3d {
+        (vec![4, r, c], 4 * args.latent)
+    } else {
+        (vec![r, c], args.latent)
+    };
     let t = &mut cfg.training;
     t.epochs = args.epochs;
     t.max_seconds = args.max_seconds;
     if v.swae {
-        t.loss = "swae".into();
+        t.loss = Loss::Swae;
     }
     cfg
 }
@@ -150,13 +151,14 @@ fn table_for(input: &str, args: &ModelsArgs) -> Result<String> {
         let r = &model.record;
         let tile = tile_for(&ds, &cfg.model.block)?;
         let norm = normalization(&ds, fill);
-        let (samples, n) = training_samples(&ds, tile, &norm, fill, cfg.training.max_samples)?;
+        let (samples, n) = dataset_tiles(&ds, tile, &norm, fill, cfg.training.max_samples)?;
         let psnr = network_psnr(&model, &samples, n)?;
         let request = CompressRequest::new(&ds, bound, &cfg).fill_value(fill).model(ModelMode::Embed(&model));
         let forced = compress_dataset(&request.clone().force_model(true))
             .with_context(|| format!("{label}: compressing"))?;
         let auto = compress_dataset(&request)?;
-        let params = baler_codec::model::StoredDecoder::from_bytes(&model.decoder_payload)?.parameter_count();
+        let params =
+            baler_codec::network::StoredDecoder::from_bytes(&model.decoder_payload)?.parameter_count();
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:?} → {} | {} | {} | {:.1} ({}) | {:.1} | {:.2} | {} / {} | {:.2} |",

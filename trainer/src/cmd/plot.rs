@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use baler_codec::meta::Quantizer;
+use baler_codec::format::metadata::Quantizer;
 use baler_codec::{Archive, Dataset};
 use clap::Args;
 use serde_json::json;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use baler_codec::meta::hex;
+use baler_codec::format::metadata::hex;
 use clap::Args;
 use serde_json::json;
 

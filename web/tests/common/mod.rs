@@ -24,7 +24,7 @@ pub fn reference_npy(bytes: &[u8]) -> Vec<u8> {
 /// Decodes through the viewer's streaming path; returns its `.npy` bytes and what ran.
 pub async fn viewer_decode(
     bytes: &[u8],
-    gpu: Option<&baler_codec::gpu::GpuDecoder>,
+    gpu: Option<&baler_codec::network::gpu::GpuDecoder>,
 ) -> Result<(Vec<u8>, DecodeSummary), baler_codec::CodecError> {
     let archive = Archive::open(bytes, None)?;
     let mut out = empty_output(&archive);

@@ -1,0 +1,178 @@
+//! The autoencoder's preprocessor: min-max normalization per stream, and tiling of the lattice into
+//! normalized f32 samples. Training and compression share it, so a network sees at compression
+//! exactly the input it was trained on.
+//!
+//! A stream is a field (one) or a table column (one each). Its range [lo, hi] covers its finite
+//! values that are not the fill value; a value maps to (x − lo) / (hi − lo), and a value the network
+//! cannot see (an exception, NaN, ±Inf, a fill value, or any value of a stream with hi ≤ lo) to 0.5,
+//! the middle of the range.
+
+use crate::Result;
+use crate::data::{DType, Dataset, Values};
+use crate::layout::{ChunkDims, lattice};
+use crate::quant::to_dtype;
+
+/// Whether x is the fill value as stored in the stream's dtype (−1e34 is another number in f32).
+pub fn is_fill(x: f64, fill: Option<f64>, dtype: DType) -> bool {
+    fill.is_some_and(|f| x == to_dtype(f, dtype))
+}
+
+/// Range of the finite values that are not the fill value; None when there are none.
+pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut see = |x: f64| {
+        if x.is_finite() && !is_fill(x, fill, dtype) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    };
+    match values {
+        Values::Float(v) => v.iter().for_each(|&x| see(x)),
+        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The normalization of one stream: its finite, non-fill range ([0, 1] when it has none).
+pub fn stream_range(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
+    finite_range(values, fill, dtype).map_or([0.0, 1.0], |(lo, hi)| [lo, hi])
+}
+
+/// Min-max normalization per stream (a field has one stream, a table one per column).
+pub fn normalization(ds: &Dataset, fill: Option<f64>) -> Vec<[f64; 2]> {
+    match ds {
+        Dataset::Field(a) => vec![stream_range(&a.values, fill, a.dtype)],
+        Dataset::Table { columns, .. } => {
+            columns.iter().map(|c| stream_range(&c.values, fill, c.dtype)).collect()
+        }
+    }
+}
+
+/// One value as the network sees it: (x − lo) / (hi − lo) in f32; 0.5 for an `exception`, a
+/// non-finite x, or a stream with hi ≤ lo.
+#[inline]
+pub fn normalize(x: f64, [lo, hi]: [f64; 2], exception: bool) -> f32 {
+    let v = if exception || !x.is_finite() || hi <= lo { 0.5 } else { (x - lo) / (hi - lo) };
+    v as f32
+}
+
+/// Appends one tile's sample to `out`: for each element of `elements` (a tile's elements, e.g.
+/// [`ChunkDims::tile_elements`]), `value(e)` gives (stream, value, exception) and the normalized
+/// value is pushed (see [`normalize`]). This is the compressor's tile input.
+pub fn push_tile(
+    elements: &[usize],
+    norm: &[[f64; 2]],
+    value: impl Fn(usize) -> (usize, f64, bool),
+    out: &mut Vec<f32>,
+) {
+    out.extend(elements.iter().map(|&e| {
+        let (stream, x, exception) = value(e);
+        normalize(x, norm[stream], exception)
+    }));
+}
+
+fn value_at(values: &Values, i: usize) -> f64 {
+    match values {
+        Values::Float(v) => v[i],
+        Values::Int(v) => v[i] as f64,
+    }
+}
+
+/// Normalized tiles of the whole dataset (n × ∏tile, f32) and their number n: at most `max` tiles
+/// (0 = all), evenly spaced over the lattice in raster order. Fill values count as exceptions.
+pub fn dataset_tiles(
+    ds: &Dataset,
+    tile: [usize; 3],
+    norm: &[[f64; 2]],
+    fill: Option<f64>,
+    max: usize,
+) -> Result<(Vec<f32>, usize)> {
+    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+    let table = matches!(ds, Dataset::Table { .. });
+    let lat = lattice(&shape, table)?;
+    let all = ChunkDims { start: 0, dims: lat };
+    let tiles = all.tile_count(tile);
+    let take = if max == 0 { tiles } else { tiles.min(max) };
+    let dim: usize = tile.iter().product();
+    let value = |e: usize| {
+        let (stream, x, dtype) = match ds {
+            Dataset::Field(a) => (0, value_at(&a.values, e), a.dtype),
+            Dataset::Table { columns, .. } => {
+                let c = (e / lat[2]) % lat[1];
+                (c, value_at(&columns[c].values, e / (lat[1] * lat[2])), columns[c].dtype)
+            }
+        };
+        (stream, x, is_fill(x, fill, dtype))
+    };
+    let mut out = Vec::with_capacity(take * dim);
+    for s in 0..take {
+        push_tile(&all.tile_elements(tile, s * tiles / take), norm, value, &mut out);
+    }
+    Ok((out, take))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Array, Column};
+
+    #[test]
+    fn normalize_maps_the_range_and_hides_what_the_network_cannot_see() {
+        assert_eq!(normalize(2.0, [1.0, 5.0], false), 0.25);
+        assert_eq!(normalize(1.0, [1.0, 5.0], false), 0.0);
+        assert_eq!(normalize(5.0, [1.0, 5.0], false), 1.0);
+        assert_eq!(normalize(0.1, [0.0, 0.3], false), (0.1f64 / 0.3) as f32);
+        for (x, range, exception) in [
+            (2.0, [1.0, 5.0], true),
+            (f64::NAN, [1.0, 5.0], false),
+            (f64::INFINITY, [1.0, 5.0], false),
+            (3.0, [3.0, 3.0], false),
+            (3.0, [4.0, 2.0], false),
+        ] {
+            assert_eq!(normalize(x, range, exception), 0.5, "{x} {range:?} {exception}");
+        }
+    }
+
+    #[test]
+    fn tiles_of_a_chunk_as_the_compressor_builds_them() {
+        // A 3 × 4 chunk of one stream, 2 × 2 tiles (edge tiles replicate the last row).
+        let chunk = ChunkDims { start: 0, dims: [1, 3, 4] };
+        let values: Vec<f64> = (0..12).map(|v| v as f64).collect();
+        let exceptions = [5usize];
+        let mut out = Vec::new();
+        for t in 0..chunk.tile_count([1, 2, 2]) {
+            let els = chunk.tile_elements([1, 2, 2], t);
+            push_tile(&els, &[[0.0, 10.0]], |e| (0, values[e], exceptions.contains(&e)), &mut out);
+        }
+        let elements = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 8, 9, 10, 11, 10, 11];
+        // (x − 0) / 10 computed in f64, rounded to f32 once; the exception (element 5) is 0.5.
+        let want: Vec<f32> =
+            elements.iter().map(|&e| if e == 5 { 0.5 } else { (e as f64 / 10.0) as f32 }).collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn normalization_and_dataset_tiles() {
+        let field = Dataset::Field(Array {
+            dtype: DType::F32,
+            shape: vec![2, 4],
+            values: Values::Float(vec![0.0, 1.0, 2.0, f64::NAN, -1e34f32 as f64, 4.0, 3.0, 2.0]),
+        });
+        assert_eq!(normalization(&field, Some(-1e34)), vec![[0.0, 4.0]]);
+        assert_eq!(normalization(&field, None), vec![[-1e34f32 as f64, 4.0]]);
+        let (tiles, n) = dataset_tiles(&field, [2, 2, 1], &[[0.0, 4.0]], Some(-1e34), 0).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(tiles, vec![0.0, 0.25, 0.5, 1.0, 0.5, 0.5, 0.75, 0.5]);
+        // At most `max` tiles, evenly spaced.
+        let (one, n) = dataset_tiles(&field, [2, 2, 1], &[[0.0, 4.0]], Some(-1e34), 1).unwrap();
+        assert_eq!((n, one.as_slice()), (1, &tiles[..4]));
+        // A table: one stream per column, one row per sample.
+        let col =
+            |name: &str, v: Vec<i64>| Column { name: name.into(), dtype: DType::I64, values: Values::Int(v) };
+        let table = Dataset::Table { rows: 2, columns: vec![col("a", vec![0, 10]), col("b", vec![5, 5])] };
+        let norm = normalization(&table, None);
+        assert_eq!(norm, vec![[0.0, 10.0], [5.0, 5.0]]);
+        let (rows, n) = dataset_tiles(&table, [1, 2, 1], &norm, None, 0).unwrap();
+        assert_eq!((n, rows), (2, vec![0.0, 0.5, 1.0, 0.5]));
+    }
+}
