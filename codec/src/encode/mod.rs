@@ -443,7 +443,10 @@ fn encode_chunk(
             crate::preprocess::push_tile(
                 &els,
                 &m.norm,
-                |e| (stream_of(e), value_at(streams[stream_of(e)].values, source_index(e)), exc_mask[e]),
+                |e| {
+                    let s = stream_of(e);
+                    (s, value_at(streams[s].values, source_index(e)), exc_mask[e])
+                },
                 &mut input,
             );
             tile_els.push(els);
