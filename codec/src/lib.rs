@@ -1,9 +1,12 @@
 //! baler-codec: the `.baler` archive format and everything needed to decode it.
 //!
-//! Pipeline (SZ3's composition of stages): pre-quantization under the bound → prediction (classic
-//! Lorenzo / constant, or an autoencoder tile by tile) → integer codes → bytes → zstd. Decoding needs
-//! no floating-point network: the decoder half runs in integer arithmetic ([`model`]), so every
-//! platform reproduces the same predictions and so the same bits.
+//! Stages (SZ3's composition): pre-quantization under the bound (`quant`) → a predictor per chunk
+//! (`predictor/`, behind the `Predictor` trait and its registry; the autoencoder overrides it tile by
+//! tile) → integer codes → a symbol coder (`coder/`, behind `SymbolCoder`) → zstd. `format/` holds
+//! every stored structure's reader and writer; `encode/` assembles the stages into the compressor and
+//! `archive/` into the decoder. Decoding needs no floating-point network: the decoder half runs in
+//! integer arithmetic (`network/`), so every platform reproduces the same predictions and so the
+//! same bits.
 
 pub mod archive;
 pub mod bytes;

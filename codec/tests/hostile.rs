@@ -78,7 +78,7 @@ fn craft(meta: &Metadata, chunk_count: u64, chunks: &[(u64, u64, Vec<u8>)]) -> V
     let mut w = ContainerWriter::new();
     w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).unwrap());
     let entries: Vec<(u64, u64, &[u8])> = chunks.iter().map(|(s, r, p)| (*s, *r, p.as_slice())).collect();
-    w.push_chunks(chunk_count, &entries);
+    baler_codec::format::chunk_index::push_index_and_chunks(&mut w, chunk_count, &entries);
     w.finish()
 }
 

@@ -1,45 +1,8 @@
-//! Lossless stage: quantization codes to bytes, then zstd.
-//!
-//! Codes are zigzag-mapped; values below 255 take one byte, larger ones the escape byte 255 plus a
-//! varint in a side stream. The byte stream is what zstd sees: for error-bounded codes it is heavily
-//! skewed towards a few small symbols, which zstd's Huffman literals and match finder both exploit.
-//! Decoding uses the pure-Rust `ruzstd` (builds for wasm32); encoding uses the reference C zstd.
+//! The lossless stage: every chunk's bytes after its header are one zstd frame. Decoding uses the
+//! pure-Rust `ruzstd` (builds for wasm32), or the C library with the `zstd-c` feature; encoding
+//! uses the reference C zstd.
 
-use crate::bytes::{Reader, put_varint, unzigzag, zigzag};
 use crate::error::{Result, corrupt};
-
-const ESCAPE: u8 = 255;
-
-/// Splits codes into the one-byte symbol stream and the escape stream.
-pub fn pack_codes(codes: &[i64], symbols: &mut Vec<u8>, escapes: &mut Vec<u8>) {
-    symbols.reserve(codes.len());
-    for &c in codes {
-        let z = zigzag(c);
-        if z < ESCAPE as u64 {
-            symbols.push(z as u8);
-        } else {
-            symbols.push(ESCAPE);
-            put_varint(escapes, z - ESCAPE as u64);
-        }
-    }
-}
-
-/// Inverse of [`pack_codes`]; `escapes` must be consumed exactly.
-pub fn unpack_codes(symbols: &[u8], escapes: &mut Reader<'_>, out: &mut Vec<i64>) -> Result<()> {
-    out.reserve(symbols.len());
-    for &s in symbols {
-        let z = if s == ESCAPE {
-            escapes
-                .varint("escaped code")?
-                .checked_add(ESCAPE as u64)
-                .ok_or_else(|| crate::error::CodecError::Corrupt("escaped code overflows".into()))?
-        } else {
-            s as u64
-        };
-        out.push(unzigzag(z));
-    }
-    Ok(())
-}
 
 /// Decompresses one zstd frame that must inflate to exactly `expected_len` bytes.
 pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
@@ -134,19 +97,6 @@ pub fn zstd_compress(data: &[u8], level: i32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_round_trip_with_escapes() {
-        let codes = vec![0, 1, -1, 126, 127, -128, 1000, -100000, i64::MAX, i64::MIN, 5];
-        let (mut s, mut e) = (Vec::new(), Vec::new());
-        pack_codes(&codes, &mut s, &mut e);
-        assert_eq!(s.len(), codes.len());
-        let mut r = Reader::new(&e);
-        let mut back = Vec::new();
-        unpack_codes(&s, &mut r, &mut back).unwrap();
-        r.finish("escapes").unwrap();
-        assert_eq!(back, codes);
-    }
 
     #[cfg(feature = "encode")]
     #[test]

@@ -14,7 +14,7 @@ pub const MAGIC: &[u8; 8] = b"BALER\r\n\x1a";
 pub const MODEL_MAGIC: &[u8; 8] = b"BALERMOD";
 pub const FORMAT_VERSION: u16 = 4;
 const HEADER_LEN: usize = 12;
-const SECTION_HEADER_LEN: usize = 16;
+pub(crate) const SECTION_HEADER_LEN: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -113,34 +113,6 @@ impl ContainerWriter {
         let crc = section_crc(&self.bytes[start..start + 12], payload);
         self.bytes.extend_from_slice(&crc.to_le_bytes());
         self.bytes.extend_from_slice(payload);
-    }
-
-    /// Pushes the chunk index (`count`, then each chunk's section offset, start row and rows;
-    /// docs/format.md §3) and the chunk sections `(start, rows, payload)`. The offsets depend on
-    /// the index's own length, so it is encoded until that length settles.
-    pub fn push_chunks(&mut self, count: u64, chunks: &[(u64, u64, &[u8])]) {
-        use crate::bytes::put_varint;
-        let mut index = Vec::new();
-        for _ in 0..4 {
-            let mut offset = (self.len() + SECTION_HEADER_LEN + index.len()) as u64;
-            let mut next = Vec::new();
-            put_varint(&mut next, count);
-            for &(start, rows, payload) in chunks {
-                put_varint(&mut next, offset);
-                put_varint(&mut next, start);
-                put_varint(&mut next, rows);
-                offset += (SECTION_HEADER_LEN + payload.len()) as u64;
-            }
-            let settled = next.len() == index.len();
-            index = next;
-            if settled {
-                break;
-            }
-        }
-        self.push(SectionKind::ChunkIndex, &index);
-        for &(.., payload) in chunks {
-            self.push(SectionKind::Chunk, payload);
-        }
     }
 
     pub fn finish(mut self) -> Vec<u8> {

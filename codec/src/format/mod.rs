@@ -2,11 +2,12 @@
 //!
 //! - [`container`]: magic, version, sections with their CRCs, the trailer.
 //! - [`metadata`]: shape, streams, quantizers, bound, model use, notes (postcard).
+//! - [`chunk_index`]: where each chunk is and which rows it holds.
+//! - [`chunk`]: one chunk: header, exceptions, autoencoder tiles, the symbol coder's data.
 //! - [`model_file`]: the `.bmodel` file around a decoder payload.
-//!
-//! The chunk index and the chunk layout are still read in `archive.rs` and written in `encode/`
-//! (issue 16 moves them here).
 
+pub mod chunk;
+pub mod chunk_index;
 pub mod container;
 pub mod metadata;
 pub mod model_file;

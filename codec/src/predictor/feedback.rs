@@ -7,15 +7,77 @@
 
 #[cfg(feature = "encode")]
 use crate::data::DType;
-#[cfg(feature = "encode")]
-use crate::predictor::Classic;
+use crate::error::{Result, corrupt};
 use crate::predictor::interp_order::{anchors, decode_run_f64, refine_f64, runs};
+#[cfg(feature = "encode")]
+use crate::predictor::{ChunkInput, Draft};
+use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
 #[cfg(feature = "encode")]
 use crate::quant::to_dtype;
 
+/// Predictors 10–17.
+pub struct FeedbackFamily;
+
+impl Family for FeedbackFamily {
+    fn ids(&self) -> std::ops::RangeInclusive<u8> {
+        10..=17
+    }
+
+    fn build(&self, id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
+        let Some(f) = streams.float_field else {
+            return corrupt("feedback predictor on a table or an integer stream");
+        };
+        Ok(Box::new(Feedback::variant(id - 10, f.center, f.step)))
+    }
+
+    /// The eight variants, on fields of one Float stream where grid interpolation is tried too.
+    #[cfg(feature = "encode")]
+    fn candidates(&self, dims: [usize; 3], streams: &StreamInfo) -> Vec<Box<dyn Predictor>> {
+        match streams.float_field {
+            Some(f) if !streams.table && dims.iter().any(|&d| d > 2) => (0..8)
+                .map(|v| Box::new(Feedback::variant(v, f.center, f.step)) as Box<dyn Predictor>)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Predictor for Feedback {
+    fn id(&self) -> u8 {
+        10 + self.cubic as u8 + 2 * self.reversed as u8 + 4 * self.levelwise as u8
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "{} interpolation on reconstructed values{}{}",
+            if self.cubic { "cubic" } else { "linear" },
+            if self.reversed { ", axes 2-1-0" } else { "" },
+            if self.levelwise { ", level-wise steps" } else { "" }
+        )
+    }
+
+    fn on_grid(&self) -> bool {
+        false
+    }
+
+    #[cfg(feature = "encode")]
+    fn encode(&self, chunk: &ChunkInput<'_>) -> Draft {
+        let v = chunk.values.expect("feedback candidates only on fields of floats");
+        let d = self.encode_values(chunk.dims, v.bound, v.dtype, |e| v.values[e], chunk.exceptions);
+        Draft { codes: d.codes, new_exceptions: d.new_exceptions }
+    }
+
+    fn decode(&self, chunk: &DecodeInput<'_>, codes: Vec<i64>) -> Result<Reconstruction> {
+        if chunk.fixed.is_some() {
+            return corrupt("autoencoder tiles in a chunk with the feedback predictor");
+        }
+        Ok(Reconstruction::Values(self.decode_values(chunk.dims, &codes, chunk.exceptions)))
+    }
+}
+
 /// One feedback predictor: its variant (predictor bytes 10–17) and the stream's constants.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Feedback {
+pub struct Feedback {
     pub cubic: bool,
     pub reversed: bool,
     pub levelwise: bool,
@@ -35,27 +97,15 @@ const MAX_CODE: f64 = (1u64 << 50) as f64;
 #[cfg(feature = "encode")]
 /// The encoder's result: a code per element (0 for exceptions) and the elements that must be
 /// stored exactly besides those already in `exceptions`.
-pub(crate) struct FeedbackDraft {
+pub struct FeedbackDraft {
     pub codes: Vec<i64>,
     pub new_exceptions: Vec<usize>,
 }
 
 impl Feedback {
-    /// The eight variants for a stream, in predictor-byte order.
-    #[cfg(feature = "encode")]
-    pub fn variants(center: f64, step: f64) -> impl Iterator<Item = Self> {
-        (0..8u8).map(move |v| Self {
-            cubic: v & 1 != 0,
-            reversed: v & 2 != 0,
-            levelwise: v & 4 != 0,
-            center,
-            step,
-        })
-    }
-
-    #[cfg(feature = "encode")]
-    pub fn predictor(&self) -> Classic {
-        Classic::InterpFeedback { cubic: self.cubic, reversed: self.reversed, levelwise: self.levelwise }
+    /// Variant `v` (predictor byte 10 + v) for a stream.
+    pub fn variant(v: u8, center: f64, step: f64) -> Self {
+        Self { cubic: v & 1 != 0, reversed: v & 2 != 0, levelwise: v & 4 != 0, center, step }
     }
 
     /// The step of the pass of spacing `h` (anchors: `ANCHOR_LEVEL`). With level-wise steps,
@@ -104,7 +154,7 @@ impl Feedback {
     /// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]`
     /// marks values stored exactly already (they are predicted, and the prediction stands in).
     #[cfg(feature = "encode")]
-    pub fn encode(
+    pub fn encode_values(
         &self,
         dims: [usize; 3],
         bound: f64,
@@ -138,8 +188,8 @@ impl Feedback {
     }
 
     /// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by
-    /// [`Self::encode`].
-    pub fn decode(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
+    /// [`Self::encode_values`].
+    pub fn decode_values(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
         let mut recon = vec![0f64; codes.len()];
         // Most chunks have no exception: their loop need not look.
         if exception.contains(&true) {
@@ -175,12 +225,12 @@ mod tests {
             })
             .collect();
         let bound = 0.05;
-        for fb in Feedback::variants(0.0, 2.0 * bound) {
+        for fb in (0..8).map(|v| Feedback::variant(v, 0.0, 2.0 * bound)) {
             let mut exc = vec![false; n];
             exc[17] = true;
-            let d = fb.encode(dims, bound, DType::F64, |e| values[e], &exc);
+            let d = fb.encode_values(dims, bound, DType::F64, |e| values[e], &exc);
             assert!(d.new_exceptions.is_empty());
-            let r = fb.decode(dims, &d.codes, &exc);
+            let r = fb.decode_values(dims, &d.codes, &exc);
             for e in (0..n).filter(|&e| !exc[e]) {
                 assert!((r[e] - values[e]).abs() <= bound, "{e}");
             }
@@ -194,7 +244,7 @@ mod tests {
         let dims = [1, 1, 8];
         let values = [0.0, 1e300, 0.0, f64::MAX, 1.0, 2.0, 3.0, 4.0];
         let fb = Feedback { cubic: false, reversed: false, levelwise: true, center: 0.0, step: 0.2 };
-        let d = fb.encode(dims, 0.1, DType::F64, |e| values[e], &[false; 8]);
+        let d = fb.encode_values(dims, 0.1, DType::F64, |e| values[e], &[false; 8]);
         assert!(d.new_exceptions.contains(&1) && d.new_exceptions.contains(&3), "{:?}", d.new_exceptions);
     }
 }

@@ -1,0 +1,100 @@
+//! The one bit reader and writer of the symbol coders: MSB first, as the Huffman bitstreams and
+//! the bucket coders' extra bits are stored (docs/format.md §4).
+
+/// MSB-first bit reader over untrusted bytes, for the Huffman and the extra-bit streams. Past the
+/// end it reads zeros; callers compare [`BitReader::consumed`] with the length at the end.
+#[derive(Clone)]
+pub(crate) struct BitReader<'a> {
+    bytes: &'a [u8],
+    /// Bytes already loaded into `buf` (may pass the end: those were zeros).
+    pos: usize,
+    /// The next bits, left-aligned; the `have` top bits are valid, the rest are zero or the
+    /// stream's following bits.
+    pub(crate) buf: u64,
+    pub(crate) have: u32,
+}
+
+impl<'a> BitReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0, buf: 0, have: 0 }
+    }
+
+    /// Tops `buf` up to at least 56 valid bits; needs `have` < 64.
+    #[inline(always)]
+    pub(crate) fn refill(&mut self) {
+        if let Some(word) = self.bytes.get(self.pos..self.pos + 8) {
+            // Branch-free: load 8 bytes, keep the whole bytes that fit (the bits below `have` are
+            // the same stream bits again, so OR-ing them is harmless).
+            self.buf |= u64::from_be_bytes(word.try_into().expect("8 bytes")) >> self.have;
+            self.pos += (63 - self.have as usize) >> 3;
+            self.have |= 56;
+        } else {
+            // By value, so that callers' readers need no address and can live in registers.
+            *self = self.clone().refill_tail();
+        }
+    }
+
+    #[cold]
+    fn refill_tail(mut self) -> Self {
+        while self.have < 56 {
+            let byte = self.bytes.get(self.pos).copied().unwrap_or(0);
+            self.buf |= (byte as u64) << (56 - self.have);
+            self.pos += 1;
+            self.have += 8;
+        }
+        self
+    }
+
+    /// Drops `count` ≤ `have` bits.
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, count: u32) {
+        self.buf <<= count;
+        self.have -= count;
+    }
+
+    /// Bits read so far, zero padding past the end included.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.pos as u64 * 8 - self.have as u64
+    }
+}
+
+/// MSB-first bit writer: the Huffman bitstreams and the extra bits of the bucket coders.
+#[derive(Default)]
+pub(crate) struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self { out: Vec::with_capacity(bytes), acc: 0, n: 0 }
+    }
+
+    /// Appends the low `count` ≤ 64 bits of `value`, most significant first.
+    #[inline]
+    pub(crate) fn put(&mut self, count: u32, value: u64) {
+        if count > 32 {
+            self.put(count - 32, value >> 32);
+            self.put(32, value & 0xffff_ffff);
+            return;
+        }
+        if count == 0 {
+            return;
+        }
+        self.acc = (self.acc << count) | (value & ((1u64 << count) - 1));
+        self.n += count;
+        while self.n >= 8 {
+            self.n -= 8;
+            self.out.push((self.acc >> self.n) as u8);
+        }
+    }
+
+    /// The bytes, the last one padded with zero bits.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push((self.acc << (8 - self.n)) as u8);
+        }
+        self.out
+    }
+}

@@ -1,0 +1,251 @@
+//! One chunk's encoding: pre-quantization, the predictor chosen by estimated size, the
+//! autoencoder's tiles, and the chunk's bytes. It knows predictors and coders only through their
+//! traits and registries (`predictor::candidates`, `coder::CODERS` via `format::chunk::pack`).
+
+use crate::coder::ChunkShape;
+use crate::data::{DType, Values};
+use crate::error::Result;
+use crate::format::chunk::{EXC_FILL, EXC_RAW, ExceptionBytes, pack, write_chunk, write_prefix};
+use crate::format::metadata::Quantizer;
+use crate::layout::ChunkDims;
+use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
+use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, estimated_bytes};
+use crate::preprocess::is_fill;
+use crate::quant::prequantize;
+
+use super::{CompressOptions, Stream, grid_of};
+
+/// A chunk's bytes and what was decided for it.
+pub(super) struct EncodedChunk {
+    pub start: usize,
+    pub rows: usize,
+    pub payload: Vec<u8>,
+    /// The chosen predictor, in words.
+    pub predictor: String,
+    pub tiles: usize,
+    pub ae_tiles: usize,
+    pub exceptions: usize,
+}
+
+fn value_at(values: &Values, i: usize) -> f64 {
+    match values {
+        Values::Float(v) => v[i],
+        Values::Int(v) => v[i] as f64,
+    }
+}
+
+/// A value stored exactly (exception kind raw): its bits in the stream's float width.
+fn exact_bytes(x: f64, dtype: DType) -> Vec<u8> {
+    if dtype == DType::F32 {
+        (x as f32).to_bits().to_le_bytes().to_vec()
+    } else {
+        x.to_bits().to_le_bytes().to_vec()
+    }
+}
+
+/// The lattice around a chunk and the archive's streams.
+pub(super) struct Context<'s, 'a> {
+    pub lattice: [usize; 3],
+    pub table: bool,
+    pub streams: &'s [Stream<'a>],
+    pub info: &'s StreamInfo,
+    pub opts: &'s CompressOptions,
+}
+
+pub(super) fn encode_chunk(
+    chunk: &ChunkDims,
+    cx: &Context<'_, '_>,
+    model: Option<&AeModel<'_>>,
+) -> Result<EncodedChunk> {
+    let (lat, table, streams, opts) = (cx.lattice, cx.table, cx.streams, cx.opts);
+    let n = chunk.len();
+    let plane = lat[1] * lat[2];
+    let stream_of = |e: usize| if table { (e / lat[2]) % lat[1] } else { 0 };
+    let source_index = |e: usize| {
+        if table { chunk.start + e / plane } else { chunk.start * plane + e }
+    };
+
+    // 1. Pre-quantize; collect what must be stored exactly.
+    let mut q = vec![0i64; n];
+    let mut exc_mask = vec![false; n];
+    let mut exceptions: Vec<ExceptionBytes> = Vec::new();
+    for e in 0..n {
+        let s = &streams[stream_of(e)];
+        let i = source_index(e);
+        match (s.values, s.meta.quantizer) {
+            (Values::Int(v), _) => q[e] = v[i],
+            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
+                let x = v[i];
+                if is_fill(x, opts.fill_value, s.meta.dtype) {
+                    exceptions.push((e, EXC_FILL, Vec::new()));
+                    exc_mask[e] = true;
+                } else if let Some(g) = prequantize(x, bound, step, offset, s.meta.dtype) {
+                    q[e] = g;
+                } else {
+                    exceptions.push((e, EXC_RAW, exact_bytes(x, s.meta.dtype)));
+                    exc_mask[e] = true;
+                }
+            }
+            (Values::Float(_), Quantizer::Int) => {
+                unreachable!("float streams get float quantizers")
+            }
+        }
+    }
+
+    // 2. The predictor with the smallest estimated size: grid predictors, and for fields of floats
+    //    those on reconstructed values (noise below the bound is absorbed instead of surviving as
+    //    ±1 codes; wins at loose bounds).
+    let candidates = crate::predictor::candidates(chunk.dims, cx.info);
+    let values = match (cx.info.float_field, streams) {
+        (Some(_), [s]) => match (s.values, s.meta.quantizer) {
+            (Values::Float(v), Quantizer::Float { bound, .. }) => Some(FloatValues {
+                values: &v[source_index(0)..source_index(0) + n],
+                bound,
+                dtype: s.meta.dtype,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let estimate = |p: &dyn Predictor, input: &ChunkInput<'_>| -> (f64, Draft) {
+        let d = p.encode(input);
+        let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
+        (estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes, d)
+    };
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
+    if n >= SAMPLE_FROM {
+        let [d0, d1, d2] = chunk.dims;
+        let b = sample_box(chunk.dims);
+        let o = [(d0 - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
+        let at =
+            |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2];
+        let m = b.iter().product::<usize>();
+        let box_q: Vec<i64> = (0..m).map(|e| q[at(e)]).collect();
+        let box_exc: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
+        let box_values: Option<Vec<f64>> = values.map(|v| (0..m).map(|e| v.values[at(e)]).collect());
+        let input = ChunkInput {
+            dims: b,
+            q: &box_q,
+            exceptions: &box_exc,
+            values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
+        };
+        let mut scored: Vec<(f64, usize)> =
+            candidates.iter().enumerate().map(|(i, p)| (estimate(p.as_ref(), &input).0, i)).collect();
+        scored.sort_by(|x, y| x.0.total_cmp(&y.0));
+        order = scored.into_iter().take(SHORTLIST).map(|(_, i)| i).collect();
+    }
+    let whole = ChunkInput { dims: chunk.dims, q: &q, exceptions: &exc_mask, values };
+    let mut top = TopCandidates::default();
+    for &i in &order {
+        let (cost, d) = estimate(candidates[i].as_ref(), &whole);
+        top.offer(Candidate { cost, predictor: i, codes: d.codes, new_exceptions: d.new_exceptions });
+    }
+    // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
+    // those are packed for real and the smallest kept.
+    let shape = ChunkShape { dims: chunk.dims, streams: streams.len(), table };
+    let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
+        for &e in new {
+            let s = &streams[stream_of(e)];
+            exceptions.push((e, EXC_RAW, exact_bytes(value_at(s.values, source_index(e)), s.meta.dtype)));
+        }
+        exceptions.sort_by_key(|x| x.0);
+    };
+    let chosen = top.pick(|c| {
+        let mut exc = exceptions.clone();
+        with_new_exceptions(&mut exc, &c.new_exceptions);
+        pack(write_prefix(&exc, None, n), &c.codes, &shape, opts.zstd_level).1.len()
+    });
+    let predictor = candidates[chosen.predictor].as_ref();
+    let mut codes = chosen.codes;
+    with_new_exceptions(&mut exceptions, &chosen.new_exceptions);
+    for &e in &chosen.new_exceptions {
+        exc_mask[e] = true;
+    }
+
+    // 3. Autoencoder tiles where they beat the predictor (only over the grid: its predictions are
+    //    grid values).
+    let tiles = match model {
+        None => None,
+        Some(m) if !predictor.on_grid() => Some(TileChoice::none(chunk.tile_count(m.tile))),
+        Some(m) => Some(choose_tiles(
+            m,
+            chunk,
+            |e| {
+                let s = stream_of(e);
+                (s, value_at(streams[s].values, source_index(e)))
+            },
+            |s, v| grid_of(&streams[s].meta, v),
+            &q,
+            &exc_mask,
+            &mut codes,
+        )?),
+    };
+
+    // 4. Bytes.
+    let prefix = write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n);
+    let (raw_len, frame) = pack(prefix, &codes, &shape, opts.zstd_level);
+    Ok(EncodedChunk {
+        start: chunk.start,
+        rows: chunk.dims[0],
+        payload: write_chunk(chunk.start, chunk.dims[0], predictor.id(), raw_len, &frame),
+        predictor: predictor.name(),
+        tiles: chunk.tile_count(model.map_or([1, 1, 1], |m| m.tile)),
+        ae_tiles: tiles.as_ref().map_or(0, |t| t.used),
+        exceptions: exceptions.len(),
+    })
+}
+
+/// Chunks from this many elements choose among their predictors on a central box of about
+/// `SAMPLE_SIZE` elements first (the chunk's proportions, scaled down), then run only the
+/// `SHORTLIST` best over the whole chunk.
+const SAMPLE_FROM: usize = 1 << 18;
+const SAMPLE_SIZE: usize = 1 << 16;
+const SHORTLIST: usize = 2;
+
+fn sample_box(dims: [usize; 3]) -> [usize; 3] {
+    let n: usize = dims.iter().product();
+    let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
+    let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
+    dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
+}
+
+/// A predictor's estimate for a chunk: its codes, and the values it leaves to store exactly.
+struct Candidate {
+    cost: f64,
+    /// Which of the chunk's candidate predictors.
+    predictor: usize,
+    codes: Vec<i64>,
+    new_exceptions: Vec<usize>,
+}
+
+/// The cheapest few candidates by estimated size (each holds a chunk's codes, so not all of them).
+#[derive(Default)]
+struct TopCandidates(Vec<Candidate>);
+
+/// Candidates kept, and how close (relative) an estimate must be to the best's to be packed too.
+const TOP_CANDIDATES: usize = 3;
+const CLOSE_ESTIMATE: f64 = 0.03;
+
+impl TopCandidates {
+    fn offer(&mut self, c: Candidate) {
+        let at = self.0.partition_point(|k| k.cost <= c.cost);
+        if at < TOP_CANDIDATES {
+            self.0.insert(at, c);
+            self.0.truncate(TOP_CANDIDATES);
+        }
+    }
+
+    /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one `real_size` finds
+    /// smallest (the first on ties).
+    fn pick(self, real_size: impl Fn(&Candidate) -> usize) -> Candidate {
+        let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
+        let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
+        if close.len() == 1 {
+            return close.into_iter().next().expect("one candidate");
+        }
+        let sizes: Vec<usize> = close.iter().map(&real_size).collect();
+        let best = (0..close.len()).min_by_key(|&i| (sizes[i], i)).expect("one candidate");
+        close.into_iter().nth(best).expect("index in range")
+    }
+}

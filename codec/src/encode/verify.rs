@@ -1,0 +1,63 @@
+//! The compressor's last check: every decoded value against the bound, independently of how it
+//! was encoded.
+
+use crate::data::{DType, Dataset, Values};
+use crate::error::{CodecError, Result};
+use crate::format::metadata::Quantizer;
+use crate::preprocess::is_fill;
+
+use super::Stream;
+
+/// Independent check, in f64, of |x − x′| ≤ bound for every value; NaN, ±Inf and fill values must
+/// come back bit for bit.
+pub(super) fn verify_bound(
+    orig: &Dataset,
+    dec: &Dataset,
+    streams: &[Stream<'_>],
+    fill: Option<f64>,
+) -> Result<()> {
+    let pairs: Vec<(&Values, &Values)> = match (orig, dec) {
+        (Dataset::Field(a), Dataset::Field(b)) => vec![(&a.values, &b.values)],
+        (Dataset::Table { columns: a, .. }, Dataset::Table { columns: b, .. }) => {
+            a.iter().zip(b).map(|(x, y)| (&x.values, &y.values)).collect()
+        }
+        _ => {
+            return Err(CodecError::Verification("decoded dataset has another kind".into()));
+        }
+    };
+    for (s, (a, b)) in streams.iter().zip(pairs) {
+        let bound = match s.meta.quantizer {
+            Quantizer::Float { bound, .. } => bound,
+            Quantizer::Int => 0.0,
+        };
+        match (a, b) {
+            (Values::Int(a), Values::Int(b)) => {
+                if a != b {
+                    return Err(CodecError::Verification(format!(
+                        "integer stream '{}' changed",
+                        s.meta.name
+                    )));
+                }
+            }
+            (Values::Float(a), Values::Float(b)) if a.len() == b.len() => {
+                for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+                    let ok = if x.is_finite() && !is_fill(x, fill, s.meta.dtype) {
+                        (x - y).abs() <= bound
+                    } else {
+                        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan() && s.meta.dtype == DType::F32)
+                    };
+                    if !ok {
+                        return Err(CodecError::Verification(format!(
+                            "value {i} of stream '{}': {x} came back as {y} (bound {bound})",
+                            s.meta.name
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(CodecError::Verification("decoded stream has another type or length".into()));
+            }
+        }
+    }
+    Ok(())
+}

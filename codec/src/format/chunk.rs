@@ -1,0 +1,226 @@
+//! One chunk's bytes (docs/format.md §5.1–5.2), the writer next to the reader: a header (start
+//! row, rows, predictor id, inflated length) and one zstd frame holding the exceptions, the
+//! autoencoder's tiles (archives with a model), the escape stream, the symbol coder's id and its
+//! data. The predictor and the coder are named by their ids only: what they mean is theirs
+//! (`predictor/`, `coder/`).
+
+use crate::bytes::Reader;
+#[cfg(feature = "encode")]
+use crate::bytes::{put_varint, zigzag};
+use crate::coder::{ChunkShape, SymbolCoder};
+use crate::error::{CodecError, Result, corrupt};
+use crate::network::MAX_LATENT_SHIFT;
+
+/// Exception kinds: the value follows in the stream's width, or it is the metadata's fill value.
+pub const EXC_RAW: u8 = 0;
+pub const EXC_FILL: u8 = 1;
+/// Most elements one chunk may hold (the writer uses far fewer): bounds every per-chunk allocation.
+pub const MAX_CHUNK_ELEMENTS: usize = 1 << 26;
+/// Most bytes one chunk's zstd frame may inflate to.
+pub const MAX_CHUNK_RAW_BYTES: usize = 1 << 30;
+
+/// An exception as the decoder reads it: (position in the chunk, kind, the stored bits: f32 or
+/// f64 bits, or an integer stream's i64; 0 for a fill value).
+pub type Exception = (usize, u8, u64);
+
+/// The autoencoder's part of a chunk: the latent shift, which tiles use the network, and their
+/// stored latents (latent_dim per used tile, in tile order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileSection {
+    pub shift: u8,
+    pub modes: Vec<u8>,
+    pub latents: Vec<i32>,
+}
+
+impl TileSection {
+    /// The tiles with mode 1, in order.
+    pub fn used(&self) -> Vec<usize> {
+        (0..self.modes.len()).filter(|&t| self.modes[t] == 1).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/// An exception as the encoder writes it: (position, kind, the value's bytes for kind raw).
+#[cfg(feature = "encode")]
+pub type ExceptionBytes = (usize, u8, Vec<u8>);
+
+/// What the inflated chunk holds before its codes: the exceptions (sorted by position) and,
+/// in archives with a model, the tile section.
+#[cfg(feature = "encode")]
+pub fn write_prefix(exceptions: &[ExceptionBytes], tiles: Option<&TileSection>, capacity: usize) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(capacity + 64);
+    put_varint(&mut raw, exceptions.len() as u64);
+    let mut prev = 0usize;
+    for (k, (pos, kind, bytes)) in exceptions.iter().enumerate() {
+        put_varint(&mut raw, if k == 0 { *pos } else { pos - prev - 1 } as u64);
+        raw.push(*kind);
+        raw.extend_from_slice(bytes);
+        prev = *pos;
+    }
+    if let Some(t) = tiles {
+        raw.push(t.shift);
+        raw.extend_from_slice(&t.modes);
+        for &l in &t.latents {
+            put_varint(&mut raw, zigzag(l as i64));
+        }
+    }
+    raw
+}
+
+/// The prefix followed by the codes in every symbol coder the encoder tries on this chunk, each
+/// zstd'd; returns the smallest as (inflated length, frame) — the first of equal sizes, in
+/// [`crate::coder::CODERS`] order.
+#[cfg(feature = "encode")]
+pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32) -> (usize, Vec<u8>) {
+    let coders: Vec<&dyn SymbolCoder> =
+        crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
+    let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
+    if coders.iter().any(|c| c.uses_escapes()) {
+        symbols.reserve(codes.len());
+        crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
+    }
+    coders
+        .into_iter()
+        .map(|c| {
+            let mut raw = prefix.clone();
+            let esc: &[u8] = if c.uses_escapes() { &escapes } else { &[] };
+            put_varint(&mut raw, esc.len() as u64);
+            raw.extend_from_slice(esc);
+            raw.push(c.id());
+            c.encode(codes, &symbols, shape, &mut raw);
+            (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level))
+        })
+        .min_by_key(|(_, z)| z.len())
+        .expect("coder 1 is tried on every chunk")
+}
+
+/// The chunk section's payload.
+#[cfg(feature = "encode")]
+pub fn write_chunk(start: usize, rows: usize, predictor: u8, raw_len: usize, frame: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(frame.len() + 24);
+    put_varint(&mut payload, start as u64);
+    put_varint(&mut payload, rows as u64);
+    payload.push(predictor);
+    put_varint(&mut payload, raw_len as u64);
+    payload.extend_from_slice(frame);
+    payload
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/// A chunk payload read up to its predictor id; [`ChunkHeader::inflate`] gives the rest.
+pub struct ChunkHeader<'a> {
+    pub start: u64,
+    pub rows: u64,
+    r: Reader<'a>,
+}
+
+impl<'a> ChunkHeader<'a> {
+    pub fn read(payload: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(payload);
+        let start = r.varint("chunk start")?;
+        let rows = r.varint("chunk rows")?;
+        Ok(Self { start, rows, r })
+    }
+
+    /// The predictor id.
+    pub fn predictor(&mut self) -> Result<u8> {
+        self.r.u8("chunk predictor")
+    }
+
+    /// The inflated data of a chunk of `n` elements. Its claimed length is checked against the
+    /// elements (and 1 GiB); the inflater grows its buffer with what the frame really yields,
+    /// not with this claim.
+    pub fn inflate(mut self, n: usize, what: &str) -> Result<Vec<u8>> {
+        let raw_len = self.r.len((n * 16 + (1 << 20)).min(MAX_CHUNK_RAW_BYTES), "chunk raw length")?;
+        let frame = self.r.take(self.r.remaining(), "chunk data")?;
+        crate::coder::lossless::zstd_decompress(frame, raw_len, what)
+    }
+}
+
+/// Reads the inflated data of a chunk of `n` elements, part by part in stored order.
+pub struct ChunkReader<'a> {
+    r: Reader<'a>,
+    n: usize,
+    /// Bytes of inflated data: bounds the escape stream's length.
+    len: usize,
+}
+
+impl<'a> ChunkReader<'a> {
+    pub fn new(raw: &'a [u8], n: usize) -> Self {
+        Self { r: Reader::new(raw), n, len: raw.len() }
+    }
+
+    /// The exceptions; `width(e)` is the byte width of a raw value at position e.
+    pub fn exceptions(&mut self, width: impl Fn(usize) -> usize) -> Result<Vec<Exception>> {
+        let (r, n) = (&mut self.r, self.n);
+        // Each exception takes at least 2 bytes (position, kind).
+        let count = r.len(n.min(r.remaining() / 2), "exception count")?;
+        let mut exceptions = Vec::with_capacity(count);
+        let mut pos = 0usize;
+        for e in 0..count {
+            let gap = r.len(n, "exception position")?;
+            pos = if e == 0 { gap } else { pos + 1 + gap };
+            if pos >= n {
+                return corrupt("exception position outside the chunk");
+            }
+            let kind = r.u8("exception kind")?;
+            let bits = match kind {
+                EXC_RAW => {
+                    let w = width(pos);
+                    let b = r.take(w, "exception value")?;
+                    let mut a = [0u8; 8];
+                    a[..w].copy_from_slice(b);
+                    u64::from_le_bytes(a)
+                }
+                EXC_FILL => 0,
+                k => return corrupt(format!("unknown exception kind {k}")),
+            };
+            exceptions.push((pos, kind, bits));
+        }
+        Ok(exceptions)
+    }
+
+    /// The tile section of a chunk of `tiles` tiles, `latent_dim` latents per used tile.
+    pub fn tiles(&mut self, tiles: usize, latent_dim: usize) -> Result<TileSection> {
+        let r = &mut self.r;
+        let shift = r.u8("latent step")?;
+        if shift > MAX_LATENT_SHIFT {
+            return corrupt(format!("latent step 2^{shift} out of range"));
+        }
+        let modes = r.take(tiles, "tile modes")?.to_vec();
+        if modes.iter().any(|&m| m > 1) {
+            return corrupt("unknown tile mode");
+        }
+        let used = modes.iter().filter(|&&m| m == 1).count();
+        // Each latent takes at least a byte: a count the data cannot hold reserves nothing.
+        if used * latent_dim > r.remaining() {
+            return corrupt("latents are truncated");
+        }
+        let mut latents = Vec::with_capacity(used * latent_dim);
+        for _ in 0..used * latent_dim {
+            let v = crate::bytes::unzigzag(r.varint("latent")?);
+            latents.push(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        }
+        Ok(TileSection { shift, modes, latents })
+    }
+
+    /// The codes (escape stream, coder id, coder data), which must end the data exactly; and
+    /// the coder that stored them.
+    pub fn codes(mut self, shape: &ChunkShape) -> Result<(&'static dyn SymbolCoder, Vec<i64>)> {
+        let r = &mut self.r;
+        let esc_len = r.len(self.len, "escape stream length")?;
+        let mut escapes = Reader::new(r.take(esc_len, "escape stream")?);
+        let id = r.u8("symbol coder")?;
+        let coder = crate::coder::coder(id, shape)
+            .ok_or_else(|| CodecError::Corrupt(format!("unknown symbol coder {id}")))?;
+        let mut codes = Vec::new();
+        coder.decode(r, &mut escapes, shape, &mut codes)?;
+        r.finish("chunk data")?;
+        escapes.finish("escape stream")?;
+        Ok((coder, codes))
+    }
+}

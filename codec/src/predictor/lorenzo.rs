@@ -1,0 +1,237 @@
+//! Predictors 1–7: Lorenzo over the lattice axes in the id's bit mask (bit a = axis a): the 1-d,
+//! 2-d or 3-d differences of a chunk, in raster order. A neighbour outside the chunk counts as 0.
+
+use crate::error::Result;
+use crate::predictor::{Family, GridPredictor, Predictor, StreamInfo};
+
+/// Predictors 1–7.
+pub struct LorenzoFamily;
+
+/// Lorenzo over the axes in the mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lorenzo(pub u8);
+
+impl Family for LorenzoFamily {
+    fn ids(&self) -> std::ops::RangeInclusive<u8> {
+        1..=7
+    }
+
+    fn build(&self, id: u8, _streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
+        Ok(Box::new(Lorenzo(id)))
+    }
+
+    /// Every non-empty set of the axes longer than 1 (for a table only along the rows: its
+    /// columns have different units).
+    #[cfg(feature = "encode")]
+    fn candidates(&self, dims: [usize; 3], streams: &StreamInfo) -> Vec<Box<dyn Predictor>> {
+        let mut live = 0u8;
+        for (a, &d) in dims.iter().enumerate() {
+            if d > 1 && (!streams.table || a == 0) {
+                live |= 1 << a;
+            }
+        }
+        (1..=7u8).filter(|m| m & !live == 0).map(|m| Box::new(Lorenzo(m)) as Box<dyn Predictor>).collect()
+    }
+}
+
+impl GridPredictor for Lorenzo {
+    fn id(&self) -> u8 {
+        self.0
+    }
+
+    fn name(&self) -> String {
+        let m = self.0;
+        let axes: Vec<String> = (0..3).filter(|a| m & (1 << a) != 0).map(|a| a.to_string()).collect();
+        format!("lorenzo{}d(axes {})", m.count_ones(), axes.join(","))
+    }
+
+    fn sweep(&self, dims: [usize; 3], q: &mut [i64], visit: impl FnMut(usize, i64, i64) -> i64) {
+        lorenzo_sweep(dims, self.0, q, visit)
+    }
+}
+
+/// Offsets and signs of the Lorenzo stencil for a mask: Σ over non-empty subsets S of the axes,
+/// (−1)^(|S|+1) q[x − e_S].
+fn stencil(mask: u8) -> Vec<([usize; 3], i64)> {
+    (1..=7u8)
+        .filter(|s| s & !mask == 0)
+        .map(|s| {
+            let d = [0, 1, 2].map(|a| ((s >> a) & 1) as usize);
+            let sign = if s.count_ones() % 2 == 1 { 1 } else { -1 };
+            (d, sign)
+        })
+        .collect()
+}
+
+/// (offset back, sign) of each tap present.
+type Taps = Vec<(usize, i64)>;
+
+/// Lorenzo in raster order. Which taps exist depends on the row (i, j) and on whether k = 0:
+/// that is resolved once per row, and rows with the stencil's full set of taps run a loop with
+/// the taps fixed at compile time (the 1-, 2- and 3-axis stencils have 1, 3 and 7 taps).
+fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMut(usize, i64, i64) -> i64) {
+    let [n0, n1, n2] = dims;
+    let strides = [n1 * n2, n2, 1];
+    let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
+        .into_iter()
+        .map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
+        .collect();
+    // Sorted, so the previous element's tap (offset 1), when there is one, comes first.
+    let mut plus: Vec<usize> = taps.iter().filter(|t| t.2 > 0).map(|t| t.1).collect();
+    let minus: Vec<usize> = taps.iter().filter(|t| t.2 < 0).map(|t| t.1).collect();
+    plus.sort_unstable();
+    // The taps present depend only on whether i ≥ 1 and j ≥ 1 (stencil offsets are 0 or 1), and
+    // for the first element of a row on k = 0: four (row, first-element) pairs, built once.
+    let variants: Vec<(Taps, Taps)> = (0..4)
+        .map(|v| {
+            let (i_ok, j_ok) = (v & 1 != 0, v & 2 != 0);
+            let present = |d: &[usize; 3]| (d[0] == 0 || i_ok) && (d[1] == 0 || j_ok);
+            let row: Vec<(usize, i64)> = taps.iter().filter(|t| present(&t.0)).map(|t| (t.1, t.2)).collect();
+            let first = taps.iter().filter(|t| present(&t.0) && t.0[2] == 0).map(|t| (t.1, t.2)).collect();
+            (row, first)
+        })
+        .collect();
+    // Along axis 0 only (a table's columns): after the first plane every element has the one tap,
+    // so the rest is one run — tables have rows of a single element, too short to pay per row.
+    if mask == 1 && n0 > 1 {
+        let plane = n1 * n2;
+        for (e, v) in q[..plane].iter_mut().enumerate() {
+            *v = visit(e, 0, *v);
+        }
+        fixed_taps(q, plane..n0 * plane, [plane], [], &mut visit);
+        return;
+    }
+    let mut idx = 0;
+    for i in 0..n0 {
+        for j in 0..n1 {
+            let (row_taps, first_taps) = &variants[(i >= 1) as usize | ((j >= 1) as usize) << 1];
+            let generic = |idx: usize, t: &[(usize, i64)], q: &[i64]| {
+                t.iter().fold(0i64, |p, &(off, sign)| {
+                    let v = q[idx - off];
+                    if sign > 0 { p.wrapping_add(v) } else { p.wrapping_sub(v) }
+                })
+            };
+            let row_end = idx + n2;
+            if n2 > 0 {
+                q[idx] = visit(idx, generic(idx, first_taps, q), q[idx]);
+                idx += 1;
+            }
+            if row_taps.len() == taps.len() {
+                let rest = idx..row_end;
+                match (plus.as_slice(), minus.as_slice()) {
+                    (&[1], &[]) => carried_taps(q, rest, [], [], &mut visit),
+                    (&[a], &[]) => fixed_taps(q, rest, [a], [], &mut visit),
+                    (&[1, b], &[c]) => carried_taps(q, rest, [b], [c], &mut visit),
+                    (&[a, b], &[c]) => fixed_taps(q, rest, [a, b], [c], &mut visit),
+                    (&[1, b, c, d], &[e, f, g]) => carried_taps(q, rest, [b, c, d], [e, f, g], &mut visit),
+                    (&[a, b, c, d], &[e, f, g]) => fixed_taps(q, rest, [a, b, c, d], [e, f, g], &mut visit),
+                    _ => unreachable!("Lorenzo stencils have 1, 3 or 7 taps"),
+                }
+            } else {
+                for e in idx..row_end {
+                    q[e] = visit(e, generic(e, row_taps, q), q[e]);
+                }
+            }
+            idx = row_end;
+        }
+    }
+}
+
+/// [`fixed_taps`] for stencils along the last axis: the previous element's tap is the value just
+/// computed, carried in a register — the loop's only dependency chain is then one add long
+/// instead of a store and a reload. `plus` holds the other positive taps; they and `minus` reach
+/// rows before this one (offset ≥ the run's length), read as slices of the finished part.
+#[inline]
+fn carried_taps<const P: usize, const M: usize>(
+    q: &mut [i64],
+    range: std::ops::Range<usize>,
+    plus: [usize; P],
+    minus: [usize; M],
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
+) {
+    let (start, len) = (range.start, range.len());
+    let reach_back = plus.iter().chain(&minus).all(|&off| off >= len && off <= start);
+    if start == 0 || !reach_back {
+        let all_plus: Vec<usize> = std::iter::once(1).chain(plus).collect();
+        return generic_taps(q, range, &all_plus, &minus, visit);
+    }
+    let (done, row) = q.split_at_mut(start);
+    let row = &mut row[..len];
+    let plus = plus.map(|off| &done[start - off..start - off + len]);
+    let minus = minus.map(|off| &done[start - off..start - off + len]);
+    let mut prev = done[start - 1];
+    for (m, out) in row.iter_mut().enumerate() {
+        let mut p = prev;
+        for s in &plus {
+            p = p.wrapping_add(s[m]);
+        }
+        for s in &minus {
+            p = p.wrapping_sub(s[m]);
+        }
+        prev = visit(start + m, p, *out);
+        *out = prev;
+    }
+}
+
+/// Lorenzo over `range` with every tap present: Σ q[e − plus] − Σ q[e − minus], wrapping.
+#[inline]
+fn fixed_taps<const P: usize, const M: usize>(
+    q: &mut [i64],
+    range: std::ops::Range<usize>,
+    plus: [usize; P],
+    minus: [usize; M],
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
+) {
+    // The tap arrays' sizes are constants here, so these loops unroll.
+    for e in range {
+        let mut p = 0i64;
+        for off in plus {
+            p = p.wrapping_add(q[e - off]);
+        }
+        for off in minus {
+            p = p.wrapping_sub(q[e - off]);
+        }
+        q[e] = visit(e, p, q[e]);
+    }
+}
+
+#[inline]
+fn generic_taps(
+    q: &mut [i64],
+    range: std::ops::Range<usize>,
+    plus: &[usize],
+    minus: &[usize],
+    visit: &mut impl FnMut(usize, i64, i64) -> i64,
+) {
+    for e in range {
+        let mut p = 0i64;
+        for &off in plus {
+            p = p.wrapping_add(q[e - off]);
+        }
+        for &off in minus {
+            p = p.wrapping_sub(q[e - off]);
+        }
+        q[e] = visit(e, p, q[e]);
+    }
+}
+
+#[cfg(all(test, feature = "encode"))]
+mod tests {
+    use super::*;
+    use crate::predictor::tests::codes_of;
+
+    #[test]
+    fn lorenzo_is_exact_on_planes() {
+        let dims = [3, 4, 5];
+        let plane: Vec<i64> = (0..60).map(|i| (i / 20) * 7 + ((i / 5) % 4) * 3 - (i % 5) * 2).collect();
+        let c3 = codes_of(&Lorenzo(7), dims, &plane);
+        // A linear function is predicted exactly away from the borders.
+        for i in 1..3 {
+            for j in 1..4 {
+                for k in 1..5 {
+                    assert_eq!(c3[(i * 4 + j) * 5 + k], 0);
+                }
+            }
+        }
+    }
+}
