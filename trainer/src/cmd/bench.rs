@@ -16,7 +16,7 @@ use crate::device::{Compute, DeviceChoice, network_on};
 use crate::io::{ReadOptions, load, split_spec, write_atomic};
 use crate::metrics::evaluate;
 use crate::pipeline::{CompressRequest, ModelMode, compress_dataset, train_model};
-use crate::search::search_model;
+use crate::search::{Effort, search_model};
 use crate::train::{TrainConfig, time_epochs};
 
 #[derive(Args)]
@@ -213,7 +213,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             // with the configuration's shape when the search is off); its note counts in the ratio.
             let t = Instant::now();
             let (model, how) = if cfg.model.search {
-                let found = search_model(&ds, &cfg, fill, &name, BoundSpec::Rel(rel), &mut |_| {})?;
+                let found =
+                    search_model(&ds, &cfg, fill, &name, BoundSpec::Rel(rel), Effort::Default, &mut |_| {})?;
                 (found.model, found.note)
             } else {
                 (Some(train_model(&ds, &cfg, fill, &name, &mut |_| {})?), "model trained".to_string())

@@ -14,7 +14,7 @@ use super::common::{
 };
 use crate::device::resolve as use_device;
 use crate::pipeline::{CompressRequest, ModelMode, Target, compress_dataset, train_model};
-use crate::search::search_model;
+use crate::search::{Effort, search_model};
 
 #[derive(Args)]
 pub struct CompressArgs {
@@ -30,9 +30,14 @@ pub struct CompressArgs {
     /// With --model: put the model into the archive (offline mode).
     #[arg(long, requires = "model")]
     pub embed_model: bool,
-    /// Classic predictors only: no training.
+    /// Classic predictors only: no training (the same as `--effort fast`).
     #[arg(long, conflicts_with = "model")]
     pub no_model: bool,
+    /// How much time learning may take: `fast` trains nothing; `default` first trains a small
+    /// pilot network for about a second and searches for a model only where the pilot shows one
+    /// can pay; `max` always searches (6–7 networks, tens of seconds).
+    #[arg(long, value_enum, default_value = "default", conflicts_with = "model")]
+    pub effort: Effort,
     /// Keep the model even where classic predictors alone would give a smaller archive.
     #[arg(long, conflicts_with = "no_model")]
     pub force_model: bool,
@@ -45,9 +50,21 @@ pub struct CompressArgs {
 }
 
 pub fn run(args: &CompressArgs) -> Result<()> {
-    let CompressArgs { input, output, bound, model, embed_model, no_model, force_model, common, json, quiet } =
-        args;
-    let (no_model, force_model, json, quiet) = (*no_model, *force_model, *json, *quiet);
+    let CompressArgs {
+        input,
+        output,
+        bound,
+        model,
+        embed_model,
+        no_model,
+        effort,
+        force_model,
+        common,
+        json,
+        quiet,
+    } = args;
+    let (force_model, json, quiet, effort) = (*force_model, *json, *quiet, *effort);
+    let no_model = *no_model || effort == Effort::Fast;
     refuse_inputs(output, &[input.as_str()], &[model.as_deref(), common.config.as_deref()])?;
     let target = bound.target()?;
     let mut cfg = load_config(common.config.as_deref())?;
@@ -63,12 +80,15 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     let trained;
     let given;
     let mut search_details = None;
+    // What learning cost and decided (None without training: no model, or a given one).
+    let mut learning: Option<(f64, String)> = None;
     let mode = if no_model {
         ModelMode::None
     } else if let Some(m) = model {
         given = load_model(m)?;
         if *embed_model { ModelMode::Embed(&given) } else { ModelMode::Reference(&given) }
     } else {
+        let learning_started = Instant::now();
         let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
         let search = match target {
             Target::Bound(b) if cfg.model.search && !force_model => Some(b),
@@ -78,7 +98,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         trained = match search {
             Some(b) => {
                 let spin = spinner("choosing block and latent size on a sample", quiet || json);
-                let outcome = search_model(ds, &cfg, fill, &source, b, &mut on_epoch)
+                let outcome = search_model(ds, &cfg, fill, &source, b, effort, &mut on_epoch)
                     .with_context(|| format!("{input}: model search failed"))?;
                 spin.finish_and_clear();
                 if !(quiet || json) {
@@ -94,6 +114,13 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             ),
         };
         bar.finish_and_clear();
+        let decision = match (&trained, notes.last()) {
+            (Some(_), Some(note)) if search.is_some() => format!("trained the model it chose ({note})"),
+            (Some(_), _) => "trained the configured model".to_string(),
+            (None, Some(note)) => note.clone(),
+            (None, None) => "no model".to_string(),
+        };
+        learning = Some((learning_started.elapsed().as_secs_f64(), decision));
         match &trained {
             Some(t) => {
                 let r = &t.record;
@@ -125,7 +152,8 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             json!({"archive": output, "source": source, "original_bytes": ds.original_bytes(), "archive_bytes": c.bytes.len(),
                 "ratio": ratio, "model": c.metadata.model != ModelUse::None, "ae_tiles": c.ae_tiles, "tiles": c.total_tiles,
                 "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes,
-                "model_search": search_details})
+                "model_search": search_details,
+                "learning": learning.as_ref().map(|(seconds, decision)| json!({"effort": effort.name(), "seconds": seconds, "decision": decision}))})
         );
     } else {
         println!(
@@ -143,6 +171,9 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             c.exceptions,
             secs
         );
+        if let Some((seconds, decision)) = &learning {
+            println!("learning ({} effort): {seconds:.2}s, {decision}", effort.name());
+        }
     }
     Ok(())
 }
