@@ -58,12 +58,13 @@ pub fn prequantize(x: f64, bound: f64, step: f64, offset: f64, dtype: DType) -> 
     if !x.is_finite() {
         return None;
     }
-    let r = ((x - offset) / step).round();
-    // (x − offset) / step may overflow to ±inf: that is caught here too.
-    if r.abs() > MAX_Q {
+    let y = (x - offset) / step;
+    // (x − offset) / step may overflow to ±inf: that is caught here too. (|round(y)| > MAX_Q
+    // exactly when |y| > MAX_Q: from 2^52 on every f64 is an integer.)
+    if y.abs() > MAX_Q {
         return None;
     }
-    let q = r as i64;
+    let q = round_to_i64(y);
     let back = to_dtype(dequantize(q, step, offset), dtype);
     if (x - back).abs() <= bound { Some(q) } else { None }
 }

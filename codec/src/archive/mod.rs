@@ -411,9 +411,23 @@ impl<'a> Archive<'a> {
     /// Like [`Self::decode_each`], with the decoder network on `net` when given.
     pub fn decode_each_on(
         &self,
-        mut sink: impl FnMut(Dataset) -> Result<()>,
+        sink: impl FnMut(Dataset) -> Result<()>,
         net: Option<&dyn NetworkRunner>,
     ) -> Result<()> {
+        if self.decode_each_hash(sink, net)? != self.meta.content_hash {
+            return corrupt("decoded values do not match the archive's content hash");
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::decode_each_on`], but returns the content hash of what was decoded instead
+    /// of checking it (the compressor computes the hash it stores this way). Chunks are decoded
+    /// a batch at a time, in parallel with the `parallel` feature.
+    pub fn decode_each_hash(
+        &self,
+        mut sink: impl FnMut(Dataset) -> Result<()>,
+        net: Option<&dyn NetworkRunner>,
+    ) -> Result<[u8; 32]> {
         let mut check = StreamCheck::new(self);
         let batch = decode_batch_size();
         for first in (0..self.chunk_count()).step_by(batch) {
@@ -422,7 +436,7 @@ impl<'a> Archive<'a> {
                 sink(check.accept(self, &c)?)?;
             }
         }
-        check.finish(self)
+        check.hash(self)
     }
 }
 

@@ -170,13 +170,18 @@ impl StreamCheck {
 
     /// After the last chunk: every row seen and the content hash matches.
     pub fn finish(self, archive: &Archive<'_>) -> Result<()> {
+        if self.hash(archive)? != archive.meta.content_hash {
+            return corrupt("decoded values do not match the archive's content hash");
+        }
+        Ok(())
+    }
+
+    /// After the last chunk: every row seen; the content hash of what was accepted.
+    pub fn hash(self, archive: &Archive<'_>) -> Result<[u8; 32]> {
         let rows = archive.lattice[0];
         if self.next_row != rows && archive.lattice.iter().product::<usize>() > 0 {
             return corrupt("chunks do not cover the data");
         }
-        if self.hasher.finalize() != archive.meta.content_hash {
-            return corrupt("decoded values do not match the archive's content hash");
-        }
-        Ok(())
+        Ok(self.hasher.finalize())
     }
 }

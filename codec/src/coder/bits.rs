@@ -61,6 +61,7 @@ impl<'a> BitReader<'a> {
 /// MSB-first bit writer: the Huffman bitstreams and the extra bits of the bucket coders.
 #[derive(Default)]
 pub(crate) struct BitWriter {
+    /// Whole 32-bit words written so far.
     out: Vec<u8>,
     acc: u64,
     n: u32,
@@ -72,29 +73,65 @@ impl BitWriter {
     }
 
     /// Appends the low `count` ≤ 64 bits of `value`, most significant first.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put(&mut self, count: u32, value: u64) {
         if count > 32 {
             self.put(count - 32, value >> 32);
             self.put(32, value & 0xffff_ffff);
             return;
         }
-        if count == 0 {
-            return;
-        }
+        // `acc` holds `n` < 32 pending bits (its higher bits are stale); whole 32-bit words go out
+        // at once.
         self.acc = (self.acc << count) | (value & ((1u64 << count) - 1));
         self.n += count;
-        while self.n >= 8 {
-            self.n -= 8;
-            self.out.push((self.acc >> self.n) as u8);
+        if self.n >= 32 {
+            self.n -= 32;
+            self.out.extend_from_slice(&((self.acc >> self.n) as u32).to_be_bytes());
         }
     }
 
     /// The bytes, the last one padded with zero bits.
     pub(crate) fn finish(mut self) -> Vec<u8> {
+        while self.n >= 8 {
+            self.n -= 8;
+            self.out.push((self.acc >> self.n) as u8);
+        }
         if self.n > 0 {
             self.out.push((self.acc << (8 - self.n)) as u8);
         }
         self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_and_reader_agree_on_every_width() {
+        let mut w = BitWriter::default();
+        let items: Vec<(u32, u64)> =
+            (0..2000u64).map(|i| ((i * 7 % 65) as u32, i.wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+        for &(count, value) in &items {
+            w.put(count, value);
+        }
+        let bytes = w.finish();
+        let total: u64 = items.iter().map(|&(c, _)| c as u64).sum();
+        assert_eq!(bytes.len() as u64, total.div_ceil(8));
+        let mut r = BitReader::new(&bytes);
+        for &(count, value) in &items {
+            let mut got = 0u64;
+            let mut left = count;
+            while left > 0 {
+                let take = left.min(32);
+                r.refill();
+                got = got << take | (r.buf >> (64 - take));
+                r.consume(take);
+                left -= take;
+            }
+            let want = if count == 64 { value } else { value & ((1u64 << count) - 1) };
+            assert_eq!(got, want, "{count} bits");
+        }
+        assert!(r.consumed() <= bytes.len() as u64 * 8);
     }
 }

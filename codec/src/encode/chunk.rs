@@ -151,10 +151,10 @@ pub(super) fn encode_chunk(
         }
         exceptions.sort_by_key(|x| x.0);
     };
-    let chosen = top.pick(|c| {
+    let (chosen, packed) = top.pick(|c| {
         let mut exc = exceptions.clone();
         with_new_exceptions(&mut exc, &c.new_exceptions);
-        pack(write_prefix(&exc, None, n), &c.codes, &shape, opts.zstd_level).1.len()
+        pack(write_prefix(&exc, None, n), &c.codes, &shape, opts.zstd_level)
     });
     let predictor = candidates[chosen.predictor].as_ref();
     let mut codes = chosen.codes;
@@ -182,9 +182,16 @@ pub(super) fn encode_chunk(
         )?),
     };
 
-    // 4. Bytes.
-    let prefix = write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n);
-    let (raw_len, frame) = pack(prefix, &codes, &shape, opts.zstd_level);
+    // 4. Bytes (already packed while choosing, unless there is a tile section).
+    let (raw_len, frame) = match (packed, &tiles) {
+        (Some(packed), None) => packed,
+        _ => pack(
+            write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n),
+            &codes,
+            &shape,
+            opts.zstd_level,
+        ),
+    };
     Ok(EncodedChunk {
         start: chunk.start,
         rows: chunk.dims[0],
@@ -236,16 +243,18 @@ impl TopCandidates {
         }
     }
 
-    /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one `real_size` finds
-    /// smallest (the first on ties).
-    fn pick(self, real_size: impl Fn(&Candidate) -> usize) -> Candidate {
+    /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one whose frame
+    /// `pack` (inflated length, frame) finds smallest (the first on ties), with that frame.
+    fn pick(self, pack: impl Fn(&Candidate) -> (usize, Vec<u8>)) -> (Candidate, Option<(usize, Vec<u8>)>) {
         let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
         let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
         if close.len() == 1 {
-            return close.into_iter().next().expect("one candidate");
+            return (close.into_iter().next().expect("one candidate"), None);
         }
-        let sizes: Vec<usize> = close.iter().map(&real_size).collect();
-        let best = (0..close.len()).min_by_key(|&i| (sizes[i], i)).expect("one candidate");
-        close.into_iter().nth(best).expect("index in range")
+        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close.iter().map(|c| Some(pack(c))).collect();
+        let best = (0..close.len())
+            .min_by_key(|&i| (packed[i].as_ref().map_or(usize::MAX, |p| p.1.len()), i))
+            .expect("one candidate");
+        (close.into_iter().nth(best).expect("index in range"), packed[best].take())
     }
 }

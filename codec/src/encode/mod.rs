@@ -215,20 +215,25 @@ fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeMode
     Ok(Draft { streams, metadata, chunks })
 }
 
-/// Decodes the draft, checks every value against the bound, hashes what the decoder gives, writes
-/// the final archive and decodes that once more (hash included).
+/// Decodes the draft, checks every value against the bound, hashes what the decoder gives, and
+/// writes the final archive.
 fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Compressed> {
     let Draft { streams, mut metadata, chunks } = draft;
     let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
-    let decoded = {
+    // The draft decoded chunk by chunk (in parallel batches), each chunk's values checked against
+    // the input as they come and hashed in order: no decoded copy of the whole input is kept.
+    metadata.content_hash = {
         let bytes = assemble(&metadata, model, &chunks);
         let a = Archive::open(&bytes, external)?;
-        let parts = (0..a.chunk_count()).map(|i| a.decode_chunk(i)).collect::<Result<Vec<_>>>()?;
-        a.assemble_unchecked(parts)?
+        let mut done = 0;
+        a.decode_each_hash(
+            |part| {
+                done += verify::verify_part(ds, &part, done, &streams, metadata.fill_value)?;
+                Ok(())
+            },
+            None,
+        )?
     };
-    verify::verify_bound(ds, &decoded, &streams, metadata.fill_value)?;
-    let kind = crate::hash::HashKind::of_version(crate::format::container::FORMAT_VERSION);
-    metadata.content_hash = crate::hash::archive_content_hash(kind, &metadata, &decoded);
     // The final archive differs from the checked draft only by the hash in its metadata (the chunk
     // bytes are the same), so opening it — container, metadata, model and index — is enough.
     let bytes = assemble(&metadata, model, &chunks);

@@ -171,7 +171,10 @@ impl Feedback {
                 return p;
             }
             let x = value(e);
-            let c = ((x - p) / step).round();
+            let y = (x - p) / step;
+            // As `y.round()` (the libm call is slow on baseline x86-64); a zero comes out +0, as
+            // the decoder's `f64(code)` does.
+            let c = if y.abs() < MAX_CODE { crate::quant::round_to_i64(y) as f64 } else { y.round() };
             if c.is_finite() && c.abs() < MAX_CODE {
                 let r = p + c * step;
                 let out = to_dtype(r, dtype);
