@@ -12,6 +12,7 @@ use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
 use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, estimated_bytes};
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
+use rayon::prelude::*;
 
 use super::{CompressOptions, Stream, grid_of};
 
@@ -131,16 +132,28 @@ pub(super) fn encode_chunk(
             values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
         };
         let mut scored: Vec<(f64, usize)> =
-            candidates.iter().enumerate().map(|(i, p)| (estimate(p.as_ref(), &input).0, i)).collect();
+            candidates.par_iter().enumerate().map(|(i, p)| (estimate(p.as_ref(), &input).0, i)).collect();
         scored.sort_by(|x, y| x.0.total_cmp(&y.0));
         order = scored.into_iter().take(SHORTLIST).map(|(_, i)| i).collect();
     }
     let whole = ChunkInput { dims: chunk.dims, q: &q, exceptions: &exc_mask, values };
-    let mut top = TopCandidates::default();
-    for &i in &order {
-        let (cost, d) = estimate(candidates[i].as_ref(), &whole);
-        top.offer(Candidate { cost, predictor: i, codes: d.codes, new_exceptions: d.new_exceptions });
-    }
+    // On all cores; each worker keeps only its best few (a chunk's codes each), and the merge gives
+    // what offering them in order would.
+    let top = order
+        .par_iter()
+        .enumerate()
+        .fold(TopCandidates::default, |mut top, (rank, &i)| {
+            let (cost, d) = estimate(candidates[i].as_ref(), &whole);
+            top.offer(Candidate {
+                cost,
+                rank,
+                predictor: i,
+                codes: d.codes,
+                new_exceptions: d.new_exceptions,
+            });
+            top
+        })
+        .reduce(TopCandidates::default, TopCandidates::merge);
     // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
     // those are packed for real and the smallest kept.
     let shape = ChunkShape { dims: chunk.dims, streams: streams.len(), table };
@@ -220,6 +233,8 @@ fn sample_box(dims: [usize; 3]) -> [usize; 3] {
 /// A predictor's estimate for a chunk: its codes, and the values it leaves to store exactly.
 struct Candidate {
     cost: f64,
+    /// Its place in the order candidates are offered in: ties in cost go to the earlier.
+    rank: usize,
     /// Which of the chunk's candidate predictors.
     predictor: usize,
     codes: Vec<i64>,
@@ -235,23 +250,35 @@ const TOP_CANDIDATES: usize = 3;
 const CLOSE_ESTIMATE: f64 = 0.03;
 
 impl TopCandidates {
+    /// Keeps `c` if it is among the best by (cost, rank).
     fn offer(&mut self, c: Candidate) {
-        let at = self.0.partition_point(|k| k.cost <= c.cost);
+        let at = self.0.partition_point(|k| k.cost < c.cost || (k.cost == c.cost && k.rank < c.rank));
         if at < TOP_CANDIDATES {
             self.0.insert(at, c);
             self.0.truncate(TOP_CANDIDATES);
         }
     }
 
+    /// The best of both.
+    fn merge(mut self, other: Self) -> Self {
+        for c in other.0 {
+            self.offer(c);
+        }
+        self
+    }
+
     /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one whose frame
     /// `pack` (inflated length, frame) finds smallest (the first on ties), with that frame.
-    fn pick(self, pack: impl Fn(&Candidate) -> (usize, Vec<u8>)) -> (Candidate, Option<(usize, Vec<u8>)>) {
+    fn pick(
+        self,
+        pack: impl Fn(&Candidate) -> (usize, Vec<u8>) + Sync,
+    ) -> (Candidate, Option<(usize, Vec<u8>)>) {
         let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
         let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
         if close.len() == 1 {
             return (close.into_iter().next().expect("one candidate"), None);
         }
-        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close.iter().map(|c| Some(pack(c))).collect();
+        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close.par_iter().map(|c| Some(pack(c))).collect();
         let best = (0..close.len())
             .min_by_key(|&i| (packed[i].as_ref().map_or(usize::MAX, |p| p.1.len()), i))
             .expect("one candidate");

@@ -81,8 +81,9 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
         symbols.reserve(codes.len());
         crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
     }
-    coders
-        .into_iter()
+    use rayon::prelude::*;
+    let packed: Vec<(usize, Vec<u8>)> = coders
+        .into_par_iter()
         .map(|c| {
             let mut raw = prefix.clone();
             let esc: &[u8] = if c.uses_escapes() { &escapes } else { &[] };
@@ -92,8 +93,9 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
             c.encode(codes, &symbols, shape, &mut raw);
             (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level))
         })
-        .min_by_key(|(_, z)| z.len())
-        .expect("coder 1 is tried on every chunk")
+        .collect();
+    // The first of the smallest, in `CODERS` order.
+    packed.into_iter().min_by_key(|(_, z)| z.len()).expect("coder 1 is tried on every chunk")
 }
 
 /// The chunk section's payload.

@@ -60,6 +60,9 @@ struct Row {
     psnr: f64,
     max_err_over_range: f64,
     comp_mbs: f64,
+    /// Ours only: compression on one thread (the column above uses every thread; the peers run
+    /// on one).
+    comp_mbs_1t: Option<f64>,
     dec_mbs: f64,
     /// Ours only: decompression on one thread (the column above uses every thread).
     dec_mbs_1t: Option<f64>,
@@ -228,6 +231,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let (c, cs) = best_of(3, || compress_dataset(&request))?;
             let (back, ds_) = best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?))?;
             let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+            let (_, cs1) = one.install(|| best_of(3, || compress_dataset(&request)))?;
             let (_, ds1) = one.install(|| best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?)))?;
             let m = &evaluate(&ds, &back)?[0];
             if m.max_error_over_range > rel {
@@ -241,6 +245,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 psnr: m.psnr_db,
                 max_err_over_range: m.max_error_over_range,
                 comp_mbs: mb / cs,
+                comp_mbs_1t: Some(mb / cs1),
                 dec_mbs: mb / ds_,
                 dec_mbs_1t: Some(mb / ds1),
                 note: format!(
@@ -281,6 +286,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         .or_else(|| r["colwise_max_abs_over_range_max"].as_f64())
                         .unwrap_or(f64::NAN),
                     comp_mbs: f("comp_MBps_best"),
+                    comp_mbs_1t: None,
                     dec_mbs: f("decomp_MBps_best"),
                     dec_mbs_1t: None,
                     note: mode.to_string(),
@@ -292,22 +298,26 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("{}", serde_json::json!({"epoch_seconds_note": md.lines().next(), "rows": rows}));
     }
     let header = format!(
-        "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s | decomp MB/s (ours: {} threads) | ours, 1 thread | notes |\n|---|---|---|---|---|---|---|---|---|---|---|",
-        rayon::current_num_threads()
+        "| input | codec | bound (× range) | ratio | ours ÷ SZ3 | PSNR dB | max err / range | comp MB/s (ours: {t} threads) | ours, 1 thread | ÷ SZ3, 1 thread | decomp MB/s (ours: {t} threads) | ours, 1 thread | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        t = rayon::current_num_threads()
     );
     if !args.json {
         println!("{header}");
     }
     writeln!(md, "{header}")?;
     for r in &rows {
-        let sz3 =
-            rows.iter().find(|p| p.input == r.input && p.codec == "SZ3" && p.rel == r.rel).map(|p| p.ratio);
+        let sz3 = rows.iter().find(|p| p.input == r.input && p.codec == "SZ3" && p.rel == r.rel);
         let vs = match (r.codec.as_str(), sz3) {
-            ("baler", Some(s)) => format!("{:.2}", r.ratio / s),
+            ("baler", Some(s)) => format!("{:.2}", r.ratio / s.ratio),
+            _ => String::new(),
+        };
+        // Compression speed against SZ3's on the same data and bound, both on one thread.
+        let speed_vs = match (r.comp_mbs_1t, sz3) {
+            (Some(ours), Some(s)) => format!("{:.2}", ours / s.comp_mbs),
             _ => String::new(),
         };
         let line = format!(
-            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.2e} | {:.0} | {:.0} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.2e} | {:.0} | {} | {} | {:.0} | {} | {} |",
             r.input,
             r.codec,
             r.rel.map_or("lossless".into(), |v| format!("{v:e}")),
@@ -316,6 +326,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             r.psnr,
             r.max_err_over_range,
             r.comp_mbs,
+            r.comp_mbs_1t.map_or(String::new(), |v| format!("{v:.0}")),
+            speed_vs,
             r.dec_mbs,
             r.dec_mbs_1t.map_or(String::new(), |v| format!("{v:.0}")),
             r.note
