@@ -182,35 +182,38 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
             "shape {file_shape:?} of zero-width '{ts}' holds more items than the file has bytes"
         ));
     }
-    let mut data = Vec::with_capacity(need.min(prealloc));
-    r.by_ref().take(need as u64).read_to_end(&mut data).map_err(|e| e.to_string())?;
-    if data.len() < need {
-        return Err(format!("truncated: {}", needs(data.len() as u64)));
-    }
-    // `len` may have been a claim (a zip member's size): the stream must end here.
-    let mut probe = [0u8; 1];
-    if r.read(&mut probe).map_err(|e| e.to_string())? > 0 {
-        return Err(format!(
-            "trailing bytes after the data: shape {file_shape:?} of '{ts}' needs {need} bytes, the stream holds more"
-        ));
-    }
-    let data = &data[..];
     let big = ts.endianness() == Endianness::Big;
     let fortran = header.order() == Order::Fortran;
     let size = ts.size_field();
     let unsupported = |what: &str| Err(format!("unsupported dtype '{ts}' ({what})"));
+    let truncated = |got: usize| format!("truncated: {}", needs(got as u64));
 
+    // Numbers are converted block by block as they are read: the file's bytes are never held
+    // whole next to the values (for float32 that was a third of the peak memory).
     macro_rules! decode {
-        ($t:ty, $map:expr) => {
-            data.chunks_exact(std::mem::size_of::<$t>())
-                .map(|c| {
+        ($t:ty, $map:expr) => {{
+            const W: usize = std::mem::size_of::<$t>();
+            // All of it when the stream's length is known to hold the data; else what `prealloc`
+            // bytes justify (8-byte values), growing as the bytes arrive.
+            let mut out = Vec::with_capacity(if need <= prealloc { n } else { n.min(prealloc / 8) });
+            read_blocks(r, need, W, &truncated, |block| {
+                out.extend(block.chunks_exact(W).map(|c| {
                     let b = c.try_into().expect("chunk size");
                     let x = if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) };
                     $map(x)
-                })
-                .collect::<Vec<_>>()
-        };
+                }))
+            })?;
+            expect_end(r, &file_shape, &ts, need)?;
+            out
+        }};
     }
+    // Strings are decoded from the whole data.
+    let read_all = |r: &mut dyn io::Read| -> Result<Vec<u8>, String> {
+        let mut data = Vec::with_capacity(need.min(prealloc));
+        read_blocks(r, need, 1, &truncated, |block| data.extend_from_slice(block))?;
+        expect_end(r, &file_shape, &ts, need)?;
+        Ok(data)
+    };
 
     let (dtype, values) = match (ts.type_char(), size) {
         (TypeChar::Float, 4) => (DType::F32, Values::Float(decode!(f32, f64::from))),
@@ -227,6 +230,7 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
         // a u64 above i64::MAX is kept by its bits
         (TypeChar::Uint, 8) => (DType::U64, Values::Int(decode!(u64, |x| x as i64))),
         (TypeChar::UnicodeStr, _) => {
+            let data = read_all(r)?;
             let width = item / 4;
             let mut values = Vec::with_capacity(n);
             for s in data.chunks_exact(width.max(1) * 4).take(n) {
@@ -251,6 +255,7 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
             });
         }
         (TypeChar::ByteStr, _) => {
+            let data = read_all(r)?;
             let mut values = Vec::with_capacity(n);
             if item == 0 {
                 values.resize(n, String::new());
@@ -277,6 +282,52 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
         Values::Int(v) => Values::Int(reorder(v, &file_shape, fortran)),
     };
     Ok(Parsed::Numeric(Array { dtype, shape: c_shape(&file_shape), values }))
+}
+
+/// Reads exactly `need` bytes, handing them to `take` in blocks of whole items; a stream that
+/// ends early is the error `truncated(bytes read)`.
+fn read_blocks(
+    r: &mut (impl io::Read + ?Sized),
+    need: usize,
+    item: usize,
+    truncated: &dyn Fn(usize) -> String,
+    mut take: impl FnMut(&[u8]),
+) -> Result<(), String> {
+    const BLOCK: usize = 1 << 16;
+    let block = (BLOCK / item.max(1)).max(1) * item.max(1);
+    let mut buf = vec![0u8; block.min(need)];
+    let mut done = 0;
+    while done < need {
+        let want = block.min(need - done);
+        let mut got = 0;
+        while got < want {
+            match r.read(&mut buf[got..want]) {
+                Ok(0) => return Err(truncated(done + got)),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        take(&buf[..want]);
+        done += want;
+    }
+    Ok(())
+}
+
+/// After the data: `len` may have been a claim (a zip member's size), so the stream must end here.
+fn expect_end(
+    r: &mut (impl io::Read + ?Sized),
+    file_shape: &[usize],
+    ts: &impl std::fmt::Display,
+    need: usize,
+) -> Result<(), String> {
+    let mut probe = [0u8; 1];
+    if r.read(&mut probe).map_err(|e| e.to_string())? > 0 {
+        return Err(format!(
+            "trailing bytes after the data: shape {file_shape:?} of '{ts}' needs {need} bytes, the stream holds more"
+        ));
+    }
+    Ok(())
 }
 
 /// A 0-d array is read as shape `[1]`.
