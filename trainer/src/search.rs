@@ -253,9 +253,11 @@ fn gate(
     blocks.dedup();
     for block in blocks {
         let latents: Vec<usize> = candidates.iter().filter(|c| c.0 == block).map(|c| c.1).collect();
-        match linear_gate::estimate(ds, &block, &latents, &cfg.model.hidden, fill, bound)? {
-            None => kept.extend(latents.iter().map(|&z| (block.clone(), z))),
-            Some(estimates) => {
+        // Shapes it cannot estimate (a tile too wide, a block that does not fit the data) are
+        // left to training, which reports what it can and cannot do.
+        match linear_gate::estimate(ds, &block, &latents, &cfg.model.hidden, fill, bound) {
+            Ok(None) | Err(_) => kept.extend(latents.iter().map(|&z| (block.clone(), z))),
+            Ok(Some(estimates)) => {
                 for e in estimates {
                     let shape = match ds {
                         Dataset::Table { .. } => format!("latent {}", e.latent),
@@ -270,6 +272,10 @@ fn gate(
         }
     }
     let what = if matches!(ds, Dataset::Table { .. }) { "" } else { " (block/latent)" };
-    let said = format!("an ideal network would give{what} {}", said.join(", "));
+    let said = if said.is_empty() {
+        "no candidate shape could be estimated".to_string()
+    } else {
+        format!("an ideal network would give{what} {}", said.join(", "))
+    };
     Ok((kept, said))
 }

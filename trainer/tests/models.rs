@@ -214,6 +214,38 @@ fn compress_searches_block_and_latent_and_says_what_it_chose() {
     assert!(info_json(&cfd, &[])["notes"].to_string().contains("none of 6 autoencoders paid"));
 }
 
+/// A block the data cannot take (3-d bricks on a 2-d field) is not estimated and cannot train:
+/// the search says so and the archive is the classic one, no error.
+#[test]
+fn a_block_the_data_cannot_take_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let field = dir.path().join("f.npy");
+    let values: Vec<f64> = (0..64 * 64).map(|i| (i as f64 * 0.01).sin()).collect();
+    write_dataset(
+        &field,
+        &Dataset::Field(Array { dtype: DType::F64, shape: vec![64, 64], values: Values::Float(values) }),
+    )
+    .unwrap();
+    let cfg = config(dir.path(), "bricks.toml", "[model]\nblock = [4, 8, 8]\n");
+    let arc = dir.path().join("f.baler");
+    let out: serde_json::Value = serde_json::from_str(&ok(&[
+        "compress",
+        s(&field),
+        "-o",
+        s(&arc),
+        "--rel",
+        "1e-3",
+        "--config",
+        s(&cfg),
+        "--json",
+    ]))
+    .unwrap();
+    let details = out["model_search"].as_str().unwrap();
+    assert!(details.starts_with("no candidate shape could be estimated"), "{details}");
+    assert!(details.contains("cannot train"), "{details}");
+    assert_eq!(out["model"], false, "{out}");
+}
+
 #[test]
 fn bad_model_configs_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
