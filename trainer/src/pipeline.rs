@@ -41,6 +41,17 @@ pub struct TrainingRecord {
     pub ext: RecordExt,
 }
 
+impl TrainingRecord {
+    /// Why training stopped, in words: "all 200 epochs", "early stopping at epoch 80", …
+    pub fn stopped(&self) -> String {
+        if self.stop_reason == "epochs" {
+            format!("all {} epochs", self.history.len())
+        } else {
+            self.stop_reason.clone()
+        }
+    }
+}
+
 /// What the record gained with the convolutional models and GDN.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RecordExt {
@@ -445,6 +456,17 @@ mod tests {
                 ext: RecordExt::default(),
             },
         }
+    }
+
+    #[test]
+    fn why_training_stopped_names_the_epoch_count() {
+        let mut m = model(4);
+        let epoch =
+            |epoch| EpochStats { epoch, train_loss: 0.1, val_loss: None, learning_rate: 1e-3, seconds: 0.0 };
+        m.record.history = (1..=3).map(epoch).collect();
+        assert_eq!(m.record.stopped(), "all 3 epochs");
+        m.record.stop_reason = "time limit".into();
+        assert_eq!(m.record.stopped(), "time limit");
     }
 
     #[test]

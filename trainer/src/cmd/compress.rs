@@ -125,7 +125,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             Some(t) => {
                 let r = &t.record;
                 // No wall time here: the same input and options give the same archive bytes.
-                notes.push(format!("trained here: {} tiles of {:?}, {}", r.samples, r.tile, r.stop_reason));
+                notes.push(format!("trained here: {} tiles of {:?}, {}", r.samples, r.tile, r.stopped()));
                 ModelMode::Embed(t)
             }
             None => ModelMode::None,

@@ -174,7 +174,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         r.tile,
         r.history.len(),
         train_seconds,
-        r.stop_reason,
+        r.stopped(),
         model.decoder_payload.len()
     );
     println!();

@@ -72,7 +72,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         r.samples,
         r.tile,
         r.seconds,
-        r.stop_reason,
+        r.stopped(),
         r.best_epoch,
         model.decoder_payload.len(),
         hex(&model.hash())
