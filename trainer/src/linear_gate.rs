@@ -10,7 +10,7 @@
 //! search is skipped. It costs a covariance of at most [`GATE_TILES`] tiles: a fraction of a second.
 
 use anyhow::Result;
-use baler_codec::preprocess::{dataset_tiles, normalization};
+use baler_codec::preprocess::dataset_tiles;
 use baler_codec::{BoundSpec, Dataset};
 
 use crate::pipeline::tile_for;
@@ -34,9 +34,11 @@ pub struct LinearEstimate {
 }
 
 /// Estimates for `block` with each of `latents`, or None where the tile is too wide to estimate
-/// (the caller then trains). `hidden`: the dense layers' widths, for the model's size.
+/// (the caller then trains). `norm`: the per-stream normalization training would use
+/// (`preprocess::normalization`); `hidden`: the dense layers' widths, for the model's size.
 pub fn estimate(
     ds: &Dataset,
+    norm: &[[f64; 2]],
     block: &[usize],
     latents: &[usize],
     hidden: &[usize],
@@ -48,8 +50,7 @@ pub fn estimate(
     if d > MAX_DIM || d == 0 {
         return Ok(None);
     }
-    let norm = normalization(ds, fill);
-    let (samples, n) = dataset_tiles(ds, tile, &norm, fill, GATE_TILES)?;
+    let (samples, n) = dataset_tiles(ds, tile, norm, fill, GATE_TILES)?;
     if n < 2 {
         return Ok(None);
     }

@@ -23,16 +23,15 @@ use crate::train::EpochStats;
 /// Elements of the sample the candidates compress (leading rows of the data).
 const SAMPLE_ELEMENTS: usize = 1 << 20;
 
-/// How much time learning may take: no training, a pilot that decides whether to search, or the
-/// full search.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How much time learning may take: no training, an estimate that decides which shapes to train,
+/// or the full search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Effort {
     /// Classic predictors only (as `--no-model`).
     Fast,
-    /// A pilot network first; the search only where it shows the model can pay.
+    /// Train only the shapes an ideal network's estimate says could pay (`linear_gate`).
     Default,
-    /// The full search, whatever the pilot would say.
+    /// The full search, whatever the estimate says.
     Max,
 }
 
@@ -125,7 +124,6 @@ fn kb(bytes: f64) -> String {
 }
 
 /// Runs the search for `ds` at `bound`; see the module documentation.
-#[allow(clippy::too_many_arguments)]
 pub fn search_model(
     ds: &Dataset,
     cfg: &Config,
@@ -258,11 +256,13 @@ fn gate(
     let mut said = Vec::new();
     let mut blocks: Vec<Vec<usize>> = candidates.iter().map(|c| c.0.clone()).collect();
     blocks.dedup();
+    // One pass over the data for the ranges, shared by every block.
+    let norm = baler_codec::preprocess::normalization(ds, fill);
     for block in blocks {
         let latents: Vec<usize> = candidates.iter().filter(|c| c.0 == block).map(|c| c.1).collect();
         // Shapes it cannot estimate (a tile too wide, a block that does not fit the data) are
         // left to training, which reports what it can and cannot do.
-        match linear_gate::estimate(ds, &block, &latents, &cfg.model.hidden, fill, bound) {
+        match linear_gate::estimate(ds, &norm, &block, &latents, &cfg.model.hidden, fill, bound) {
             Ok(None) | Err(_) => kept.extend(latents.iter().map(|&z| (block.clone(), z))),
             Ok(Some(estimates)) => {
                 for e in estimates {

@@ -70,6 +70,12 @@ fn train_compress_decode(
     (trained, compressed, info_json(&arc, &[]))
 }
 
+/// `compress INPUT -o ARCHIVE --rel REL --config CFG EXTRA… --json`, parsed.
+fn compress_json(input: &str, archive: &Path, rel: &str, cfg: &Path, extra: &[&str]) -> serde_json::Value {
+    let args = ["compress", input, "-o", s(archive), "--rel", rel, "--config", s(cfg)];
+    serde_json::from_str(&ok(&[&args[..], extra, &["--json"]].concat())).unwrap()
+}
+
 /// With `BALER_WRITE_GOLDEN=DIR`: compresses `input` (in `dir`) again with the trained model,
 /// named relatively (the archive's notes name its source), into DIR/`name`.
 fn write_golden(dir: &Path, input: &str, name: &str) {
@@ -163,18 +169,7 @@ fn compress_searches_block_and_latent_and_says_what_it_chose() {
     write_dataset(&field, &pattern_volume([32, 64, 64], [1, 16, 16], 7)).unwrap();
     let cfg = config(dir.path(), "search.toml", "[training]\nepochs = 200\nmax_seconds = 40.0\n");
     let arc = dir.path().join("a.baler");
-    let out: serde_json::Value = serde_json::from_str(&ok(&[
-        "compress",
-        s(&field),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--config",
-        s(&cfg),
-        "--json",
-    ]))
-    .unwrap();
+    let out = compress_json(s(&field), &arc, "1e-3", &cfg, &[]);
     let details = out["model_search"].as_str().unwrap();
     // The default effort estimates first what an ideal network of each of the six block × latent
     // shapes would give, trains those that could pay, then the winner once more with GDN.
@@ -192,11 +187,8 @@ fn compress_searches_block_and_latent_and_says_what_it_chose() {
 
     // On Baler's CFD example not even an ideal network would pay: no search runs.
     let cfd = dir.path().join("cfd.baler");
-    let compress_cfd = |effort: &str| -> serde_json::Value {
-        let args =
-            ["compress", &data("CFD_animation.npz"), "-o", s(&cfd), "--rel", "1e-2", "--config", s(&cfg)];
-        serde_json::from_str(&ok(&[&args[..], &["--effort", effort, "--json"]].concat())).unwrap()
-    };
+    let compress_cfd =
+        |effort: &str| compress_json(&data("CFD_animation.npz"), &cfd, "1e-2", &cfg, &["--effort", effort]);
     let out = compress_cfd("default");
     let decision = out["learning"]["decision"].as_str().unwrap();
     assert!(decision.starts_with("model search skipped: an ideal network"), "{out}");
@@ -228,18 +220,7 @@ fn a_block_the_data_cannot_take_is_reported_not_fatal() {
     .unwrap();
     let cfg = config(dir.path(), "bricks.toml", "[model]\nblock = [4, 8, 8]\n");
     let arc = dir.path().join("f.baler");
-    let out: serde_json::Value = serde_json::from_str(&ok(&[
-        "compress",
-        s(&field),
-        "-o",
-        s(&arc),
-        "--rel",
-        "1e-3",
-        "--config",
-        s(&cfg),
-        "--json",
-    ]))
-    .unwrap();
+    let out = compress_json(s(&field), &arc, "1e-3", &cfg, &[]);
     let details = out["model_search"].as_str().unwrap();
     assert!(details.starts_with("no candidate shape could be estimated"), "{details}");
     assert!(details.contains("cannot train"), "{details}");

@@ -240,7 +240,8 @@ impl<'a> Archive<'a> {
             return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
         }
         let version = crate::format::container::version_of(bytes);
-        let stream_info = streams::stream_info(&meta, &stream_params);
+        let stream_info =
+            StreamInfo::new(meta.table, &meta.streams, stream_params.iter().map(|p| p.center).collect());
         let hash_kind = HashKind::of_version(version);
         Ok(Self {
             meta,

@@ -3,7 +3,6 @@
 use crate::data::DType;
 use crate::error::{Result, corrupt};
 use crate::format::metadata::{Metadata, Quantizer};
-use crate::predictor::{FloatField, StreamInfo};
 use crate::quant::grid_point;
 
 /// Per-stream constants of the decode, derived from the metadata.
@@ -27,15 +26,6 @@ impl StreamParams {
     pub fn ae_grid(&self, p: f64) -> i64 {
         self.grid(self.ae_lo + p * (self.ae_hi - self.ae_lo))
     }
-}
-
-/// What the chunk predictors are built with.
-pub(super) fn stream_info(meta: &Metadata, params: &[StreamParams]) -> StreamInfo {
-    let float_field = match (meta.table, params.first().and_then(|p| p.float), meta.streams.first()) {
-        (false, Some((step, _)), Some(s)) => Some(FloatField { center: s.min + (s.max - s.min) / 2.0, step }),
-        _ => None,
-    };
-    StreamInfo { table: meta.table, centers: params.iter().map(|p| p.center).collect(), float_field }
 }
 
 pub(super) fn check_streams(meta: &Metadata, lattice: [usize; 3]) -> Result<Vec<StreamParams>> {

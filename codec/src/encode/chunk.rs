@@ -61,7 +61,8 @@ pub(super) fn encode_chunk(
     let (lat, table, streams, opts) = (cx.lattice, cx.table, cx.streams, cx.opts);
     let n = chunk.len();
     let plane = lat[1] * lat[2];
-    let stream_of = |e: usize| if table { (e / lat[2]) % lat[1] } else { 0 };
+    let shape = ChunkShape { dims: chunk.dims, streams: streams.len(), table };
+    let stream_of = |e: usize| shape.stream_of(e);
     let source_index = |e: usize| {
         if table { chunk.start + e / plane } else { chunk.start * plane + e }
     };
@@ -156,7 +157,6 @@ pub(super) fn encode_chunk(
         .reduce(TopCandidates::default, TopCandidates::merge);
     // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
     // those are packed for real and the smallest kept.
-    let shape = ChunkShape { dims: chunk.dims, streams: streams.len(), table };
     let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
         for &e in new {
             let s = &streams[stream_of(e)];

@@ -11,8 +11,8 @@ use crate::error::{CodecError, Result};
 use crate::format::container::{ContainerWriter, SectionKind};
 use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
 use crate::layout::{ChunkDims, lattice, plan_chunks};
+use crate::predictor::StreamInfo;
 pub use crate::predictor::autoencoder::AeModel;
-use crate::predictor::{FloatField, StreamInfo};
 use crate::quant::{float_quantizer, grid_point};
 use chunk::{Context, EncodedChunk, encode_chunk};
 
@@ -135,20 +135,6 @@ fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stre
         .collect()
 }
 
-/// What the chunk predictors are built with.
-fn stream_info(table: bool, streams: &[Stream<'_>]) -> StreamInfo {
-    let float_field = match (table, streams) {
-        (false, [s]) => match s.meta.quantizer {
-            Quantizer::Float { step, .. } => {
-                Some(FloatField { center: s.meta.min + (s.meta.max - s.meta.min) / 2.0, step })
-            }
-            Quantizer::Int => None,
-        },
-        _ => None,
-    };
-    StreamInfo { table, centers: streams.iter().map(|s| s.center).collect(), float_field }
-}
-
 fn grid_of(m: &StreamMeta, v: f64) -> i64 {
     let float = match m.quantizer {
         Quantizer::Float { step, offset, .. } => Some((step, offset)),
@@ -191,14 +177,15 @@ fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeMode
             crate::format::chunk::MAX_CHUNK_ELEMENTS
         )));
     }
-    let info = stream_info(table, &streams);
+    let metas: Vec<StreamMeta> = streams.iter().map(|s| s.meta.clone()).collect();
+    let info = StreamInfo::new(table, &metas, streams.iter().map(|s| s.center).collect());
     let cx = Context { lattice: lat, table, streams: &streams, info: &info, opts };
     let chunks =
         map_chunks(&plan, |c| encode_chunk(c, &cx, model)).into_iter().collect::<Result<Vec<_>>>()?;
     let metadata = Metadata {
         shape,
         table,
-        streams: streams.iter().map(|s| s.meta.clone()).collect(),
+        streams: metas,
         bound: opts.bound,
         fill_value: opts.fill_value,
         tile: tile.map(|t| t as u32),

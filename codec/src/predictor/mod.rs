@@ -15,6 +15,7 @@
 #[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::error::{Result, corrupt};
+use crate::format::metadata::{Quantizer, StreamMeta};
 
 pub mod autoencoder;
 pub mod constant;
@@ -58,6 +59,22 @@ pub struct StreamInfo {
     pub centers: Vec<i64>,
     /// A field of one Float stream: its centre value `min + (max − min)/2` and quantization step.
     pub float_field: Option<FloatField>,
+}
+
+impl StreamInfo {
+    /// From the archive's stream descriptions and each stream's centre on its grid.
+    pub fn new(table: bool, streams: &[StreamMeta], centers: Vec<i64>) -> Self {
+        let float_field = match (table, streams) {
+            (false, [s]) => match s.quantizer {
+                Quantizer::Float { step, .. } => {
+                    Some(FloatField { center: s.min + (s.max - s.min) / 2.0, step })
+                }
+                Quantizer::Int => None,
+            },
+            _ => None,
+        };
+        Self { table, centers, float_field }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

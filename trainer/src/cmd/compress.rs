@@ -33,9 +33,9 @@ pub struct CompressArgs {
     /// Classic predictors only: no training (the same as `--effort fast`).
     #[arg(long, conflicts_with = "model")]
     pub no_model: bool,
-    /// How much time learning may take: `fast` trains nothing; `default` first trains a small
-    /// pilot network for about a second and searches for a model only where the pilot shows one
-    /// can pay; `max` always searches (6–7 networks, tens of seconds).
+    /// How much time learning may take: `fast` trains nothing; `default` first estimates, without
+    /// training, what an ideal network of each candidate shape could give and trains only shapes
+    /// that could pay; `max` always searches (6–7 networks, tens of seconds).
     #[arg(long, value_enum, default_value = "default", conflicts_with = "model")]
     pub effort: Effort,
     /// Keep the model even where classic predictors alone would give a smaller archive.
@@ -95,7 +95,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             _ => None,
         };
         let fill = loaded.fill_value;
-        trained = match search {
+        let (model, decision) = match search {
             Some(b) => {
                 let spin = spinner("choosing block and latent size on a sample", quiet || json);
                 let outcome = search_model(ds, &cfg, fill, &source, b, effort, &mut on_epoch)
@@ -105,21 +105,23 @@ pub fn run(args: &CompressArgs) -> Result<()> {
                     eprintln!("{}", outcome.details);
                 }
                 search_details = Some(outcome.details);
+                let decision = match &outcome.model {
+                    Some(_) => format!("trained the model it chose ({})", outcome.note),
+                    None => outcome.note.clone(),
+                };
                 notes.push(outcome.note);
-                outcome.model
+                (outcome.model, decision)
             }
-            None => Some(
-                train_model(ds, &cfg, fill, &source, &mut on_epoch)
-                    .with_context(|| format!("{input}: training failed"))?,
+            None => (
+                Some(
+                    train_model(ds, &cfg, fill, &source, &mut on_epoch)
+                        .with_context(|| format!("{input}: training failed"))?,
+                ),
+                "trained the configured model".to_string(),
             ),
         };
+        trained = model;
         bar.finish_and_clear();
-        let decision = match (&trained, notes.last()) {
-            (Some(_), Some(note)) if search.is_some() => format!("trained the model it chose ({note})"),
-            (Some(_), _) => "trained the configured model".to_string(),
-            (None, Some(note)) => note.clone(),
-            (None, None) => "no model".to_string(),
-        };
         learning = Some((learning_started.elapsed().as_secs_f64(), decision));
         match &trained {
             Some(t) => {
