@@ -193,9 +193,9 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
     macro_rules! decode {
         ($t:ty, $map:expr) => {{
             const W: usize = std::mem::size_of::<$t>();
-            // All of it when the stream's length is known to hold the data; else what `prealloc`
-            // bytes justify (8-byte values), growing as the bytes arrive.
-            let mut out = Vec::with_capacity(if need <= prealloc { n } else { n.min(prealloc / 8) });
+            // At most `prealloc` bytes of values before the bytes arrive (all of them for a file,
+            // whose length is known; a zip member's length is only a claim), growing after.
+            let mut out = Vec::with_capacity(n.min(prealloc / 8));
             read_blocks(r, need, W, &truncated, |block| {
                 out.extend(block.chunks_exact(W).map(|c| {
                     let b = c.try_into().expect("chunk size");
