@@ -28,6 +28,8 @@ export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$CARGO_TARGET_DIR/mesa-sh
 # One profile (release) for the tests and the binary they drive; `gpu` = burn's wgpu backend and
 # the codec's WGSL decoder, tested on lavapipe (trainer/tests/gpu.rs).
 cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf,baler-train/gpu
+# The Python package: built by maturin from ./python, tested with pytest against that CLI.
+bash scripts/python-test.sh
 # The decoder must build for the browser (no burn, no C) ...
 cargo build -p baler-codec --release --target wasm32-unknown-unknown
 echo "wasm32-unknown-unknown build of baler-codec: ok"

@@ -5,6 +5,7 @@ pub mod config;
 /// File formats live in their own crate (no burn), so fuzzers and the Python package use them too.
 pub use baler_io as io;
 pub mod device;
+pub mod job;
 pub mod linear_gate;
 pub mod metrics;
 pub mod model;

@@ -13,8 +13,9 @@ use super::common::{
     refuse_inputs, spinner, write_bytes,
 };
 use crate::device::resolve as use_device;
-use crate::pipeline::{CompressRequest, ModelMode, Target, compress_dataset, train_model};
-use crate::search::{Effort, search_model};
+use crate::job::{self, CompressJob, JobOutcome, ModelChoice, Progress};
+use crate::search::Effort;
+use crate::train::EpochStats;
 
 #[derive(Args)]
 pub struct CompressArgs {
@@ -76,75 +77,26 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     let ds = &loaded.dataset;
     let started = Instant::now();
     let source = recorded_source(input, &loaded, common);
-    let mut notes = vec![format!("source: {source}")];
-    let trained;
-    let given;
-    let mut search_details = None;
-    // What learning cost and decided (None without training: no model, or a given one).
-    let mut learning: Option<(f64, String)> = None;
-    let mode = if no_model {
-        ModelMode::None
-    } else if let Some(m) = model {
-        given = load_model(m)?;
-        if *embed_model { ModelMode::Embed(&given) } else { ModelMode::Reference(&given) }
-    } else {
-        let learning_started = Instant::now();
-        let (bar, mut on_epoch) = epoch_progress(cfg.training.epochs, quiet || json);
-        let search = match target {
-            Target::Bound(b) if cfg.model.search && !force_model => Some(b),
-            _ => None,
-        };
-        let fill = loaded.fill_value;
-        let (model, decision) = match search {
-            Some(b) => {
-                let spin = spinner("choosing block and latent size on a sample", quiet || json);
-                let outcome = search_model(ds, &cfg, fill, &source, b, effort, &mut on_epoch)
-                    .with_context(|| format!("{input}: model search failed"))?;
-                spin.finish_and_clear();
-                if !(quiet || json) {
-                    eprintln!("{}", outcome.details);
-                }
-                search_details = Some(outcome.details);
-                let decision = match &outcome.model {
-                    Some(_) => format!("trained the model it chose ({})", outcome.note),
-                    None => outcome.note.clone(),
-                };
-                notes.push(outcome.note);
-                (outcome.model, decision)
-            }
-            None => (
-                Some(
-                    train_model(ds, &cfg, fill, &source, &mut on_epoch)
-                        .with_context(|| format!("{input}: training failed"))?,
-                ),
-                "trained the configured model".to_string(),
-            ),
-        };
-        trained = model;
-        bar.finish_and_clear();
-        learning = Some((learning_started.elapsed().as_secs_f64(), decision));
-        match &trained {
-            Some(t) => {
-                let r = &t.record;
-                // No wall time here: the same input and options give the same archive bytes.
-                notes.push(format!("trained here: {} tiles of {:?}, {}", r.samples, r.tile, r.stopped()));
-                ModelMode::Embed(t)
-            }
-            None => ModelMode::None,
-        }
+    let given = model.as_deref().map(load_model).transpose()?;
+    let choice = match &given {
+        _ if no_model => ModelChoice::None,
+        Some(m) => ModelChoice::Given { model: m, embed: *embed_model },
+        None => ModelChoice::Learn(effort),
     };
-    let spin = spinner("compressing and verifying", quiet || json);
-    let request = CompressRequest {
+    let job = CompressJob {
         dataset: ds,
-        target,
         fill_value: loaded.fill_value,
+        source: &source,
+        target,
         config: &cfg,
-        model: mode,
-        notes,
+        model: choice,
         force_model,
     };
-    let c = compress_dataset(&request).with_context(|| input.clone())?;
-    spin.finish_and_clear();
+    let mut bars = Bars::new(cfg.training.epochs, quiet || json);
+    let outcome = job::run(&job, &mut bars).with_context(|| input.clone());
+    bars.finish();
+    bars.epochs.finish_and_clear();
+    let JobOutcome { compressed: c, learning, search_details } = outcome?;
     write_bytes(output, &c.bytes)?;
     let secs = started.elapsed().as_secs_f64();
     let ratio = ds.original_bytes() as f64 / c.bytes.len() as f64;
@@ -155,7 +107,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
                 "ratio": ratio, "model": c.metadata.model != ModelUse::None, "ae_tiles": c.ae_tiles, "tiles": c.total_tiles,
                 "exceptions": c.exceptions, "predictors": c.predictors, "seconds": secs, "notes": c.metadata.notes,
                 "model_search": search_details,
-                "learning": learning.as_ref().map(|(seconds, decision)| json!({"effort": effort.name(), "seconds": seconds, "decision": decision}))})
+                "learning": learning.as_ref().map(|l| json!({"effort": l.effort.name(), "seconds": l.seconds, "decision": l.decision}))})
         );
     } else {
         println!(
@@ -173,9 +125,58 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             c.exceptions,
             secs
         );
-        if let Some((seconds, decision)) = &learning {
-            println!("learning ({} effort): {seconds:.2}s, {decision}", effort.name());
+        if let Some(l) = &learning {
+            println!("learning ({} effort): {:.2}s, {}", l.effort.name(), l.seconds, l.decision);
         }
     }
     Ok(())
+}
+
+/// The job's progress on a terminal: the epoch bar while training, spinners around the search and
+/// the final compression, the search's findings on stderr (all hidden with --quiet / --json).
+struct Bars {
+    quiet: bool,
+    epochs: indicatif::ProgressBar,
+    on_epoch: Box<dyn FnMut(&EpochStats)>,
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl Bars {
+    fn new(epochs: usize, quiet: bool) -> Self {
+        let (bar, on_epoch) = epoch_progress(epochs, quiet);
+        Self { quiet, epochs: bar, on_epoch: Box::new(on_epoch), spinner: None }
+    }
+
+    fn spin(&mut self, msg: &str) {
+        self.finish();
+        self.spinner = Some(spinner(msg, self.quiet));
+    }
+
+    fn finish(&mut self) {
+        if let Some(s) = self.spinner.take() {
+            s.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn epoch(&mut self, stats: &EpochStats) {
+        (self.on_epoch)(stats);
+    }
+
+    fn searching(&mut self) {
+        self.spin("choosing block and latent size on a sample");
+    }
+
+    fn searched(&mut self, details: &str) {
+        self.finish();
+        if !self.quiet {
+            eprintln!("{details}");
+        }
+    }
+
+    fn compressing(&mut self) {
+        self.epochs.finish_and_clear();
+        self.spin("compressing and verifying");
+    }
 }

@@ -1,0 +1,260 @@
+//! `baler._baler`: the native half of the Python package. It runs the CLI's own pipeline
+//! (`baler_train::job`), so the same array and options give the same archive bytes as
+//! `baler-train compress`. Every call releases the GIL while it works; every failure is a
+//! `baler.BalerError` carrying the CLI's message, never a panic across the boundary.
+//! The Python half (`python/baler/`) checks and normalizes arguments and builds numpy results.
+
+use baler_codec::describe::describe;
+use baler_codec::{Archive, BoundSpec};
+use baler_train::config::Config;
+use baler_train::device::{DeviceChoice, resolve as resolve_device};
+use baler_train::job::{self, CompressJob, ModelChoice, Silent};
+use baler_train::pipeline::{SavedModel, Target, train_model};
+use baler_train::search::Effort;
+use std::io::Write;
+use std::path::PathBuf;
+
+use numpy::PyUntypedArray;
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+mod convert;
+
+create_exception!(
+    _baler,
+    BalerError,
+    PyValueError,
+    "Baler refused the input or options, or the data is damaged."
+);
+
+/// An error chain as one line, the way the CLI prints it.
+fn err(e: anyhow::Error) -> PyErr {
+    BalerError::new_err(format!("{e:#}"))
+}
+
+/// A trained model: the integer decoder archives embed or reference, and its training record.
+#[pyclass(module = "baler._baler", frozen)]
+struct Model {
+    inner: SavedModel,
+}
+
+#[pymethods]
+impl Model {
+    /// Reads a model file's bytes (what `baler-train train` writes, or `to_bytes`).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(Self { inner: SavedModel::from_bytes(data).map_err(err)? })
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.to_bytes())
+    }
+
+    /// Pickling (Dask ships codecs with their shared model to its workers): the model file's bytes.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        Ok((py.get_type::<Model>().getattr("from_bytes")?, (self.to_bytes(py),)))
+    }
+
+    /// Reads a model file (`.bmodel`).
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BalerError::new_err(format!("{}: cannot read model file: {e}", path.display())))?;
+        let inner = SavedModel::from_bytes(&bytes)
+            .map_err(|e| BalerError::new_err(format!("{}: {e:#}", path.display())))?;
+        Ok(Self { inner })
+    }
+
+    /// Writes the model file atomically (a temporary file beside `path`, then a rename).
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        let bytes = self.inner.to_bytes();
+        baler_train::io::write_atomic(&path, |w| w.write_all(&bytes))
+            .map_err(|e| BalerError::new_err(e.to_string()))
+    }
+
+    /// The hash that online-mode archives name the model by (hex).
+    #[getter]
+    fn hash(&self) -> String {
+        baler_codec::format::metadata::hex(&self.inner.hash())
+    }
+
+    /// Bytes of the integer decoder: what an archive embeds, or what a shared model costs once.
+    #[getter]
+    fn decoder_bytes(&self) -> usize {
+        self.inner.decoder_payload.len()
+    }
+
+    /// One line on what was trained, on what, and how it stopped.
+    #[getter]
+    fn summary(&self) -> String {
+        let r = &self.inner.record;
+        format!(
+            "{} on {}: {} tiles of {:?}, {}",
+            if r.ext.model.is_empty() { "dense autoencoder" } else { &r.ext.model },
+            r.source,
+            r.samples,
+            r.tile,
+            r.stopped()
+        )
+    }
+}
+
+fn parse_config(toml_text: Option<&str>, json_text: Option<&str>) -> PyResult<Config> {
+    let cfg: Config = match (toml_text, json_text) {
+        (Some(t), _) => {
+            toml::from_str(t).map_err(|e| BalerError::new_err(format!("config: {}", e.message())))?
+        }
+        (_, Some(j)) => serde_json::from_str(j).map_err(|e| BalerError::new_err(format!("config: {e}")))?,
+        _ => Config::default(),
+    };
+    cfg.validate().map_err(|e| BalerError::new_err(format!("config: {e}")))?;
+    Ok(cfg)
+}
+
+fn parse_target(mode: &str, value: f64) -> PyResult<Target> {
+    let check = |v: f64| {
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(BalerError::new_err(format!("error bound {v} must be a finite number > 0")))
+        }
+    };
+    match mode {
+        "abs" => Ok(Target::Bound(BoundSpec::Abs(check(value)?))),
+        "rel" => Ok(Target::Bound(BoundSpec::Rel(check(value)?))),
+        "psnr" if value > 0.0 && value < 400.0 => Ok(Target::Psnr(value)),
+        "psnr" => Err(BalerError::new_err(format!("psnr {value}: give a target between 0 and 400 dB"))),
+        _ => Err(BalerError::new_err(format!("unknown bound mode {mode:?}: abs, rel or psnr"))),
+    }
+}
+
+fn parse_effort(effort: &str) -> PyResult<Effort> {
+    match effort {
+        "fast" => Ok(Effort::Fast),
+        "default" => Ok(Effort::Default),
+        "max" => Ok(Effort::Max),
+        _ => Err(BalerError::new_err(format!("unknown effort {effort:?}: fast, default or max"))),
+    }
+}
+
+fn parse_device(device: &str) -> PyResult<DeviceChoice> {
+    match device {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "gpu" => Ok(DeviceChoice::Gpu),
+        "auto" => Ok(DeviceChoice::Auto),
+        _ => Err(BalerError::new_err(format!("unknown device {device:?}: cpu, gpu or auto"))),
+    }
+}
+
+/// A field (`kind == "field"`: one array) or a table (`"table"`: named 1-d columns).
+fn dataset(kind: &str, arrays: &[(String, Bound<'_, PyUntypedArray>)]) -> PyResult<baler_codec::Dataset> {
+    match (kind, arrays) {
+        ("field", [(_, a)]) => convert::field(a),
+        ("table", cols) => convert::table(cols),
+        _ => Err(BalerError::new_err(format!("bad dataset kind {kind:?} with {} arrays", arrays.len()))),
+    }
+}
+
+/// See `baler.compress`.
+#[pyfunction]
+#[pyo3(signature = (kind, arrays, mode, value, effort, model, embed_model, fill_value, source, force_model, config_toml, config_json))]
+#[allow(clippy::too_many_arguments)]
+fn compress<'py>(
+    py: Python<'py>,
+    kind: &str,
+    arrays: Vec<(String, Bound<'py, PyUntypedArray>)>,
+    mode: &str,
+    value: f64,
+    effort: &str,
+    model: Option<PyRef<'py, Model>>,
+    embed_model: bool,
+    fill_value: Option<f64>,
+    source: &str,
+    force_model: bool,
+    config_toml: Option<&str>,
+    config_json: Option<&str>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let target = parse_target(mode, value)?;
+    let effort = parse_effort(effort)?;
+    let cfg = parse_config(config_toml, config_json)?;
+    if fill_value.is_some_and(|f| !f.is_finite()) {
+        return Err(BalerError::new_err("fill_value must be finite (NaN and Inf are always kept exactly)"));
+    }
+    let ds = dataset(kind, &arrays)?;
+    let given = model.as_ref().map(|m| &m.inner);
+    let choice = match given {
+        Some(m) => ModelChoice::Given { model: m, embed: embed_model },
+        None => ModelChoice::Learn(effort),
+    };
+    let job =
+        CompressJob { dataset: &ds, fill_value, source, target, config: &cfg, model: choice, force_model };
+    let outcome = py.detach(|| job::run(&job, &mut Silent)).map_err(err)?;
+    Ok(PyBytes::new(py, &outcome.compressed.bytes))
+}
+
+/// See `baler.decompress`.
+#[pyfunction]
+#[pyo3(signature = (data, model=None))]
+fn decompress<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    model: Option<PyRef<'py, Model>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let payload = model.as_ref().map(|m| m.inner.decoder_payload.as_slice());
+    let ds = py
+        .detach(|| Archive::open(data, payload).and_then(|a| a.decode()))
+        .map_err(|e| BalerError::new_err(e.to_string()))?;
+    convert::to_python(py, ds)
+}
+
+/// See `baler.info`: what `baler-train info --json` prints, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (data, model=None, name="<bytes>"))]
+fn info(py: Python<'_>, data: &[u8], model: Option<PyRef<'_, Model>>, name: &str) -> PyResult<String> {
+    let payload = model.as_ref().map(|m| m.inner.decoder_payload.as_slice());
+    py.detach(|| {
+        let a = match payload {
+            Some(_) => Archive::open(data, payload),
+            None => Archive::open_metadata_only(data),
+        }?;
+        let mut s = describe(name, &a, data.len() as u64, payload.map(|p| p.len() as u64));
+        s.verify(&a)?;
+        s.count_chunk_choices(&a);
+        Ok::<_, baler_codec::CodecError>(serde_json::to_string(&s).expect("summary serializes"))
+    })
+    .map_err(|e| BalerError::new_err(e.to_string()))
+}
+
+/// See `baler.train`.
+#[pyfunction]
+#[pyo3(signature = (kind, arrays, fill_value, source, device, config_toml, config_json))]
+#[allow(clippy::too_many_arguments)]
+fn train<'py>(
+    py: Python<'py>,
+    kind: &str,
+    arrays: Vec<(String, Bound<'py, PyUntypedArray>)>,
+    fill_value: Option<f64>,
+    source: &str,
+    device: &str,
+    config_toml: Option<&str>,
+    config_json: Option<&str>,
+) -> PyResult<Model> {
+    let mut cfg = parse_config(config_toml, config_json)?;
+    cfg.device = resolve_device(parse_device(device)?, true).map_err(err)?;
+    let ds = dataset(kind, &arrays)?;
+    let inner = py.detach(|| train_model(&ds, &cfg, fill_value, source, &mut |_| {})).map_err(err)?;
+    Ok(Model { inner })
+}
+
+#[pymodule]
+fn _baler(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("BalerError", m.py().get_type::<BalerError>())?;
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(compress, m)?)?;
+    m.add_function(wrap_pyfunction!(decompress, m)?)?;
+    m.add_function(wrap_pyfunction!(info, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    Ok(())
+}
