@@ -5,9 +5,15 @@ predictors only, on a sea-state field (short waves: the case where the autoencod
 Ratios count everything stored: chunks plus zarr.json, so the shared model counts once.
 
     python python/bench/shared_model.py [--frames 64] [--size 128] [--rel 1e-3]
+    python python/bench/shared_model.py --npy sea.npy --frames 160 --chunk-frames 40 \
+        --model-config '{"model": {"block": [16, 16], "latent": 16, "activation": "gdn"}}'
+
+(`sea.npy`: `node tests/browser/make-field.mjs sea.npy 400 256 256 sea`; that block, latent and
+activation are what the model search picks on the whole 400-frame field.)
 """
 
 import argparse
+import json
 import pathlib
 import shutil
 import tempfile
@@ -62,14 +68,17 @@ def main():
     p.add_argument("--frames", type=int, default=64)
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--rel", type=float, default=1e-3)
+    p.add_argument("--npy", help="use the leading --frames frames of this float32 .npy instead")
+    p.add_argument("--chunk-frames", type=int, default=8)
+    p.add_argument("--model-config", help="JSON configuration of the shared model (default: baler's)")
     a = p.parse_args()
-    x = sea_state(a.frames, a.size)
-    chunks = (8, a.size, a.size)
+    x = np.ascontiguousarray(np.load(a.npy, mmap_mode="r")[: a.frames]) if a.npy else sea_state(a.frames, a.size)
+    chunks = (a.chunk_frames, *x.shape[1:])
     eb = baler.absolute_bound(x, a.rel)
-    print(f"sea state {x.shape} float32 ({x.nbytes / 1e6:.1f} MB), chunks {chunks}, rel {a.rel} -> abs {eb:.4g}")
+    print(f"{a.npy or 'sea state'} {x.shape} float32 ({x.nbytes / 1e6:.1f} MB), chunks {chunks}, rel {a.rel} -> abs {eb:.4g}")
     tmp = tempfile.mkdtemp()
     started = time.perf_counter()
-    model = baler.train(x[: chunks[0]])
+    model = baler.train(x[: chunks[0]], config=json.loads(a.model_config) if a.model_config else None)
     train_s = time.perf_counter() - started
     print(f"shared model: trained on the first chunk in {train_s:.1f} s; {model.summary}; "
           f"model file {len(model.to_bytes())} B, decoder {model.decoder_bytes} B")
