@@ -25,9 +25,11 @@ import sys, numpy as np
 from pysz import sz, szConfig, szErrorBoundMode
 src, out, rel = sys.argv[1], sys.argv[2], float(sys.argv[3])
 a = np.ascontiguousarray(np.load(src))
-finite = a[np.isfinite(a)]
+ok = np.isfinite(a)  # a byte per value, not a copy of the values
+lo, hi = float(np.min(a, where=ok, initial=np.inf)), float(np.max(a, where=ok, initial=-np.inf))
+del ok
 cfg = szConfig(); cfg.errorBoundMode = szErrorBoundMode.ABS
-cfg.absErrorBound = rel * (float(finite.max()) - float(finite.min()))
+cfg.absErrorBound = rel * (hi - lo)
 c, _ = sz.compress(a, cfg)
 with open(out, "wb") as f:
     f.write(c.tobytes())
