@@ -41,7 +41,8 @@ class Baler(Codec):
         self.abs = float(abs)
         self.effort = effort
         self.fill_value = None if fill_value is None else float(fill_value)
-        self._model = _as_model(model)
+        # Only what compression needs is kept: its bytes are stored with the data.
+        self._model = None if model is None else _as_model(model).for_compression()
 
     @classmethod
     def for_array(cls, data: Any, rel: float, **kwargs) -> Baler:
@@ -83,8 +84,8 @@ class Baler(Codec):
         return f"Baler(abs={self.abs!r}, effort={self.effort!r}, fill_value={self.fill_value!r}{model})"
 
 
-def _as_model(model: Model | bytes | str | None) -> Model | None:
-    if model is None or isinstance(model, Model):
+def _as_model(model: Model | bytes | str) -> Model:
+    if isinstance(model, Model):
         return model
     if isinstance(model, str):
         model = base64.b64decode(model.encode("ascii"), validate=True)

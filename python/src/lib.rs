@@ -80,6 +80,12 @@ impl Model {
             .map_err(|e| BalerError::new_err(e.to_string()))
     }
 
+    /// The same model without what only training and plots use (float decoder layers, epoch
+    /// history): what a chunked store keeps beside its data. Same hash, same archives.
+    fn for_compression(&self) -> Self {
+        Self { inner: self.inner.for_compression() }
+    }
+
     /// The hash that online-mode archives name the model by (hex).
     #[getter]
     fn hash(&self) -> String {

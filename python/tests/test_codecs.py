@@ -1,5 +1,6 @@
 """numcodecs and Zarr v3 codecs, xarray with _FillValue, and a real Dask cluster."""
 
+import base64
 import json
 import pickle
 
@@ -110,6 +111,10 @@ def test_shared_model_is_stored_once_and_named_by_every_chunk(tmp_path):
     arr[:] = x
     meta = json.loads((tmp_path / "m.zarr" / "zarr.json").read_text())
     assert meta["codecs"][0]["configuration"]["model_hash"] == model.hash
+    # Stored without the float decoder and the epoch history, so smaller than the model file.
+    stored = base64.b64decode(meta["codecs"][0]["configuration"]["model"])
+    assert len(stored) < len(model.to_bytes()) and baler.Model.from_bytes(stored).hash == model.hash
+    assert "all 2 epochs" in baler.Model.from_bytes(stored).summary
     back = zarr.open_array(tmp_path / "m.zarr", mode="r")
     assert np.abs(back[:] - x).max() <= 0.05
     # A chunk that uses the model names it by hash and does not carry it.

@@ -103,6 +103,19 @@ impl SavedModel {
     pub fn hash(&self) -> [u8; 32] {
         baler_codec::model_hash(&self.decoder_payload)
     }
+
+    /// What compressing and decoding with this model need, and no more: the float decoder layers
+    /// (the integer decoder is what decodes) and the epoch history are dropped, how training
+    /// stopped is kept in words. The hash is the same. For a model stored beside chunked data
+    /// (the Zarr codec's configuration), where its bytes count in the ratio.
+    pub fn for_compression(&self) -> Self {
+        let mut record = self.record.clone();
+        record.stop_reason = record.stopped();
+        record.decoder.clear();
+        record.ext.decoder_norms.clear();
+        record.history.clear();
+        Self { decoder_payload: self.decoder_payload.clone(), record }
+    }
 }
 
 /// A model file comes from outside: its encoder must fit the decoder and the tile before the
@@ -490,5 +503,34 @@ mod tests {
         let norm = FloatNorm { channels: 3, beta: vec![1.0; 3], gamma: vec![0.0; 9], inverse: false };
         ext.record.ext.encoder_norms = vec![Some(norm)];
         assert!(SavedModel::from_bytes(&ext.to_bytes()).unwrap_err().to_string().contains("normalization"));
+    }
+
+    #[test]
+    fn a_model_for_compression_keeps_its_hash_and_what_compressing_needs() {
+        let mut m = model(4);
+        let epoch =
+            |epoch| EpochStats { epoch, train_loss: 0.1, val_loss: None, learning_rate: 1e-3, seconds: 0.0 };
+        m.record.history = (1..=50).map(epoch).collect();
+        m.record.decoder = m.record.encoder.clone();
+        let lean = SavedModel::from_bytes(&m.for_compression().to_bytes()).unwrap();
+        assert_eq!(lean.hash(), m.hash());
+        assert!(lean.to_bytes().len() < m.to_bytes().len());
+        assert!(lean.record.history.is_empty() && lean.record.decoder.is_empty());
+        assert_eq!(lean.record.stopped(), "all 50 epochs");
+        assert_eq!(lean.record.encoder.len(), m.record.encoder.len());
+        // The same archive from either.
+        let ds = Dataset::Field(baler_codec::Array {
+            dtype: baler_codec::DType::F32,
+            shape: vec![2, 4, 4],
+            values: baler_codec::Values::Float((0..32).map(|i| (i as f64 * 0.3).sin()).collect()),
+        });
+        let cfg = Config::default();
+        let archive = |m: &SavedModel| {
+            let req = CompressRequest::new(&ds, BoundSpec::Abs(1e-2), &cfg)
+                .model(ModelMode::Reference(m))
+                .force_model(true);
+            compress_dataset(&req).unwrap().bytes
+        };
+        assert_eq!(archive(&lean), archive(&m));
     }
 }
