@@ -103,6 +103,21 @@ pub struct ChunkChoice {
     pub chunks: usize,
 }
 
+/// Everything `baler-train info` reports on an archive's `bytes` named `name`: opens it (an
+/// online-mode archive without `external_model`, the model's decoder payload, is described but not
+/// verified), summarizes it, decodes it to verify every checksum and the content hash, and counts
+/// the chunks' choices.
+pub fn inspect(name: &str, bytes: &[u8], external_model: Option<&[u8]>) -> Result<ArchiveSummary> {
+    let a = match external_model {
+        Some(_) => Archive::open(bytes, external_model),
+        None => Archive::open_metadata_only(bytes),
+    }?;
+    let mut s = describe(name, &a, bytes.len() as u64, external_model.map(|p| p.len() as u64));
+    s.verify(&a)?;
+    s.count_chunk_choices(&a);
+    Ok(s)
+}
+
 /// Summarizes `a`, opened from `archive_bytes` bytes and named `name`. `model_pack_bytes` is the
 /// size of the decoder payload of an online-mode archive's model, when the caller has it. Parses
 /// no chunk: see [`ArchiveSummary::verify`] and [`ArchiveSummary::count_chunk_choices`].

@@ -190,16 +190,16 @@ def absolute_bound(data: Any, rel: float, *, fill_value: float | None = None) ->
     mask = np.isfinite(data)
     if fill_value is not None:
         mask = mask & (data != fill_value)
-    lo = np.min(data, where=mask, initial=np.inf) if isinstance(data, np.ndarray) else None
-    if lo is None:  # dask and other duck arrays: no `where=` on their reductions
+    if isinstance(data, np.ndarray):
+        lo = np.min(data, where=mask, initial=np.inf)
+        hi = np.max(data, where=mask, initial=-np.inf)
+    else:  # dask and other duck arrays: no `where=` on their reductions; one pass for both ends
         masked = np.where(mask, data, np.nan)
         lo, hi = np.nanmin(masked), np.nanmax(masked)
         if hasattr(lo, "compute"):
             import dask
 
             lo, hi = dask.compute(lo, hi)
-    else:
-        hi = np.max(data, where=mask, initial=-np.inf)
     lo, hi = float(lo), float(hi)
     if not hi > lo:
         raise BalerError("the data has no range (constant, empty or all non-finite): give abs=")

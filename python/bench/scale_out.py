@@ -5,12 +5,13 @@ zarr and checked against the bound. Prints the wall times, the speed-up, the per
 measured in this process and the scheduler's overhead per task, the figures docs/scale-out.md
 builds its 64-worker estimate on.
 
-    python python/bench/scale_out.py [--gib 2] [--dir /tmp/baler-scale] [--rel 1e-4]
+    python python/bench/scale_out.py [--gib 2] [--dir DIR (default: baler-scale in the system's temporary folder)] [--rel 1e-4]
 """
 
 import argparse
 import os
 import shutil
+import tempfile
 import time
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # one core per worker: Dask is the parallelism here
@@ -59,7 +60,7 @@ def run(workers, source, target, codec):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--gib", type=float, default=2.0)
-    p.add_argument("--dir", default="/tmp/baler-scale")
+    p.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "baler-scale"))
     p.add_argument("--rel", type=float, default=1e-4)
     a = p.parse_args()
     frames = int(a.gib * 2**30 / (4 * FRAME[0] * FRAME[1])) // CHUNK[0] * CHUNK[0]

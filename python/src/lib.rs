@@ -4,8 +4,8 @@
 //! `baler.BalerError` carrying the CLI's message, never a panic across the boundary.
 //! The Python half (`python/baler/`) checks and normalizes arguments and builds numpy results.
 
-use baler_codec::describe::describe;
-use baler_codec::{Archive, BoundSpec};
+use baler_codec::Archive;
+use baler_codec::describe::inspect;
 use baler_train::config::Config;
 use baler_train::device::{DeviceChoice, resolve as resolve_device};
 use baler_train::job::{self, CompressJob, ModelChoice, Silent};
@@ -14,6 +14,7 @@ use baler_train::search::Effort;
 use std::io::Write;
 use std::path::PathBuf;
 
+use clap::ValueEnum;
 use numpy::PyUntypedArray;
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -113,51 +114,28 @@ impl Model {
     }
 }
 
+/// Options from TOML text or JSON (a Python dict), checked as `--config` files are.
 fn parse_config(toml_text: Option<&str>, json_text: Option<&str>) -> PyResult<Config> {
-    let cfg: Config = match (toml_text, json_text) {
-        (Some(t), _) => {
-            toml::from_str(t).map_err(|e| BalerError::new_err(format!("config: {}", e.message())))?
-        }
-        (_, Some(j)) => serde_json::from_str(j).map_err(|e| BalerError::new_err(format!("config: {e}")))?,
-        _ => Config::default(),
+    let cfg = match (toml_text, json_text) {
+        (Some(t), _) => Config::from_toml(t),
+        (_, Some(j)) => serde_json::from_str::<Config>(j)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map(|()| c)),
+        _ => Ok(Config::default()),
     };
-    cfg.validate().map_err(|e| BalerError::new_err(format!("config: {e}")))?;
-    Ok(cfg)
+    cfg.map_err(|e| BalerError::new_err(format!("config: {e}")))
 }
 
-fn parse_target(mode: &str, value: f64) -> PyResult<Target> {
-    let check = |v: f64| {
-        if v > 0.0 && v.is_finite() {
-            Ok(v)
-        } else {
-            Err(BalerError::new_err(format!("error bound {v} must be a finite number > 0")))
-        }
-    };
-    match mode {
-        "abs" => Ok(Target::Bound(BoundSpec::Abs(check(value)?))),
-        "rel" => Ok(Target::Bound(BoundSpec::Rel(check(value)?))),
-        "psnr" if value > 0.0 && value < 400.0 => Ok(Target::Psnr(value)),
-        "psnr" => Err(BalerError::new_err(format!("psnr {value}: give a target between 0 and 400 dB"))),
-        _ => Err(BalerError::new_err(format!("unknown bound mode {mode:?}: abs, rel or psnr"))),
-    }
-}
-
-fn parse_effort(effort: &str) -> PyResult<Effort> {
-    match effort {
-        "fast" => Ok(Effort::Fast),
-        "default" => Ok(Effort::Default),
-        "max" => Ok(Effort::Max),
-        _ => Err(BalerError::new_err(format!("unknown effort {effort:?}: fast, default or max"))),
-    }
-}
-
-fn parse_device(device: &str) -> PyResult<DeviceChoice> {
-    match device {
-        "cpu" => Ok(DeviceChoice::Cpu),
-        "gpu" => Ok(DeviceChoice::Gpu),
-        "auto" => Ok(DeviceChoice::Auto),
-        _ => Err(BalerError::new_err(format!("unknown device {device:?}: cpu, gpu or auto"))),
-    }
+/// One of the CLI's choices (`--effort`, `--device`) by its command-line name.
+fn parse_choice<T: ValueEnum>(what: &str, name: &str) -> PyResult<T> {
+    T::from_str(name, false).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().into())
+            .collect();
+        BalerError::new_err(format!("unknown {what} {name:?}: {}", names.join(", ")))
+    })
 }
 
 /// A field (`kind == "field"`: one array) or a table (`"table"`: named 1-d columns).
@@ -188,8 +166,8 @@ fn compress<'py>(
     config_toml: Option<&str>,
     config_json: Option<&str>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let target = parse_target(mode, value)?;
-    let effort = parse_effort(effort)?;
+    let target = Target::from_user(mode, value).map_err(err)?;
+    let effort: Effort = parse_choice("effort", effort)?;
     let cfg = parse_config(config_toml, config_json)?;
     if fill_value.is_some_and(|f| !f.is_finite()) {
         return Err(BalerError::new_err("fill_value must be finite (NaN and Inf are always kept exactly)"));
@@ -226,17 +204,9 @@ fn decompress<'py>(
 #[pyo3(signature = (data, model=None, name="<bytes>"))]
 fn info(py: Python<'_>, data: &[u8], model: Option<PyRef<'_, Model>>, name: &str) -> PyResult<String> {
     let payload = model.as_ref().map(|m| m.inner.decoder_payload.as_slice());
-    py.detach(|| {
-        let a = match payload {
-            Some(_) => Archive::open(data, payload),
-            None => Archive::open_metadata_only(data),
-        }?;
-        let mut s = describe(name, &a, data.len() as u64, payload.map(|p| p.len() as u64));
-        s.verify(&a)?;
-        s.count_chunk_choices(&a);
-        Ok::<_, baler_codec::CodecError>(serde_json::to_string(&s).expect("summary serializes"))
-    })
-    .map_err(|e| BalerError::new_err(e.to_string()))
+    let summary =
+        py.detach(|| inspect(name, data, payload)).map_err(|e| BalerError::new_err(e.to_string()))?;
+    Ok(serde_json::to_string(&summary).expect("summary serializes"))
 }
 
 /// See `baler.train`.
@@ -254,7 +224,7 @@ fn train<'py>(
     config_json: Option<&str>,
 ) -> PyResult<Model> {
     let mut cfg = parse_config(config_toml, config_json)?;
-    cfg.device = resolve_device(parse_device(device)?, true).map_err(err)?;
+    cfg.device = resolve_device(parse_choice::<DeviceChoice>("device", device)?, true).map_err(err)?;
     let ds = dataset(kind, &arrays)?;
     let inner = py.detach(|| train_model(&ds, &cfg, fill_value, source, &mut |_| {})).map_err(err)?;
     Ok(Model { inner })

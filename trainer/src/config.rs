@@ -233,6 +233,13 @@ impl Default for CompressionConfig {
 }
 
 impl Config {
+    /// Options from TOML text (what `baler-train new` writes), checked.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        c.validate()?;
+        Ok(c)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
         if m.latent == 0 || m.hidden.contains(&0) || m.block.contains(&0) || m.conv.channels.contains(&0) {

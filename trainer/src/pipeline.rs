@@ -332,6 +332,24 @@ impl<'a> CompressRequest<'a> {
     }
 }
 
+impl Target {
+    /// A bound or PSNR target as the user gave it (`mode`: `abs`, `rel` or `psnr`), checked: a
+    /// bound finite and > 0, a PSNR between 0 and 400 dB. The CLI and the Python package read
+    /// theirs here.
+    pub fn from_user(mode: &str, value: f64) -> Result<Target> {
+        match mode {
+            "psnr" if value > 0.0 && value < 400.0 => Ok(Target::Psnr(value)),
+            "psnr" => bail!("psnr {value}: give a target between 0 and 400 dB"),
+            "abs" | "rel" if !(value > 0.0 && value.is_finite()) => {
+                bail!("error bound {value} must be a finite number > 0")
+            }
+            "abs" => Ok(Target::Bound(BoundSpec::Abs(value))),
+            "rel" => Ok(Target::Bound(BoundSpec::Rel(value))),
+            _ => bail!("unknown bound mode {mode:?}: abs, rel or psnr"),
+        }
+    }
+}
+
 impl From<BoundSpec> for Target {
     fn from(b: BoundSpec) -> Self {
         Target::Bound(b)
@@ -471,11 +489,13 @@ mod tests {
         }
     }
 
+    fn epoch(epoch: usize) -> EpochStats {
+        EpochStats { epoch, train_loss: 0.1, val_loss: None, learning_rate: 1e-3, seconds: 0.0 }
+    }
+
     #[test]
     fn why_training_stopped_names_the_epoch_count() {
         let mut m = model(4);
-        let epoch =
-            |epoch| EpochStats { epoch, train_loss: 0.1, val_loss: None, learning_rate: 1e-3, seconds: 0.0 };
         m.record.history = (1..=3).map(epoch).collect();
         assert_eq!(m.record.stopped(), "all 3 epochs");
         m.record.stop_reason = "time limit".into();
@@ -508,8 +528,6 @@ mod tests {
     #[test]
     fn a_model_for_compression_keeps_its_hash_and_what_compressing_needs() {
         let mut m = model(4);
-        let epoch =
-            |epoch| EpochStats { epoch, train_loss: 0.1, val_loss: None, learning_rate: 1e-3, seconds: 0.0 };
         m.record.history = (1..=50).map(epoch).collect();
         m.record.decoder = m.record.encoder.clone();
         let lean = SavedModel::from_bytes(&m.for_compression().to_bytes()).unwrap();

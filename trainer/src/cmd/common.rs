@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use baler_codec::BoundSpec;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -52,21 +51,13 @@ pub struct BoundArgs {
 impl BoundArgs {
     /// What the user asked for, checked.
     pub fn target(&self) -> Result<Target> {
-        if let Some(p) = self.psnr {
-            if !(p > 0.0 && p < 400.0) {
-                bail!("--psnr {p}: give a target between 0 and 400 dB");
-            }
-            return Ok(Target::Psnr(p));
-        }
-        let (v, spec) = match (self.abs, self.rel) {
-            (Some(a), _) => (a, BoundSpec::Abs(a)),
-            (_, Some(r)) => (r, BoundSpec::Rel(r)),
+        match (self.abs, self.rel, self.psnr) {
+            // Named as the option here: "--psnr -3: give a target …".
+            (_, _, Some(p)) => Target::from_user("psnr", p).map_err(|e| anyhow::anyhow!("--{e}")),
+            (Some(a), _, _) => Target::from_user("abs", a),
+            (_, Some(r), _) => Target::from_user("rel", r),
             _ => bail!("give an error bound with --abs, --rel or --psnr"),
-        };
-        if !(v > 0.0 && v.is_finite()) {
-            bail!("error bound {v} must be a finite number > 0");
         }
-        Ok(Target::Bound(spec))
     }
 }
 
@@ -75,9 +66,7 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
         return Ok(Config::default());
     };
     let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
-    let c: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?;
-    c.validate().map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-    Ok(c)
+    Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
 }
 
 /// Reads an input spec; the file's own fill value (NetCDF `_FillValue`) applies unless

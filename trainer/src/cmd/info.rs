@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use baler_codec::describe::{ArchiveSummary, describe};
-use baler_codec::{Archive, ModelUse};
+use baler_codec::ModelUse;
+use baler_codec::describe::{ArchiveSummary, inspect};
 use clap::Args;
 
 use super::common::{load_model, read_file};
@@ -23,18 +23,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     let bytes = read_file(path, "archive")?;
     let ext = args.model.as_deref().map(load_model).transpose()?;
     let ext_payload = ext.as_ref().map(|m| m.decoder_payload.as_slice());
-    let ctx = || format!("{}", path.display());
-    let a = match ext_payload {
-        Some(_) => Archive::open(&bytes, ext_payload),
-        None => Archive::open_metadata_only(&bytes),
-    }
-    .with_context(ctx)?;
-    let pack = ext_payload.map(|p| p.len() as u64);
-    let mut s = describe(&path.display().to_string(), &a, bytes.len() as u64, pack);
-    // Decoding checks every checksum and the content hash; without its model an online-mode
-    // archive can only be described.
-    s.verify(&a).with_context(ctx)?;
-    s.count_chunk_choices(&a);
+    let name = path.display().to_string();
+    let s = inspect(&name, &bytes, ext_payload).with_context(|| name.clone())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
