@@ -114,10 +114,69 @@ impl Dataset {
         }
     }
 
+    /// Shape, kind and streams, without the values.
+    pub fn layout(&self) -> DatasetLayout {
+        let streams = match self {
+            Dataset::Field(a) => vec![(String::new(), a.dtype)],
+            Dataset::Table { columns, .. } => columns.iter().map(|c| (c.name.clone(), c.dtype)).collect(),
+        };
+        DatasetLayout { shape: self.shape(), table: matches!(self, Dataset::Table { .. }), streams }
+    }
+
+    /// The values of each stream: a field's one, a table's columns.
+    pub fn stream_values(&self) -> Vec<&Values> {
+        match self {
+            Dataset::Field(a) => vec![&a.values],
+            Dataset::Table { columns, .. } => columns.iter().map(|c| &c.values).collect(),
+        }
+    }
+
     pub fn shape(&self) -> Vec<usize> {
         match self {
             Dataset::Field(a) => a.shape.clone(),
             Dataset::Table { rows, columns } => vec![*rows, columns.len()],
         }
     }
+}
+
+/// What a dataset is without its values: what a reader knows from a file's header before it
+/// reads the data (streaming compression reads the values a slab of rows at a time).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetLayout {
+    /// A field's shape; a table's `[rows, columns]`.
+    pub shape: Vec<usize>,
+    pub table: bool,
+    /// Each stream's name and dtype: a field's one (named ""), a table's columns.
+    pub streams: Vec<(String, DType)>,
+}
+
+impl DatasetLayout {
+    /// Values per stream.
+    pub fn stream_len(&self) -> usize {
+        match self.table {
+            true => self.shape.first().copied().unwrap_or(0),
+            false => self.shape.iter().product(),
+        }
+    }
+
+    /// The 3-d lattice the codec sees the data as (see [`crate::layout::lattice`]).
+    pub fn lattice(&self) -> crate::error::Result<[usize; 3]> {
+        let shape: Vec<u64> = self.shape.iter().map(|&d| d as u64).collect();
+        crate::layout::lattice(&shape, self.table)
+    }
+
+    /// Size of the data in its original dtype(s), as [`Dataset::original_bytes`].
+    pub fn original_bytes(&self) -> u64 {
+        self.streams.iter().map(|(_, d)| (self.stream_len() * d.size_bytes()) as u64).sum()
+    }
+}
+
+/// An input read by rows of its lattice ([`crate::layout::lattice`]: a field's leading axes
+/// flattened, a table's rows), so that compression holds a few chunks of it at a time.
+pub trait RowSource {
+    fn layout(&self) -> &DatasetLayout;
+
+    /// Lattice rows `first..first + rows` as a dataset of those rows: a field's values flattened
+    /// to 1-d, a table of `rows` rows. The error names the input and what went wrong.
+    fn read_rows(&mut self, first: usize, rows: usize) -> std::result::Result<Dataset, String>;
 }

@@ -26,6 +26,9 @@ pub enum CodecError {
     InvalidInput(String),
     #[error("decoder backend failed: {0}")]
     Backend(String),
+    /// Reading the input failed (the message names the input).
+    #[error("{0}")]
+    Input(String),
     #[error("verification failed after compression: {0}")]
     Verification(String),
 }

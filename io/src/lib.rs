@@ -26,7 +26,7 @@ mod root;
 use std::io::Write;
 use std::path::Path;
 
-use baler_codec::data::{Array, Column, DType, Dataset, Values};
+use baler_codec::data::{Array, Column, DType, Dataset, RowSource, Values};
 
 pub use atomic::write_atomic;
 pub use overwrite::{refuse_overwriting_inputs, same_file, spec_file};
@@ -211,6 +211,32 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
         (Format::Hdf5, inner) => hdf5::read(path, inner),
         (Format::NetCdf, inner) => netcdf::read(path, inner),
         (Format::Root, inner) => root::read(path, inner),
+    }
+}
+
+/// An input opened for reading a slab of rows at a time (see [`open_rows`]).
+pub struct Rows {
+    pub reader: Box<dyn RowSource>,
+    /// As [`Loaded::fill_value`].
+    pub fill_value: Option<f64>,
+    /// As [`Loaded::source`].
+    pub source: String,
+}
+
+/// Opens `FILE` or `FILE:INNER` for reading by rows, when its format and layout allow it: a
+/// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]) or a numeric
+/// HDF5 dataset of at most 3 axes. `None` for anything else: read it whole with [`load`].
+pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError> {
+    let (file, inner) = split_spec(spec);
+    let path = Path::new(file);
+    match (Format::of(path)?, inner) {
+        (Format::Npy, None) => Ok(npy::open_rows(path, opts)?.map(|r| Rows {
+            reader: Box::new(r),
+            fill_value: None,
+            source: file_name(path),
+        })),
+        (Format::Hdf5, inner) if cfg!(feature = "hdf5") => hdf5::open_rows(path, inner),
+        _ => Ok(None),
     }
 }
 

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use baler_codec::encode::{AeModel, CompressOptions, Compressed, compress};
+use baler_codec::data::RowSource;
+use baler_codec::encode::{AeModel, CompressOptions, Compressed, Streamed, compress, compress_rows};
 use baler_codec::format::model_file::{read_model_file, write_model_file};
 use baler_codec::layout::lattice;
 use baler_codec::network::{FloatGdn, FloatLayer, quantize_decoder};
@@ -364,17 +365,37 @@ pub fn compress_dataset(req: &CompressRequest<'_>) -> Result<Compressed> {
     }
 }
 
-/// Compresses under `bound` with `notes` (the request's target aside).
-fn compress_at(req: &CompressRequest<'_>, bound: BoundSpec, notes: Vec<String>) -> Result<Compressed> {
-    let (ds, cfg) = (req.dataset, req.config);
-    let opts = CompressOptions {
+/// The codec's options for `bound` under `cfg`.
+fn options(cfg: &Config, bound: BoundSpec, fill_value: Option<f64>, notes: Vec<String>) -> CompressOptions {
+    CompressOptions {
         bound,
-        fill_value: req.fill_value,
+        fill_value,
         chunk_elements: cfg.compression.chunk_elements,
         zstd_level: cfg.compression.zstd_level,
         notes,
-        force_model: req.force_model,
-    };
+        force_model: false,
+    }
+}
+
+/// Compresses an input read a slab of rows at a time, with classic predictors, under `bound`:
+/// the chunk sections go to `spill`, the archive is `head`, those sections, `tail` (the same
+/// bytes as [`compress_dataset`] on the same values). `progress(rows done, rows)`.
+pub fn compress_rows_at(
+    rows: &mut dyn RowSource,
+    bound: BoundSpec,
+    fill_value: Option<f64>,
+    cfg: &Config,
+    notes: Vec<String>,
+    spill: &mut dyn std::io::Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Streamed> {
+    Ok(compress_rows(rows, &options(cfg, bound, fill_value, notes), spill, progress)?)
+}
+
+/// Compresses under `bound` with `notes` (the request's target aside).
+fn compress_at(req: &CompressRequest<'_>, bound: BoundSpec, notes: Vec<String>) -> Result<Compressed> {
+    let (ds, cfg) = (req.dataset, req.config);
+    let opts = CompressOptions { force_model: req.force_model, ..options(cfg, bound, req.fill_value, notes) };
     let (model, embed) = match req.model {
         ModelMode::None => return Ok(compress(ds, &opts, None)?),
         ModelMode::Embed(m) => (m, true),

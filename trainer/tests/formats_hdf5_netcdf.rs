@@ -588,7 +588,12 @@ fn hdf5_end_to_end_fill_values_exact_rest_within_abs_bound_and_hdf5_output() {
     let orig = make_temp_h5(&h5);
     let arc = dir.path().join("x.baler");
     let out: PathBuf = dir.path().join("y.h5");
-    ok(&["compress", &spec(&h5, "/ocean/temp"), "-o", s(&arc), "--abs", "0.01", "--no-model", "--quiet"]);
+    let json =
+        ok(&["compress", &spec(&h5, "/ocean/temp"), "-o", s(&arc), "--abs", "0.01", "--no-model", "--json"]);
+    // A numeric dataset of ≤ 3 axes is read a slab (hyperslab) at a time, its _FillValue on.
+    let json: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(json["streamed"], true, "{json}");
+    assert!(json["source"].as_str().unwrap().contains("_FillValue -999"), "{json}");
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let back = load_spec(&out.to_string_lossy()).unwrap();
     assert_eq!(back.dataset.shape(), [4, 16, 24]);

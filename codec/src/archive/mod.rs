@@ -148,27 +148,15 @@ impl<'a> Archive<'a> {
 
     fn open_inner(bytes: &'a [u8], external_model: Option<&[u8]>, need_model: bool) -> Result<Self> {
         let sections = read_sections(bytes)?;
-        let mut sizes = SectionSizes { header: 12, end: 16, ..Default::default() };
         let mut iter = sections.iter().peekable();
         let meta_sec = match iter.next() {
             Some(s) if s.kind == SectionKind::Metadata => s,
             _ => return corrupt("the first section is not the metadata"),
         };
-        sizes.metadata = meta_sec.total_len() as u64;
         let meta: Metadata = postcard::from_bytes(meta_sec.payload)
             .map_err(|e| CodecError::Corrupt(format!("metadata: {e}")))?;
-        let lattice = lattice(&meta.shape, meta.table)?;
-        let stream_params = check_streams(&meta, lattice)?;
-        // The numerator of the ratio `info` reports: it must be what the shape and dtypes say.
-        let per_row: u64 = stream_params.iter().map(|p| p.dtype.size_bytes() as u64).sum();
-        let rows = lattice.iter().product::<usize>() as u64 / stream_params.len().max(1) as u64;
-        if meta.original_bytes != rows * per_row {
-            return corrupt(format!(
-                "metadata claims {} original bytes, its shape and dtypes make {}",
-                meta.original_bytes,
-                rows * per_row
-            ));
-        }
+        let mut sizes = SectionSizes { header: 12, end: 16, ..Default::default() };
+        sizes.metadata = meta_sec.total_len() as u64;
 
         let mut model_payload: Option<&[u8]> = None;
         if let Some(s) = iter.peek()
@@ -201,7 +189,51 @@ impl<'a> Archive<'a> {
                 Some(p)
             }
         };
-        let stored = decoder_payload.map(StoredDecoder::from_bytes).transpose()?;
+        let version = crate::format::container::version_of(bytes);
+        let mut archive = Self::without_chunks(meta, decoder_payload, version)?;
+        archive.sizes = sizes;
+
+        let index = match iter.next() {
+            Some(s) if s.kind == SectionKind::ChunkIndex => s,
+            _ => return corrupt("chunk index missing"),
+        };
+        archive.sizes.chunk_index = index.total_len() as u64;
+        let chunks = crate::format::chunk_index::read_index(index.payload, archive.lattice)?;
+        let n = chunks.len();
+        let mut chunk_payloads = Vec::with_capacity(n);
+        for (i, e) in chunks.iter().enumerate() {
+            let s = iter.next().ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
+            if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
+                return corrupt(format!("chunk {i} is not where the index says"));
+            }
+            archive.sizes.chunks += s.total_len() as u64;
+            chunk_payloads.push(s.payload);
+        }
+        if let Some(s) = iter.next() {
+            return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
+        }
+        archive.chunks = chunks;
+        archive.chunk_payloads = chunk_payloads;
+        Ok(archive)
+    }
+
+    /// An archive of `meta` (container format `version`) and the decoder network `model` (a model
+    /// section's payload, when the archive uses one), with no chunks: what decodes chunk payloads
+    /// that come from elsewhere ([`Self::decode_payload`]; the encoder checks its chunks so).
+    pub fn without_chunks(meta: Metadata, model: Option<&[u8]>, version: u16) -> Result<Archive<'static>> {
+        let lattice = lattice(&meta.shape, meta.table)?;
+        let stream_params = check_streams(&meta, lattice)?;
+        // The numerator of the ratio `info` reports: it must be what the shape and dtypes say.
+        let per_row: u64 = stream_params.iter().map(|p| p.dtype.size_bytes() as u64).sum();
+        let rows = lattice.iter().product::<usize>() as u64 / stream_params.len().max(1) as u64;
+        if meta.original_bytes != rows * per_row {
+            return corrupt(format!(
+                "metadata claims {} original bytes, its shape and dtypes make {}",
+                meta.original_bytes,
+                rows * per_row
+            ));
+        }
+        let stored = model.map(StoredDecoder::from_bytes).transpose()?;
         let decoder = stored.as_ref().map(StoredDecoder::expand).transpose()?;
         let model_summary = stored.map(|s| ModelSummary {
             layers: s.describe(),
@@ -219,39 +251,18 @@ impl<'a> Archive<'a> {
                 tile.iter().product::<usize>()
             ));
         }
-
-        let index = match iter.next() {
-            Some(s) if s.kind == SectionKind::ChunkIndex => s,
-            _ => return corrupt("chunk index missing"),
-        };
-        sizes.chunk_index = index.total_len() as u64;
-        let chunks = crate::format::chunk_index::read_index(index.payload, lattice)?;
-        let n = chunks.len();
-        let mut chunk_payloads = Vec::with_capacity(n);
-        for (i, e) in chunks.iter().enumerate() {
-            let s = iter.next().ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
-            if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
-                return corrupt(format!("chunk {i} is not where the index says"));
-            }
-            sizes.chunks += s.total_len() as u64;
-            chunk_payloads.push(s.payload);
-        }
-        if let Some(s) = iter.next() {
-            return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
-        }
-        let version = crate::format::container::version_of(bytes);
         let stream_info =
             StreamInfo::new(meta.table, &meta.streams, stream_params.iter().map(|p| p.center).collect());
         let hash_kind = HashKind::of_version(version);
-        Ok(Self {
+        Ok(Archive {
             meta,
             decoder,
             model_summary,
-            chunks,
-            sizes,
+            chunks: Vec::new(),
+            sizes: SectionSizes::default(),
             version,
             hash_kind,
-            chunk_payloads,
+            chunk_payloads: Vec::new(),
             lattice,
             stream_params,
             stream_info,
@@ -274,6 +285,11 @@ impl<'a> Archive<'a> {
     /// Like [`Self::decode_chunk`], with the decoder network on `net` (e.g. a GPU) when given.
     pub fn decode_chunk_on(&self, i: usize, net: Option<&dyn NetworkRunner>) -> Result<DecodedChunk> {
         let parsed = self.parse_chunk(i)?;
+        self.run_network(parsed, net)
+    }
+
+    /// The decoder network (on `net` when given) and the rest of a parsed chunk's decoding.
+    fn run_network(&self, parsed: ParsedChunk, net: Option<&dyn NetworkRunner>) -> Result<DecodedChunk> {
         let acc = match (net, &self.decoder, &parsed.network) {
             (_, _, None) => Vec::new(),
             (Some(net), _, Some(ae)) => net.predict_acc(&ae.latents, ae.used.len())?,
@@ -289,22 +305,38 @@ impl<'a> Archive<'a> {
     pub fn parse_chunk(&self, i: usize) -> Result<ParsedChunk> {
         let payload =
             self.chunk_payloads.get(i).ok_or_else(|| CodecError::Corrupt(format!("no chunk {i}")))?;
-        let entry = self.chunks[i];
+        self.parse_payload(self.chunks[i], payload, &format!("chunk {i}"))
+    }
+
+    /// Decodes the payload of a chunk section that `entry` describes (a chunk of this archive's
+    /// layout that is not in its index: see [`Self::without_chunks`]); `what` names it in errors.
+    pub fn decode_payload(
+        &self,
+        entry: ChunkEntry,
+        payload: &[u8],
+        what: &str,
+        net: Option<&dyn NetworkRunner>,
+    ) -> Result<DecodedChunk> {
+        let parsed = self.parse_payload(entry, payload, what)?;
+        self.run_network(parsed, net)
+    }
+
+    fn parse_payload(&self, entry: ChunkEntry, payload: &[u8], what: &str) -> Result<ParsedChunk> {
         let mut header = ChunkHeader::read(payload)?;
         if header.start != entry.start || header.rows != entry.rows {
-            return corrupt(format!("chunk {i} header disagrees with the index"));
+            return corrupt(format!("{what} header disagrees with the index"));
         }
         let dims = [header.rows as usize, self.lattice[1], self.lattice[2]];
         let chunk = ChunkDims { start: header.start as usize, dims };
         let n = chunk.len();
         if n > MAX_CHUNK_ELEMENTS {
-            return corrupt(format!("chunk {i} has {n} elements, more than the limit"));
+            return corrupt(format!("{what} has {n} elements, more than the limit"));
         }
         let predictor = crate::predictor::predictor(header.predictor()?, &self.stream_info)?;
         if let (ModelUse::Referenced { hash }, None) = (&self.meta.model, &self.decoder) {
             return Err(CodecError::ModelMissing { hash: hex(hash) });
         }
-        let raw = header.inflate(n, &format!("chunk {i}"))?;
+        let raw = header.inflate(n, what)?;
         let mut r = ChunkReader::new(&raw, n);
         let exceptions = r.exceptions(|pos| {
             if self.stream_params[self.stream_of(pos, dims)].dtype == DType::F32 { 4 } else { 8 }

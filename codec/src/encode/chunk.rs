@@ -14,7 +14,7 @@ use crate::preprocess::is_fill;
 use crate::quant::prequantize;
 use rayon::prelude::*;
 
-use super::{CompressOptions, Stream, grid_of};
+use super::{CompressOptions, StreamPlan, grid_of};
 
 /// A chunk's bytes and what was decided for it.
 pub(super) struct EncodedChunk {
@@ -44,27 +44,31 @@ fn exact_bytes(x: f64, dtype: DType) -> Vec<u8> {
     }
 }
 
-/// The lattice around a chunk and the archive's streams.
-pub(super) struct Context<'s, 'a> {
+/// The lattice around a chunk, the archive's streams, and the input's values: each stream's from
+/// lattice row `first_row` on (a slab of the input, or all of it).
+pub(super) struct Context<'s> {
     pub lattice: [usize; 3],
     pub table: bool,
-    pub streams: &'s [Stream<'a>],
+    pub streams: &'s [StreamPlan],
+    pub values: &'s [&'s Values],
+    pub first_row: usize,
     pub info: &'s StreamInfo,
     pub opts: &'s CompressOptions,
 }
 
 pub(super) fn encode_chunk(
     chunk: &ChunkDims,
-    cx: &Context<'_, '_>,
+    cx: &Context<'_>,
     model: Option<&AeModel<'_>>,
 ) -> Result<EncodedChunk> {
-    let (lat, table, streams, opts) = (cx.lattice, cx.table, cx.streams, cx.opts);
+    let (lat, table, streams, values_of, opts) = (cx.lattice, cx.table, cx.streams, cx.values, cx.opts);
     let n = chunk.len();
     let plane = lat[1] * lat[2];
     let shape = ChunkShape { dims: chunk.dims, streams: streams.len(), table };
     let stream_of = |e: usize| shape.stream_of(e);
+    let first = chunk.start - cx.first_row;
     let source_index = |e: usize| {
-        if table { chunk.start + e / plane } else { chunk.start * plane + e }
+        if table { first + e / plane } else { first * plane + e }
     };
 
     // 1. Pre-quantize; collect what must be stored exactly.
@@ -74,7 +78,7 @@ pub(super) fn encode_chunk(
     for e in 0..n {
         let s = &streams[stream_of(e)];
         let i = source_index(e);
-        match (s.values, s.meta.quantizer) {
+        match (values_of[stream_of(e)], s.meta.quantizer) {
             (Values::Int(v), _) => q[e] = v[i],
             (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
                 let x = v[i];
@@ -99,7 +103,7 @@ pub(super) fn encode_chunk(
     //    ±1 codes; wins at loose bounds).
     let candidates = crate::predictor::candidates(chunk.dims, cx.info);
     let values = match (cx.info.float_field, streams) {
-        (Some(_), [s]) => match (s.values, s.meta.quantizer) {
+        (Some(_), [s]) => match (values_of[0], s.meta.quantizer) {
             (Values::Float(v), Quantizer::Float { bound, .. }) => Some(FloatValues {
                 values: &v[source_index(0)..source_index(0) + n],
                 bound,
@@ -159,8 +163,9 @@ pub(super) fn encode_chunk(
     // those are packed for real and the smallest kept.
     let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
         for &e in new {
-            let s = &streams[stream_of(e)];
-            exceptions.push((e, EXC_RAW, exact_bytes(value_at(s.values, source_index(e)), s.meta.dtype)));
+            let s = stream_of(e);
+            let x = value_at(values_of[s], source_index(e));
+            exceptions.push((e, EXC_RAW, exact_bytes(x, streams[s].meta.dtype)));
         }
         exceptions.sort_by_key(|x| x.0);
     };
@@ -186,7 +191,7 @@ pub(super) fn encode_chunk(
             chunk,
             |e| {
                 let s = stream_of(e);
-                (s, value_at(streams[s].values, source_index(e)))
+                (s, value_at(values_of[s], source_index(e)))
             },
             |s, v| grid_of(&streams[s].meta, v),
             &q,

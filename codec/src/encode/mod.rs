@@ -5,10 +5,10 @@
 //! between the autoencoder's prediction (plus the cost of its latents) and the classic one. Codes →
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
-use crate::archive::{Archive, SectionSizes, model_hash};
-use crate::data::{DType, Dataset, Values};
+use crate::archive::{Archive, ChunkEntry, SectionSizes, StreamCheck, model_hash};
+use crate::data::{Dataset, DatasetLayout};
 use crate::error::{CodecError, Result};
-use crate::format::container::{ContainerWriter, SectionKind};
+use crate::format::container::{ContainerWriter, SectionKind, end_section, section_header};
 use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
 use crate::layout::{ChunkDims, lattice, plan_chunks};
 use crate::predictor::StreamInfo;
@@ -17,7 +17,11 @@ use crate::quant::{float_quantizer, grid_point};
 use chunk::{Context, EncodedChunk, encode_chunk};
 
 mod chunk;
+mod stream;
 mod verify;
+
+pub use crate::data::RowSource;
+pub use stream::{Streamed, compress_rows};
 
 pub struct CompressOptions {
     pub bound: BoundSpec,
@@ -58,34 +62,46 @@ pub struct Compressed {
     pub predictors: Vec<String>,
 }
 
-struct Stream<'a> {
+/// One stream's quantizer and range, decided before any chunk is encoded.
+struct StreamPlan {
     meta: StreamMeta,
-    values: &'a Values,
     center: i64,
 }
 
 /// Compresses `ds`. With a model, the autoencoder is kept only where the archive with it is smaller
 /// than the classic-only one; the archive's notes say which was chosen and why.
 pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>>) -> Result<Compressed> {
-    let classic = encode_all(ds, opts, None)?;
+    let layout = ds.layout();
+    let ranges: Vec<Option<(f64, f64)>> = ds
+        .stream_values()
+        .iter()
+        .zip(&layout.streams)
+        .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
+        .collect();
+    let encode = |model: Option<&AeModel<'_>>| -> Result<Draft> {
+        let plan = Plan::new(&layout, &ranges, opts, model)?;
+        let chunks = plan.encode(ds, 0, &plan.chunks, model)?;
+        Ok(Draft { plan, chunks })
+    };
+    let classic = encode(None)?;
     let Some(m) = model else {
         return finish(ds, classic, None);
     };
-    let with_ae = encode_all(ds, opts, Some(m))?;
-    let size = |d: &Draft, m| assemble(&d.metadata, m, &d.chunks).len();
+    let with_ae = encode(Some(m))?;
+    let size = |d: &Draft, m| assemble(&d.plan.metadata, m, &d.chunks).len();
     let (classic_len, ae_len) = (size(&classic, None), size(&with_ae, Some(m)));
     let ae_tiles: usize = with_ae.chunks.iter().map(|c| c.ae_tiles).sum();
     let tiles: usize = with_ae.chunks.iter().map(|c| c.tiles).sum();
     let what = if m.embed { "model embedded" } else { "model referenced, not counted" };
     if opts.force_model || (ae_tiles > 0 && ae_len < classic_len) {
         let mut d = with_ae;
-        d.metadata.notes.push(format!(
+        d.plan.metadata.notes.push(format!(
             "autoencoder used in {ae_tiles} of {tiles} tiles: {ae_len} bytes ({what}) vs {classic_len} bytes with classic predictors only"
         ));
         finish(ds, d, Some(m))
     } else {
         let mut d = classic;
-        d.metadata.notes.push(format!(
+        d.plan.metadata.notes.push(format!(
             "autoencoder not used: {ae_len} bytes with it ({what}; it won {ae_tiles} of {tiles} tiles) vs {classic_len} bytes without"
         ));
         let mut c = finish(ds, d, None)?;
@@ -94,26 +110,128 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
     }
 }
 
-/// Encoded chunks and metadata, before verification and hashing.
-struct Draft<'a> {
-    streams: Vec<Stream<'a>>,
-    metadata: Metadata,
+/// Encoded chunks and what they were encoded under, before verification and hashing.
+struct Draft<'o> {
+    plan: Plan<'o>,
     chunks: Vec<EncodedChunk>,
 }
 
 pub use crate::preprocess::{finite_range, is_fill};
 
-fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stream<'a>>> {
-    let parts: Vec<(String, DType, &Values)> = match ds {
-        Dataset::Field(a) => vec![(String::new(), a.dtype, &a.values)],
-        Dataset::Table { columns, .. } => {
-            columns.iter().map(|c| (c.name.clone(), c.dtype, &c.values)).collect()
+/// Everything decided before the first chunk: quantizers, chunks, metadata (its content hash
+/// still zero).
+struct Plan<'o> {
+    opts: &'o CompressOptions,
+    lattice: [usize; 3],
+    table: bool,
+    streams: Vec<StreamPlan>,
+    info: StreamInfo,
+    chunks: Vec<ChunkDims>,
+    metadata: Metadata,
+}
+
+impl<'o> Plan<'o> {
+    /// `ranges`: each stream's finite, non-fill range (`None`: it has no such values).
+    fn new(
+        layout: &DatasetLayout,
+        ranges: &[Option<(f64, f64)>],
+        opts: &'o CompressOptions,
+        model: Option<&AeModel<'_>>,
+    ) -> Result<Self> {
+        if let Some(f) = opts.fill_value
+            && !f.is_finite()
+        {
+            return Err(CodecError::InvalidInput(
+                "the fill value must be finite (NaN and Inf are kept exactly anyway)".into(),
+            ));
         }
-    };
-    parts
-        .into_iter()
-        .map(|(name, dtype, values)| {
-            let (min, max) = finite_range(values, opts.fill_value, dtype).unwrap_or((0.0, 0.0));
+        let table = layout.table;
+        let shape: Vec<u64> = layout.shape.iter().map(|&d| d as u64).collect();
+        let lat = lattice(&shape, table).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+        let streams = plan_streams(layout, ranges, opts)?;
+        let tile = model.map_or([1, 1, 1], |m| m.tile);
+        if let Some(m) = model
+            && (m.tile.iter().product::<usize>() != m.decoder.output_dim() || m.norm.len() != streams.len())
+        {
+            return Err(CodecError::InvalidInput(format!(
+                "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
+                m.tile,
+                m.norm.len(),
+                streams.len()
+            )));
+        }
+        let chunks = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
+        // A chunk holds at least one row (or one tile) of the lattice; decoders refuse chunks above
+        // the limit, so such data is refused here, before any work.
+        if let Some(c) = chunks.iter().find(|c| c.len() > crate::format::chunk::MAX_CHUNK_ELEMENTS) {
+            return Err(CodecError::InvalidInput(format!(
+                "one chunk would hold {} elements (lattice {lat:?}), more than decoders accept ({}): \
+                 lower chunk_elements or the tile, or split the data",
+                c.len(),
+                crate::format::chunk::MAX_CHUNK_ELEMENTS
+            )));
+        }
+        let metas: Vec<StreamMeta> = streams.iter().map(|s| s.meta.clone()).collect();
+        let info = StreamInfo::new(table, &metas, streams.iter().map(|s| s.center).collect());
+        let metadata = Metadata {
+            shape,
+            table,
+            streams: metas,
+            bound: opts.bound,
+            fill_value: opts.fill_value,
+            tile: tile.map(|t| t as u32),
+            model: match model {
+                None => ModelUse::None,
+                Some(m) if m.embed => ModelUse::Embedded { hash: model_hash(&m.payload) },
+                Some(m) => ModelUse::Referenced { hash: model_hash(&m.payload) },
+            },
+            ae_norm: model.map_or(Vec::new(), |m| m.norm.clone()),
+            content_hash: [0; 32],
+            original_bytes: layout.original_bytes(),
+            notes: opts.notes.clone(),
+        };
+        Ok(Self { opts, lattice: lat, table, streams, info, chunks, metadata })
+    }
+
+    /// Encodes `chunks`, whose rows `slab` holds from lattice row `first_row` on (a dataset of
+    /// those rows: a field flattened, a table's rows), in parallel.
+    fn encode(
+        &self,
+        slab: &Dataset,
+        first_row: usize,
+        chunks: &[ChunkDims],
+        model: Option<&AeModel<'_>>,
+    ) -> Result<Vec<EncodedChunk>> {
+        let values = slab.stream_values();
+        let cx = Context {
+            lattice: self.lattice,
+            table: self.table,
+            streams: &self.streams,
+            values: &values,
+            first_row,
+            info: &self.info,
+            opts: self.opts,
+        };
+        map_chunks(chunks, |c| encode_chunk(c, &cx, model)).into_iter().collect()
+    }
+
+    /// Values per stream in one lattice row.
+    fn row_len(&self) -> usize {
+        if self.table { 1 } else { self.lattice[1] * self.lattice[2] }
+    }
+}
+
+fn plan_streams(
+    layout: &DatasetLayout,
+    ranges: &[Option<(f64, f64)>],
+    opts: &CompressOptions,
+) -> Result<Vec<StreamPlan>> {
+    layout
+        .streams
+        .iter()
+        .zip(ranges)
+        .map(|((name, dtype), range)| {
+            let (min, max) = range.unwrap_or((0.0, 0.0));
             let quantizer = if dtype.is_float() {
                 let bound = match opts.bound {
                     BoundSpec::Abs(e) => e,
@@ -128,9 +246,9 @@ fn build_streams<'a>(ds: &'a Dataset, opts: &CompressOptions) -> Result<Vec<Stre
             } else {
                 Quantizer::Int
             };
-            let mut s = Stream { meta: StreamMeta { name, dtype, quantizer, min, max }, values, center: 0 };
-            s.center = grid_of(&s.meta, min + (max - min) / 2.0);
-            Ok(s)
+            let meta = StreamMeta { name: name.clone(), dtype: *dtype, quantizer, min, max };
+            let center = grid_of(&meta, min + (max - min) / 2.0);
+            Ok(StreamPlan { meta, center })
         })
         .collect()
 }
@@ -143,92 +261,67 @@ fn grid_of(m: &StreamMeta, v: f64) -> i64 {
     grid_point(v, float)
 }
 
-fn encode_all<'a>(ds: &'a Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>>) -> Result<Draft<'a>> {
-    if let Some(f) = opts.fill_value
-        && !f.is_finite()
-    {
-        return Err(CodecError::InvalidInput(
-            "the fill value must be finite (NaN and Inf are kept exactly anyway)".into(),
-        ));
-    }
-    let table = matches!(ds, Dataset::Table { .. });
-    let shape: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
-    let lat = lattice(&shape, table).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
-    let streams = build_streams(ds, opts)?;
-    let tile = model.map_or([1, 1, 1], |m| m.tile);
-    if let Some(m) = model
-        && (m.tile.iter().product::<usize>() != m.decoder.output_dim() || m.norm.len() != streams.len())
-    {
-        return Err(CodecError::InvalidInput(format!(
-            "the model (tile {:?}, {} streams) does not fit this data ({} streams)",
-            m.tile,
-            m.norm.len(),
-            streams.len()
-        )));
-    }
-    let plan = plan_chunks(lat, tile[0], opts.chunk_elements.max(1));
-    // A chunk holds at least one row (or one tile) of the lattice; decoders refuse chunks above
-    // the limit, so such data is refused here, before any work.
-    if let Some(c) = plan.iter().find(|c| c.len() > crate::format::chunk::MAX_CHUNK_ELEMENTS) {
-        return Err(CodecError::InvalidInput(format!(
-            "one chunk would hold {} elements (lattice {lat:?}), more than decoders accept ({}): \
-             lower chunk_elements or the tile, or split the data",
-            c.len(),
-            crate::format::chunk::MAX_CHUNK_ELEMENTS
-        )));
-    }
-    let metas: Vec<StreamMeta> = streams.iter().map(|s| s.meta.clone()).collect();
-    let info = StreamInfo::new(table, &metas, streams.iter().map(|s| s.center).collect());
-    let cx = Context { lattice: lat, table, streams: &streams, info: &info, opts };
-    let chunks =
-        map_chunks(&plan, |c| encode_chunk(c, &cx, model)).into_iter().collect::<Result<Vec<_>>>()?;
-    let metadata = Metadata {
-        shape,
-        table,
-        streams: metas,
-        bound: opts.bound,
-        fill_value: opts.fill_value,
-        tile: tile.map(|t| t as u32),
-        model: match model {
-            None => ModelUse::None,
-            Some(m) if m.embed => ModelUse::Embedded { hash: model_hash(&m.payload) },
-            Some(m) => ModelUse::Referenced { hash: model_hash(&m.payload) },
-        },
-        ae_norm: model.map_or(Vec::new(), |m| m.norm.clone()),
-        content_hash: [0; 32],
-        original_bytes: ds.original_bytes(),
-        notes: opts.notes.clone(),
-    };
-    Ok(Draft { streams, metadata, chunks })
+/// Checks encoded chunks the way a reader will see them: each decoded from its payload alone,
+/// every value against the bound, and the decoded values hashed in order.
+struct Checker {
+    archive: Archive<'static>,
+    check: StreamCheck,
 }
 
-/// Decodes the draft, checks every value against the bound, hashes what the decoder gives, and
-/// writes the final archive.
+impl Checker {
+    fn new(plan: &Plan<'_>, model: Option<&AeModel<'_>>) -> Result<Self> {
+        let archive = Archive::without_chunks(
+            plan.metadata.clone(),
+            model.map(|m| m.payload.as_slice()),
+            crate::format::container::FORMAT_VERSION,
+        )?;
+        let check = StreamCheck::new(&archive);
+        Ok(Self { archive, check })
+    }
+
+    /// Decodes `chunks` (in parallel batches) and checks them against `slab`, which holds the
+    /// input's rows from `first_row` on.
+    fn check(
+        &mut self,
+        plan: &Plan<'_>,
+        slab: &Dataset,
+        first_row: usize,
+        chunks: &[EncodedChunk],
+    ) -> Result<()> {
+        for batch in chunks.chunks(batch_size()) {
+            let decoded = map_items(batch, |c| {
+                let entry = ChunkEntry { offset: 0, start: c.start as u64, rows: c.rows as u64 };
+                self.archive.decode_payload(entry, &c.payload, &format!("chunk at row {}", c.start), None)
+            });
+            for d in decoded {
+                let d = d?;
+                let part = self.check.accept(&self.archive, &d)?;
+                let at = (d.start - first_row) * plan.row_len();
+                verify::verify_part(slab, &part, at, &plan.streams, plan.opts.fill_value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After the last chunk: the content hash of all that was decoded.
+    fn hash(self) -> Result<[u8; 32]> {
+        self.check.hash(&self.archive)
+    }
+}
+
+/// Checks every chunk, stores the content hash, and writes the final archive.
 fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Compressed> {
-    let Draft { streams, mut metadata, chunks } = draft;
+    let Draft { mut plan, chunks } = draft;
+    let mut checker = Checker::new(&plan, model)?;
+    checker.check(&plan, ds, 0, &chunks)?;
+    plan.metadata.content_hash = checker.hash()?;
+    let bytes = assemble(&plan.metadata, model, &chunks);
     let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
-    // The draft decoded chunk by chunk (in parallel batches), each chunk's values checked against
-    // the input as they come and hashed in order: no decoded copy of the whole input is kept.
-    metadata.content_hash = {
-        let bytes = assemble(&metadata, model, &chunks);
-        let a = Archive::open(&bytes, external)?;
-        let mut done = 0;
-        a.decode_each_hash(
-            |part| {
-                done += verify::verify_part(ds, &part, done, &streams, metadata.fill_value)?;
-                Ok(())
-            },
-            None,
-        )?
-    };
-    // The final archive differs from the checked draft only by the hash in its metadata (the chunk
-    // bytes are the same), so opening it — container, metadata, model and index — is enough.
-    let bytes = assemble(&metadata, model, &chunks);
     let archive = Archive::open(&bytes, external)?;
     Ok(Compressed {
         sizes: archive.sizes.clone(),
         bytes,
-        metadata,
+        metadata: plan.metadata,
         ae_tiles: chunks.iter().map(|c| c.ae_tiles).sum(),
         total_tiles: if model.is_some() { chunks.iter().map(|c| c.tiles).sum() } else { 0 },
         exceptions: chunks.iter().map(|c| c.exceptions).sum(),
@@ -236,18 +329,22 @@ fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result
     })
 }
 
-#[cfg(feature = "parallel")]
+/// Chunks encoded or checked at once: one per core.
+fn batch_size() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
 fn map_chunks<T: Send>(chunks: &[ChunkDims], f: impl Fn(&ChunkDims) -> T + Sync + Send) -> Vec<T> {
+    map_items(chunks, f)
+}
+
+fn map_items<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
-    chunks.par_iter().map(f).collect()
+    items.par_iter().map(f).collect()
 }
 
-#[cfg(not(feature = "parallel"))]
-fn map_chunks<T: Send>(chunks: &[ChunkDims], f: impl Fn(&ChunkDims) -> T + Sync + Send) -> Vec<T> {
-    chunks.iter().map(f).collect()
-}
-
-fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk]) -> Vec<u8> {
+/// The archive's sections before the chunks: header, metadata, model, chunk index.
+fn head(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[(u64, u64, usize)]) -> Vec<u8> {
     let mut w = ContainerWriter::new();
     w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).expect("metadata serializes"));
     if let Some(m) = model {
@@ -257,8 +354,18 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
             w.push(SectionKind::ModelRef, &model_hash(&m.payload));
         }
     }
-    let entries: Vec<(u64, u64, &[u8])> =
-        chunks.iter().map(|c| (c.start as u64, c.rows as u64, c.payload.as_slice())).collect();
-    crate::format::chunk_index::push_index_and_chunks(&mut w, chunks.len() as u64, &entries);
-    w.finish()
+    crate::format::chunk_index::push_index(&mut w, chunks.len() as u64, chunks);
+    w.into_head()
+}
+
+fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk]) -> Vec<u8> {
+    let entries: Vec<(u64, u64, usize)> =
+        chunks.iter().map(|c| (c.start as u64, c.rows as u64, c.payload.len())).collect();
+    let mut bytes = head(meta, model, &entries);
+    for c in chunks {
+        bytes.extend_from_slice(&section_header(SectionKind::Chunk, &c.payload));
+        bytes.extend_from_slice(&c.payload);
+    }
+    bytes.extend_from_slice(&end_section());
+    bytes
 }

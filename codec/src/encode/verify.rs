@@ -6,7 +6,7 @@ use crate::error::{CodecError, Result};
 use crate::format::metadata::Quantizer;
 use crate::preprocess::is_fill;
 
-use super::Stream;
+use super::StreamPlan;
 
 /// Independent check, in f64, of |x − x′| ≤ bound for every value of `part` — the decoded values
 /// of the input's streams from value `at` of each on (a chunk's rows) — against the input `orig`;
@@ -15,7 +15,7 @@ pub(super) fn verify_part(
     orig: &Dataset,
     part: &Dataset,
     at: usize,
-    streams: &[Stream<'_>],
+    streams: &[StreamPlan],
     fill: Option<f64>,
 ) -> Result<usize> {
     let pairs: Vec<(&Values, &Values)> = match (orig, part) {

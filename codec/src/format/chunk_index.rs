@@ -18,20 +18,31 @@ pub struct ChunkEntry {
 }
 
 /// Pushes the chunk index (`count`: the chunks' number, unless crafting damage) and the chunk
-/// sections `(start, rows, payload)`. The offsets depend on the index's own length, so it is
-/// encoded until that length settles.
+/// sections `(start, rows, payload)`.
 #[cfg(feature = "encode")]
 pub fn push_index_and_chunks(w: &mut ContainerWriter, count: u64, chunks: &[(u64, u64, &[u8])]) {
+    let entries: Vec<(u64, u64, usize)> = chunks.iter().map(|&(s, r, p)| (s, r, p.len())).collect();
+    push_index(w, count, &entries);
+    for &(.., payload) in chunks {
+        w.push(SectionKind::Chunk, payload);
+    }
+}
+
+/// Pushes the chunk index of chunk sections `(start, rows, payload length)` that will follow it
+/// in this order. The offsets depend on the index's own length, so it is encoded until that
+/// length settles.
+#[cfg(feature = "encode")]
+pub fn push_index(w: &mut ContainerWriter, count: u64, chunks: &[(u64, u64, usize)]) {
     let mut index = Vec::new();
     for _ in 0..4 {
         let mut offset = (w.len() + SECTION_HEADER_LEN + index.len()) as u64;
         let mut next = Vec::new();
         put_varint(&mut next, count);
-        for &(start, rows, payload) in chunks {
+        for &(start, rows, len) in chunks {
             put_varint(&mut next, offset);
             put_varint(&mut next, start);
             put_varint(&mut next, rows);
-            offset += (SECTION_HEADER_LEN + payload.len()) as u64;
+            offset += (SECTION_HEADER_LEN + len) as u64;
         }
         let settled = next.len() == index.len();
         index = next;
@@ -40,9 +51,6 @@ pub fn push_index_and_chunks(w: &mut ContainerWriter, count: u64, chunks: &[(u64
         }
     }
     w.push(SectionKind::ChunkIndex, &index);
-    for &(.., payload) in chunks {
-        w.push(SectionKind::Chunk, payload);
-    }
 }
 
 /// Reads the index of a lattice of `lattice` and checks that its chunks tile the rows.

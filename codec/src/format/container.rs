@@ -106,19 +106,36 @@ impl ContainerWriter {
     }
 
     pub fn push(&mut self, kind: SectionKind, payload: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.push(kind as u8);
-        self.bytes.extend_from_slice(&[0, 0, 0]);
-        self.bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        let crc = section_crc(&self.bytes[start..start + 12], payload);
-        self.bytes.extend_from_slice(&crc.to_le_bytes());
+        self.bytes.extend_from_slice(&section_header(kind, payload));
         self.bytes.extend_from_slice(payload);
+    }
+
+    /// The bytes so far, without the End section: the head of an archive whose chunk sections
+    /// are written after it (then [`end_section`]).
+    pub fn into_head(self) -> Vec<u8> {
+        self.bytes
     }
 
     pub fn finish(mut self) -> Vec<u8> {
         self.push(SectionKind::End, &[]);
         self.bytes
     }
+}
+
+/// The 16 bytes before a section's payload: kind, zeros, length, checksum (a writer that streams
+/// sections to a file writes this, then the payload).
+pub fn section_header(kind: SectionKind, payload: &[u8]) -> [u8; SECTION_HEADER_LEN] {
+    let mut h = [0u8; SECTION_HEADER_LEN];
+    h[0] = kind as u8;
+    h[4..12].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    let crc = section_crc(&h[..12], payload);
+    h[12..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// The End section that closes every container.
+pub fn end_section() -> [u8; SECTION_HEADER_LEN] {
+    section_header(SectionKind::End, &[])
 }
 
 /// The checksum covers the section's kind and length as well as its payload, so a flipped kind

@@ -6,7 +6,7 @@
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use baler_codec::data::{Array, DType, Dataset, Values};
+use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values};
 use npyz::{Endianness, Order, TypeChar};
 
 use super::{Elem, IoError, ReadOptions, array_to_table, column_views, shape_len, to_float, to_int};
@@ -188,25 +188,6 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
     let unsupported = |what: &str| Err(format!("unsupported dtype '{ts}' ({what})"));
     let truncated = |got: usize| format!("truncated: {}", needs(got as u64));
 
-    // Numbers are converted block by block as they are read: the file's bytes are never held
-    // whole next to the values (for float32 that was a third of the peak memory).
-    macro_rules! decode {
-        ($t:ty, $map:expr) => {{
-            const W: usize = std::mem::size_of::<$t>();
-            // At most `prealloc` bytes of values before the bytes arrive (all of them for a file,
-            // whose length is known; a zip member's length is only a claim), growing after.
-            let mut out = Vec::with_capacity(n.min(prealloc / 8));
-            read_blocks(r, need, W, &truncated, |block| {
-                out.extend(block.chunks_exact(W).map(|c| {
-                    let b = c.try_into().expect("chunk size");
-                    let x = if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) };
-                    $map(x)
-                }))
-            })?;
-            expect_end(r, &file_shape, &ts, need)?;
-            out
-        }};
-    }
     // Strings are decoded from the whole data.
     let read_all = |r: &mut dyn io::Read| -> Result<Vec<u8>, String> {
         let mut data = Vec::with_capacity(need.min(prealloc));
@@ -215,20 +196,20 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
         Ok(data)
     };
 
-    let (dtype, values) = match (ts.type_char(), size) {
-        (TypeChar::Float, 4) => (DType::F32, Values::Float(decode!(f32, f64::from))),
-        (TypeChar::Float, 8) => (DType::F64, Values::Float(decode!(f64, |x| x))),
-        (TypeChar::Float, 2) => return unsupported("float16"),
-        (TypeChar::Float, _) => return unsupported("extended precision float"),
-        (TypeChar::Int, 1) => (DType::I8, Values::Int(decode!(i8, i64::from))),
-        (TypeChar::Int, 2) => (DType::I16, Values::Int(decode!(i16, i64::from))),
-        (TypeChar::Int, 4) => (DType::I32, Values::Int(decode!(i32, i64::from))),
-        (TypeChar::Int, 8) => (DType::I64, Values::Int(decode!(i64, |x| x))),
-        (TypeChar::Uint, 1) | (TypeChar::Bool, 1) => (DType::U8, Values::Int(decode!(u8, i64::from))),
-        (TypeChar::Uint, 2) => (DType::U16, Values::Int(decode!(u16, i64::from))),
-        (TypeChar::Uint, 4) => (DType::U32, Values::Int(decode!(u32, i64::from))),
-        // a u64 above i64::MAX is kept by its bits
-        (TypeChar::Uint, 8) => (DType::U64, Values::Int(decode!(u64, |x| x as i64))),
+    if let Some(dtype) = numeric_dtype(ts.type_char(), size) {
+        // At most `prealloc` bytes of values before the bytes arrive (all of them for a file,
+        // whose length is known; a zip member's length is only a claim), growing after.
+        let values = read_numbers(r, n, dtype, big, prealloc / 8, &truncated)?;
+        expect_end(r, &file_shape, &ts, need)?;
+        let values = match values {
+            Values::Float(v) => Values::Float(reorder(v, &file_shape, fortran)),
+            Values::Int(v) => Values::Int(reorder(v, &file_shape, fortran)),
+        };
+        return Ok(Parsed::Numeric(Array { dtype, shape: c_shape(&file_shape), values }));
+    }
+    match (ts.type_char(), size) {
+        (TypeChar::Float, 2) => unsupported("float16"),
+        (TypeChar::Float, _) => unsupported("extended precision float"),
         (TypeChar::UnicodeStr, _) => {
             let data = read_all(r)?;
             let width = item / 4;
@@ -248,11 +229,11 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
             if width == 0 {
                 values.resize(n, String::new());
             }
-            return Ok(Parsed::Strings {
+            Ok(Parsed::Strings {
                 descr: ts.to_string(),
                 shape: c_shape(&file_shape),
                 values: reorder(values, &file_shape, fortran),
-            });
+            })
         }
         (TypeChar::ByteStr, _) => {
             let data = read_all(r)?;
@@ -266,22 +247,147 @@ pub(crate) fn read_from(r: &mut impl io::Read, len: u64, prealloc: usize) -> Res
                     values.push(s.trim_end_matches('\0').to_string());
                 }
             }
-            return Ok(Parsed::Strings {
+            Ok(Parsed::Strings {
                 descr: ts.to_string(),
                 shape: c_shape(&file_shape),
                 values: reorder(values, &file_shape, fortran),
-            });
+            })
         }
-        (TypeChar::Complex, _) => return unsupported("complex"),
-        (TypeChar::TimeDelta, _) | (TypeChar::DateTime, _) => return unsupported("datetime"),
-        (TypeChar::RawData, _) => return unsupported("raw bytes"),
-        _ => return unsupported("not a numeric type"),
+        (TypeChar::Complex, _) => unsupported("complex"),
+        (TypeChar::TimeDelta, _) | (TypeChar::DateTime, _) => unsupported("datetime"),
+        (TypeChar::RawData, _) => unsupported("raw bytes"),
+        _ => unsupported("not a numeric type"),
+    }
+}
+
+/// The dtype values of this npy type are read as (bool as uint8), `None` for other types.
+fn numeric_dtype(kind: TypeChar, size: u64) -> Option<DType> {
+    Some(match (kind, size) {
+        (TypeChar::Float, 4) => DType::F32,
+        (TypeChar::Float, 8) => DType::F64,
+        (TypeChar::Int, 1) => DType::I8,
+        (TypeChar::Int, 2) => DType::I16,
+        (TypeChar::Int, 4) => DType::I32,
+        (TypeChar::Int, 8) => DType::I64,
+        (TypeChar::Uint, 1) | (TypeChar::Bool, 1) => DType::U8,
+        (TypeChar::Uint, 2) => DType::U16,
+        (TypeChar::Uint, 4) => DType::U32,
+        (TypeChar::Uint, 8) => DType::U64,
+        _ => return None,
+    })
+}
+
+/// Reads `n` numbers of `dtype` (big-endian when `big`), converting them block by block as they
+/// are read, so the bytes are never held whole next to the values (for float32 that was a
+/// third of the peak memory). `reserve`: values reserved before the bytes arrive.
+fn read_numbers(
+    r: &mut (impl io::Read + ?Sized),
+    n: usize,
+    dtype: DType,
+    big: bool,
+    reserve: usize,
+    truncated: &dyn Fn(usize) -> String,
+) -> Result<Values, String> {
+    macro_rules! decode {
+        ($t:ty, $map:expr) => {{
+            const W: usize = std::mem::size_of::<$t>();
+            let mut out = Vec::with_capacity(n.min(reserve));
+            read_blocks(r, n * W, W, truncated, |block| {
+                out.extend(block.chunks_exact(W).map(|c| {
+                    let b = c.try_into().expect("chunk size");
+                    let x = if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) };
+                    $map(x)
+                }))
+            })?;
+            out
+        }};
+    }
+    Ok(match dtype {
+        DType::F32 => Values::Float(decode!(f32, f64::from)),
+        DType::F64 => Values::Float(decode!(f64, |x| x)),
+        DType::I8 => Values::Int(decode!(i8, i64::from)),
+        DType::I16 => Values::Int(decode!(i16, i64::from)),
+        DType::I32 => Values::Int(decode!(i32, i64::from)),
+        DType::I64 => Values::Int(decode!(i64, |x| x)),
+        DType::U8 => Values::Int(decode!(u8, i64::from)),
+        DType::U16 => Values::Int(decode!(u16, i64::from)),
+        DType::U32 => Values::Int(decode!(u32, i64::from)),
+        // a u64 above i64::MAX is kept by its bits
+        DType::U64 => Values::Int(decode!(u64, |x| x as i64)),
+    })
+}
+
+/// A C-order numeric `.npy` file read a slab of rows at a time (streaming compression).
+pub(crate) struct NpyRows {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    data_start: u64,
+    dtype: DType,
+    big: bool,
+    /// Values per lattice row (all streams).
+    row_values: usize,
+    layout: DatasetLayout,
+}
+
+/// Opens `path` for reading by rows, or `None` when it cannot be read so (Fortran order,
+/// strings, a length that does not match: the whole-file reader then reports what is wrong).
+pub(crate) fn open_rows(path: &Path, opts: &ReadOptions) -> Result<Option<NpyRows>, IoError> {
+    let file = std::fs::File::open(path).map_err(|e| IoError::read(path, e))?;
+    let len = file.metadata().map_err(|e| IoError::read(path, e))?.len();
+    let Ok((header, header_len)) = read_header(&mut io::BufReader::new(&file), len) else {
+        return Ok(None);
     };
-    let values = match values {
-        Values::Float(v) => Values::Float(reorder(v, &file_shape, fortran)),
-        Values::Int(v) => Values::Int(reorder(v, &file_shape, fortran)),
+    let npyz::DType::Plain(ts) = header.dtype() else { return Ok(None) };
+    let Some(dtype) = numeric_dtype(ts.type_char(), ts.size_field()) else { return Ok(None) };
+    let Ok(shape) = header.shape().iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>() else {
+        return Ok(None);
     };
-    Ok(Parsed::Numeric(Array { dtype, shape: c_shape(&file_shape), values }))
+    let fortran = header.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1;
+    let need = shape_len(&shape).and_then(|n| n.checked_mul(dtype.size_bytes()));
+    if fortran || need.map(|b| b as u64) != Some(len - header_len) {
+        return Ok(None);
+    }
+    let shape = c_shape(&shape);
+    let table = opts.table && shape.len() == 2;
+    let streams = match table {
+        true => (0..shape[1]).map(|c| (format!("col{c}"), dtype)).collect(),
+        false => vec![(String::new(), dtype)],
+    };
+    let layout = DatasetLayout { shape, table, streams };
+    let Ok(lattice) = layout.lattice() else { return Ok(None) };
+    let row_values = if table { lattice[1] } else { lattice[1] * lattice[2] };
+    let big = ts.endianness() == Endianness::Big;
+    Ok(Some(NpyRows {
+        path: path.to_path_buf(),
+        file,
+        data_start: header_len,
+        dtype,
+        big,
+        row_values,
+        layout,
+    }))
+}
+
+impl RowSource for NpyRows {
+    fn layout(&self) -> &DatasetLayout {
+        &self.layout
+    }
+
+    fn read_rows(&mut self, first: usize, rows: usize) -> Result<Dataset, String> {
+        use std::io::Seek;
+        let fail = |e: String| format!("{}: {e}", self.path.display());
+        let n = rows * self.row_values;
+        let at = self.data_start + (first * self.row_values * self.dtype.size_bytes()) as u64;
+        (&self.file).seek(io::SeekFrom::Start(at)).map_err(|e| fail(e.to_string()))?;
+        let truncated = |got: usize| format!("file shorter than its header says (read {got} bytes at {at})");
+        let mut r = io::BufReader::with_capacity(1 << 16, &self.file);
+        let values = read_numbers(&mut r, n, self.dtype, self.big, n, &truncated).map_err(fail)?;
+        let a = Array { dtype: self.dtype, shape: vec![rows, self.row_values], values };
+        Ok(match self.layout.table {
+            true => array_to_table(a),
+            false => Dataset::Field(Array { shape: vec![n], ..a }),
+        })
+    }
 }
 
 /// Reads exactly `need` bytes, handing them to `take` in blocks of whole items; a stream that

@@ -412,3 +412,74 @@ fn real_hzz_npy() {
     write_any(&out, &Dataset::Field(a)).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&p).unwrap());
 }
+
+/// Rows `first..first + rows` of a loaded dataset, as a row reader hands them out.
+fn rows_of(ds: &Dataset, per_row: usize, first: usize, rows: usize) -> Vec<Values> {
+    let cut = |v: &Values| match v {
+        Values::Float(v) => Values::Float(v[first * per_row..(first + rows) * per_row].to_vec()),
+        Values::Int(v) => Values::Int(v[first * per_row..(first + rows) * per_row].to_vec()),
+    };
+    ds.stream_values().into_iter().map(cut).collect()
+}
+
+/// Every dtype, a big-endian file, a 3-d field and a table are read by rows exactly as the whole
+/// file is; Fortran order, strings and a wrong length are left to the whole-file reader.
+#[test]
+fn row_reads_equal_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npy");
+    for a in every_dtype() {
+        // Shapes [n] or [2, n/2]: a lattice row is one value or one row of n/2.
+        let (n, per_row) = if a.shape.len() == 1 { (a.shape[0], 1) } else { (2, a.shape[1]) };
+        let ds = Dataset::Field(a);
+        write_any(&path, &ds).unwrap();
+        let mut r = open_rows(&path, &ReadOptions::default()).unwrap().expect("readable by rows");
+        assert_eq!(r.layout(), &ds.layout());
+        for (first, rows) in [(0, n), (1, n - 1), (n - 1, 1)] {
+            let got = r.read_rows(first, rows).unwrap();
+            for (g, w) in got.stream_values().into_iter().zip(rows_of(&ds, per_row, first, rows)) {
+                assert!(same_values(g, &w), "{:?} rows {first}+{rows}", ds.layout().streams);
+            }
+        }
+    }
+    // Big-endian float64, [3, 2, 2]: a lattice row is a plane of 4 values.
+    let mut bytes = npy_with_dict("{'descr': '>f8', 'fortran_order': False, 'shape': (3, 2, 2), }");
+    (0..12).for_each(|i| bytes.extend_from_slice(&(i as f64 * 1.5 - 4.0).to_be_bytes()));
+    std::fs::write(&path, &bytes).unwrap();
+    let whole = read_dataset(&path, &ReadOptions::default()).unwrap();
+    let mut r = open_rows(&path, &ReadOptions::default()).unwrap().unwrap();
+    let got = r.read_rows(1, 2).unwrap();
+    assert!(same_values(got.stream_values()[0], &rows_of(&whole, 4, 1, 2)[0]));
+    // A 2-d array read as a table: one lattice row per table row, one stream per column.
+    let opts = ReadOptions { table: true };
+    let mut bytes = npy_with_dict("{'descr': '<i4', 'fortran_order': False, 'shape': (4, 3), }");
+    (0..12).for_each(|i| bytes.extend_from_slice(&(i * 10 - 7_i32).to_le_bytes()));
+    std::fs::write(&path, &bytes).unwrap();
+    let whole = read_dataset(&path, &opts).unwrap();
+    let mut r = open_rows(&path, &opts).unwrap().unwrap();
+    assert_eq!(r.layout(), &whole.layout());
+    let got = r.read_rows(1, 3).unwrap();
+    assert_eq!(got.stream_values().len(), 3);
+    for (g, w) in got.stream_values().into_iter().zip(rows_of(&whole, 1, 1, 3)) {
+        assert!(same_values(g, &w));
+    }
+    // Not by rows: Fortran order, strings, a body shorter than the shape.
+    for (dict, data) in [
+        ("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24),
+        ("{'descr': '<U2', 'fortran_order': False, 'shape': (2,), }", 16),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20),
+    ] {
+        let mut bytes = npy_with_dict(dict);
+        bytes.resize(bytes.len() + data, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(open_rows(&path, &ReadOptions::default()).unwrap().is_none(), "{dict}");
+    }
+    // A file that shrank after it was opened: the read names the file.
+    let mut bytes = npy_with_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (8,), }");
+    bytes.resize(bytes.len() + 64, 0);
+    std::fs::write(&path, &bytes).unwrap();
+    let mut r = open_rows(&path, &ReadOptions::default()).unwrap().unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
+    let err = r.read_rows(4, 4).unwrap_err();
+    assert!(err.contains("a.npy") && err.contains("shorter"), "{err}");
+}

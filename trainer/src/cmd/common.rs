@@ -10,7 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
 use crate::device::DeviceChoice;
-use crate::io::{Loaded, ReadOptions, load, refuse_overwriting_inputs, spec_file, write_atomic};
+use crate::io::{
+    Loaded, ReadOptions, Rows, load, open_rows, refuse_overwriting_inputs, spec_file, write_atomic,
+};
 use crate::pipeline::{SavedModel, Target};
 use crate::train::EpochStats;
 
@@ -72,11 +74,7 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 /// Reads an input spec; the file's own fill value (NetCDF `_FillValue`) applies unless
 /// `--fill-value` overrides it.
 pub fn read_input(spec: &str, common: &InputArgs) -> Result<Loaded> {
-    if let Some(f) = common.fill_value
-        && !f.is_finite()
-    {
-        bail!("--fill-value must be finite (NaN and Inf are always kept exactly)");
-    }
+    check_fill(common)?;
     let mut loaded = load(spec, &ReadOptions { table: common.table })?;
     if common.fill_value.is_some() {
         loaded.fill_value = common.fill_value;
@@ -84,14 +82,41 @@ pub fn read_input(spec: &str, common: &InputArgs) -> Result<Loaded> {
     Ok(loaded)
 }
 
+fn check_fill(common: &InputArgs) -> Result<()> {
+    if let Some(f) = common.fill_value
+        && !f.is_finite()
+    {
+        bail!("--fill-value must be finite (NaN and Inf are always kept exactly)");
+    }
+    Ok(())
+}
+
+/// Opens an input for reading a slab of rows at a time, when its format allows (see
+/// [`crate::io::open_rows`]); `--fill-value` overrides the file's own as in [`read_input`].
+pub fn open_input_rows(spec: &str, common: &InputArgs) -> Result<Option<Rows>> {
+    check_fill(common)?;
+    let mut rows = open_rows(spec, &ReadOptions { table: common.table })?;
+    if let Some(r) = &mut rows
+        && common.fill_value.is_some()
+    {
+        r.fill_value = common.fill_value;
+    }
+    Ok(rows)
+}
+
 /// What an archive or model file records about its input: the reader's description (the file
 /// name, no directories), with the directories as given when `--record-source-path` asks.
 pub fn recorded_source(spec: &str, loaded: &Loaded, common: &InputArgs) -> String {
+    record_source(spec, &loaded.source, common)
+}
+
+/// [`recorded_source`] of a reader's description `source`.
+pub fn record_source(spec: &str, source: &str, common: &InputArgs) -> String {
     match spec_file(spec).parent() {
         Some(dir) if common.record_source_path && !dir.as_os_str().is_empty() => {
-            dir.join(&loaded.source).display().to_string()
+            dir.join(source).display().to_string()
         }
-        _ => loaded.source.clone(),
+        _ => source.to_string(),
     }
 }
 

@@ -9,11 +9,13 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    BoundArgs, InputArgs, epoch_progress, load_config, load_model, read_input, recorded_source,
-    refuse_inputs, spinner, write_bytes,
+    BoundArgs, InputArgs, epoch_progress, load_config, load_model, open_input_rows, read_input,
+    recorded_source, refuse_inputs, spinner, write_bytes,
 };
+use super::compress_rows;
 use crate::device::resolve as use_device;
-use crate::job::{self, CompressJob, JobOutcome, ModelChoice, Progress};
+use crate::job::{self, CompressJob, JobOutcome, Learning, ModelChoice, Progress};
+use crate::pipeline::Target;
 use crate::search::Effort;
 use crate::train::EpochStats;
 
@@ -72,6 +74,23 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     if !no_model {
         // Training and the encoder run there.
         cfg.device = use_device(common.device, quiet || json)?;
+    }
+    if let (Target::Bound(b), None) = (target, model)
+        && let Some(rows) = open_input_rows(input, common)?
+    {
+        let bytes = rows.reader.layout().original_bytes();
+        if no_model {
+            return compress_rows::run(args, rows, b, &cfg, None);
+        }
+        if bytes > compress_rows::LEARNING_LIMIT_BYTES && cfg.model.search && !force_model {
+            let decision = format!(
+                "model search skipped: the input ({:.2} GB) is read a slab at a time and the search holds its data in \
+                 memory; train a model on a part of it (baler-train train) and pass --model",
+                bytes as f64 / 1e9
+            );
+            let learning = Learning { effort, seconds: 0.0, decision };
+            return compress_rows::run(args, rows, b, &cfg, Some(learning));
+        }
     }
     let loaded = read_input(input, common)?;
     let ds = &loaded.dataset;

@@ -1,0 +1,144 @@
+//! Compression of an input that is read a slab of rows at a time, so memory holds a few chunks
+//! whatever the input's size. The archive is byte for byte what [`super::compress`] gives for
+//! the same values without a model.
+//!
+//! Two passes over the source: the first finds each stream's range (the quantizer of a relative
+//! bound and the metadata need it before the first chunk), the second encodes a batch of chunks
+//! (one per core), checks them by decoding each from its own bytes, and writes their sections.
+//! The chunk index precedes the chunks in the format, so the caller gets the archive's head
+//! (header, metadata, index) only at the end: chunk sections go to a spill writer first.
+
+use std::io::Write;
+
+use super::{Checker, Plan, head};
+use crate::archive::SectionSizes;
+use crate::data::{Dataset, DatasetLayout, RowSource};
+use crate::error::{CodecError, Result};
+use crate::format::container::{SectionKind, end_section, section_header};
+use crate::format::metadata::Metadata;
+use crate::preprocess::finite_range;
+
+use super::CompressOptions;
+
+/// Values read at a time while looking for the streams' ranges.
+const RANGE_SLAB: usize = 1 << 22;
+
+/// A streamed archive: `head`, then the chunk sections the spill writer received (in order,
+/// `chunk_bytes` of them), then `tail`.
+pub struct Streamed {
+    pub head: Vec<u8>,
+    pub chunk_bytes: u64,
+    pub tail: Vec<u8>,
+    pub sizes: SectionSizes,
+    pub metadata: Metadata,
+    pub exceptions: usize,
+    /// Classic predictor chosen for each chunk.
+    pub predictors: Vec<String>,
+}
+
+impl Streamed {
+    pub fn total_bytes(&self) -> u64 {
+        self.head.len() as u64 + self.chunk_bytes + self.tail.len() as u64
+    }
+}
+
+/// Compresses `source` with classic predictors, chunk sections to `spill`, checking every value
+/// against the bound as [`super::compress`] does. `progress(rows done, rows)` after each batch.
+pub fn compress_rows(
+    source: &mut dyn RowSource,
+    opts: &CompressOptions,
+    spill: &mut dyn Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Streamed> {
+    let layout = source.layout().clone();
+    let ranges = stream_ranges(source, &layout, opts)?;
+    let plan = Plan::new(&layout, &ranges, opts, None)?;
+    let total_rows = plan.lattice[0];
+    let mut checker = Checker::new(&plan, None)?;
+    let mut entries = Vec::with_capacity(plan.chunks.len());
+    let (mut exceptions, mut predictors, mut chunk_bytes) = (0, Vec::new(), 0u64);
+    for batch in plan.chunks.chunks(super::batch_size()) {
+        let first = batch[0].start;
+        let rows: usize = batch.iter().map(|c| c.dims[0]).sum();
+        let slab = read(source, plan.lattice, first, rows)?;
+        let encoded = plan.encode(&slab, first, batch, None)?;
+        checker.check(&plan, &slab, first, &encoded)?;
+        drop(slab);
+        for c in encoded {
+            let written = spill
+                .write_all(&section_header(SectionKind::Chunk, &c.payload))
+                .and_then(|_| spill.write_all(&c.payload));
+            written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
+            chunk_bytes += (16 + c.payload.len()) as u64;
+            entries.push((c.start as u64, c.rows as u64, c.payload.len()));
+            exceptions += c.exceptions;
+            predictors.push(c.predictor);
+        }
+        progress(first + rows, total_rows);
+    }
+    let mut metadata = plan.metadata.clone();
+    metadata.content_hash = checker.hash()?;
+    let head = head(&metadata, None, &entries);
+    let tail = end_section().to_vec();
+    let sizes = head_sizes(&head, chunk_bytes)?;
+    Ok(Streamed { head, chunk_bytes, tail, sizes, metadata, exceptions, predictors })
+}
+
+/// Bytes per section kind of an archive with this head and `chunk_bytes` of chunk sections.
+fn head_sizes(head: &[u8], chunk_bytes: u64) -> Result<SectionSizes> {
+    let mut with_end = head.to_vec();
+    with_end.extend_from_slice(&end_section());
+    let mut sizes = SectionSizes { header: 12, chunks: chunk_bytes, end: 16, ..Default::default() };
+    for s in crate::format::container::read_sections(&with_end)? {
+        let len = s.total_len() as u64;
+        match s.kind {
+            SectionKind::Metadata => sizes.metadata += len,
+            SectionKind::Model => sizes.model += len,
+            SectionKind::ModelRef => sizes.model_ref += len,
+            _ => sizes.chunk_index += len,
+        }
+    }
+    Ok(sizes)
+}
+
+/// Values per stream in `rows` lattice rows.
+fn stream_len(lattice: [usize; 3], table: bool, rows: usize) -> usize {
+    if table { rows } else { rows * lattice[1] * lattice[2] }
+}
+
+fn read(source: &mut dyn RowSource, lattice: [usize; 3], first: usize, rows: usize) -> Result<Dataset> {
+    let slab = source.read_rows(first, rows).map_err(CodecError::Input)?;
+    let layout = source.layout();
+    let want = stream_len(lattice, layout.table, rows);
+    if slab.stream_values().iter().any(|v| v.len() != want) || slab.layout().streams != layout.streams {
+        return Err(CodecError::Input(format!(
+            "rows {first}..{} came back with another layout or length",
+            first + rows
+        )));
+    }
+    Ok(slab)
+}
+
+/// Each stream's finite, non-fill range, over the whole source a slab at a time.
+fn stream_ranges(
+    source: &mut dyn RowSource,
+    layout: &DatasetLayout,
+    opts: &CompressOptions,
+) -> Result<Vec<Option<(f64, f64)>>> {
+    let lattice = layout.lattice().map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+    let per_row = stream_len(lattice, layout.table, 1).max(1) * layout.streams.len().max(1);
+    let step = (RANGE_SLAB / per_row).max(1);
+    let mut ranges: Vec<Option<(f64, f64)>> = vec![None; layout.streams.len()];
+    let mut first = 0;
+    while first < lattice[0] {
+        let rows = step.min(lattice[0] - first);
+        let slab = read(source, lattice, first, rows)?;
+        for ((r, v), (_, dtype)) in ranges.iter_mut().zip(slab.stream_values()).zip(&layout.streams) {
+            if let Some((lo, hi)) = finite_range(v, opts.fill_value, *dtype) {
+                *r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
+        first += rows;
+    }
+    Ok(ranges)
+}

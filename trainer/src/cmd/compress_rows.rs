@@ -1,0 +1,107 @@
+//! `baler-train compress` of an input read a slab of rows at a time (a C-order `.npy`, a numeric
+//! HDF5 dataset): memory holds a few chunks whatever the input's size. Used where no model is
+//! trained or given; the archive is byte for byte the one the in-memory path writes.
+
+use std::io::{Seek, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use baler_codec::BoundSpec;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::common::record_source;
+use super::compress::CompressArgs;
+use crate::config::Config;
+use crate::io::{Rows, write_atomic};
+use crate::job::Learning;
+use crate::pipeline::compress_rows_at;
+
+/// Inputs above this many original bytes are compressed a slab at a time even when the effort
+/// asks for learning: the model search holds the data in memory (several times its size).
+pub const LEARNING_LIMIT_BYTES: u64 = 1 << 30;
+
+/// Compresses `rows` under `bound` to `args.output`. `learning`: what the effort asked for and
+/// why it did not run (`None` with `--no-model`).
+pub fn run(
+    args: &CompressArgs,
+    mut rows: Rows,
+    bound: BoundSpec,
+    cfg: &Config,
+    learning: Option<Learning>,
+) -> Result<()> {
+    let started = Instant::now();
+    let (input, output) = (&args.input, &args.output);
+    let source = record_source(input, &rows.source, &args.common);
+    let original_bytes = rows.reader.layout().original_bytes();
+    let mut notes = vec![format!("source: {source}")];
+    notes.extend(learning.as_ref().map(|l| l.decision.clone()));
+    // Chunk sections wait beside the output (not in memory, not on a tmpfs /tmp) until the
+    // index that precedes them is known.
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let spill = tempfile::tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file there", dir.display()))?;
+    let mut spill = std::io::BufWriter::with_capacity(1 << 20, spill);
+    let bar = progress_bar(args.quiet || args.json);
+    let streamed = compress_rows_at(
+        rows.reader.as_mut(),
+        bound,
+        rows.fill_value,
+        cfg,
+        notes,
+        &mut spill,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
+    .with_context(|| input.clone());
+    bar.finish_and_clear();
+    let streamed = streamed?;
+    let mut spill = spill.into_inner().map_err(|e| e.into_error()).context("temporary file")?;
+    spill.rewind().context("temporary file")?;
+    write_atomic(output, |w| {
+        w.write_all(&streamed.head)?;
+        let copied = std::io::copy(&mut spill, w)?;
+        if copied != streamed.chunk_bytes {
+            return Err(std::io::Error::other(format!(
+                "the temporary file holds {copied} bytes of chunks, {} were written",
+                streamed.chunk_bytes
+            )));
+        }
+        w.write_all(&streamed.tail)
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    let archive_bytes = streamed.total_bytes();
+    let ratio = original_bytes as f64 / archive_bytes as f64;
+    if args.json {
+        println!(
+            "{}",
+            json!({"archive": output, "source": source, "original_bytes": original_bytes, "archive_bytes": archive_bytes,
+                "ratio": ratio, "model": false, "ae_tiles": 0, "tiles": 0, "exceptions": streamed.exceptions,
+                "predictors": streamed.predictors, "seconds": secs, "notes": streamed.metadata.notes,
+                "model_search": null, "streamed": true,
+                "learning": learning.as_ref().map(|l| json!({"effort": l.effort.name(), "seconds": l.seconds, "decision": l.decision}))})
+        );
+    } else {
+        println!(
+            "{input} -> {}: {original_bytes} -> {archive_bytes} bytes, ratio {ratio:.2} (classic predictors, read a slab at a time; {} values stored exactly), {secs:.2}s",
+            output.display(),
+            streamed.exceptions,
+        );
+        if let Some(l) = &learning {
+            println!("learning ({} effort): {:.2}s, {}", l.effort.name(), l.seconds, l.decision);
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("compressing and verifying {bar:30} {percent}%  [{elapsed}]")
+            .expect("valid template"),
+    );
+    bar
+}
