@@ -224,8 +224,8 @@ pub struct Rows {
 }
 
 /// Opens `FILE` or `FILE:INNER` for reading by rows, when its format and layout allow it: a
-/// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]) or a numeric
-/// HDF5 dataset of at most 3 axes. `None` for anything else: read it whole with [`load`].
+/// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]), a numeric
+/// HDF5 dataset of at most 3 axes, or a numeric NetCDF variable of 1 to 3 dimensions. `None` for anything else: read it whole with [`load`].
 pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError> {
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
@@ -236,6 +236,7 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
             source: file_name(path),
         })),
         (Format::Hdf5, inner) if cfg!(feature = "hdf5") => hdf5::open_rows(path, inner),
+        (Format::NetCdf, inner) => netcdf::open_rows(path, inner),
         _ => Ok(None),
     }
 }

@@ -33,14 +33,28 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     }
 }
 
+/// The variable `inner` for reading by rows, when it is numeric with 1 to 3 dimensions.
+pub(crate) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<super::Rows>, IoError> {
+    #[cfg(feature = "netcdf")]
+    {
+        std::panic::catch_unwind(|| imp::open_rows(path, inner))
+            .unwrap_or_else(|_| Err(IoError::invalid(path, "the NetCDF library wrapper failed on this file")))
+    }
+    #[cfg(not(feature = "netcdf"))]
+    {
+        let _ = (path, inner);
+        Ok(None)
+    }
+}
+
 #[cfg(feature = "netcdf")]
 mod imp {
     use std::collections::HashSet;
     use std::path::Path;
 
     use ::netcdf::types::{FloatType, IntType, NcVariableType};
-    use ::netcdf::{AttributeValue, NcTypeDescriptor, Variable};
-    use baler_codec::data::{Array, DType, Dataset, Values};
+    use ::netcdf::{AttributeValue, Extent, Extents, NcTypeDescriptor, Variable};
+    use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values};
 
     use crate::{IoError, Loaded, display, file_name, fmt_value};
 
@@ -48,58 +62,116 @@ mod imp {
     const LIST_MAX: usize = 30;
 
     pub(super) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> {
+        let file = open(path)?;
+        let name = find_variable(path, &file, inner)?;
+        with_variable(&file, &name, |v| read_variable(path, v, &name))
+            .unwrap_or_else(|| Err(IoError::invalid(path, format!("no variable '{name}'"))))
+    }
+
+    /// Opens `path` as NetCDF, or says why not.
+    fn open(path: &Path) -> Result<::netcdf::File, IoError> {
         // a missing file is "file not found", like every other format
         std::fs::metadata(path).map_err(|e| IoError::read(path, e))?;
         // netCDF-4 probes attributes that may not exist; HDF5 prints such errors unless told
         // not to, once per thread, and the NetCDF library only tells its first thread
         #[cfg(feature = "hdf5")]
         ::hdf5::silence_errors(true);
-        let file = ::netcdf::open(path)
-            .map_err(|e| IoError::invalid(path, format!("cannot open as NetCDF: {}", nc_msg(&e))))?;
+        ::netcdf::open(path)
+            .map_err(|e| IoError::invalid(path, format!("cannot open as NetCDF: {}", nc_msg(&e))))
+    }
 
+    /// The name of the variable `inner` names (`group/VAR` inside a group), or of the file's
+    /// only data variable.
+    fn find_variable(path: &Path, file: &::netcdf::File, inner: Option<&str>) -> Result<String, IoError> {
         let wanted = inner.map(|s| s.trim().trim_start_matches('/')).filter(|s| !s.is_empty());
         let root: Vec<Variable> = file.variables().collect();
-        let var = match wanted {
-            Some(name) => {
-                let found = match name.rsplit_once('/') {
-                    None => root.iter().find(|v| v.name() == name).map(|v| read_variable(path, v, name)),
-                    Some((groups, stem)) => match file.group(groups) {
-                        Ok(Some(g)) => {
-                            g.variables().find(|v| v.name() == stem).map(|v| read_variable(path, &v, name))
-                        }
-                        _ => None,
-                    },
-                };
-                return found.unwrap_or_else(|| {
-                    Err(IoError::invalid(path, format!("no variable '{name}' ({})", list(&root))))
-                });
-            }
+        match wanted {
+            Some(name) => with_variable(file, name, |_| name.to_string())
+                .ok_or_else(|| IoError::invalid(path, format!("no variable '{name}' ({})", list(&root)))),
             None => {
-                let mut data = data_variables(root);
+                let data = data_variables(root);
                 match data.len() {
-                    1 => data.remove(0),
+                    1 => Ok(data[0].name()),
                     0 => {
                         let all: Vec<Variable> = file.variables().collect();
-                        return Err(IoError::invalid(
-                            path,
-                            format!("no data variable to read ({})", list(&all)),
-                        ));
+                        Err(IoError::invalid(path, format!("no data variable to read ({})", list(&all))))
                     }
-                    n => {
-                        return Err(IoError::invalid(
-                            path,
-                            format!(
-                                "the file holds {n} data variables, name one as {}:VARIABLE ({})",
-                                display(path),
-                                list(&data)
-                            ),
-                        ));
-                    }
+                    n => Err(IoError::invalid(
+                        path,
+                        format!(
+                            "the file holds {n} data variables, name one as {}:VARIABLE ({})",
+                            display(path),
+                            list(&data)
+                        ),
+                    )),
                 }
             }
-        };
-        let name = var.name();
-        read_variable(path, &var, &name)
+        }
+    }
+
+    /// `f` of the variable `name` (`group/VAR` inside a group), if there is one.
+    fn with_variable<T>(file: &::netcdf::File, name: &str, f: impl FnOnce(&Variable) -> T) -> Option<T> {
+        match name.rsplit_once('/') {
+            None => file.variable(name).map(|v| f(&v)),
+            Some((groups, stem)) => match file.group(groups) {
+                Ok(Some(g)) => g.variable(stem).map(|v| f(&v)),
+                _ => None,
+            },
+        }
+    }
+
+    /// A numeric variable read a slab of its first dimension at a time (streaming compression);
+    /// `None` for a variable [`read`] must read whole (no dimensions, more than 3).
+    pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate::Rows>, IoError> {
+        let file = open(path)?;
+        let name = find_variable(path, &file, inner)?;
+        let found = with_variable(&file, &name, |var| -> Result<_, IoError> {
+            let dtype = numeric(path, var, &name)?;
+            let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
+            let (fill_value, source) = describe(path, var, &name, dtype);
+            Ok((dtype, shape, fill_value, source))
+        });
+        let (dtype, shape, fill_value, source) =
+            found.ok_or_else(|| IoError::invalid(path, format!("no variable '{name}'")))??;
+        if shape.is_empty() || shape.len() > 3 {
+            return Ok(None);
+        }
+        let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
+        let reader = NcRows { path: display(path), file, name, dtype, layout };
+        Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source }))
+    }
+
+    struct NcRows {
+        path: String,
+        file: ::netcdf::File,
+        /// The variable's name, as [`find_variable`] gives it (`group/VAR` inside a group).
+        name: String,
+        dtype: DType,
+        layout: DatasetLayout,
+    }
+
+    impl RowSource for NcRows {
+        fn layout(&self) -> &DatasetLayout {
+            &self.layout
+        }
+
+        fn read_rows(&mut self, first: usize, rows: usize) -> Result<Dataset, String> {
+            let read = || -> Result<Values, String> {
+                // With at most 3 dimensions a lattice row is one index of the first.
+                let extents: Vec<Extent> = (0..self.layout.shape.len())
+                    .map(|axis| if axis == 0 { (first..first + rows).into() } else { (..).into() })
+                    .collect();
+                with_variable(&self.file, &self.name, |v| values(v, self.dtype, extents))
+                    .ok_or_else(|| format!("variable '{}' is gone", self.name))?
+                    .map_err(|e| format!("cannot read variable '{}': {}", self.name, nc_msg(&e)))
+            };
+            // The netcdf crate unwraps a few library errors: an error on this file, not a crash.
+            let values = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+                .unwrap_or_else(|_| Err("the NetCDF library wrapper failed on this file".into()))
+                .map_err(|e| format!("{}: {e}", self.path))?;
+            let shape = vec![values.len()];
+            Ok(Dataset::Field(Array { dtype: self.dtype, shape, values }))
+        }
     }
 
     /// The netcdf crate's message, without its "netcdf error(N): " prefix.
@@ -189,37 +261,56 @@ mod imp {
     }
 
     fn read_variable(path: &Path, v: &Variable, name: &str) -> Result<Loaded, IoError> {
+        let dtype = numeric(path, v, name)?;
+        let values = values(v, dtype, Extents::All)
+            .map_err(|e| IoError::invalid(path, format!("cannot read variable '{name}': {}", nc_msg(&e))))?;
+        let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
+        let (fill_value, source) = describe(path, v, name, dtype);
+        Ok(Loaded { dataset: Dataset::Field(Array { dtype, shape, values }), fill_value, source })
+    }
+
+    /// The dtype of a numeric variable, or an error naming what it holds.
+    fn numeric(path: &Path, v: &Variable, name: &str) -> Result<DType, IoError> {
         let vartype = v.vartype();
-        let dtype = dtype_of(&vartype).ok_or_else(|| {
+        dtype_of(&vartype).ok_or_else(|| {
             IoError::invalid(
                 path,
                 format!("variable '{name}' holds {} values, not numbers", type_name(&vartype)),
             )
-        })?;
-        let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
-        let err = |e: ::netcdf::Error| {
-            IoError::invalid(path, format!("cannot read variable '{name}': {}", nc_msg(&e)))
-        };
-        fn get<T: NcTypeDescriptor + Copy>(v: &Variable) -> ::netcdf::Result<Vec<T>> {
-            v.get_values::<T, _>(..)
-        }
-        fn ints<T: NcTypeDescriptor + Copy + Into<i64>>(v: &Variable) -> ::netcdf::Result<Values> {
-            Ok(Values::Int(get::<T>(v)?.into_iter().map(Into::into).collect()))
-        }
-        let values = match dtype {
-            DType::F32 => Values::Float(get::<f32>(v).map_err(err)?.into_iter().map(f64::from).collect()),
-            DType::F64 => Values::Float(get::<f64>(v).map_err(err)?),
-            DType::I8 => ints::<i8>(v).map_err(err)?,
-            DType::I16 => ints::<i16>(v).map_err(err)?,
-            DType::I32 => ints::<i32>(v).map_err(err)?,
-            DType::I64 => ints::<i64>(v).map_err(err)?,
-            DType::U8 => ints::<u8>(v).map_err(err)?,
-            DType::U16 => ints::<u16>(v).map_err(err)?,
-            DType::U32 => ints::<u32>(v).map_err(err)?,
-            // a u64 above i64::MAX is kept by its bits
-            DType::U64 => Values::Int(get::<u64>(v).map_err(err)?.into_iter().map(|x| x as i64).collect()),
-        };
+        })
+    }
 
+    /// The values of `extents` of a variable of `dtype`.
+    fn values(v: &Variable, dtype: DType, extents: impl Into<Extents>) -> ::netcdf::Result<Values> {
+        let extents: Extents = extents.into();
+        fn get<T: NcTypeDescriptor + Copy>(v: &Variable, e: &Extents) -> ::netcdf::Result<Vec<T>> {
+            v.get_values::<T, _>(e.clone())
+        }
+        fn ints<T: NcTypeDescriptor + Copy + Into<i64>>(
+            v: &Variable,
+            e: &Extents,
+        ) -> ::netcdf::Result<Values> {
+            Ok(Values::Int(get::<T>(v, e)?.into_iter().map(Into::into).collect()))
+        }
+        let e = &extents;
+        Ok(match dtype {
+            DType::F32 => Values::Float(get::<f32>(v, e)?.into_iter().map(f64::from).collect()),
+            DType::F64 => Values::Float(get::<f64>(v, e)?),
+            DType::I8 => ints::<i8>(v, e)?,
+            DType::I16 => ints::<i16>(v, e)?,
+            DType::I32 => ints::<i32>(v, e)?,
+            DType::I64 => ints::<i64>(v, e)?,
+            DType::U8 => ints::<u8>(v, e)?,
+            DType::U16 => ints::<u16>(v, e)?,
+            DType::U32 => ints::<u32>(v, e)?,
+            // a u64 above i64::MAX is kept by its bits
+            DType::U64 => Values::Int(get::<u64>(v, e)?.into_iter().map(|x| x as i64).collect()),
+        })
+    }
+
+    /// The fill value (`_FillValue`, else `missing_value`) and the one-line description of the
+    /// variable that archives record.
+    fn describe(path: &Path, v: &Variable, name: &str, dtype: DType) -> (Option<f64>, String) {
         let attr = |n: &str| -> Option<AttributeValue> { v.attribute_value(n)?.ok() };
         let fill = attr("_FillValue").and_then(|a| first_number(&a));
         let missing = attr("missing_value").and_then(|a| first_number(&a));
@@ -246,7 +337,7 @@ mod imp {
             }
         }
         source.push(')');
-        Ok(Loaded { dataset: Dataset::Field(Array { dtype, shape, values }), fill_value, source })
+        (fill_value, source)
     }
 
     /// A numeric attribute's (first) value.

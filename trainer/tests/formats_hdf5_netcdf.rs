@@ -536,8 +536,12 @@ fn netcdf_end_to_end_fill_values_exact_rest_within_rel_bound() {
     make_sst_nc(&nc);
     let arc = dir.path().join("x.baler");
     let out = dir.path().join("y.npy");
-    // the file's _FillValue is passed on by the CLI itself: no --fill-value
-    ok(&["compress", &spec(&nc, "sst"), "-o", s(&arc), "--rel", "1e-3", "--no-model", "--quiet"]);
+    // the file's _FillValue is passed on by the CLI itself: no --fill-value; the variable is
+    // read a slab (of its first dimension) at a time
+    let json = ok(&["compress", &spec(&nc, "sst"), "-o", s(&arc), "--rel", "1e-3", "--no-model", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(json["streamed"], true, "{json}");
+    assert!(json["source"].as_str().unwrap().contains("_FillValue"), "{json}");
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let orig = load_spec(&spec(&nc, "sst")).unwrap().dataset;
     let back = read(&out);
