@@ -41,7 +41,7 @@ impl Default for CompressOptions {
         Self {
             bound: BoundSpec::Rel(1e-3),
             fill_value: None,
-            chunk_elements: 1 << 20,
+            chunk_elements: 1 << 21,
             zstd_level: 3,
             notes: Vec::new(),
             force_model: false,

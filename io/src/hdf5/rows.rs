@@ -1,0 +1,98 @@
+//! A numeric dataset of at most 3 axes read a slab of its first axis at a time.
+
+use std::path::Path;
+
+use ::hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
+use ::hdf5::{Container, File, H5Type, Hyperslab, SliceOrIndex};
+use baler_codec::data::{DType, Dataset, DatasetLayout, RowSource};
+
+use super::read::{Source, as_dtype, check_signature, column_names, fill_attr, find_dataset, read_values};
+use crate::{IoError, display, file_name, fmt_value};
+
+/// A numeric dataset of at most 3 axes, read a slab of its first axis at a time (streaming
+/// compression); `None` for what [`read`] must read whole (tables, compound or other types,
+/// more axes).
+pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate::Rows>, IoError> {
+    check_signature(path)?;
+    let file = File::open(path).map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))?;
+    let ds = find_dataset(path, &file, inner)?;
+    let shape = ds.shape();
+    let Ok(desc) = ds.dtype().and_then(|t| t.to_descriptor()) else { return Ok(None) };
+    let Some(dtype) = numeric_dtype(&desc) else { return Ok(None) };
+    if shape.is_empty() || shape.len() > 3 || column_names(&ds, &shape).is_some() {
+        return Ok(None);
+    }
+    let fill_value = fill_attr(&ds).map(|v| as_dtype(v, dtype));
+    let fill_note = fill_value.map(|v| format!(", _FillValue {}", fmt_value(v, dtype))).unwrap_or_default();
+    let source =
+        format!("{}:{} (HDF5, {}, shape {shape:?}{fill_note})", file_name(path), ds.name(), dtype.name());
+    let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
+    let reader = Hdf5Rows { path: display(path), desc, layout, ds, _file: file };
+    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source }))
+}
+
+/// The dtype a numeric HDF5 element type is read as.
+fn numeric_dtype(desc: &TD) -> Option<DType> {
+    Some(match desc {
+        TD::Float(FloatSize::U4) => DType::F32,
+        TD::Float(FloatSize::U8) => DType::F64,
+        TD::Integer(IntSize::U1) => DType::I8,
+        TD::Integer(IntSize::U2) => DType::I16,
+        TD::Integer(IntSize::U4) => DType::I32,
+        TD::Integer(IntSize::U8) => DType::I64,
+        TD::Unsigned(IntSize::U1) => DType::U8,
+        TD::Unsigned(IntSize::U2) => DType::U16,
+        TD::Unsigned(IntSize::U4) => DType::U32,
+        TD::Unsigned(IntSize::U8) => DType::U64,
+        _ => return None,
+    })
+}
+
+struct Hdf5Rows {
+    path: String,
+    ds: ::hdf5::Dataset,
+    desc: TD,
+    layout: DatasetLayout,
+    _file: File,
+}
+
+impl RowSource for Hdf5Rows {
+    fn layout(&self) -> &DatasetLayout {
+        &self.layout
+    }
+
+    fn read_rows(&mut self, first: usize, rows: usize) -> Result<Dataset, String> {
+        // With at most 3 axes a lattice row is one index of the first axis.
+        let slab = Slab { obj: &self.ds, first, rows, shape: &self.layout.shape };
+        let (dtype, values) = read_values(&self.desc, &slab)
+            .map_err(|e| format!("{}: HDF5: {e}", self.path))?
+            .ok_or_else(|| format!("{}: the element type changed", self.path))?;
+        let shape = vec![values.len()];
+        Ok(Dataset::Field(baler_codec::data::Array { dtype, shape, values }))
+    }
+}
+
+/// Rows `first..first + rows` of the first axis, all of the others.
+struct Slab<'a> {
+    obj: &'a Container,
+    first: usize,
+    rows: usize,
+    shape: &'a [usize],
+}
+
+impl Source for Slab<'_> {
+    fn get<T: H5Type>(&self) -> ::hdf5::Result<Vec<T>> {
+        let sel: Vec<SliceOrIndex> = self
+            .shape
+            .iter()
+            .enumerate()
+            .map(
+                |(axis, &d)| {
+                    if axis == 0 { (self.first..self.first + self.rows).into() } else { (0..d).into() }
+                },
+            )
+            .collect();
+        let a = self.obj.read_slice::<T, _, ndarray::IxDyn>(Hyperslab::from(sel))?;
+        Ok(a.into_raw_vec_and_offset().0)
+    }
+}
