@@ -76,12 +76,23 @@ impl BitWriter {
     #[inline(always)]
     pub(crate) fn put(&mut self, count: u32, value: u64) {
         if count > 32 {
-            self.put(count - 32, value >> 32);
-            self.put(32, value & 0xffff_ffff);
-            return;
+            return self.put_wide(count, value);
         }
-        // `acc` holds `n` < 32 pending bits (its higher bits are stale); whole 32-bit words go out
-        // at once.
+        self.put32(count, value);
+    }
+
+    /// More than 32 bits (rare: extra bits of huge codes), out of the hot loops.
+    #[cold]
+    #[inline(never)]
+    fn put_wide(&mut self, count: u32, value: u64) {
+        self.put32(count - 32, value >> 32);
+        self.put32(32, value & 0xffff_ffff);
+    }
+
+    /// At most 32 bits. `acc` holds `n` < 32 pending bits (its higher bits are stale); whole
+    /// 32-bit words go out at once.
+    #[inline(always)]
+    fn put32(&mut self, count: u32, value: u64) {
         self.acc = (self.acc << count) | (value & ((1u64 << count) - 1));
         self.n += count;
         if self.n >= 32 {

@@ -87,8 +87,10 @@ impl SymbolCoder for Buckets {
 #[cfg(feature = "encode")]
 /// Appends the coder-2 data for `codes`; element e belongs to stream `stream_of(e)` < `streams`.
 pub fn encode(codes: &[i64], streams: usize, stream_of: impl Fn(usize) -> usize, out: &mut Vec<u8>) {
-    let mut symbols: Vec<Vec<u8>> = vec![Vec::new(); streams];
-    let mut extra = BitWriter::default();
+    // Sized for the common case (one stream, a few extra bits a code): no regrowth copies.
+    let per_stream = if streams == 1 { codes.len() } else { 0 };
+    let mut symbols: Vec<Vec<u8>> = vec![Vec::with_capacity(per_stream); streams];
+    let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
     for (e, &c) in codes.iter().enumerate() {
         let (s, count, bits) = split(zigzag(c));
         symbols[stream_of(e)].push(s);
