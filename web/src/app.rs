@@ -14,10 +14,11 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{Event, HtmlButtonElement, HtmlInputElement, HtmlProgressElement, HtmlSelectElement};
 
 use crate::colormap::Colormap;
+use crate::colormap::color_range;
 use crate::decode::{DecodeSummary, decode_into, empty_output};
 use crate::decoded::Decoded;
 use crate::dom::{self, el, set_text, show};
-use crate::render::{self, color_range, fmt_num};
+use crate::render::{self, fmt_num};
 use crate::state::ViewState;
 
 enum Gpu {

@@ -13,20 +13,6 @@ fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
 }
 
-/// The colour range to use: the fixed one, else the data's, symmetric about zero for a
-/// diverging map when the data spans zero.
-pub fn color_range(fixed: Option<(f64, f64)>, data: &RunningStats, cmap: Colormap) -> (f64, f64) {
-    if let Some(r) = fixed {
-        return r;
-    }
-    let (lo, hi) = if data.count > 0 { (data.min, data.max) } else { (0.0, 1.0) };
-    if cmap.is_diverging() && lo < 0.0 && hi > 0.0 {
-        let m = lo.abs().max(hi.abs());
-        return (-m, m);
-    }
-    (lo, hi)
-}
-
 /// Paints slice `index` along `axis` into `#heatmap` (one canvas pixel per value, scaled up by
 /// CSS without smoothing) and the colour bar.
 pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f64, f64)) {
