@@ -12,7 +12,8 @@ bytes, and either side reads what the other wrote.
 >>> bool(np.abs(x - y).max() <= 1e-3)
 True
 
-Codecs for chunked stores live in :mod:`baler.numcodecs` (numcodecs / zarr v2) and
+Files compress file to file, in bounded memory where the format allows, with
+:func:`compress_file`. Codecs for chunked stores live in :mod:`baler.numcodecs` (numcodecs / zarr v2) and
 :mod:`baler.zarr` (zarr-python 3).
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 from . import _baler
 from ._baler import BalerError, Model
 
-__all__ = ["BalerError", "Model", "absolute_bound", "compress", "decompress", "info", "train"]
+__all__ = ["BalerError", "Model", "absolute_bound", "compress", "compress_file", "decompress", "info", "train"]
 
 # What the CLI reads; anything else is refused with a message naming the dtype.
 _SUPPORTED = {np.dtype(t) for t in ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")}
@@ -130,6 +131,35 @@ def compress(
         kind, arrays, mode, value, effort, model, embed_model,
         None if fill_value is None else float(fill_value), source, force_model, toml_text, json_text,
     )
+
+
+def compress_file(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    abs: float | None = None,
+    rel: float | None = None,
+    fill_value: float | None = None,
+    table: bool = False,
+    config: str | os.PathLike | Mapping | None = None,
+) -> dict:
+    """Compresses a file into an archive file with classic predictors, as ``baler-train compress
+    INPUT -o OUTPUT --no-model`` does (the same archive bytes).
+
+    ``input`` is ``FILE`` or ``FILE:INNER`` (an HDF5 dataset, a NetCDF variable, an npz member, a
+    ROOT tree). A C-order ``.npy``, a numeric HDF5 dataset of at most 3 axes and a numeric NetCDF
+    variable of 1–3 dimensions are read a slab of rows at a time, so memory holds a few chunks
+    whatever the file's size; other inputs are read whole. The output is written atomically and
+    never over the input. Returns what was written: ``original_bytes``, ``archive_bytes``,
+    ``ratio``, ``streamed``, the chunks' ``predictors`` and the archive's ``notes``.
+    """
+    mode, value = _bound(abs, rel, None)
+    toml_text, json_text = _config(config)
+    text = _baler.compress_file(
+        os.fspath(input), os.fspath(output), mode, value,
+        None if fill_value is None else float(fill_value), table, toml_text, json_text,
+    )
+    return json.loads(text)
 
 
 def decompress(data: Any, *, model: Model | None = None, out: np.ndarray | None = None) -> np.ndarray:

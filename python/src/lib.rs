@@ -8,6 +8,7 @@ use baler_codec::Archive;
 use baler_codec::describe::inspect;
 use baler_train::config::Config;
 use baler_train::device::{DeviceChoice, resolve as resolve_device};
+use baler_train::io::ReadOptions;
 use baler_train::job::{self, CompressJob, ModelChoice, Silent};
 use baler_train::pipeline::{SavedModel, Target, train_model};
 use baler_train::search::Effort;
@@ -230,11 +231,51 @@ fn train<'py>(
     Ok(Model { inner })
 }
 
+/// See `baler.compress_file`: what was written, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (input, output, mode, value, fill_value, table, config_toml, config_json))]
+#[allow(clippy::too_many_arguments)]
+fn compress_file(
+    py: Python<'_>,
+    input: &str,
+    output: PathBuf,
+    mode: &str,
+    value: f64,
+    fill_value: Option<f64>,
+    table: bool,
+    config_toml: Option<&str>,
+    config_json: Option<&str>,
+) -> PyResult<String> {
+    let bound = match Target::from_user(mode, value).map_err(err)? {
+        Target::Bound(b) => b,
+        Target::Psnr(_) => {
+            return Err(BalerError::new_err(
+                "compress_file takes abs or rel: a PSNR target needs the data in memory (use compress)",
+            ));
+        }
+    };
+    if fill_value.is_some_and(|f| !f.is_finite()) {
+        return Err(BalerError::new_err("fill_value must be finite (NaN and Inf are always kept exactly)"));
+    }
+    let cfg = parse_config(config_toml, config_json)?;
+    let opts = ReadOptions { table };
+    let o = py
+        .detach(|| job::compress_file(input, &output, bound, &opts, fill_value, &cfg, &mut |_, _| {}))
+        .map_err(err)?;
+    let summary = serde_json::json!({
+        "archive": output, "original_bytes": o.original_bytes, "archive_bytes": o.archive_bytes,
+        "ratio": o.original_bytes as f64 / o.archive_bytes as f64, "exceptions": o.exceptions,
+        "predictors": o.predictors, "notes": o.notes, "streamed": o.streamed,
+    });
+    Ok(summary.to_string())
+}
+
 #[pymodule]
 fn _baler(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BalerError", m.py().get_type::<BalerError>())?;
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(compress, m)?)?;
+    m.add_function(wrap_pyfunction!(compress_file, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;

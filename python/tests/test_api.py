@@ -211,3 +211,35 @@ def test_absolute_bound_uses_the_whole_range():
     assert baler.absolute_bound(x, 1e-3, fill_value=-9999) == 1e-3 * (float(x[finite].max()) - float(x[finite].min()))
     with pytest.raises(BalerError, match="no range"):
         baler.absolute_bound(np.ones(5), 1e-3)
+
+
+def test_compress_file_streams_and_writes_the_clis_bytes(tmp_path, cli, shared_data):
+    x = smooth_field(shape=(40, 64, 48))
+    src = tmp_path / "field.npy"
+    np.save(src, x)
+    done = baler.compress_file(src, tmp_path / "py.baler", rel=1e-3)
+    assert done["streamed"] is True, done
+    assert done["original_bytes"] == x.nbytes and done["archive_bytes"] == (tmp_path / "py.baler").stat().st_size
+    assert "source: field.npy" in done["notes"]
+    cli("compress", str(src), "-o", str(tmp_path / "cli.baler"), "--rel", "1e-3", "--no-model", "--quiet")
+    assert (tmp_path / "py.baler").read_bytes() == (tmp_path / "cli.baler").read_bytes()
+    y = baler.decompress((tmp_path / "py.baler").read_bytes())
+    assert np.abs(x.astype(np.float64) - y).max() <= 1e-3 * float(x.max() - x.min())
+    # A format read whole (npz): the same bytes as the CLI too.
+    npz = shared_data / "hzz_baler.npz"
+    done = baler.compress_file(npz, tmp_path / "h.baler", abs=0.5, config={"compression": {"chunk_elements": 4000}})
+    assert done["streamed"] is False
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[compression]\nchunk_elements = 4000\n")
+    cli("compress", str(npz), "-o", str(tmp_path / "hc.baler"), "--abs", "0.5", "--no-model", "--quiet",
+        "--config", str(cfg))
+    assert (tmp_path / "h.baler").read_bytes() == (tmp_path / "hc.baler").read_bytes()
+    # Refusals: the input as output, no bound, a missing file; nothing is written.
+    with pytest.raises(BalerError, match="output is the input"):
+        baler.compress_file(src, src, rel=1e-3)
+    with pytest.raises(BalerError, match="exactly one"):
+        baler.compress_file(src, tmp_path / "x.baler")
+    with pytest.raises(BalerError, match="not found"):
+        baler.compress_file(tmp_path / "missing.npy", tmp_path / "x.baler", rel=1e-3)
+    assert not (tmp_path / "x.baler").exists()
+    np.testing.assert_array_equal(np.load(src), x)

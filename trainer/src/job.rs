@@ -1,15 +1,22 @@
 //! One compression, from a dataset in memory to archive bytes, with whatever learning the options
-//! ask for. `baler-train compress` and the Python package both run exactly this, so the same input
-//! and options give the same archive bytes from either.
+//! ask for; or, with classic predictors, from a file to a file, a slab of rows at a time where the
+//! format allows. `baler-train compress` and the Python package both run exactly this, so the
+//! same input and options give the same archive bytes from either.
 
+use std::io::{Seek, Write};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use baler_codec::Dataset;
-use baler_codec::encode::Compressed;
+use baler_codec::data::RowSource;
+use baler_codec::encode::{Compressed, Streamed};
+use baler_codec::{BoundSpec, Dataset};
 
 use crate::config::Config;
-use crate::pipeline::{CompressRequest, ModelMode, SavedModel, Target, compress_dataset, train_model};
+use crate::io::{ReadOptions, load, open_rows, refuse_overwriting_inputs, spec_file, write_atomic};
+use crate::pipeline::{
+    CompressRequest, ModelMode, SavedModel, Target, compress_dataset, compress_rows_at, train_model,
+};
 use crate::search::{Effort, search_model};
 use crate::train::EpochStats;
 
@@ -131,4 +138,99 @@ pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutc
     };
     let compressed = compress_dataset(&request)?;
     Ok(JobOutcome { compressed, learning, search_details })
+}
+
+/// What [`compress_file`] wrote.
+pub struct FileOutcome {
+    pub original_bytes: u64,
+    pub archive_bytes: u64,
+    pub exceptions: usize,
+    pub predictors: Vec<String>,
+    pub notes: Vec<String>,
+    /// Read a slab at a time (else read whole: a format or layout [`open_rows`] does not take).
+    pub streamed: bool,
+}
+
+/// Compresses the input `spec` (`FILE` or `FILE:INNER`) with classic predictors under `bound` to
+/// the file `output`, written atomically. An input [`open_rows`] takes is read a slab of rows at a
+/// time ([`compress_rows_to`]); any other is read whole. The archive records `source` as the
+/// input (`None`: the reader's description); `fill_value` overrides the file's own.
+pub fn compress_file(
+    spec: &str,
+    output: &Path,
+    bound: BoundSpec,
+    opts: &ReadOptions,
+    fill_value: Option<f64>,
+    config: &Config,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<FileOutcome> {
+    refuse_overwriting_inputs(output, &[spec_file(spec)])?;
+    if let Some(mut rows) = open_rows(spec, opts)? {
+        let fill = fill_value.or(rows.fill_value);
+        let notes = vec![format!("source: {}", rows.source)];
+        let original_bytes = rows.reader.layout().original_bytes();
+        let s = compress_rows_to(rows.reader.as_mut(), output, bound, fill, config, notes, progress)
+            .with_context(|| spec.to_string())?;
+        return Ok(FileOutcome {
+            original_bytes,
+            archive_bytes: s.total_bytes(),
+            exceptions: s.exceptions,
+            predictors: s.predictors,
+            notes: s.metadata.notes,
+            streamed: true,
+        });
+    }
+    let loaded = load(spec, opts)?;
+    let job = CompressJob {
+        dataset: &loaded.dataset,
+        fill_value: fill_value.or(loaded.fill_value),
+        source: &loaded.source,
+        target: Target::Bound(bound),
+        config,
+        model: ModelChoice::None,
+        force_model: false,
+    };
+    let c = run(&job, &mut Silent).with_context(|| spec.to_string())?.compressed;
+    write_atomic(output, |w| w.write_all(&c.bytes))?;
+    Ok(FileOutcome {
+        original_bytes: loaded.dataset.original_bytes(),
+        archive_bytes: c.bytes.len() as u64,
+        exceptions: c.exceptions,
+        predictors: c.predictors,
+        notes: c.metadata.notes,
+        streamed: false,
+    })
+}
+
+/// Compresses `rows` with classic predictors under `bound` to the file `output`, written
+/// atomically. The chunk sections wait in a nameless temporary file beside the output (not in
+/// memory, not on a tmpfs /tmp) until the index that precedes them is known.
+pub fn compress_rows_to(
+    rows: &mut dyn RowSource,
+    output: &Path,
+    bound: BoundSpec,
+    fill_value: Option<f64>,
+    config: &Config,
+    notes: Vec<String>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Streamed> {
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let spill = tempfile::tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file there", dir.display()))?;
+    let mut spill = std::io::BufWriter::with_capacity(1 << 20, spill);
+    let streamed = compress_rows_at(rows, bound, fill_value, config, notes, &mut spill, progress)?;
+    let mut spill = spill.into_inner().map_err(|e| e.into_error()).context("temporary file")?;
+    spill.rewind().context("temporary file")?;
+    write_atomic(output, |w| {
+        w.write_all(&streamed.head)?;
+        let copied = std::io::copy(&mut spill, w)?;
+        if copied != streamed.chunk_bytes {
+            return Err(std::io::Error::other(format!(
+                "the temporary file holds {copied} bytes of chunks, {} were written",
+                streamed.chunk_bytes
+            )));
+        }
+        w.write_all(&streamed.tail)
+    })?;
+    Ok(streamed)
 }

@@ -2,8 +2,6 @@
 //! HDF5 dataset): memory holds a few chunks whatever the input's size. Used where no model is
 //! trained or given; the archive is byte for byte the one the in-memory path writes.
 
-use std::io::{Seek, Write};
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -14,9 +12,8 @@ use serde_json::json;
 use super::common::record_source;
 use super::compress::CompressArgs;
 use crate::config::Config;
-use crate::io::{Rows, write_atomic};
-use crate::job::Learning;
-use crate::pipeline::compress_rows_at;
+use crate::io::Rows;
+use crate::job::{Learning, compress_rows_to};
 
 /// Inputs above this many original bytes are compressed a slab at a time even when the effort
 /// asks for learning: the model search holds the data in memory (several times its size).
@@ -37,20 +34,14 @@ pub fn run(
     let original_bytes = rows.reader.layout().original_bytes();
     let mut notes = vec![format!("source: {source}")];
     notes.extend(learning.as_ref().map(|l| l.decision.clone()));
-    // Chunk sections wait beside the output (not in memory, not on a tmpfs /tmp) until the
-    // index that precedes them is known.
-    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let spill = tempfile::tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file there", dir.display()))?;
-    let mut spill = std::io::BufWriter::with_capacity(1 << 20, spill);
     let bar = progress_bar(args.quiet || args.json);
-    let streamed = compress_rows_at(
+    let streamed = compress_rows_to(
         rows.reader.as_mut(),
+        output,
         bound,
         rows.fill_value,
         cfg,
         notes,
-        &mut spill,
         &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -59,19 +50,6 @@ pub fn run(
     .with_context(|| input.clone());
     bar.finish_and_clear();
     let streamed = streamed?;
-    let mut spill = spill.into_inner().map_err(|e| e.into_error()).context("temporary file")?;
-    spill.rewind().context("temporary file")?;
-    write_atomic(output, |w| {
-        w.write_all(&streamed.head)?;
-        let copied = std::io::copy(&mut spill, w)?;
-        if copied != streamed.chunk_bytes {
-            return Err(std::io::Error::other(format!(
-                "the temporary file holds {copied} bytes of chunks, {} were written",
-                streamed.chunk_bytes
-            )));
-        }
-        w.write_all(&streamed.tail)
-    })?;
     let secs = started.elapsed().as_secs_f64();
     let archive_bytes = streamed.total_bytes();
     let ratio = original_bytes as f64 / archive_bytes as f64;
