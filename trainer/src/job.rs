@@ -169,8 +169,7 @@ pub fn compress_file(
         let fill = fill_value.or(rows.fill_value);
         let notes = vec![format!("source: {}", rows.source)];
         let original_bytes = rows.reader.layout().original_bytes();
-        let s = compress_rows_to(rows.reader.as_mut(), output, bound, fill, config, notes, progress)
-            .with_context(|| spec.to_string())?;
+        let s = compress_rows_to(rows.reader.as_mut(), spec, output, bound, fill, config, notes, progress)?;
         return Ok(FileOutcome {
             original_bytes,
             archive_bytes: s.total_bytes(),
@@ -202,11 +201,15 @@ pub fn compress_file(
     })
 }
 
-/// Compresses `rows` with classic predictors under `bound` to the file `output`, written
-/// atomically. The chunk sections wait in a nameless temporary file beside the output (not in
-/// memory, not on a tmpfs /tmp) until the index that precedes them is known.
+/// Compresses `rows` (the input `input`, as errors name it) with classic predictors under `bound`
+/// to the file `output`, written atomically. The chunk sections wait in a nameless temporary file
+/// beside the output (not in memory, not on a tmpfs /tmp) until the index that precedes them is
+/// known; that file is made first, so an output directory that cannot take it fails before any
+/// work.
+#[allow(clippy::too_many_arguments)]
 pub fn compress_rows_to(
     rows: &mut dyn RowSource,
+    input: &str,
     output: &Path,
     bound: BoundSpec,
     fill_value: Option<f64>,
@@ -215,12 +218,15 @@ pub fn compress_rows_to(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Streamed> {
     let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let spill = tempfile::tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file there", dir.display()))?;
+    let spill_error = |e: std::io::Error| {
+        anyhow::anyhow!("{}: cannot use a temporary file in '{}': {e}", output.display(), dir.display())
+    };
+    let spill = tempfile::tempfile_in(dir).map_err(spill_error)?;
     let mut spill = std::io::BufWriter::with_capacity(1 << 20, spill);
-    let streamed = compress_rows_at(rows, bound, fill_value, config, notes, &mut spill, progress)?;
-    let mut spill = spill.into_inner().map_err(|e| e.into_error()).context("temporary file")?;
-    spill.rewind().context("temporary file")?;
+    let streamed = compress_rows_at(rows, bound, fill_value, config, notes, &mut spill, progress)
+        .with_context(|| input.to_string())?;
+    let mut spill = spill.into_inner().map_err(|e| spill_error(e.into_error()))?;
+    spill.rewind().map_err(spill_error)?;
     write_atomic(output, |w| {
         w.write_all(&streamed.head)?;
         let copied = std::io::copy(&mut spill, w)?;

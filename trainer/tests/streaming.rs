@@ -125,3 +125,15 @@ fn a_large_npy_compresses_in_memory_far_below_its_size() {
     let info: serde_json::Value = serde_json::from_str(&ok(&["info", s(&archive), "--json"])).unwrap();
     assert_eq!(info["shape"], serde_json::json!(shape));
 }
+
+#[test]
+fn an_output_directory_that_cannot_take_the_archive_fails_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("f.npy");
+    write_npy(&input, [4, 8, 8], false);
+    let out = dir.path().join("missing").join("f.baler");
+    let err =
+        common::fails(&["compress", s(&input), "-o", s(&out), "--rel", "1e-3", "--no-model"], "f.baler");
+    assert!(err.contains("temporary file") && !err.contains("f.npy"), "{err}");
+    assert_eq!(common::entries(dir.path()), ["f.npy"]);
+}

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use baler_codec::BoundSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -37,6 +37,7 @@ pub fn run(
     let bar = progress_bar(args.quiet || args.json);
     let streamed = compress_rows_to(
         rows.reader.as_mut(),
+        input,
         output,
         bound,
         rows.fill_value,
@@ -46,8 +47,7 @@ pub fn run(
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         },
-    )
-    .with_context(|| input.clone());
+    );
     bar.finish_and_clear();
     let streamed = streamed?;
     let secs = started.elapsed().as_secs_f64();
