@@ -387,8 +387,8 @@ max_samples = 20000
 [compression]
 # Values per independently decodable chunk. Chunks are whole rows of the first axis; more rows per
 # chunk predict better (fewer chunk edges: a 105 MB field of 256 x 256 frames compresses up to
-# 17 % smaller with 2^21 than with 2^20), at about 70 bytes of memory per value per chunk in work
-# (one chunk per thread).
+# 17 % smaller with 2^21 than with 2^20), at about 70 bytes of memory per value of the chunks in
+# work (one per thread, at most 2^22 values' worth when the input is read a slab at a time).
 chunk_elements = 2097152
 # zstd level of the lossless pass over each chunk (1-22), after Huffman coding of the codes;
 # higher levels gain little there.

@@ -23,6 +23,9 @@ use super::CompressOptions;
 /// Values read at a time while looking for the streams' ranges.
 const RANGE_SLAB: usize = 1 << 22;
 
+/// Values of the chunks encoded at once (two default chunks).
+const IN_FLIGHT_VALUES: usize = 1 << 22;
+
 /// A streamed archive: `head`, then the chunk sections the spill writer received (in order,
 /// `chunk_bytes` of them), then `tail`.
 pub struct Streamed {
@@ -57,7 +60,12 @@ pub fn compress_rows(
     let mut checker = Checker::new(&plan, None)?;
     let mut entries = Vec::with_capacity(plan.chunks.len());
     let (mut exceptions, mut predictors, mut chunk_bytes) = (0, Vec::new(), 0u64);
-    for batch in plan.chunks.chunks(super::batch_size()) {
+    // Chunks in work at once: one per thread, but no more than IN_FLIGHT_VALUES values' worth
+    // (the chunk encoder's working set is ~70 bytes a value), so memory does not grow with the
+    // machine's core count either; each chunk still spreads its candidates over all threads.
+    let largest = plan.chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
+    let in_flight = (IN_FLIGHT_VALUES / largest).clamp(1, super::batch_size());
+    for batch in plan.chunks.chunks(in_flight) {
         let first = batch[0].start;
         let rows: usize = batch.iter().map(|c| c.dims[0]).sum();
         let slab = read(source, plan.lattice, first, rows)?;
