@@ -235,7 +235,7 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
             fill_value: None,
             source: file_name(path),
         })),
-        (Format::Hdf5, inner) if cfg!(feature = "hdf5") => hdf5::open_rows(path, inner),
+        (Format::Hdf5, inner) => hdf5::open_rows(path, inner),
         (Format::NetCdf, inner) => netcdf::open_rows(path, inner),
         _ => Ok(None),
     }

@@ -217,8 +217,14 @@ impl<'o> Plan<'o> {
 
     /// Values per stream in one lattice row.
     fn row_len(&self) -> usize {
-        if self.table { 1 } else { self.lattice[1] * self.lattice[2] }
+        row_len(self.lattice, self.table)
     }
+}
+
+/// Values per stream in one lattice row: a table's row holds one of each column, a field's row
+/// a plane.
+fn row_len(lattice: [usize; 3], table: bool) -> usize {
+    if table { 1 } else { lattice[1] * lattice[2] }
 }
 
 fn plan_streams(

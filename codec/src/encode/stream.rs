@@ -10,11 +10,11 @@
 
 use std::io::Write;
 
-use super::{Checker, Plan, head};
+use super::{Checker, Plan, head, row_len};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
 use crate::error::{CodecError, Result};
-use crate::format::container::{SectionKind, end_section, section_header};
+use crate::format::container::{SECTION_HEADER_LEN, SectionKind, end_section, section_header};
 use crate::format::metadata::Metadata;
 use crate::preprocess::finite_range;
 
@@ -77,7 +77,7 @@ pub fn compress_rows(
                 .write_all(&section_header(SectionKind::Chunk, &c.payload))
                 .and_then(|_| spill.write_all(&c.payload));
             written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
-            chunk_bytes += (16 + c.payload.len()) as u64;
+            chunk_bytes += (SECTION_HEADER_LEN + c.payload.len()) as u64;
             entries.push((c.start as u64, c.rows as u64, c.payload.len()));
             exceptions += c.exceptions;
             predictors.push(c.predictor);
@@ -96,7 +96,12 @@ pub fn compress_rows(
 fn head_sizes(head: &[u8], chunk_bytes: u64) -> Result<SectionSizes> {
     let mut with_end = head.to_vec();
     with_end.extend_from_slice(&end_section());
-    let mut sizes = SectionSizes { header: 12, chunks: chunk_bytes, end: 16, ..Default::default() };
+    let mut sizes = SectionSizes {
+        header: 12,
+        chunks: chunk_bytes,
+        end: SECTION_HEADER_LEN as u64,
+        ..Default::default()
+    };
     for s in crate::format::container::read_sections(&with_end)? {
         let len = s.total_len() as u64;
         match s.kind {
@@ -109,15 +114,10 @@ fn head_sizes(head: &[u8], chunk_bytes: u64) -> Result<SectionSizes> {
     Ok(sizes)
 }
 
-/// Values per stream in `rows` lattice rows.
-fn stream_len(lattice: [usize; 3], table: bool, rows: usize) -> usize {
-    if table { rows } else { rows * lattice[1] * lattice[2] }
-}
-
 fn read(source: &mut dyn RowSource, lattice: [usize; 3], first: usize, rows: usize) -> Result<Dataset> {
     let slab = source.read_rows(first, rows).map_err(CodecError::Input)?;
     let layout = source.layout();
-    let want = stream_len(lattice, layout.table, rows);
+    let want = rows * row_len(lattice, layout.table);
     if slab.stream_values().iter().any(|v| v.len() != want) || slab.layout().streams != layout.streams {
         return Err(CodecError::Input(format!(
             "rows {first}..{} came back with another layout or length",
@@ -134,7 +134,7 @@ fn stream_ranges(
     opts: &CompressOptions,
 ) -> Result<Vec<Option<(f64, f64)>>> {
     let lattice = layout.lattice().map_err(|e| CodecError::InvalidInput(e.to_string()))?;
-    let per_row = stream_len(lattice, layout.table, 1).max(1) * layout.streams.len().max(1);
+    let per_row = row_len(lattice, layout.table).max(1) * layout.streams.len().max(1);
     let step = (RANGE_SLAB / per_row).max(1);
     let mut ranges: Vec<Option<(f64, f64)>> = vec![None; layout.streams.len()];
     let mut first = 0;

@@ -254,24 +254,38 @@ pub(super) fn read_values(desc: &TD, src: &impl Source) -> ::hdf5::Result<Option
     fn ints<T: H5Type + Into<i64>>(src: &impl Source) -> ::hdf5::Result<Values> {
         Ok(Values::Int(src.get::<T>()?.into_iter().map(Into::into).collect()))
     }
-    Ok(Some(match desc {
-        TD::Float(FloatSize::U4) => {
-            (DType::F32, Values::Float(src.get::<f32>()?.into_iter().map(f64::from).collect()))
-        }
-        TD::Float(FloatSize::U8) => (DType::F64, Values::Float(src.get::<f64>()?)),
-        TD::Integer(IntSize::U1) => (DType::I8, ints::<i8>(src)?),
-        TD::Integer(IntSize::U2) => (DType::I16, ints::<i16>(src)?),
-        TD::Integer(IntSize::U4) => (DType::I32, ints::<i32>(src)?),
-        TD::Integer(IntSize::U8) => (DType::I64, ints::<i64>(src)?),
-        TD::Unsigned(IntSize::U1) => (DType::U8, ints::<u8>(src)?),
-        TD::Unsigned(IntSize::U2) => (DType::U16, ints::<u16>(src)?),
-        TD::Unsigned(IntSize::U4) => (DType::U32, ints::<u32>(src)?),
+    let Some(dtype) = numeric_dtype(desc) else { return Ok(None) };
+    let values = match dtype {
+        DType::F32 => Values::Float(src.get::<f32>()?.into_iter().map(f64::from).collect()),
+        DType::F64 => Values::Float(src.get::<f64>()?),
+        DType::I8 => ints::<i8>(src)?,
+        DType::I16 => ints::<i16>(src)?,
+        DType::I32 => ints::<i32>(src)?,
+        DType::I64 => ints::<i64>(src)?,
+        DType::U8 => ints::<u8>(src)?,
+        DType::U16 => ints::<u16>(src)?,
+        DType::U32 => ints::<u32>(src)?,
         // a u64 above i64::MAX is kept by its bits
-        TD::Unsigned(IntSize::U8) => {
-            (DType::U64, Values::Int(src.get::<u64>()?.into_iter().map(|v| v as i64).collect()))
-        }
-        _ => return Ok(None),
-    }))
+        DType::U64 => Values::Int(src.get::<u64>()?.into_iter().map(|v| v as i64).collect()),
+    };
+    Ok(Some((dtype, values)))
+}
+
+/// The dtype a numeric HDF5 element type is read as.
+pub(super) fn numeric_dtype(desc: &TD) -> Option<DType> {
+    Some(match desc {
+        TD::Float(FloatSize::U4) => DType::F32,
+        TD::Float(FloatSize::U8) => DType::F64,
+        TD::Integer(IntSize::U1) => DType::I8,
+        TD::Integer(IntSize::U2) => DType::I16,
+        TD::Integer(IntSize::U4) => DType::I32,
+        TD::Integer(IntSize::U8) => DType::I64,
+        TD::Unsigned(IntSize::U1) => DType::U8,
+        TD::Unsigned(IntSize::U2) => DType::U16,
+        TD::Unsigned(IntSize::U4) => DType::U32,
+        TD::Unsigned(IntSize::U8) => DType::U64,
+        _ => return None,
+    })
 }
 
 /// The strings of a string attribute, `None` if there is no such attribute or it holds

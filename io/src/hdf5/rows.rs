@@ -2,11 +2,13 @@
 
 use std::path::Path;
 
-use ::hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
+use ::hdf5::types::TypeDescriptor as TD;
 use ::hdf5::{Container, File, H5Type, Hyperslab, SliceOrIndex};
-use baler_codec::data::{DType, Dataset, DatasetLayout, RowSource};
+use baler_codec::data::{Dataset, DatasetLayout, RowSource};
 
-use super::read::{Source, as_dtype, check_signature, column_names, fill_attr, find_dataset, read_values};
+use super::read::{
+    Source, as_dtype, check_signature, column_names, fill_attr, find_dataset, numeric_dtype, read_values,
+};
 use crate::{IoError, display, file_name, fmt_value};
 
 /// A numeric dataset of at most 3 axes, read a slab of its first axis at a time (streaming
@@ -29,23 +31,6 @@ pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate
     let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
     let reader = Hdf5Rows { path: display(path), desc, layout, ds, _file: file };
     Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source }))
-}
-
-/// The dtype a numeric HDF5 element type is read as.
-fn numeric_dtype(desc: &TD) -> Option<DType> {
-    Some(match desc {
-        TD::Float(FloatSize::U4) => DType::F32,
-        TD::Float(FloatSize::U8) => DType::F64,
-        TD::Integer(IntSize::U1) => DType::I8,
-        TD::Integer(IntSize::U2) => DType::I16,
-        TD::Integer(IntSize::U4) => DType::I32,
-        TD::Integer(IntSize::U8) => DType::I64,
-        TD::Unsigned(IntSize::U1) => DType::U8,
-        TD::Unsigned(IntSize::U2) => DType::U16,
-        TD::Unsigned(IntSize::U4) => DType::U32,
-        TD::Unsigned(IntSize::U8) => DType::U64,
-        _ => return None,
-    })
 }
 
 struct Hdf5Rows {
