@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 # One target dir outside the clone, so later runs on the same machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baler-target}"
 
-# C libraries for the HDF5 / NetCDF readers, a TTF font for PNG plots, and Mesa's software Vulkan
-# driver (lavapipe) so the GPU paths run without a GPU (Debian packages).
-packages=(pkg-config libhdf5-dev libnetcdf-dev fonts-dejavu-core mesa-vulkan-drivers libvulkan1)
+# C libraries for the HDF5 / NetCDF readers, HDF5's tools (h5repack, h5dump: the filter plugin's
+# tests), a TTF font for PNG plots, and Mesa's software Vulkan driver (lavapipe) so the GPU paths
+# run without a GPU (Debian packages).
+packages=(pkg-config libhdf5-dev hdf5-tools libnetcdf-dev fonts-dejavu-core mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +29,8 @@ export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$CARGO_TARGET_DIR/mesa-sh
 # One profile (release) for the tests and the binary they drive; `gpu` = burn's wgpu backend and
 # the codec's WGSL decoder, tested on lavapipe (trainer/tests/gpu.rs).
 cargo test --workspace --release --features baler-train/hdf5,baler-train/netcdf,baler-train/gpu
+# The HDF5 filter plugin (libh5baler.so), which the Python tests load into h5py, netCDF4, h5repack and C.
+cargo build --release -p baler-hdf5-filter
 # The Python package: built by maturin from ./python, tested with pytest against that CLI.
 bash scripts/python-test.sh
 # The decoder must build for the browser (no burn, no C) ...

@@ -246,7 +246,7 @@ pub fn save(spec: &str, ds: &Dataset, fill_value: Option<f64>) -> Result<(), IoE
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
     match Format::of(path)? {
-        Format::Hdf5 => hdf5::write(path, inner.unwrap_or("/data"), ds, fill_value),
+        Format::Hdf5 => hdf5::write(path, inner.unwrap_or("/data"), ds, fill_value, None),
         Format::NetCdf | Format::Root => {
             Err(IoError::Unwritable { file: display(path), msg: "write .npy, .npz, .csv or .h5".into() })
         }
@@ -256,6 +256,32 @@ pub fn save(spec: &str, ds: &Dataset, fill_value: Option<f64>) -> Result<(), IoE
         }),
         _ => write_dataset(path, ds),
     }
+}
+
+/// Writes the array `ds` to the HDF5 `FILE` or `FILE:DATASET` (default `/data`), atomically,
+/// chunked and stored through the Baler HDF5 filter with the user parameters `cd_values` (see
+/// `baler-hdf5-filter`): any HDF5 program with the plugin reads it.
+pub fn save_hdf5_filtered(
+    spec: &str,
+    ds: &Dataset,
+    fill_value: Option<f64>,
+    cd_values: &[u32],
+) -> Result<(), IoError> {
+    let (file, inner) = split_spec(spec);
+    let path = Path::new(file);
+    if Format::of(path)? != Format::Hdf5 {
+        return Err(IoError::Unwritable {
+            file: display(path),
+            msg: "the Baler HDF5 filter writes .h5 files".into(),
+        });
+    }
+    if !matches!(ds, Dataset::Field(_)) {
+        return Err(IoError::Unwritable {
+            file: display(path),
+            msg: "the Baler HDF5 filter stores arrays; write a table as a .baler archive".into(),
+        });
+    }
+    hdf5::write(path, inner.unwrap_or("/data"), ds, fill_value, Some(cd_values))
 }
 
 /// Writes `ds` to `path` in the format its extension names, atomically (see [`write_atomic`]).
@@ -273,7 +299,7 @@ pub fn save(spec: &str, ds: &Dataset, fill_value: Option<f64>) -> Result<(), IoE
 pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<(), IoError> {
     let format = Format::of(path)?;
     match format {
-        Format::Hdf5 => return hdf5::write(path, "/data", ds, None),
+        Format::Hdf5 => return hdf5::write(path, "/data", ds, None, None),
         Format::NetCdf | Format::Root => {
             return Err(IoError::Unwritable {
                 file: display(path),

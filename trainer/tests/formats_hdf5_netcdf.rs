@@ -610,3 +610,52 @@ fn hdf5_end_to_end_fill_values_exact_rest_within_abs_bound_and_hdf5_output() {
     let again = read_dataset(&out, &ReadOptions::default()).unwrap();
     assert_eq!(again.shape(), [4, 16, 24]);
 }
+
+#[test]
+fn h5_filter_output_is_an_hdf5_dataset_stored_through_the_baler_filter() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let nc = dir.path().join("x.nc");
+    make_sst_nc(&nc);
+    let out = dir.path().join("y.h5");
+    let json = ok(&[
+        "compress",
+        &spec(&nc, "sst"),
+        "-o",
+        &spec(&out, "/ocean/sst"),
+        "--h5-filter",
+        "--rel",
+        "1e-3",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(json["filter_id"], 305, "{json}");
+    // rel means the whole array's range: the CLI turns it into an absolute bound.
+    assert_eq!(json["bound_mode"], "abs", "{json}");
+    let orig = load_spec(&spec(&nc, "sst")).unwrap().dataset;
+    let fill = f64::from(LAND);
+    let range = non_fill_range(floats(&orig), fill);
+    assert!((json["bound"].as_f64().unwrap() - 1e-3 * range).abs() < 1e-9 * range, "{json}");
+
+    // What any HDF5 program sees: a chunked float32 dataset, filter 305 with the completed parameters.
+    let file = hdf5::File::open(&out).unwrap();
+    let ds = file.dataset("/ocean/sst").unwrap();
+    assert_eq!(ds.chunk(), Some(vec![3, 20, 30]));
+    let filters = ds.filters();
+    let Some(hdf5::filters::Filter::User(305, cd)) = filters.first() else { panic!("filters {filters:?}") };
+    let opts = h5baler::ChunkOptions::from_cd_values(cd).unwrap();
+    assert_eq!((opts.dtype, opts.shape.clone(), opts.fill_value), (DType::F32, vec![3, 20, 30], Some(fill)));
+    drop(ds);
+    drop(file);
+
+    // Read back through the filter (baler-train registers it): fills exact, the rest within the bound.
+    let back = load_spec(&spec(&out, "/ocean/sst")).unwrap();
+    let Dataset::Field(b) = &back.dataset else { panic!("a field") };
+    assert_eq!(b.dtype, DType::F32);
+    check_fill_and_bound(floats(&orig), floats(&back.dataset), fill, 1e-3 * range);
+
+    // Only HDF5 outputs, only arrays; nothing written otherwise.
+    let npy = dir.path().join("y.npy");
+    fails(&["compress", &spec(&nc, "sst"), "-o", s(&npy), "--h5-filter", "--abs", "0.1"], "writes .h5 files");
+    assert!(!npy.exists());
+}

@@ -54,17 +54,43 @@ pub(crate) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<super
     }
 }
 
-/// Writes `ds` as the dataset `dataset` of a new HDF5 file at `path`, atomically.
-pub(crate) fn write(path: &Path, dataset: &str, ds: &Dataset, fill: Option<f64>) -> Result<(), IoError> {
+/// Writes `ds` as the dataset `dataset` of a new HDF5 file at `path`, atomically; with
+/// `baler_filter` (the filter's user parameters), chunked and stored through the Baler filter.
+pub(crate) fn write(
+    path: &Path,
+    dataset: &str,
+    ds: &Dataset,
+    fill: Option<f64>,
+    baler_filter: Option<&[u32]>,
+) -> Result<(), IoError> {
     #[cfg(feature = "hdf5")]
     {
-        write::write(path, dataset, ds, fill)
+        write::write(path, dataset, ds, fill, baler_filter)
     }
     #[cfg(not(feature = "hdf5"))]
     {
-        let _ = (dataset, ds, fill);
+        let _ = (dataset, ds, fill, baler_filter);
         Err(IoError::Unwritable { file: super::display(path), msg: NO_SUPPORT.into() })
     }
+}
+
+/// Registers the Baler filter with this process's HDF5 (once), so datasets stored through it read
+/// and write without the plugin on HDF5_PLUGIN_PATH.
+#[cfg(feature = "hdf5")]
+fn register_baler_filter() -> ::hdf5::Result<()> {
+    static REGISTERED: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    // SAFETY: hdf5-sys's H5Zregister is HDF5's, called under hdf5-metno's lock.
+    let status = *REGISTERED
+        .get_or_init(|| ::hdf5::sync::sync(|| unsafe { h5baler::register(hdf5_sys::h5z::H5Zregister) }));
+    if status < 0 { Err("could not register the Baler HDF5 filter".into()) } else { Ok(()) }
+}
+
+/// Opens an HDF5 file for reading, the Baler filter registered.
+#[cfg(feature = "hdf5")]
+fn open_file(path: &Path) -> Result<::hdf5::File, IoError> {
+    register_baler_filter()
+        .and_then(|_| ::hdf5::File::open(path))
+        .map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -96,7 +122,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.h5");
-        let err = write(&out, "/data", &tiny(), None).unwrap_err();
+        let err = write(&out, "/data", &tiny(), None, None).unwrap_err();
         assert!(err.to_string().contains("--features hdf5"), "{err}");
         assert!(!out.exists());
     }
@@ -121,7 +147,7 @@ mod tests {
     fn write_then_read_in_process() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.h5");
-        write(&out, "/g/x", &tiny(), Some(-1.0)).unwrap();
+        write(&out, "/g/x", &tiny(), Some(-1.0), None).unwrap();
         let back = read(&out, Some("/g/x")).unwrap();
         assert_eq!(back.dataset, tiny());
         assert_eq!(back.fill_value, Some(-1.0));

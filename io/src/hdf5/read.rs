@@ -34,7 +34,7 @@ const LIST_MAX: usize = 20;
 
 pub(super) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> {
     check_signature(path)?;
-    let file = File::open(path).map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))?;
+    let file = super::open_file(path)?;
     let h5err = |e: ::hdf5::Error| IoError::invalid(path, format!("HDF5: {e}"));
 
     let ds = find_dataset(path, &file, inner)?;

@@ -16,7 +16,7 @@ use crate::{IoError, display, file_name, fmt_value};
 /// more axes).
 pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate::Rows>, IoError> {
     check_signature(path)?;
-    let file = File::open(path).map_err(|e| IoError::invalid(path, format!("cannot open as HDF5: {e}")))?;
+    let file = super::open_file(path)?;
     let ds = find_dataset(path, &file, inner)?;
     let shape = ds.shape();
     let Ok(desc) = ds.dtype().and_then(|t| t.to_descriptor()) else { return Ok(None) };

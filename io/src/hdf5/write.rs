@@ -128,21 +128,33 @@ pub(super) fn dataset_path(dataset: &str) -> Result<Vec<&str>, String> {
     Ok(parts)
 }
 
-pub(super) fn write(path: &Path, dataset: &str, ds: &Dataset, fill: Option<f64>) -> Result<(), IoError> {
+pub(super) fn write(
+    path: &Path,
+    dataset: &str,
+    ds: &Dataset,
+    fill: Option<f64>,
+    baler_filter: Option<&[u32]>,
+) -> Result<(), IoError> {
     let unwritable = |msg: String| IoError::Unwritable { file: display(path), msg };
     check_consistent(ds).map_err(unwritable)?;
     let parts = dataset_path(dataset).map_err(unwritable)?;
     let contents = contents(ds).map_err(unwritable)?;
 
     crate::atomic::write_atomic_path(path, |tmp| {
-        write_file(tmp, &parts, &contents, fill).map_err(|e| IoError::Io {
+        write_file(tmp, &parts, &contents, fill, baler_filter).map_err(|e| IoError::Io {
             file: display(path),
             err: std::io::Error::other(format!("cannot write HDF5: {e}")),
         })
     })
 }
 
-fn write_file(tmp: &Path, parts: &[&str], c: &Contents, fill: Option<f64>) -> ::hdf5::Result<()> {
+fn write_file(
+    tmp: &Path,
+    parts: &[&str],
+    c: &Contents,
+    fill: Option<f64>,
+    baler_filter: Option<&[u32]>,
+) -> ::hdf5::Result<()> {
     let file = File::create(tmp)?;
     {
         let (name, groups) = parts.split_last().expect("a dataset path has a name");
@@ -152,7 +164,7 @@ fn write_file(tmp: &Path, parts: &[&str], c: &Contents, fill: Option<f64>) -> ::
         }
         let n: usize = c.shape.iter().product();
         let ds = with_typed!(&c.data, v => {
-            let ds = new_dataset(&group, name, &c.shape, v.first())?;
+            let ds = new_dataset(&group, name, &c.shape, v.first(), fill, baler_filter)?;
             if n > 0 {
                 ds.write_raw(v.as_slice())?;
             }
@@ -173,12 +185,62 @@ fn write_file(tmp: &Path, parts: &[&str], c: &Contents, fill: Option<f64>) -> ::
     file.close()
 }
 
-/// An empty dataset of `T`'s type (`_witness` only names the type).
+/// Elements per chunk of a dataset stored through the Baler filter: each chunk is one archive (as
+/// large as the codec's own chunks, so the ratio is the whole-file archive's).
+const FILTER_CHUNK_ELEMENTS: usize = 1 << 21;
+
+/// Chunks for the filter: whole trailing axes, and the axis that must be cut into equal parts
+/// of at most [`FILTER_CHUNK_ELEMENTS`] in all. Equal parts, because HDF5 pads an edge chunk to
+/// the full chunk and the padding is compressed too (a 400-frame field in 32-frame chunks
+/// stored 0.4 % more than in 31-frame ones).
+fn filter_chunk(shape: &[usize]) -> Vec<usize> {
+    let mut chunk: Vec<usize> = shape.iter().map(|&d| d.max(1)).collect();
+    let mut elements = 1usize;
+    for i in (0..chunk.len()).rev() {
+        let fits = (FILTER_CHUNK_ELEMENTS / elements).max(1);
+        if chunk[i] > fits {
+            let parts = chunk[i].div_ceil(fits);
+            chunk[i] = chunk[i].div_ceil(parts);
+            chunk[..i].iter_mut().for_each(|d| *d = 1);
+            break;
+        }
+        elements *= chunk[i];
+    }
+    chunk
+}
+
+/// An empty dataset of `T`'s type (`_witness` only names the type); with `baler_filter`, chunked
+/// and stored through the Baler filter, the fill value in its creation properties.
 fn new_dataset<T: H5Type>(
     group: &Group,
     name: &str,
     shape: &[usize],
     _witness: Option<&T>,
+    fill: Option<f64>,
+    baler_filter: Option<&[u32]>,
 ) -> ::hdf5::Result<::hdf5::Dataset> {
-    group.new_dataset::<T>().shape(shape.to_vec()).create(name)
+    let mut builder = group.new_dataset::<T>().shape(shape.to_vec());
+    if let Some(cd) = baler_filter {
+        super::register_baler_filter()?;
+        builder = builder.chunk(filter_chunk(shape)).add_filter(h5baler::FILTER_ID, cd);
+        if let Some(f) = fill.filter(|f| f.is_finite()) {
+            builder = builder.fill_value(f);
+        }
+    }
+    builder.create(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_chunk;
+
+    #[test]
+    fn filter_chunks_are_whole_trailing_axes_cut_into_equal_parts() {
+        assert_eq!(filter_chunk(&[100, 512, 512]), vec![8, 512, 512]);
+        assert_eq!(filter_chunk(&[400, 256, 256]), vec![31, 256, 256]); // 13 chunks, not 12.5 of 32
+        assert_eq!(filter_chunk(&[3, 10]), vec![3, 10]);
+        assert_eq!(filter_chunk(&[5_000_000]), vec![1_666_667]);
+        assert_eq!(filter_chunk(&[2, 3000, 3000]), vec![1, 600, 3000]);
+        assert_eq!(filter_chunk(&[0, 7]), vec![1, 7]);
+    }
 }

@@ -12,7 +12,7 @@ use super::common::{
     BoundArgs, InputArgs, epoch_progress, load_config, load_model, open_input_rows, read_input,
     recorded_source, refuse_inputs, spinner, write_bytes,
 };
-use super::compress_rows;
+use super::{compress_h5, compress_rows};
 use crate::device::resolve as use_device;
 use crate::job::{self, CompressJob, JobOutcome, Learning, ModelChoice, Progress};
 use crate::pipeline::Target;
@@ -44,6 +44,11 @@ pub struct CompressArgs {
     /// Keep the model even where classic predictors alone would give a smaller archive.
     #[arg(long, conflicts_with = "no_model")]
     pub force_model: bool,
+    /// Write an HDF5 file (`-o out.h5` or `out.h5:/dataset`) whose array is stored through the
+    /// Baler HDF5 filter (id 305), classic predictors, instead of a .baler archive: any HDF5
+    /// program reads it with the plugin (libh5baler.so in HDF5_PLUGIN_PATH).
+    #[arg(long, conflicts_with_all = ["model", "force_model"])]
+    pub h5_filter: bool,
     #[command(flatten)]
     pub common: InputArgs,
     #[arg(long)]
@@ -62,6 +67,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         no_model,
         effort,
         force_model,
+        h5_filter,
         common,
         json,
         quiet,
@@ -70,6 +76,9 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     let no_model = *no_model || effort == Effort::Fast;
     refuse_inputs(output, &[input.as_str()], &[model.as_deref(), common.config.as_deref()])?;
     let target = bound.target()?;
+    if *h5_filter {
+        return compress_h5::run(args, target);
+    }
     let mut cfg = load_config(common.config.as_deref())?;
     if !no_model {
         // Training and the encoder run there.

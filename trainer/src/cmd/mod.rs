@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod common;
 pub mod compress;
+mod compress_h5;
 mod compress_rows;
 pub mod decompress;
 pub mod demo;
