@@ -1,13 +1,15 @@
 //! The few HDF5 functions the filter calls, found at run time in the process that loaded it.
 //!
 //! The plugin links no HDF5: h5repack uses Debian's libhdf5, h5py and netCDF4 wheels each bundle
-//! their own (1.14, 2.x …, loaded privately, invisible to a plain `dlsym`). Symbols are looked up
-//! in the global scope first (C programs, h5repack, baler-train), then in each loaded object whose
-//! file name starts with `libhdf5` (the bundled copies). The filter function itself only needs
-//! memory and error reporting, and falls back to malloc/free and stderr if none is found.
+//! their own (2.0, 2.2 …, loaded privately, invisible to a plain `dlsym`), and one Python process
+//! that imports both holds two. Each callback finds the library that called it: the first frame up
+//! its stack that lies in an object named `libhdf5*`, whose functions it then uses. Without one
+//! (HDF5 linked into the executable), symbols come from the global scope (C programs built with
+//! a shared or exported HDF5, h5repack, baler-train). The filter function itself only needs memory
+//! and error reporting, and falls back to malloc/free and stderr if none is found.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 pub type Hid = i64;
 pub type Herr = c_int;
@@ -67,25 +69,47 @@ pub struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-/// Loaded objects whose file name starts with `libhdf5` (not the high-level or C++ ones).
+/// Whether `path` names HDF5's core library (not its high-level, C++ or Fortran ones).
+fn is_core_hdf5(path: &CStr) -> bool {
+    let file = path.to_bytes().rsplit(|&b| b == b'/').next().unwrap_or_default();
+    file.starts_with(b"libhdf5")
+        && !["libhdf5_hl", "libhdf5_cpp", "libhdf5_fortran", "libhdf5_serial_hl", "libhdf5_serial_fortran"]
+            .iter()
+            .any(|p| file.starts_with(p.as_bytes()))
+}
+
+/// The HDF5 library running the current callback: the first frame up the stack in a `libhdf5*`.
+fn calling_library() -> Option<CString> {
+    let mut found = None;
+    let mut frames = 0;
+    backtrace::trace(|frame| {
+        frames += 1;
+        // SAFETY: dladdr only reads the address; Dl_info is plain data it fills in.
+        let name = unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            if libc::dladdr(frame.ip() as *const c_void, &mut info) == 0 || info.dli_fname.is_null() {
+                return frames < 64;
+            }
+            CStr::from_ptr(info.dli_fname)
+        };
+        if is_core_hdf5(name) {
+            found = Some(name.to_owned());
+            return false;
+        }
+        frames < 64
+    });
+    found
+}
+
+/// Loaded objects named `libhdf5*`, for a callback whose caller could not be told.
 fn loaded_hdf5_libraries() -> Vec<CString> {
     unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _: usize, data: *mut c_void) -> c_int {
         // SAFETY: dl_iterate_phdr passes a valid info and our `data` pointer.
         unsafe {
             let names = &mut *(data as *mut Vec<CString>);
             let name = (*info).dlpi_name;
-            if !name.is_null() {
-                let path = CStr::from_ptr(name);
-                let file = path.to_bytes().rsplit(|&b| b == b'/').next().unwrap_or_default();
-                let is_core = file.starts_with(b"libhdf5")
-                    && !file.starts_with(b"libhdf5_hl")
-                    && !file.starts_with(b"libhdf5_cpp")
-                    && !file.starts_with(b"libhdf5_fortran")
-                    && !file.starts_with(b"libhdf5_serial_hl")
-                    && !file.starts_with(b"libhdf5_serial_fortran");
-                if is_core {
-                    names.push(path.to_owned());
-                }
+            if !name.is_null() && is_core_hdf5(CStr::from_ptr(name)) {
+                names.push(CStr::from_ptr(name).to_owned());
             }
         }
         0
@@ -96,23 +120,27 @@ fn loaded_hdf5_libraries() -> Vec<CString> {
     names
 }
 
+/// A handle to the already loaded `path` (RTLD_NOLOAD: never a second copy).
+fn handle_of(path: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlopen of a loaded object with RTLD_NOLOAD only returns its handle.
+    let h = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    (!h.is_null()).then_some(h)
+}
+
+/// `name` in the first of `handles` that has it.
 fn lookup(handles: &[*mut c_void], name: &str) -> Option<*mut c_void> {
     let c = CString::new(name).expect("symbol names have no NUL");
-    // SAFETY: dlsym with a valid handle (or RTLD_DEFAULT) and a NUL-terminated name.
-    let global = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
-    if !global.is_null() {
-        return Some(global);
-    }
+    // SAFETY: dlsym with valid handles (or RTLD_DEFAULT) and a NUL-terminated name.
     handles.iter().map(|&h| unsafe { libc::dlsym(h, c.as_ptr()) }).find(|p| !p.is_null())
 }
 
-fn resolve() -> Api {
-    let handles: Vec<*mut c_void> = loaded_hdf5_libraries()
-        .iter()
-        // RTLD_NOLOAD: a handle to what is already loaded, never a second copy.
-        .map(|n| unsafe { libc::dlopen(n.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) })
-        .filter(|h| !h.is_null())
-        .collect();
+fn resolve(library: Option<&CStr>) -> Api {
+    let handles: Vec<*mut c_void> = match library.and_then(handle_of) {
+        Some(h) => vec![h],
+        None => std::iter::once(libc::RTLD_DEFAULT)
+            .chain(loaded_hdf5_libraries().iter().filter_map(|n| handle_of(n)))
+            .collect(),
+    };
     let f = |name: &str| lookup(&handles, name);
     // SAFETY: each symbol is HDF5's function of that name, whose C signature the type spells.
     unsafe {
@@ -138,10 +166,18 @@ fn resolve() -> Api {
     }
 }
 
-/// The HDF5 functions of this process (resolved once).
+/// The functions of the HDF5 library running the current callback (resolved once per library).
 pub fn api() -> &'static Api {
-    static API: OnceLock<Api> = OnceLock::new();
-    API.get_or_init(resolve)
+    static APIS: Mutex<Vec<(Option<CString>, &'static Api)>> = Mutex::new(Vec::new());
+    let library = calling_library();
+    let mut apis = APIS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, a)) = apis.iter().find(|(l, _)| *l == library) {
+        return a;
+    }
+    // Leaked on purpose: one small table per HDF5 library for the life of the process.
+    let a: &'static Api = Box::leak(Box::new(resolve(library.as_deref())));
+    apis.push((library, a));
+    a
 }
 
 impl Api {

@@ -262,3 +262,25 @@ def test_bad_parameters_are_refused_with_the_reason(tmp_path, plugin_dir):
     repack = run(["h5repack", "-v", "-f", "UD=305,0,3,9,0,0", "plain.h5", "out.h5"], plugin_dir, tmp_path)
     assert "could not create dataset </x>. Applying original settings" in repack.stdout + repack.stderr
     assert "FILTER_ID 305" not in run(["h5dump", "-p", "-H", "out.h5"], plugin_dir, tmp_path).stdout
+
+
+def test_one_process_with_two_hdf5_libraries(tmp_path, plugin_dir):
+    """netCDF4 imported first, then h5py: two bundled HDF5 libraries in one process, one plugin.
+    Each callback must use the library that called it (h5py's ids mean nothing to netCDF4's)."""
+    python(
+        """
+        import netCDF4, h5py, numpy as np, baler.hdf5 as bh
+        x = np.linspace(0, 1, 100000).reshape(100, 1000).astype("f4")
+        with netCDF4.Dataset("first.nc", "w") as nc:  # netCDF4's library runs first
+            nc.createDimension("n", 10)
+            nc.createVariable("v", "f4", ("n",))[:] = np.arange(10)
+        with h5py.File("two.h5", "w") as f:  # set_local and the encoder under h5py's library
+            f.create_dataset("x", data=x, chunks=(50, 1000), **bh.h5py_args(abs=1e-4))
+        with netCDF4.Dataset("two.h5") as nc:  # the decoder under netCDF4's
+            assert np.abs(nc["x"][:] - x).max() <= 1e-4
+        with h5py.File("two.h5") as f:
+            assert np.abs(f["x"][...] - x).max() <= 1e-4
+        """,
+        plugin_dir,
+        tmp_path,
+    )
