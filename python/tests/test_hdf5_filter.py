@@ -191,6 +191,19 @@ def test_c_program_writes_and_reads_through_the_filter(tmp_path, plugin_dir):
     assert ratio > 4, out
 
 
+def test_netcdf_c_program_writes_with_nc_def_var_filter(tmp_path, plugin_dir):
+    """netCDF-C's own filter API (Debian libnetcdf, its HDF5 1.10): what a model writing NetCDF does."""
+    nc_config = shutil.which("nc-config")
+    assert nc_config, "nc-config (Debian libnetcdf-dev) is missing"
+    flags = subprocess.run([nc_config, "--cflags", "--libs"], capture_output=True, text=True, check=True).stdout.split()
+    src = ROOT / "hdf5-filter" / "examples" / "netcdf_write_read.c"
+    run(["cc", src, *flags, "-lm", "-o", "netcdf_write_read"], plugin_dir, tmp_path)
+    out = run(["./netcdf_write_read", "tas.nc"], plugin_dir, tmp_path).stdout
+    assert "fill values 2880 exact" in out, out
+    dump = run(["h5dump", "-p", "-H", "-d", "tas", "tas.nc"], plugin_dir, tmp_path).stdout
+    assert "FILTER_ID 305" in dump, dump
+
+
 def test_a_corrupt_chunk_is_a_read_error_not_a_crash(tmp_path, plugin_dir):
     python(
         """
