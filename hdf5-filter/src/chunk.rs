@@ -42,6 +42,16 @@ pub fn encode(raw: &[u8], opts: &ChunkOptions) -> Result<Vec<u8>, String> {
 
 /// Decodes one chunk's archive into the raw bytes HDF5 expects.
 pub fn decode(archive: &[u8], opts: &ChunkOptions) -> Result<Vec<u8>, String> {
+    let values = decode_values(archive, opts)?;
+    let mut out = vec![0u8; opts.chunk_bytes()];
+    write_values(&values, opts, &mut out);
+    Ok(out)
+}
+
+/// Decodes one chunk's archive and checks that it holds one chunk of the dataset's dtype. The
+/// output buffer is allocated only after this: its size comes from the dataset's parameters,
+/// which a crafted file could inflate, and the archive's decoder bounds what it allocates.
+pub fn decode_values(archive: &[u8], opts: &ChunkOptions) -> Result<Values, String> {
     let ds = baler_codec::decode(archive, None)
         .map_err(|e| format!("Baler filter: a stored chunk is unreadable: {e}"))?;
     let Dataset::Field(a) = ds else {
@@ -56,7 +66,7 @@ pub fn decode(archive: &[u8], opts: &ChunkOptions) -> Result<Vec<u8>, String> {
             opts.dtype.name()
         ));
     }
-    Ok(write_values(&a.values, opts))
+    Ok(a.values)
 }
 
 macro_rules! from_bytes {
@@ -88,30 +98,31 @@ fn read_values(raw: &[u8], o: &ChunkOptions) -> Values {
     }
 }
 
-macro_rules! to_bytes {
-    ($vals:expr, $big:expr, $t:ty, $n:expr) => {{
-        let mut out = Vec::with_capacity($vals.len() * $n);
-        for &v in $vals {
+/// Writes `$vals` as `$t` into `$out` (one element per `size_of::<$t>()` bytes).
+macro_rules! put {
+    ($vals:expr, $out:expr, $big:expr, $t:ty) => {{
+        for (slot, &v) in $out.chunks_exact_mut(size_of::<$t>()).zip($vals) {
             let v = v as $t;
-            out.extend_from_slice(&if $big { v.to_be_bytes() } else { v.to_le_bytes() });
+            slot.copy_from_slice(&if $big { v.to_be_bytes() } else { v.to_le_bytes() });
         }
-        out
     }};
 }
 
-fn write_values(values: &Values, o: &ChunkOptions) -> Vec<u8> {
+/// Writes decoded values as the dataset's element bytes into `out` ([`ChunkOptions::chunk_bytes`]
+/// long: the buffer HDF5 gets back, written once, no copy in between).
+pub fn write_values(values: &Values, o: &ChunkOptions, out: &mut [u8]) {
     let big = o.big_endian;
     match (values, o.dtype) {
-        (Values::Float(v), DType::F32) => to_bytes!(v, big, f32, 4),
-        (Values::Float(v), _) => to_bytes!(v, big, f64, 8),
-        (Values::Int(v), DType::I8) => to_bytes!(v, big, i8, 1),
-        (Values::Int(v), DType::I16) => to_bytes!(v, big, i16, 2),
-        (Values::Int(v), DType::I32) => to_bytes!(v, big, i32, 4),
-        (Values::Int(v), DType::U8) => to_bytes!(v, big, u8, 1),
-        (Values::Int(v), DType::U16) => to_bytes!(v, big, u16, 2),
-        (Values::Int(v), DType::U32) => to_bytes!(v, big, u32, 4),
-        (Values::Int(v), DType::U64) => to_bytes!(v, big, u64, 8),
-        (Values::Int(v), _) => to_bytes!(v, big, i64, 8),
+        (Values::Float(v), DType::F32) => put!(v, out, big, f32),
+        (Values::Float(v), _) => put!(v, out, big, f64),
+        (Values::Int(v), DType::I8) => put!(v, out, big, i8),
+        (Values::Int(v), DType::I16) => put!(v, out, big, i16),
+        (Values::Int(v), DType::I32) => put!(v, out, big, i32),
+        (Values::Int(v), DType::U8) => put!(v, out, big, u8),
+        (Values::Int(v), DType::U16) => put!(v, out, big, u16),
+        (Values::Int(v), DType::U32) => put!(v, out, big, u32),
+        (Values::Int(v), DType::U64) => put!(v, out, big, u64),
+        (Values::Int(v), _) => put!(v, out, big, i64),
     }
 }
 
@@ -119,6 +130,14 @@ fn write_values(values: &Values, o: &ChunkOptions) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::options::UserOptions;
+
+    macro_rules! to_bytes {
+        ($vals:expr, $big:expr, $t:ty, $n:expr) => {{
+            let mut out = vec![0u8; $vals.len() * $n];
+            put!($vals, &mut out, $big, $t);
+            out
+        }};
+    }
 
     fn opts(dtype: DType, big_endian: bool, bound: Bound, shape: &[usize]) -> ChunkOptions {
         ChunkOptions {

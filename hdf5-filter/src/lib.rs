@@ -237,25 +237,37 @@ unsafe extern "C" fn filter(
         let cd = unsafe { std::slice::from_raw_parts(cd_values, cd_nelmts) };
         let input = unsafe { std::slice::from_raw_parts(*buf as *const u8, nbytes) };
         let opts = ChunkOptions::from_cd_values(cd)?;
-        let output = if flags & H5Z_FLAG_REVERSE != 0 {
-            chunk::decode(input, &opts)?
-        } else {
-            chunk::encode(input, &opts)?
-        };
         let a = api();
-        let out = a.allocate(output.len());
-        if out.is_null() {
-            return Err(format!("Baler filter: could not allocate {} bytes", output.len()));
-        }
-        // SAFETY: `out` holds at least output.len() bytes; the old buffer is HDF5's, and is
-        // replaced by `out` before it is freed.
+        // Decoding writes straight into the buffer HDF5 gets back; encoding copies its archive.
+        let (out, len) = if flags & H5Z_FLAG_REVERSE != 0 {
+            let values = chunk::decode_values(input, &opts)?;
+            let len = opts.chunk_bytes();
+            let out = a.allocate(len);
+            if out.is_null() {
+                return Err(format!("Baler filter: could not allocate {len} bytes"));
+            }
+            // SAFETY: `out` holds `len` bytes, ours until handed to HDF5.
+            chunk::write_values(&values, &opts, unsafe {
+                std::slice::from_raw_parts_mut(out as *mut u8, len)
+            });
+            (out, len)
+        } else {
+            let archive = chunk::encode(input, &opts)?;
+            let out = a.allocate(archive.len());
+            if out.is_null() {
+                return Err(format!("Baler filter: could not allocate {} bytes", archive.len()));
+            }
+            // SAFETY: `out` holds at least archive.len() bytes.
+            unsafe { std::ptr::copy_nonoverlapping(archive.as_ptr(), out as *mut u8, archive.len()) };
+            (out, archive.len())
+        };
+        // SAFETY: the old buffer is HDF5's; it is replaced by `out` before it is freed.
         unsafe {
-            std::ptr::copy_nonoverlapping(output.as_ptr(), out as *mut u8, output.len());
             a.free(*buf);
             *buf = out;
-            *buf_size = output.len();
+            *buf_size = len;
         }
-        Ok(output.len())
+        Ok(len)
     })
 }
 

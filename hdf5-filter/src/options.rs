@@ -185,10 +185,12 @@ impl ChunkOptions {
             _ => return Err(format!("Baler filter parameters: bad fill value flag {has_fill} ({fill})")),
         };
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        // HDF5 itself keeps a chunk under 4 GiB.
         shape
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
-            .filter(|&n| n > 0 && n <= u32::MAX as u64)
+            .and_then(|n| n.checked_mul(dtype.size_bytes() as u64))
+            .filter(|&bytes| bytes > 0 && bytes <= u32::MAX as u64)
             .ok_or_else(|| format!("Baler filter parameters: bad chunk shape {shape:?}"))?;
         Ok(Self { user, dtype, big_endian: *big == 1, fill_value, shape })
     }
@@ -254,6 +256,9 @@ mod tests {
         assert!(ChunkOptions::from_cd_values(&cd).unwrap_err().contains("chunk axes"));
         let mut cd = sample().to_cd_values();
         cd[11] = 0;
+        assert!(ChunkOptions::from_cd_values(&cd).unwrap_err().contains("bad chunk shape"));
+        let mut cd = sample().to_cd_values();
+        cd[11..14].copy_from_slice(&[1 << 20, 1 << 10, 1]); // 2^30 float32: 4 GiB, over HDF5's limit
         assert!(ChunkOptions::from_cd_values(&cd).unwrap_err().contains("bad chunk shape"));
         let mut cd = sample().to_cd_values();
         cd[5] = 99;
