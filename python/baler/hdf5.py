@@ -1,8 +1,10 @@
 """Baler as an HDF5 filter: the parameters h5py, h5repack and C programs give it.
 
-The filter itself is a plugin, ``libh5baler.so`` (built by ``cargo build --release -p
-baler-hdf5-filter``); HDF5 loads it from the directory in ``HDF5_PLUGIN_PATH``. Each HDF5 chunk is
-stored as one Baler archive, verified value by value when it is written.
+Each HDF5 chunk is stored as one Baler archive, verified value by value when it is written. This
+package carries the filter: importing ``baler.hdf5`` registers it with h5py's HDF5 (so h5py, and
+xarray through h5netcdf, read and write it with nothing else installed). Other programs load the
+plugin ``libh5baler.so`` (``cargo build --release -p baler-hdf5-filter``) from the directory in
+``HDF5_PLUGIN_PATH``.
 
 >>> import h5py, baler.hdf5
 >>> f.create_dataset("t", data=x, chunks=(16, 256, 256), **baler.hdf5.h5py_args(abs=1e-3))
@@ -18,7 +20,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from . import BalerError, absolute_bound
+from . import BalerError, _baler, absolute_bound
 
 #: HDF5 filter id, from HDF5's testing range (256–511) until one is registered.
 FILTER_ID = 305
@@ -51,3 +53,16 @@ def h5repack_filter(**bound) -> str:
     """The ``-f`` argument of ``h5repack`` (``UD=305,0,3,…``: mandatory filter, 3 parameters)."""
     cd = filter_options(**bound)
     return f"UD={FILTER_ID},0,{len(cd)}," + ",".join(str(v) for v in cd)
+
+
+def register_h5py() -> bool:
+    """Registers the filter with h5py's HDF5 library (done when ``baler.hdf5`` is imported).
+    Returns False when h5py is not installed."""
+    try:
+        import h5py
+    except ImportError:
+        return False
+    return bool(h5py.h5z.register_filter(_baler.hdf5_filter_class()))
+
+
+register_h5py()

@@ -270,6 +270,12 @@ fn compress_file(
     Ok(summary.to_string())
 }
 
+/// The address of the Baler HDF5 filter's class (`H5Z_class2_t`), for `h5py.h5z.register_filter`.
+#[pyfunction]
+fn hdf5_filter_class() -> usize {
+    h5baler::H5PLget_plugin_info() as usize
+}
+
 #[pymodule]
 fn _baler(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BalerError", m.py().get_type::<BalerError>())?;
@@ -279,5 +285,6 @@ fn _baler(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(hdf5_filter_class, m)?)?;
     Ok(())
 }

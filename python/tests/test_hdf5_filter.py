@@ -297,3 +297,23 @@ def test_one_process_with_two_hdf5_libraries(tmp_path, plugin_dir):
         plugin_dir,
         tmp_path,
     )
+
+
+def test_importing_baler_hdf5_registers_the_filter_with_h5py(tmp_path):
+    """No HDF5_PLUGIN_PATH: the filter comes from the Python package itself."""
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    code = textwrap.dedent(
+        """
+        import h5py, numpy as np
+        x = np.linspace(0, 1, 50000).reshape(50, 1000)
+        import baler.hdf5 as bh
+        assert h5py.h5z.filter_avail(bh.FILTER_ID)
+        with h5py.File("own.h5", "w") as f:
+            f.create_dataset("x", data=x, chunks=(25, 1000), **bh.h5py_args(abs=1e-5))
+        with h5py.File("own.h5") as f:
+            assert f["x"].id.get_create_plist().get_filter(0)[0] == bh.FILTER_ID
+            assert np.abs(f["x"][...] - x).max() <= 1e-5
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
