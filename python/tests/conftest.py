@@ -9,12 +9,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def cli_path() -> pathlib.Path:
-    """`baler-train`, as scripts/test.sh builds it (BALER_TRAIN overrides)."""
-    if "BALER_TRAIN" in os.environ:
-        return pathlib.Path(os.environ["BALER_TRAIN"])
+def built(name: str, override: str) -> pathlib.Path:
+    """`name` as scripts/test.sh builds it (in $CARGO_TARGET_DIR/release); the environment
+    variable `override` names another."""
+    if override in os.environ:
+        return pathlib.Path(os.environ[override])
     target = os.environ.get("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache/baler-target"))
-    return pathlib.Path(target) / "release" / "baler-train"
+    return pathlib.Path(target) / "release" / name
+
+
+def cli_path() -> pathlib.Path:
+    """`baler-train` (BALER_TRAIN overrides)."""
+    return built("baler-train", "BALER_TRAIN")
 
 
 @pytest.fixture(scope="session")

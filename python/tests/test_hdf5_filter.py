@@ -18,20 +18,12 @@ import pytest
 import baler.hdf5
 from baler import BalerError
 
-from conftest import ROOT
-
-
-def plugin_library() -> pathlib.Path:
-    """libh5baler.so as scripts/test.sh builds it (BALER_HDF5_PLUGIN overrides)."""
-    if "BALER_HDF5_PLUGIN" in os.environ:
-        return pathlib.Path(os.environ["BALER_HDF5_PLUGIN"])
-    target = os.environ.get("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache/baler-target"))
-    return pathlib.Path(target) / "release" / "libh5baler.so"
+from conftest import ROOT, built
 
 
 @pytest.fixture(scope="module")
 def plugin_dir(tmp_path_factory) -> pathlib.Path:
-    lib = plugin_library()
+    lib = built("libh5baler.so", "BALER_HDF5_PLUGIN")
     assert lib.is_file(), f"{lib} is missing: cargo build --release -p baler-hdf5-filter"
     # A directory holding only the plugin: HDF5 tries to load every library in it.
     d = tmp_path_factory.mktemp("hdf5-plugins")
