@@ -105,6 +105,8 @@ cp tests/golden/pattern_autoencoder_rel1e-3.baler "$a/pattern.baler"
 "$B" train "$data/CFD_animation.npz" -o "$a/model.bmodel" --quiet >/dev/null
 "$B" compress "$data/CFD_animation.npz" -o "$a/online.baler" --rel 1e-3 --model "$a/model.bmodel" --force-model --quiet >/dev/null
 "$B" info "$a/online.baler" --model "$a/model.bmodel" --json > "$work/online.info.json"
+# A valid model of other data: the viewer must refuse it for online.baler and ask again.
+"$B" train "$data/CFD_still.npz" -o "$a/other.bmodel" --quiet >/dev/null
 printf 'These bytes are not a Baler archive.\n' > "$a/not-an-archive.baler"
 size=$(stat -c %s "$a/cfd.baler")
 head -c $((size / 2)) "$a/cfd.baler" > "$a/truncated.baler"

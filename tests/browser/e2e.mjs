@@ -343,6 +343,18 @@ if (online) {
     const needed = await text(page, '#model-needed');
     if (state !== 'need-model') failures.push(`without its model: data-state "${state}", expected "need-model"`);
     if (needed !== online.model_hash) failures.push(`#model-needed "${needed}" != "${online.model_hash}"`);
+    // Wrong files are refused with the reason, and the panel stays for the right one.
+    for (const [wrong, reason] of [[online.archive, /is not a model file/], ['other.bmodel', /different model \(hash [0-9a-f]{64}\)/]]) {
+      await page.setInputFiles('#model-file', join(archivesDir, wrong));
+      await page.waitForFunction((r) => new RegExp(r).test(document.getElementById('error').textContent), reason.source, { timeout: 30000 })
+        .catch(() => {});
+      state = await waitState(page, ['need-model', 'done', 'error']);
+      const error = await text(page, '#error');
+      const panel = await page.$eval('#model-panel', (e) => !e.hidden);
+      if (state !== 'need-model' || !reason.test(error || '') || !panel) {
+        failures.push(`with ${wrong} as the model: state "${state}", #error "${error}", panel shown ${panel}`);
+      }
+    }
     await page.setInputFiles('#model-file', join(archivesDir, online.model));
     state = await waitState(page, ['done', 'error']);
     const hash = await text(page, '#stat-hash');

@@ -173,6 +173,14 @@ async fn open_archive(name: String, bytes: Rc<Vec<u8>>, generation: u32) {
             ask_for_model(&name, &hash);
             return;
         }
+        Err(CodecError::ModelMismatch { expected, found }) => {
+            set_text("model-needed", &expected);
+            set_text("model-archive", &name);
+            refuse_model(&format!(
+                "that is a different model (hash {found}): {name} needs the model {expected}"
+            ));
+            return;
+        }
         Err(e) => {
             show_error(&format!("{name}: {e}"));
             return;
@@ -282,11 +290,27 @@ fn ask_for_model(name: &str, hash: &str) {
     dom::set_body_data("state", "need-model");
 }
 
+/// The model given cannot decode the archive on screen: it is dropped (and its `#model=` link),
+/// the reason shown, and the model panel stays open for another.
+fn refuse_model(message: &str) {
+    with_app(|a| {
+        a.model = None;
+        a.view.model = None;
+    });
+    write_hash();
+    set_text("error", message);
+    show("error", true);
+    show("model-panel", true);
+    show("progress", false);
+    set_text("progress-text", "");
+    dom::set_body_data("state", "need-model");
+}
+
 fn use_model(source: &str, bytes: Vec<u8>) {
     let payload = match read_model_file(&bytes) {
         Ok(m) => m.decoder.to_vec(),
         Err(e) => {
-            show_error(&format!("{source}: {e}"));
+            refuse_model(&format!("{source} is not a model file: {e}"));
             return;
         }
     };
@@ -301,7 +325,7 @@ fn load_model_url(url: String) {
     spawn_local(async move {
         match fetch_bytes(&url).await {
             Ok(bytes) => use_model(&url, bytes),
-            Err(e) => show_error(&e),
+            Err(e) => refuse_model(&e),
         }
     });
 }
