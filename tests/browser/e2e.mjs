@@ -299,6 +299,12 @@ for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('
     const wantGpu = mode === 'webgpu' ? 'available' : 'unavailable';
     if (gpu !== wantGpu) failures.push(`data-gpu "${gpu}" != "${wantGpu}"`);
 
+    // Layout: no empty loading band once done; a table shows no min/max/mean mixed over columns.
+    const shown = (sel) => page.$eval(sel, (e) => e.getClientRects().length > 0);
+    if (await shown('#loading')) failures.push('#loading still takes space after decoding');
+    const isTable = (await page.evaluate(() => document.body.dataset.kind)) === 'table';
+    if ((await shown('#stat-min')) === isTable) failures.push(`#stat-min shown ${!isTable ? 'not ' : ''}for a ${isTable ? 'table' : 'field'}`);
+
     const first = await text(page, '#first-frame-ms');
     const decode = await text(page, '#decode-ms');
     const mbps = await text(page, '#decode-mbps');

@@ -190,6 +190,7 @@ async fn open_archive(name: String, bytes: Rc<Vec<u8>>, generation: u32) {
     show("viewer", true);
     show("field-view", !archive.meta.table);
     show("table-view", archive.meta.table);
+    dom::set_body_data("kind", if archive.meta.table { "table" } else { "field" });
     dom::set_body_data("state", "decoding");
     set_text("progress-text", "decoding …");
     show("progress", true);

@@ -13,8 +13,8 @@ fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
 }
 
-/// Paints slice `index` along `axis` into `#heatmap` (one canvas pixel per value, scaled up by
-/// CSS without smoothing) and the colour bar.
+/// Paints slice `index` along `axis` into `#heatmap` (one canvas pixel per value, scaled by CSS
+/// to about 560 px, without smoothing) and the colour bar.
 pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f64, f64)) {
     let (w, h, values) = d.slice(axis, index);
     let table = cmap.table();
@@ -32,7 +32,7 @@ pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f
     let canvas: HtmlCanvasElement = dom::el("heatmap");
     canvas.set_width(w.max(1) as u32);
     canvas.set_height(h.max(1) as u32);
-    let scale = (560.0 / w.max(h).max(1) as f64).clamp(1.0, 16.0);
+    let scale = display_scale(w, h);
     let style = canvas.style();
     let _ = style.set_property("width", &format!("{}px", (w as f64 * scale).round()));
     let _ = style.set_property("height", &format!("{}px", (h as f64 * scale).round()));
@@ -47,6 +47,13 @@ pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f
         "frame-nodata",
         &if missing > 0 { format!("{missing} values: no data") } else { String::new() },
     );
+}
+
+/// CSS pixels per value: small slices are magnified (up to 16×) to about 560 px, large ones
+/// shrunk to fit 560 px (a 4 000-frame slice along the first axis was a 4 000 px tall image with a
+/// colour bar as tall).
+fn display_scale(w: usize, h: usize) -> f64 {
+    (560.0 / w.max(h).max(1) as f64).min(16.0)
 }
 
 fn colorbar(cmap: Colormap, (lo, hi): (f64, f64), height_px: f64) {
@@ -128,5 +135,18 @@ pub fn fmt_num(v: f64) -> String {
         format!("{v:.4e}")
     } else {
         format!("{}", (v * 1e4).round() / 1e4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_scale;
+
+    #[test]
+    fn slices_fit_about_560_css_pixels() {
+        assert_eq!(display_scale(10, 20), 16.0); // magnified at most 16×
+        assert_eq!(display_scale(280, 140), 2.0);
+        let s = display_scale(256, 4000); // a 4 000-frame slice: 560 px tall, not 4 000
+        assert!(((4000.0 * s) - 560.0).abs() < 1e-9 && (256.0 * s).round() == 36.0, "{s}");
     }
 }
