@@ -374,8 +374,19 @@ async fn detect_gpu() -> Option<GpuDevice> {
     let status = match (&device, adapter) {
         (Some(_), Some(ad)) => {
             let info = ad.get_info();
-            let name = if info.name.is_empty() { "adapter".to_string() } else { info.name };
-            format!("WebGPU: {name} ({:?})", info.device_type)
+            let kind = match info.device_type {
+                wgpu::DeviceType::Cpu => "software adapter (runs on the CPU)",
+                wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+                wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+                wgpu::DeviceType::VirtualGpu => "virtual GPU",
+                wgpu::DeviceType::Other => "adapter",
+            };
+            // Browsers usually hide the adapter's name.
+            if info.name.is_empty() {
+                format!("WebGPU: {kind}")
+            } else {
+                format!("WebGPU: {}, {kind}", info.name)
+            }
         }
         (_, _) if failure.is_some() => format!("WebGPU: {}; the CPU decodes", failure.unwrap_or_default()),
         _ if has_api => "WebGPU: no adapter; the CPU decodes".into(),
