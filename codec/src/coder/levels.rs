@@ -36,6 +36,12 @@ impl SymbolCoder for Levels {
     }
 
     #[cfg(feature = "encode")]
+    fn encoded_len(&self, counts: &crate::coder::counts::CodeCounts) -> Option<usize> {
+        // Tallied per level wherever this coder is tried.
+        counts.by_level.then(|| crate::coder::buckets::encoded_len(&counts.contexts))
+    }
+
+    #[cfg(feature = "encode")]
     fn encode(&self, codes: &[i64], _symbols: &[u8], chunk: &ChunkShape, out: &mut Vec<u8>) {
         let levels = level_contexts(chunk.dims);
         crate::coder::buckets::encode(codes, LEVEL_TABLES, |e| levels[e] as usize, out);

@@ -6,10 +6,13 @@
 //! - [`huffman`]: coder 1, canonical Huffman over those bytes; also the tables of coders 2–3.
 //! - [`buckets`]: coder 2, bucket symbols + extra bits with a Huffman table per stream.
 //! - [`levels`]: coder 3, coder 2 with a table per interpolation level.
-//! - [`bits`]: the bit reader and writer they share; [`lossless`]: zstd.
+//! - [`bits`]: the bit reader and writer they share; [`lossless`]: zstd; [`counts`]: the tallies
+//!   their lengths are counted from.
 
 pub mod bits;
 pub mod buckets;
+#[cfg(feature = "encode")]
+pub mod counts;
 pub mod huffman;
 pub mod levels;
 pub mod lossless;
@@ -67,6 +70,11 @@ pub trait SymbolCoder: Sync {
     /// Whether the encoder tries it on a chunk of this shape.
     #[cfg(feature = "encode")]
     fn tried_on(&self, chunk: &ChunkShape) -> bool;
+
+    /// The length of what [`Self::encode`] would append (escapes aside), counted from the codes'
+    /// tallies without writing it; None where only encoding tells.
+    #[cfg(feature = "encode")]
+    fn encoded_len(&self, counts: &counts::CodeCounts) -> Option<usize>;
 
     /// Appends the coded `codes` (`symbols`: their byte symbols, when [`Self::uses_escapes`]).
     #[cfg(feature = "encode")]

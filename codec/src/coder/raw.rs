@@ -32,6 +32,12 @@ impl SymbolCoder for Raw {
         chunk.len() <= MAX_ELEMENTS
     }
 
+    /// Its size is what zstd makes of the bytes: only packing tells.
+    #[cfg(feature = "encode")]
+    fn encoded_len(&self, _counts: &crate::coder::counts::CodeCounts) -> Option<usize> {
+        None
+    }
+
     #[cfg(feature = "encode")]
     fn encode(&self, _codes: &[i64], symbols: &[u8], _chunk: &ChunkShape, out: &mut Vec<u8>) {
         out.extend_from_slice(symbols);

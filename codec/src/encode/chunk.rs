@@ -75,25 +75,42 @@ pub(super) fn encode_chunk(
     let mut q = vec![0i64; n];
     let mut exc_mask = vec![false; n];
     let mut exceptions: Vec<ExceptionBytes> = Vec::new();
-    for e in 0..n {
-        let s = &streams[stream_of(e)];
-        let i = source_index(e);
-        match (values_of[stream_of(e)], s.meta.quantizer) {
-            (Values::Int(v), _) => q[e] = v[i],
-            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
-                let x = v[i];
-                if is_fill(x, opts.fill_value, s.meta.dtype) {
-                    exceptions.push((e, EXC_FILL, Vec::new()));
-                    exc_mask[e] = true;
-                } else if let Some(g) = prequantize(x, bound, step, offset, s.meta.dtype) {
-                    q[e] = g;
-                } else {
-                    exceptions.push((e, EXC_RAW, exact_bytes(x, s.meta.dtype)));
-                    exc_mask[e] = true;
-                }
-            }
-            (Values::Float(_), Quantizer::Int) => {
+    // Element e's grid point, or 0 with e recorded as an exception.
+    let mut quantize = |e: usize, x: f64, bound: f64, step: f64, offset: f64, dtype: DType| {
+        if is_fill(x, opts.fill_value, dtype) {
+            exceptions.push((e, EXC_FILL, Vec::new()));
+        } else if let Some(g) = prequantize(x, bound, step, offset, dtype) {
+            return g;
+        } else {
+            exceptions.push((e, EXC_RAW, exact_bytes(x, dtype)));
+        }
+        exc_mask[e] = true;
+        0
+    };
+    match (table, streams, values_of) {
+        // A field of floats (the bulk of the work): a plain loop over its slice of the input.
+        (false, [s], [Values::Float(v)]) => {
+            let Quantizer::Float { bound, step, offset } = s.meta.quantizer else {
                 unreachable!("float streams get float quantizers")
+            };
+            let src = &v[source_index(0)..source_index(0) + n];
+            for (e, (q, &x)) in q.iter_mut().zip(src).enumerate() {
+                *q = quantize(e, x, bound, step, offset, s.meta.dtype);
+            }
+        }
+        _ => {
+            for e in 0..n {
+                let s = &streams[stream_of(e)];
+                let i = source_index(e);
+                match (values_of[stream_of(e)], s.meta.quantizer) {
+                    (Values::Int(v), _) => q[e] = v[i],
+                    (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
+                        q[e] = quantize(e, v[i], bound, step, offset, s.meta.dtype)
+                    }
+                    (Values::Float(_), Quantizer::Int) => {
+                        unreachable!("float streams get float quantizers")
+                    }
+                }
             }
         }
     }
@@ -116,7 +133,7 @@ pub(super) fn encode_chunk(
     let estimate = |p: &dyn Predictor, input: &ChunkInput<'_>| -> (f64, Draft) {
         let d = p.encode(input);
         let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        (estimated_bytes(d.codes.iter().copied()) + d.new_exceptions.len() as f64 * stored_bytes, d)
+        (estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes, d)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
@@ -136,10 +153,34 @@ pub(super) fn encode_chunk(
             exceptions: &box_exc,
             values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
         };
-        let mut scored: Vec<(f64, usize)> =
-            candidates.par_iter().enumerate().map(|(i, p)| (estimate(p.as_ref(), &input).0, i)).collect();
+        let mut scored: Vec<(f64, usize, Draft)> = candidates
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (cost, d) = estimate(p.as_ref(), &input);
+                (cost, i, d)
+            })
+            .collect();
         scored.sort_by(|x, y| x.0.total_cmp(&y.0));
-        order = scored.into_iter().take(SHORTLIST).map(|(_, i)| i).collect();
+        // The best few by estimate are packed on the box: zstd's share (runs of zero codes at loose
+        // bounds) and the per-level tables decide between interpolation and Lorenzo by 10 % or
+        // more where the estimates differ by less.
+        let box_shape = ChunkShape { dims: b, streams: if table { b[1] } else { 1 }, table };
+        let stored_bytes = values.map_or(0, |v| v.dtype.size_bytes() + 2);
+        let mut packed: Vec<(usize, usize)> = scored
+            .into_par_iter()
+            .take(SAMPLE_PACKED)
+            .map(|(_, i, d)| {
+                let frame = pack(write_prefix(&[], None, m), &d.codes, &box_shape, opts.zstd_level).1;
+                (frame.len() + d.new_exceptions.len() * stored_bytes, i)
+            })
+            .collect();
+        packed.sort();
+        // Runners-up go on to the whole chunk only where they packed the box nearly as small. The
+        // box favours Lorenzo over interpolation (fewer levels fit in it): on the sea-state field
+        // Lorenzo packed it 1.7–2.8 % smaller and cubic interpolation the whole chunk 2.7 %.
+        let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
+        order = packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i)| i).collect();
     }
     let whole = ChunkInput { dims: chunk.dims, q: &q, exceptions: &exc_mask, values };
     // On all cores; each worker keeps only its best few (a chunk's codes each), and the merge gives
@@ -227,6 +268,10 @@ pub(super) fn encode_chunk(
 const SAMPLE_FROM: usize = 1 << 18;
 const SAMPLE_SIZE: usize = 1 << 16;
 const SHORTLIST: usize = 2;
+/// How far (relative) behind the best packed box a shortlisted candidate may be.
+const SHORTLIST_MARGIN: f64 = 0.05;
+/// Candidates packed on the box (the best by estimate).
+const SAMPLE_PACKED: usize = 4;
 
 fn sample_box(dims: [usize; 3]) -> [usize; 3] {
     let n: usize = dims.iter().product();

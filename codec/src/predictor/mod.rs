@@ -218,11 +218,12 @@ impl<P: GridPredictor> Predictor for P {
 }
 
 /// Bytes a code stream would take, estimated by its order-0 entropy over the escape-coded symbols.
-pub fn estimated_bytes(codes: impl Iterator<Item = i64>) -> f64 {
-    let mut hist = [0u64; 256];
-    let mut n = 0u64;
+pub fn estimated_bytes(codes: &[i64]) -> f64 {
+    // Four interleaved histograms: runs of one code (most codes are 0) do not wait on each
+    // other's increments.
+    let mut lanes = [[0u64; 256]; 4];
     let mut escape_bytes = 0u64;
-    for c in codes {
+    let mut count = |hist: &mut [u64; 256], c: i64| {
         let z = crate::bytes::zigzag(c);
         if z < 255 {
             hist[z as usize] += 1;
@@ -230,13 +231,25 @@ pub fn estimated_bytes(codes: impl Iterator<Item = i64>) -> f64 {
             hist[255] += 1;
             escape_bytes += (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1);
         }
-        n += 1;
+    };
+    let mut quads = codes.chunks_exact(4);
+    for q in &mut quads {
+        for (hist, &c) in lanes.iter_mut().zip(q) {
+            count(hist, c);
+        }
     }
-    if n == 0 {
+    for &c in quads.remainder() {
+        count(&mut lanes[0], c);
+    }
+    let n = codes.len() as f64;
+    if codes.is_empty() {
         return 0.0;
     }
-    let bits: f64 =
-        hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n as f64).log2()).sum();
+    let bits: f64 = (0..256)
+        .map(|z| lanes.iter().map(|l| l[z]).sum::<u64>())
+        .filter(|&h| h > 0)
+        .map(|h| -(h as f64) * (h as f64 / n).log2())
+        .sum();
     bits / 8.0 + escape_bytes as f64
 }
 

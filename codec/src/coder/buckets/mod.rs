@@ -63,6 +63,11 @@ impl SymbolCoder for Buckets {
     }
 
     #[cfg(feature = "encode")]
+    fn encoded_len(&self, counts: &crate::coder::counts::CodeCounts) -> Option<usize> {
+        Some(encoded_len(&counts.streams()))
+    }
+
+    #[cfg(feature = "encode")]
     fn encode(&self, codes: &[i64], _symbols: &[u8], chunk: &ChunkShape, out: &mut Vec<u8>) {
         if chunk.table {
             let [_, columns, w] = chunk.dims;
@@ -109,6 +114,30 @@ pub fn encode(codes: &[i64], streams: usize, stream_of: impl Fn(usize) -> usize,
     let extra = extra.finish();
     crate::bytes::put_varint(out, extra.len() as u64);
     out.extend_from_slice(&extra);
+}
+
+/// Bytes [`encode`] appends for streams whose codes are tallied in `streams`: each stream's
+/// trimmed table and bitstream, then the extra bits.
+#[cfg(feature = "encode")]
+pub fn encoded_len(streams: &[crate::coder::counts::ZCounts]) -> usize {
+    let mut extra_bits = 0u64;
+    let mut tables = 0;
+    for z in streams {
+        let mut symbols = [0u64; 256];
+        for (v, &n) in z.small.iter().enumerate() {
+            let (s, count, _) = split(v as u64);
+            symbols[s as usize] += n;
+            extra_bits += n * count as u64;
+        }
+        for &v in &z.large {
+            let (s, count, _) = split(v);
+            symbols[s as usize] += 1;
+            extra_bits += count as u64;
+        }
+        tables += huffman::trimmed_len(&symbols);
+    }
+    let extra = extra_bits.div_ceil(8);
+    tables + crate::bytes::varint_len(extra) + extra as usize
 }
 
 /// Decodes `n` codes written by [`encode`].

@@ -107,6 +107,19 @@ impl SymbolCoder for HuffmanCoder {
     }
 
     #[cfg(feature = "encode")]
+    fn encoded_len(&self, counts: &crate::coder::counts::CodeCounts) -> Option<usize> {
+        // The byte symbols: small codes themselves, the rest the escape symbol.
+        let mut bytes = [0u64; 256];
+        for c in counts.contexts.iter() {
+            for (b, &n) in bytes.iter_mut().zip(&c.small) {
+                *b += n;
+            }
+            bytes[255] += c.large.len() as u64;
+        }
+        Some(encoded_len(&bytes))
+    }
+
+    #[cfg(feature = "encode")]
     fn encode(&self, _codes: &[i64], symbols: &[u8], _chunk: &ChunkShape, out: &mut Vec<u8>) {
         encode(symbols, out);
     }
@@ -126,12 +139,49 @@ impl SymbolCoder for HuffmanCoder {
     }
 }
 
+/// How often each byte occurs in `symbols`. Four interleaved histograms: runs of one symbol (the
+/// bulk of codes at loose bounds) do not wait on each other's increments.
+fn byte_counts(symbols: &[u8]) -> [u64; 256] {
+    let mut lanes = [[0u64; 256]; 4];
+    let mut quads = symbols.chunks_exact(4);
+    for q in &mut quads {
+        for (lane, &s) in lanes.iter_mut().zip(q) {
+            lane[s as usize] += 1;
+        }
+    }
+    for &s in quads.remainder() {
+        lanes[0][s as usize] += 1;
+    }
+    std::array::from_fn(|s| lanes.iter().map(|l| l[s]).sum())
+}
+
+/// Bits of the bitstream for symbols of histogram `counts` coded with `lengths`, in bytes.
+#[cfg(feature = "encode")]
+fn bitstream_bytes(counts: &[u64; 256], lengths: &[u8; 256]) -> usize {
+    let bits: u64 = counts.iter().zip(lengths).map(|(&c, &l)| c * l as u64).sum();
+    bits.div_ceil(8) as usize
+}
+
+/// Bytes [`encode`] appends for symbols of histogram `counts`: table, length, bitstream.
+#[cfg(feature = "encode")]
+pub fn encoded_len(counts: &[u64; 256]) -> usize {
+    let bytes = bitstream_bytes(counts, &code_lengths(counts));
+    TABLE_BYTES + crate::bytes::varint_len(bytes as u64) + bytes
+}
+
+/// Bytes of [`encode`]'s output for histogram `counts` with the table trimmed after its last
+/// used byte and led by that byte count, as coders 2–3 store it.
+#[cfg(feature = "encode")]
+pub fn trimmed_len(counts: &[u64; 256]) -> usize {
+    let lengths = code_lengths(counts);
+    let used = lengths.iter().rposition(|&l| l != 0).map_or(0, |s| s / 2 + 1);
+    let bytes = bitstream_bytes(counts, &lengths);
+    1 + used + crate::bytes::varint_len(bytes as u64) + bytes
+}
+
 /// Appends the table and the bitstream (varint byte length, then the bytes) for `symbols`.
 pub fn encode(symbols: &[u8], out: &mut Vec<u8>) {
-    let mut counts = [0u64; 256];
-    for &s in symbols {
-        counts[s as usize] += 1;
-    }
+    let counts = byte_counts(symbols);
     let lengths = code_lengths(&counts);
     for pair in lengths.chunks_exact(2) {
         out.push(pair[0] | (pair[1] << 4));

@@ -1,0 +1,161 @@
+//! What the coders' output lengths are counted from ([`super::SymbolCoder::encoded_len`]): the
+//! chunk's zigzag codes tallied once per context, so that ranking the coders costs one pass over
+//! the codes instead of one encoding each.
+
+use crate::bytes::zigzag;
+use crate::coder::ChunkShape;
+use crate::coder::levels::{LEVEL_TABLES, MIN_ELEMENTS, level_contexts};
+
+/// Zigzag codes below this are tallied by value; larger ones (rare) are kept.
+pub const SMALL: usize = 255;
+
+/// One context's codes: how often each small zigzag value occurs, and the large ones.
+#[derive(Clone)]
+pub struct ZCounts {
+    pub small: [u64; SMALL],
+    pub large: Vec<u64>,
+}
+
+impl Default for ZCounts {
+    fn default() -> Self {
+        Self { small: [0; SMALL], large: Vec::new() }
+    }
+}
+
+impl ZCounts {
+    fn add(&mut self, other: &ZCounts) {
+        for (a, b) in self.small.iter_mut().zip(&other.small) {
+            *a += b;
+        }
+        self.large.extend_from_slice(&other.large);
+    }
+}
+
+/// A chunk's codes tallied per context.
+pub struct CodeCounts {
+    /// A table's columns; a single-stream field's interpolation levels ([`level_contexts`]) where
+    /// coder 3 is tried (at least [`MIN_ELEMENTS`]); else one context.
+    pub contexts: Vec<ZCounts>,
+    pub by_level: bool,
+}
+
+impl CodeCounts {
+    pub fn new(codes: &[i64], shape: &ChunkShape) -> Self {
+        if shape.table {
+            let [_, columns, w] = shape.dims;
+            let mut contexts = vec![ZCounts::default(); shape.streams];
+            for (e, &c) in codes.iter().enumerate() {
+                tally(&mut contexts[(e / w) % columns], zigzag(c));
+            }
+            return Self { contexts, by_level: false };
+        }
+        if shape.streams == 1 && shape.len() >= MIN_ELEMENTS {
+            let levels = level_contexts(shape.dims);
+            let mut contexts = vec![ZCounts::default(); LEVEL_TABLES];
+            for (&c, &l) in codes.iter().zip(&levels) {
+                tally(&mut contexts[l as usize], zigzag(c));
+            }
+            return Self { contexts, by_level: true };
+        }
+        // Four interleaved tallies: runs of one code do not wait on each other's increments.
+        let mut lanes = [[0u64; SMALL]; 4];
+        let mut all = ZCounts::default();
+        let mut quads = codes.chunks_exact(4);
+        for q in &mut quads {
+            for (lane, &c) in lanes.iter_mut().zip(q) {
+                let z = zigzag(c);
+                if z < SMALL as u64 {
+                    lane[z as usize] += 1;
+                } else {
+                    all.large.push(z);
+                }
+            }
+        }
+        for &c in quads.remainder() {
+            tally(&mut all, zigzag(c));
+        }
+        for (z, count) in all.small.iter_mut().enumerate() {
+            *count = lanes.iter().map(|l| l[z]).sum();
+        }
+        Self { contexts: vec![all], by_level: false }
+    }
+
+    /// Bytes of the escape stream of [`crate::coder::raw::pack_codes`]: a varint per large code.
+    pub fn escape_bytes(&self) -> usize {
+        let large = self.contexts.iter().flat_map(|c| &c.large);
+        large.map(|&z| crate::bytes::varint_len(z - SMALL as u64)).sum()
+    }
+
+    /// Per stream: a table's columns, or the whole chunk.
+    pub fn streams(&self) -> std::borrow::Cow<'_, [ZCounts]> {
+        if self.by_level {
+            let mut all = ZCounts::default();
+            for c in &self.contexts {
+                all.add(c);
+            }
+            std::borrow::Cow::Owned(vec![all])
+        } else {
+            std::borrow::Cow::Borrowed(&self.contexts)
+        }
+    }
+}
+
+#[inline(always)]
+fn tally(counts: &mut ZCounts, z: u64) {
+    if z < SMALL as u64 {
+        counts.small[z as usize] += 1;
+    } else {
+        counts.large.push(z);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::coder::{CODERS, ChunkShape};
+
+    /// Codes with every kind of value a coder meets: runs of zeros, small codes, codes past the
+    /// byte symbols (escapes), past the buckets (64 raw bits).
+    fn codes(n: usize, seed: u64) -> Vec<i64> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (x >> 60) % 8 {
+                    0..=3 => 0,
+                    4 | 5 => ((x >> 20) % 9) as i64 - 4,
+                    6 => ((x >> 8) % 4000) as i64 - 2000,
+                    _ if i % 97 == 0 => (x >> 1) as i64 - (1 << 62),
+                    _ => ((x >> 30) % 300) as i64,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_counted_length_is_the_encoded_length() {
+        let shapes = [
+            ChunkShape { dims: [1, 1, 100_000], streams: 1, table: false },
+            ChunkShape { dims: [9, 70, 130], streams: 1, table: false },
+            ChunkShape { dims: [3, 2, 2], streams: 1, table: false },
+            ChunkShape { dims: [5000, 7, 1], streams: 7, table: true },
+            ChunkShape { dims: [300, 3, 4], streams: 3, table: true },
+        ];
+        for (k, shape) in shapes.iter().enumerate() {
+            for seed in 0..3 {
+                let codes = codes(shape.len(), seed * 31 + k as u64);
+                let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
+                crate::coder::raw::pack_codes(&codes, &mut symbols, &mut escapes);
+                let counts = super::CodeCounts::new(&codes, shape);
+                assert_eq!(counts.escape_bytes(), escapes.len(), "{shape:?}");
+                for c in CODERS.iter().filter(|c| c.tried_on(shape)) {
+                    let mut out = Vec::new();
+                    c.encode(&codes, &symbols, shape, &mut out);
+                    match c.encoded_len(&counts) {
+                        Some(len) => assert_eq!(len, out.len(), "{} on {shape:?} seed {seed}", c.name()),
+                        None => assert_eq!(c.id(), 0, "only coder 0 is left to packing"),
+                    }
+                }
+            }
+        }
+    }
+}
