@@ -136,6 +136,9 @@ pub(super) fn encode_chunk(
         (estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes, d)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
+    // Grid predictors best first (by the box's estimates where there is a box): with a model, the
+    // autoencoder's tiles need one (see step 3).
+    let mut grid_order: Vec<usize> = order.iter().copied().filter(|&i| candidates[i].on_grid()).collect();
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
     if n >= SAMPLE_FROM {
         let [d0, d1, d2] = chunk.dims;
@@ -162,6 +165,7 @@ pub(super) fn encode_chunk(
             })
             .collect();
         scored.sort_by(|x, y| x.0.total_cmp(&y.0));
+        grid_order = scored.iter().map(|s| s.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
         // The best few by estimate are packed on the box: zstd's share (runs of zero codes at loose
         // bounds) and the per-level tables decide between interpolation and Lorenzo by 10 % or
         // more where the estimates differ by less.
@@ -215,50 +219,86 @@ pub(super) fn encode_chunk(
         with_new_exceptions(&mut exc, &c.new_exceptions);
         pack(write_prefix(&exc, None, n), &c.codes, &shape, opts.zstd_level)
     });
-    let predictor = candidates[chosen.predictor].as_ref();
-    let mut codes = chosen.codes;
-    with_new_exceptions(&mut exceptions, &chosen.new_exceptions);
-    for &e in &chosen.new_exceptions {
-        exc_mask[e] = true;
+
+    // 3. With a model, autoencoder tiles where they beat the predictor. Their predictions are grid
+    //    values, so they override grid predictors only: where the chosen predictor works on
+    //    reconstructed values, the best grid predictor with tiles is packed too and the smaller
+    //    chunk kept (on the sea-state field cubic interpolation on reconstructed values beats every
+    //    grid predictor, and the network beats it by 2×).
+    let finish = |c: Candidate, packed: Option<(usize, Vec<u8>)>| -> Result<Finished> {
+        let predictor = candidates[c.predictor].as_ref();
+        let (mut exceptions, mut exc_mask) = (exceptions.clone(), exc_mask.clone());
+        with_new_exceptions(&mut exceptions, &c.new_exceptions);
+        for &e in &c.new_exceptions {
+            exc_mask[e] = true;
+        }
+        let mut codes = c.codes;
+        let tiles = match model {
+            None => None,
+            Some(m) if !predictor.on_grid() => Some(TileChoice::none(chunk.tile_count(m.tile))),
+            Some(m) => Some(choose_tiles(
+                m,
+                chunk,
+                |e| {
+                    let s = stream_of(e);
+                    (s, value_at(values_of[s], source_index(e)))
+                },
+                |s, v| grid_of(&streams[s].meta, v),
+                &q,
+                &exc_mask,
+                &mut codes,
+            )?),
+        };
+        // 4. Bytes (already packed while choosing, unless there is a tile section).
+        let (raw_len, frame) = match (packed, &tiles) {
+            (Some(packed), None) => packed,
+            _ => pack(
+                write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n),
+                &codes,
+                &shape,
+                opts.zstd_level,
+            ),
+        };
+        let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
+        Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len() })
+    };
+    let on_grid = candidates[chosen.predictor].on_grid();
+    let mut done = finish(chosen, packed)?;
+    if model.is_some() && !on_grid {
+        let grid_best = grid_order
+            .par_iter()
+            .enumerate()
+            .fold(TopCandidates::default, |mut top, (rank, &i)| {
+                let (cost, d) = estimate(candidates[i].as_ref(), &whole);
+                top.offer(Candidate {
+                    cost,
+                    rank,
+                    predictor: i,
+                    codes: d.codes,
+                    new_exceptions: d.new_exceptions,
+                });
+                top
+            })
+            .reduce(TopCandidates::default, TopCandidates::merge)
+            .0
+            .into_iter()
+            .next();
+        if let Some(g) = grid_best {
+            let with_tiles = finish(g, None)?;
+            if with_tiles.frame.len() < done.frame.len() {
+                done = with_tiles;
+            }
+        }
     }
-
-    // 3. Autoencoder tiles where they beat the predictor (only over the grid: its predictions are
-    //    grid values).
-    let tiles = match model {
-        None => None,
-        Some(m) if !predictor.on_grid() => Some(TileChoice::none(chunk.tile_count(m.tile))),
-        Some(m) => Some(choose_tiles(
-            m,
-            chunk,
-            |e| {
-                let s = stream_of(e);
-                (s, value_at(values_of[s], source_index(e)))
-            },
-            |s, v| grid_of(&streams[s].meta, v),
-            &q,
-            &exc_mask,
-            &mut codes,
-        )?),
-    };
-
-    // 4. Bytes (already packed while choosing, unless there is a tile section).
-    let (raw_len, frame) = match (packed, &tiles) {
-        (Some(packed), None) => packed,
-        _ => pack(
-            write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n),
-            &codes,
-            &shape,
-            opts.zstd_level,
-        ),
-    };
+    let predictor = candidates[done.predictor].as_ref();
     Ok(EncodedChunk {
         start: chunk.start,
         rows: chunk.dims[0],
-        payload: write_chunk(chunk.start, chunk.dims[0], predictor.id(), raw_len, &frame),
+        payload: write_chunk(chunk.start, chunk.dims[0], predictor.id(), done.raw_len, &done.frame),
         predictor: predictor.name(),
         tiles: chunk.tile_count(model.map_or([1, 1, 1], |m| m.tile)),
-        ae_tiles: tiles.as_ref().map_or(0, |t| t.used),
-        exceptions: exceptions.len(),
+        ae_tiles: done.ae_tiles,
+        exceptions: done.exceptions,
     })
 }
 
@@ -278,6 +318,15 @@ fn sample_box(dims: [usize; 3]) -> [usize; 3] {
     let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
     let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
     dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
+}
+
+/// A chunk encoded with one predictor (and the model's tiles, in archives with a model).
+struct Finished {
+    predictor: usize,
+    raw_len: usize,
+    frame: Vec<u8>,
+    ae_tiles: usize,
+    exceptions: usize,
 }
 
 /// A predictor's estimate for a chunk: its codes, and the values it leaves to store exactly.
