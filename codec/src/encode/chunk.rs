@@ -187,23 +187,26 @@ pub(super) fn encode_chunk(
         order = packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i)| i).collect();
     }
     let whole = ChunkInput { dims: chunk.dims, q: &q, exceptions: &exc_mask, values };
-    // On all cores; each worker keeps only its best few (a chunk's codes each), and the merge gives
-    // what offering them in order would.
-    let top = order
-        .par_iter()
-        .enumerate()
-        .fold(TopCandidates::default, |mut top, (rank, &i)| {
-            let (cost, d) = estimate(candidates[i].as_ref(), &whole);
-            top.offer(Candidate {
-                cost,
-                rank,
-                predictor: i,
-                codes: d.codes,
-                new_exceptions: d.new_exceptions,
-            });
-            top
-        })
-        .reduce(TopCandidates::default, TopCandidates::merge);
+    // The best few of `these` candidates on the whole chunk, on all cores; each worker keeps only
+    // its best few (a chunk's codes each), and the merge gives what offering them in order would.
+    let best_of = |these: &[usize]| {
+        these
+            .par_iter()
+            .enumerate()
+            .fold(TopCandidates::default, |mut top, (rank, &i)| {
+                let (cost, d) = estimate(candidates[i].as_ref(), &whole);
+                top.offer(Candidate {
+                    cost,
+                    rank,
+                    predictor: i,
+                    codes: d.codes,
+                    new_exceptions: d.new_exceptions,
+                });
+                top
+            })
+            .reduce(TopCandidates::default, TopCandidates::merge)
+    };
+    let top = best_of(&order);
     // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
     // those are packed for real and the smallest kept.
     let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
@@ -265,24 +268,7 @@ pub(super) fn encode_chunk(
     let on_grid = candidates[chosen.predictor].on_grid();
     let mut done = finish(chosen, packed)?;
     if model.is_some() && !on_grid {
-        let grid_best = grid_order
-            .par_iter()
-            .enumerate()
-            .fold(TopCandidates::default, |mut top, (rank, &i)| {
-                let (cost, d) = estimate(candidates[i].as_ref(), &whole);
-                top.offer(Candidate {
-                    cost,
-                    rank,
-                    predictor: i,
-                    codes: d.codes,
-                    new_exceptions: d.new_exceptions,
-                });
-                top
-            })
-            .reduce(TopCandidates::default, TopCandidates::merge)
-            .0
-            .into_iter()
-            .next();
+        let grid_best = best_of(&grid_order).0.into_iter().next();
         if let Some(g) = grid_best {
             let with_tiles = finish(g, None)?;
             if with_tiles.frame.len() < done.frame.len() {
