@@ -156,27 +156,45 @@ pub(super) fn encode_chunk(
             exceptions: &box_exc,
             values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
         };
-        let mut scored: Vec<(f64, usize, Draft)> = candidates
+        // Every candidate's estimate, and the codes of the best few only (each holds the box's).
+        let (best, mut costs) = candidates
             .par_iter()
             .enumerate()
-            .map(|(i, p)| {
-                let (cost, d) = estimate(p.as_ref(), &input);
-                (cost, i, d)
-            })
-            .collect();
-        scored.sort_by(|x, y| x.0.total_cmp(&y.0));
-        grid_order = scored.iter().map(|s| s.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
+            .fold(
+                || (TopCandidates::default(), Vec::new()),
+                |(mut top, mut costs), (i, p)| {
+                    let (cost, d) = estimate(p.as_ref(), &input);
+                    costs.push((cost, i));
+                    top.offer(Candidate {
+                        cost,
+                        rank: i,
+                        predictor: i,
+                        codes: d.codes,
+                        new_exceptions: d.new_exceptions,
+                    });
+                    (top, costs)
+                },
+            )
+            .reduce(
+                || (TopCandidates::default(), Vec::new()),
+                |(a, mut ac), (b, bc)| {
+                    ac.extend(bc);
+                    (a.merge(b), ac)
+                },
+            );
+        costs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        grid_order = costs.iter().map(|c| c.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
         // The best few by estimate are packed on the box: zstd's share (runs of zero codes at loose
         // bounds) and the per-level tables decide between interpolation and Lorenzo by 10 % or
         // more where the estimates differ by less.
         let box_shape = ChunkShape { dims: b, streams: if table { b[1] } else { 1 }, table };
         let stored_bytes = values.map_or(0, |v| v.dtype.size_bytes() + 2);
-        let mut packed: Vec<(usize, usize)> = scored
+        let mut packed: Vec<(usize, usize)> = best
+            .0
             .into_par_iter()
-            .take(SAMPLE_PACKED)
-            .map(|(_, i, d)| {
-                let frame = pack(write_prefix(&[], None, m), &d.codes, &box_shape, opts.zstd_level).1;
-                (frame.len() + d.new_exceptions.len() * stored_bytes, i)
+            .map(|c| {
+                let frame = pack(write_prefix(&[], None, m), &c.codes, &box_shape, opts.zstd_level).1;
+                (frame.len() + c.new_exceptions.len() * stored_bytes, c.predictor)
             })
             .collect();
         packed.sort();
@@ -289,15 +307,13 @@ pub(super) fn encode_chunk(
 }
 
 /// Chunks from this many elements choose among their predictors on a central box of about
-/// `SAMPLE_SIZE` elements first (the chunk's proportions, scaled down), then run only the
-/// `SHORTLIST` best over the whole chunk.
+/// `SAMPLE_SIZE` elements first (the chunk's proportions, scaled down): the `TOP_CANDIDATES` best
+/// by estimate are packed on it, and of those at most `SHORTLIST` run over the whole chunk.
 const SAMPLE_FROM: usize = 1 << 18;
 const SAMPLE_SIZE: usize = 1 << 16;
 const SHORTLIST: usize = 2;
 /// How far (relative) behind the best packed box a shortlisted candidate may be.
 const SHORTLIST_MARGIN: f64 = 0.05;
-/// Candidates packed on the box (the best by estimate).
-const SAMPLE_PACKED: usize = 4;
 
 fn sample_box(dims: [usize; 3]) -> [usize; 3] {
     let n: usize = dims.iter().product();
