@@ -246,3 +246,86 @@ fn bad_model_configs_name_the_problem() {
         assert!(!model.exists(), "a failed training wrote {}", model.display());
     }
 }
+
+/// frames × rows × cols of a sea state: eight plane waves of 3–9 cells in random directions,
+/// moving (ω ∝ √|k|), plus uniform noise of ±0.001 (as `tests/browser/make-field.mjs … sea`).
+fn sea_field(shape: [usize; 3], seed: u64) -> Dataset {
+    let [f, h, w] = shape;
+    let mut state = seed;
+    let mut uniform = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let waves: Vec<[f64; 5]> = (0..8)
+        .map(|_| {
+            let k = 2.0 * std::f64::consts::PI / (3.0 + 6.0 * uniform());
+            let dir = 2.0 * std::f64::consts::PI * uniform();
+            [
+                k * dir.cos(),
+                k * dir.sin(),
+                0.6 * k.sqrt(),
+                0.3 + uniform(),
+                2.0 * std::f64::consts::PI * uniform(),
+            ]
+        })
+        .collect();
+    let mut v = Vec::with_capacity(f * h * w);
+    for t in 0..f {
+        for y in 0..h {
+            for x in 0..w {
+                let waves: f64 = waves
+                    .iter()
+                    .map(|[kx, ky, om, a, p]| a * (kx * x as f64 + ky * y as f64 - om * t as f64 + p).cos())
+                    .sum();
+                v.push((waves + 0.002 * (uniform() - 0.5)) as f32 as f64);
+            }
+        }
+    }
+    Dataset::Field(Array { dtype: DType::F32, shape: vec![f, h, w], values: Values::Float(v) })
+}
+
+/// A network's predictions are grid values, so its tiles override grid predictors only. Where the
+/// best classic predictor works on reconstructed values (cubic interpolation, on this sea field's
+/// 2^21-value chunk), the chunk must still try a grid predictor with the network's tiles and keep
+/// the smaller: before that, a model never won a tile there.
+#[test]
+fn the_network_wins_chunks_where_interpolation_on_reconstructed_values_beats_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (small, big) = (dir.path().join("small.npy"), dir.path().join("big.npy"));
+    write_dataset(&small, &sea_field([64, 64, 64], 3)).unwrap();
+    write_dataset(&big, &sea_field([32, 256, 256], 3)).unwrap();
+    let cfg = config(
+        dir.path(),
+        "sea.toml",
+        "[model]\nblock = [16, 16]\nlatent = 16\nactivation = \"gdn\"\n[training]\nepochs = 300\nmax_seconds = 30.0\n",
+    );
+    let model = dir.path().join("sea.bmodel");
+    ok(&["train", s(&small), "-o", s(&model), "--config", s(&cfg)]);
+    let classic_arc = dir.path().join("classic.baler");
+    let classic: serde_json::Value = serde_json::from_str(&ok(&[
+        "compress",
+        s(&big),
+        "-o",
+        s(&classic_arc),
+        "--rel",
+        "1e-3",
+        "--no-model",
+        "--json",
+    ]))
+    .unwrap();
+    let predictors = classic["predictors"].to_string();
+    assert!(predictors.contains("on reconstructed values"), "the case this test is about: {predictors}");
+    let arc = dir.path().join("sea.baler");
+    let args = ["compress", s(&big), "-o", s(&arc), "--rel", "1e-3", "--model", s(&model), "--embed-model"];
+    let with_model: serde_json::Value =
+        serde_json::from_str(&ok(&[&args[..], &["--json"]].concat())).unwrap();
+    assert_eq!(with_model["model"], true, "{with_model}");
+    assert!(with_model["ae_tiles"].as_u64().unwrap() > 0, "{with_model}");
+    assert!(!with_model["predictors"].to_string().contains("on reconstructed values"), "{with_model}");
+    // Smaller with the model's bytes counted.
+    let (a, c) = (with_model["archive_bytes"].as_u64().unwrap(), classic["archive_bytes"].as_u64().unwrap());
+    assert!(a < c, "with the network {a} bytes, classic {c}");
+    let back = dir.path().join("back.npy");
+    ok(&["decompress", s(&arc), "-o", s(&back)]);
+    check_rel_bound(&read(&big), &read(&back), 1e-3);
+}
