@@ -285,6 +285,11 @@ for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('
       failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
       return;
     }
+    // The body is read as it arrives, counted: every byte of the archive, once.
+    const fetchedBytes = await page.evaluate(() => document.body.dataset.fetched);
+    const size = statSync(join(archivesDir, name)).size;
+    if (fetchedBytes !== String(size)) failures.push(`data-fetched "${fetchedBytes}" != the archive's ${size} bytes`);
+
     const hash = await text(page, '#stat-hash');
     if (hash === null) failures.push('#stat-hash missing');
     else if (hash !== exp.hash) failures.push(`#stat-hash "${hash}" != native "${exp.hash}"`);

@@ -72,8 +72,10 @@ pub fn start() {
 
 // ---------------------------------------------------------------- loading
 
-/// Fetches `url` (relative URLs resolve against the page).
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+/// Fetches `url` (relative URLs resolve against the page), reading the body as it arrives:
+/// `progress(bytes so far, Content-Length if the server sent one)` after each part, and no
+/// second copy of the whole archive in the JS heap.
+async fn fetch_bytes(url: &str, progress: impl Fn(usize, Option<usize>)) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
     let resp = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| {
         format!(
@@ -86,10 +88,39 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     if !resp.ok() {
         return Err(format!("could not fetch {url}: HTTP {} {}", resp.status(), resp.status_text()));
     }
-    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?)
-        .await
-        .map_err(|e| format!("could not read {url}: {}", js_error(&e)))?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    let total =
+        resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
+    let Some(body) = resp.body() else { return Ok(Vec::new()) };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    // The length is the server's claim: reserve for it only up to a bound, then grow with the data.
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_RESERVE));
+    loop {
+        let part: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("could not read {url}: {}", js_error(&e)))?
+            .unchecked_into();
+        if part.get_done().unwrap_or(true) {
+            break;
+        }
+        let chunk = js_sys::Uint8Array::new(&part.get_value());
+        let at = bytes.len();
+        bytes.resize(at + chunk.length() as usize, 0);
+        chunk.copy_to(&mut bytes[at..]);
+        progress(bytes.len(), total);
+    }
+    Ok(bytes)
+}
+
+/// Most bytes reserved ahead on a Content-Length.
+const MAX_RESERVE: usize = 256 << 20;
+
+/// "3.2 of 10.6 MB" (or "3.2 MB" without a total).
+fn fetched(done: usize, total: Option<usize>) -> String {
+    let mb = |b: usize| b as f64 / 1e6;
+    match total {
+        Some(t) if t > 0 => format!("{:.1} of {:.1} MB", mb(done), mb(t)),
+        _ => format!("{:.1} MB", mb(done)),
+    }
 }
 
 async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
@@ -112,7 +143,19 @@ fn file_name_of(url: &str) -> String {
 fn load_url(url: String) {
     let generation = begin_load(&format!("fetching {url} …"));
     spawn_local(async move {
-        match fetch_bytes(&url).await {
+        let progress = |done: usize, total: Option<usize>| {
+            if !is_current(generation) {
+                return;
+            }
+            show("progress", true);
+            if let Some(t) = total.filter(|&t| t > 0) {
+                el::<HtmlProgressElement>("progress").set_value(done as f64 / t as f64);
+            }
+            set_text("progress-text", &format!("fetching {url}: {}", fetched(done, total)));
+            // For tests and scripts: the bytes this page fetched for the archive.
+            dom::set_body_data("fetched", &done.to_string());
+        };
+        match fetch_bytes(&url, progress).await {
             Ok(bytes) if is_current(generation) => {
                 open_archive(file_name_of(&url), Rc::new(bytes), generation).await
             }
@@ -324,7 +367,10 @@ fn use_model(source: &str, bytes: Vec<u8>) {
 
 fn load_model_url(url: String) {
     spawn_local(async move {
-        match fetch_bytes(&url).await {
+        let progress = |done: usize, total: Option<usize>| {
+            set_text("progress-text", &format!("fetching the model {url}: {}", fetched(done, total)));
+        };
+        match fetch_bytes(&url, progress).await {
             Ok(bytes) => use_model(&url, bytes),
             Err(e) => refuse_model(&e),
         }
