@@ -3,8 +3,8 @@
 //! the codes instead of one encoding each.
 
 use crate::bytes::zigzag;
-use crate::coder::ChunkShape;
-use crate::coder::levels::{LEVEL_TABLES, MIN_ELEMENTS, level_contexts};
+use crate::coder::levels::{LEVEL_TABLES, Levels, level_contexts};
+use crate::coder::{ChunkShape, SymbolCoder};
 
 /// Zigzag codes below this are tallied by value; larger ones (rare) are kept.
 pub const SMALL: usize = 255;
@@ -33,8 +33,8 @@ impl ZCounts {
 
 /// A chunk's codes tallied per context.
 pub struct CodeCounts {
-    /// A table's columns; a single-stream field's interpolation levels ([`level_contexts`]) where
-    /// coder 3 is tried (at least [`MIN_ELEMENTS`]); else one context.
+    /// A table's columns; a field's interpolation levels ([`level_contexts`]) where coder 3 is
+    /// tried; else one context.
     pub contexts: Vec<ZCounts>,
     pub by_level: bool,
 }
@@ -49,7 +49,7 @@ impl CodeCounts {
             }
             return Self { contexts, by_level: false };
         }
-        if shape.streams == 1 && shape.len() >= MIN_ELEMENTS {
+        if Levels.tried_on(shape) {
             let levels = level_contexts(shape.dims);
             let mut contexts = vec![ZCounts::default(); LEVEL_TABLES];
             for (&c, &l) in codes.iter().zip(&levels) {

@@ -246,9 +246,12 @@ pub(super) fn encode_chunk(
     //    reconstructed values, the best grid predictor with tiles is packed too and the smaller
     //    chunk kept (on the sea-state field cubic interpolation on reconstructed values beats every
     //    grid predictor, and the network beats it by 2×).
-    let finish = |c: Candidate, packed: Option<(usize, Vec<u8>)>| -> Result<Finished> {
+    let finish = |c: Candidate,
+                  packed: Option<(usize, Vec<u8>)>,
+                  mut exceptions: Vec<ExceptionBytes>,
+                  mut exc_mask: Vec<bool>|
+     -> Result<Finished> {
         let predictor = candidates[c.predictor].as_ref();
-        let (mut exceptions, mut exc_mask) = (exceptions.clone(), exc_mask.clone());
         with_new_exceptions(&mut exceptions, &c.new_exceptions);
         for &e in &c.new_exceptions {
             exc_mask[e] = true;
@@ -283,17 +286,18 @@ pub(super) fn encode_chunk(
         let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
         Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len() })
     };
-    let on_grid = candidates[chosen.predictor].on_grid();
-    let mut done = finish(chosen, packed)?;
-    if model.is_some() && !on_grid {
-        let grid_best = best_of(&grid_order).0.into_iter().next();
-        if let Some(g) = grid_best {
-            let with_tiles = finish(g, None)?;
-            if with_tiles.frame.len() < done.frame.len() {
-                done = with_tiles;
+    let done = if model.is_some() && !candidates[chosen.predictor].on_grid() {
+        let done = finish(chosen, packed, exceptions.clone(), exc_mask.clone())?;
+        match best_of(&grid_order).0.into_iter().next() {
+            Some(g) => {
+                let with_tiles = finish(g, None, exceptions, exc_mask)?;
+                if with_tiles.frame.len() < done.frame.len() { with_tiles } else { done }
             }
+            None => done,
         }
-    }
+    } else {
+        finish(chosen, packed, exceptions, exc_mask)?
+    };
     let predictor = candidates[done.predictor].as_ref();
     Ok(EncodedChunk {
         start: chunk.start,

@@ -71,76 +71,56 @@ pub fn write_prefix(exceptions: &[ExceptionBytes], tiles: Option<&TileSection>, 
     raw
 }
 
-/// A chunk's codes counted in every symbol coder the encoder tries on them: the step of [`pack`]
-/// before any coder writes. Above [`PACK_ALL_UP_TO`] elements, coders whose output length can be
-/// counted without encoding ([`SymbolCoder::encoded_len`]) are; smaller chunks are not counted.
+/// The prefix followed by the codes in the symbol coder that stores them smallest, zstd'd:
+/// (inflated length, frame). Above [`PACK_ALL_UP_TO`] elements, coders whose output length can be
+/// counted without encoding ([`SymbolCoder::encoded_len`]) are ranked by that count: the smallest
+/// (the first of equal counts) and those not counted are packed, and the others too where zstd
+/// gained more than [`ZSTD_FOUND`] on the counted one. The smallest frame is kept, the first of
+/// equal sizes in [`crate::coder::CODERS`] order.
 #[cfg(feature = "encode")]
-pub struct Counted<'c> {
-    codes: &'c [i64],
-    shape: ChunkShape,
-    /// Each coder tried, with its counted length (its part and its escapes; None: not counted).
-    coders: Vec<(&'static dyn SymbolCoder, Option<usize>)>,
-    symbols: Vec<u8>,
-    escapes: Vec<u8>,
-}
-
-#[cfg(feature = "encode")]
-impl<'c> Counted<'c> {
-    pub fn new(codes: &'c [i64], shape: &ChunkShape) -> Self {
-        let tried = crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape));
-        let coders: Vec<&'static dyn SymbolCoder> = tried.collect();
-        let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
-        if coders.iter().any(|c| c.uses_escapes()) {
-            crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
-        }
-        let counted = if codes.len() <= PACK_ALL_UP_TO {
-            vec![None; coders.len()]
-        } else {
-            count_coders(&coders, &CodeCounts::new(codes, shape))
-        };
-        Self { codes, shape: *shape, coders: coders.into_iter().zip(counted).collect(), symbols, escapes }
+pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32) -> (usize, Vec<u8>) {
+    use rayon::prelude::*;
+    let coders: Vec<&dyn SymbolCoder> =
+        crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
+    let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
+    if coders.iter().any(|c| c.uses_escapes()) {
+        crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
     }
-
-    /// `prefix` followed by the codes in the coder that stores them smallest, zstd'd: (inflated
-    /// length, frame). The smallest counted coder (the first of equal counts) and those not
-    /// counted are packed, and the others too where zstd gained more than [`ZSTD_FOUND`] on the
-    /// counted one; the smallest frame is kept, the first of equal sizes in
-    /// [`crate::coder::CODERS`] order.
-    pub fn pack(&self, prefix: Vec<u8>, zstd_level: i32) -> (usize, Vec<u8>) {
-        use rayon::prelude::*;
-        let pack_in = |i: usize| {
-            let c = self.coders[i].0;
-            let mut raw = prefix.clone();
-            let esc: &[u8] = if c.uses_escapes() { &self.escapes } else { &[] };
-            put_varint(&mut raw, esc.len() as u64);
-            raw.extend_from_slice(esc);
-            raw.push(c.id());
-            c.encode(self.codes, &self.symbols, &self.shape, &mut raw);
-            (i, (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level)))
-        };
-        let smallest = self.coders.iter().filter_map(|c| c.1).min();
-        let first_smallest = self.coders.iter().position(|c| c.1.is_some() && c.1 == smallest);
-        let counted_best = |i: &usize| Some(*i) == first_smallest;
-        let mut packed: Vec<(usize, (usize, Vec<u8>))> = (0..self.coders.len())
-            .into_par_iter()
-            .filter(|i| self.coders[*i].1.is_none() || counted_best(i))
-            .map(pack_in)
-            .collect();
-        // Where zstd found structure counting cannot see (runs of zero codes at loose bounds,
-        // repeated rows) the coders rank differently once zstd'd: then every coder is packed.
-        let zstd_found = packed
-            .iter()
-            .any(|(i, (raw, z))| counted_best(i) && (z.len() as f64) < *raw as f64 * (1.0 - ZSTD_FOUND));
-        if zstd_found {
-            let rest = (0..self.coders.len())
-                .into_par_iter()
-                .filter(|i| self.coders[*i].1.is_some() && !counted_best(i));
-            packed.extend(rest.map(pack_in).collect::<Vec<_>>());
-        }
-        // The first of the smallest, in `CODERS` order.
-        let best = packed.into_iter().min_by_key(|(i, (_, z))| (z.len(), *i));
-        best.expect("coder 1 is tried on every chunk").1
+    let counted = if codes.len() <= PACK_ALL_UP_TO {
+        vec![None; coders.len()]
+    } else {
+        count_coders(&coders, &CodeCounts::new(codes, shape))
+    };
+    let pack_in = |i: usize| {
+        let c = coders[i];
+        let mut raw = prefix.clone();
+        let esc: &[u8] = if c.uses_escapes() { &escapes } else { &[] };
+        put_varint(&mut raw, esc.len() as u64);
+        raw.extend_from_slice(esc);
+        raw.push(c.id());
+        c.encode(codes, &symbols, shape, &mut raw);
+        (i, (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level)))
+    };
+    let smallest = counted.iter().flatten().min();
+    let first_smallest = counted.iter().position(|c| c.is_some() && c.as_ref() == smallest);
+    let counted_best = |i: &usize| Some(*i) == first_smallest;
+    let mut packed: Vec<(usize, (usize, Vec<u8>))> = (0..coders.len())
+        .into_par_iter()
+        .filter(|i| counted[*i].is_none() || counted_best(i))
+        .map(pack_in)
+        .collect();
+    // Where zstd found structure counting cannot see (runs of zero codes at loose bounds,
+    // repeated rows) the coders rank differently once zstd'd: then every coder is packed.
+    let zstd_found = packed
+        .iter()
+        .any(|(i, (raw, z))| counted_best(i) && (z.len() as f64) < *raw as f64 * (1.0 - ZSTD_FOUND));
+    if zstd_found {
+        let rest = (0..coders.len()).into_par_iter().filter(|i| counted[*i].is_some() && !counted_best(i));
+        packed.extend(rest.map(pack_in).collect::<Vec<_>>());
     }
+    // The first of the smallest, in `CODERS` order.
+    let best = packed.into_iter().min_by_key(|(i, (_, z))| (z.len(), *i));
+    best.expect("coder 1 is tried on every chunk").1
 }
 
 /// Each coder's counted length of the codes' part of a chunk (escape stream included).
@@ -152,12 +132,6 @@ fn count_coders(coders: &[&dyn SymbolCoder], counts: &CodeCounts) -> Vec<Option<
         .iter()
         .map(|c| Some(c.encoded_len(counts)? + if c.uses_escapes() { with_escapes } else { 1 }))
         .collect()
-}
-
-/// [`Counted::pack`] of `codes`.
-#[cfg(feature = "encode")]
-pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32) -> (usize, Vec<u8>) {
-    Counted::new(codes, shape).pack(prefix, zstd_level)
 }
 
 /// zstd's gain on the counted coder's data (relative) from which every coder is packed: below it
