@@ -92,8 +92,10 @@ async fn fetch_bytes(url: &str, progress: impl Fn(usize, Option<usize>)) -> Resu
         resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
     let Some(body) = resp.body() else { return Ok(Vec::new()) };
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    // The length is the server's claim: reserve for it only up to a bound, then grow with the data.
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_RESERVE));
+    // The length is the server's claim, and wasm memory never shrinks: the rest of it is reserved
+    // only once the data received has justified half of it; until then the buffer grows with the
+    // data.
+    let mut bytes = Vec::new();
     loop {
         let part: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
             .await
@@ -103,6 +105,12 @@ async fn fetch_bytes(url: &str, progress: impl Fn(usize, Option<usize>)) -> Resu
             break;
         }
         let chunk = js_sys::Uint8Array::new(&part.get_value());
+        if let Some(t) = total
+            && bytes.capacity() < t
+            && bytes.len() >= t / 2
+        {
+            bytes.reserve_exact(t - bytes.len());
+        }
         let at = bytes.len();
         bytes.resize(at + chunk.length() as usize, 0);
         chunk.copy_to(&mut bytes[at..]);
@@ -110,9 +118,6 @@ async fn fetch_bytes(url: &str, progress: impl Fn(usize, Option<usize>)) -> Resu
     }
     Ok(bytes)
 }
-
-/// Most bytes reserved ahead on a Content-Length.
-const MAX_RESERVE: usize = 256 << 20;
 
 /// "3.2 of 10.6 MB" (or "3.2 MB" without a total).
 fn fetched(done: usize, total: Option<usize>) -> String {
