@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web viewer end to end in headless Chromium: builds it with trunk, writes archives with the
-# CLI (an autoencoder field, a table, the golden autoencoder pattern, and broken files), then
+# CLI (an autoencoder field, a table, the golden autoencoder pattern, an 8-chunk field, a 1 GB-
+# original field of 125 chunks, and broken files), then
 # tests/browser/e2e.mjs (playwright-core) opens each one with WebGPU (SwiftShader without a GPU)
 # and again without WebGPU (CPU fallback), comparing content hashes and the downloaded .npy with
 # the native decoder's. Installs what a machine lacks (see ../shared/TOOLCHAIN.md); each step
@@ -107,6 +108,18 @@ cp tests/golden/pattern_autoencoder_rel1e-3.baler "$a/pattern.baler"
 "$B" info "$a/online.baler" --model "$a/model.bmodel" --json > "$work/online.info.json"
 # A valid model of other data: the viewer must refuse it for online.baler and ask again.
 "$B" train "$data/CFD_still.npz" -o "$a/other.bmodel" --quiet >/dev/null
+# Chunked fields: 8 chunks (the lazy test) and a 1 GB original of 125 chunks (the large test);
+# their frames repeat with a period so that writing them takes seconds.
+node tests/browser/make-field.mjs "$work/lazy.npy" 256 256 256 smooth 64 >/dev/null
+"$B" compress "$work/lazy.npy" -o "$a/lazy.baler" --rel 1e-3 --no-model --quiet >/dev/null
+"$B" info "$a/lazy.baler" --json > "$work/lazy.info.json"
+"$B" decompress "$a/lazy.baler" -o "$work/lazy.out.npy" --quiet >/dev/null
+lazy_sha=$(sha256sum "$work/lazy.out.npy" | cut -d' ' -f1)
+rm -f "$work/lazy.npy" "$work/lazy.out.npy"
+node tests/browser/make-field.mjs "$work/big.npy" 4000 256 256 smooth 200 >/dev/null
+"$B" compress "$work/big.npy" -o "$a/big.baler" --rel 1e-3 --no-model --quiet >/dev/null
+rm -f "$work/big.npy"
+"$B" info "$a/big.baler" --json > "$work/big.info.json"
 printf 'These bytes are not a Baler archive.\n' > "$a/not-an-archive.baler"
 size=$(stat -c %s "$a/cfd.baler")
 head -c $((size / 2)) "$a/cfd.baler" > "$a/truncated.baler"
@@ -117,7 +130,8 @@ for name in cfd.baler hzz.baler pattern.baler; do
   entries+=("$name" "$work/$name.info.json" "$(sha256sum "$work/$name.npy" | cut -d' ' -f1)")
 done
 # expect.json: {"NAME": {"hash", "npy_sha256", "network": autoencoder tiles present}}
-ONLINE_INFO="$work/online.info.json" node -e '
+ONLINE_INFO="$work/online.info.json" LAZY_INFO="$work/lazy.info.json" LAZY_SHA="$lazy_sha" \
+  BIG_INFO="$work/big.info.json" node -e '
   const fs = require("fs");
   const [out, ...rest] = process.argv.slice(1);
   const expect = {};
@@ -130,6 +144,10 @@ ONLINE_INFO="$work/online.info.json" node -e '
   const online = JSON.parse(fs.readFileSync(process.env.ONLINE_INFO, "utf8"));
   const modelHash = /^referenced \(([0-9a-f]{64})\)$/.exec(online.model)[1];
   expect._online = { archive: "online.baler", model: "model.bmodel", hash: online.content_hash, model_hash: modelHash };
+  const lazy = JSON.parse(fs.readFileSync(process.env.LAZY_INFO, "utf8"));
+  expect._lazy = { archive: "lazy.baler", hash: lazy.content_hash, npy_sha256: process.env.LAZY_SHA, frames: 256, chunks: lazy.chunks };
+  const big = JSON.parse(fs.readFileSync(process.env.BIG_INFO, "utf8"));
+  expect._big = { archive: "big.baler", frames: 4000, original_bytes: big.original_bytes };
   fs.writeFileSync(out, JSON.stringify(expect, null, 2) + "\n");
 ' "$a/expect.json" "${entries[@]}"
 took "archives" $t

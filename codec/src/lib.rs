@@ -29,7 +29,8 @@ pub mod quant;
 mod testing;
 
 pub use archive::{
-    Archive, DecodedChunk, ModelSummary, NetworkRunner, ParsedChunk, StreamCheck, model_hash, parse_model,
+    Archive, DecodedChunk, HeadLen, ModelSummary, NetworkRunner, ParsedChunk, StreamCheck, head_len,
+    model_hash, parse_model,
 };
 pub use data::{Array, Column, DType, Dataset, Values};
 pub use error::{CodecError, Result};

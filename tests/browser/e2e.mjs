@@ -4,12 +4,16 @@
 //        --mode webgpu|cpu [--screenshots DIR] [--timeout-s 240] [--chromium /usr/bin/chromium]
 //   node tests/browser/e2e.mjs --serve-only 1 --dist dist --archives DIR   (just the server)
 //
-// Serves --dist at / and --archives at /archives/ from a local HTTP server, opens
+// Serves --dist at / and --archives at /archives/ (honouring HTTP Range, counting the bytes sent)
+// and again at /norange/archives/ (ignoring Range) from a local HTTP server, opens
 // `/#src=/archives/NAME` for every archive named in expect.json ({"NAME": {"hash", "npy_sha256",
 // "network"?}}) and checks the viewer's DOM contract: body[data-state] reaches "done", #stat-hash is
 // the native content hash, #decode-path names the WebGPU or CPU path, body[data-gpu] matches the
 // mode, and the .npy that #download saves has the sha256 of the native `baler-train decompress`.
-// Then the error cases (not an archive, truncated, HTTP 404). #app must stay visible throughout.
+// Then chunk-by-chunk reading (expect.json's _lazy and _big: bytes fetched for the first frame
+// and for a far one, decoded bytes and wasm memory held, the download of a lazily read archive),
+// a server without Range, a file from disk, and the error cases (not an archive, truncated,
+// HTTP 404). #app must stay visible throughout.
 // `--mode webgpu` adds --enable-unsafe-webgpu (SwiftShader without a GPU); `--mode cpu` leaves
 // WebGPU off, so the viewer has to take its CPU fallback.
 // Prints `ok - NAME` / `not ok - NAME: REASONS` per test, `# ...` info lines, and
@@ -99,12 +103,27 @@ function resolveUnder(root, rel) {
   }
 }
 
+// `Range: bytes=A-B` (or `A-`) of a file of `size` bytes: [start, end] inclusive, null when the
+// header is absent or not one range, 'unsatisfiable' past the end.
+function parseRange(header, size) {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(header || '');
+  if (!m) return null;
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start >= size || end < start ? 'unsatisfiable' : { start, end };
+}
+
+// Archives are served at /archives/ honouring Range (206 + Content-Range), and again at
+// /norange/archives/ by a server that ignores Range (always 200, the whole file), as many do.
+// Every byte of an archive sent is counted in `servedBytes`.
+let servedBytes = 0;
 const server = createServer((req, res) => {
-  const path = (req.url || '/').split('?')[0].split('#')[0];
-  const found = path.startsWith('/archives/')
-    ? resolveUnder(archivesDir, path.slice('/archives'.length))
-    : resolveUnder(distDir, path);
-  const log = (status) => requests.push(`${status} ${req.method} ${path}`);
+  let path = (req.url || '/').split('?')[0].split('#')[0];
+  const noRange = path.startsWith('/norange/');
+  if (noRange) path = path.slice('/norange'.length);
+  const isArchive = path.startsWith('/archives/');
+  const found = isArchive ? resolveUnder(archivesDir, path.slice('/archives'.length)) : resolveUnder(distDir, path);
+  const log = (status, extra = '') => requests.push(`${status} ${req.method} ${path}${extra}`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     log(405);
     res.writeHead(405, { 'Content-Type': 'text/plain' }).end('405 method not allowed\n');
@@ -115,14 +134,29 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end('404 not found\n');
     return;
   }
-  log(200);
-  res.writeHead(200, {
-    'Content-Type': TYPES[extname(found.file).toLowerCase()] || 'application/octet-stream',
-    'Content-Length': found.size,
+  const type = TYPES[extname(found.file).toLowerCase()] || 'application/octet-stream';
+  const range = isArchive && !noRange ? parseRange(req.headers.range, found.size) : null;
+  if (range === 'unsatisfiable') {
+    log(416, ` ${req.headers.range}`);
+    res.writeHead(416, { 'Content-Range': `bytes */${found.size}`, 'Cache-Control': 'no-store' }).end();
+    return;
+  }
+  const { start, end } = range || { start: 0, end: found.size - 1 };
+  const length = Math.max(0, end - start + 1);
+  log(range ? 206 : 200, range ? ` ${start}-${end}` : '');
+  res.writeHead(range ? 206 : 200, {
+    'Content-Type': type,
+    'Content-Length': length,
     'Cache-Control': 'no-store',
+    ...(range ? { 'Content-Range': `bytes ${start}-${end}/${found.size}` } : {}),
+    ...(isArchive && !noRange ? { 'Accept-Ranges': 'bytes' } : {}),
   });
-  if (req.method === 'HEAD') res.end();
-  else createReadStream(found.file).pipe(res);
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  if (isArchive) servedBytes += length;
+  createReadStream(found.file, { start, end }).pipe(res);
 });
 await new Promise((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -279,16 +313,19 @@ async function runTest(name, shot, body) {
 for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('_'))) {
   const network = exp.network ?? NETWORK_FALLBACK.has(name);
   await runTest(`${mode} ${name}: decode, hash, path, download`, name, async (page, failures) => {
+    const served0 = servedBytes;
     const { state, ms } = await openArchive(page, `/archives/${encodeURIComponent(name)}`);
     await appVisible(page, failures);
     if (state !== 'done') {
       failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
       return;
     }
-    // The body is read as it arrives, counted: every byte of the archive, once.
+    // A small archive is read whole through Range requests: every byte once, counted by the page
+    // and by the server.
     const fetchedBytes = await page.evaluate(() => document.body.dataset.fetched);
     const size = statSync(join(archivesDir, name)).size;
     if (fetchedBytes !== String(size)) failures.push(`data-fetched "${fetchedBytes}" != the archive's ${size} bytes`);
+    if (servedBytes - served0 !== size) failures.push(`the server sent ${servedBytes - served0} bytes of a ${size}-byte archive`);
 
     const hash = await text(page, '#stat-hash');
     if (hash === null) failures.push('#stat-hash missing');
@@ -384,6 +421,116 @@ if (online) {
     await page.$eval('#frame', (e) => { e.value = '5'; e.dispatchEvent(new Event('input')); });
     const hashNow = await page.evaluate(() => location.hash);
     if (!hashNow.includes('frame=5') || !hashNow.includes('cmap=coolwarm')) failures.push(`location.hash "${hashNow}" does not keep the view`);
+    await appVisible(page, failures);
+  });
+}
+
+/** The frame slider moved to `frame`, then waits until the view is complete again. */
+async function goToFrame(page, frame) {
+  await page.$eval('#frame', (e, f) => { e.value = String(f); e.dispatchEvent(new Event('input')); }, frame);
+  await page.waitForFunction(() => document.body.dataset.state !== 'decoding' && !/fetching/.test(document.getElementById('frame-label').textContent), null, { timeout: timeoutMs, polling: 100 });
+}
+
+const fetchedNow = (page) => page.evaluate(() => Number(document.body.dataset.fetched));
+
+// A chunked archive opened with #lazy=1: only the chunks of the frame shown are fetched; a frame
+// far away fetches only its own; the download decodes it all, in order, and checks the hash.
+const lazy = expect._lazy;
+if (lazy) {
+  await runTest(`${mode} lazy ${lazy.archive}: fetches only the frame's chunks, downloads all`, 'lazy', async (page, failures) => {
+    const size = statSync(join(archivesDir, lazy.archive)).size;
+    const { state } = await openArchive(page, `/archives/${lazy.archive}&lazy=1`);
+    if (state !== 'done') {
+      failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
+      return;
+    }
+    const first = await fetchedNow(page);
+    const hashBefore = await text(page, '#stat-hash');
+    console.log(`# ${mode} lazy: first frame after ${first} of ${size} bytes; #stat-hash "${hashBefore}"`);
+    if (!(first < size / 2)) failures.push(`fetched ${first} of ${size} bytes for the first frame (a chunk and a neighbour of ${lazy.chunks})`);
+    if (!/not checked/.test(hashBefore || '')) failures.push(`#stat-hash "${hashBefore}" claims a check before every chunk was decoded`);
+    await goToFrame(page, lazy.frames - 1);
+    const label = await text(page, '#frame-label');
+    const last = await fetchedNow(page);
+    if (label !== `frame ${lazy.frames} of ${lazy.frames}`) failures.push(`#frame-label "${label}"`);
+    if (!(last > first && last - first < size / 2)) failures.push(`the last frame fetched ${last - first} more bytes of ${size}`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      page.click('#download', { timeout: 10_000 }),
+    ]);
+    const saved = join(downloadsDir, `${mode}-lazy.npy`);
+    await download.saveAs(saved);
+    const sha = createHash('sha256').update(readFileSync(saved)).digest('hex');
+    if (sha !== lazy.npy_sha256) failures.push(`download sha256 ${sha} != native .npy ${lazy.npy_sha256}`);
+    await waitState(page, ['done', 'error']);
+    const hash = await text(page, '#stat-hash');
+    if (hash !== lazy.hash) failures.push(`after the download #stat-hash "${hash}" != native "${lazy.hash}"`);
+    const total = await fetchedNow(page);
+    console.log(`# ${mode} lazy: last frame +${last - first} bytes; download: ${total} bytes fetched in all`);
+    if (total > size) failures.push(`fetched ${total} bytes of a ${size}-byte archive: some part twice`);
+    await appVisible(page, failures);
+  });
+}
+
+// A GB-sized original, too large to read whole: opened from its head; the first frame, a far
+// frame, and the memory held stay small.
+const big = expect._big;
+if (big) {
+  await runTest(`${mode} large ${big.archive}: first frame from a few % of the bytes, far frame, memory`, 'large', async (page, failures) => {
+    const size = statSync(join(archivesDir, big.archive)).size;
+    const served0 = servedBytes;
+    const { state, ms } = await openArchive(page, `/archives/${big.archive}`);
+    if (state !== 'done') {
+      failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
+      return;
+    }
+    const first = await fetchedNow(page);
+    const firstView = await page.evaluate(() => document.body.dataset.firstViewMs);
+    console.log(`# ${mode} large: ${big.original_bytes} original bytes in a ${size}-byte archive; first frame ${firstView} ms after the page started, ${first} bytes fetched (${(100 * first / size).toFixed(2)} %); page load to done ${ms} ms`);
+    if (!(first < 0.05 * size)) failures.push(`fetched ${first} bytes (${(100 * first / size).toFixed(1)} %) before the first frame`);
+    if (servedBytes - served0 !== first) failures.push(`the server sent ${servedBytes - served0} bytes, the page counted ${first}`);
+    await goToFrame(page, big.frames - 1);
+    const label = await text(page, '#frame-label');
+    const far = (await fetchedNow(page)) - first;
+    console.log(`# ${mode} large: the last frame fetched ${far} bytes more`);
+    if (label !== `frame ${big.frames} of ${big.frames}`) failures.push(`#frame-label "${label}"`);
+    if (!(far > 0 && far < 0.05 * size)) failures.push(`the last frame fetched ${far} bytes`);
+    const held = Number(await page.evaluate(() => document.body.dataset.held));
+    if (!(held > 0 && held <= 256 * 2 ** 20)) failures.push(`${held} bytes of decoded values held (budget 256 MiB)`);
+    const heap = await page.evaluate(() => performance.memory ? performance.memory.usedJSHeapSize : 0);
+    const wasm = Number(await page.evaluate(() => document.body.dataset.wasmMemory));
+    console.log(`# ${mode} large: ${held} bytes of decoded values held; wasm memory ${wasm} bytes, JS heap ${heap} bytes`);
+    if (!(wasm > 0 && wasm + heap <= 400e6)) failures.push(`wasm memory ${wasm} + JS heap ${heap} bytes, over 400 MB`);
+    const hash = await text(page, '#stat-hash');
+    if (!/not checked/.test(hash || '')) failures.push(`#stat-hash "${hash}"`);
+    await appVisible(page, failures);
+  });
+}
+
+// A server that ignores Range: the viewer reads the whole archive and says so.
+const plain = Object.keys(expect).find((k) => !k.startsWith('_'));
+if (plain) {
+  await runTest(`${mode} ${plain} from a server without Range`, 'norange', async (page, failures) => {
+    const size = statSync(join(archivesDir, plain)).size;
+    const { state } = await openArchive(page, `/norange/archives/${plain}`);
+    const fetchedText = await text(page, '#stat-fetched');
+    if (state !== 'done') failures.push(`data-state "${state}", #error "${await text(page, '#error')}"`);
+    if ((await text(page, '#stat-hash')) !== expect[plain].hash) failures.push('content hash differs');
+    if (!/ignores Range/.test(fetchedText || '')) failures.push(`#stat-fetched "${fetchedText}" does not say the server ignores Range`);
+    if ((await fetchedNow(page)) !== size) failures.push(`fetched ${await fetchedNow(page)} of ${size} bytes`);
+  });
+}
+
+// A file from disk is read in parts too (Blob.slice), and checked the same.
+if (plain) {
+  await runTest(`${mode} ${plain} from disk`, 'disk', async (page, failures) => {
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    await page.setInputFiles('#file-input', join(archivesDir, plain));
+    const state = await waitState(page, ['done', 'error']);
+    const hash = await text(page, '#stat-hash');
+    if (state !== 'done' || hash !== expect[plain].hash) failures.push(`state "${state}", #stat-hash "${hash}", #error "${await text(page, '#error')}"`);
+    const how = await text(page, '#stat-fetched');
+    if (!/local file/.test(how || '')) failures.push(`#stat-fetched "${how}"`);
     await appVisible(page, failures);
   });
 }

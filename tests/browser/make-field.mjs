@@ -1,5 +1,6 @@
 // Writes a synthetic float32 field T×H×W as .npy (no numpy needed), deterministic:
-//   node tests/browser/make-field.mjs OUT.npy [T=400] [H=256] [W=256] [KIND=smooth]   (default: 105 MB)
+//   node tests/browser/make-field.mjs OUT.npy [T=400] [H=256] [W=256] [KIND=smooth] [PERIOD=T]   (default: 105 MB)
+// PERIOD: frames from PERIOD on repeat the first PERIOD (a GB-sized field in seconds, not minutes).
 // KIND smooth: two long travelling waves (wavelengths 48–97 cells) plus 1 % Gaussian noise (the
 //   browser benchmark's field).
 // KIND sea: a sea state — eight plane waves of short wavelength (3–9 cells: under-resolved for
@@ -10,6 +11,7 @@ import { openSync, writeSync, closeSync } from 'node:fs';
 const args = process.argv.slice(2);
 const [out, T = 400, H = 256, W = 256] = args.slice(0, 4).map((a, i) => (i === 0 ? a : Number(a)));
 const kind = args[4] || 'smooth';
+const period = Math.max(1, Math.min(T, Number(args[5] || T)));
 if (!out) {
   console.error('usage: node make-field.mjs OUT.npy [T H W]');
   process.exit(2);
@@ -36,7 +38,12 @@ for (let i = 0; i < (kind === 'sea' ? 8 : 0); i++) {
 const fd = openSync(out, 'w');
 writeSync(fd, header);
 const frame = new Float32Array(H * W);
+const firstFrames = [];
 for (let t = 0; t < T; t++) {
+  if (t >= period) {
+    writeSync(fd, firstFrames[t % period]);
+    continue;
+  }
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const noise = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
@@ -51,7 +58,9 @@ for (let t = 0; t < T; t++) {
       }
     }
   }
-  writeSync(fd, Buffer.from(frame.buffer));
+  const bytes = Buffer.from(frame.buffer.slice(0));
+  if (period < T) firstFrames.push(bytes);
+  writeSync(fd, bytes);
 }
 closeSync(fd);
 console.log(`${out}: float32 ${T}×${H}×${W}, ${(T * H * W * 4 / 1e6).toFixed(1)} MB`);

@@ -1,11 +1,17 @@
 //! The viewer: loading archives (file picker, drag and drop, `#src=` links), decoding them, the
 //! controls, and the URL hash that reproduces the view.
+//!
+//! An archive is opened from its head alone (header, metadata, model, chunk index: one or two
+//! Range requests), then its chunk sections are fetched as they are needed. A small archive is
+//! read and decoded whole, in order, so its content hash is checked at once; a large one (or any
+//! with `#lazy=1`) fetches only the chunks the current view shows, keeps the decoded ones within
+//! a memory budget, and checks the hash when a download decodes it whole.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::rc::Rc;
 
-use baler_codec::describe::describe as summarize;
-use baler_codec::format::metadata::{BoundSpec, ModelUse, hex};
+use baler_codec::format::metadata::hex;
 use baler_codec::format::model_file::read_model_file;
 use baler_codec::network::gpu::{GpuDecoder, GpuDevice, request_adapter};
 use baler_codec::{Archive, CodecError};
@@ -15,11 +21,20 @@ use web_sys::{Event, HtmlButtonElement, HtmlInputElement, HtmlProgressElement, H
 
 use crate::colormap::Colormap;
 use crate::colormap::color_range;
-use crate::decode::{DecodeSummary, decode_into, empty_output};
+use crate::decode::{DecodeSummary, decode_in_order, decode_section, empty_output, now_ms};
 use crate::decoded::Decoded;
+use crate::describe::describe;
 use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
+use crate::source::{SectionCache, Source, fetch_whole, fetched_bytes, js_error};
 use crate::state::ViewState;
+
+/// Archives up to this size are read whole and checked at once; larger ones chunk by chunk.
+const WHOLE_UP_TO_BYTES: u64 = 32 << 20;
+/// Decoded values kept of a large archive (least recently used chunks dropped first).
+const DECODED_BUDGET: usize = 256 << 20;
+/// Compressed chunk sections kept, so that a download after browsing fetches less again.
+const SECTION_BUDGET: usize = 64 << 20;
 
 enum Gpu {
     NotChecked,
@@ -27,15 +42,38 @@ enum Gpu {
     Unavailable,
 }
 
+/// The archive on screen.
+struct Loaded {
+    name: String,
+    source: Rc<Source>,
+    archive: Rc<Archive<'static>>,
+    sections: SectionCache,
+    /// Fetch only what the view needs (else the whole archive was decoded in order).
+    lazy: bool,
+    /// The content hash has been checked (every chunk decoded in order).
+    verified: bool,
+    gpu: Option<Rc<GpuDecoder>>,
+    /// Why the GPU was given up, if it failed.
+    gpu_note: String,
+    summary: DecodeSummary,
+    opened_ms: f64,
+    first_view_ms: Option<f64>,
+}
+
 struct App {
     view: ViewState,
-    /// The archive on screen (kept so that a model supplied later can decode it).
-    archive: Option<(String, Rc<Vec<u8>>)>,
+    loaded: Option<Loaded>,
+    /// An online-mode archive waiting for its model.
+    waiting: Option<(String, Rc<Source>)>,
     /// Decoder payload of a model file the user supplied (online-mode archives).
     model: Option<Rc<Vec<u8>>>,
     decoded: Option<Decoded>,
-    /// Bumped by every load: a decode still running for an older load stops.
+    /// Bumped by every load: work still running for an older load stops.
     generation: u32,
+    /// Chunk loading for the view, or a whole pass, is running.
+    busy: bool,
+    /// When the current load began (performance.now).
+    load_started_ms: f64,
     gpu: Gpu,
     play_timer: Option<i32>,
 }
@@ -43,10 +81,13 @@ struct App {
 thread_local! {
     static APP: RefCell<App> = RefCell::new(App {
         view: ViewState::default(),
-        archive: None,
+        loaded: None,
+        waiting: None,
         model: None,
         decoded: None,
         generation: 0,
+        busy: false,
+        load_started_ms: 0.0,
         gpu: Gpu::NotChecked,
         play_timer: None,
     });
@@ -72,73 +113,23 @@ pub fn start() {
 
 // ---------------------------------------------------------------- loading
 
-/// Fetches `url` (relative URLs resolve against the page), reading the body as it arrives:
-/// `progress(bytes so far, Content-Length if the server sent one)` after each part, and no
-/// second copy of the whole archive in the JS heap.
-async fn fetch_bytes(url: &str, progress: impl Fn(usize, Option<usize>)) -> Result<Vec<u8>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| {
-        format!(
-            "could not fetch {url}: the request failed (offline, blocked by CORS — the server must \
-             allow cross-origin requests — or no server answered): {}",
-            js_error(&e)
-        )
-    })?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "fetch returned no response")?;
-    if !resp.ok() {
-        return Err(format!("could not fetch {url}: HTTP {} {}", resp.status(), resp.status_text()));
-    }
-    let total =
-        resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok());
-    let Some(body) = resp.body() else { return Ok(Vec::new()) };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    // The length is the server's claim, and wasm memory never shrinks: the rest of it is reserved
-    // only once the data received has justified half of it; until then the buffer grows with the
-    // data.
-    let mut bytes = Vec::new();
-    loop {
-        let part: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| format!("could not read {url}: {}", js_error(&e)))?
-            .unchecked_into();
-        if part.get_done().unwrap_or(true) {
-            break;
-        }
-        let chunk = js_sys::Uint8Array::new(&part.get_value());
-        if let Some(t) = total
-            && bytes.capacity() < t
-            && bytes.len() >= t / 2
-        {
-            bytes.reserve_exact(t - bytes.len());
-        }
-        let at = bytes.len();
-        bytes.resize(at + chunk.length() as usize, 0);
-        chunk.copy_to(&mut bytes[at..]);
-        progress(bytes.len(), total);
-    }
-    Ok(bytes)
-}
-
 /// "3.2 of 10.6 MB" (or "3.2 MB" without a total).
-fn fetched(done: usize, total: Option<usize>) -> String {
-    let mb = |b: usize| b as f64 / 1e6;
+fn fetched(done: u64, total: Option<u64>) -> String {
+    let mb = |b: u64| b as f64 / 1e6;
     match total {
         Some(t) if t > 0 => format!("{:.1} of {:.1} MB", mb(done), mb(t)),
         _ => format!("{:.1} MB", mb(done)),
     }
 }
 
-async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buf = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| format!("could not read {}: {}", file.name(), js_error(&e)))?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
-}
-
-fn js_error(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
-        .unwrap_or_else(|| format!("{e:?}"))
+/// The bytes this page has fetched so far, in the stats table and (for tests and scripts) in
+/// `body[data-fetched]`.
+fn count_fetched() {
+    let done = fetched_bytes();
+    dom::set_body_data("fetched", &done.to_string());
+    if let Some((len, how)) = with_app(|a| a.loaded.as_ref().map(|l| (l.source.len(), l.source.how()))) {
+        set_text("stat-fetched", &format!("{} ({how})", fetched(done, Some(len))));
+    }
 }
 
 fn file_name_of(url: &str) -> String {
@@ -148,21 +139,20 @@ fn file_name_of(url: &str) -> String {
 fn load_url(url: String) {
     let generation = begin_load(&format!("fetching {url} …"));
     spawn_local(async move {
-        let progress = |done: usize, total: Option<usize>| {
-            if !is_current(generation) {
-                return;
+        let progress = |done: u64, total: Option<u64>| {
+            if is_current(generation) {
+                show("progress", true);
+                if let Some(t) = total.filter(|&t| t > 0) {
+                    el::<HtmlProgressElement>("progress").set_value(done as f64 / t as f64);
+                }
+                set_text("progress-text", &format!("fetching {url}: {}", fetched(done, total)));
+                count_fetched();
             }
-            show("progress", true);
-            if let Some(t) = total.filter(|&t| t > 0) {
-                el::<HtmlProgressElement>("progress").set_value(done as f64 / t as f64);
-            }
-            set_text("progress-text", &format!("fetching {url}: {}", fetched(done, total)));
-            // For tests and scripts: the bytes this page fetched for the archive.
-            dom::set_body_data("fetched", &done.to_string());
         };
-        match fetch_bytes(&url, progress).await {
-            Ok(bytes) if is_current(generation) => {
-                open_archive(file_name_of(&url), Rc::new(bytes), generation).await
+        match Source::open_url(&url, progress).await {
+            Ok(source) if is_current(generation) => {
+                count_fetched();
+                open_source(file_name_of(&url), Rc::new(source), generation).await
             }
             Ok(_) => {}
             Err(e) if is_current(generation) => show_error(&e),
@@ -175,12 +165,7 @@ fn load_file(file: web_sys::File) {
     let generation = begin_load(&format!("reading {} …", file.name()));
     with_app(|a| a.view = ViewState { src: None, model: None, ..a.view.clone() });
     write_hash();
-    spawn_local(async move {
-        match file_bytes(&file).await {
-            Ok(bytes) => open_archive(file.name(), Rc::new(bytes), generation).await,
-            Err(e) => show_error(&e),
-        }
-    });
+    spawn_local(open_source(file.name(), Rc::new(Source::file(file)), generation));
 }
 
 fn begin_load(message: &str) -> u32 {
@@ -188,6 +173,9 @@ fn begin_load(message: &str) -> u32 {
     let generation = with_app(|a| {
         a.generation += 1;
         a.decoded = None;
+        a.loaded = None;
+        a.busy = false;
+        a.load_started_ms = now_ms();
         a.generation
     });
     show("error", false);
@@ -211,11 +199,24 @@ pub fn show_error(message: &str) {
     dom::set_body_data("state", "error");
 }
 
-/// Opens, describes and decodes an archive.
-async fn open_archive(name: String, bytes: Rc<Vec<u8>>, generation: u32) {
-    with_app(|a| a.archive = Some((name.clone(), bytes.clone())));
+/// Opens an archive from its head, describes it, and shows it: decoded whole when it is small,
+/// else chunk by chunk for the view.
+async fn open_source(name: String, source: Rc<Source>, generation: u32) {
+    let opened_ms = with_app(|a| a.load_started_ms);
+    with_app(|a| a.waiting = Some((name.clone(), source.clone())));
+    let head = match source.head().await {
+        Ok(h) => h,
+        Err(e) => {
+            show_error(&format!("{name}: {e}"));
+            return;
+        }
+    };
+    count_fetched();
+    if !is_current(generation) {
+        return;
+    }
     let model = with_app(|a| a.model.clone());
-    let archive = match Archive::open(&bytes, model.as_deref().map(|m| m.as_slice())) {
+    let archive = match Archive::open_head(&head, source.len(), model.as_deref().map(|m| m.as_slice())) {
         Ok(a) => a,
         Err(CodecError::ModelMissing { hash }) => {
             ask_for_model(&name, &hash);
@@ -234,65 +235,291 @@ async fn open_archive(name: String, bytes: Rc<Vec<u8>>, generation: u32) {
             return;
         }
     };
-    describe(&name, &archive, bytes.len(), model.as_ref().map(|m| m.len()));
+    drop(head);
+    describe(&name, &archive, source.len(), model.as_ref().map(|m| m.len()));
+    let table = archive.meta.table;
     show("viewer", true);
-    show("field-view", !archive.meta.table);
-    show("table-view", archive.meta.table);
-    dom::set_body_data("kind", if archive.meta.table { "table" } else { "field" });
+    show("field-view", !table);
+    show("table-view", table);
+    dom::set_body_data("kind", if table { "table" } else { "field" });
     dom::set_body_data("state", "decoding");
-    set_text("progress-text", "decoding …");
-    show("progress", true);
     set_text("stat-hash", "(verifying …)");
 
     let device = detect_gpu().await;
     let gpu = match (&archive.decoder, device) {
-        (Some(dec), Some(device)) => Some(GpuDecoder::new(&device, dec)),
+        (Some(dec), Some(device)) => Some(Rc::new(GpuDecoder::new(&device, dec))),
         _ => None,
     };
-    let mut out = empty_output(&archive);
-    let is_field = !archive.meta.table;
-    let mut first_shown = false;
-    let view = with_app(|a| a.view.clone());
-    let result = decode_into(&archive, gpu.as_ref(), &mut out, |d, done, total| {
-        el::<HtmlProgressElement>("progress").set_value(done as f64 / total.max(1) as f64);
-        set_text("progress-text", &format!("decoding chunk {done} of {total}"));
-        if is_field
-            && !first_shown
-            && view.axis == 0
-            && d.first_axis_slice_ready(view.frame.min(d.slices(0) - 1))
-        {
-            first_shown = true;
-            let range = color_range(view.range, &d.stats, view.cmap);
-            render::heatmap(d, 0, view.frame, view.cmap, range);
+    // Tables are read whole: their histograms need every row.
+    let lazy = !table
+        && (with_app(|a| a.view.lazy)
+            || source.len() > WHOLE_UP_TO_BYTES
+            || archive.meta.original_bytes > DECODED_BUDGET as u64);
+    let decoded = empty_output(&archive, if lazy { DECODED_BUDGET } else { usize::MAX });
+    if !is_current(generation) {
+        return;
+    }
+    with_app(|a| {
+        a.waiting = None;
+        a.decoded = Some(decoded);
+        a.loaded = Some(Loaded {
+            name,
+            source,
+            archive: Rc::new(archive),
+            sections: SectionCache::new(SECTION_BUDGET),
+            lazy,
+            verified: false,
+            gpu,
+            gpu_note: String::new(),
+            summary: DecodeSummary::default(),
+            opened_ms,
+            first_view_ms: None,
+        });
+    });
+    setup_slider();
+    if lazy {
+        set_text(
+            "stat-hash",
+            "not checked yet: only the chunks shown are fetched; Download .npy decodes and checks it all",
+        );
+        request_view();
+        if !with_app(|a| a.busy) {
+            finish(generation); // nothing to fetch (no chunks)
         }
-        is_current(generation)
+    } else {
+        spawn_local(decode_whole(generation, false));
+    }
+}
+
+/// Chunk section `i`, from the cache or fetched.
+async fn section(generation: u32, i: usize) -> Result<Rc<Vec<u8>>, String> {
+    let Some((source, range, cached)) = with_app(|a| {
+        let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
+        Some((l.source.clone(), l.archive.chunk_section_range(i)?, l.sections.get(i)))
+    }) else {
+        return Err("the archive was closed".into());
+    };
+    if let Some(s) = cached {
+        return Ok(s);
+    }
+    let bytes = Rc::new(source.read(range).await?);
+    count_fetched();
+    with_app(|a| {
+        if let Some(l) = a.loaded.as_mut().filter(|_| a.generation == generation) {
+            l.sections.put(i, bytes.clone());
+        }
+    });
+    Ok(bytes)
+}
+
+/// The loaded archive and its GPU decoder, if `generation` is still the current load.
+fn current(generation: u32) -> Option<(Rc<Archive<'static>>, Option<Rc<GpuDecoder>>)> {
+    with_app(|a| {
+        let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
+        Some((l.archive.clone(), l.gpu.clone()))
     })
+}
+
+/// A GPU failure is not the archive's fault: the GPU is given up for this archive, with the
+/// reason shown, and the work is done again on the CPU.
+fn give_up_gpu(generation: u32, error: &str) {
+    with_app(|a| {
+        if let Some(l) = a.loaded.as_mut().filter(|_| a.generation == generation) {
+            l.gpu = None;
+            l.gpu_note = format!(" (WebGPU failed: {error}; decoded on the CPU)");
+        }
+    });
+}
+
+/// Decodes every chunk in order, checking the content hash and counting the statistics; each
+/// chunk goes into the store (a lazy archive's budget still applies). With `download`, the
+/// `.npy` is saved from the chunks as they come. Then the view and the statistics are shown.
+async fn decode_whole(generation: u32, download: bool) {
+    let Some((archive, gpu)) = current(generation) else { return };
+    with_app(|a| {
+        a.busy = true;
+        if let Some(d) = a.decoded.as_mut() {
+            d.stats = Default::default();
+        }
+    });
+    dom::set_body_data("state", "decoding");
+    show("progress", true);
+    let mut parts = download.then(|| {
+        let header = with_app(|a| a.decoded.as_ref().map(Decoded::npy_header)).unwrap_or_default();
+        vec![js_sys::Uint8Array::from(header.as_slice())]
+    });
+    let total = archive.chunk_count();
+    let result = decode_in_order(
+        &archive,
+        gpu.as_deref(),
+        |i| section(generation, i),
+        |i, part| {
+            if !is_current(generation) {
+                return false;
+            }
+            el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
+            let doing = if download { "decoding for the download" } else { "decoding" };
+            set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
+            let view = with_app(|a| {
+                let keep = a.decoded.as_ref().map_or(0..0, |d| d.chunks_for_slice(a.view.axis, a.view.frame));
+                let d = a.decoded.as_mut()?;
+                d.insert(i, part, &keep);
+                d.tally(i);
+                if let Some(p) = parts.as_mut() {
+                    p.push(js_sys::Uint8Array::from(d.chunk_bytes(i).unwrap_or_default()));
+                }
+                Some(keep.contains(&i) && d.slice_ready(a.view.axis, a.view.frame))
+            });
+            if view == Some(true) {
+                view_shown();
+                render_view();
+            }
+            count_fetched();
+            true
+        },
+    )
     .await;
     if !is_current(generation) {
         return;
     }
     match result {
-        Ok(summary) => finish(&archive, out, summary, gpu.as_ref(), ""),
-        // A GPU failure is not the archive's fault: say so and decode on the CPU instead.
-        Err(CodecError::Backend(e)) if gpu.is_some() => {
-            let mut out = empty_output(&archive);
-            match decode_into(&archive, None, &mut out, |_, _, _| is_current(generation)).await {
-                Ok(summary) if is_current(generation) => finish(
-                    &archive,
-                    out,
-                    summary,
-                    None,
-                    &format!(" (WebGPU failed: {e}; decoded on the CPU)"),
-                ),
-                Ok(_) => {}
-                Err(e) => show_error(&format!("{name}: {e}")),
+        Ok(summary) => {
+            with_app(|a| {
+                if let Some(l) = a.loaded.as_mut() {
+                    l.verified = true;
+                    l.summary.network_tiles = summary.network_tiles.max(l.summary.network_tiles);
+                    l.summary.on_gpu |= summary.on_gpu;
+                    l.summary.total_ms = summary.total_ms;
+                }
+                a.busy = false;
+            });
+            if let Some(parts) = parts {
+                save_npy(parts);
             }
+            finish(generation);
         }
-        Err(e) => show_error(&format!("{name}: {e}")),
+        Err(CodecError::Backend(e)) if gpu.is_some() => {
+            give_up_gpu(generation, &e);
+            Box::pin(decode_whole(generation, download)).await;
+        }
+        Err(e) => {
+            let name = with_app(|a| a.loaded.as_ref().map(|l| l.name.clone())).unwrap_or_default();
+            with_app(|a| a.busy = false);
+            show_error(&format!("{name}: {e}"));
+        }
     }
 }
 
-fn finish(archive: &Archive<'_>, out: Decoded, s: DecodeSummary, gpu: Option<&GpuDecoder>, gpu_note: &str) {
+/// Records when the first view was complete.
+fn view_shown() {
+    with_app(|a| {
+        if let Some(l) = a.loaded.as_mut()
+            && l.first_view_ms.is_none()
+        {
+            l.first_view_ms = Some(now_ms() - l.opened_ms);
+            // Since the page started (performance.now), for tests and scripts.
+            dom::set_body_data("firstViewMs", &format!("{:.0}", now_ms()));
+        }
+    });
+}
+
+/// The view changed: fetches and decodes the chunks it needs (a lazy archive), then one chunk
+/// either side of it while idle.
+fn request_view() {
+    render_view();
+    let Some(generation) = with_app(|a| {
+        let lazy = a.loaded.as_ref()?.lazy;
+        (lazy && !a.busy && next_wanted(a).is_some()).then(|| {
+            a.busy = true;
+            a.generation
+        })
+    }) else {
+        return;
+    };
+    spawn_local(load_view(generation));
+}
+
+/// The next chunk to load: the view's first, then its neighbours (not beyond the budget).
+fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
+    let d = a.decoded.as_ref()?;
+    let view = d.chunks_for_slice(a.view.axis, a.view.frame);
+    if let Some(i) = view.clone().find(|&i| !d.has(i)) {
+        return Some((i, view));
+    }
+    let around = [view.end, view.start.wrapping_sub(1)];
+    let per_chunk = d.held_bytes() / view.len().max(1);
+    let room = d.held_bytes() + per_chunk <= DECODED_BUDGET;
+    around.into_iter().find(|&i| i < d.chunk_count() && !d.has(i) && room).map(|i| (i, view))
+}
+
+async fn load_view(generation: u32) {
+    dom::set_body_data("state", "decoding");
+    while let Some((i, view)) = with_app(|a| next_wanted(a).filter(|_| a.generation == generation)) {
+        let Some((archive, gpu)) = current(generation) else { return };
+        set_text("progress-text", &format!("fetching chunk {} of {}", i + 1, archive.chunk_count()));
+        let start = now_ms();
+        let decoded = match section(generation, i).await {
+            Ok(s) => decode_section(&archive, i, &s, gpu.as_deref()).await.map_err(|e| (e, gpu.is_some())),
+            Err(e) => Err((CodecError::Input(e), false)),
+        };
+        let part =
+            decoded.and_then(|(c, tiles)| Ok((archive.chunk_values(&c).map_err(|e| (e, false))?, tiles)));
+        if !is_current(generation) {
+            return;
+        }
+        match part {
+            Ok((part, tiles)) => {
+                let shown = with_app(|a| {
+                    let l = a.loaded.as_mut()?;
+                    l.summary.network_tiles += tiles;
+                    l.summary.on_gpu |= tiles > 0 && l.gpu.is_some();
+                    l.summary.total_ms += now_ms() - start;
+                    let d = a.decoded.as_mut()?;
+                    d.insert(i, &part, &view);
+                    Some(d.slice_ready(a.view.axis, a.view.frame))
+                });
+                count_fetched();
+                if view.contains(&i) {
+                    if shown == Some(true) {
+                        view_shown();
+                    }
+                    render_view();
+                }
+            }
+            Err((CodecError::Backend(e), true)) => give_up_gpu(generation, &e),
+            Err((e, _)) => {
+                let name = with_app(|a| a.loaded.as_ref().map(|l| l.name.clone())).unwrap_or_default();
+                with_app(|a| a.busy = false);
+                show_error(&format!("{name}: {e}"));
+                return;
+            }
+        }
+    }
+    with_app(|a| a.busy = false);
+    if is_current(generation) {
+        finish(generation);
+    }
+}
+
+/// Shows what ran, the statistics and the hash check; the page is idle again.
+fn finish(generation: u32) {
+    if with_app(|a| a.loaded.as_ref().is_some_and(|l| l.verified)) {
+        view_shown(); // a table, or a 2-D field: its view is complete with the last chunk
+    }
+    let Some((archive, lazy, verified, s, first, gpu, note)) = with_app(|a| {
+        let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
+        Some((
+            l.archive.clone(),
+            l.lazy,
+            l.verified,
+            l.summary.clone(),
+            l.first_view_ms,
+            l.gpu.clone(),
+            l.gpu_note.clone(),
+        ))
+    }) else {
+        return;
+    };
     let path = match (s.on_gpu, gpu) {
         (true, Some(g)) => format!(
             "WebGPU ({}{}), decoder network on {} tiles",
@@ -301,28 +528,38 @@ fn finish(archive: &Archive<'_>, out: Decoded, s: DecodeSummary, gpu: Option<&Gp
             s.network_tiles
         ),
         _ if s.network_tiles > 0 => {
-            format!("CPU (WebAssembly), decoder network on {} tiles{gpu_note}", s.network_tiles)
+            format!("CPU (WebAssembly), decoder network on {} tiles{note}", s.network_tiles)
         }
-        _ => format!("CPU (WebAssembly); no tile needs the decoder network{gpu_note}"),
+        _ => format!("CPU (WebAssembly); no tile needs the decoder network{note}"),
     };
     set_text("decode-path", &path);
     set_text("decode-ms", &format!("{:.1}", s.total_ms));
-    set_text("first-frame-ms", &format!("{:.1}", s.first_frame_ms.unwrap_or(s.total_ms)));
-    let mb = archive.meta.original_bytes as f64 / 1e6;
-    set_text("decode-mbps", &format!("{:.1}", mb / (s.total_ms.max(0.01) / 1e3)));
-    let st = out.stats;
-    set_text("stat-min", &st.mean().map_or("—".into(), |_| fmt_num(st.min)));
-    set_text("stat-max", &st.mean().map_or("—".into(), |_| fmt_num(st.max)));
-    set_text("stat-mean", &st.mean().map_or("—".into(), fmt_num));
-    let no_data = out.len_done() as u64 - st.count;
-    set_text("stat-nodata", &format!("{no_data}"));
-    set_text("stat-hash", &hex(&archive.meta.content_hash[..archive.hash_kind.digest_len()]));
+    set_text("first-frame-ms", &first.map_or("—".into(), |f| format!("{f:.1}")));
+    if verified {
+        let mb = archive.meta.original_bytes as f64 / 1e6;
+        set_text("decode-mbps", &format!("{:.1}", mb / (s.total_ms.max(0.01) / 1e3)));
+        let st = with_app(|a| a.decoded.as_ref().map(|d| d.stats)).unwrap_or_default();
+        set_text("stat-min", &st.mean().map_or("—".into(), |_| fmt_num(st.min)));
+        set_text("stat-max", &st.mean().map_or("—".into(), |_| fmt_num(st.max)));
+        set_text("stat-mean", &st.mean().map_or("—".into(), fmt_num));
+        set_text("stat-nodata", &st.no_data.to_string());
+        set_text("stat-hash", &hex(&archive.meta.content_hash[..archive.hash_kind.digest_len()]));
+    } else if lazy {
+        let range = with_app(|a| a.decoded.as_ref().and_then(|d| d.data_range));
+        set_text("stat-min", &range.map_or("—".into(), |r| fmt_num(r.0)));
+        set_text("stat-max", &range.map_or("—".into(), |r| fmt_num(r.1)));
+        for id in ["stat-mean", "stat-nodata"] {
+            set_text(id, "(after a whole decode: Download .npy)");
+        }
+        set_text("decode-mbps", "—");
+    }
     show("progress", false);
     set_text("progress-text", "");
-    with_app(|a| a.decoded = Some(out));
+    count_fetched();
     setup_slider();
-    render_view();
     dom::set_body_data("state", "done");
+    // The view may have moved on while a whole pass ran.
+    request_view();
 }
 
 fn ask_for_model(name: &str, hash: &str) {
@@ -364,22 +601,29 @@ fn use_model(source: &str, bytes: Vec<u8>) {
         }
     };
     with_app(|a| a.model = Some(Rc::new(payload)));
-    if let Some((name, bytes)) = with_app(|a| a.archive.clone()) {
+    if let Some((name, src)) = with_app(|a| a.waiting.clone()) {
         let generation = begin_load("decoding with the model …");
-        spawn_local(open_archive(name, bytes, generation));
+        spawn_local(open_source(name, src, generation));
     }
 }
 
 fn load_model_url(url: String) {
     spawn_local(async move {
-        let progress = |done: usize, total: Option<usize>| {
+        let progress = |done: u64, total: Option<u64>| {
             set_text("progress-text", &format!("fetching the model {url}: {}", fetched(done, total)));
         };
-        match fetch_bytes(&url, progress).await {
+        match fetch_whole(&url, progress).await {
             Ok(bytes) => use_model(&url, bytes),
             Err(e) => refuse_model(&e),
         }
     });
+}
+
+async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buf = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("could not read {}: {}", file.name(), js_error(&e)))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
 /// Checks once for a WebGPU adapter and opens its device (an adapter gives only one); records
@@ -448,65 +692,6 @@ async fn detect_gpu() -> Option<GpuDevice> {
     device
 }
 
-// ---------------------------------------------------------------- description
-
-fn describe(name: &str, a: &Archive<'_>, archive_bytes: usize, model_bytes: Option<usize>) {
-    let s = summarize(name, a, archive_bytes as u64, model_bytes.map(|b| b as u64));
-    set_text("stat-file", &s.archive);
-    set_text("stat-kind", s.kind);
-    let shape: Vec<String> = s.shape.iter().map(|d| d.to_string()).collect();
-    set_text("stat-shape", &format!("{} ({} values)", shape.join(" × "), s.element_count()));
-    let mut dtypes: Vec<&str> = s.streams.iter().map(|st| st.dtype.name()).collect();
-    dtypes.dedup();
-    set_text("stat-dtype", &dtypes.join(", "));
-    let abs: Vec<String> = s.streams.iter().map(|st| st.bound.map_or("lossless".into(), fmt_num)).collect();
-    let spec = match s.bound {
-        BoundSpec::Abs(v) => format!("absolute {}", fmt_num(v)),
-        BoundSpec::Rel(v) => format!("{v} × range{}", if s.is_table() { " (per column)" } else { "" }),
-    };
-    set_text("stat-bound", &format!("{spec}; |x − x′| ≤ {}", abs.join(", ")));
-    set_text("stat-ratio", &format!("{:.2} ({} → {} bytes)", s.ratio, s.original_bytes, s.archive_bytes));
-    let model_text = match &s.model_use {
-        ModelUse::None => "none: classic predictors only".to_string(),
-        ModelUse::Embedded { hash } => {
-            format!("embedded, {} bytes ({}…)", s.sections.model, &hex(hash)[..12])
-        }
-        ModelUse::Referenced { hash } => format!(
-            "referenced {}…{}",
-            &hex(hash)[..12],
-            s.ratio_with_model_pack.map_or(String::new(), |r| format!("; ratio with the model: {r:.2}"))
-        ),
-    };
-    set_text("stat-model", &model_text);
-    set_text("stat-ratio-nomodel", &format!("{:.2}", s.ratio_without_model));
-    set_text("stat-chunks", &s.chunks.to_string());
-    let z = &s.sections;
-    set_text(
-        "stat-sizes",
-        &format!(
-            "metadata {}, model {}, chunk index {}, chunks {}, header+end {}",
-            z.metadata,
-            z.model + z.model_ref,
-            z.chunk_index,
-            z.chunks,
-            z.header + z.end
-        ),
-    );
-    set_text("stat-notes", &s.notes.join("\n"));
-    for id in [
-        "stat-min",
-        "stat-max",
-        "stat-mean",
-        "stat-nodata",
-        "decode-path",
-        "decode-ms",
-        "first-frame-ms",
-        "decode-mbps",
-    ] {
-        set_text(id, "…");
-    }
-}
-
 // ---------------------------------------------------------------- view
 
 fn render_view() {
@@ -517,14 +702,26 @@ fn render_view() {
             return;
         }
         let v = &a.view;
-        let range = color_range(v.range, &d.stats, v.cmap);
+        let range = color_range(v.range, d.data_range, v.cmap);
         render::heatmap(d, v.axis, v.frame, v.cmap, range);
         let n = d.slices(v.axis);
         let axis_name = ["frame", "row", "column"][v.axis.min(2)];
-        set_text("frame-label", &format!("{axis_name} {} of {n}", v.frame.min(n - 1) + 1));
+        let missing = if d.slice_ready(v.axis, v.frame) { "" } else { " (fetching …)" };
+        set_text("frame-label", &format!("{axis_name} {} of {n}{missing}", v.frame.min(n - 1) + 1));
         el::<HtmlInputElement>("range-lo").set_value(&fmt_num(range.0));
         el::<HtmlInputElement>("range-hi").set_value(&fmt_num(range.1));
+        dom::set_body_data("held", &d.held_bytes().to_string());
+        dom::set_body_data("wasmMemory", &wasm_memory_bytes().to_string());
     });
+}
+
+/// The size of this module's linear memory (it grows and never shrinks).
+fn wasm_memory_bytes() -> f64 {
+    let buffer = js_sys::Reflect::get(&wasm_bindgen::memory(), &"buffer".into()).ok();
+    buffer
+        .and_then(|b| js_sys::Reflect::get(&b, &"byteLength".into()).ok())
+        .and_then(|n| n.as_f64())
+        .unwrap_or(0.0)
 }
 
 fn setup_slider() {
@@ -567,21 +764,22 @@ fn current_hash() -> String {
 fn apply_hash(initial: bool) {
     let new = ViewState::parse(&current_hash());
     let old = with_app(|a| std::mem::replace(&mut a.view, new.clone()));
-    if new.src.is_some() && (initial || new.src != old.src || new.model != old.model) {
+    if new.src.is_some() && (initial || new.src != old.src || new.model != old.model || new.lazy != old.lazy)
+    {
         if new.model != old.model {
             with_app(|a| a.model = None);
         }
         load_url(new.src.clone().unwrap_or_default());
     } else {
         setup_slider();
-        render_view();
+        request_view();
     }
 }
 
 fn update_view(change: impl FnOnce(&mut ViewState)) {
     with_app(|a| change(&mut a.view));
     setup_slider();
-    render_view();
+    request_view();
     write_hash();
 }
 
@@ -615,18 +813,39 @@ fn toggle_play() {
     tick.forget();
 }
 
+/// Saves the `.npy`: at once from the chunks held when the archive was decoded whole and checked,
+/// else after decoding it whole, in order, checking the content hash (the file is built from one
+/// part per chunk, never one buffer of the whole array).
 fn download() {
-    let Some((name, bytes)) = with_app(|a| {
+    let Some((generation, held)) = with_app(|a| {
+        let l = a.loaded.as_ref()?;
         let d = a.decoded.as_ref()?;
-        let name = a.archive.as_ref().map_or("data".into(), |(n, _)| n.clone());
-        Some((name, js_sys::Uint8Array::from(d.npy_bytes())))
+        let complete = l.verified && (0..d.chunk_count()).all(|i| d.has(i));
+        let held = complete.then(|| {
+            let mut parts = vec![js_sys::Uint8Array::from(d.npy_header().as_slice())];
+            parts.extend((0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).map(js_sys::Uint8Array::from));
+            parts
+        });
+        (!a.busy).then_some((a.generation, held))
     }) else {
+        set_text("progress-text", "the download starts once the chunks being fetched are in");
         return;
     };
-    let parts = js_sys::Array::of1(&bytes);
+    match held {
+        Some(parts) => save_npy(parts),
+        None => spawn_local(decode_whole(generation, true)),
+    }
+}
+
+fn save_npy(parts: Vec<js_sys::Uint8Array>) {
+    let name = with_app(|a| a.loaded.as_ref().map_or("data".into(), |l| l.name.clone()));
+    let array = js_sys::Array::new();
+    for p in &parts {
+        array.push(p);
+    }
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type("application/octet-stream");
-    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else { return };
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts) else { return };
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
     let a: web_sys::HtmlAnchorElement = dom::document().create_element("a").expect("a").unchecked_into();
     a.set_href(&url);

@@ -68,19 +68,16 @@ fn piecewise(points: &[[f64; 3]], t: f64) -> [f64; 3] {
 /// Smallest side, as a share of the larger, for which a diverging map is centred on zero.
 const CENTRED_FROM: f64 = 1.0 / 3.0;
 
-/// The colour range to use: the fixed one, else the data's. A diverging map is centred on zero
+/// The colour range to use: the fixed one, else the data's (`data`: its min and max; None
+/// without data values). A diverging map is centred on zero
 /// when the data spans zero with both sides of comparable size (the smaller at least a third of
 /// the larger: anomalies, differences); for data mostly on one side, centring would paint it all
 /// in one half of the map (−0.011…0.048 came out uniformly salmon), so it gets its own range.
-pub fn color_range(
-    fixed: Option<(f64, f64)>,
-    data: &crate::decoded::RunningStats,
-    cmap: Colormap,
-) -> (f64, f64) {
+pub fn color_range(fixed: Option<(f64, f64)>, data: Option<(f64, f64)>, cmap: Colormap) -> (f64, f64) {
     if let Some(r) = fixed {
         return r;
     }
-    let (lo, hi) = if data.count > 0 { (data.min, data.max) } else { (0.0, 1.0) };
+    let (lo, hi) = data.unwrap_or((0.0, 1.0));
     let (small, large) = (lo.abs().min(hi.abs()), lo.abs().max(hi.abs()));
     if cmap.is_diverging() && lo < 0.0 && hi > 0.0 && small >= CENTRED_FROM * large {
         return (-large, large);
@@ -91,22 +88,23 @@ pub fn color_range(
 #[cfg(test)]
 mod tests {
 
-    fn stats(values: &[f64]) -> crate::decoded::RunningStats {
-        crate::decoded::RunningStats::of(values, |v| v.is_finite())
+    fn stats(values: &[f64]) -> Option<(f64, f64)> {
+        let s = crate::decoded::RunningStats::of(values, |v| v.is_finite());
+        (s.count > 0).then_some((s.min, s.max))
     }
 
     #[test]
     fn diverging_maps_centre_on_zero_only_for_balanced_data() {
         let cw = Colormap::CoolWarm;
         // Anomalies either side of zero: centred.
-        assert_eq!(color_range(None, &stats(&[-0.5, 0.2, 1.0]), cw), (-1.0, 1.0));
+        assert_eq!(color_range(None, stats(&[-0.5, 0.2, 1.0]), cw), (-1.0, 1.0));
         // Mostly positive (the issue's −0.011…0.048): the data's own range.
-        assert_eq!(color_range(None, &stats(&[-0.011, 0.048]), cw), (-0.011, 0.048));
+        assert_eq!(color_range(None, stats(&[-0.011, 0.048]), cw), (-0.011, 0.048));
         // One-sided data, sequential maps and a fixed range are left alone.
-        assert_eq!(color_range(None, &stats(&[0.5, 2.0]), cw), (0.5, 2.0));
-        assert_eq!(color_range(None, &stats(&[-0.5, 1.0]), Colormap::Viridis), (-0.5, 1.0));
-        assert_eq!(color_range(Some((0.0, 3.0)), &stats(&[-1.0, 1.0]), cw), (0.0, 3.0));
-        assert_eq!(color_range(None, &stats(&[]), cw), (0.0, 1.0));
+        assert_eq!(color_range(None, stats(&[0.5, 2.0]), cw), (0.5, 2.0));
+        assert_eq!(color_range(None, stats(&[-0.5, 1.0]), Colormap::Viridis), (-0.5, 1.0));
+        assert_eq!(color_range(Some((0.0, 3.0)), stats(&[-1.0, 1.0]), cw), (0.0, 3.0));
+        assert_eq!(color_range(None, stats(&[]), cw), (0.0, 1.0));
     }
     use super::*;
 

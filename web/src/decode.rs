@@ -1,11 +1,13 @@
-//! Decoding an archive in the browser: the codec's own chunk decoder, chunk by chunk, with the
-//! decoder network on WebGPU when an adapter exists (same integers as the CPU, so the same bits),
-//! yielding to the event loop between chunks so the page stays responsive and the first frame
-//! shows before the last chunk is decoded. No DOM here: wasm tests drive it under Node too.
+//! Decoding an archive in the browser: the codec's own chunk decoder, one chunk section at a time
+//! (fetched on its own), with the decoder network on WebGPU when an adapter exists (same integers
+//! as the CPU, so the same bits), yielding to the event loop between chunks so the page stays
+//! responsive. No DOM here: wasm tests drive it under Node too.
+
+use std::rc::Rc;
 
 use baler_codec::network::gpu::GpuDecoder;
 use baler_codec::npy::common_dtype;
-use baler_codec::{Archive, CodecError, StreamCheck};
+use baler_codec::{Archive, CodecError, Dataset, DecodedChunk, StreamCheck};
 use wasm_bindgen::prelude::*;
 
 use crate::decoded::Decoded;
@@ -44,54 +46,72 @@ pub struct DecodeSummary {
     /// Whether those ran on the GPU.
     pub on_gpu: bool,
     pub total_ms: f64,
-    /// Time until slice 0 along the first axis was fully decoded.
-    pub first_frame_ms: Option<f64>,
 }
 
-/// An empty output shaped like the archive's data.
-pub fn empty_output(archive: &Archive<'_>) -> Decoded {
+/// A store for the archive's decoded chunks, shaped like its data, holding at most `budget` bytes.
+pub fn empty_output(archive: &Archive<'_>, budget: usize) -> Decoded {
     let m = &archive.meta;
     let dtypes: Vec<_> = m.streams.iter().map(|s| s.dtype).collect();
-    if m.table {
+    let [_, d1, d2] = archive.lattice();
+    let sizes: Vec<usize> = archive.chunks.iter().map(|c| c.rows as usize * d1 * d2).collect();
+    let mut d = if m.table {
         let names = m.streams.iter().map(|s| s.name.clone()).collect();
         let rows = m.shape.first().copied().unwrap_or(0) as usize;
-        Decoded::new(common_dtype(&dtypes), vec![rows, dtypes.len()], Some(names), m.fill_value)
+        Decoded::new(
+            common_dtype(&dtypes),
+            vec![rows, dtypes.len()],
+            Some(names),
+            m.fill_value,
+            &sizes,
+            budget,
+        )
     } else {
         let shape = m.shape.iter().map(|&d| d as usize).collect();
-        Decoded::new(dtypes[0], shape, None, m.fill_value)
-    }
+        Decoded::new(dtypes[0], shape, None, m.fill_value, &sizes, budget)
+    };
+    // The metadata's range covers the finite, non-fill values: the colour range before any chunk.
+    d.data_range = m.streams.first().filter(|s| !m.table && s.min <= s.max).map(|s| (s.min, s.max));
+    d
 }
 
-/// Decodes every chunk in order into `out`, checking the content hash at the end (an error
-/// means `out` must be discarded). `on_chunk(out, chunks_done, chunks_total)` runs after each
-/// chunk; returning false cancels. With `gpu`, network tiles run on it.
-pub async fn decode_into(
+/// Decodes chunk `i` from its section's bytes (see `Archive::chunk_section_range`), the decoder
+/// network's tiles on `gpu` when given. Returns the chunk and how many network tiles it had.
+pub async fn decode_section(
+    archive: &Archive<'_>,
+    i: usize,
+    section: &[u8],
+    gpu: Option<&GpuDecoder>,
+) -> Result<(DecodedChunk, usize), CodecError> {
+    let parsed = archive.parse_section(i, section)?;
+    let tiles = parsed.network_tiles();
+    let acc = match (tiles, gpu, &archive.decoder) {
+        (0, _, _) => Vec::new(),
+        (_, Some(g), _) => g.predict_acc(parsed.latents(), tiles).await?,
+        (_, None, Some(dec)) => dec.predict_acc(parsed.latents(), tiles),
+        (_, None, None) => return Err(CodecError::Backend("network tiles without a decoder".into())),
+    };
+    Ok((archive.finish_chunk(parsed, &acc)?, tiles))
+}
+
+/// Decodes every chunk in order, each section from `read(i)`, and checks the content hash at the
+/// end (an error means what `on_chunk` received must be discarded). `on_chunk(i, values)` runs
+/// after each chunk; returning false cancels. Yields to the event loop every 30 ms.
+pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
     archive: &Archive<'_>,
     gpu: Option<&GpuDecoder>,
-    out: &mut Decoded,
-    mut on_chunk: impl FnMut(&Decoded, usize, usize) -> bool,
+    mut read: impl FnMut(usize) -> F,
+    mut on_chunk: impl FnMut(usize, &Dataset) -> bool,
 ) -> Result<DecodeSummary, CodecError> {
     let start = now_ms();
     let mut summary = DecodeSummary::default();
     let mut check = StreamCheck::new(archive);
-    let total = archive.chunk_count();
     let mut last_yield = now_ms();
-    for i in 0..total {
-        let parsed = archive.parse_chunk(i)?;
-        let tiles = parsed.network_tiles();
-        let acc = match (tiles, gpu, &archive.decoder) {
-            (0, _, _) => Vec::new(),
-            (_, Some(g), _) => g.predict_acc(parsed.latents(), tiles).await?,
-            (_, None, Some(dec)) => dec.predict_acc(parsed.latents(), tiles),
-            (_, None, None) => return Err(CodecError::Backend("network tiles without a decoder".into())),
-        };
+    for i in 0..archive.chunk_count() {
+        let section = read(i).await.map_err(CodecError::Input)?;
+        let (chunk, tiles) = decode_section(archive, i, &section, gpu).await?;
+        drop(section);
         summary.network_tiles += tiles;
-        let chunk = archive.finish_chunk(parsed, &acc)?;
-        out.push(&check.accept(archive, &chunk)?);
-        if summary.first_frame_ms.is_none() && out.first_axis_slice_ready(0) {
-            summary.first_frame_ms = Some(now_ms() - start);
-        }
-        if !on_chunk(out, i + 1, total) {
+        if !on_chunk(i, &check.accept(archive, &chunk)?) {
             return Err(CodecError::Backend("cancelled".into()));
         }
         if now_ms() - last_yield > 30.0 {
@@ -101,7 +121,6 @@ pub async fn decode_into(
     }
     check.finish(archive)?;
     summary.on_gpu = gpu.is_some() && summary.network_tiles > 0;
-    summary.first_frame_ms.get_or_insert(now_ms() - start);
     summary.total_ms = now_ms() - start;
     Ok(summary)
 }

@@ -1,6 +1,9 @@
-//! Decoded data as the viewer keeps it: the `.npy` file being built (header + little-endian values
-//! in the original dtype, exactly what `baler-train decompress` writes), filled chunk by chunk.
-//! Views read values straight from those bytes, so the viewer holds one copy of the data.
+//! Decoded data as the viewer keeps it: chunk by chunk, each chunk's values as the `.npy` file
+//! stores them (little-endian, in the original dtype, exactly what `baler-train decompress`
+//! writes), only the chunks the view needs, within a memory budget: the least recently used are
+//! dropped first. Views read values straight from those bytes.
+
+use std::ops::Range;
 
 use baler_codec::data::{DType, Dataset};
 use baler_codec::npy;
@@ -13,67 +16,128 @@ pub struct Decoded {
     pub columns: Option<Vec<String>>,
     /// Values equal to this are "no data" (besides NaN and ±Inf).
     pub fill_value: Option<f64>,
-    npy: Vec<u8>,
-    data_start: usize,
+    /// Min and max of the data values (the archive's metadata has them before any chunk).
+    pub data_range: Option<(f64, f64)>,
+    /// First element of each chunk, then the total.
+    bounds: Vec<usize>,
+    chunks: Vec<Option<Vec<u8>>>,
+    last_used: Vec<u64>,
+    clock: u64,
+    held: usize,
+    budget: usize,
+    /// Statistics of the chunks [`Self::tally`] was called for (all of them after a whole pass).
     pub stats: RunningStats,
 }
 
 impl Decoded {
+    /// An empty store for chunks of `chunk_elements` values each, holding at most `budget` bytes
+    /// of them (at least the chunks one view needs).
     pub fn new(
         dtype: DType,
         shape: Vec<usize>,
         columns: Option<Vec<String>>,
         fill_value: Option<f64>,
+        chunk_elements: &[usize],
+        budget: usize,
     ) -> Self {
-        let npy = npy::header_bytes(npy::descr(dtype), &shape);
-        let data_start = npy.len();
-        Self { dtype, shape, columns, fill_value, npy, data_start, stats: RunningStats::default() }
+        let mut bounds = vec![0];
+        for &n in chunk_elements {
+            bounds.push(bounds.last().copied().unwrap_or(0) + n);
+        }
+        let n = chunk_elements.len();
+        Self {
+            dtype,
+            shape,
+            columns,
+            fill_value,
+            data_range: None,
+            bounds,
+            chunks: vec![None; n],
+            last_used: vec![0; n],
+            clock: 0,
+            held: 0,
+            budget,
+            stats: RunningStats::default(),
+        }
     }
 
-    /// Appends the next decoded rows.
-    pub fn push(&mut self, part: &Dataset) {
-        let before = self.len_done();
-        npy::append_values(&mut self.npy, part, self.dtype);
-        for i in before..self.len_done() {
-            let v = self.value(i);
-            if self.is_data(v) {
-                self.stats.add(v);
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Stores chunk `i`'s values, then drops the least recently used chunks (never `i` or those
+    /// in `keep`) while more than the budget is held.
+    pub fn insert(&mut self, i: usize, part: &Dataset, keep: &Range<usize>) {
+        let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
+        npy::append_values(&mut bytes, part, self.dtype);
+        self.forget(i);
+        self.held += bytes.len();
+        self.chunks[i] = Some(bytes);
+        self.touch(i);
+        while self.held > self.budget {
+            let oldest = (0..self.chunks.len())
+                .filter(|&c| c != i && !keep.contains(&c) && self.chunks[c].is_some())
+                .min_by_key(|&c| self.last_used[c]);
+            match oldest {
+                Some(c) => self.forget(c),
+                None => break,
             }
         }
+    }
+
+    fn forget(&mut self, i: usize) {
+        if let Some(b) = self.chunks[i].take() {
+            self.held -= b.len();
+        }
+    }
+
+    /// Marks chunk `i` as just used (the last to be dropped).
+    pub fn touch(&mut self, i: usize) {
+        self.clock += 1;
+        self.last_used[i] = self.clock;
+    }
+
+    pub fn has(&self, i: usize) -> bool {
+        self.chunks.get(i).is_some_and(Option::is_some)
+    }
+
+    /// Bytes of decoded values held.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Chunk `i`'s values as the `.npy` stores them, when held.
+    pub fn chunk_bytes(&self, i: usize) -> Option<&[u8]> {
+        self.chunks.get(i)?.as_deref()
+    }
+
+    /// The `.npy` header of the whole array (the chunks' bytes in order follow it).
+    pub fn npy_header(&self) -> Vec<u8> {
+        npy::header_bytes(npy::descr(self.dtype), &self.shape)
+    }
+
+    /// Adds chunk `i`'s values to [`Self::stats`].
+    pub fn tally(&mut self, i: usize) {
+        let Some(b) = self.chunks[i].as_deref() else { return };
+        let w = self.dtype.size_bytes();
+        let mut s = self.stats;
+        for v in b.chunks_exact(w).map(|v| value_of(self.dtype, v)) {
+            if self.is_data(v) { s.add(v) } else { s.no_data += 1 }
+        }
+        self.stats = s;
     }
 
     pub fn len_total(&self) -> usize {
         self.shape.iter().product()
     }
 
-    /// Values decoded so far.
-    pub fn len_done(&self) -> usize {
-        (self.npy.len() - self.data_start) / self.dtype.size_bytes()
-    }
-
-    /// The `.npy` file (complete once every chunk is in).
-    pub fn npy_bytes(&self) -> &[u8] {
-        &self.npy
-    }
-
-    /// Element `i` (row-major) as f64.
-    pub fn value(&self, i: usize) -> f64 {
+    /// Element `i` (row-major) as f64, when its chunk is held.
+    pub fn value(&self, i: usize) -> Option<f64> {
+        let c = self.bounds.partition_point(|&b| b <= i).checked_sub(1)?;
+        let b = self.chunks.get(c)?.as_deref()?;
         let w = self.dtype.size_bytes();
-        let b = &self.npy[self.data_start + i * w..self.data_start + (i + 1) * w];
-        let mut a = [0u8; 8];
-        a[..w].copy_from_slice(b);
-        match self.dtype {
-            DType::F32 => f32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
-            DType::F64 => f64::from_le_bytes(a),
-            DType::I8 => a[0] as i8 as f64,
-            DType::I16 => i16::from_le_bytes([a[0], a[1]]) as f64,
-            DType::I32 => i32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
-            DType::I64 => i64::from_le_bytes(a) as f64,
-            DType::U8 => a[0] as f64,
-            DType::U16 => u16::from_le_bytes([a[0], a[1]]) as f64,
-            DType::U32 => u32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
-            DType::U64 => u64::from_le_bytes(a) as f64,
-        }
+        let at = (i - self.bounds[c]) * w;
+        Some(value_of(self.dtype, &b[at..at + w]))
     }
 
     /// Not NaN, ±Inf or the fill value.
@@ -97,42 +161,83 @@ impl Decoded {
         self.volume()[axis.min(2)]
     }
 
-    /// The 2-D slice at `index` along `axis`: (width, height, values row-major). Values not decoded
-    /// yet are NaN.
-    pub fn slice(&self, axis: usize, index: usize) -> (usize, usize, Vec<f64>) {
+    /// Row-major index of element (r, c) of slice `index` along `axis`.
+    fn slice_element(&self, axis: usize, index: usize, r: usize, c: usize) -> usize {
+        let [_, d1, d2] = self.volume();
+        match axis {
+            0 => (index * d1 + r) * d2 + c,
+            1 => (r * d1 + index) * d2 + c,
+            _ => (r * d1 + c) * d2 + index,
+        }
+    }
+
+    /// Height and width of a slice along `axis`.
+    fn slice_dims(&self, axis: usize) -> (usize, usize) {
         let [d0, d1, d2] = self.volume();
-        let axis = axis.min(2);
-        let index = index.min(self.slices(axis).saturating_sub(1));
-        let (h, w) = match axis {
+        match axis.min(2) {
             0 => (d1, d2),
             1 => (d0, d2),
             _ => (d0, d1),
-        };
-        let done = self.len_done();
+        }
+    }
+
+    /// The chunks that hold slice `index` along `axis` (a slice along the first axis lies in one
+    /// or a few chunks; one along another axis crosses them all).
+    pub fn chunks_for_slice(&self, axis: usize, index: usize) -> Range<usize> {
+        let axis = axis.min(2);
+        let index = index.min(self.slices(axis).saturating_sub(1));
+        let (h, w) = self.slice_dims(axis);
+        if h * w == 0 || self.chunks.is_empty() {
+            return 0..0;
+        }
+        let first = self.slice_element(axis, index, 0, 0);
+        let last = self.slice_element(axis, index, h - 1, w - 1);
+        let chunk_of = |e: usize| self.bounds.partition_point(|&b| b <= e).saturating_sub(1);
+        chunk_of(first)..(chunk_of(last) + 1).min(self.chunks.len())
+    }
+
+    /// The 2-D slice at `index` along `axis`: (width, height, values row-major). Values whose
+    /// chunk is not held are NaN.
+    pub fn slice(&self, axis: usize, index: usize) -> (usize, usize, Vec<f64>) {
+        let axis = axis.min(2);
+        let index = index.min(self.slices(axis).saturating_sub(1));
+        let (h, w) = self.slice_dims(axis);
         let mut out = Vec::with_capacity(h * w);
         for r in 0..h {
             for c in 0..w {
-                let i = match axis {
-                    0 => (index * d1 + r) * d2 + c,
-                    1 => (r * d1 + index) * d2 + c,
-                    _ => (r * d1 + c) * d2 + index,
-                };
-                out.push(if i < done { self.value(i) } else { f64::NAN });
+                out.push(self.value(self.slice_element(axis, index, r, c)).unwrap_or(f64::NAN));
             }
         }
         (w, h, out)
     }
 
-    /// Whether slice `index` along axis 0 is fully decoded (what streaming shows first).
-    pub fn first_axis_slice_ready(&self, index: usize) -> bool {
-        let [_, d1, d2] = self.volume();
-        self.len_done() >= (index + 1) * d1 * d2
+    /// Whether every chunk of slice `index` along `axis` is held.
+    pub fn slice_ready(&self, axis: usize, index: usize) -> bool {
+        self.chunks_for_slice(axis, index).all(|c| self.has(c))
     }
 
-    /// Column `c` of a table.
+    /// Column `c` of a table (the rows held).
     pub fn column(&self, c: usize) -> Vec<f64> {
-        let cols = self.shape.get(1).copied().unwrap_or(1);
-        (0..self.len_done() / cols.max(1)).map(|r| self.value(r * cols + c)).collect()
+        let cols = self.shape.get(1).copied().unwrap_or(1).max(1);
+        (0..self.len_total() / cols).filter_map(|r| self.value(r * cols + c)).collect()
+    }
+}
+
+/// One little-endian value of `dtype` as f64.
+fn value_of(dtype: DType, b: &[u8]) -> f64 {
+    let mut a = [0u8; 8];
+    a[..b.len()].copy_from_slice(b);
+    match dtype {
+        DType::F32 => f32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+        DType::F64 => f64::from_le_bytes(a),
+        DType::I8 => a[0] as i8 as f64,
+        DType::I16 => i16::from_le_bytes([a[0], a[1]]) as f64,
+        DType::I32 => i32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+        DType::I64 => i64::from_le_bytes(a) as f64,
+        DType::U8 => a[0] as f64,
+        DType::U16 => u16::from_le_bytes([a[0], a[1]]) as f64,
+        DType::U32 => u32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+        DType::U64 => u64::from_le_bytes(a) as f64,
     }
 }
 
@@ -175,22 +280,45 @@ mod tests {
     use super::*;
     use baler_codec::data::{Array, Column, Values};
 
-    fn field(shape: Vec<usize>, dtype: DType) -> (Decoded, Dataset) {
+    /// A field of `shape` with values 0, 1, 2 … in chunks of `per_chunk` elements, and its parts.
+    fn field(shape: Vec<usize>, dtype: DType, per_chunk: usize, budget: usize) -> (Decoded, Vec<Dataset>) {
         let n: usize = shape.iter().product();
-        let values = if dtype.is_float() {
-            Values::Float((0..n).map(|i| i as f64).collect())
-        } else {
-            Values::Int((0..n).map(|i| i as i64).collect())
-        };
-        let ds = Dataset::Field(Array { dtype, shape: shape.clone(), values });
-        (Decoded::new(dtype, shape, None, None), ds)
+        let sizes: Vec<usize> = (0..n).step_by(per_chunk).map(|s| per_chunk.min(n - s)).collect();
+        let parts = sizes
+            .iter()
+            .scan(0, |start, &len| {
+                let values = (*start..*start + len).map(|i| i as f64).collect::<Vec<_>>();
+                *start += len;
+                let values = if dtype.is_float() {
+                    Values::Float(values)
+                } else {
+                    Values::Int(values.iter().map(|&v| v as i64).collect())
+                };
+                Some(Dataset::Field(Array { dtype, shape: vec![len], values }))
+            })
+            .collect();
+        (Decoded::new(dtype, shape, None, None, &sizes, budget), parts)
+    }
+
+    fn insert_all(d: &mut Decoded, parts: &[Dataset]) {
+        for (i, p) in parts.iter().enumerate() {
+            d.insert(i, p, &(0..0));
+            d.tally(i);
+        }
     }
 
     #[test]
     fn slices_along_each_axis() {
-        let (mut d, ds) = field(vec![2, 3, 4], DType::F32);
-        d.push(&ds);
-        assert_eq!(d.npy_bytes(), npy::to_npy(&ds));
+        let (mut d, parts) = field(vec![2, 3, 4], DType::F32, 12, usize::MAX);
+        insert_all(&mut d, &parts);
+        let whole = Dataset::Field(Array {
+            dtype: DType::F32,
+            shape: vec![2, 3, 4],
+            values: Values::Float((0..24).map(f64::from).collect()),
+        });
+        let mut npy_bytes = d.npy_header();
+        (0..2).for_each(|i| npy_bytes.extend_from_slice(d.chunk_bytes(i).unwrap()));
+        assert_eq!(npy_bytes, npy::to_npy(&whole));
         assert_eq!(d.slice(0, 1), (4, 3, (12..24).map(f64::from).collect()));
         assert_eq!(d.slice(1, 2), (4, 2, vec![8., 9., 10., 11., 20., 21., 22., 23.]));
         assert_eq!(d.slice(2, 3), (3, 2, vec![3., 7., 11., 15., 19., 23.]));
@@ -199,21 +327,40 @@ mod tests {
     }
 
     #[test]
-    fn partial_data_shows_as_missing_and_ranks_map_to_volumes() {
-        let (mut d, _) = field(vec![2, 2, 2], DType::I16);
-        let first = Dataset::Field(Array {
-            dtype: DType::I16,
-            shape: vec![4],
-            values: Values::Int(vec![-1, 2, 3, 4]),
-        });
-        d.push(&first);
-        assert!(d.first_axis_slice_ready(0) && !d.first_axis_slice_ready(1));
-        let (_, _, v) = d.slice(0, 1);
-        assert!(v.iter().all(|x| x.is_nan()));
-        assert_eq!(d.value(0), -1.0);
-        assert_eq!(field(vec![5], DType::F64).0.volume(), [1, 1, 5]);
-        assert_eq!(field(vec![2, 3, 4, 5], DType::F64).0.volume(), [6, 4, 5]);
-        assert_eq!(field(vec![], DType::F64).0.volume(), [1, 1, 1]);
+    fn a_frame_needs_only_its_chunks_and_missing_ones_show_as_no_data() {
+        // 10 frames of 2×3, chunks of 2 frames: frame 7 lies in chunk 3 only.
+        let (mut d, parts) = field(vec![10, 2, 3], DType::I16, 12, usize::MAX);
+        assert_eq!(d.chunks_for_slice(0, 7), 3..4);
+        assert_eq!(d.chunks_for_slice(1, 0), 0..5);
+        assert_eq!(d.chunks_for_slice(0, 99), 4..5);
+        d.insert(3, &parts[3], &(0..0));
+        assert!(d.slice_ready(0, 7) && d.slice_ready(0, 6) && !d.slice_ready(0, 8));
+        assert_eq!(d.slice(0, 7).2, (42..48).map(f64::from).collect::<Vec<_>>());
+        assert!(d.slice(0, 1).2.iter().all(|v| v.is_nan()));
+        assert_eq!(d.value(0), None);
+        assert_eq!(field(vec![5], DType::F64, 5, 0).0.volume(), [1, 1, 5]);
+        assert_eq!(field(vec![2, 3, 4, 5], DType::F64, 5, 0).0.volume(), [6, 4, 5]);
+        assert_eq!(field(vec![], DType::F64, 1, 0).0.volume(), [1, 1, 1]);
+    }
+
+    #[test]
+    fn the_budget_drops_the_least_recently_used_chunks_but_never_the_view() {
+        // Chunks of 12 f64 values = 96 bytes; a budget of 3 chunks.
+        let (mut d, parts) = field(vec![10, 2, 3], DType::F64, 12, 3 * 96);
+        for (i, part) in parts.iter().enumerate().take(3) {
+            d.insert(i, part, &(0..0));
+        }
+        d.touch(0); // chunk 1 is now the least recently used
+        d.insert(3, &parts[3], &(0..0));
+        assert!(d.has(0) && !d.has(1) && d.has(2) && d.has(3));
+        assert_eq!(d.held_bytes(), 3 * 96);
+        // A view that needs more than the budget keeps what it needs.
+        d.insert(4, &parts[4], &(0..5));
+        assert_eq!(d.held_bytes(), 4 * 96);
+        assert!(d.has(4));
+        // Inserting a chunk again does not count it twice.
+        d.insert(4, &parts[4], &(0..5));
+        assert_eq!(d.held_bytes(), 4 * 96);
     }
 
     #[test]
@@ -229,11 +376,19 @@ mod tests {
                 },
             ],
         };
-        let mut d = Decoded::new(DType::F64, vec![3, 2], Some(vec!["e".into(), "n".into()]), Some(-1e34));
-        d.push(&t);
+        let mut d = Decoded::new(
+            DType::F64,
+            vec![3, 2],
+            Some(vec!["e".into(), "n".into()]),
+            Some(-1e34),
+            &[6],
+            1 << 20,
+        );
+        d.insert(0, &t, &(0..0));
+        d.tally(0);
         assert_eq!(d.column(0), vec![1.0, -1e34, 3.0]);
         let s = RunningStats::of(&d.column(0), |v| d.is_data(v));
         assert_eq!((s.count, s.no_data, s.min, s.max), (2, 1, 1.0, 3.0));
-        assert_eq!(d.stats.count, 4);
+        assert_eq!((d.stats.count, d.stats.no_data), (4, 2));
     }
 }

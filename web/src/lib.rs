@@ -12,9 +12,13 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod decode;
 #[cfg(target_arch = "wasm32")]
+mod describe;
+#[cfg(target_arch = "wasm32")]
 mod dom;
 #[cfg(target_arch = "wasm32")]
 mod render;
+#[cfg(target_arch = "wasm32")]
+pub mod source;
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

@@ -16,11 +16,14 @@ pub struct ViewState {
     pub cmap: Colormap,
     /// Fixed colour range; None = the data's range.
     pub range: Option<(f64, f64)>,
+    /// Fetch only the chunks the view needs, whatever the archive's size (by default only large
+    /// archives are read so; small ones are read and checked whole).
+    pub lazy: bool,
 }
 
 impl Default for ViewState {
     fn default() -> Self {
-        Self { src: None, model: None, axis: 0, frame: 0, cmap: Colormap::Viridis, range: None }
+        Self { src: None, model: None, axis: 0, frame: 0, cmap: Colormap::Viridis, range: None, lazy: false }
     }
 }
 
@@ -36,6 +39,7 @@ impl ViewState {
                 "model" if !value.is_empty() => s.model = Some(value),
                 "axis" => s.axis = value.parse().unwrap_or(0).min(2),
                 "frame" => s.frame = value.parse().unwrap_or(0),
+                "lazy" => s.lazy = value == "1",
                 "cmap" => s.cmap = Colormap::from_name(&value).unwrap_or(Colormap::Viridis),
                 "range" => {
                     s.range = value.split_once(',').and_then(|(a, b)| {
@@ -69,6 +73,9 @@ impl ViewState {
         }
         if let Some((lo, hi)) = self.range {
             parts.push(format!("range={lo},{hi}"));
+        }
+        if self.lazy {
+            parts.push("lazy=1".into());
         }
         format!("#{}", parts.join("&"))
     }
@@ -122,9 +129,10 @@ mod tests {
             frame: 17,
             cmap: Colormap::CoolWarm,
             range: Some((-0.5, 1.25)),
+            lazy: true,
         };
         let h = s.to_hash();
-        assert!(!h[1..].contains('#') && h.matches('&').count() == 5, "{h}");
+        assert!(!h[1..].contains('#') && h.matches('&').count() == 6, "{h}");
         assert_eq!(ViewState::parse(&h), s);
         assert_eq!(ViewState::default().to_hash(), "#");
     }

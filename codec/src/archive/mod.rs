@@ -6,7 +6,7 @@ use crate::error::{CodecError, Result, corrupt};
 use crate::format::chunk::{ChunkHeader, ChunkReader, Exception};
 pub use crate::format::chunk::{MAX_CHUNK_ELEMENTS, MAX_CHUNK_RAW_BYTES};
 pub use crate::format::chunk_index::ChunkEntry;
-use crate::format::container::{SectionKind, read_sections};
+use crate::format::container::{Section, SectionKind, read_sections};
 use crate::format::metadata::{Metadata, ModelUse, hex};
 use crate::hash::HashKind;
 use crate::layout::{ChunkDims, lattice};
@@ -17,8 +17,10 @@ use crate::predictor::autoencoder::NetworkTiles;
 use crate::predictor::{DecodeInput, Predictor, Reconstruction, StreamInfo};
 use streams::{StreamParams, check_streams};
 
+mod head;
 mod output;
 mod streams;
+pub use head::{HeadLen, head_len};
 pub use output::StreamCheck;
 
 /// Bytes per section kind, for `info`.
@@ -56,6 +58,8 @@ pub struct Archive<'a> {
     stream_params: Vec<StreamParams>,
     /// What the chunk predictors are built with.
     stream_info: StreamInfo,
+    /// Length of the whole file (0 for an archive without chunks).
+    file_len: u64,
 }
 
 /// The decoder network in words, for `info`.
@@ -148,7 +152,38 @@ impl<'a> Archive<'a> {
 
     fn open_inner(bytes: &'a [u8], external_model: Option<&[u8]>, need_model: bool) -> Result<Self> {
         let sections = read_sections(bytes)?;
+        let version = crate::format::container::version_of(bytes);
         let mut iter = sections.iter().peekable();
+        let mut archive = Self::from_head_sections(&mut iter, version, external_model, need_model)?;
+        let n = archive.chunks.len();
+        let mut chunk_payloads = Vec::with_capacity(n);
+        for (i, e) in archive.chunks.iter().enumerate() {
+            let s = iter.next().ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
+            if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
+                return corrupt(format!("chunk {i} is not where the index says"));
+            }
+            archive.sizes.chunks += s.total_len() as u64;
+            chunk_payloads.push(s.payload);
+        }
+        if let Some(s) = iter.next() {
+            return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
+        }
+        archive.chunk_payloads = chunk_payloads;
+        archive.file_len = bytes.len() as u64;
+        Ok(archive)
+    }
+
+    /// Metadata, model and chunk index from the first sections of a container (`version`); the
+    /// iterator is left at the first chunk section.
+    fn from_head_sections<'s>(
+        iter: &mut std::iter::Peekable<impl Iterator<Item = &'s Section<'a>>>,
+        version: u16,
+        external_model: Option<&[u8]>,
+        need_model: bool,
+    ) -> Result<Self>
+    where
+        'a: 's,
+    {
         let meta_sec = match iter.next() {
             Some(s) if s.kind == SectionKind::Metadata => s,
             _ => return corrupt("the first section is not the metadata"),
@@ -189,7 +224,6 @@ impl<'a> Archive<'a> {
                 Some(p)
             }
         };
-        let version = crate::format::container::version_of(bytes);
         let mut archive = Self::without_chunks(meta, decoder_payload, version)?;
         archive.sizes = sizes;
 
@@ -198,22 +232,7 @@ impl<'a> Archive<'a> {
             _ => return corrupt("chunk index missing"),
         };
         archive.sizes.chunk_index = index.total_len() as u64;
-        let chunks = crate::format::chunk_index::read_index(index.payload, archive.lattice)?;
-        let n = chunks.len();
-        let mut chunk_payloads = Vec::with_capacity(n);
-        for (i, e) in chunks.iter().enumerate() {
-            let s = iter.next().ok_or_else(|| CodecError::Truncated(format!("chunk {i} of {n} missing")))?;
-            if s.kind != SectionKind::Chunk || s.offset as u64 != e.offset {
-                return corrupt(format!("chunk {i} is not where the index says"));
-            }
-            archive.sizes.chunks += s.total_len() as u64;
-            chunk_payloads.push(s.payload);
-        }
-        if let Some(s) = iter.next() {
-            return corrupt(format!("unexpected {} section after the chunks", s.kind.name()));
-        }
-        archive.chunks = chunks;
-        archive.chunk_payloads = chunk_payloads;
+        archive.chunks = crate::format::chunk_index::read_index(index.payload, archive.lattice)?;
         Ok(archive)
     }
 
@@ -266,6 +285,7 @@ impl<'a> Archive<'a> {
             lattice,
             stream_params,
             stream_info,
+            file_len: 0,
         })
     }
 

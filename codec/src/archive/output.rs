@@ -35,6 +35,14 @@ impl Archive<'_> {
         self.wrap(out, self.lattice[0], self.meta.shape.iter().map(|&d| d as usize).collect())
     }
 
+    /// A decoded chunk's values, as a dataset of its rows (a field flattened to 1-d); unlike
+    /// [`StreamCheck::accept`] in any order, and no hash is checked.
+    pub fn chunk_values(&self, c: &DecodedChunk) -> Result<Dataset> {
+        let mut out = self.empty_streams();
+        self.push_chunk_values(c, &mut out)?;
+        self.wrap(out, c.dims[0], vec![c.len()])
+    }
+
     pub(super) fn empty_streams(&self) -> Vec<Values> {
         self.stream_params
             .iter()
@@ -161,9 +169,7 @@ impl StreamCheck {
             return corrupt("chunks out of order");
         }
         self.next_row += c.dims[0];
-        let mut out = archive.empty_streams();
-        archive.push_chunk_values(c, &mut out)?;
-        let part = archive.wrap(out, c.dims[0], vec![c.len()])?;
+        let part = archive.chunk_values(c)?;
         self.hasher.update(&part);
         Ok(part)
     }

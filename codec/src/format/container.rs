@@ -13,8 +13,9 @@ pub const MAGIC: &[u8; 8] = b"BALER\r\n\x1a";
 /// Model files: the same container with their own magic.
 pub const MODEL_MAGIC: &[u8; 8] = b"BALERMOD";
 pub const FORMAT_VERSION: u16 = 4;
-const HEADER_LEN: usize = 12;
-pub(crate) const SECTION_HEADER_LEN: usize = 16;
+/// Magic, version and flags.
+pub const HEADER_LEN: usize = 12;
+pub const SECTION_HEADER_LEN: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -159,6 +160,27 @@ pub fn read_sections(bytes: &[u8]) -> Result<Vec<Section<'_>>> {
 
 /// [`read_sections`] for a container of another file type.
 pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<Vec<Section<'a>>> {
+    check_header(bytes, magic)?;
+    let mut sections = Vec::new();
+    let mut pos = HEADER_LEN;
+    loop {
+        let s = read_section(&bytes[pos..], pos as u64)?;
+        pos += s.total_len();
+        if s.kind == SectionKind::End {
+            if !s.payload.is_empty() {
+                return corrupt("end section is not empty");
+            }
+            if pos != bytes.len() {
+                return corrupt(format!("{} unexpected bytes after the end section", bytes.len() - pos));
+            }
+            return Ok(sections);
+        }
+        sections.push(s);
+    }
+}
+
+/// Checks magic, version and flags: the 12 bytes every container starts with.
+pub fn check_header(bytes: &[u8], magic: &[u8; 8]) -> Result<()> {
     if bytes.len() < magic.len() || &bytes[..magic.len()] != magic {
         return Err(CodecError::NotAnArchive);
     }
@@ -176,47 +198,43 @@ pub fn read_sections_with_magic<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<
     if flags != 0 {
         return corrupt(format!("unknown header flags {flags:#06x}"));
     }
-    let mut sections = Vec::new();
-    let mut pos = HEADER_LEN;
-    loop {
-        let remaining = bytes.len() - pos;
-        if remaining < SECTION_HEADER_LEN {
-            return Err(CodecError::Truncated(format!(
-                "section header at byte {pos} is incomplete ({remaining} of {SECTION_HEADER_LEN} bytes)"
-            )));
-        }
-        let h = &bytes[pos..pos + SECTION_HEADER_LEN];
-        let kind = SectionKind::from_u8(h[0])
-            .ok_or_else(|| CodecError::Corrupt(format!("unknown section kind {} at byte {pos}", h[0])))?;
-        if h[1..4] != [0, 0, 0] {
-            return corrupt(format!("reserved bytes of the section at byte {pos} are not zero"));
-        }
-        let len = u64::from_le_bytes(h[4..12].try_into().expect("8 bytes"));
-        let crc = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes"));
-        let start = pos + SECTION_HEADER_LEN;
-        let available = (bytes.len() - start) as u64;
-        if len > available {
-            return Err(CodecError::Truncated(format!(
-                "{} section at byte {pos} declares {len} bytes, only {available} remain",
-                kind.name()
-            )));
-        }
-        let payload = &bytes[start..start + len as usize];
-        if section_crc(&h[..12], payload) != crc {
-            return corrupt(format!("checksum mismatch in the {} section at byte {pos}", kind.name()));
-        }
-        pos = start + len as usize;
-        if kind == SectionKind::End {
-            if len != 0 {
-                return corrupt("end section is not empty");
-            }
-            if pos != bytes.len() {
-                return corrupt(format!("{} unexpected bytes after the end section", bytes.len() - pos));
-            }
-            return Ok(sections);
-        }
-        sections.push(Section { kind, offset: pos - len as usize - SECTION_HEADER_LEN, payload });
+    Ok(())
+}
+
+/// A section's kind and payload length, from its 16-byte header at byte `at` of the file
+/// (nothing checked but the kind and the reserved bytes: the checksum needs the payload).
+pub fn peek_section(header: &[u8], at: u64) -> Result<(SectionKind, u64)> {
+    if header.len() < SECTION_HEADER_LEN {
+        return Err(CodecError::Truncated(format!(
+            "section header at byte {at} is incomplete ({} of {SECTION_HEADER_LEN} bytes)",
+            header.len()
+        )));
     }
+    let kind = SectionKind::from_u8(header[0])
+        .ok_or_else(|| CodecError::Corrupt(format!("unknown section kind {} at byte {at}", header[0])))?;
+    if header[1..4] != [0, 0, 0] {
+        return corrupt(format!("reserved bytes of the section at byte {at} are not zero"));
+    }
+    Ok((kind, u64::from_le_bytes(header[4..12].try_into().expect("8 bytes"))))
+}
+
+/// The section that starts `bytes` (byte `at` of the file, for messages and its offset), its
+/// checksum checked; bytes after it are left alone.
+pub fn read_section(bytes: &[u8], at: u64) -> Result<Section<'_>> {
+    let (kind, len) = peek_section(bytes, at)?;
+    let crc = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
+    let available = (bytes.len() - SECTION_HEADER_LEN) as u64;
+    if len > available {
+        return Err(CodecError::Truncated(format!(
+            "{} section at byte {at} declares {len} bytes, only {available} remain",
+            kind.name()
+        )));
+    }
+    let payload = &bytes[SECTION_HEADER_LEN..SECTION_HEADER_LEN + len as usize];
+    if section_crc(&bytes[..12], payload) != crc {
+        return corrupt(format!("checksum mismatch in the {} section at byte {at}", kind.name()));
+    }
+    Ok(Section { kind, offset: at as usize, payload })
 }
 
 #[cfg(test)]

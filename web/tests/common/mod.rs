@@ -1,7 +1,9 @@
 //! Shared by the wasm test binaries: the golden archives and a CPU reference decode.
 
-use baler_codec::{Archive, npy};
-use baler_web::decode::{DecodeSummary, decode_into, empty_output};
+use std::rc::Rc;
+
+use baler_codec::{Archive, HeadLen, npy};
+use baler_web::decode::{DecodeSummary, decode_in_order, empty_output};
 
 pub const GOLDEN: [(&str, &[u8]); 10] = [
     ("pattern_autoencoder", include_bytes!("../../../tests/golden/pattern_autoencoder_rel1e-3.baler")),
@@ -21,20 +23,43 @@ pub fn reference_npy(bytes: &[u8]) -> Vec<u8> {
     npy::to_npy(&baler_codec::decode(bytes, None).expect("reference decode"))
 }
 
-/// Decodes through the viewer's streaming path; returns its `.npy` bytes and what ran.
+/// Decodes through the viewer's path: the head alone opens the archive, then each chunk's section
+/// is decoded from its own bytes, in order, into the viewer's chunk store; returns the `.npy`
+/// bytes that its download saves, and what ran.
 pub async fn viewer_decode(
     bytes: &[u8],
     gpu: Option<&baler_codec::network::gpu::GpuDecoder>,
 ) -> Result<(Vec<u8>, DecodeSummary), baler_codec::CodecError> {
-    let archive = Archive::open(bytes, None)?;
-    let mut out = empty_output(&archive);
+    let len = bytes.len() as u64;
+    let head = match baler_codec::head_len(&bytes[..bytes.len().min(64)], len)? {
+        HeadLen::Complete(n) => n,
+        HeadLen::AtLeast(_) => match baler_codec::head_len(bytes, len)? {
+            HeadLen::Complete(n) => n,
+            HeadLen::AtLeast(n) => panic!("the whole file is not enough: {n}"),
+        },
+    };
+    let archive = Archive::open_head(&bytes[..head as usize], len, None)?;
+    let mut out = empty_output(&archive, usize::MAX);
     let mut calls = 0;
-    let summary = decode_into(&archive, gpu, &mut out, |_, done, total| {
-        calls += 1;
-        assert!(done <= total);
-        true
-    })
+    let summary = decode_in_order(
+        &archive,
+        gpu,
+        |i| {
+            let r = archive.chunk_section_range(i).expect("a chunk");
+            std::future::ready(Ok(Rc::new(bytes[r.start as usize..r.end as usize].to_vec())))
+        },
+        |i, part| {
+            assert_eq!(i, calls);
+            calls += 1;
+            out.insert(i, part, &(0..0));
+            true
+        },
+    )
     .await?;
     assert_eq!(calls, archive.chunk_count());
-    Ok((out.npy_bytes().to_vec(), summary))
+    let mut npy = out.npy_header();
+    for i in 0..out.chunk_count() {
+        npy.extend_from_slice(out.chunk_bytes(i).expect("every chunk held"));
+    }
+    Ok((npy, summary))
 }

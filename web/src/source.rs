@@ -1,0 +1,270 @@
+//! Where an archive's bytes come from, read a range at a time: a link read with HTTP Range
+//! requests (or whole, when the server ignores Range), a local file read with `Blob.slice`, or
+//! bytes already in memory. Every byte that crosses the network is counted.
+
+use std::cell::Cell;
+use std::ops::Range;
+
+use baler_codec::{HeadLen, head_len};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// What the first request asks for: most heads (metadata and chunk index, without a model) fit.
+pub const PROBE_BYTES: u64 = 64 * 1024;
+
+thread_local! {
+    static FETCHED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Bytes received from the network since the page loaded (for `body[data-fetched]`).
+pub fn fetched_bytes() -> u64 {
+    FETCHED.with(Cell::get)
+}
+
+pub enum Source {
+    /// A server that answers Range requests; `prefix` holds the file's first bytes.
+    Ranged { url: String, len: u64, prefix: Vec<u8> },
+    /// A local file.
+    File { file: web_sys::File },
+    /// The whole file (a server that ignored Range, or a small file).
+    Whole(Vec<u8>),
+}
+
+impl Source {
+    /// Opens a link: asks for the first [`PROBE_BYTES`]; a server that sends the whole file
+    /// instead is read to the end, with `progress(bytes so far, Content-Length)`.
+    pub async fn open_url(url: &str, progress: impl Fn(u64, Option<u64>)) -> Result<Self, String> {
+        let resp = request(url, Some(0..PROBE_BYTES)).await?;
+        if resp.status() == 206 {
+            let total = resp
+                .headers()
+                .get("content-range")
+                .ok()
+                .flatten()
+                .and_then(|v| v.rsplit_once('/').and_then(|(_, t)| t.trim().parse::<u64>().ok()));
+            let prefix = read_body(url, &resp, None, &progress).await?;
+            // Without the file's length (a server that hides Content-Range from scripts), the
+            // rest cannot be addressed: read it whole.
+            if let Some(len) = total.filter(|&len| len >= prefix.len() as u64) {
+                return Ok(Self::Ranged { url: url.to_string(), len, prefix });
+            }
+            let resp = request(url, None).await?;
+            return Ok(Self::Whole(read_body(url, &resp, None, &progress).await?));
+        }
+        let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok());
+        Ok(Self::Whole(read_body(url, &resp, total, &progress).await?))
+    }
+
+    pub fn file(file: web_sys::File) -> Self {
+        Self::File { file }
+    }
+
+    /// Whether parts of the file are read on demand (else it is all in memory).
+    pub fn is_ranged(&self) -> bool {
+        !matches!(self, Self::Whole(_))
+    }
+
+    /// How the file is read, in words.
+    pub fn how(&self) -> &'static str {
+        match self {
+            Self::Ranged { .. } => "HTTP Range requests: the head, then only the chunks needed",
+            Self::File { .. } => "a local file, read in parts",
+            Self::Whole(_) => "the whole archive: the server ignores Range requests",
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Ranged { len, .. } => *len,
+            Self::File { file } => file.size() as u64,
+            Self::Whole(b) => b.len() as u64,
+        }
+    }
+
+    /// Bytes `range` of the file (clamped to its length).
+    pub async fn read(&self, range: Range<u64>) -> Result<Vec<u8>, String> {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        match self {
+            Self::Whole(b) => Ok(b[start as usize..end as usize].to_vec()),
+            Self::Ranged { url, prefix, .. } => {
+                // What the first request already brought is not asked for again.
+                let have = (prefix.len() as u64).clamp(start, end);
+                let mut out = prefix.get(start as usize..have as usize).unwrap_or_default().to_vec();
+                if have < end {
+                    let resp = request(url, Some(have..end)).await?;
+                    if resp.status() != 206 {
+                        return Err(format!(
+                            "{url}: asked for bytes {have}–{end}, the server answered HTTP {} instead of a part",
+                            resp.status()
+                        ));
+                    }
+                    let part = read_body(url, &resp, None, &|_, _| {}).await?;
+                    if part.len() as u64 != end - have {
+                        return Err(format!(
+                            "{url}: asked for {} bytes at {have}, the server sent {}",
+                            end - have,
+                            part.len()
+                        ));
+                    }
+                    out.extend_from_slice(&part);
+                }
+                Ok(out)
+            }
+            Self::File { file } => {
+                let blob = file
+                    .slice_with_f64_and_f64(start as f64, end as f64)
+                    .map_err(|e| format!("could not read {}: {}", file.name(), js_error(&e)))?;
+                let buf = JsFuture::from(blob.array_buffer())
+                    .await
+                    .map_err(|e| format!("could not read {}: {}", file.name(), js_error(&e)))?;
+                Ok(js_sys::Uint8Array::new(&buf).to_vec())
+            }
+        }
+    }
+
+    /// The archive's head (header, metadata, model, chunk index), read in as few requests as its
+    /// own lengths allow; a length the file cannot hold is refused before anything is read for it.
+    pub async fn head(&self) -> Result<Vec<u8>, String> {
+        let len = self.len();
+        let mut head = match self {
+            Self::File { .. } => self.read(0..PROBE_BYTES).await?,
+            Self::Ranged { prefix, .. } => prefix.clone(),
+            Self::Whole(b) => b[..(PROBE_BYTES.min(len)) as usize].to_vec(),
+        };
+        loop {
+            match head_len(&head, len).map_err(|e| e.to_string())? {
+                HeadLen::Complete(n) => {
+                    head.truncate(n as usize);
+                    return Ok(head);
+                }
+                HeadLen::AtLeast(n) => {
+                    // A little more than asked: the next section header usually comes with it.
+                    let want = (n + 4096).min(len);
+                    let more = self.read(head.len() as u64..want).await?;
+                    if more.is_empty() {
+                        return Err("the archive ends inside its head".into());
+                    }
+                    head.extend_from_slice(&more);
+                }
+            }
+        }
+    }
+}
+
+/// GET `url`, with a Range header for `range` when given.
+async fn request(url: &str, range: Option<Range<u64>>) -> Result<web_sys::Response, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    if let Some(r) = &range {
+        let headers = web_sys::Headers::new().map_err(|e| js_error(&e))?;
+        headers
+            .set("Range", &format!("bytes={}-{}", r.start, r.end.max(r.start + 1) - 1))
+            .map_err(|e| js_error(&e))?;
+        init.set_headers(&headers);
+    }
+    let resp = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| {
+        format!(
+            "could not fetch {url}: the request failed (offline, blocked by CORS — the server must \
+             allow cross-origin requests — or no server answered): {}",
+            js_error(&e)
+        )
+    })?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "fetch returned no response")?;
+    // 416: a range past the end of an empty file; it is read whole instead.
+    if range.is_some() && resp.status() == 416 {
+        return Box::pin(request(url, None)).await;
+    }
+    if !resp.ok() {
+        return Err(format!("could not fetch {url}: HTTP {} {}", resp.status(), resp.status_text()));
+    }
+    Ok(resp)
+}
+
+/// Reads a response body as it arrives, counting it; `progress(bytes so far, total)` after each
+/// part. A Content-Length is the server's claim and wasm memory never shrinks: the rest of it is
+/// reserved only once the data received has justified half of it.
+async fn read_body(
+    url: &str,
+    resp: &web_sys::Response,
+    total: Option<u64>,
+    progress: &impl Fn(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
+    let Some(body) = resp.body() else { return Ok(Vec::new()) };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    loop {
+        let part: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("could not read {url}: {}", js_error(&e)))?
+            .unchecked_into();
+        if part.get_done().unwrap_or(true) {
+            break;
+        }
+        let chunk = js_sys::Uint8Array::new(&part.get_value());
+        if let Some(t) = total.map(|t| t as usize)
+            && bytes.capacity() < t
+            && bytes.len() >= t / 2
+        {
+            bytes.reserve_exact(t - bytes.len());
+        }
+        let at = bytes.len();
+        bytes.resize(at + chunk.length() as usize, 0);
+        chunk.copy_to(&mut bytes[at..]);
+        FETCHED.with(|f| f.set(f.get() + chunk.length() as u64));
+        progress(bytes.len() as u64, total);
+    }
+    Ok(bytes)
+}
+
+pub fn js_error(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// The whole of `url` (a model file), read as it arrives with `progress`.
+pub async fn fetch_whole(url: &str, progress: impl Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+    let resp = request(url, None).await?;
+    let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok());
+    read_body(url, &resp, total, &progress).await
+}
+
+/// Chunk sections already fetched, kept up to a budget (oldest dropped first), so that decoding
+/// a chunk again (the `.npy` download after browsing) does not fetch it again.
+pub struct SectionCache {
+    map: std::collections::HashMap<usize, std::rc::Rc<Vec<u8>>>,
+    order: std::collections::VecDeque<usize>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl SectionCache {
+    pub fn new(budget: usize) -> Self {
+        Self { map: Default::default(), order: Default::default(), bytes: 0, budget }
+    }
+
+    pub fn get(&self, i: usize) -> Option<std::rc::Rc<Vec<u8>>> {
+        self.map.get(&i).cloned()
+    }
+
+    pub fn put(&mut self, i: usize, section: std::rc::Rc<Vec<u8>>) {
+        if section.len() > self.budget || self.map.contains_key(&i) {
+            return;
+        }
+        self.bytes += section.len();
+        self.map.insert(i, section);
+        self.order.push_back(i);
+        while self.bytes > self.budget
+            && let Some(old) = self.order.pop_front()
+        {
+            if let Some(s) = self.map.remove(&old) {
+                self.bytes -= s.len();
+            }
+        }
+    }
+}
