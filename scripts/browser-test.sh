@@ -88,6 +88,9 @@ if [ $archives_only -eq 0 ] && [ $build -eq 1 ]; then
 fi
 if [ $archives_only -eq 0 ]; then
   [ -f dist/index.html ] || { echo "browser-test: dist/index.html is missing (trunk build)" >&2; exit 1; }
+  # The viewer is built with WebAssembly SIMD (.cargo/config.toml); its feature section says so.
+  features=$(wasm-opt dist/*.wasm --detect-features --print-features -o /dev/null 2>/dev/null || true)
+  [[ "$features" == *"--enable-simd"* ]] || { echo "browser-test: dist/*.wasm is not a SIMD128 build" >&2; exit 1; }
 fi
 
 # ---- archives and what the native decoder makes of them

@@ -277,6 +277,14 @@ async function openArchive(page, src, timeout = timeoutMs) {
 async function runTest(name, shot, body) {
   const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   await ctx.addInitScript(blankMonitor);
+  // Main-thread tasks over 50 ms (printed, not asserted: this machine is shared).
+  await ctx.addInitScript(() => {
+    window.__longTasks = [];
+    try {
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(Math.round(e.duration))))
+        .observe({ type: 'longtask', buffered: true });
+    } catch {}
+  });
   const page = await ctx.newPage();
   const log = [];
   page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
@@ -336,6 +344,11 @@ for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('
     else if (mode === 'cpu' && !path.startsWith('CPU')) failures.push(`#decode-path "${path}" does not start with "CPU"`);
     else if (mode === 'webgpu' && network && !path.startsWith('WebGPU'))
       failures.push(`#decode-path "${path}" does not start with "WebGPU" (archive has network tiles)`);
+
+    // Decoding runs in workers, except a decoder network on WebGPU (on the page).
+    const engine = await page.evaluate(() => document.body.dataset.engine);
+    const onPage = mode === 'webgpu' && network;
+    if (onPage ? engine !== 'page' : !/^workers:\d+$/.test(engine || '')) failures.push(`data-engine "${engine}"`);
 
     const gpu = await page.evaluate(() => document.body.dataset.gpu);
     const wantGpu = mode === 'webgpu' ? 'available' : 'unavailable';
@@ -492,7 +505,10 @@ if (big) {
     await goToFrame(page, big.frames - 1);
     const label = await text(page, '#frame-label');
     const far = (await fetchedNow(page)) - first;
-    console.log(`# ${mode} large: the last frame fetched ${far} bytes more`);
+    const longTasks = await page.evaluate(() => window.__longTasks);
+    const engine = await page.evaluate(() => document.body.dataset.engine);
+    console.log(`# ${mode} large: the last frame fetched ${far} bytes more; decoded by ${engine}; main-thread tasks over 50 ms: [${longTasks.join(', ')}]`);
+    if (!/^workers:/.test(engine || '')) failures.push(`data-engine "${engine}": not decoded in workers`);
     if (label !== `frame ${big.frames} of ${big.frames}`) failures.push(`#frame-label "${label}"`);
     if (!(far > 0 && far < 0.05 * size)) failures.push(`the last frame fetched ${far} bytes`);
     const held = Number(await page.evaluate(() => document.body.dataset.held));

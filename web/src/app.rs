@@ -21,13 +21,14 @@ use web_sys::{Event, HtmlButtonElement, HtmlInputElement, HtmlProgressElement, H
 
 use crate::colormap::Colormap;
 use crate::colormap::color_range;
-use crate::decode::{DecodeSummary, decode_in_order, decode_section, empty_output, now_ms};
+use crate::decode::{DecodeSummary, Engine, decode_in_order, empty_output, now_ms};
 use crate::decoded::Decoded;
 use crate::describe::describe;
 use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
 use crate::source::{SectionCache, Source, fetch_whole, fetched_bytes, js_error};
 use crate::state::ViewState;
+use crate::worker::Pool;
 
 /// Archives up to this size are read whole and checked at once; larger ones chunk by chunk.
 const WHOLE_UP_TO_BYTES: u64 = 32 << 20;
@@ -52,7 +53,8 @@ struct Loaded {
     lazy: bool,
     /// The content hash has been checked (every chunk decoded in order).
     verified: bool,
-    gpu: Option<Rc<GpuDecoder>>,
+    /// Where its chunks are decoded.
+    engine: Engine,
     /// Why the GPU was given up, if it failed.
     gpu_note: String,
     summary: DecodeSummary,
@@ -75,6 +77,8 @@ struct App {
     /// When the current load began (performance.now).
     load_started_ms: f64,
     gpu: Gpu,
+    /// The decoding workers, started with the first archive (None where they cannot run).
+    pool: Option<Option<Rc<Pool>>>,
     play_timer: Option<i32>,
 }
 
@@ -89,6 +93,7 @@ thread_local! {
         busy: false,
         load_started_ms: 0.0,
         gpu: Gpu::NotChecked,
+        pool: None,
         play_timer: None,
     });
 }
@@ -235,7 +240,6 @@ async fn open_source(name: String, source: Rc<Source>, generation: u32) {
             return;
         }
     };
-    drop(head);
     describe(&name, &archive, source.len(), model.as_ref().map(|m| m.len()));
     let table = archive.meta.table;
     show("viewer", true);
@@ -245,11 +249,32 @@ async fn open_source(name: String, source: Rc<Source>, generation: u32) {
     dom::set_body_data("state", "decoding");
     set_text("stat-hash", "(verifying …)");
 
+    // A decoder network goes to the GPU where there is one, on this thread; everything else to
+    // the workers, each with the archive opened from the same head.
     let device = detect_gpu().await;
-    let gpu = match (&archive.decoder, device) {
-        (Some(dec), Some(device)) => Some(Rc::new(GpuDecoder::new(&device, dec))),
-        _ => None,
+    let engine = match (&archive.decoder, device) {
+        (Some(dec), Some(device)) => Engine::Here(Some(Rc::new(GpuDecoder::new(&device, dec)))),
+        _ => match workers().await {
+            Some(pool) => {
+                match pool.open(&head, source.len(), model.as_deref().map(|m| m.as_slice())).await {
+                    Ok(()) => Engine::Workers(pool),
+                    Err(e) => {
+                        web_sys::console::warn_1(&format!("workers could not open the archive: {e}").into());
+                        Engine::Here(None)
+                    }
+                }
+            }
+            None => Engine::Here(None),
+        },
     };
+    drop(head);
+    dom::set_body_data(
+        "engine",
+        &match &engine {
+            Engine::Workers(p) => format!("workers:{}", p.len()),
+            Engine::Here(_) => "page".into(),
+        },
+    );
     // Tables are read whole: their histograms need every row.
     let lazy = !table
         && (with_app(|a| a.view.lazy)
@@ -269,7 +294,7 @@ async fn open_source(name: String, source: Rc<Source>, generation: u32) {
             sections: SectionCache::new(SECTION_BUDGET),
             lazy,
             verified: false,
-            gpu,
+            engine,
             gpu_note: String::new(),
             summary: DecodeSummary::default(),
             opened_ms,
@@ -312,12 +337,25 @@ async fn section(generation: u32, i: usize) -> Result<Rc<Vec<u8>>, String> {
     Ok(bytes)
 }
 
-/// The loaded archive and its GPU decoder, if `generation` is still the current load.
-fn current(generation: u32) -> Option<(Rc<Archive<'static>>, Option<Rc<GpuDecoder>>)> {
+/// The loaded archive and where it decodes, if `generation` is still the current load.
+fn current(generation: u32) -> Option<(Rc<Archive<'static>>, Engine)> {
     with_app(|a| {
         let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
-        Some((l.archive.clone(), l.gpu.clone()))
+        Some((l.archive.clone(), l.engine.clone()))
     })
+}
+
+/// The decoding workers: one per core the browser reports (2 to 8), started once.
+async fn workers() -> Option<Rc<Pool>> {
+    if let Some(known) = with_app(|a| a.pool.clone()) {
+        return known;
+    }
+    let cores = web_sys::window().map_or(2.0, |w| w.navigator().hardware_concurrency());
+    let pool = Pool::start((cores as usize).clamp(2, 8)).await.map(Rc::new);
+    if pool.is_none() {
+        web_sys::console::warn_1(&"decoding workers could not start: decoding on the page".into());
+    }
+    with_app(|a| a.pool.get_or_insert(pool).clone())
 }
 
 /// A GPU failure is not the archive's fault: the GPU is given up for this archive, with the
@@ -325,7 +363,7 @@ fn current(generation: u32) -> Option<(Rc<Archive<'static>>, Option<Rc<GpuDecode
 fn give_up_gpu(generation: u32, error: &str) {
     with_app(|a| {
         if let Some(l) = a.loaded.as_mut().filter(|_| a.generation == generation) {
-            l.gpu = None;
+            l.engine = Engine::Here(None);
             l.gpu_note = format!(" (WebGPU failed: {error}; decoded on the CPU)");
         }
     });
@@ -335,7 +373,7 @@ fn give_up_gpu(generation: u32, error: &str) {
 /// chunk goes into the store (a lazy archive's budget still applies). With `download`, the
 /// `.npy` is saved from the chunks as they come. Then the view and the statistics are shown.
 async fn decode_whole(generation: u32, download: bool) {
-    let Some((archive, gpu)) = current(generation) else { return };
+    let Some((archive, engine)) = current(generation) else { return };
     with_app(|a| {
         a.busy = true;
         if let Some(d) = a.decoded.as_mut() {
@@ -351,9 +389,9 @@ async fn decode_whole(generation: u32, download: bool) {
     let total = archive.chunk_count();
     let result = decode_in_order(
         &archive,
-        gpu.as_deref(),
+        &engine,
         |i| section(generation, i),
-        |i, part| {
+        |i, out| {
             if !is_current(generation) {
                 return false;
             }
@@ -363,8 +401,8 @@ async fn decode_whole(generation: u32, download: bool) {
             let view = with_app(|a| {
                 let keep = a.decoded.as_ref().map_or(0..0, |d| d.chunks_for_slice(a.view.axis, a.view.frame));
                 let d = a.decoded.as_mut()?;
-                d.insert(i, part, &keep);
-                d.tally(i);
+                d.stats.merge(&out.stats);
+                d.insert(i, out.npy, &keep);
                 if let Some(p) = parts.as_mut() {
                     p.push(js_sys::Uint8Array::from(d.chunk_bytes(i).unwrap_or_default()));
                 }
@@ -398,7 +436,7 @@ async fn decode_whole(generation: u32, download: bool) {
             }
             finish(generation);
         }
-        Err(CodecError::Backend(e)) if gpu.is_some() => {
+        Err(CodecError::Backend(e)) if matches!(engine, Engine::Here(Some(_))) => {
             give_up_gpu(generation, &e);
             Box::pin(decode_whole(generation, download)).await;
         }
@@ -455,27 +493,26 @@ fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
 async fn load_view(generation: u32) {
     dom::set_body_data("state", "decoding");
     while let Some((i, view)) = with_app(|a| next_wanted(a).filter(|_| a.generation == generation)) {
-        let Some((archive, gpu)) = current(generation) else { return };
+        let Some((archive, engine)) = current(generation) else { return };
         set_text("progress-text", &format!("fetching chunk {} of {}", i + 1, archive.chunk_count()));
         let start = now_ms();
+        let on_gpu = matches!(engine, Engine::Here(Some(_)));
         let decoded = match section(generation, i).await {
-            Ok(s) => decode_section(&archive, i, &s, gpu.as_deref()).await.map_err(|e| (e, gpu.is_some())),
+            Ok(s) => engine.decode(&archive, i, s).await.map_err(|e| (e, on_gpu)),
             Err(e) => Err((CodecError::Input(e), false)),
         };
-        let part =
-            decoded.and_then(|(c, tiles)| Ok((archive.chunk_values(&c).map_err(|e| (e, false))?, tiles)));
         if !is_current(generation) {
             return;
         }
-        match part {
-            Ok((part, tiles)) => {
+        match decoded {
+            Ok(out) => {
                 let shown = with_app(|a| {
                     let l = a.loaded.as_mut()?;
-                    l.summary.network_tiles += tiles;
-                    l.summary.on_gpu |= tiles > 0 && l.gpu.is_some();
+                    l.summary.network_tiles += out.tiles;
+                    l.summary.on_gpu |= out.tiles > 0 && on_gpu;
                     l.summary.total_ms += now_ms() - start;
                     let d = a.decoded.as_mut()?;
-                    d.insert(i, &part, &view);
+                    d.insert(i, out.npy, &view);
                     Some(d.slice_ready(a.view.axis, a.view.frame))
                 });
                 count_fetched();
@@ -506,7 +543,7 @@ fn finish(generation: u32) {
     if with_app(|a| a.loaded.as_ref().is_some_and(|l| l.verified)) {
         view_shown(); // a table, or a 2-D field: its view is complete with the last chunk
     }
-    let Some((archive, lazy, verified, s, first, gpu, note)) = with_app(|a| {
+    let Some((archive, lazy, verified, s, first, engine, note)) = with_app(|a| {
         let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
         Some((
             l.archive.clone(),
@@ -514,23 +551,25 @@ fn finish(generation: u32) {
             l.verified,
             l.summary.clone(),
             l.first_view_ms,
-            l.gpu.clone(),
+            l.engine.clone(),
             l.gpu_note.clone(),
         ))
     }) else {
         return;
     };
-    let path = match (s.on_gpu, gpu) {
-        (true, Some(g)) => format!(
+    let cpu = match &engine {
+        Engine::Workers(p) => format!("CPU (WebAssembly, {} workers)", p.len()),
+        Engine::Here(_) => "CPU (WebAssembly, on the page)".into(),
+    };
+    let path = match (s.on_gpu, engine) {
+        (true, Engine::Here(Some(g))) => format!(
             "WebGPU ({}{}), decoder network on {} tiles",
             if g.adapter().name.is_empty() { "browser adapter" } else { &g.adapter().name },
             if g.adapter().fallback { ", software adapter" } else { "" },
             s.network_tiles
         ),
-        _ if s.network_tiles > 0 => {
-            format!("CPU (WebAssembly), decoder network on {} tiles{note}", s.network_tiles)
-        }
-        _ => format!("CPU (WebAssembly); no tile needs the decoder network{note}"),
+        _ if s.network_tiles > 0 => format!("{cpu}, decoder network on {} tiles{note}", s.network_tiles),
+        _ => format!("{cpu}; no tile needs the decoder network{note}"),
     };
     set_text("decode-path", &path);
     set_text("decode-ms", &format!("{:.1}", s.total_ms));

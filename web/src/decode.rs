@@ -3,14 +3,17 @@
 //! as the CPU, so the same bits), yielding to the event loop between chunks so the page stays
 //! responsive. No DOM here: wasm tests drive it under Node too.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use baler_codec::network::gpu::GpuDecoder;
-use baler_codec::npy::common_dtype;
-use baler_codec::{Archive, CodecError, Dataset, DecodedChunk, StreamCheck};
+use baler_codec::npy::{self, common_dtype};
+use baler_codec::{Archive, CodecError, DType, Dataset, DecodedChunk, StreamCheck, Values};
 use wasm_bindgen::prelude::*;
 
-use crate::decoded::Decoded;
+use crate::decoded::{Decoded, RunningStats};
+use crate::worker::Pool;
 
 #[wasm_bindgen]
 extern "C" {
@@ -48,30 +51,108 @@ pub struct DecodeSummary {
     pub total_ms: f64,
 }
 
+/// The dtype the `.npy` holds: a field's own, a table's common one.
+pub fn npy_dtype(archive: &Archive<'_>) -> DType {
+    let dtypes: Vec<_> = archive.meta.streams.iter().map(|s| s.dtype).collect();
+    common_dtype(&dtypes)
+}
+
 /// A store for the archive's decoded chunks, shaped like its data, holding at most `budget` bytes.
 pub fn empty_output(archive: &Archive<'_>, budget: usize) -> Decoded {
     let m = &archive.meta;
-    let dtypes: Vec<_> = m.streams.iter().map(|s| s.dtype).collect();
     let [_, d1, d2] = archive.lattice();
     let sizes: Vec<usize> = archive.chunks.iter().map(|c| c.rows as usize * d1 * d2).collect();
+    let dtype = npy_dtype(archive);
     let mut d = if m.table {
         let names = m.streams.iter().map(|s| s.name.clone()).collect();
         let rows = m.shape.first().copied().unwrap_or(0) as usize;
-        Decoded::new(
-            common_dtype(&dtypes),
-            vec![rows, dtypes.len()],
-            Some(names),
-            m.fill_value,
-            &sizes,
-            budget,
-        )
+        Decoded::new(dtype, vec![rows, m.streams.len()], Some(names), m.fill_value, &sizes, budget)
     } else {
         let shape = m.shape.iter().map(|&d| d as usize).collect();
-        Decoded::new(dtypes[0], shape, None, m.fill_value, &sizes, budget)
+        Decoded::new(dtype, shape, None, m.fill_value, &sizes, budget)
     };
     // The metadata's range covers the finite, non-fill values: the colour range before any chunk.
     d.data_range = m.streams.first().filter(|s| !m.table && s.min <= s.max).map(|s| (s.min, s.max));
     d
+}
+
+/// One decoded chunk as the viewer keeps it: its values as the `.npy` lays them out, and, where
+/// that differs (a table of mixed dtypes), as the content hash reads them.
+pub struct ChunkOut {
+    pub npy: Vec<u8>,
+    pub hashed: Option<Vec<u8>>,
+    /// Tiles the decoder network predicted.
+    pub tiles: usize,
+    /// Statistics of its values (computed where it was decoded: a worker).
+    pub stats: RunningStats,
+}
+
+impl ChunkOut {
+    pub fn of(archive: &Archive<'_>, chunk: &DecodedChunk, tiles: usize) -> Result<Self, CodecError> {
+        let part = archive.chunk_values(chunk)?;
+        let dtype = npy_dtype(archive);
+        let mut npy = Vec::new();
+        npy::append_values(&mut npy, &part, dtype);
+        let mixed = archive.meta.streams.iter().any(|s| s.dtype != dtype);
+        let hashed = mixed.then(|| baler_codec::hash::value_bytes(&part));
+        let fill = archive.meta.fill_value;
+        let is_data = |v: f64| v.is_finite() && Some(v) != fill;
+        let mut stats = RunningStats::default();
+        let values: Vec<&Values> = match &part {
+            Dataset::Field(a) => vec![&a.values],
+            Dataset::Table { columns, .. } => columns.iter().map(|c| &c.values).collect(),
+        };
+        for v in values {
+            stats.merge(&match v {
+                Values::Float(v) => RunningStats::of(v, is_data),
+                Values::Int(v) => RunningStats::of_iter(v.iter().map(|&x| x as f64), is_data),
+            });
+        }
+        Ok(Self { npy, hashed, tiles, stats })
+    }
+
+    /// The bytes the content hash reads.
+    pub fn hashed(&self) -> &[u8] {
+        self.hashed.as_deref().unwrap_or(&self.npy)
+    }
+}
+
+/// Where chunks are decoded: on this thread (the decoder network on the GPU when given), or by
+/// a pool of workers (the network on their CPU).
+#[derive(Clone)]
+pub enum Engine {
+    Here(Option<Rc<GpuDecoder>>),
+    Workers(Rc<Pool>),
+}
+
+impl Engine {
+    /// Chunks decoded at once.
+    pub fn parallelism(&self) -> usize {
+        match self {
+            Engine::Here(_) => 1,
+            Engine::Workers(p) => p.len(),
+        }
+    }
+
+    /// Starts decoding chunk `i` from its section's bytes (a worker gets it at once); the future
+    /// gives its values.
+    pub fn decode(
+        &self,
+        archive: &Rc<Archive<'static>>,
+        i: usize,
+        section: Rc<Vec<u8>>,
+    ) -> Pin<Box<dyn Future<Output = Result<ChunkOut, CodecError>>>> {
+        match self {
+            Engine::Here(gpu) => {
+                let (archive, gpu) = (archive.clone(), gpu.clone());
+                Box::pin(async move {
+                    let (chunk, tiles) = decode_section(&archive, i, &section, gpu.as_deref()).await?;
+                    ChunkOut::of(&archive, &chunk, tiles)
+                })
+            }
+            Engine::Workers(pool) => Box::pin(pool.decode(i, &section)),
+        }
+    }
 }
 
 /// Decodes chunk `i` from its section's bytes (see `Archive::chunk_section_range`), the decoder
@@ -93,25 +174,35 @@ pub async fn decode_section(
     Ok((archive.finish_chunk(parsed, &acc)?, tiles))
 }
 
-/// Decodes every chunk in order, each section from `read(i)`, and checks the content hash at the
-/// end (an error means what `on_chunk` received must be discarded). `on_chunk(i, values)` runs
-/// after each chunk; returning false cancels. Yields to the event loop every 30 ms.
+/// Decodes every chunk in order, each section from `read(i)`, as many at once as `engine` runs,
+/// and checks the content hash at the end (an error means what `on_chunk` received must be
+/// discarded). `on_chunk(i, values)` runs after each chunk, in order; returning false cancels.
+/// Yields to the event loop every 30 ms.
 pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
-    archive: &Archive<'_>,
-    gpu: Option<&GpuDecoder>,
+    archive: &Rc<Archive<'static>>,
+    engine: &Engine,
     mut read: impl FnMut(usize) -> F,
-    mut on_chunk: impl FnMut(usize, &Dataset) -> bool,
+    mut on_chunk: impl FnMut(usize, ChunkOut) -> bool,
 ) -> Result<DecodeSummary, CodecError> {
     let start = now_ms();
     let mut summary = DecodeSummary::default();
     let mut check = StreamCheck::new(archive);
     let mut last_yield = now_ms();
-    for i in 0..archive.chunk_count() {
-        let section = read(i).await.map_err(CodecError::Input)?;
-        let (chunk, tiles) = decode_section(archive, i, &section, gpu).await?;
-        drop(section);
-        summary.network_tiles += tiles;
-        if !on_chunk(i, &check.accept(archive, &chunk)?) {
+    // Two chunks per worker in flight: one decoding, one waiting, so none idles.
+    let depth = 2 * engine.parallelism();
+    let mut queue = VecDeque::new();
+    let mut next = 0;
+    loop {
+        while queue.len() < depth && next < archive.chunk_count() {
+            let section = read(next).await.map_err(CodecError::Input)?;
+            queue.push_back((next, engine.decode(archive, next, section)));
+            next += 1;
+        }
+        let Some((i, decoding)) = queue.pop_front() else { break };
+        let out = decoding.await?;
+        check.accept_value_bytes(archive, i, out.hashed())?;
+        summary.network_tiles += out.tiles;
+        if !on_chunk(i, out) {
             return Err(CodecError::Backend("cancelled".into()));
         }
         if now_ms() - last_yield > 30.0 {
@@ -120,7 +211,7 @@ pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
         }
     }
     check.finish(archive)?;
-    summary.on_gpu = gpu.is_some() && summary.network_tiles > 0;
+    summary.on_gpu = matches!(engine, Engine::Here(Some(_))) && summary.network_tiles > 0;
     summary.total_ms = now_ms() - start;
     Ok(summary)
 }

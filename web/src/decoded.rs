@@ -25,7 +25,7 @@ pub struct Decoded {
     clock: u64,
     held: usize,
     budget: usize,
-    /// Statistics of the chunks [`Self::tally`] was called for (all of them after a whole pass).
+    /// Statistics of the chunks decoded in a whole pass (merged chunk by chunk by the caller).
     pub stats: RunningStats,
 }
 
@@ -65,11 +65,9 @@ impl Decoded {
         self.chunks.len()
     }
 
-    /// Stores chunk `i`'s values, then drops the least recently used chunks (never `i` or those
-    /// in `keep`) while more than the budget is held.
-    pub fn insert(&mut self, i: usize, part: &Dataset, keep: &Range<usize>) {
-        let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
-        npy::append_values(&mut bytes, part, self.dtype);
+    /// Stores chunk `i`'s values (`bytes`: as the `.npy` holds them), then drops the least
+    /// recently used chunks (never `i` or those in `keep`) while more than the budget is held.
+    pub fn insert(&mut self, i: usize, bytes: Vec<u8>, keep: &Range<usize>) {
         self.forget(i);
         self.held += bytes.len();
         self.chunks[i] = Some(bytes);
@@ -83,6 +81,13 @@ impl Decoded {
                 None => break,
             }
         }
+    }
+
+    /// [`Self::insert`] of a chunk's values as a dataset of its rows.
+    pub fn insert_part(&mut self, i: usize, part: &Dataset, keep: &Range<usize>) {
+        let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
+        npy::append_values(&mut bytes, part, self.dtype);
+        self.insert(i, bytes, keep);
     }
 
     fn forget(&mut self, i: usize) {
@@ -114,17 +119,6 @@ impl Decoded {
     /// The `.npy` header of the whole array (the chunks' bytes in order follow it).
     pub fn npy_header(&self) -> Vec<u8> {
         npy::header_bytes(npy::descr(self.dtype), &self.shape)
-    }
-
-    /// Adds chunk `i`'s values to [`Self::stats`].
-    pub fn tally(&mut self, i: usize) {
-        let Some(b) = self.chunks[i].as_deref() else { return };
-        let w = self.dtype.size_bytes();
-        let mut s = self.stats;
-        for v in b.chunks_exact(w).map(|v| value_of(self.dtype, v)) {
-            if self.is_data(v) { s.add(v) } else { s.no_data += 1 }
-        }
-        self.stats = s;
     }
 
     pub fn len_total(&self) -> usize {
@@ -262,13 +256,40 @@ impl RunningStats {
         self.count += 1;
     }
 
+    /// As five numbers (count, no-data count, min, max, sum), to pass between threads.
+    pub fn to_array(&self) -> [f64; 5] {
+        [self.count as f64, self.no_data as f64, self.min, self.max, self.sum]
+    }
+
+    pub fn from_array([count, no_data, min, max, sum]: [f64; 5]) -> Self {
+        Self { count: count as u64, no_data: no_data as u64, min, max, sum }
+    }
+
+    /// Adds the statistics of other values (another chunk's).
+    pub fn merge(&mut self, other: &RunningStats) {
+        if other.count > 0 {
+            if self.count == 0 {
+                (self.min, self.max) = (other.min, other.max);
+            }
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+            self.sum += other.sum;
+            self.count += other.count;
+        }
+        self.no_data += other.no_data;
+    }
+
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / self.count as f64)
     }
 
     pub fn of(values: &[f64], is_data: impl Fn(f64) -> bool) -> Self {
+        Self::of_iter(values.iter().copied(), is_data)
+    }
+
+    pub fn of_iter(values: impl Iterator<Item = f64>, is_data: impl Fn(f64) -> bool) -> Self {
         let mut s = Self::default();
-        for &v in values {
+        for v in values {
             if is_data(v) { s.add(v) } else { s.no_data += 1 }
         }
         s
@@ -300,10 +321,22 @@ mod tests {
         (Decoded::new(dtype, shape, None, None, &sizes, budget), parts)
     }
 
+    fn part_values(part: &Dataset) -> Vec<f64> {
+        let as_f64 = |v: &Values| match v {
+            Values::Float(v) => v.clone(),
+            Values::Int(v) => v.iter().map(|&x| x as f64).collect(),
+        };
+        match part {
+            Dataset::Field(a) => as_f64(&a.values),
+            Dataset::Table { columns, .. } => columns.iter().flat_map(|c| as_f64(&c.values)).collect(),
+        }
+    }
+
     fn insert_all(d: &mut Decoded, parts: &[Dataset]) {
         for (i, p) in parts.iter().enumerate() {
-            d.insert(i, p, &(0..0));
-            d.tally(i);
+            d.insert_part(i, p, &(0..0));
+            let s = RunningStats::of(&part_values(p), |v| d.is_data(v));
+            d.stats.merge(&s);
         }
     }
 
@@ -333,7 +366,7 @@ mod tests {
         assert_eq!(d.chunks_for_slice(0, 7), 3..4);
         assert_eq!(d.chunks_for_slice(1, 0), 0..5);
         assert_eq!(d.chunks_for_slice(0, 99), 4..5);
-        d.insert(3, &parts[3], &(0..0));
+        d.insert_part(3, &parts[3], &(0..0));
         assert!(d.slice_ready(0, 7) && d.slice_ready(0, 6) && !d.slice_ready(0, 8));
         assert_eq!(d.slice(0, 7).2, (42..48).map(f64::from).collect::<Vec<_>>());
         assert!(d.slice(0, 1).2.iter().all(|v| v.is_nan()));
@@ -348,18 +381,18 @@ mod tests {
         // Chunks of 12 f64 values = 96 bytes; a budget of 3 chunks.
         let (mut d, parts) = field(vec![10, 2, 3], DType::F64, 12, 3 * 96);
         for (i, part) in parts.iter().enumerate().take(3) {
-            d.insert(i, part, &(0..0));
+            d.insert_part(i, part, &(0..0));
         }
         d.touch(0); // chunk 1 is now the least recently used
-        d.insert(3, &parts[3], &(0..0));
+        d.insert_part(3, &parts[3], &(0..0));
         assert!(d.has(0) && !d.has(1) && d.has(2) && d.has(3));
         assert_eq!(d.held_bytes(), 3 * 96);
         // A view that needs more than the budget keeps what it needs.
-        d.insert(4, &parts[4], &(0..5));
+        d.insert_part(4, &parts[4], &(0..5));
         assert_eq!(d.held_bytes(), 4 * 96);
         assert!(d.has(4));
         // Inserting a chunk again does not count it twice.
-        d.insert(4, &parts[4], &(0..5));
+        d.insert_part(4, &parts[4], &(0..5));
         assert_eq!(d.held_bytes(), 4 * 96);
     }
 
@@ -384,8 +417,8 @@ mod tests {
             &[6],
             1 << 20,
         );
-        d.insert(0, &t, &(0..0));
-        d.tally(0);
+        d.insert_part(0, &t, &(0..0));
+        d.stats.merge(&RunningStats::of(&part_values(&t), |v| d.is_data(v)));
         assert_eq!(d.column(0), vec![1.0, -1e34, 3.0]);
         let s = RunningStats::of(&d.column(0), |v| d.is_data(v));
         assert_eq!((s.count, s.no_data, s.min, s.max), (2, 1, 1.0, 3.0));

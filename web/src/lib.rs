@@ -19,6 +19,8 @@ mod dom;
 mod render;
 #[cfg(target_arch = "wasm32")]
 pub mod source;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

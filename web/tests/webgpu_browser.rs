@@ -155,9 +155,9 @@ async fn archives_decode_on_webgpu_to_the_reference_bytes() {
     let device = GpuDevice::new(&adapter).await.expect("device");
     for (name, bytes) in common::GOLDEN {
         let archive = baler_codec::Archive::open(bytes, None).expect("open");
-        let gpu = archive.decoder.as_ref().map(|dec| GpuDecoder::new(&device, dec));
+        let gpu = archive.decoder.as_ref().map(|dec| std::rc::Rc::new(GpuDecoder::new(&device, dec)));
         let (npy, summary) =
-            common::viewer_decode(bytes, gpu.as_ref()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            common::viewer_decode(bytes, gpu).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(npy, common::reference_npy(bytes), "{name}");
         let has_network_tiles = matches!(name, "pattern_autoencoder" | "conv2d_gdn_v2" | "conv3d_gdn_v2");
         assert_eq!(summary.on_gpu, has_network_tiles, "{name}");

@@ -174,6 +174,31 @@ impl StreamCheck {
         Ok(part)
     }
 
+    /// Chunk `i`'s values as [`crate::hash::value_bytes`] lays them out (decoded elsewhere: a
+    /// worker), in order like [`Self::accept`].
+    pub fn accept_value_bytes(&mut self, archive: &Archive<'_>, i: usize, bytes: &[u8]) -> Result<()> {
+        let Some(e) = archive.chunks.get(i) else { return corrupt(format!("no chunk {i}")) };
+        if e.start as usize != self.next_row {
+            return corrupt("chunks out of order");
+        }
+        let [_, d1, d2] = archive.lattice;
+        let row_bytes: usize = if archive.meta.table {
+            archive.stream_params.iter().map(|p| p.dtype.size_bytes()).sum()
+        } else {
+            d1 * d2 * archive.stream_params[0].dtype.size_bytes()
+        };
+        if bytes.len() != e.rows as usize * row_bytes {
+            return corrupt(format!(
+                "chunk {i} gave {} bytes of values, not {}",
+                bytes.len(),
+                e.rows as usize * row_bytes
+            ));
+        }
+        self.next_row += e.rows as usize;
+        self.hasher.update_value_bytes(bytes);
+        Ok(())
+    }
+
     /// After the last chunk: every row seen and the content hash matches.
     pub fn finish(self, archive: &Archive<'_>) -> Result<()> {
         if self.hash(archive)? != archive.meta.content_hash {

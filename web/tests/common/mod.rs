@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use baler_codec::{Archive, HeadLen, npy};
-use baler_web::decode::{DecodeSummary, decode_in_order, empty_output};
+use baler_web::decode::{DecodeSummary, Engine, decode_in_order, empty_output};
 
 pub const GOLDEN: [(&str, &[u8]); 10] = [
     ("pattern_autoencoder", include_bytes!("../../../tests/golden/pattern_autoencoder_rel1e-3.baler")),
@@ -28,7 +28,7 @@ pub fn reference_npy(bytes: &[u8]) -> Vec<u8> {
 /// bytes that its download saves, and what ran.
 pub async fn viewer_decode(
     bytes: &[u8],
-    gpu: Option<&baler_codec::network::gpu::GpuDecoder>,
+    gpu: Option<Rc<baler_codec::network::gpu::GpuDecoder>>,
 ) -> Result<(Vec<u8>, DecodeSummary), baler_codec::CodecError> {
     let len = bytes.len() as u64;
     let head = match baler_codec::head_len(&bytes[..bytes.len().min(64)], len)? {
@@ -38,20 +38,20 @@ pub async fn viewer_decode(
             HeadLen::AtLeast(n) => panic!("the whole file is not enough: {n}"),
         },
     };
-    let archive = Archive::open_head(&bytes[..head as usize], len, None)?;
+    let archive = Rc::new(Archive::open_head(&bytes[..head as usize], len, None)?);
     let mut out = empty_output(&archive, usize::MAX);
     let mut calls = 0;
     let summary = decode_in_order(
         &archive,
-        gpu,
+        &Engine::Here(gpu),
         |i| {
             let r = archive.chunk_section_range(i).expect("a chunk");
             std::future::ready(Ok(Rc::new(bytes[r.start as usize..r.end as usize].to_vec())))
         },
-        |i, part| {
+        |i, chunk| {
             assert_eq!(i, calls);
             calls += 1;
-            out.insert(i, part, &(0..0));
+            out.insert(i, chunk.npy, &(0..0));
             true
         },
     )

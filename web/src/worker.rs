@@ -1,0 +1,232 @@
+//! Decoding in Web Workers, so that the page never waits on a chunk: a pool of module workers,
+//! each running this same wasm module (compiled once by the page, handed to the workers), each
+//! holding the archive opened from its head. The page posts a chunk section and gets back its
+//! values as the `.npy` lays them out, transferred, not copied. The functions the workers call
+//! are the `worker_*` exports below.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use baler_codec::{Archive, CodecError};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::decode::ChunkOut;
+use crate::decoded::RunningStats;
+
+// ---------------------------------------------------------------- inside a worker
+
+thread_local! {
+    static OPENED: RefCell<Option<Archive<'static>>> = const { RefCell::new(None) };
+}
+
+/// Worker side: opens the archive from its head (as the page did) for the chunks that follow.
+#[wasm_bindgen]
+pub fn worker_open(head: &[u8], file_len: f64, model: Option<Vec<u8>>) -> Result<(), JsValue> {
+    let archive = Archive::open_head(head, file_len as u64, model.as_deref()).map_err(|e| e.to_string())?;
+    OPENED.with(|a| *a.borrow_mut() = Some(archive));
+    Ok(())
+}
+
+/// Worker side: decodes chunk `index` from its section's bytes (the decoder network, if any, on
+/// the CPU); returns `[npy bytes, hashed bytes or null, network tiles, statistics]`.
+#[wasm_bindgen]
+pub fn worker_decode(index: usize, section: &[u8]) -> Result<js_sys::Array, JsValue> {
+    OPENED.with(|a| {
+        let a = a.borrow();
+        let archive = a.as_ref().ok_or("no archive opened in this worker")?;
+        let parsed = archive.parse_section(index, section).map_err(|e| e.to_string())?;
+        let tiles = parsed.network_tiles();
+        let acc = match &archive.decoder {
+            Some(dec) if tiles > 0 => dec.predict_acc(parsed.latents(), tiles),
+            _ => Vec::new(),
+        };
+        let chunk = archive.finish_chunk(parsed, &acc).map_err(|e| e.to_string())?;
+        let out = ChunkOut::of(archive, &chunk, tiles).map_err(|e| e.to_string())?;
+        let hashed = out.hashed.as_deref().map_or(JsValue::NULL, |h| js_sys::Uint8Array::from(h).into());
+        let stats = js_sys::Float64Array::from(out.stats.to_array().as_slice());
+        Ok(js_sys::Array::of4(
+            &js_sys::Uint8Array::from(out.npy.as_slice()),
+            &hashed,
+            &JsValue::from(tiles as u32),
+            &stats,
+        ))
+    })
+}
+
+/// The worker's script: loads the page's wasm-bindgen glue and module, then answers messages.
+const WORKER_JS: &str = r#"
+let glue = null;
+self.onmessage = async (e) => {
+  const m = e.data;
+  try {
+    if (m.kind === 'init') {
+      glue = await import(m.glue);
+      await glue.default({ module_or_path: m.module });
+      postMessage({ id: m.id });
+    } else if (m.kind === 'open') {
+      glue.worker_open(m.head, m.fileLen, m.model ?? undefined);
+      postMessage({ id: m.id });
+    } else {
+      const [npy, hashed, tiles, stats] = glue.worker_decode(m.index, m.section);
+      postMessage({ id: m.id, npy, hashed, tiles, stats }, hashed ? [npy.buffer, hashed.buffer] : [npy.buffer]);
+    }
+  } catch (err) {
+    postMessage({ id: m.id, error: String((err && err.message) || err) });
+  }
+};
+"#;
+
+// ---------------------------------------------------------------- the page's side
+
+type Pending = Rc<RefCell<HashMap<u32, (js_sys::Function, js_sys::Function)>>>;
+
+/// Workers decoding chunks for the page.
+pub struct Pool {
+    workers: Vec<web_sys::Worker>,
+    pending: Pending,
+    next_id: std::cell::Cell<u32>,
+    /// Requests sent to each worker and not yet answered.
+    load: Rc<RefCell<Vec<usize>>>,
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Pool {
+    /// Starts `n` workers running this page's module; None where that cannot be done (no module
+    /// workers, or a page without trunk's module preload to find the glue by).
+    pub async fn start(n: usize) -> Option<Self> {
+        let document = web_sys::window()?.document()?;
+        let link = document.query_selector("link[rel=modulepreload]").ok()??;
+        let href = link.get_attribute("href")?;
+        let glue = web_sys::Url::new_with_base(&href, &document.base_uri().ok()??).ok()?.href();
+        let blob =
+            web_sys::Blob::new_with_str_sequence_and_options(&js_sys::Array::of1(&WORKER_JS.into()), &{
+                let o = web_sys::BlobPropertyBag::new();
+                o.set_type("text/javascript");
+                o
+            })
+            .ok()?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
+        let pending: Pending = Rc::default();
+        let answers = pending.clone();
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let data = e.data();
+            let id = js_sys::Reflect::get(&data, &"id".into()).ok().and_then(|v| v.as_f64()).unwrap_or(-1.0);
+            if let Some((resolve, reject)) = answers.borrow_mut().remove(&(id as u32)) {
+                let error = js_sys::Reflect::get(&data, &"error".into()).unwrap_or(JsValue::UNDEFINED);
+                let _ = if error.is_undefined() {
+                    resolve.call1(&JsValue::NULL, &data)
+                } else {
+                    reject.call1(&JsValue::NULL, &error)
+                };
+            }
+        });
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        let mut workers = Vec::new();
+        for _ in 0..n {
+            let w = web_sys::Worker::new_with_options(&url, &options).ok()?;
+            w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            workers.push(w);
+        }
+        let _ = web_sys::Url::revoke_object_url(&url);
+        let pool = Self {
+            load: Rc::new(RefCell::new(vec![0; workers.len()])),
+            workers,
+            pending,
+            next_id: std::cell::Cell::new(0),
+            _on_message: on_message,
+        };
+        let init = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&init, &"kind".into(), &"init".into());
+        let _ = js_sys::Reflect::set(&init, &"glue".into(), &glue.into());
+        let _ = js_sys::Reflect::set(&init, &"module".into(), &wasm_bindgen::module());
+        pool.all(&init).await.ok()?;
+        Some(pool)
+    }
+
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// Sends `message` to worker `w`; the answer's promise.
+    fn send(&self, w: usize, message: &js_sys::Object, transfer: &js_sys::Array) -> js_sys::Promise {
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
+        let _ = js_sys::Reflect::set(message, &"id".into(), &id.into());
+        let pending = self.pending.clone();
+        let promise = js_sys::Promise::new(&mut |resolve, reject| {
+            pending.borrow_mut().insert(id, (resolve, reject));
+        });
+        if let Err(e) = self.workers[w].post_message_with_transfer(message, transfer) {
+            if let Some((_, reject)) = self.pending.borrow_mut().remove(&id) {
+                let _ = reject.call1(&JsValue::NULL, &e);
+            }
+        }
+        promise
+    }
+
+    /// The same message to every worker; done when all have answered.
+    async fn all(&self, message: &js_sys::Object) -> Result<(), String> {
+        let answers = js_sys::Array::new();
+        for w in 0..self.workers.len() {
+            answers.push(&self.send(w, message, &js_sys::Array::new()));
+        }
+        JsFuture::from(js_sys::Promise::all(&answers))
+            .await
+            .map(|_| ())
+            .map_err(|e| crate::source::js_error(&e))
+    }
+
+    /// Opens the archive in every worker from its head.
+    pub async fn open(&self, head: &[u8], file_len: u64, model: Option<&[u8]>) -> Result<(), String> {
+        let m = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&m, &"kind".into(), &"open".into());
+        let _ = js_sys::Reflect::set(&m, &"head".into(), &js_sys::Uint8Array::from(head));
+        let _ = js_sys::Reflect::set(&m, &"fileLen".into(), &(file_len as f64).into());
+        if let Some(model) = model {
+            let _ = js_sys::Reflect::set(&m, &"model".into(), &js_sys::Uint8Array::from(model));
+        }
+        self.all(&m).await
+    }
+
+    /// Posts chunk `index`'s section to the least busy worker now; the result arrives later.
+    pub fn decode(
+        &self,
+        index: usize,
+        section: &[u8],
+    ) -> impl Future<Output = Result<ChunkOut, CodecError>> + use<> {
+        let w = {
+            let load = self.load.borrow();
+            (0..load.len()).min_by_key(|&w| load[w]).unwrap_or(0)
+        };
+        self.load.borrow_mut()[w] += 1;
+        let m = js_sys::Object::new();
+        let bytes = js_sys::Uint8Array::from(section);
+        let _ = js_sys::Reflect::set(&m, &"kind".into(), &"decode".into());
+        let _ = js_sys::Reflect::set(&m, &"index".into(), &(index as u32).into());
+        let _ = js_sys::Reflect::set(&m, &"section".into(), &bytes);
+        let answer = JsFuture::from(self.send(w, &m, &js_sys::Array::of1(&bytes.buffer())));
+        let load = self.load.clone();
+        async move {
+            let data = answer.await;
+            load.borrow_mut()[w] -= 1;
+            // The worker's message is the codec's own error, already worded.
+            let data = data.map_err(|e| CodecError::Input(crate::source::js_error(&e)))?;
+            let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).unwrap_or(JsValue::NULL);
+            let npy = js_sys::Uint8Array::new(&get("npy")).to_vec();
+            let hashed = get("hashed");
+            let hashed = (!hashed.is_null() && !hashed.is_undefined())
+                .then(|| js_sys::Uint8Array::new(&hashed).to_vec());
+            let tiles = get("tiles").as_f64().unwrap_or(0.0) as usize;
+            let mut stats = [0.0; 5];
+            js_sys::Float64Array::new(&get("stats")).copy_to(&mut stats);
+            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats) })
+        }
+    }
+}
