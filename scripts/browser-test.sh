@@ -142,7 +142,7 @@ ONLINE_INFO="$work/online.info.json" LAZY_INFO="$work/lazy.info.json" LAZY_SHA="
     const info = JSON.parse(fs.readFileSync(rest[i + 1], "utf8"));
     const used = (info.notes || []).map((n) => /autoencoder used in (\d+) of/.exec(n)).find(Boolean);
     const network = used ? Number(used[1]) > 0 : String(info.model || "").startsWith("embedded");
-    expect[rest[i]] = { hash: info.content_hash, npy_sha256: rest[i + 2], network };
+    expect[rest[i]] = { hash: info.content_hash, npy_sha256: rest[i + 2], network, npy: rest[i + 1].replace(/\.info\.json$/, ".npy") };
   }
   const online = JSON.parse(fs.readFileSync(process.env.ONLINE_INFO, "utf8"));
   const modelHash = /^referenced \(([0-9a-f]{64})\)$/.exec(online.model)[1];

@@ -537,6 +537,99 @@ if (plain) {
   });
 }
 
+/** Value `index` (row-major) of a little-endian .npy file of f4 or f8. */
+function npyValue(path, index) {
+  const b = readFileSync(path);
+  const headerLen = b.readUInt16LE(8);
+  const descr = /'descr': '<f([48])'/.exec(b.toString('latin1', 10, 10 + headerLen));
+  if (!descr) throw new Error(`${path}: not a float .npy`);
+  const at = 10 + headerLen + index * Number(descr[1]);
+  return descr[1] === '8' ? b.readDoubleLE(at) : b.readFloatLE(at);
+}
+
+// The field tools: colormaps, ticks, the value under the cursor (against the native .npy),
+// a picked point's profile and time series, log scale, percentile range, playback speed, PNG.
+const fieldName = Object.keys(expect).find((k) => !k.startsWith('_') && k.startsWith('cfd'));
+if (fieldName) {
+  await runTest(`${mode} tools on ${fieldName}`, 'tools', async (page, failures) => {
+    const { state } = await openArchive(page, `/archives/${fieldName}&frame=3`);
+    if (state !== 'done') {
+      failures.push(`data-state "${state}"`);
+      return;
+    }
+    const count = (sel) => page.$$eval(sel, (e) => e.length);
+    if ((await count('#cb-ticks span')) !== 5) failures.push(`${await count('#cb-ticks span')} colour bar ticks, not 5`);
+    const xTicks = await page.$$eval('#x-ticks span', (e) => e.map((s) => s.textContent));
+    if (xTicks[0] !== '0' || xTicks.length < 3) failures.push(`x ticks ${JSON.stringify(xTicks)}`);
+    await page.selectOption('#cmap', 'magma');
+    if (!(await page.evaluate(() => location.hash)).includes('cmap=magma')) failures.push('cmap=magma not in the link');
+
+    // The cell under the cursor: frame 3, row 10, column 20 of a 60×50×50 field.
+    const box = await page.$eval('#heatmap', (c) => { const r = c.getBoundingClientRect(); return { x: r.x + c.clientLeft, y: r.y + c.clientTop, px: c.clientWidth / c.width }; });
+    const [r, c] = [10, 20];
+    await page.mouse.move(box.x + (c + 0.5) * box.px, box.y + (r + 0.5) * box.px);
+    const cell = await page.$eval('#cursor', (e) => e.dataset.cell);
+    const shown = Number(await page.$eval('#cursor', (e) => e.dataset.value));
+    const want = npyValue(expect[fieldName].npy, (3 * 50 + r) * 50 + c);
+    console.log(`# ${mode} tools: cursor "${await text(page, '#cursor')}", native ${want}`);
+    if (cell !== `${r},${c}` || shown !== want) failures.push(`cursor cell ${cell} value ${shown}, native (${r},${c}) ${want}`);
+
+    await page.mouse.click(box.x + (c + 0.5) * box.px, box.y + (r + 0.5) * box.px);
+    const data = (sel, k) => page.$eval(sel, (e, k) => e.dataset[k], k);
+    const profile = [await data('#profile', 'length'), await data('#profile', 'points')];
+    const series = [await data('#series', 'length'), await data('#series', 'points')];
+    if (profile.join() !== '50,50' || series.join() !== '60,60') failures.push(`profile ${profile}, series ${series} (want 50,50 and 60,60)`);
+    if (!(await page.evaluate(() => location.hash)).includes(`point=${r},${c}`)) failures.push('the picked point is not in the link');
+
+    await page.check('#log');
+    await page.click('#range-pct');
+    const hash = await page.evaluate(() => location.hash);
+    if (!hash.includes('log=1') || !/range=[-0-9.e]+,[-0-9.e]+/.test(hash)) failures.push(`log / percentile range not in the link: ${hash}`);
+
+    await page.selectOption('#fps', '30');
+    await page.click('#play');
+    await page.waitForTimeout(700);
+    await page.click('#play');
+    const frame = await page.$eval('#frame', (e) => Number(e.value));
+    if (!(frame > 3 + 5)) failures.push(`after 0.7 s at 30 fps the frame is ${frame}`);
+    if (!(await page.evaluate(() => location.hash)).includes('fps=30')) failures.push('fps=30 not in the link');
+
+    const [png] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#png')]);
+    const saved = join(downloadsDir, `${mode}-slice.png`);
+    await png.saveAs(saved);
+    const b = readFileSync(saved);
+    const [w, h] = [b.readUInt32BE(16), b.readUInt32BE(20)];
+    if (b.toString('latin1', 1, 4) !== 'PNG' || w !== 50 || h !== 50) failures.push(`PNG ${png.suggestedFilename()}: ${w}×${h}`);
+    await appVisible(page, failures);
+  });
+}
+
+// The table tools: bins, log counts, a scatter of two columns.
+const tableName = Object.keys(expect).find((k) => !k.startsWith('_') && k.startsWith('hzz'));
+if (tableName) {
+  await runTest(`${mode} tools on ${tableName}`, 'table-tools', async (page, failures) => {
+    const { state } = await openArchive(page, `/archives/${tableName}`);
+    if (state !== 'done') {
+      failures.push(`data-state "${state}"`);
+      return;
+    }
+    await page.fill('#bins', '20');
+    await page.dispatchEvent('#bins', 'change');
+    const bins = await page.$$eval('.column-card canvas', (e) => e.map((c) => c.dataset.bins));
+    if (bins.length === 0 || bins.some((b) => b !== '20')) failures.push(`histogram bins ${JSON.stringify(bins)}`);
+    await page.check('#logy');
+    await page.selectOption('#scatter-x', '0');
+    await page.selectOption('#scatter-y', '1');
+    const points = Number(await page.$eval('#scatter', (e) => e.dataset.points));
+    const totals = await page.$$eval('.column-card canvas', (e) => e.map((c) => Number(c.dataset.total)));
+    const hash = await page.evaluate(() => location.hash);
+    console.log(`# ${mode} table tools: scatter of ${points} rows; histogram totals ${totals.join(', ')}; ${hash}`);
+    if (!(points > 0 && points <= Math.max(...totals))) failures.push(`scatter shows ${points} points`);
+    if (!hash.includes('bins=20') || !hash.includes('logy=1') || !hash.includes('scatter=0,1')) failures.push(`link ${hash}`);
+    await appVisible(page, failures);
+  });
+}
+
 // A file from disk is read in parts too (Blob.slice), and checked the same.
 if (plain) {
   await runTest(`${mode} ${plain} from disk`, 'disk', async (page, failures) => {

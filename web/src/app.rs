@@ -28,6 +28,7 @@ use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
 use crate::source::{SectionCache, Source, fetch_whole, fetched_bytes, js_error};
 use crate::state::ViewState;
+use crate::tools;
 use crate::worker::Pool;
 
 /// Archives up to this size are read whole and checked at once; larger ones chunk by chunk.
@@ -77,6 +78,8 @@ struct App {
     /// When the current load began (performance.now).
     load_started_ms: f64,
     gpu: Gpu,
+    /// CSS pixels per value of the heatmap drawn last (for the cursor).
+    px: f64,
     /// The decoding workers, started with the first archive (None where they cannot run).
     pool: Option<Option<Rc<Pool>>>,
     play_timer: Option<i32>,
@@ -94,6 +97,7 @@ thread_local! {
         load_started_ms: 0.0,
         gpu: Gpu::NotChecked,
         pool: None,
+        px: 1.0,
         play_timer: None,
     });
 }
@@ -109,6 +113,7 @@ pub fn start() {
     }));
     dom::set_body_data("state", "idle");
     fill_colormap_select();
+    with_app(|a| tools::fill_speeds(&a.view));
     wire_controls();
     spawn_local(async {
         detect_gpu().await;
@@ -118,12 +123,14 @@ pub fn start() {
 
 // ---------------------------------------------------------------- loading
 
-/// "3.2 of 10.6 MB" (or "3.2 MB" without a total).
+/// "3.2 of 10.6 MB" (or "3.2 MB" without a total; kB under a megabyte).
 fn fetched(done: u64, total: Option<u64>) -> String {
-    let mb = |b: u64| b as f64 / 1e6;
+    // kB below a megabyte, so that a small archive does not read "0.0 of 0.0 MB".
+    let (unit, div) = if total.unwrap_or(done) < 1_000_000 { ("kB", 1e3) } else { ("MB", 1e6) };
+    let size = |b: u64| b as f64 / div;
     match total {
-        Some(t) if t > 0 => format!("{:.1} of {:.1} MB", mb(done), mb(t)),
-        _ => format!("{:.1} MB", mb(done)),
+        Some(t) if t > 0 => format!("{:.1} of {:.1} {unit}", size(done), size(t)),
+        _ => format!("{:.1} {unit}", size(done)),
     }
 }
 
@@ -737,12 +744,15 @@ fn render_view() {
     with_app(|a| {
         let Some(d) = &a.decoded else { return };
         if d.columns.is_some() {
-            render::table(d);
+            render::table(d, a.view.bins, a.view.log_y);
+            tools::draw_scatter(d, &a.view);
             return;
         }
         let v = &a.view;
         let range = color_range(v.range, d.data_range, v.cmap);
-        render::heatmap(d, v.axis, v.frame, v.cmap, range);
+        a.px = render::heatmap(d, v.axis, v.frame, v.cmap, range, v.log);
+        tools::draw_profiles(d, v);
+        el::<HtmlInputElement>("log").set_checked(v.log);
         let n = d.slices(v.axis);
         let axis_name = ["frame", "row", "column"][v.axis.min(2)];
         let missing = if d.slice_ready(v.axis, v.frame) { "" } else { " (fetching …)" };
@@ -767,8 +777,10 @@ fn setup_slider() {
     with_app(|a| {
         let Some(d) = &a.decoded else { return };
         if d.columns.is_some() {
+            tools::setup_table_tools(d, &a.view);
             return;
         }
+        show("table-tools", false);
         let three_d = d.volume()[0] > 1;
         show("axis-control", three_d);
         if !three_d {
@@ -843,8 +855,9 @@ fn toggle_play() {
         update_view(|v| v.frame = (v.frame + 1) % n.max(1));
     });
     let window = web_sys::window().expect("window");
-    if let Ok(id) =
-        window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 120)
+    let period_ms = 1000 / with_app(|a| a.view.fps).max(1) as i32;
+    if let Ok(id) = window
+        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), period_ms)
     {
         with_app(|a| a.play_timer = Some(id));
         el::<HtmlButtonElement>("play").set_text_content(Some("⏸ pause"));
@@ -994,6 +1007,71 @@ fn wire_controls() {
         update_view(|v| v.range = None);
     });
     on("download", "click", |_| download());
+    on("log", "change", |_| {
+        let log = el::<HtmlInputElement>("log").checked();
+        update_view(|v| v.log = log);
+    });
+    on("range-pct", "click", |_| {
+        set_text("range-message", "");
+        let range = with_app(|a| {
+            let d = a.decoded.as_ref()?;
+            let (_, _, values) = d.slice(a.view.axis, a.view.frame);
+            crate::scale::percentiles(&values, |v| d.is_data(v), 1.0, 99.0).filter(|(lo, hi)| lo < hi)
+        });
+        match range {
+            Some(r) => update_view(|v| v.range = Some(r)),
+            None => set_text("range-message", "this slice has too few distinct values"),
+        }
+    });
+    on("fps", "change", |_| {
+        let fps = el::<HtmlSelectElement>("fps").value().parse().unwrap_or(crate::state::DEFAULT_FPS);
+        update_view(|v| v.fps = fps);
+        dom::set_body_data("fps", &fps.to_string());
+        if with_app(|a| a.play_timer.is_some()) {
+            stop_playing();
+            toggle_play();
+        }
+    });
+    on("png", "click", |_| {
+        let (name, view) =
+            with_app(|a| (a.loaded.as_ref().map_or("data".into(), |l| l.name.clone()), a.view.clone()));
+        tools::export_png(&name, &view);
+    });
+    let cell_of = |e: &Event| {
+        let m = e.dyn_ref::<web_sys::MouseEvent>()?;
+        with_app(|a| {
+            let d = a.decoded.as_ref()?;
+            tools::cell_at(d, &a.view, a.px, m.offset_x() as f64, m.offset_y() as f64)
+        })
+    };
+    on("heatmap", "mousemove", move |e| {
+        let cell = cell_of(&e);
+        with_app(|a| {
+            if let Some(d) = a.decoded.as_ref() {
+                tools::show_cursor(d, &a.view, cell);
+            }
+        });
+    });
+    on("heatmap", "click", move |e| {
+        if let Some(cell) = cell_of(&e) {
+            update_view(|v| v.point = Some(cell));
+        }
+    });
+    on("bins", "change", |_| {
+        let bins = el::<HtmlInputElement>("bins").value().parse::<usize>().unwrap_or(60).clamp(2, 1000);
+        update_view(|v| v.bins = bins);
+    });
+    on("logy", "change", |_| {
+        let log_y = el::<HtmlInputElement>("logy").checked();
+        update_view(|v| v.log_y = log_y);
+    });
+    for id in ["scatter-x", "scatter-y"] {
+        on(id, "change", |_| {
+            let pick = |id| el::<HtmlSelectElement>(id).value().parse::<usize>().ok();
+            let pair = pick("scatter-x").zip(pick("scatter-y"));
+            update_view(|v| v.scatter = pair);
+        });
+    }
     let c = Closure::<dyn FnMut(Event)>::new(|_| apply_hash(false));
     if let Some(w) = web_sys::window() {
         let _ = w.add_event_listener_with_callback("hashchange", c.as_ref().unchecked_ref());

@@ -5,6 +5,7 @@
 
 pub mod colormap;
 pub mod decoded;
+pub mod scale;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
@@ -16,9 +17,13 @@ mod describe;
 #[cfg(target_arch = "wasm32")]
 mod dom;
 #[cfg(target_arch = "wasm32")]
+mod plots;
+#[cfg(target_arch = "wasm32")]
 mod render;
 #[cfg(target_arch = "wasm32")]
 pub mod source;
+#[cfg(target_arch = "wasm32")]
+mod tools;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
 

@@ -8,45 +8,78 @@ use baler_codec::colormap::histogram;
 
 use crate::decoded::{Decoded, RunningStats};
 use crate::dom;
+use crate::scale::{ColorScale, index_ticks};
 
 fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
 }
 
+/// Names of the horizontal and vertical axes of a slice along `axis` (of a volume with frames).
+pub fn axis_names(axis: usize, frames: bool) -> (&'static str, &'static str) {
+    match (axis, frames) {
+        (1, _) => ("column", "frame"),
+        (2, _) => ("row", "frame"),
+        _ => ("column", "row"),
+    }
+}
+
 /// Paints slice `index` along `axis` into `#heatmap` (one canvas pixel per value, scaled by CSS
-/// to about 560 px, without smoothing) and the colour bar.
-pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f64, f64)) {
+/// to about 560 px, without smoothing), its axis ticks and the colour bar, colours over `range`,
+/// on a log scale with `log` (starting at the slice's smallest positive value when the range
+/// does not). Returns the CSS pixels per value.
+pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f64, f64), log: bool) -> f64 {
     let (w, h, values) = d.slice(axis, index);
+    let min_positive = values.iter().copied().filter(|&v| v > 0.0 && d.is_data(v)).reduce(f64::min);
+    let scale = ColorScale::new(range, log, min_positive);
     let table = cmap.table();
-    let (lo, hi) = range;
-    let span = if hi > lo { hi - lo } else { 1.0 };
     let mut rgba = Vec::with_capacity(w * h * 4);
     for &v in &values {
-        let c = if d.is_data(v) {
-            table[(((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as usize]
-        } else {
-            NO_DATA
+        let c = match scale.position(v).filter(|_| d.is_data(v)) {
+            Some(t) => table[(t * 255.0).round() as usize],
+            None => NO_DATA,
         };
         rgba.extend_from_slice(&[c[0], c[1], c[2], 255]);
     }
     let canvas: HtmlCanvasElement = dom::el("heatmap");
     canvas.set_width(w.max(1) as u32);
     canvas.set_height(h.max(1) as u32);
-    let scale = display_scale(w, h);
+    let px = display_scale(w, h);
     let style = canvas.style();
-    let _ = style.set_property("width", &format!("{}px", (w as f64 * scale).round()));
-    let _ = style.set_property("height", &format!("{}px", (h as f64 * scale).round()));
+    let _ = style.set_property("width", &format!("{}px", (w as f64 * px).round()));
+    let _ = style.set_property("height", &format!("{}px", (h as f64 * px).round()));
     if w * h > 0
         && let Ok(img) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32)
     {
         let _ = context(&canvas).put_image_data(&img, 0.0, 0.0);
     }
-    colorbar(cmap, range, (h as f64 * scale).round());
-    let missing = values.iter().filter(|&&v| !d.is_data(v)).count();
+    colorbar(cmap, scale, (h as f64 * px).round());
+    let (x_name, y_name) = axis_names(axis, d.volume()[0] > 1);
+    axis_ticks("x-ticks", w, px, x_name, "x-name");
+    axis_ticks("y-ticks", h, px, y_name, "y-name");
+    let missing = values.iter().filter(|&&v| !d.is_data(v) || scale.position(v).is_none()).count();
     dom::set_text(
         "frame-nodata",
         &if missing > 0 { format!("{missing} values: no data") } else { String::new() },
     );
+    px
+}
+
+/// Tick labels at round cell indices along an axis of `len` cells of `px` CSS pixels each.
+fn axis_ticks(id: &str, len: usize, px: f64, name: &str, name_id: &str) {
+    let horizontal = id.starts_with('x');
+    let html: String = index_ticks(len, 5)
+        .into_iter()
+        .map(|i| {
+            let at = (i as f64 + 0.5) * px;
+            let side = if horizontal { "left" } else { "top" };
+            format!("<span style=\"{side}:{at:.1}px\">{i}</span>")
+        })
+        .collect();
+    let el: web_sys::HtmlElement = dom::el(id);
+    el.set_inner_html(&html);
+    let size = if horizontal { "width" } else { "height" };
+    let _ = el.style().set_property(size, &format!("{}px", (len as f64 * px).round()));
+    dom::set_text(name_id, name);
 }
 
 /// CSS pixels per value: small slices are magnified (up to 16×) to about 560 px, large ones
@@ -56,9 +89,10 @@ fn display_scale(w: usize, h: usize) -> f64 {
     (560.0 / w.max(h).max(1) as f64).min(16.0)
 }
 
-fn colorbar(cmap: Colormap, (lo, hi): (f64, f64), height_px: f64) {
+fn colorbar(cmap: Colormap, scale: ColorScale, height_px: f64) {
     let canvas: HtmlCanvasElement = dom::el("colorbar");
-    let _ = canvas.style().set_property("height", &format!("{}px", (height_px - 40.0).max(120.0)));
+    let bar = height_px.max(120.0);
+    let _ = canvas.style().set_property("height", &format!("{bar}px"));
     canvas.set_width(1);
     canvas.set_height(256);
     let mut rgba = Vec::with_capacity(256 * 4);
@@ -69,12 +103,24 @@ fn colorbar(cmap: Colormap, (lo, hi): (f64, f64), height_px: f64) {
     if let Ok(img) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), 1, 256) {
         let _ = context(&canvas).put_image_data(&img, 0.0, 0.0);
     }
-    dom::set_text("cb-max", &fmt_num(hi));
-    dom::set_text("cb-min", &fmt_num(lo));
+    // Five ticks, the high end at the top; on a log scale, geometrically spaced.
+    let ticks = scale.ticks(5);
+    let html: String = ticks
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let top = bar * (1.0 - i as f64 / (ticks.len() - 1) as f64) + 1.0;
+            format!("<span style=\"top:{top:.1}px\">{}</span>", fmt_num(*v))
+        })
+        .collect();
+    let el: web_sys::HtmlElement = dom::el("cb-ticks");
+    el.set_inner_html(&html);
+    let _ = el.style().set_property("height", &format!("{bar}px"));
 }
 
-/// Builds one histogram card per table column in `#table-view`.
-pub fn table(d: &Decoded) {
+/// Builds one histogram card per table column in `#table-view`: `bins` bins, counts on a log
+/// scale with `log_y`, the largest count labelled on the count axis.
+pub fn table(d: &Decoded, bins: usize, log_y: bool) {
     let doc = dom::document();
     let view = dom::el::<web_sys::HtmlElement>("table-view");
     view.set_inner_html("");
@@ -89,11 +135,12 @@ pub fn table(d: &Decoded) {
         let info = doc.create_element("p").expect("p");
         info.set_text_content(Some(&match s.mean() {
             Some(mean) => format!(
-                "min {}  max {}  mean {}{}",
+                "min {}  max {}  mean {}  ({} values{})",
                 fmt_num(s.min),
                 fmt_num(s.max),
                 fmt_num(mean),
-                if s.no_data > 0 { format!("  ({} no data)", s.no_data) } else { String::new() }
+                s.count,
+                if s.no_data > 0 { format!(", {} no data", s.no_data) } else { String::new() }
             ),
             None => "no data".into(),
         }));
@@ -101,7 +148,10 @@ pub fn table(d: &Decoded) {
             doc.create_element("canvas").expect("canvas").dyn_into().expect("canvas");
         canvas.set_width(320);
         canvas.set_height(140);
-        draw_histogram(&canvas, &histogram(&values, s.min, s.max, 60));
+        let counts = histogram(&values, s.min, s.max, bins);
+        draw_histogram(&canvas, &counts, log_y);
+        let _ = canvas.dataset().set("bins", &counts.len().to_string());
+        let _ = canvas.dataset().set("total", &counts.iter().sum::<u64>().to_string());
         let axis = doc.create_element("div").expect("div");
         axis.set_class_name("hist-axis");
         axis.set_inner_html(&format!("<span>{}</span><span>{}</span>", fmt_num(s.min), fmt_num(s.max)));
@@ -112,17 +162,27 @@ pub fn table(d: &Decoded) {
     }
 }
 
-fn draw_histogram(canvas: &HtmlCanvasElement, counts: &[u64]) {
+fn draw_histogram(canvas: &HtmlCanvasElement, counts: &[u64], log_y: bool) {
     let ctx = context(canvas);
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     ctx.clear_rect(0.0, 0.0, w, h);
-    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let bw = w / counts.len().max(1) as f64;
+    let height = |c: u64| if log_y { (c as f64 + 1.0).log10() } else { c as f64 };
+    let max_count = counts.iter().copied().max().unwrap_or(0);
+    let max = height(max_count).max(1e-9);
+    // The count axis: a 34 px margin with the largest count at the top and 0 at the bottom.
+    let left = 34.0;
+    let bw = (w - left) / counts.len().max(1) as f64;
     ctx.set_fill_style_str("#3b528b");
     for (i, &c) in counts.iter().enumerate() {
-        let bh = (c as f64 / max) * (h - 4.0);
-        ctx.fill_rect(i as f64 * bw + 0.5, h - bh, (bw - 1.0).max(1.0), bh);
+        let bh = (height(c) / max) * (h - 16.0);
+        ctx.fill_rect(left + i as f64 * bw + 0.5, h - bh, (bw - 1.0).max(1.0), bh);
     }
+    ctx.set_fill_style_str("#444");
+    ctx.set_font("10px sans-serif");
+    let _ = ctx.fill_text(&max_count.to_string(), 2.0, 10.0);
+    let _ = ctx.fill_text(if log_y { "log" } else { "0" }, 2.0, h - 2.0);
+    ctx.set_fill_style_str("#999");
+    ctx.fill_rect(left - 2.0, 0.0, 1.0, h);
 }
 
 /// Compact number formatting for labels.

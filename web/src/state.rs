@@ -19,11 +19,42 @@ pub struct ViewState {
     /// Fetch only the chunks the view needs, whatever the archive's size (by default only large
     /// archives are read so; small ones are read and checked whole).
     pub lazy: bool,
+    /// Colours on a log10 scale.
+    pub log: bool,
+    /// Playback speed, frames per second.
+    pub fps: u32,
+    /// The point picked in the slice (row, column): its line profile and time series are drawn.
+    pub point: Option<(usize, usize)>,
+    /// Table histograms: bins, and counts on a log scale.
+    pub bins: usize,
+    pub log_y: bool,
+    /// Table columns shown against each other (x, y).
+    pub scatter: Option<(usize, usize)>,
 }
+
+/// Defaults that the hash leaves out.
+pub const DEFAULT_FPS: u32 = 8;
+pub const DEFAULT_BINS: usize = 60;
+/// Playback speeds offered (frames per second).
+pub const SPEEDS: [u32; 5] = [2, 4, 8, 16, 30];
 
 impl Default for ViewState {
     fn default() -> Self {
-        Self { src: None, model: None, axis: 0, frame: 0, cmap: Colormap::Viridis, range: None, lazy: false }
+        Self {
+            src: None,
+            model: None,
+            axis: 0,
+            frame: 0,
+            cmap: Colormap::Viridis,
+            range: None,
+            lazy: false,
+            log: false,
+            fps: DEFAULT_FPS,
+            point: None,
+            bins: DEFAULT_BINS,
+            log_y: false,
+            scatter: None,
+        }
     }
 }
 
@@ -40,6 +71,12 @@ impl ViewState {
                 "axis" => s.axis = value.parse().unwrap_or(0).min(2),
                 "frame" => s.frame = value.parse().unwrap_or(0),
                 "lazy" => s.lazy = value == "1",
+                "log" => s.log = value == "1",
+                "logy" => s.log_y = value == "1",
+                "fps" => s.fps = value.parse().ok().filter(|f| SPEEDS.contains(f)).unwrap_or(DEFAULT_FPS),
+                "bins" => s.bins = value.parse().unwrap_or(DEFAULT_BINS).clamp(2, 1000),
+                "point" => s.point = index_pair(&value),
+                "scatter" => s.scatter = index_pair(&value),
                 "cmap" => s.cmap = Colormap::from_name(&value).unwrap_or(Colormap::Viridis),
                 "range" => {
                     s.range = value.split_once(',').and_then(|(a, b)| {
@@ -77,8 +114,32 @@ impl ViewState {
         if self.lazy {
             parts.push("lazy=1".into());
         }
+        if self.log {
+            parts.push("log=1".into());
+        }
+        if self.fps != DEFAULT_FPS {
+            parts.push(format!("fps={}", self.fps));
+        }
+        if let Some((r, c)) = self.point {
+            parts.push(format!("point={r},{c}"));
+        }
+        if self.bins != DEFAULT_BINS {
+            parts.push(format!("bins={}", self.bins));
+        }
+        if self.log_y {
+            parts.push("logy=1".into());
+        }
+        if let Some((x, y)) = self.scatter {
+            parts.push(format!("scatter={x},{y}"));
+        }
         format!("#{}", parts.join("&"))
     }
+}
+
+/// `a,b` as two indices.
+fn index_pair(value: &str) -> Option<(usize, usize)> {
+    let (a, b) = value.split_once(',')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
 /// Percent-encodes everything but unreserved characters and the URL punctuation that is safe in a
@@ -130,9 +191,15 @@ mod tests {
             cmap: Colormap::CoolWarm,
             range: Some((-0.5, 1.25)),
             lazy: true,
+            log: true,
+            fps: 16,
+            point: Some((3, 40)),
+            bins: 25,
+            log_y: true,
+            scatter: Some((1, 4)),
         };
         let h = s.to_hash();
-        assert!(!h[1..].contains('#') && h.matches('&').count() == 6, "{h}");
+        assert!(!h[1..].contains('#') && h.matches('&').count() == 12, "{h}");
         assert_eq!(ViewState::parse(&h), s);
         assert_eq!(ViewState::default().to_hash(), "#");
     }
@@ -145,5 +212,7 @@ mod tests {
         assert_eq!(ViewState::parse("range=nan,1").range, None);
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("a%2Fb%zz"), "a/b%zz");
+        let s = ViewState::parse("fps=7&bins=1&point=3&scatter=a,b");
+        assert_eq!((s.fps, s.bins, s.point, s.scatter), (DEFAULT_FPS, 2, None, None));
     }
 }

@@ -163,10 +163,10 @@ impl Pool {
         let promise = js_sys::Promise::new(&mut |resolve, reject| {
             pending.borrow_mut().insert(id, (resolve, reject));
         });
-        if let Err(e) = self.workers[w].post_message_with_transfer(message, transfer) {
-            if let Some((_, reject)) = self.pending.borrow_mut().remove(&id) {
-                let _ = reject.call1(&JsValue::NULL, &e);
-            }
+        if let Err(e) = self.workers[w].post_message_with_transfer(message, transfer)
+            && let Some((_, reject)) = self.pending.borrow_mut().remove(&id)
+        {
+            let _ = reject.call1(&JsValue::NULL, &e);
         }
         promise
     }
