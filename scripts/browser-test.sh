@@ -150,7 +150,7 @@ ONLINE_INFO="$work/online.info.json" LAZY_INFO="$work/lazy.info.json" LAZY_SHA="
   const lazy = JSON.parse(fs.readFileSync(process.env.LAZY_INFO, "utf8"));
   expect._lazy = { archive: "lazy.baler", hash: lazy.content_hash, npy_sha256: process.env.LAZY_SHA, frames: 256, chunks: lazy.chunks };
   const big = JSON.parse(fs.readFileSync(process.env.BIG_INFO, "utf8"));
-  expect._big = { archive: "big.baler", frames: 4000, original_bytes: big.original_bytes };
+  expect._big = { archive: "big.baler", frames: 4000, original_bytes: big.original_bytes, hash: big.content_hash };
   fs.writeFileSync(out, JSON.stringify(expect, null, 2) + "\n");
 ' "$a/expect.json" "${entries[@]}"
 took "archives" $t

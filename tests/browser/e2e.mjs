@@ -19,9 +19,10 @@
 // Prints `ok - NAME` / `not ok - NAME: REASONS` per test, `# ...` info lines, and
 // `browser (MODE): N passed, M failed`; exits 1 on any failure.
 
+import { execSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -387,6 +388,20 @@ for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('
   });
 }
 
+/** RSS in bytes of the largest Chromium renderer process (the page and its workers), 0 where
+ * /proc cannot tell. */
+function rendererRss() {
+  try {
+    return execSync('ps -eo rss=,args=', { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('--type=renderer'))
+      .map((l) => Number(l.trim().split(/\s+/)[0]) * 1024)
+      .reduce((a, b) => Math.max(a, b), 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** Waits until data-state is one of `states`; returns it. */
 async function waitState(page, states) {
   await page.waitForFunction((s) => document.body && s.includes(document.body.dataset.state), states, {
@@ -515,10 +530,42 @@ if (big) {
     if (!(held > 0 && held <= 256 * 2 ** 20)) failures.push(`${held} bytes of decoded values held (budget 256 MiB)`);
     const heap = await page.evaluate(() => performance.memory ? performance.memory.usedJSHeapSize : 0);
     const wasm = Number(await page.evaluate(() => document.body.dataset.wasmMemory));
-    console.log(`# ${mode} large: ${held} bytes of decoded values held; wasm memory ${wasm} bytes, JS heap ${heap} bytes`);
+    console.log(`# ${mode} large: ${held} bytes of decoded values held; wasm memory ${wasm} bytes, JS heap ${heap} bytes; largest renderer process ${(rendererRss() / 1e6).toFixed(0)} MB RSS`);
     if (!(wasm > 0 && wasm + heap <= 400e6)) failures.push(`wasm memory ${wasm} + JS heap ${heap} bytes, over 400 MB`);
+    const rss = rendererRss();
+    if (rss > 400e6) failures.push(`the renderer process holds ${rss} bytes while browsing, over 400 MB`);
     const hash = await text(page, '#stat-hash');
     if (!/not checked/.test(hash || '')) failures.push(`#stat-hash "${hash}"`);
+
+    // The whole .npy (1 GB): decoded in order, the hash checked, the file built in parts; the
+    // page's own memory (wasm + JS heap) sampled meanwhile.
+    let peak = 0;
+    let rendererPeak = 0;
+    const sampler = setInterval(async () => {
+      const m = await page.evaluate(() => Number(document.body.dataset.wasmMemory || 0) + (performance.memory ? performance.memory.usedJSHeapSize : 0)).catch(() => 0);
+      peak = Math.max(peak, m);
+      rendererPeak = Math.max(rendererPeak, rendererRss());
+    }, 250);
+    const t0 = Date.now();
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 600_000 }),
+      page.click('#download', { timeout: 10_000 }),
+    ]);
+    const saved = join(downloadsDir, `${mode}-large.npy`);
+    await download.saveAs(saved);
+    clearInterval(sampler);
+    const bytes = statSync(saved).size;
+    const head = Buffer.alloc(10);
+    const fd = openSync(saved, 'r');
+    readSync(fd, head, 0, 10, 0);
+    closeSync(fd);
+    const headerLen = 10 + head.readUInt16LE(8);
+    rmSync(saved, { force: true });
+    const checked = await text(page, '#stat-hash');
+    console.log(`# ${mode} large: download ${bytes} bytes in ${((Date.now() - t0) / 1000).toFixed(1)} s; page memory (wasm + JS heap) peaked at ${(peak / 1e6).toFixed(0)} MB, the largest renderer process (workers included) at ${(rendererPeak / 1e6).toFixed(0)} MB RSS; #stat-hash "${checked}"`);
+    if (bytes !== headerLen + big.original_bytes) failures.push(`the .npy has ${bytes} bytes, not ${headerLen} + ${big.original_bytes}`);
+    if (checked !== big.hash) failures.push(`after the download #stat-hash "${checked}" != native "${big.hash}"`);
+    if (!(peak > 0 && peak <= 400e6)) failures.push(`page memory peaked at ${peak} bytes during the download`);
     await appVisible(page, failures);
   });
 }

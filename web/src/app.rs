@@ -21,12 +21,12 @@ use web_sys::{Event, HtmlButtonElement, HtmlInputElement, HtmlProgressElement, H
 
 use crate::colormap::Colormap;
 use crate::colormap::color_range;
-use crate::decode::{DecodeSummary, Engine, decode_in_order, empty_output, now_ms};
+use crate::decode::{DecodeSummary, Engine, InOrder, empty_output, now_ms, yield_now};
 use crate::decoded::Decoded;
 use crate::describe::describe;
 use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
-use crate::source::{SectionCache, Source, fetch_whole, fetched_bytes, js_error};
+use crate::source::{NpyFile, SectionCache, Source, fetch_whole, fetched_bytes, js_error};
 use crate::state::ViewState;
 use crate::tools;
 use crate::worker::Pool;
@@ -381,53 +381,66 @@ fn give_up_gpu(generation: u32, error: &str) {
 /// `.npy` is saved from the chunks as they come. Then the view and the statistics are shown.
 async fn decode_whole(generation: u32, download: bool) {
     let Some((archive, engine)) = current(generation) else { return };
-    with_app(|a| {
+    let lazy = with_app(|a| {
         a.busy = true;
         if let Some(d) = a.decoded.as_mut() {
             d.stats = Default::default();
         }
+        a.loaded.as_ref().is_some_and(|l| l.lazy)
     });
     dom::set_body_data("state", "decoding");
     show("progress", true);
-    let mut parts = download.then(|| {
-        let header = with_app(|a| a.decoded.as_ref().map(Decoded::npy_header)).unwrap_or_default();
-        vec![js_sys::Uint8Array::from(header.as_slice())]
-    });
+    let mut file = match download {
+        true => {
+            let mut file = NpyFile::create().await;
+            file.push(&with_app(|a| a.decoded.as_ref().map(Decoded::npy_header)).unwrap_or_default());
+            Some(file)
+        }
+        false => None,
+    };
     let total = archive.chunk_count();
-    let result = decode_in_order(
-        &archive,
-        &engine,
-        |i| section(generation, i),
-        |i, out| {
-            if !is_current(generation) {
-                return false;
-            }
-            el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
-            let doing = if download { "decoding for the download" } else { "decoding" };
-            set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
-            let view = with_app(|a| {
-                let keep = a.decoded.as_ref().map_or(0..0, |d| d.chunks_for_slice(a.view.axis, a.view.frame));
-                let d = a.decoded.as_mut()?;
-                d.stats.merge(&out.stats);
+    let doing = if download { "decoding for the download" } else { "decoding" };
+    let mut chunks = InOrder::new(&archive, &engine, |i| section(generation, i));
+    let mut last_yield = now_ms();
+    let result = loop {
+        let (i, out) = match chunks.next().await {
+            Ok(Some(next)) => next,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        if !is_current(generation) {
+            return;
+        }
+        el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
+        set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
+        if let Some(f) = file.as_mut() {
+            f.write(&out.npy).await;
+        }
+        // A lazily read archive keeps only the view's chunks of a whole pass: the rest went
+        // to the file.
+        let view = with_app(|a| {
+            let keep = a.decoded.as_ref().map_or(0..0, |d| d.chunks_for_slice(a.view.axis, a.view.frame));
+            let d = a.decoded.as_mut()?;
+            d.stats.merge(&out.stats);
+            if !lazy || keep.contains(&i) {
                 d.insert(i, out.npy, &keep);
-                if let Some(p) = parts.as_mut() {
-                    p.push(js_sys::Uint8Array::from(d.chunk_bytes(i).unwrap_or_default()));
-                }
-                Some(keep.contains(&i) && d.slice_ready(a.view.axis, a.view.frame))
-            });
-            if view == Some(true) {
-                view_shown();
-                render_view();
             }
-            count_fetched();
-            true
-        },
-    )
-    .await;
+            Some(keep.contains(&i) && d.slice_ready(a.view.axis, a.view.frame))
+        });
+        if view == Some(true) {
+            view_shown();
+            render_view();
+        }
+        count_fetched();
+        if now_ms() - last_yield > 30.0 {
+            yield_now().await;
+            last_yield = now_ms();
+        }
+    };
     if !is_current(generation) {
         return;
     }
-    match result {
+    match result.and_then(|()| chunks.finish()) {
         Ok(summary) => {
             with_app(|a| {
                 if let Some(l) = a.loaded.as_mut() {
@@ -438,8 +451,8 @@ async fn decode_whole(generation: u32, download: bool) {
                 }
                 a.busy = false;
             });
-            if let Some(parts) = parts {
-                save_npy(parts);
+            if let Some(file) = file {
+                save_npy(file).await;
             }
             finish(generation);
         }
@@ -869,42 +882,55 @@ fn toggle_play() {
 /// else after decoding it whole, in order, checking the content hash (the file is built from one
 /// part per chunk, never one buffer of the whole array).
 fn download() {
-    let Some((generation, held)) = with_app(|a| {
+    let Some((generation, complete)) = with_app(|a| {
         let l = a.loaded.as_ref()?;
         let d = a.decoded.as_ref()?;
         let complete = l.verified && (0..d.chunk_count()).all(|i| d.has(i));
-        let held = complete.then(|| {
-            let mut parts = vec![js_sys::Uint8Array::from(d.npy_header().as_slice())];
-            parts.extend((0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).map(js_sys::Uint8Array::from));
-            parts
-        });
-        (!a.busy).then_some((a.generation, held))
+        (!a.busy).then_some((a.generation, complete))
     }) else {
         set_text("progress-text", "the download starts once the chunks being fetched are in");
         return;
     };
-    match held {
-        Some(parts) => save_npy(parts),
-        None => spawn_local(decode_whole(generation, true)),
+    if !complete {
+        spawn_local(decode_whole(generation, true));
+        return;
     }
+    spawn_local(async move {
+        let mut file = NpyFile::create().await;
+        with_app(|a| {
+            let d = a.decoded.as_ref().filter(|_| a.generation == generation)?;
+            file.push(&d.npy_header());
+            (0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).for_each(|b| file.push(b));
+            Some(())
+        });
+        save_npy(file).await;
+    });
 }
 
-fn save_npy(parts: Vec<js_sys::Uint8Array>) {
+/// Offers the finished `.npy` as a download.
+async fn save_npy(file: NpyFile) {
     let name = with_app(|a| a.loaded.as_ref().map_or("data".into(), |l| l.name.clone()));
-    let array = js_sys::Array::new();
-    for p in &parts {
-        array.push(p);
-    }
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/octet-stream");
-    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts) else { return };
+    dom::set_body_data("npyOnDisk", if file.is_on_disk() { "1" } else { "0" });
+    let blob = match file.finish().await {
+        Ok(b) => b,
+        Err(e) => {
+            show_error(&format!("{name}: {e}"));
+            return;
+        }
+    };
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
     let a: web_sys::HtmlAnchorElement = dom::document().create_element("a").expect("a").unchecked_into();
     a.set_href(&url);
     let stem = name.strip_suffix(".baler").unwrap_or(&name);
     a.set_download(&format!("{stem}.npy"));
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // A large file is read by the download after the click returns: the URL is let go later.
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 120_000);
+    }
 }
 
 // ---------------------------------------------------------------- wiring

@@ -174,34 +174,78 @@ pub async fn decode_section(
     Ok((archive.finish_chunk(parsed, &acc)?, tiles))
 }
 
-/// Decodes every chunk in order, each section from `read(i)`, as many at once as `engine` runs,
-/// and checks the content hash at the end (an error means what `on_chunk` received must be
-/// discarded). `on_chunk(i, values)` runs after each chunk, in order; returning false cancels.
-/// Yields to the event loop every 30 ms.
+type Decoding = Pin<Box<dyn Future<Output = Result<ChunkOut, CodecError>>>>;
+
+/// Every chunk of an archive in order, each section from `read(i)`, as many decoding at once as
+/// the engine runs (two per worker: one decoding, one waiting, so none idles); the content hash
+/// is checked by [`Self::finish`], after the last chunk (until then, what [`Self::next`] gave
+/// must not be trusted).
+pub struct InOrder<'a, R> {
+    archive: &'a Rc<Archive<'static>>,
+    engine: &'a Engine,
+    read: R,
+    check: StreamCheck,
+    queue: VecDeque<(usize, Decoding)>,
+    next: usize,
+    summary: DecodeSummary,
+    start: f64,
+}
+
+impl<'a, R, F> InOrder<'a, R>
+where
+    R: FnMut(usize) -> F,
+    F: Future<Output = Result<Rc<Vec<u8>>, String>>,
+{
+    pub fn new(archive: &'a Rc<Archive<'static>>, engine: &'a Engine, read: R) -> Self {
+        let check = StreamCheck::new(archive);
+        Self {
+            archive,
+            engine,
+            read,
+            check,
+            queue: VecDeque::new(),
+            next: 0,
+            summary: DecodeSummary::default(),
+            start: now_ms(),
+        }
+    }
+
+    /// The next chunk's index and values; None after the last.
+    pub async fn next(&mut self) -> Result<Option<(usize, ChunkOut)>, CodecError> {
+        while self.queue.len() < 2 * self.engine.parallelism() && self.next < self.archive.chunk_count() {
+            let section = (self.read)(self.next).await.map_err(CodecError::Input)?;
+            self.queue.push_back((self.next, self.engine.decode(self.archive, self.next, section)));
+            self.next += 1;
+        }
+        let Some((i, decoding)) = self.queue.pop_front() else { return Ok(None) };
+        let out = decoding.await?;
+        self.check.accept_value_bytes(self.archive, i, out.hashed())?;
+        self.summary.network_tiles += out.tiles;
+        Ok(Some((i, out)))
+    }
+
+    /// After the last chunk: the content hash checked, and what ran.
+    pub fn finish(self) -> Result<DecodeSummary, CodecError> {
+        self.check.finish(self.archive)?;
+        let mut summary = self.summary;
+        summary.on_gpu = matches!(self.engine, Engine::Here(Some(_))) && summary.network_tiles > 0;
+        summary.total_ms = now_ms() - self.start;
+        Ok(summary)
+    }
+}
+
+/// [`InOrder`] to the end: `on_chunk(i, values)` after each chunk (returning false cancels),
+/// yielding to the event loop every 30 ms; the content hash is checked at the end (an error means
+/// what `on_chunk` received must be discarded).
 pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
     archive: &Rc<Archive<'static>>,
     engine: &Engine,
-    mut read: impl FnMut(usize) -> F,
+    read: impl FnMut(usize) -> F,
     mut on_chunk: impl FnMut(usize, ChunkOut) -> bool,
 ) -> Result<DecodeSummary, CodecError> {
-    let start = now_ms();
-    let mut summary = DecodeSummary::default();
-    let mut check = StreamCheck::new(archive);
+    let mut chunks = InOrder::new(archive, engine, read);
     let mut last_yield = now_ms();
-    // Two chunks per worker in flight: one decoding, one waiting, so none idles.
-    let depth = 2 * engine.parallelism();
-    let mut queue = VecDeque::new();
-    let mut next = 0;
-    loop {
-        while queue.len() < depth && next < archive.chunk_count() {
-            let section = read(next).await.map_err(CodecError::Input)?;
-            queue.push_back((next, engine.decode(archive, next, section)));
-            next += 1;
-        }
-        let Some((i, decoding)) = queue.pop_front() else { break };
-        let out = decoding.await?;
-        check.accept_value_bytes(archive, i, out.hashed())?;
-        summary.network_tiles += out.tiles;
+    while let Some((i, out)) = chunks.next().await? {
         if !on_chunk(i, out) {
             return Err(CodecError::Backend("cancelled".into()));
         }
@@ -210,8 +254,5 @@ pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
             last_yield = now_ms();
         }
     }
-    check.finish(archive)?;
-    summary.on_gpu = matches!(engine, Engine::Here(Some(_))) && summary.network_tiles > 0;
-    summary.total_ms = now_ms() - start;
-    Ok(summary)
+    chunks.finish()
 }

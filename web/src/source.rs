@@ -268,3 +268,130 @@ impl SectionCache {
         }
     }
 }
+
+/// A file built part by part in the browser's blob store (the `.npy` download): parts are folded
+/// into one Blob every 32 MB, so the page holds at most that much of it in its own memory
+/// (browsers keep large blobs out of the page, on disk).
+pub struct BlobBuilder {
+    blob: Option<web_sys::Blob>,
+    pending: js_sys::Array,
+    pending_bytes: usize,
+}
+
+impl Default for BlobBuilder {
+    fn default() -> Self {
+        Self { blob: None, pending: js_sys::Array::new(), pending_bytes: 0 }
+    }
+}
+
+impl BlobBuilder {
+    const FOLD_BYTES: usize = 32 << 20;
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.pending.push(&js_sys::Uint8Array::from(bytes));
+        self.pending_bytes += bytes.len();
+        if self.pending_bytes >= Self::FOLD_BYTES {
+            self.fold();
+        }
+    }
+
+    fn fold(&mut self) {
+        if let Some(b) = self.blob.take() {
+            self.pending.unshift(&b);
+        }
+        let opts = web_sys::BlobPropertyBag::new();
+        opts.set_type("application/octet-stream");
+        self.blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&self.pending, &opts).ok();
+        self.pending = js_sys::Array::new();
+        self.pending_bytes = 0;
+    }
+
+    pub fn finish(mut self) -> Option<web_sys::Blob> {
+        self.fold();
+        self.blob
+    }
+}
+
+/// The `.npy` a download saves, written part by part: into a file of the origin's private file
+/// system where the browser has one (on disk, so a GB-sized download never sits in memory:
+/// Chromium refused blobs over ~500 MB here), else into a [`BlobBuilder`].
+pub struct NpyFile {
+    /// The file handle and the writer of its stream.
+    opfs: Option<(JsValue, JsValue)>,
+    blob: BlobBuilder,
+}
+
+/// The one file downloads use in the private file system (a new download replaces it).
+const OPFS_NAME: &str = "baler-download.npy";
+
+/// `obj.method(...args)`, awaited when it returns a promise.
+async fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &method.into())?.dyn_into()?;
+    let r = f.apply(obj, &args.iter().collect::<js_sys::Array>())?;
+    match r.dyn_into::<js_sys::Promise>() {
+        Ok(p) => JsFuture::from(p).await,
+        Err(v) => Ok(v),
+    }
+}
+
+impl NpyFile {
+    pub async fn create() -> Self {
+        let opfs = async {
+            let storage = js_sys::Reflect::get(&web_sys::window()?.navigator(), &"storage".into()).ok()?;
+            let root = call(&storage, "getDirectory", &[]).await.ok()?;
+            let options = js_sys::Object::new();
+            js_sys::Reflect::set(&options, &"create".into(), &true.into()).ok()?;
+            let handle = call(&root, "getFileHandle", &[OPFS_NAME.into(), options.into()]).await.ok()?;
+            let stream = call(&handle, "createWritable", &[]).await.ok()?;
+            let writer = call(&stream, "getWriter", &[]).await.ok()?;
+            Some((handle, writer))
+        }
+        .await;
+        Self { opfs, blob: BlobBuilder::default() }
+    }
+
+    /// Whether the file goes to disk (the private file system), not into memory.
+    pub fn is_on_disk(&self) -> bool {
+        self.opfs.is_some()
+    }
+
+    /// Appends `bytes` once the file's stream has room for them (so the page does not pile up
+    /// what the disk has not taken yet).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        if let Some((_, writer)) = &self.opfs
+            && let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
+            && let Ok(ready) = ready.dyn_into::<js_sys::Promise>()
+        {
+            let _ = JsFuture::from(ready).await;
+        }
+        self.push(bytes);
+    }
+
+    /// Appends `bytes` (queued in order; a failed write fails [`Self::finish`]).
+    pub fn push(&mut self, bytes: &[u8]) {
+        match &self.opfs {
+            Some((_, writer)) => {
+                if let Ok(write) = js_sys::Reflect::get(writer, &"write".into())
+                    .and_then(|f| f.dyn_into::<js_sys::Function>())
+                {
+                    let _ = write.call1(writer, &js_sys::Uint8Array::from(bytes));
+                }
+            }
+            None => self.blob.push(bytes),
+        }
+    }
+
+    /// The finished file.
+    pub async fn finish(self) -> Result<web_sys::Blob, String> {
+        match self.opfs {
+            Some((handle, writer)) => {
+                call(&writer, "close", &[])
+                    .await
+                    .map_err(|e| format!("writing the .npy failed: {}", js_error(&e)))?;
+                let file = call(&handle, "getFile", &[]).await.map_err(|e| js_error(&e))?;
+                file.dyn_into().map_err(|_| "the private file system gave no file".to_string())
+            }
+            None => self.blob.finish().ok_or_else(|| "the browser could not build the .npy".to_string()),
+        }
+    }
+}
