@@ -647,6 +647,32 @@ if (fieldName) {
     const b = readFileSync(saved);
     const [w, h] = [b.readUInt32BE(16), b.readUInt32BE(20)];
     if (b.toString('latin1', 1, 4) !== 'PNG' || w !== 50 || h !== 50) failures.push(`PNG ${png.suggestedFilename()}: ${w}×${h}`);
+
+    // Zoom twice around the picked point, read a cell of the zoomed view, pan by dragging, reset.
+    await page.click('#zoom-in');
+    await page.click('#zoom-in');
+    const zoomed = await page.evaluate(() => /zoom=(\d+),(\d+),(\d+),(\d+)/.exec(location.hash)?.slice(1).map(Number));
+    const canvasSize = () => page.$eval('#heatmap', (e) => [e.width, e.height]);
+    const [zw, zh] = await canvasSize();
+    if (!zoomed || zw !== zoomed[3] || zh !== zoomed[2] || !(zw < 20)) failures.push(`zoomed to ${zoomed} with a ${zw}×${zh} canvas`);
+    if (zoomed) {
+      const zbox = await page.$eval('#heatmap', (c) => { const r = c.getBoundingClientRect(); return { x: r.x + c.clientLeft, y: r.y + c.clientTop, px: c.clientWidth / c.width }; });
+      await page.mouse.move(zbox.x + 1.5 * zbox.px, zbox.y + 0.5 * zbox.px);
+      const zcell = await page.$eval('#cursor', (e) => e.dataset.cell);
+      if (zcell !== `${zoomed[0]},${zoomed[1] + 1}`) failures.push(`zoomed cursor cell ${zcell}, want ${zoomed[0]},${zoomed[1] + 1}`);
+      const ticks = await page.$$eval('#x-ticks span', (e) => e.map((s) => Number(s.textContent)));
+      if (!(ticks.length > 0 && ticks[0] >= zoomed[1] && ticks.at(-1) < zoomed[1] + zoomed[3])) failures.push(`zoomed x ticks ${ticks}`);
+      // Drag the image 2 cells left: the window moves 2 columns right (where there is room).
+      await page.mouse.move(zbox.x + 5.5 * zbox.px, zbox.y + 5.5 * zbox.px);
+      await page.mouse.down();
+      await page.mouse.move(zbox.x + 3.5 * zbox.px, zbox.y + 5.5 * zbox.px, { steps: 4 });
+      await page.mouse.up();
+      const panned = await page.evaluate(() => /zoom=(\d+),(\d+),/.exec(location.hash)?.slice(1).map(Number));
+      const wantC0 = Math.min(zoomed[1] + 2, 50 - zoomed[3]);
+      if (!panned || panned[0] !== zoomed[0] || panned[1] !== wantC0) failures.push(`after the drag the window starts at ${panned}, want ${zoomed[0]},${wantC0}`);
+    }
+    await page.click('#zoom-reset');
+    if ((await canvasSize()).join() !== '50,50' || (await page.evaluate(() => location.hash)).includes('zoom=')) failures.push('zoom reset did not show the whole slice');
     await appVisible(page, failures);
   });
 }

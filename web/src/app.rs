@@ -26,6 +26,7 @@ use crate::decoded::Decoded;
 use crate::describe::describe;
 use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
+use crate::scale::Window;
 use crate::source::{NpyFile, SectionCache, Source, fetch_whole, fetched_bytes, js_error};
 use crate::state::ViewState;
 use crate::tools;
@@ -78,8 +79,11 @@ struct App {
     /// When the current load began (performance.now).
     load_started_ms: f64,
     gpu: Gpu,
-    /// CSS pixels per value of the heatmap drawn last (for the cursor).
+    /// CSS pixels per value of the heatmap drawn last, and the part of the slice it shows.
     px: f64,
+    win: Window,
+    /// A drag on the heatmap: where it started (CSS px), the window then, and whether it moved.
+    drag: Option<(f64, f64, Window, bool)>,
     /// The decoding workers, started with the first archive (None where they cannot run).
     pool: Option<Option<Rc<Pool>>>,
     play_timer: Option<i32>,
@@ -98,6 +102,8 @@ thread_local! {
         gpu: Gpu::NotChecked,
         pool: None,
         px: 1.0,
+        win: Window::whole(1, 1),
+        drag: None,
         play_timer: None,
     });
 }
@@ -763,7 +769,7 @@ fn render_view() {
         }
         let v = &a.view;
         let range = color_range(v.range, d.data_range, v.cmap);
-        a.px = render::heatmap(d, v.axis, v.frame, v.cmap, range, v.log);
+        (a.px, a.win) = render::heatmap(d, v.axis, v.frame, v.cmap, range, v.log, v.window);
         tools::draw_profiles(d, v);
         el::<HtmlInputElement>("log").set_checked(v.log);
         let n = d.slices(v.axis);
@@ -876,6 +882,18 @@ fn toggle_play() {
         el::<HtmlButtonElement>("play").set_text_content(Some("⏸ pause"));
     }
     tick.forget();
+}
+
+/// Zooms the heatmap by `factor` around `at` (else the picked point, else the window's centre).
+fn zoom(factor: f64, at: Option<(usize, usize)>) {
+    let Some((win, h, w)) = with_app(|a| {
+        let (h, w) = tools::slice_size(a.decoded.as_ref()?, &a.view);
+        let centre = at.or(a.view.point).unwrap_or((a.win.r0 + a.win.rows / 2, a.win.c0 + a.win.cols / 2));
+        Some((a.win.zoom(factor, centre, h, w), h, w))
+    }) else {
+        return;
+    };
+    update_view(|v| v.window = (!win.is_whole(h, w)).then_some((win.r0, win.c0, win.rows, win.cols)));
 }
 
 /// Saves the `.npy`: at once from the chunks held when the archive was decoded whole and checked,
@@ -1011,6 +1029,8 @@ fn wire_controls() {
         update_view(|v| {
             v.axis = axis;
             v.frame = 0;
+            v.window = None;
+            v.point = None;
         });
     });
     on("frame", "input", |_| {
@@ -1065,11 +1085,14 @@ fn wire_controls() {
     });
     let cell_of = |e: &Event| {
         let m = e.dyn_ref::<web_sys::MouseEvent>()?;
-        with_app(|a| {
-            let d = a.decoded.as_ref()?;
-            tools::cell_at(d, &a.view, a.px, m.offset_x() as f64, m.offset_y() as f64)
-        })
+        with_app(|a| tools::cell_at(a.px, a.win, m.offset_x() as f64, m.offset_y() as f64))
     };
+    on("heatmap", "mousedown", |e| {
+        if let Some(m) = e.dyn_ref::<web_sys::MouseEvent>() {
+            e.prevent_default();
+            with_app(|a| a.drag = Some((m.client_x() as f64, m.client_y() as f64, a.win, false)));
+        }
+    });
     on("heatmap", "mousemove", move |e| {
         let cell = cell_of(&e);
         with_app(|a| {
@@ -1077,12 +1100,38 @@ fn wire_controls() {
                 tools::show_cursor(d, &a.view, cell);
             }
         });
+        // Dragging with the button held pans the window, a cell per `px` pixels.
+        let Some(m) = e.dyn_ref::<web_sys::MouseEvent>() else { return };
+        let pan = with_app(|a| {
+            let (x0, y0, start, _) = a.drag?;
+            let (dx, dy) = (m.client_x() as f64 - x0, m.client_y() as f64 - y0);
+            if m.buttons() & 1 == 0 || dx.abs().max(dy.abs()) < 3.0 {
+                return None;
+            }
+            a.drag = Some((x0, y0, start, true));
+            let (h, w) = tools::slice_size(a.decoded.as_ref()?, &a.view);
+            let moved = start.pan(-(dy / a.px).round() as isize, -(dx / a.px).round() as isize, h, w);
+            (moved != a.win).then_some((moved, h, w))
+        });
+        if let Some((win, h, w)) = pan {
+            update_view(|v| v.window = (!win.is_whole(h, w)).then_some((win.r0, win.c0, win.rows, win.cols)));
+        }
     });
     on("heatmap", "click", move |e| {
-        if let Some(cell) = cell_of(&e) {
+        let dragged = with_app(|a| a.drag.take().is_some_and(|d| d.3));
+        if !dragged && let Some(cell) = cell_of(&e) {
             update_view(|v| v.point = Some(cell));
         }
     });
+    on("heatmap", "wheel", move |e| {
+        e.prevent_default();
+        let Some(w) = e.dyn_ref::<web_sys::WheelEvent>() else { return };
+        let factor = if w.delta_y() < 0.0 { 1.5 } else { 1.0 / 1.5 };
+        zoom(factor, cell_of(&e));
+    });
+    on("zoom-in", "click", |_| zoom(2.0, None));
+    on("zoom-out", "click", |_| zoom(0.5, None));
+    on("zoom-reset", "click", |_| update_view(|v| v.window = None));
     on("bins", "change", |_| {
         let bins = el::<HtmlInputElement>("bins").value().parse::<usize>().unwrap_or(60).clamp(2, 1000);
         update_view(|v| v.bins = bins);

@@ -8,7 +8,7 @@ use baler_codec::colormap::histogram;
 
 use crate::decoded::{Decoded, RunningStats};
 use crate::dom;
-use crate::scale::{ColorScale, index_ticks};
+use crate::scale::{ColorScale, Window, index_ticks_in};
 
 fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
@@ -27,8 +27,25 @@ pub fn axis_names(axis: usize, frames: bool) -> (&'static str, &'static str) {
 /// to about 560 px, without smoothing), its axis ticks and the colour bar, colours over `range`,
 /// on a log scale with `log` (starting at the slice's smallest positive value when the range
 /// does not). Returns the CSS pixels per value.
-pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f64, f64), log: bool) -> f64 {
-    let (w, h, values) = d.slice(axis, index);
+pub fn heatmap(
+    d: &Decoded,
+    axis: usize,
+    index: usize,
+    cmap: Colormap,
+    range: (f64, f64),
+    log: bool,
+    window: Option<(usize, usize, usize, usize)>,
+) -> (f64, Window) {
+    let (sw, sh, all) = d.slice(axis, index);
+    // The window shown (all of the slice unless zoomed): its cells only.
+    let win = window
+        .map_or(Window::whole(sh, sw), |(r0, c0, rows, cols)| Window { r0, c0, rows, cols }.fit(sh, sw));
+    let (w, h) = (win.cols, win.rows);
+    let values: Vec<f64> = if sw * sh == 0 {
+        Vec::new()
+    } else {
+        (win.r0..win.r0 + h).flat_map(|r| all[r * sw + win.c0..r * sw + win.c0 + w].iter().copied()).collect()
+    };
     let min_positive = values.iter().copied().filter(|&v| v > 0.0 && d.is_data(v)).reduce(f64::min);
     let scale = ColorScale::new(range, log, min_positive);
     let table = cmap.table();
@@ -54,23 +71,24 @@ pub fn heatmap(d: &Decoded, axis: usize, index: usize, cmap: Colormap, range: (f
     }
     colorbar(cmap, scale, (h as f64 * px).round());
     let (x_name, y_name) = axis_names(axis, d.volume()[0] > 1);
-    axis_ticks("x-ticks", w, px, x_name, "x-name");
-    axis_ticks("y-ticks", h, px, y_name, "y-name");
+    axis_ticks("x-ticks", win.c0, w, px, x_name, "x-name");
+    axis_ticks("y-ticks", win.r0, h, px, y_name, "y-name");
     let missing = values.iter().filter(|&&v| !d.is_data(v) || scale.position(v).is_none()).count();
     dom::set_text(
         "frame-nodata",
         &if missing > 0 { format!("{missing} values: no data") } else { String::new() },
     );
-    px
+    (px, win)
 }
 
-/// Tick labels at round cell indices along an axis of `len` cells of `px` CSS pixels each.
-fn axis_ticks(id: &str, len: usize, px: f64, name: &str, name_id: &str) {
+/// Tick labels at round cell indices along an axis showing cells `start..start + len`, `px` CSS
+/// pixels each.
+fn axis_ticks(id: &str, start: usize, len: usize, px: f64, name: &str, name_id: &str) {
     let horizontal = id.starts_with('x');
-    let html: String = index_ticks(len, 5)
+    let html: String = index_ticks_in(start, len, 5)
         .into_iter()
         .map(|i| {
-            let at = (i as f64 + 0.5) * px;
+            let at = ((i - start) as f64 + 0.5) * px;
             let side = if horizontal { "left" } else { "top" };
             format!("<span style=\"{side}:{at:.1}px\">{i}</span>")
         })

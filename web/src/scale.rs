@@ -80,6 +80,58 @@ pub fn index_ticks(len: usize, n: usize) -> Vec<usize> {
     (0..len).step_by(step).collect()
 }
 
+/// Round tick positions in `start..start + len` (about `n` of them): multiples of 1, 2 or 5 × 10^k.
+pub fn index_ticks_in(start: usize, len: usize, n: usize) -> Vec<usize> {
+    let step = index_ticks(len, n).get(1).copied().unwrap_or(1).max(1);
+    let first = start.div_ceil(step) * step;
+    (first..start + len).step_by(step).collect()
+}
+
+/// The part of an `h` × `w` slice shown: `rows` rows from `r0`, `cols` columns from `c0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub r0: usize,
+    pub c0: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Window {
+    pub fn whole(h: usize, w: usize) -> Self {
+        Self { r0: 0, c0: 0, rows: h, cols: w }
+    }
+
+    /// This window made to fit an `h` × `w` slice (at least one cell).
+    pub fn fit(self, h: usize, w: usize) -> Self {
+        let rows = self.rows.clamp(1, h.max(1));
+        let cols = self.cols.clamp(1, w.max(1));
+        Self { r0: self.r0.min(h.saturating_sub(rows)), c0: self.c0.min(w.saturating_sub(cols)), rows, cols }
+    }
+
+    pub fn is_whole(&self, h: usize, w: usize) -> bool {
+        *self == Self::whole(h, w)
+    }
+
+    /// Zoomed by `factor` (> 1 in, < 1 out) keeping cell (`r`, `c`) where it is on screen.
+    pub fn zoom(self, factor: f64, (r, c): (usize, usize), h: usize, w: usize) -> Self {
+        let rows = ((self.rows as f64 / factor).round() as usize).clamp(1, h.max(1));
+        let cols = ((self.cols as f64 / factor).round() as usize).clamp(1, w.max(1));
+        // The cell's share of the way across the window stays the same.
+        let keep = |at: usize, start: usize, old: usize, new: usize| {
+            let share = (at.saturating_sub(start) as f64 + 0.5) / old.max(1) as f64;
+            (at as f64 + 0.5 - share * new as f64).round().max(0.0) as usize
+        };
+        Self { r0: keep(r, self.r0, self.rows, rows), c0: keep(c, self.c0, self.cols, cols), rows, cols }
+            .fit(h, w)
+    }
+
+    /// Moved by `dr` rows and `dc` columns, within the slice.
+    pub fn pan(self, dr: isize, dc: isize, h: usize, w: usize) -> Self {
+        let shift = |v: usize, d: isize| v.saturating_add_signed(d);
+        Self { r0: shift(self.r0, dr), c0: shift(self.c0, dc), ..self }.fit(h, w)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +161,26 @@ mod tests {
         let r = percentiles(&v, |x| x.is_finite() && x < 1e29, 1.0, 99.0);
         assert_eq!(r, Some((1.0, 99.0)));
         assert_eq!(percentiles(&[f64::NAN], |x| x.is_finite(), 1.0, 99.0), None);
+    }
+
+    #[test]
+    fn windows_zoom_around_a_cell_and_stay_inside() {
+        let whole = Window::whole(50, 80);
+        let z = whole.zoom(2.0, (10, 70), 50, 80);
+        assert_eq!((z.rows, z.cols), (25, 40));
+        // Cell (10, 70) keeps its place: 21 % of the way down, 88 % across.
+        assert_eq!((z.r0, z.c0), (5, 35));
+        assert_eq!(z.zoom(0.5, (10, 70), 50, 80), whole);
+        assert!(whole.zoom(0.5, (0, 0), 50, 80).is_whole(50, 80));
+        let far = z.pan(100, -100, 50, 80);
+        assert_eq!((far.r0, far.c0), (25, 0));
+        assert_eq!(
+            Window { r0: 45, c0: 0, rows: 99, cols: 3 }.fit(50, 80),
+            Window { r0: 0, c0: 0, rows: 50, cols: 3 }
+        );
+        assert_eq!(whole.zoom(1e9, (3, 4), 50, 80), Window { r0: 3, c0: 4, rows: 1, cols: 1 });
+        assert_eq!(index_ticks_in(37, 20, 5), vec![40, 45, 50, 55]);
+        assert_eq!(index_ticks_in(0, 50, 5), index_ticks(50, 5));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct ViewState {
     pub log: bool,
     /// Playback speed, frames per second.
     pub fps: u32,
+    /// The part of the slice shown (first row, first column, rows, columns); None = all of it.
+    pub window: Option<(usize, usize, usize, usize)>,
     /// The point picked in the slice (row, column): its line profile and time series are drawn.
     pub point: Option<(usize, usize)>,
     /// Table histograms: bins, and counts on a log scale.
@@ -50,6 +52,7 @@ impl Default for ViewState {
             lazy: false,
             log: false,
             fps: DEFAULT_FPS,
+            window: None,
             point: None,
             bins: DEFAULT_BINS,
             log_y: false,
@@ -76,6 +79,10 @@ impl ViewState {
                 "fps" => s.fps = value.parse().ok().filter(|f| SPEEDS.contains(f)).unwrap_or(DEFAULT_FPS),
                 "bins" => s.bins = value.parse().unwrap_or(DEFAULT_BINS).clamp(2, 1000),
                 "point" => s.point = index_pair(&value),
+                "zoom" => {
+                    let v: Vec<usize> = value.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+                    s.window = (v.len() == 4 && v[2] > 0 && v[3] > 0).then(|| (v[0], v[1], v[2], v[3]));
+                }
                 "scatter" => s.scatter = index_pair(&value),
                 "cmap" => s.cmap = Colormap::from_name(&value).unwrap_or(Colormap::Viridis),
                 "range" => {
@@ -119,6 +126,9 @@ impl ViewState {
         }
         if self.fps != DEFAULT_FPS {
             parts.push(format!("fps={}", self.fps));
+        }
+        if let Some((r0, c0, rows, cols)) = self.window {
+            parts.push(format!("zoom={r0},{c0},{rows},{cols}"));
         }
         if let Some((r, c)) = self.point {
             parts.push(format!("point={r},{c}"));
@@ -193,13 +203,14 @@ mod tests {
             lazy: true,
             log: true,
             fps: 16,
+            window: Some((2, 3, 10, 20)),
             point: Some((3, 40)),
             bins: 25,
             log_y: true,
             scatter: Some((1, 4)),
         };
         let h = s.to_hash();
-        assert!(!h[1..].contains('#') && h.matches('&').count() == 12, "{h}");
+        assert!(!h[1..].contains('#') && h.matches('&').count() == 13, "{h}");
         assert_eq!(ViewState::parse(&h), s);
         assert_eq!(ViewState::default().to_hash(), "#");
     }

@@ -9,13 +9,20 @@ use crate::decoded::Decoded;
 use crate::dom::{self, el, set_text, show};
 use crate::plots;
 use crate::render::{axis_names, fmt_num};
+use crate::scale::Window;
 use crate::state::{SPEEDS, ViewState};
 
-/// The slice cell under CSS pixel (`x`, `y`) of the heatmap drawn at `px` pixels per value.
-pub fn cell_at(d: &Decoded, view: &ViewState, px: f64, x: f64, y: f64) -> Option<(usize, usize)> {
-    let (w, h, _) = slice_dims(d, view.axis);
+/// The slice cell under CSS pixel (`x`, `y`) of the heatmap showing `win` at `px` pixels per value.
+pub fn cell_at(px: f64, win: Window, x: f64, y: f64) -> Option<(usize, usize)> {
     let (c, r) = ((x / px).floor(), (y / px).floor());
-    (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h).then_some((r as usize, c as usize))
+    (c >= 0.0 && r >= 0.0 && (c as usize) < win.cols && (r as usize) < win.rows)
+        .then_some((win.r0 + r as usize, win.c0 + c as usize))
+}
+
+/// Rows and columns of the slice the view shows.
+pub fn slice_size(d: &Decoded, view: &ViewState) -> (usize, usize) {
+    let (w, h, _) = slice_dims(d, view.axis);
+    (h, w)
 }
 
 fn slice_dims(d: &Decoded, axis: usize) -> (usize, usize, usize) {
