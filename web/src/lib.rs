@@ -9,17 +9,25 @@ pub mod scale;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
+mod adapter;
+#[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod decode;
 #[cfg(target_arch = "wasm32")]
 mod describe;
 #[cfg(target_arch = "wasm32")]
+mod display;
+#[cfg(target_arch = "wasm32")]
 mod dom;
+#[cfg(target_arch = "wasm32")]
+mod loading;
 #[cfg(target_arch = "wasm32")]
 mod plots;
 #[cfg(target_arch = "wasm32")]
 mod render;
+#[cfg(target_arch = "wasm32")]
+mod session;
 #[cfg(target_arch = "wasm32")]
 pub mod source;
 #[cfg(target_arch = "wasm32")]
