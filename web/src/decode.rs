@@ -12,7 +12,7 @@ use baler_codec::npy::{self, common_dtype};
 use baler_codec::{Archive, CodecError, DType, Dataset, DecodedChunk, StreamCheck, Values};
 use wasm_bindgen::prelude::*;
 
-use crate::decoded::{Decoded, RunningStats};
+use crate::decoded::{Decoded, RunningStats, value_of};
 use crate::worker::Pool;
 
 #[wasm_bindgen]
@@ -89,14 +89,21 @@ pub struct ChunkOut {
 
 impl ChunkOut {
     pub fn of(archive: &Archive<'_>, chunk: &DecodedChunk, tiles: usize) -> Result<Self, CodecError> {
+        let fill = archive.meta.fill_value;
+        let is_data = |v: f64| v.is_finite() && Some(v) != fill;
+        // A field: its bytes straight from the grid (no f64 copy of the chunk).
+        if let Some(npy) = archive.chunk_field_bytes(chunk)? {
+            let dtype = npy_dtype(archive);
+            let values = npy.chunks_exact(dtype.size_bytes()).map(|b| value_of(dtype, b));
+            let stats = RunningStats::of_iter(values, is_data);
+            return Ok(Self { npy, hashed: None, tiles, stats });
+        }
         let part = archive.chunk_values(chunk)?;
         let dtype = npy_dtype(archive);
         let mut npy = Vec::new();
         npy::append_values(&mut npy, &part, dtype);
         let mixed = archive.meta.streams.iter().any(|s| s.dtype != dtype);
         let hashed = mixed.then(|| baler_codec::hash::value_bytes(&part));
-        let fill = archive.meta.fill_value;
-        let is_data = |v: f64| v.is_finite() && Some(v) != fill;
         let mut stats = RunningStats::default();
         let values: Vec<&Values> = match &part {
             Dataset::Field(a) => vec![&a.values],

@@ -218,7 +218,7 @@ impl Decoded {
 }
 
 /// One little-endian value of `dtype` as f64.
-fn value_of(dtype: DType, b: &[u8]) -> f64 {
+pub fn value_of(dtype: DType, b: &[u8]) -> f64 {
     let mut a = [0u8; 8];
     a[..b.len()].copy_from_slice(b);
     match dtype {

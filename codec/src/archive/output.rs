@@ -43,6 +43,68 @@ impl Archive<'_> {
         self.wrap(out, c.dims[0], vec![c.len()])
     }
 
+    /// A field chunk's values as a `.npy` stores them (little-endian, in the field's dtype), written
+    /// straight from the grid: the same bytes `npy::append_values` makes of [`Self::chunk_values`]
+    /// (each value through the same conversions), without the f64 copy; what a viewer's worker
+    /// hands back. None for a table.
+    pub fn chunk_field_bytes(&self, c: &DecodedChunk) -> Result<Option<Vec<u8>>> {
+        if self.meta.table {
+            return Ok(None);
+        }
+        let [_, d1, d2] = self.lattice;
+        let n = c.len();
+        if c.dims != [c.dims[0], d1, d2] {
+            return corrupt("chunk has the wrong shape");
+        }
+        let p = &self.stream_params[0];
+        let (dtype, w) = (p.dtype, p.dtype.size_bytes());
+        let grid = match (&c.recon, dtype.is_float()) {
+            (Some(r), true) => r.len(),
+            _ => c.q.len(),
+        };
+        if grid != n {
+            return corrupt("chunk has the wrong number of values");
+        }
+        let mut out = Vec::with_capacity(n * w);
+        let f32_bytes = |x: f64| (x as f32).to_le_bytes();
+        match (&c.recon, dtype, p.float) {
+            (Some(r), DType::F32, _) => r.iter().for_each(|&x| out.extend_from_slice(&f32_bytes(x))),
+            (Some(r), DType::F64, _) => r.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            (_, DType::F32, Some((step, offset))) => {
+                c.q.iter().for_each(|&q| out.extend_from_slice(&f32_bytes(dequantize(q, step, offset))))
+            }
+            (_, DType::F64, Some((step, offset))) => {
+                c.q.iter().for_each(|&q| out.extend_from_slice(&dequantize(q, step, offset).to_le_bytes()))
+            }
+            (_, DType::F32, None) => c.q.iter().for_each(|&q| out.extend_from_slice(&f32_bytes(q as f64))),
+            (_, DType::F64, None) => {
+                c.q.iter().for_each(|&q| out.extend_from_slice(&(q as f64).to_le_bytes()))
+            }
+            _ => c.q.iter().for_each(|q| out.extend_from_slice(&q.to_le_bytes()[..w])),
+        }
+        let fill = self.meta.fill_value.unwrap_or(f64::NAN);
+        for &(pos, kind, bits) in &c.exceptions {
+            let Some(place) = out.get_mut(pos * w..(pos + 1) * w) else {
+                return corrupt("exception outside its chunk");
+            };
+            match dtype {
+                DType::F32 => place.copy_from_slice(&f32_bytes(match kind {
+                    EXC_FILL => to_dtype(fill, dtype),
+                    _ => f32::from_bits(bits as u32) as f64,
+                })),
+                DType::F64 => place.copy_from_slice(
+                    &match kind {
+                        EXC_FILL => to_dtype(fill, dtype),
+                        _ => f64::from_bits(bits),
+                    }
+                    .to_le_bytes(),
+                ),
+                _ => place.copy_from_slice(&(bits as i64).to_le_bytes()[..w]),
+            }
+        }
+        Ok(Some(out))
+    }
+
     pub(super) fn empty_streams(&self) -> Vec<Values> {
         self.stream_params
             .iter()
