@@ -85,6 +85,8 @@ pub struct ChunkOut {
     pub tiles: usize,
     /// Statistics of its values (computed where it was decoded: a worker).
     pub stats: RunningStats,
+    /// The same `.npy` bytes as the worker sent them (a download writes these, no copy).
+    pub js: Option<js_sys::Uint8Array>,
 }
 
 impl ChunkOut {
@@ -96,7 +98,7 @@ impl ChunkOut {
             let dtype = npy_dtype(archive);
             let values = npy.chunks_exact(dtype.size_bytes()).map(|b| value_of(dtype, b));
             let stats = RunningStats::of_iter(values, is_data);
-            return Ok(Self { npy, hashed: None, tiles, stats });
+            return Ok(Self { npy, hashed: None, tiles, stats, js: None });
         }
         let part = archive.chunk_values(chunk)?;
         let dtype = npy_dtype(archive);
@@ -115,7 +117,7 @@ impl ChunkOut {
                 Values::Int(v) => RunningStats::of_iter(v.iter().map(|&x| x as f64), is_data),
             });
         }
-        Ok(Self { npy, hashed, tiles, stats })
+        Ok(Self { npy, hashed, tiles, stats, js: None })
     }
 
     /// The bytes the content hash reads.

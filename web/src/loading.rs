@@ -278,7 +278,7 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
         el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
         set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
         if let Some(f) = file.as_mut() {
-            f.write(&out.npy).await;
+            f.write(&out.npy, out.js.as_ref()).await;
         }
         // A lazily read archive keeps only the view's chunks of a whole pass: the rest went
         // to the file.

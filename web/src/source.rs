@@ -356,27 +356,37 @@ impl NpyFile {
     }
 
     /// Appends `bytes` once the file's stream has room for them (so the page does not pile up
-    /// what the disk has not taken yet).
-    pub async fn write(&mut self, bytes: &[u8]) {
-        if let Some((_, writer)) = &self.opfs
-            && let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
+    /// what the disk has not taken yet); `js`, when given, holds the same bytes outside wasm and
+    /// is written as it is (no copy).
+    pub async fn write(&mut self, bytes: &[u8], js: Option<&js_sys::Uint8Array>) {
+        let Some((_, writer)) = &self.opfs else {
+            self.blob.push(bytes);
+            return;
+        };
+        if let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
             && let Ok(ready) = ready.dyn_into::<js_sys::Promise>()
         {
             let _ = JsFuture::from(ready).await;
         }
-        self.push(bytes);
+        match js {
+            Some(js) => self.write_js(js),
+            None => self.push(bytes),
+        }
+    }
+
+    fn write_js(&self, chunk: &js_sys::Uint8Array) {
+        if let Some((_, writer)) = &self.opfs
+            && let Ok(write) =
+                js_sys::Reflect::get(writer, &"write".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
+        {
+            let _ = write.call1(writer, chunk);
+        }
     }
 
     /// Appends `bytes` (queued in order; a failed write fails [`Self::finish`]).
     pub fn push(&mut self, bytes: &[u8]) {
         match &self.opfs {
-            Some((_, writer)) => {
-                if let Ok(write) = js_sys::Reflect::get(writer, &"write".into())
-                    .and_then(|f| f.dyn_into::<js_sys::Function>())
-                {
-                    let _ = write.call1(writer, &js_sys::Uint8Array::from(bytes));
-                }
-            }
+            Some(_) => self.write_js(&js_sys::Uint8Array::from(bytes)),
             None => self.blob.push(bytes),
         }
     }

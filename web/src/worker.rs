@@ -219,14 +219,15 @@ impl Pool {
             // The worker's message is the codec's own error, already worded.
             let data = data.map_err(|e| CodecError::Input(crate::source::js_error(&e)))?;
             let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).unwrap_or(JsValue::NULL);
-            let npy = js_sys::Uint8Array::new(&get("npy")).to_vec();
+            let js = js_sys::Uint8Array::new(&get("npy"));
+            let npy = js.to_vec();
             let hashed = get("hashed");
             let hashed = (!hashed.is_null() && !hashed.is_undefined())
                 .then(|| js_sys::Uint8Array::new(&hashed).to_vec());
             let tiles = get("tiles").as_f64().unwrap_or(0.0) as usize;
             let mut stats = [0.0; 5];
             js_sys::Float64Array::new(&get("stats")).copy_to(&mut stats);
-            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats) })
+            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats), js: Some(js) })
         }
     }
 }
