@@ -27,6 +27,18 @@ pub struct Decoded {
     budget: usize,
     /// Statistics of the chunks decoded in a whole pass (merged chunk by chunk by the caller).
     pub stats: RunningStats,
+    /// The slice across frames being shown, kept as its chunks pass through.
+    cross: Option<Assembled>,
+}
+
+/// A slice along the rows or columns of a stack of frames: it crosses every chunk, so it is
+/// assembled as they are decoded and stays whole when they are dropped (holding them all could
+/// be the whole field).
+struct Assembled {
+    axis: usize,
+    index: usize,
+    values: Vec<f64>,
+    filled: Vec<bool>,
 }
 
 impl Decoded {
@@ -58,6 +70,7 @@ impl Decoded {
             held: 0,
             budget,
             stats: RunningStats::default(),
+            cross: None,
         }
     }
 
@@ -72,6 +85,7 @@ impl Decoded {
         self.held += bytes.len();
         self.chunks[i] = Some(bytes);
         self.touch(i);
+        self.fill_cross(i);
         while self.held > self.budget {
             let oldest = (0..self.chunks.len())
                 .filter(|&c| c != i && !keep.contains(&c) && self.chunks[c].is_some())
@@ -88,6 +102,72 @@ impl Decoded {
         let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
         npy::append_values(&mut bytes, part, self.dtype);
         self.insert(i, bytes, keep);
+    }
+
+    /// Shows slice `index` along `axis` from now on: a slice across frames is assembled from the
+    /// chunks held now and those decoded later.
+    pub fn hold_slice(&mut self, axis: usize, index: usize) {
+        let axis = axis.min(2);
+        let index = index.min(self.slices(axis).saturating_sub(1));
+        if axis == 0 || self.volume()[0] <= 1 {
+            self.cross = None;
+            return;
+        }
+        if self.cross.as_ref().is_some_and(|c| (c.axis, c.index) == (axis, index)) {
+            return;
+        }
+        let (h, w) = self.slice_dims(axis);
+        self.cross = Some(Assembled {
+            axis,
+            index,
+            values: vec![f64::NAN; h * w],
+            filled: vec![false; self.chunks.len()],
+        });
+        for i in 0..self.chunks.len() {
+            self.fill_cross(i);
+        }
+    }
+
+    /// Copies chunk `i`'s cells of the slice across frames, if it is held.
+    fn fill_cross(&mut self, i: usize) {
+        let Some(mut cross) = self.cross.take() else { return };
+        if let Some(b) = self.chunks[i].as_deref() {
+            let [_, d1, d2] = self.volume();
+            let frame = (d1 * d2).max(1);
+            let (first, last) = (self.bounds[i] / frame, self.bounds[i + 1].div_ceil(frame));
+            let (_, w) = self.slice_dims(cross.axis);
+            let size = self.dtype.size_bytes();
+            for f in first..last {
+                for x in 0..w {
+                    let e = match cross.axis {
+                        1 => (f * d1 + cross.index) * d2 + x,
+                        _ => (f * d1 + x) * d2 + cross.index,
+                    };
+                    if let Some(at) = e.checked_sub(self.bounds[i]).filter(|_| e < self.bounds[i + 1]) {
+                        cross.values[f * w + x] = value_of(self.dtype, &b[at * size..(at + 1) * size]);
+                    }
+                }
+            }
+            cross.filled[i] = true;
+        }
+        self.cross = Some(cross);
+    }
+
+    /// The assembled slice, when it is slice `index` along `axis`.
+    fn assembled(&self, axis: usize, index: usize) -> Option<&Assembled> {
+        let index = index.min(self.slices(axis.min(2)).saturating_sub(1));
+        self.cross.as_ref().filter(|c| (c.axis, c.index) == (axis.min(2), index))
+    }
+
+    /// Whether slice `index` along `axis` has chunk `i`'s values (held, or assembled).
+    pub fn covers(&self, axis: usize, index: usize, i: usize) -> bool {
+        self.has(i) || self.assembled(axis, index).is_some_and(|c| c.filled[i])
+    }
+
+    /// The chunks to keep while slice `index` along `axis` is shown: those of a frame; none for a
+    /// slice across frames (it is assembled).
+    pub fn keep_for(&self, axis: usize, index: usize) -> Range<usize> {
+        if self.assembled(axis, index).is_some() { 0..0 } else { self.chunks_for_slice(axis, index) }
     }
 
     fn forget(&mut self, i: usize) {
@@ -196,6 +276,9 @@ impl Decoded {
         let axis = axis.min(2);
         let index = index.min(self.slices(axis).saturating_sub(1));
         let (h, w) = self.slice_dims(axis);
+        if let Some(c) = self.assembled(axis, index) {
+            return (w, h, c.values.clone());
+        }
         let mut out = Vec::with_capacity(h * w);
         for r in 0..h {
             for c in 0..w {
@@ -205,9 +288,21 @@ impl Decoded {
         (w, h, out)
     }
 
+    /// Cell (r, c) of slice `index` along `axis`, when decoded.
+    pub fn slice_value(&self, axis: usize, index: usize, r: usize, c: usize) -> Option<f64> {
+        let index = index.min(self.slices(axis.min(2)).saturating_sub(1));
+        if let Some(cross) = self.assembled(axis, index) {
+            let (_, w) = self.slice_dims(axis.min(2));
+            let chunk =
+                self.bounds.partition_point(|&b| b <= self.slice_element(axis.min(2), index, r, c)) - 1;
+            return cross.filled.get(chunk).copied().unwrap_or(false).then(|| cross.values[r * w + c]);
+        }
+        self.value(self.slice_element(axis.min(2), index, r, c))
+    }
+
     /// Whether every chunk of slice `index` along `axis` is held.
     pub fn slice_ready(&self, axis: usize, index: usize) -> bool {
-        self.chunks_for_slice(axis, index).all(|c| self.has(c))
+        self.chunks_for_slice(axis, index).all(|c| self.covers(axis, index, c))
     }
 
     /// Column `c` of a table (the rows held).
@@ -394,6 +489,29 @@ mod tests {
         // Inserting a chunk again does not count it twice.
         d.insert_part(4, &parts[4], &(0..5));
         assert_eq!(d.held_bytes(), 4 * 96);
+    }
+
+    #[test]
+    fn a_slice_across_frames_is_assembled_within_the_budget() {
+        // 10 frames of 2×3 in chunks of 2 frames (12 f64 = 96 bytes), a budget of one chunk.
+        let (mut d, parts) = field(vec![10, 2, 3], DType::F64, 12, 96);
+        d.hold_slice(1, 1); // row 1 of every frame
+        for (i, p) in parts.iter().enumerate() {
+            d.insert_part(i, p, &d.keep_for(1, 1));
+        }
+        assert!(d.held_bytes() <= 96, "{} bytes held", d.held_bytes());
+        assert!(d.slice_ready(1, 1) && (0..5).all(|i| d.covers(1, 1, i)));
+        // Row 1 of frame f holds 6f + 3, 6f + 4, 6f + 5.
+        let (w, h, v) = d.slice(1, 1);
+        assert_eq!((w, h), (3, 10));
+        assert_eq!(v, (0..10).flat_map(|f| (3..6).map(move |x| (6 * f + x) as f64)).collect::<Vec<_>>());
+        // Column 2 along the other axis: assembled from what is held now (the last chunk).
+        d.hold_slice(2, 2);
+        assert!(!d.slice_ready(2, 2) && d.covers(2, 2, 4) && !d.covers(2, 2, 0));
+        assert_eq!(d.slice(2, 2).2[8 * 2..], [50.0, 53.0, 56.0, 59.0]);
+        // Back to frames: nothing assembled, the frame's chunk is kept.
+        d.hold_slice(0, 3);
+        assert_eq!(d.keep_for(0, 3), 1..2);
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub(crate) fn view_shown() {
 
 pub(crate) fn render_view() {
     with_app(|a| {
-        let Some(d) = &a.decoded else { return };
+        let (axis, frame) = (a.view.axis, a.view.frame);
+        let Some(d) = a.decoded.as_mut() else { return };
+        d.hold_slice(axis, frame);
+        let d = &*d;
         if d.columns.is_some() {
             render::table(d, a.view.bins, a.view.log_y);
             tools::draw_scatter(d, &a.view);

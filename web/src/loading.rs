@@ -283,13 +283,14 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
         // A lazily read archive keeps only the view's chunks of a whole pass: the rest went
         // to the file.
         let view = with_app(|a| {
-            let keep = a.decoded.as_ref().map_or(0..0, |d| d.chunks_for_slice(a.view.axis, a.view.frame));
+            let (axis, frame) = (a.view.axis, a.view.frame);
             let d = a.decoded.as_mut()?;
+            let (keep, in_view) = (d.keep_for(axis, frame), d.chunks_for_slice(axis, frame).contains(&i));
             d.stats.merge(&out.stats);
-            if !lazy || keep.contains(&i) {
+            if !lazy || in_view {
                 d.insert(i, out.npy, &keep);
             }
-            Some(keep.contains(&i) && d.slice_ready(a.view.axis, a.view.frame))
+            Some(in_view && d.slice_ready(axis, frame))
         });
         if view == Some(true) {
             view_shown();
@@ -348,12 +349,18 @@ pub(crate) fn request_view() {
     spawn_local(load_view(generation));
 }
 
-/// The next chunk to load: the view's first, then its neighbours (not beyond the budget).
+/// The next chunk to load and the chunks to keep meanwhile: the view's first, then a frame's
+/// neighbours (not beyond the budget).
 pub(crate) fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
     let d = a.decoded.as_ref()?;
-    let view = d.chunks_for_slice(a.view.axis, a.view.frame);
-    if let Some(i) = view.clone().find(|&i| !d.has(i)) {
-        return Some((i, view));
+    let (axis, frame) = (a.view.axis, a.view.frame);
+    let view = d.chunks_for_slice(axis, frame);
+    if let Some(i) = view.clone().find(|&i| !d.covers(axis, frame, i)) {
+        return Some((i, d.keep_for(axis, frame)));
+    }
+    // Neighbours of a frame (a slice across frames has none).
+    if d.keep_for(axis, frame).is_empty() {
+        return None;
     }
     let around = [view.end, view.start.wrapping_sub(1)];
     let per_chunk = d.held_bytes() / view.len().max(1);
@@ -363,7 +370,8 @@ pub(crate) fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
 
 pub(crate) async fn load_view(generation: u32) {
     dom::set_body_data("state", "decoding");
-    while let Some((i, view)) = with_app(|a| next_wanted(a).filter(|_| a.generation == generation)) {
+    let mut last_render = now_ms();
+    while let Some((i, keep)) = with_app(|a| next_wanted(a).filter(|_| a.generation == generation)) {
         let Some((archive, engine)) = current(generation) else { return };
         set_text("progress-text", &format!("fetching chunk {} of {}", i + 1, archive.chunk_count()));
         let start = now_ms();
@@ -383,15 +391,20 @@ pub(crate) async fn load_view(generation: u32) {
                     l.summary.on_gpu |= out.tiles > 0 && on_gpu;
                     l.summary.total_ms += now_ms() - start;
                     let d = a.decoded.as_mut()?;
-                    d.insert(i, out.npy, &view);
-                    Some(d.slice_ready(a.view.axis, a.view.frame))
+                    d.insert(i, out.npy, &keep);
+                    let in_view = d.chunks_for_slice(a.view.axis, a.view.frame).contains(&i);
+                    Some((in_view, d.slice_ready(a.view.axis, a.view.frame)))
                 });
                 count_fetched();
-                if view.contains(&i) {
-                    if shown == Some(true) {
+                // A slice across frames fills in chunk by chunk: redrawn a few times a second.
+                if let Some((true, ready)) = shown
+                    && (ready || now_ms() - last_render > 300.0)
+                {
+                    if ready {
                         view_shown();
                     }
                     render_view();
+                    last_render = now_ms();
                 }
             }
             Err((CodecError::Backend(e), true)) => give_up_gpu(generation, &e),

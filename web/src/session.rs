@@ -18,10 +18,10 @@ use crate::worker::Pool;
 pub(crate) const WHOLE_UP_TO_BYTES: u64 = 32 << 20;
 
 /// Decoded values kept of a large archive (least recently used chunks dropped first).
-pub(crate) const DECODED_BUDGET: usize = 256 << 20;
+pub(crate) const DECODED_BUDGET: usize = 128 << 20;
 
 /// Compressed chunk sections kept, so that a download after browsing fetches less again.
-pub(crate) const SECTION_BUDGET: usize = 64 << 20;
+pub(crate) const SECTION_BUDGET: usize = 32 << 20;
 
 pub(crate) enum Gpu {
     NotChecked,

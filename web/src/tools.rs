@@ -34,17 +34,6 @@ fn slice_dims(d: &Decoded, axis: usize) -> (usize, usize, usize) {
     }
 }
 
-/// Row-major element index of cell (r, c) of the slice the view shows.
-fn element(d: &Decoded, view: &ViewState, (r, c): (usize, usize)) -> usize {
-    let [_, d1, d2] = d.volume();
-    let f = view.frame.min(d.slices(view.axis).saturating_sub(1));
-    match view.axis.min(2) {
-        0 => (f * d1 + r) * d2 + c,
-        1 => (r * d1 + f) * d2 + c,
-        _ => (r * d1 + c) * d2 + f,
-    }
-}
-
 /// Shows the value of cell (r, c) in `#cursor` (its full value in `data-value`).
 pub fn show_cursor(d: &Decoded, view: &ViewState, cell: Option<(usize, usize)>) {
     let cursor: web_sys::HtmlElement = el("cursor");
@@ -54,7 +43,7 @@ pub fn show_cursor(d: &Decoded, view: &ViewState, cell: Option<(usize, usize)>) 
         return;
     };
     let (x_name, y_name) = axis_names(view.axis, d.volume()[0] > 1);
-    let value = d.value(element(d, view, (r, c)));
+    let value = d.slice_value(view.axis, view.frame, r, c);
     let shown = match value {
         Some(v) if d.is_data(v) => fmt_num(v),
         Some(v) => format!("{v} (no data)"),
@@ -81,8 +70,9 @@ pub fn draw_profiles(d: &Decoded, view: &ViewState) {
     }
     show("profiles", true);
     let value = |e: usize| d.value(e).filter(|&v| d.is_data(v));
+    let cell = |r: usize, c: usize| d.slice_value(view.axis, view.frame, r, c).filter(|&v| d.is_data(v));
     let (x_name, y_name) = axis_names(view.axis, d.volume()[0] > 1);
-    let row: Vec<Option<f64>> = (0..w).map(|x| value(element(d, view, (r, x)))).collect();
+    let row: Vec<Option<f64>> = (0..w).map(|x| cell(r, x)).collect();
     plots::line("profile", &row, Some(c));
     set_text("profile-caption", &format!("profile along {y_name} {r} ({x_name} 0–{})", w - 1));
     let [d0, d1, d2] = d.volume();
@@ -97,7 +87,7 @@ pub fn draw_profiles(d: &Decoded, view: &ViewState) {
             &format!("time series at {y_name} {r}, {x_name} {c} (frames 0–{}){fetched}", d0 - 1),
         );
     } else {
-        let column: Vec<Option<f64>> = (0..h).map(|y| value(element(d, view, (y, c)))).collect();
+        let column: Vec<Option<f64>> = (0..h).map(|y| cell(y, c)).collect();
         plots::line("series", &column, Some(r));
         set_text("series-caption", &format!("profile along {x_name} {c} ({y_name} 0–{})", h - 1));
     }
