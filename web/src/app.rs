@@ -12,7 +12,6 @@ use crate::display::*;
 use crate::dom::{self, el, set_text};
 use crate::loading::*;
 use crate::session::*;
-use crate::source::NpyFile;
 use crate::state::ViewState;
 use crate::tools;
 
@@ -88,35 +87,6 @@ fn zoom(factor: f64, at: Option<(usize, usize)>) {
         return;
     };
     update_view(|v| v.window = (!win.is_whole(h, w)).then_some((win.r0, win.c0, win.rows, win.cols)));
-}
-
-/// Saves the `.npy`: at once from the chunks held when the archive was decoded whole and checked,
-/// else after decoding it whole, in order, checking the content hash (the file is built from one
-/// part per chunk, never one buffer of the whole array).
-fn download() {
-    let Some((generation, complete)) = with_app(|a| {
-        let l = a.loaded.as_ref()?;
-        let d = a.decoded.as_ref()?;
-        let complete = l.verified && (0..d.chunk_count()).all(|i| d.has(i));
-        (!a.busy).then_some((a.generation, complete))
-    }) else {
-        set_text("progress-text", "the download starts once the chunks being fetched are in");
-        return;
-    };
-    if !complete {
-        spawn_local(decode_whole(generation, true));
-        return;
-    }
-    spawn_local(async move {
-        let mut file = NpyFile::create().await;
-        with_app(|a| {
-            let d = a.decoded.as_ref().filter(|_| a.generation == generation)?;
-            file.push(&d.npy_header());
-            (0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).for_each(|b| file.push(b));
-            Some(())
-        });
-        save_npy(file).await;
-    });
 }
 
 fn on(id: &str, event: &str, f: impl FnMut(Event) + 'static) {

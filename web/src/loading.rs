@@ -71,6 +71,7 @@ pub(crate) fn begin_load(message: &str) -> u32 {
         a.decoded = None;
         a.loaded = None;
         a.busy = false;
+        a.download_queued = false;
         a.load_started_ms = now_ms();
         a.generation
     });
@@ -362,7 +363,12 @@ pub(crate) fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
     if d.keep_for(axis, frame).is_empty() {
         return None;
     }
-    let around = [view.end, view.start.wrapping_sub(1)];
+    // While playing, the next frames come first, two chunks ahead.
+    let around = if a.play_timer.is_some() {
+        [view.end, view.end + 1, view.start.wrapping_sub(1)]
+    } else {
+        [view.end, view.start.wrapping_sub(1), usize::MAX]
+    };
     let per_chunk = d.held_bytes() / view.len().max(1);
     let room = d.held_bytes() + per_chunk <= DECODED_BUDGET;
     around.into_iter().find(|&i| i < d.chunk_count() && !d.has(i) && room).map(|i| (i, view))
@@ -419,6 +425,9 @@ pub(crate) async fn load_view(generation: u32) {
     with_app(|a| a.busy = false);
     if is_current(generation) {
         finish(generation);
+        if with_app(|a| std::mem::take(&mut a.download_queued)) {
+            download();
+        }
     }
 }
 
@@ -573,4 +582,35 @@ pub(crate) async fn save_npy(file: NpyFile) {
     if let Some(w) = web_sys::window() {
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 120_000);
     }
+}
+
+/// Saves the `.npy`: at once from the chunks held when the archive was decoded whole and checked,
+/// else after decoding it whole, in order, checking the content hash (the file is built from one
+/// part per chunk, never one buffer of the whole array).
+pub(crate) fn download() {
+    let Some((generation, complete)) = with_app(|a| {
+        let l = a.loaded.as_ref()?;
+        let d = a.decoded.as_ref()?;
+        let complete = l.verified && (0..d.chunk_count()).all(|i| d.has(i));
+        (!a.busy).then_some((a.generation, complete))
+    }) else {
+        // Chunks for the view are on their way: the download follows them.
+        with_app(|a| a.download_queued = true);
+        set_text("progress-text", "the download starts once the chunks being fetched are in");
+        return;
+    };
+    if !complete {
+        spawn_local(decode_whole(generation, true));
+        return;
+    }
+    spawn_local(async move {
+        let mut file = NpyFile::create().await;
+        with_app(|a| {
+            let d = a.decoded.as_ref().filter(|_| a.generation == generation)?;
+            file.push(&d.npy_header());
+            (0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).for_each(|b| file.push(b));
+            Some(())
+        });
+        save_npy(file).await;
+    });
 }

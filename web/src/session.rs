@@ -60,6 +60,8 @@ pub(crate) struct App {
     pub(crate) generation: u32,
     /// Chunk loading for the view, or a whole pass, is running.
     pub(crate) busy: bool,
+    /// Download was asked for while chunks for the view were loading.
+    pub(crate) download_queued: bool,
     /// When the current load began (performance.now).
     pub(crate) load_started_ms: f64,
     pub(crate) gpu: Gpu,
@@ -82,6 +84,7 @@ thread_local! {
         decoded: None,
         generation: 0,
         busy: false,
+        download_queued: false,
         load_started_ms: 0.0,
         gpu: Gpu::NotChecked,
         pool: None,
