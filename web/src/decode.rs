@@ -12,7 +12,7 @@ use baler_codec::npy::{self, common_dtype};
 use baler_codec::{Archive, CodecError, DType, Dataset, DecodedChunk, StreamCheck, Values};
 use wasm_bindgen::prelude::*;
 
-use crate::decoded::{Decoded, RunningStats, value_of};
+use crate::decoded::{Decoded, RunningStats};
 use crate::worker::Pool;
 
 #[wasm_bindgen]
@@ -95,9 +95,7 @@ impl ChunkOut {
         let is_data = |v: f64| v.is_finite() && Some(v) != fill;
         // A field: its bytes straight from the grid (no f64 copy of the chunk).
         if let Some(npy) = archive.chunk_field_bytes(chunk)? {
-            let dtype = npy_dtype(archive);
-            let values = npy.chunks_exact(dtype.size_bytes()).map(|b| value_of(dtype, b));
-            let stats = RunningStats::of_iter(values, is_data);
+            let stats = RunningStats::of_le_bytes(npy_dtype(archive), &npy, fill);
             return Ok(Self { npy, hashed: None, tiles, stats, js: None });
         }
         let part = archive.chunk_values(chunk)?;
