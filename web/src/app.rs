@@ -27,6 +27,10 @@ pub fn start() {
     spawn_local(async {
         detect_gpu().await;
     });
+    // The decoding workers start with the page, while the first archive's head is fetched.
+    spawn_local(async {
+        workers().await;
+    });
     apply_hash(true);
 }
 

@@ -217,17 +217,26 @@ pub(crate) async fn section(generation: u32, i: usize) -> Result<Rc<Vec<u8>>, St
     Ok(bytes)
 }
 
-/// The decoding workers: one per core the browser reports (2 to 8), started once.
+/// The decoding workers: one per core the browser reports (2 to 8), started once (by the page's start).
 pub(crate) async fn workers() -> Option<Rc<Pool>> {
-    if let Some(known) = with_app(|a| a.pool.clone()) {
-        return known;
+    // Started when the page starts; a load that comes first waits for that start.
+    loop {
+        match with_app(|a| (a.pool.clone(), a.pool_starting)) {
+            (Some(known), _) => return known,
+            (None, true) => yield_now().await,
+            (None, false) => break,
+        }
     }
+    with_app(|a| a.pool_starting = true);
     let cores = web_sys::window().map_or(2.0, |w| w.navigator().hardware_concurrency());
     let pool = Pool::start((cores as usize).clamp(2, 8)).await.map(Rc::new);
     if pool.is_none() {
         web_sys::console::warn_1(&"decoding workers could not start: decoding on the page".into());
     }
-    with_app(|a| a.pool.get_or_insert(pool).clone())
+    with_app(|a| {
+        a.pool_starting = false;
+        a.pool.get_or_insert(pool).clone()
+    })
 }
 
 /// A GPU failure is not the archive's fault: the GPU is given up for this archive, with the

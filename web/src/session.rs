@@ -72,6 +72,8 @@ pub(crate) struct App {
     pub(crate) drag: Option<(f64, f64, Window, bool)>,
     /// The decoding workers, started with the first archive (None where they cannot run).
     pub(crate) pool: Option<Option<Rc<Pool>>>,
+    /// The workers are being started.
+    pub(crate) pool_starting: bool,
     pub(crate) play_timer: Option<i32>,
 }
 
@@ -88,6 +90,7 @@ thread_local! {
         load_started_ms: 0.0,
         gpu: Gpu::NotChecked,
         pool: None,
+        pool_starting: false,
         px: 1.0,
         win: Window::whole(1, 1),
         drag: None,
