@@ -205,7 +205,8 @@ async fn read_body(
         if part.get_done().unwrap_or(true) {
             break;
         }
-        let chunk = js_sys::Uint8Array::new(&part.get_value());
+        // A view of the part read (`new Uint8Array(typedArray)` would copy it).
+        let chunk: js_sys::Uint8Array = part.get_value().unchecked_into();
         if let Some(t) = total.map(|t| t as usize)
             && bytes.capacity() < t
             && bytes.len() >= t / 2

@@ -30,9 +30,15 @@ pub fn worker_open(head: &[u8], file_len: f64, model: Option<Vec<u8>>) -> Result
 }
 
 /// Worker side: decodes chunk `index` from its section's bytes (the decoder network, if any, on
-/// the CPU); returns `[npy bytes, hashed bytes or null, network tiles, statistics]`.
+/// the CPU); returns `[npy bytes, hashed bytes or null, network tiles, statistics]`. The npy
+/// bytes go into `reuse` (a buffer the page handed back) when it is large enough: a new 8 MB
+/// buffer per chunk left the page's memory to the garbage collector.
 #[wasm_bindgen]
-pub fn worker_decode(index: usize, section: &[u8]) -> Result<js_sys::Array, JsValue> {
+pub fn worker_decode(
+    index: usize,
+    section: &[u8],
+    reuse: Option<js_sys::Uint8Array>,
+) -> Result<js_sys::Array, JsValue> {
     OPENED.with(|a| {
         let a = a.borrow();
         let archive = a.as_ref().ok_or("no archive opened in this worker")?;
@@ -46,12 +52,15 @@ pub fn worker_decode(index: usize, section: &[u8]) -> Result<js_sys::Array, JsVa
         let out = ChunkOut::of(archive, &chunk, tiles).map_err(|e| e.to_string())?;
         let hashed = out.hashed.as_deref().map_or(JsValue::NULL, |h| js_sys::Uint8Array::from(h).into());
         let stats = js_sys::Float64Array::from(out.stats.to_array().as_slice());
-        Ok(js_sys::Array::of4(
-            &js_sys::Uint8Array::from(out.npy.as_slice()),
-            &hashed,
-            &JsValue::from(tiles as u32),
-            &stats,
-        ))
+        let npy = match reuse {
+            Some(buf) if buf.length() as usize >= out.npy.len() => {
+                let part = buf.subarray(0, out.npy.len() as u32);
+                part.copy_from(&out.npy);
+                part
+            }
+            _ => js_sys::Uint8Array::from(out.npy.as_slice()),
+        };
+        Ok(js_sys::Array::of4(&npy, &hashed, &JsValue::from(tiles as u32), &stats))
     })
 }
 
@@ -69,7 +78,7 @@ self.onmessage = async (e) => {
       glue.worker_open(m.head, m.fileLen, m.model ?? undefined);
       postMessage({ id: m.id });
     } else {
-      const [npy, hashed, tiles, stats] = glue.worker_decode(m.index, m.section);
+      const [npy, hashed, tiles, stats] = glue.worker_decode(m.index, m.section, m.reuse ?? undefined);
       postMessage({ id: m.id, npy, hashed, tiles, stats }, hashed ? [npy.buffer, hashed.buffer] : [npy.buffer]);
     }
   } catch (err) {
@@ -89,6 +98,9 @@ pub struct Pool {
     next_id: std::cell::Cell<u32>,
     /// Requests sent to each worker and not yet answered.
     load: Rc<RefCell<Vec<usize>>>,
+    /// Value buffers back from the workers, to be handed out again (each chunk's values travel
+    /// in one of these instead of a new buffer).
+    spare: Rc<RefCell<Vec<js_sys::ArrayBuffer>>>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
@@ -133,6 +145,7 @@ impl Pool {
         let _ = web_sys::Url::revoke_object_url(&url);
         let pool = Self {
             load: Rc::new(RefCell::new(vec![0; workers.len()])),
+            spare: Rc::default(),
             workers,
             pending,
             next_id: std::cell::Cell::new(0),
@@ -211,23 +224,31 @@ impl Pool {
         let _ = js_sys::Reflect::set(&m, &"kind".into(), &"decode".into());
         let _ = js_sys::Reflect::set(&m, &"index".into(), &(index as u32).into());
         let _ = js_sys::Reflect::set(&m, &"section".into(), &bytes);
-        let answer = JsFuture::from(self.send(w, &m, &js_sys::Array::of1(&bytes.buffer())));
-        let load = self.load.clone();
+        let transfer = js_sys::Array::of1(&bytes.buffer());
+        if let Some(buf) = self.spare.borrow_mut().pop() {
+            let _ = js_sys::Reflect::set(&m, &"reuse".into(), &js_sys::Uint8Array::new(&buf));
+            transfer.push(&buf);
+        }
+        let answer = JsFuture::from(self.send(w, &m, &transfer));
+        let (load, spare) = (self.load.clone(), self.spare.clone());
         async move {
             let data = answer.await;
             load.borrow_mut()[w] -= 1;
             // The worker's message is the codec's own error, already worded.
             let data = data.map_err(|e| CodecError::Input(crate::source::js_error(&e)))?;
             let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).unwrap_or(JsValue::NULL);
-            let js = js_sys::Uint8Array::new(&get("npy"));
+            // Views of what arrived (`new Uint8Array(typedArray)` would copy it).
+            let js: js_sys::Uint8Array = get("npy").unchecked_into();
             let npy = js.to_vec();
+            // Copied into this page's memory: the buffer can carry another chunk.
+            spare.borrow_mut().push(js.buffer());
             let hashed = get("hashed");
             let hashed = (!hashed.is_null() && !hashed.is_undefined())
-                .then(|| js_sys::Uint8Array::new(&hashed).to_vec());
+                .then(|| hashed.unchecked_into::<js_sys::Uint8Array>().to_vec());
             let tiles = get("tiles").as_f64().unwrap_or(0.0) as usize;
             let mut stats = [0.0; 5];
-            js_sys::Float64Array::new(&get("stats")).copy_to(&mut stats);
-            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats), js: Some(js) })
+            get("stats").unchecked_into::<js_sys::Float64Array>().copy_to(&mut stats);
+            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats), js: None })
         }
     }
 }
