@@ -86,10 +86,11 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     if coders.iter().any(|c| c.uses_escapes()) {
         crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
     }
-    let counted = if codes.len() <= PACK_ALL_UP_TO {
-        vec![None; coders.len()]
+    let (counted, escape_bytes) = if codes.len() <= PACK_ALL_UP_TO {
+        (vec![None; coders.len()], 0)
     } else {
-        count_coders(&coders, &CodeCounts::new(codes, shape))
+        let counts = CodeCounts::new(codes, shape);
+        (count_coders(&coders, &counts), counts.escape_bytes())
     };
     let pack_in = |i: usize| {
         let c = coders[i];
@@ -104,9 +105,18 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     let smallest = counted.iter().flatten().min();
     let first_smallest = counted.iter().position(|c| c.is_some() && c.as_ref() == smallest);
     let counted_best = |i: &usize| Some(*i) == first_smallest;
+    // A coder with an escape stream that would be the smallest were its escapes free: zstd can
+    // all but remove an escape stream of repeats (copies of the same rows), which counting cannot
+    // see, so it is packed too.
+    let might_win = |i: &usize| {
+        coders[*i].uses_escapes()
+            && counted[*i]
+                .zip(smallest.copied())
+                .is_some_and(|(c, best)| c.saturating_sub(escape_bytes) < best)
+    };
     let mut packed: Vec<(usize, (usize, Vec<u8>))> = (0..coders.len())
         .into_par_iter()
-        .filter(|i| counted[*i].is_none() || counted_best(i))
+        .filter(|i| counted[*i].is_none() || counted_best(i) || might_win(i))
         .map(pack_in)
         .collect();
     // Where zstd found structure counting cannot see (runs of zero codes at loose bounds,
@@ -115,7 +125,9 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
         .iter()
         .any(|(i, (raw, z))| counted_best(i) && (z.len() as f64) < *raw as f64 * (1.0 - ZSTD_FOUND));
     if zstd_found {
-        let rest = (0..coders.len()).into_par_iter().filter(|i| counted[*i].is_some() && !counted_best(i));
+        let rest = (0..coders.len())
+            .into_par_iter()
+            .filter(|i| counted[*i].is_some() && !counted_best(i) && !might_win(i));
         packed.extend(rest.map(pack_in).collect::<Vec<_>>());
     }
     // The first of the smallest, in `CODERS` order.
@@ -308,7 +320,13 @@ mod tests {
         // Mostly zeros with rare small codes: runs for zstd.
         let sparse: Vec<i64> =
             (0..shape.len()).map(|_| if rng.below(50) == 0 { rng.range(-2, 2) } else { 0 }).collect();
-        for codes in [repeated, sparse] {
+        // Noise near its entropy with every 8th code large, the large ones repeating every 4096:
+        // the escape stream of repeats that zstd all but removes (copies of the same rows).
+        let big: Vec<i64> = (0..4096).map(|_| rng.range(-2_000_000, 2_000_000)).collect();
+        let escapes: Vec<i64> = (0..shape.len())
+            .map(|i| if i % 8 == 0 { big[(i / 8) % 4096] } else { rng.range(-40, 40) })
+            .collect();
+        for codes in [repeated, sparse, escapes] {
             let (_, frame) = pack(vec![0u8], &codes, &shape, 3);
             assert_eq!(frame.len(), smallest_frame(&codes, &shape));
         }
