@@ -373,18 +373,28 @@ for (const [name, exp] of Object.entries(expect).filter(([k]) => !k.startsWith('
       failures.push('#download missing');
       return;
     }
-    const [download] = await Promise.all([
-      page.waitForEvent('download', { timeout: 60_000 }),
-      button.click({ timeout: 10_000 }),
-    ]);
-    const saved = join(downloadsDir, `${mode}-${name}.npy`);
-    await download.saveAs(saved);
-    const bytes = readFileSync(saved);
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    console.log(`# ${mode} ${name}: download "${download.suggestedFilename()}", ${bytes.length} bytes, sha256 ${sha}`);
+    const { download, saved } = await saveDownload(page, '#download', `${mode}-${name}.npy`, 60_000);
+    const sha = sha256(saved);
+    console.log(`# ${mode} ${name}: download "${download.suggestedFilename()}", ${statSync(saved).size} bytes, sha256 ${sha}`);
     if (sha !== exp.npy_sha256) failures.push(`download sha256 ${sha} != native .npy ${exp.npy_sha256}`);
     await appVisible(page, failures, false); // the page must survive the download too
   });
+}
+
+/** Clicks `selector` and saves the download it starts as `file` in the downloads folder. */
+async function saveDownload(page, selector, file, timeout) {
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout }),
+    page.click(selector, { timeout: 10_000 }),
+  ]);
+  const saved = join(downloadsDir, file);
+  await download.saveAs(saved);
+  return { download, saved };
+}
+
+/** The sha256 of a file, hex. */
+function sha256(path) {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /** RSS in bytes of the largest Chromium renderer process (the page and its workers), read from
@@ -481,13 +491,8 @@ if (lazy) {
     const last = await fetchedNow(page);
     if (label !== `frame ${lazy.frames} of ${lazy.frames}`) failures.push(`#frame-label "${label}"`);
     if (!(last > first && last - first < size / 2)) failures.push(`the last frame fetched ${last - first} more bytes of ${size}`);
-    const [download] = await Promise.all([
-      page.waitForEvent('download', { timeout: 120_000 }),
-      page.click('#download', { timeout: 10_000 }),
-    ]);
-    const saved = join(downloadsDir, `${mode}-lazy.npy`);
-    await download.saveAs(saved);
-    const sha = createHash('sha256').update(readFileSync(saved)).digest('hex');
+    const { saved } = await saveDownload(page, '#download', `${mode}-lazy.npy`, 120_000);
+    const sha = sha256(saved);
     if (sha !== lazy.npy_sha256) failures.push(`download sha256 ${sha} != native .npy ${lazy.npy_sha256}`);
     await waitState(page, ['done', 'error']);
     const hash = await text(page, '#stat-hash');
@@ -540,8 +545,7 @@ if (big) {
     // assembled, and the decoded values held stay within the budget.
     const t1 = Date.now();
     await page.selectOption('#axis', '1');
-    await page.$eval('#frame', (e) => { e.value = '100'; e.dispatchEvent(new Event('input')); });
-    await page.waitForFunction(() => document.body.dataset.state === 'done' && !/fetching/.test(document.getElementById('frame-label').textContent), null, { timeout: timeoutMs, polling: 200 });
+    await goToFrame(page, 100);
     const across = { label: await text(page, '#frame-label'), held: Number(await page.evaluate(() => document.body.dataset.held)), wasm: Number(await page.evaluate(() => document.body.dataset.wasmMemory)), size: await page.$eval('#heatmap', (e) => `${e.width}x${e.height}`), nodata: await text(page, '#frame-nodata') };
     console.log(`# ${mode} large: row 100 across 4000 frames in ${((Date.now() - t1) / 1000).toFixed(1)} s: ${JSON.stringify(across)}; renderer ${(rendererRss() / 1e6).toFixed(0)} MB RSS`);
     if (across.label !== 'row 101 of 256' || across.size !== '256x4000' || across.nodata) failures.push(`the slice across frames: ${JSON.stringify(across)}`);
@@ -557,12 +561,7 @@ if (big) {
       rendererPeak = Math.max(rendererPeak, rendererRss());
     }, 250);
     const t0 = Date.now();
-    const [download] = await Promise.all([
-      page.waitForEvent('download', { timeout: 600_000 }),
-      page.click('#download', { timeout: 10_000 }),
-    ]);
-    const saved = join(downloadsDir, `${mode}-large.npy`);
-    await download.saveAs(saved);
+    const { saved } = await saveDownload(page, '#download', `${mode}-large.npy`, 600_000);
     clearInterval(sampler);
     const bytes = statSync(saved).size;
     const head = Buffer.alloc(10);
@@ -651,9 +650,7 @@ if (fieldName) {
     if (!(frame > 3 + 5)) failures.push(`after 0.7 s at 30 fps the frame is ${frame}`);
     if (!(await page.evaluate(() => location.hash)).includes('fps=30')) failures.push('fps=30 not in the link');
 
-    const [png] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#png')]);
-    const saved = join(downloadsDir, `${mode}-slice.png`);
-    await png.saveAs(saved);
+    const { download: png, saved } = await saveDownload(page, '#png', `${mode}-slice.png`, 30_000);
     const b = readFileSync(saved);
     const [w, h] = [b.readUInt32BE(16), b.readUInt32BE(20)];
     if (b.toString('latin1', 1, 4) !== 'PNG' || w !== 50 || h !== 50) failures.push(`PNG ${png.suggestedFilename()}: ${w}×${h}`);

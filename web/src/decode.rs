@@ -85,8 +85,6 @@ pub struct ChunkOut {
     pub tiles: usize,
     /// Statistics of its values (computed where it was decoded: a worker).
     pub stats: RunningStats,
-    /// The same `.npy` bytes as the worker sent them (a download writes these, no copy).
-    pub js: Option<js_sys::Uint8Array>,
 }
 
 impl ChunkOut {
@@ -96,7 +94,7 @@ impl ChunkOut {
         // A field: its bytes straight from the grid (no f64 copy of the chunk).
         if let Some(npy) = archive.chunk_field_bytes(chunk)? {
             let stats = RunningStats::of_le_bytes(npy_dtype(archive), &npy, fill);
-            return Ok(Self { npy, hashed: None, tiles, stats, js: None });
+            return Ok(Self { npy, hashed: None, tiles, stats });
         }
         let part = archive.chunk_values(chunk)?;
         let dtype = npy_dtype(archive);
@@ -115,7 +113,7 @@ impl ChunkOut {
                 Values::Int(v) => RunningStats::of_iter(v.iter().map(|&x| x as f64), is_data),
             });
         }
-        Ok(Self { npy, hashed, tiles, stats, js: None })
+        Ok(Self { npy, hashed, tiles, stats })
     }
 
     /// The bytes the content hash reads.
@@ -239,27 +237,4 @@ where
         summary.total_ms = now_ms() - self.start;
         Ok(summary)
     }
-}
-
-/// [`InOrder`] to the end: `on_chunk(i, values)` after each chunk (returning false cancels),
-/// yielding to the event loop every 30 ms; the content hash is checked at the end (an error means
-/// what `on_chunk` received must be discarded).
-pub async fn decode_in_order<F: Future<Output = Result<Rc<Vec<u8>>, String>>>(
-    archive: &Rc<Archive<'static>>,
-    engine: &Engine,
-    read: impl FnMut(usize) -> F,
-    mut on_chunk: impl FnMut(usize, ChunkOut) -> bool,
-) -> Result<DecodeSummary, CodecError> {
-    let mut chunks = InOrder::new(archive, engine, read);
-    let mut last_yield = now_ms();
-    while let Some((i, out)) = chunks.next().await? {
-        if !on_chunk(i, out) {
-            return Err(CodecError::Backend("cancelled".into()));
-        }
-        if now_ms() - last_yield > 30.0 {
-            yield_now().await;
-            last_yield = now_ms();
-        }
-    }
-    chunks.finish()
 }

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use baler_codec::data::{DType, Dataset};
+use baler_codec::data::DType;
 use baler_codec::npy;
 
 pub struct Decoded {
@@ -104,8 +104,9 @@ impl Decoded {
         }
     }
 
-    /// [`Self::insert`] of a chunk's values as a dataset of its rows.
-    pub fn insert_part(&mut self, i: usize, part: &Dataset, keep: &Range<usize>) {
+    /// [`Self::insert`] of a chunk's values as a dataset of its rows (the tests build chunks so).
+    #[cfg(test)]
+    pub fn insert_part(&mut self, i: usize, part: &baler_codec::data::Dataset, keep: &Range<usize>) {
         let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
         npy::append_values(&mut bytes, part, self.dtype);
         self.insert(i, bytes, keep);
@@ -440,7 +441,7 @@ impl RunningStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baler_codec::data::{Array, Column, Values};
+    use baler_codec::data::{Array, Column, Dataset, Values};
 
     /// A field of `shape` with values 0, 1, 2 … in chunks of `per_chunk` elements, and its parts.
     fn field(shape: Vec<usize>, dtype: DType, per_chunk: usize, budget: usize) -> (Decoded, Vec<Dataset>) {

@@ -13,7 +13,7 @@ use baler_codec::format::model_file::read_model_file;
 use baler_codec::network::gpu::GpuDecoder;
 use baler_codec::{Archive, CodecError};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, spawn_local};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlProgressElement;
 
 use crate::adapter::detect_gpu;
@@ -24,7 +24,7 @@ use crate::display::*;
 use crate::dom::{self, el, set_text, show};
 use crate::render::fmt_num;
 use crate::session::*;
-use crate::source::{NpyFile, SectionCache, Source, fetch_whole, js_error};
+use crate::source::{NpyFile, SectionCache, Source, fetch_whole};
 use crate::state::ViewState;
 use crate::worker::Pool;
 
@@ -288,7 +288,7 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
         el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
         set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
         if let Some(f) = file.as_mut() {
-            f.write(&out.npy, out.js.as_ref()).await;
+            f.write(&out.npy).await;
         }
         // A lazily read archive keeps only the view's chunks of a whole pass: the rest went
         // to the file.
@@ -336,11 +336,18 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
             Box::pin(decode_whole(generation, download)).await;
         }
         Err(e) => {
-            let name = with_app(|a| a.loaded.as_ref().map(|l| l.name.clone())).unwrap_or_default();
-            with_app(|a| a.busy = false);
-            show_error(&format!("{name}: {e}"));
+            fail(&e);
         }
     }
+}
+
+/// Decoding the archive on screen failed: the work stops and the reason is shown.
+fn fail(e: &CodecError) {
+    let name = with_app(|a| {
+        a.busy = false;
+        a.loaded.as_ref().map(|l| l.name.clone())
+    });
+    show_error(&format!("{}: {e}", name.unwrap_or_default()));
 }
 
 /// The view changed: fetches and decodes the chunks it needs (a lazy archive), then one chunk
@@ -424,9 +431,7 @@ pub(crate) async fn load_view(generation: u32) {
             }
             Err((CodecError::Backend(e), true)) => give_up_gpu(generation, &e),
             Err((e, _)) => {
-                let name = with_app(|a| a.loaded.as_ref().map(|l| l.name.clone())).unwrap_or_default();
-                with_app(|a| a.busy = false);
-                show_error(&format!("{name}: {e}"));
+                fail(&e);
                 return;
             }
         }
@@ -561,10 +566,8 @@ pub(crate) fn load_model_url(url: String) {
 }
 
 pub(crate) async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buf = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| format!("could not read {}: {}", file.name(), js_error(&e)))?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    let source = Source::file(file.clone());
+    source.read(0..source.len()).await
 }
 
 /// Offers the finished `.npy` as a download.

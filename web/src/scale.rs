@@ -88,7 +88,7 @@ pub fn index_ticks_in(start: usize, len: usize, n: usize) -> Vec<usize> {
 }
 
 /// The part of an `h` × `w` slice shown: `rows` rows from `r0`, `cols` columns from `c0`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     pub r0: usize,
     pub c0: usize,

@@ -23,7 +23,9 @@ pub(crate) const DECODED_BUDGET: usize = 128 << 20;
 /// Compressed chunk sections kept, so that a download after browsing fetches less again.
 pub(crate) const SECTION_BUDGET: usize = 32 << 20;
 
+#[derive(Default)]
 pub(crate) enum Gpu {
+    #[default]
     NotChecked,
     Available(GpuDevice),
     Unavailable,
@@ -48,6 +50,7 @@ pub(crate) struct Loaded {
     pub(crate) first_view_ms: Option<f64>,
 }
 
+#[derive(Default)]
 pub(crate) struct App {
     pub(crate) view: ViewState,
     pub(crate) loaded: Option<Loaded>,
@@ -65,12 +68,13 @@ pub(crate) struct App {
     /// When the current load began (performance.now).
     pub(crate) load_started_ms: f64,
     pub(crate) gpu: Gpu,
-    /// CSS pixels per value of the heatmap drawn last, and the part of the slice it shows.
+    /// CSS pixels per value of the heatmap drawn last, and the part of the slice it shows (none
+    /// before the first).
     pub(crate) px: f64,
     pub(crate) win: Window,
     /// A drag on the heatmap: where it started (CSS px), the window then, and whether it moved.
     pub(crate) drag: Option<(f64, f64, Window, bool)>,
-    /// The decoding workers, started with the first archive (None where they cannot run).
+    /// The decoding workers, started with the page (None where they cannot run).
     pub(crate) pool: Option<Option<Rc<Pool>>>,
     /// The workers are being started.
     pub(crate) pool_starting: bool,
@@ -78,24 +82,7 @@ pub(crate) struct App {
 }
 
 thread_local! {
-    static APP: RefCell<App> = RefCell::new(App {
-        view: ViewState::default(),
-        loaded: None,
-        waiting: None,
-        model: None,
-        decoded: None,
-        generation: 0,
-        busy: false,
-        download_queued: false,
-        load_started_ms: 0.0,
-        gpu: Gpu::NotChecked,
-        pool: None,
-        pool_starting: false,
-        px: 1.0,
-        win: Window::whole(1, 1),
-        drag: None,
-        play_timer: None,
-    });
+    static APP: RefCell<App> = RefCell::new(App::default());
 }
 
 pub(crate) fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> R {

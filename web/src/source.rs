@@ -51,17 +51,11 @@ impl Source {
             let resp = request(url, None).await?;
             return Ok(Self::Whole(read_body(url, &resp, None, &progress).await?));
         }
-        let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok());
-        Ok(Self::Whole(read_body(url, &resp, total, &progress).await?))
+        Ok(Self::Whole(read_body(url, &resp, content_length(&resp), &progress).await?))
     }
 
     pub fn file(file: web_sys::File) -> Self {
         Self::File { file }
-    }
-
-    /// Whether parts of the file are read on demand (else it is all in memory).
-    pub fn is_ranged(&self) -> bool {
-        !matches!(self, Self::Whole(_))
     }
 
     /// How the file is read, in words.
@@ -231,8 +225,12 @@ pub fn js_error(e: &JsValue) -> String {
 /// The whole of `url` (a model file), read as it arrives with `progress`.
 pub async fn fetch_whole(url: &str, progress: impl Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
     let resp = request(url, None).await?;
-    let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok());
-    read_body(url, &resp, total, &progress).await
+    read_body(url, &resp, content_length(&resp), &progress).await
+}
+
+/// The length a response claims (a claim: see [`read_body`]).
+fn content_length(resp: &web_sys::Response) -> Option<u64> {
+    resp.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
 }
 
 /// Chunk sections already fetched, kept up to a budget (oldest dropped first), so that decoding
@@ -357,37 +355,27 @@ impl NpyFile {
     }
 
     /// Appends `bytes` once the file's stream has room for them (so the page does not pile up
-    /// what the disk has not taken yet); `js`, when given, holds the same bytes outside wasm and
-    /// is written as it is (no copy).
-    pub async fn write(&mut self, bytes: &[u8], js: Option<&js_sys::Uint8Array>) {
-        let Some((_, writer)) = &self.opfs else {
-            self.blob.push(bytes);
-            return;
-        };
-        if let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
+    /// what the disk has not taken yet).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        if let Some((_, writer)) = &self.opfs
+            && let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
             && let Ok(ready) = ready.dyn_into::<js_sys::Promise>()
         {
             let _ = JsFuture::from(ready).await;
         }
-        match js {
-            Some(js) => self.write_js(js),
-            None => self.push(bytes),
-        }
-    }
-
-    fn write_js(&self, chunk: &js_sys::Uint8Array) {
-        if let Some((_, writer)) = &self.opfs
-            && let Ok(write) =
-                js_sys::Reflect::get(writer, &"write".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
-        {
-            let _ = write.call1(writer, chunk);
-        }
+        self.push(bytes);
     }
 
     /// Appends `bytes` (queued in order; a failed write fails [`Self::finish`]).
     pub fn push(&mut self, bytes: &[u8]) {
         match &self.opfs {
-            Some(_) => self.write_js(&js_sys::Uint8Array::from(bytes)),
+            Some((_, writer)) => {
+                if let Ok(write) = js_sys::Reflect::get(writer, &"write".into())
+                    .and_then(|f| f.dyn_into::<js_sys::Function>())
+                {
+                    let _ = write.call1(writer, &js_sys::Uint8Array::from(bytes));
+                }
+            }
             None => self.blob.push(bytes),
         }
     }

@@ -248,7 +248,7 @@ impl Pool {
             let tiles = get("tiles").as_f64().unwrap_or(0.0) as usize;
             let mut stats = [0.0; 5];
             get("stats").unchecked_into::<js_sys::Float64Array>().copy_to(&mut stats);
-            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats), js: None })
+            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats) })
         }
     }
 }

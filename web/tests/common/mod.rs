@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use baler_codec::{Archive, HeadLen, npy};
-use baler_web::decode::{DecodeSummary, Engine, decode_in_order, empty_output};
+use baler_web::decode::{DecodeSummary, Engine, InOrder, empty_output};
 
 pub const GOLDEN: [(&str, &[u8]); 10] = [
     ("pattern_autoencoder", include_bytes!("../../../tests/golden/pattern_autoencoder_rel1e-3.baler")),
@@ -41,21 +41,17 @@ pub async fn viewer_decode(
     let archive = Rc::new(Archive::open_head(&bytes[..head as usize], len, None)?);
     let mut out = empty_output(&archive, usize::MAX);
     let mut calls = 0;
-    let summary = decode_in_order(
-        &archive,
-        &Engine::Here(gpu),
-        |i| {
-            let r = archive.chunk_section_range(i).expect("a chunk");
-            std::future::ready(Ok(Rc::new(bytes[r.start as usize..r.end as usize].to_vec())))
-        },
-        |i, chunk| {
-            assert_eq!(i, calls);
-            calls += 1;
-            out.insert(i, chunk.npy, &(0..0));
-            true
-        },
-    )
-    .await?;
+    let engine = Engine::Here(gpu);
+    let mut chunks = InOrder::new(&archive, &engine, |i| {
+        let r = archive.chunk_section_range(i).expect("a chunk");
+        std::future::ready(Ok(Rc::new(bytes[r.start as usize..r.end as usize].to_vec())))
+    });
+    while let Some((i, chunk)) = chunks.next().await? {
+        assert_eq!(i, calls);
+        calls += 1;
+        out.insert(i, chunk.npy, &(0..0));
+    }
+    let summary = chunks.finish()?;
     assert_eq!(calls, archive.chunk_count());
     let mut npy = out.npy_header();
     for i in 0..out.chunk_count() {
