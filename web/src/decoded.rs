@@ -8,6 +8,20 @@ use std::ops::Range;
 use baler_codec::data::DType;
 use baler_codec::npy;
 
+/// Values one slice may have to be drawn: a slice is built whole before it is drawn, and its size
+/// comes from the archive's shape, which a crafted archive can make as large as it likes.
+pub const MAX_SLICE_CELLS: usize = 1 << 26;
+
+/// Why an archive of `shape` is too large for this viewer to index (wasm32's `usize`), if it is.
+pub fn too_many_values(shape: &[u64]) -> Option<String> {
+    let n = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    match n {
+        Some(n) if n <= usize::MAX as u64 => None,
+        Some(n) => Some(format!("{n} values, more than this viewer can index ({})", usize::MAX)),
+        None => Some("more values than this viewer can index".into()),
+    }
+}
+
 pub struct Decoded {
     pub dtype: DType,
     /// Shape of the written array (a table: `[rows, columns]`).
@@ -117,7 +131,7 @@ impl Decoded {
     pub fn hold_slice(&mut self, axis: usize, index: usize) {
         let axis = axis.min(2);
         let index = index.min(self.slices(axis).saturating_sub(1));
-        if axis == 0 || self.volume()[0] <= 1 {
+        if axis == 0 || self.volume()[0] <= 1 || self.slice_cells(axis) > MAX_SLICE_CELLS {
             self.cross = None;
             return;
         }
@@ -254,6 +268,12 @@ impl Decoded {
     }
 
     /// Height and width of a slice along `axis`.
+    /// Values in a slice along `axis` (saturating).
+    pub fn slice_cells(&self, axis: usize) -> usize {
+        let (h, w) = self.slice_dims(axis);
+        h.saturating_mul(w)
+    }
+
     fn slice_dims(&self, axis: usize) -> (usize, usize) {
         let [d0, d1, d2] = self.volume();
         match axis.min(2) {
@@ -313,10 +333,16 @@ impl Decoded {
         self.chunks_for_slice(axis, index).all(|c| self.covers(axis, index, c))
     }
 
-    /// Column `c` of a table (the rows held).
+    /// Column `c` of a table (the rows held), read chunk by chunk: the rows a table claims cost
+    /// nothing until their chunks are there.
     pub fn column(&self, c: usize) -> Vec<f64> {
         let cols = self.shape.get(1).copied().unwrap_or(1).max(1);
-        (0..self.len_total() / cols).filter_map(|r| self.value(r * cols + c)).collect()
+        let w = self.dtype.size_bytes();
+        let mut out = Vec::new();
+        for bytes in self.chunks.iter().flatten() {
+            out.extend(bytes.chunks_exact(w).skip(c).step_by(cols).map(|b| value_of(self.dtype, b)));
+        }
+        out
     }
 }
 
@@ -592,6 +618,18 @@ mod tests {
             assert_eq!(fast, slow, "{dtype:?}");
             assert_eq!(RunningStats::of_le_bytes(dtype, &[], None), RunningStats::default());
         }
+    }
+
+    #[test]
+    fn slices_larger_than_the_viewer_draws_are_not_built() {
+        // A shape a crafted archive may claim: row slices of 2^14 × 2^14 values (2^28).
+        let d = Decoded::new(DType::F32, vec![1 << 14, 2, 1 << 14], None, None, &[1 << 29], 1 << 20);
+        assert!(d.slice_cells(1) > MAX_SLICE_CELLS && d.slice_cells(0) == 2 << 14);
+        let mut d = d;
+        d.hold_slice(1, 0); // nothing reserved for it
+        assert!(d.assembled(1, 0).is_none());
+        assert_eq!(too_many_values(&[1 << 20, 2]), None);
+        assert!(too_many_values(&[u64::MAX, 2]).is_some());
     }
 
     #[test]

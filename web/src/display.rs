@@ -6,6 +6,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 
 use crate::colormap::color_range;
 use crate::decode::now_ms;
+use crate::decoded::MAX_SLICE_CELLS;
 use crate::dom::{self, el, set_text, show};
 use crate::render::{self, fmt_num};
 use crate::session::*;
@@ -58,6 +59,16 @@ pub(crate) fn render_view() {
     with_app(|a| {
         let (axis, frame) = (a.view.axis, a.view.frame);
         let Some(d) = a.decoded.as_mut() else { return };
+        if d.columns.is_none() && d.slice_cells(axis) > MAX_SLICE_CELLS {
+            set_text(
+                "frame-label",
+                &format!(
+                    "a slice along this axis has {} values, more than the viewer draws ({MAX_SLICE_CELLS}): choose another axis",
+                    d.slice_cells(axis)
+                ),
+            );
+            return;
+        }
         d.hold_slice(axis, frame);
         let d = &*d;
         if d.columns.is_some() {

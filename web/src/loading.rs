@@ -18,7 +18,7 @@ use web_sys::HtmlProgressElement;
 
 use crate::adapter::detect_gpu;
 use crate::decode::{DecodeSummary, Engine, InOrder, empty_output, now_ms, yield_now};
-use crate::decoded::Decoded;
+use crate::decoded::{Decoded, MAX_SLICE_CELLS, too_many_values};
 use crate::describe::describe;
 use crate::display::*;
 use crate::dom::{self, el, set_text, show};
@@ -120,6 +120,12 @@ pub(crate) async fn open_source(name: String, source: Rc<Source>, generation: u3
             return;
         }
     };
+    // The viewer indexes values with wasm32's usize: an archive claiming more is refused before
+    // anything is reserved for it.
+    if let Some(why) = too_many_values(&archive.meta.shape) {
+        show_error(&format!("{name}: {why}"));
+        return;
+    }
     describe(&name, &archive, source.len(), model.as_ref().map(|m| m.len()));
     let table = archive.meta.table;
     show("viewer", true);
@@ -371,6 +377,9 @@ pub(crate) fn request_view() {
 pub(crate) fn next_wanted(a: &App) -> Option<(usize, Range<usize>)> {
     let d = a.decoded.as_ref()?;
     let (axis, frame) = (a.view.axis, a.view.frame);
+    if d.slice_cells(axis) > MAX_SLICE_CELLS {
+        return None; // not drawn (see render_view)
+    }
     let view = d.chunks_for_slice(axis, frame);
     if let Some(i) = view.clone().find(|&i| !d.covers(axis, frame, i)) {
         return Some((i, d.keep_for(axis, frame)));
