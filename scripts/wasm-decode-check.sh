@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Invariant 2: the same archive decodes to the same bits natively and in WebAssembly.
-# Decodes golden and freshly written archives (classic, table, dense and conv2d+GDN autoencoders) with the native build
+# Decodes golden and freshly written archives (classic, tables with and without column models, dense and conv2d+GDN autoencoders) with the native build
 # and with the wasm32-wasip1 build under Node's WASI, and compares the content hashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,8 @@ cp tests/golden/*.baler "$work/"
 data=../shared/data
 "$B" compress "$data/CFD_animation.npz" -o "$work/cfd_rel1e-3.baler" --rel 1e-3 --no-model --quiet >/dev/null
 "$B" compress "$data/hzz.csv" -o "$work/hzz_rel1e-2.baler" --rel 1e-2 --no-model --quiet >/dev/null
+# Learned column models (predictor 18: E from px, py, pz through libm's functions), fresh.
+"$B" compress "$data/hzz.csv" -o "$work/hzz_columns_rel1e-4.baler" --rel 1e-4 --quiet >/dev/null
 "$B" compress "$data/CFD_animation.npz" -o "$work/cfd_autoencoder.baler" --rel 1e-2 --force-model --quiet >/dev/null
 # A conv2d + inverse-GDN decoder trained on CFD (model format 2) in the archive: both decoders
 # parse and expand it the same way (on CFD it wins no tile; the conv goldens run the network).

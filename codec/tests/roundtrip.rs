@@ -204,6 +204,9 @@ fn every_byte_flip_and_truncation_fails_cleanly() {
             b[i] ^= bit;
             match decode(&b, None) {
                 Err(_) => {}
+                // The version's low bit: 5 → 4, an older format in which these bytes (no predictor
+                // 18) mean the same, so the same values come back.
+                Ok(d) if i == 8 && bit == 0x01 && d == good => {}
                 Ok(d) => panic!("flip at byte {i} decoded silently (same data: {})", d == good),
             }
         }

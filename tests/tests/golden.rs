@@ -114,6 +114,16 @@ const GOLDEN: &[Golden] = &[
         hash: "aaecff4f239a92d9c5982f741634698ac8dee5af32bc6da876a2d3de21ffbe31",
         version: 4,
     },
+    // Format 5, predictor 18 (learned column models): `python3 scripts/hep-tables.py
+    // ../shared/data/uproot-HZZ.root DIR` (one row per muon: px, py, pz, E, pT, η, φ, charge,
+    // isolation), then `baler-train compress DIR/muons.npz --rel 1e-3`.
+    Golden {
+        file: "hep_muons_columns_v5_rel1e-3.baler",
+        shape: &[3825, 9],
+        dtype: DType::F32,
+        hash: "f81f88f1c25833820a06e0e346519316a03d640d7c68a4d4141ffbaa29f2dc6d",
+        version: 5,
+    },
 ];
 
 #[test]
@@ -150,6 +160,17 @@ fn the_v2_goldens_really_use_coder_2_and_both_interpolations() {
         ("wave_levelwise_v2_rel1e-2.baler", "cubic interpolation on reconstructed values, level-wise steps"),
     ] {
         assert_eq!(first_chunk_choices(file).0, predictor, "{file}");
+    }
+}
+
+#[test]
+fn the_v5_golden_really_predicts_columns_from_earlier_ones() {
+    let (predictor, _) = first_chunk_choices("hep_muons_columns_v5_rel1e-3.baler");
+    assert!(predictor.starts_with("columns["), "{predictor}");
+    // pT, φ, pz and E from the columns before them, through four kinds of feature.
+    for feature in ["hypot(Muon_Px, Muon_Py)", "atan2(Muon_Py, Muon_Px)", "·sinh Muon_eta", "·cosh Muon_eta"]
+    {
+        assert!(predictor.contains(feature), "{feature} in {predictor}");
     }
 }
 

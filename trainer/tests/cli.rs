@@ -236,8 +236,9 @@ fn new_writes_a_config_that_train_accepts() {
 #[test]
 fn demo_runs_and_verifies() {
     let out = ok(&["demo", "--quick"]);
-    assert_eq!(out.matches(" yes").count(), 4, "{out}");
+    assert_eq!(out.matches(" yes").count(), 7, "{out}");
     assert!(out.contains("rel 1e-2") && out.contains("zstd-19"), "{out}");
+    assert!(out.contains("learned at rel 1e-3: columns["), "{out}");
 }
 
 #[test]
@@ -287,6 +288,11 @@ fn json_reports_are_json_with_the_figures() {
     assert_eq!(d["content_hash"], info_json(&arc, &["--model", s(&model)])["content_hash"]);
     let demo: serde_json::Value = serde_json::from_str(&ok(&["demo", "--quick", "--json"])).unwrap();
     assert_eq!(demo["rows"].as_array().unwrap().len(), 4);
+    // The event table: learned column models pay at every bound (E, px, py, pz from pT, η, φ).
+    for row in demo["table"]["bounds"].as_array().unwrap() {
+        let gain = row["ratio"].as_f64().unwrap() / row["classic_ratio"].as_f64().unwrap();
+        assert!(gain > 1.3, "{row}");
+    }
 }
 
 #[test]

@@ -49,7 +49,7 @@ pub struct Archive<'a> {
     pub model_summary: Option<ModelSummary>,
     pub chunks: Vec<ChunkEntry>,
     pub sizes: SectionSizes,
-    /// Container format version (1–3).
+    /// Container format version (1–5).
     pub version: u16,
     /// Which hash `meta.content_hash` is (by version).
     pub hash_kind: HashKind,
@@ -352,7 +352,16 @@ impl<'a> Archive<'a> {
         if n > MAX_CHUNK_ELEMENTS {
             return corrupt(format!("{what} has {n} elements, more than the limit"));
         }
-        let predictor = crate::predictor::predictor(header.predictor()?, &self.stream_info)?;
+        let predictor_id = header.predictor()?;
+        if !crate::predictor::REGISTRY.iter().any(|f| f.ids().contains(&predictor_id)) {
+            return corrupt(format!("unknown predictor {predictor_id}"));
+        }
+        if predictor_id == crate::predictor::columns::COLUMNS_ID && self.version < 5 {
+            return corrupt(format!(
+                "{what} uses predictor 18, which format version {} does not have",
+                self.version
+            ));
+        }
         if let (ModelUse::Referenced { hash }, None) = (&self.meta.model, &self.decoder) {
             return Err(CodecError::ModelMissing { hash: hex(hash) });
         }
@@ -361,6 +370,7 @@ impl<'a> Archive<'a> {
         let exceptions = r.exceptions(|pos| {
             if self.stream_params[self.stream_of(pos, dims)].dtype == DType::F32 { 4 } else { 8 }
         })?;
+        let predictor = crate::predictor::predictor_with(predictor_id, &self.stream_info, r.params())?;
         let network = match &self.decoder {
             Some(dec) => {
                 let tiles = chunk.tile_count(self.meta.tile.map(|t| t as usize));

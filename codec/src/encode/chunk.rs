@@ -118,7 +118,13 @@ pub(super) fn encode_chunk(
     // 2. The predictor with the smallest estimated size: grid predictors, and for fields of floats
     //    those on reconstructed values (noise below the bound is absorbed instead of surviving as
     //    ±1 codes; wins at loose bounds).
-    let candidates = crate::predictor::candidates(chunk.dims, cx.info);
+    let mut candidates = crate::predictor::candidates(chunk.dims, cx.info);
+    // A table's learned column program (predictor 18), fitted on this chunk.
+    if table && opts.learned_columns {
+        let fitted = crate::predictor::columns_fit::fit(chunk.dims, &q, &exc_mask, cx.info);
+        candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
+    }
+    let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
     let values = match (cx.info.float_field, streams) {
         (Some(_), [s]) => match (values_of[0], s.meta.quantizer) {
             (Values::Float(v), Quantizer::Float { bound, .. }) => Some(FloatValues {
@@ -130,10 +136,10 @@ pub(super) fn encode_chunk(
         },
         _ => None,
     };
-    let estimate = |p: &dyn Predictor, input: &ChunkInput<'_>| -> (f64, Draft) {
-        let d = p.encode(input);
+    let estimate = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft) {
+        let d = candidates[i].encode(input);
         let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        (estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes, d)
+        (estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes + params[i].len() as f64, d)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
@@ -142,7 +148,7 @@ pub(super) fn encode_chunk(
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
     if n >= SAMPLE_FROM {
         let [d0, d1, d2] = chunk.dims;
-        let b = sample_box(chunk.dims);
+        let b = sample_box(chunk.dims, table);
         let o = [(d0 - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
         let at =
             |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2];
@@ -162,8 +168,8 @@ pub(super) fn encode_chunk(
             .enumerate()
             .fold(
                 || (TopCandidates::default(), Vec::new()),
-                |(mut top, mut costs), (i, p)| {
-                    let (cost, d) = estimate(p.as_ref(), &input);
+                |(mut top, mut costs), (i, _)| {
+                    let (cost, d) = estimate(i, &input);
                     costs.push((cost, i));
                     top.offer(Candidate {
                         cost,
@@ -193,7 +199,13 @@ pub(super) fn encode_chunk(
             .0
             .into_par_iter()
             .map(|c| {
-                let frame = pack(write_prefix(&[], None, m), &c.codes, &box_shape, opts.zstd_level).1;
+                let frame = pack(
+                    write_prefix(&[], &params[c.predictor], None, m),
+                    &c.codes,
+                    &box_shape,
+                    opts.zstd_level,
+                )
+                .1;
                 (frame.len() + c.new_exceptions.len() * stored_bytes, c.predictor)
             })
             .collect();
@@ -212,7 +224,7 @@ pub(super) fn encode_chunk(
             .par_iter()
             .enumerate()
             .fold(TopCandidates::default, |mut top, (rank, &i)| {
-                let (cost, d) = estimate(candidates[i].as_ref(), &whole);
+                let (cost, d) = estimate(i, &whole);
                 top.offer(Candidate {
                     cost,
                     rank,
@@ -238,7 +250,7 @@ pub(super) fn encode_chunk(
     let (chosen, packed) = top.pick(|c| {
         let mut exc = exceptions.clone();
         with_new_exceptions(&mut exc, &c.new_exceptions);
-        pack(write_prefix(&exc, None, n), &c.codes, &shape, opts.zstd_level)
+        pack(write_prefix(&exc, &params[c.predictor], None, n), &c.codes, &shape, opts.zstd_level)
     });
 
     // 3. With a model, autoencoder tiles where they beat the predictor. Their predictions are grid
@@ -251,7 +263,7 @@ pub(super) fn encode_chunk(
                   mut exceptions: Vec<ExceptionBytes>,
                   mut exc_mask: Vec<bool>|
      -> Result<Finished> {
-        let predictor = candidates[c.predictor].as_ref();
+        let (predictor, c_predictor) = (candidates[c.predictor].as_ref(), c.predictor);
         with_new_exceptions(&mut exceptions, &c.new_exceptions);
         for &e in &c.new_exceptions {
             exc_mask[e] = true;
@@ -277,7 +289,7 @@ pub(super) fn encode_chunk(
         let (raw_len, frame) = match (packed, &tiles) {
             (Some(packed), None) => packed,
             _ => pack(
-                write_prefix(&exceptions, tiles.as_ref().map(|t| &t.section), n),
+                write_prefix(&exceptions, &params[c_predictor], tiles.as_ref().map(|t| &t.section), n),
                 &codes,
                 &shape,
                 opts.zstd_level,
@@ -319,8 +331,12 @@ const SHORTLIST: usize = 2;
 /// How far (relative) behind the best packed box a shortlisted candidate may be.
 const SHORTLIST_MARGIN: f64 = 0.05;
 
-fn sample_box(dims: [usize; 3]) -> [usize; 3] {
+/// A table's box keeps every column (a column program reads them all).
+fn sample_box(dims: [usize; 3], table: bool) -> [usize; 3] {
     let n: usize = dims.iter().product();
+    if table {
+        return [((dims[0] * SAMPLE_SIZE) / n).clamp(dims[0].min(8), dims[0]), dims[1], dims[2]];
+    }
     let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
     let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
     dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))

@@ -34,6 +34,8 @@ pub struct CompressOptions {
     pub notes: Vec<String>,
     /// Keep the model even where the classic-only archive would be smaller (golden files, tests).
     pub force_model: bool,
+    /// Try a learned column program on tables (predictor 18); off for classic-only comparisons.
+    pub learned_columns: bool,
 }
 
 impl Default for CompressOptions {
@@ -45,6 +47,7 @@ impl Default for CompressOptions {
             zstd_level: 3,
             notes: Vec::new(),
             force_model: false,
+            learned_columns: true,
         }
     }
 }

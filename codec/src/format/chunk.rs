@@ -48,10 +48,15 @@ impl TileSection {
 #[cfg(feature = "encode")]
 pub type ExceptionBytes = (usize, u8, Vec<u8>);
 
-/// What the inflated chunk holds before its codes: the exceptions (sorted by position) and,
-/// in archives with a model, the tile section.
+/// What the inflated chunk holds before its codes: the exceptions (sorted by position), the
+/// predictor's parameters (empty for most) and, in archives with a model, the tile section.
 #[cfg(feature = "encode")]
-pub fn write_prefix(exceptions: &[ExceptionBytes], tiles: Option<&TileSection>, capacity: usize) -> Vec<u8> {
+pub fn write_prefix(
+    exceptions: &[ExceptionBytes],
+    params: &[u8],
+    tiles: Option<&TileSection>,
+    capacity: usize,
+) -> Vec<u8> {
     let mut raw = Vec::with_capacity(capacity + 64);
     put_varint(&mut raw, exceptions.len() as u64);
     let mut prev = 0usize;
@@ -61,6 +66,7 @@ pub fn write_prefix(exceptions: &[ExceptionBytes], tiles: Option<&TileSection>, 
         raw.extend_from_slice(bytes);
         prev = *pos;
     }
+    raw.extend_from_slice(params);
     if let Some(t) = tiles {
         raw.push(t.shift);
         raw.extend_from_slice(&t.modes);
@@ -244,6 +250,12 @@ impl<'a> ChunkReader<'a> {
             exceptions.push((pos, kind, bits));
         }
         Ok(exceptions)
+    }
+
+    /// Where the predictor's parameters follow the exceptions (predictors that have them read
+    /// them from here).
+    pub fn params(&mut self) -> &mut Reader<'a> {
+        &mut self.r
     }
 
     /// The tile section of a chunk of `tiles` tiles, `latent_dim` latents per used tile.

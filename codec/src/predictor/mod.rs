@@ -12,12 +12,16 @@
 //! The autoencoder ([`autoencoder`]) is not a chunk predictor: it overrides the chunk predictor
 //! tile by tile in archives with a model, and its bytes are the chunk's tile section.
 
+use crate::bytes::Reader;
 #[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::error::{Result, corrupt};
 use crate::format::metadata::{Quantizer, StreamMeta};
 
 pub mod autoencoder;
+pub mod columns;
+#[cfg(feature = "encode")]
+pub mod columns_fit;
 pub mod constant;
 pub mod feedback;
 pub mod interp;
@@ -33,6 +37,7 @@ pub static REGISTRY: &[&dyn Family] = &[
     &lorenzo::LorenzoFamily,
     &interp::GridInterpFamily,
     &feedback::FeedbackFamily,
+    &columns::ColumnsFamily,
     #[cfg(test)]
     &period2::Period2,
 ];
@@ -41,6 +46,14 @@ pub static REGISTRY: &[&dyn Family] = &[
 pub fn predictor(id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
     match REGISTRY.iter().find(|f| f.ids().contains(&id)) {
         Some(f) => f.build(id, streams),
+        None => corrupt(format!("unknown predictor {id}")),
+    }
+}
+
+/// As [`predictor`], for a chunk whose predictor parameters (docs/format.md §5.2) `params` reads.
+pub fn predictor_with(id: u8, streams: &StreamInfo, params: &mut Reader<'_>) -> Result<Box<dyn Predictor>> {
+    match REGISTRY.iter().find(|f| f.ids().contains(&id)) {
+        Some(f) => f.build_with(id, streams, params),
         None => corrupt(format!("unknown predictor {id}")),
     }
 }
@@ -59,6 +72,10 @@ pub struct StreamInfo {
     pub centers: Vec<i64>,
     /// A field of one Float stream: its centre value `min + (max − min)/2` and quantization step.
     pub float_field: Option<FloatField>,
+    /// Each stream's (step, offset), None for integer streams.
+    pub grids: Vec<Option<(f64, f64)>>,
+    /// Each stream's name (a table's column names).
+    pub names: Vec<String>,
 }
 
 impl StreamInfo {
@@ -73,7 +90,15 @@ impl StreamInfo {
             },
             _ => None,
         };
-        Self { table, centers, float_field }
+        let grids = streams
+            .iter()
+            .map(|s| match s.quantizer {
+                Quantizer::Float { step, offset, .. } => Some((step, offset)),
+                Quantizer::Int => None,
+            })
+            .collect();
+        let names = streams.iter().map(|s| s.name.clone()).collect();
+        Self { table, centers, float_field, grids, names }
     }
 }
 
@@ -91,6 +116,17 @@ pub trait Family: Sync {
     /// The predictor of id `id` (one of [`Self::ids`]), or why an archive with these streams
     /// cannot use it.
     fn build(&self, id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>>;
+
+    /// As [`Self::build`] for a chunk whose parameters `params` reads (only predictors that have
+    /// them read anything).
+    fn build_with(
+        &self,
+        id: u8,
+        streams: &StreamInfo,
+        _params: &mut Reader<'_>,
+    ) -> Result<Box<dyn Predictor>> {
+        self.build(id, streams)
+    }
 
     /// Those worth trying on a chunk of `dims`, in id order.
     #[cfg(feature = "encode")]
@@ -110,6 +146,12 @@ pub trait Predictor: Send + Sync {
     /// tiles of it.
     fn on_grid(&self) -> bool {
         true
+    }
+
+    /// Parameters stored in each chunk that uses it (docs/format.md §5.2); empty for most.
+    #[cfg(feature = "encode")]
+    fn params(&self) -> Vec<u8> {
+        Vec::new()
     }
 
     /// Codes for a chunk (or a box of one, to estimate): [`Draft::codes`] is 0 at exceptions.
@@ -177,6 +219,12 @@ pub trait GridPredictor: Send + Sync {
     /// and have them replaced in place). Within an independent pass the order is free: `visit`
     /// must not depend on it.
     fn sweep(&self, dims: [usize; 3], q: &mut [i64], visit: impl FnMut(usize, i64, i64) -> i64);
+
+    /// As [`Predictor::params`].
+    #[cfg(feature = "encode")]
+    fn params(&self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 impl<P: GridPredictor> Predictor for P {
@@ -186,6 +234,11 @@ impl<P: GridPredictor> Predictor for P {
 
     fn name(&self) -> String {
         GridPredictor::name(self)
+    }
+
+    #[cfg(feature = "encode")]
+    fn params(&self) -> Vec<u8> {
+        GridPredictor::params(self)
     }
 
     #[cfg(feature = "encode")]
@@ -258,7 +311,13 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn field(centers: &[i64]) -> StreamInfo {
-        StreamInfo { table: false, centers: centers.to_vec(), float_field: None }
+        StreamInfo {
+            table: false,
+            centers: centers.to_vec(),
+            float_field: None,
+            grids: vec![None; centers.len()],
+            names: vec![String::new(); centers.len()],
+        }
     }
 
     /// Codes of `values` (no exceptions) under `p`.
@@ -289,11 +348,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ids_are_unique_and_in_registry_order() {
-        let info = StreamInfo {
-            table: false,
-            centers: vec![0],
-            float_field: Some(FloatField { center: 0.0, step: 1.0 }),
-        };
+        let info = StreamInfo { float_field: Some(FloatField { center: 0.0, step: 1.0 }), ..field(&[0]) };
         let ids: Vec<u8> = candidates([10, 10, 10], &info).iter().map(|p| p.id()).collect();
         assert_eq!(ids, (0..=17).collect::<Vec<u8>>());
         for id in 0..=17 {
@@ -311,7 +366,7 @@ pub(crate) mod tests {
 
     #[test]
     fn table_candidates_never_mix_columns() {
-        let table = StreamInfo { table: true, centers: vec![0; 5], float_field: None };
+        let table = StreamInfo { table: true, ..field(&[0; 5]) };
         let names: Vec<String> = candidates([100, 5, 1], &table).iter().map(|p| p.name()).collect();
         assert_eq!(names, ["constant", "lorenzo1d(axes 0)"]);
     }

@@ -166,3 +166,12 @@ pub fn spinner(msg: &str, quiet: bool) -> ProgressBar {
     s.enable_steady_tick(std::time::Duration::from_millis(120));
     s
 }
+
+/// The predictors of an archive without a network, in words for the one-line report: classic,
+/// or a table's learned column models (predictor 18) in how many chunks.
+pub fn predictors_in_words(predictors: &[String]) -> String {
+    match predictors.iter().filter(|p| p.starts_with("columns[")).count() {
+        0 => "classic predictors".to_string(),
+        k => format!("learned column models in {k} of {} chunks", predictors.len()),
+    }
+}

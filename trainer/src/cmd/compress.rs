@@ -9,8 +9,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    BoundArgs, InputArgs, epoch_progress, load_config, load_model, open_input_rows, read_input,
-    recorded_source, refuse_inputs, spinner, write_bytes,
+    BoundArgs, InputArgs, epoch_progress, load_config, load_model, open_input_rows, predictors_in_words,
+    read_input, recorded_source, refuse_inputs, spinner, write_bytes,
 };
 use super::{compress_h5, compress_rows};
 use crate::device::resolve as use_device;
@@ -33,7 +33,8 @@ pub struct CompressArgs {
     /// With --model: put the model into the archive (offline mode).
     #[arg(long, requires = "model")]
     pub embed_model: bool,
-    /// Classic predictors only: no training (the same as `--effort fast`).
+    /// Classic predictors only: no training, and for tables no learned column models (the same as
+    /// `--effort fast`).
     #[arg(long, conflicts_with = "model")]
     pub no_model: bool,
     /// How much time learning may take: `fast` trains nothing; `default` first estimates, without
@@ -44,6 +45,7 @@ pub struct CompressArgs {
     /// Keep the model even where classic predictors alone would give a smaller archive.
     #[arg(long, conflicts_with = "no_model")]
     pub force_model: bool,
+
     /// Write an HDF5 file (`-o out.h5` or `out.h5:/dataset`) whose array is stored through the
     /// Baler HDF5 filter (id 305), classic predictors, instead of a .baler archive: any HDF5
     /// program reads it with the plugin (libh5baler.so in HDF5_PLUGIN_PATH).
@@ -80,6 +82,8 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         return compress_h5::run(args, target);
     }
     let mut cfg = load_config(common.config.as_deref())?;
+    // A table's column models are learned too (in milliseconds): classic means without them.
+    cfg.compression.column_models &= !no_model;
     if !no_model {
         // Training and the encoder run there.
         cfg.device = use_device(common.device, quiet || json)?;
@@ -146,7 +150,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             c.bytes.len(),
             ratio,
             if c.metadata.model == ModelUse::None {
-                "classic predictors".to_string()
+                predictors_in_words(&c.predictors)
             } else {
                 format!("autoencoder in {} of {} tiles", c.ae_tiles, c.total_tiles)
             },

@@ -64,8 +64,9 @@ pub fn run(
         );
     } else {
         println!(
-            "{input} -> {}: {original_bytes} -> {archive_bytes} bytes, ratio {ratio:.2} (classic predictors, read a slab at a time; {} values stored exactly), {secs:.2}s",
+            "{input} -> {}: {original_bytes} -> {archive_bytes} bytes, ratio {ratio:.2} ({}, read a slab at a time; {} values stored exactly), {secs:.2}s",
             output.display(),
+            super::common::predictors_in_words(&streamed.predictors),
             streamed.exceptions,
         );
         if let Some(l) = &learning {

@@ -41,6 +41,24 @@ fn split(z: u64) -> (u8, u32, u64) {
     ((EXACT as u32 + (bits - EXACT_BITS - 1) * (1 << K) + top as u32) as u8, extra, z & ((1u64 << extra) - 1))
 }
 
+/// Bytes coder 2 would take for one stream's codes, estimated: the order-0 entropy of their bucket
+/// symbols plus their extra bits (the Huffman table's own bytes left out).
+#[cfg(feature = "encode")]
+pub fn estimated_bytes(codes: &[i64]) -> f64 {
+    let mut hist = [0u32; 256];
+    let mut extra_bits = 0u64;
+    for &c in codes {
+        let (symbol, extra, _) = split(zigzag(c));
+        hist[symbol as usize] += 1;
+        extra_bits += extra as u64;
+    }
+    let n = codes.len() as f64;
+    let bits: f64 =
+        hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n).log2()).sum::<f64>()
+            + extra_bits as f64;
+    bits / 8.0
+}
+
 /// Coder 2: bucket symbols with a Huffman table per stream (a table's columns get one each).
 pub struct Buckets;
 
