@@ -70,6 +70,10 @@ pub struct StreamSummary {
     /// Range of the finite, non-fill values (both 0 when there is none).
     pub min: f64,
     pub max: f64,
+    /// How well it was predicted: its codes' entropy in bits per value as coder 2 stores them
+    /// (bucket symbols, one Huffman table per chunk, plus extra bits), over the chunks counted by
+    /// [`ArchiveSummary::count_chunk_choices`]; None until then.
+    pub code_bits: Option<f64>,
 }
 
 /// The decoder network.
@@ -149,6 +153,7 @@ pub fn describe(
             },
             min: s.min,
             max: s.max,
+            code_bits: None,
         })
         .collect();
     let network = a.model_summary.as_ref().map(|s| NetworkSummary {
@@ -220,11 +225,23 @@ impl ArchiveSummary {
     /// at the first chunk that does not parse (an online-mode archive without its model).
     pub fn count_chunk_choices(&mut self, a: &Archive<'_>) {
         let mut choices: Vec<ChunkChoice> = Vec::new();
+        let mut bits = vec![(0.0f64, 0usize); self.streams.len()];
         for i in 0..a.chunk_count() {
-            let (predictor, coder) = match a.parse_chunk(i) {
-                Ok(p) => p.choices(),
-                Err(_) => break,
-            };
+            let Ok(parsed) = a.parse_chunk(i) else { break };
+            let (_, [_, d1, d2]) = parsed.rows();
+            let streams = self.streams.len();
+            for (s, (total, count)) in bits.iter_mut().enumerate() {
+                let of_stream = parsed
+                    .codes()
+                    .iter()
+                    .enumerate()
+                    .filter(|(e, _)| streams == 1 || (e / d2.max(1)) % d1.max(1) == s)
+                    .map(|(_, &c)| c);
+                let (b, n) = crate::coder::buckets::entropy_bits(of_stream);
+                *total += b;
+                *count += n;
+            }
+            let (predictor, coder) = parsed.choices();
             let choice = format!("predictor {predictor}, coder {coder}");
             match choices.iter_mut().find(|c| c.choice == choice) {
                 Some(c) => c.chunks += 1,
@@ -232,6 +249,9 @@ impl ArchiveSummary {
             }
         }
         self.chunk_choices = choices;
+        for (st, (total, count)) in self.streams.iter_mut().zip(bits) {
+            st.code_bits = (count > 0).then(|| total / count as f64);
+        }
     }
 }
 
@@ -239,8 +259,12 @@ impl ArchiveSummary {
 /// "lossless": true, "name"}` for an integer one.
 impl Serialize for StreamSummary {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("StreamSummary", if self.bound.is_some() { 5 } else { 4 })?;
+        let fields = if self.bound.is_some() { 5 } else { 4 } + self.code_bits.is_some() as usize;
+        let mut st = s.serialize_struct("StreamSummary", fields)?;
         st.serialize_field("abs_bound", &self.bound.unwrap_or(0.0))?;
+        if let Some(bits) = self.code_bits {
+            st.serialize_field("code_bits_per_value", &bits)?;
+        }
         st.serialize_field("dtype", self.dtype.name())?;
         match self.bound {
             Some(_) => {
@@ -293,9 +317,13 @@ mod tests {
         let b = s.streams[0].bound.unwrap();
         assert!((b - 2e-3).abs() < 1e-9, "{b}");
         assert!(!s.content_hash_verified && s.chunk_choices.is_empty());
+        assert_eq!(s.streams[0].code_bits, None);
         s.verify(&a).unwrap();
         s.count_chunk_choices(&a);
         assert!(s.content_hash_verified);
+        // A smooth sine: its codes are small, a few bits a value at most.
+        let bits = s.streams[0].code_bits.unwrap();
+        assert!(bits > 0.0 && bits < 4.0, "{bits}");
         assert_eq!(s.chunk_choices.iter().map(|c| c.chunks).sum::<usize>(), s.chunks);
         assert!(s.chunk_choices[0].choice.starts_with("predictor "));
 
@@ -313,8 +341,12 @@ mod tests {
         let opts = CompressOptions { bound: BoundSpec::Abs(0.5), ..CompressOptions::default() };
         let c = compress(&table, &opts, None).unwrap();
         let a = Archive::open(&c.bytes, None).unwrap();
-        let s = describe("t", &a, c.bytes.len() as u64, Some(1000));
+        let mut s = describe("t", &a, c.bytes.len() as u64, Some(1000));
         assert_eq!((s.kind, s.shape.clone()), ("table", vec![100, 2]));
+        // Each column's codes are its own: n = 0, 1, 2 … is exact along rows (0 bits), a too.
+        s.count_chunk_choices(&a);
+        let bits: Vec<f64> = s.streams.iter().map(|st| st.code_bits.unwrap()).collect();
+        assert!(bits.iter().all(|&b| b < 0.5), "{bits:?}");
         assert_eq!(s.streams[0].bound, Some(0.5));
         assert_eq!(s.streams[1].bound, None);
         assert_eq!(s.streams[1].name, "n");

@@ -84,6 +84,26 @@ def test_tables_from_a_dict_and_a_structured_array():
     assert [s["name"] for s in info["streams"]] == ["px", "pt", "n"]
 
 
+def test_default_effort_learns_which_columns_are_functions_of_others():
+    rng = np.random.default_rng(4)
+    pt = (10 + rng.exponential(40, 20000)).astype(np.float32)
+    eta = rng.uniform(-2.4, 2.4, 20000).astype(np.float32)
+    phi = rng.uniform(-np.pi, np.pi, 20000).astype(np.float32)
+    cols = {"pt": pt, "eta": eta, "phi": phi, "px": pt * np.cos(phi), "py": pt * np.sin(phi),
+            "pz": pt * np.sinh(eta), "q": rng.choice([-1, 1], 20000).astype(np.int32)}
+    learned, classic = baler.compress(cols, rel=1e-3), baler.compress(cols, rel=1e-3, effort="fast")
+    assert len(classic) > 1.3 * len(learned), (len(classic), len(learned))
+    chunks = baler.info(learned)["chunk_choices"]
+    assert all(c["choice"].startswith("predictor columns[") for c in chunks), chunks
+    assert "hypot(px, py)" in chunks[0]["choice"] or "pt·cos phi" in chunks[0]["choice"], chunks
+    assert "columns[" not in baler.info(classic)["chunk_choices"][0]["choice"]
+    t = baler.decompress(learned)
+    for name in ("pt", "eta", "phi", "px", "py", "pz"):
+        c = cols[name].astype(np.float64)
+        assert np.abs(c - t[name]).max() <= 1e-3 * (c.max() - c.min()), name
+    np.testing.assert_array_equal(t["q"], cols["q"])
+
+
 def test_psnr_target_is_reached():
     x = smooth_field(dtype=np.float64)
     y = baler.decompress(baler.compress(x, psnr=60, effort="fast"))

@@ -75,7 +75,13 @@ impl Progress for Silent {}
 
 /// Runs `job`: learns a model if asked, then compresses and verifies every value.
 pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutcome> {
-    let (ds, cfg, fill) = (job.dataset, job.config, job.fill_value);
+    let (ds, fill) = (job.dataset, job.fill_value);
+    let classic = classic_config(job.config);
+    // Learning includes a table's column models (fitted per chunk): classic is without them.
+    let cfg = match job.model {
+        ModelChoice::None | ModelChoice::Learn(Effort::Fast) => &classic,
+        _ => job.config,
+    };
     let mut notes = vec![format!("source: {}", job.source)];
     let mut search_details = None;
     let mut learning = None;
@@ -151,6 +157,13 @@ pub struct FileOutcome {
     pub streamed: bool,
 }
 
+/// `cfg` for classic predictors only: no learned column models on tables either.
+pub fn classic_config(cfg: &Config) -> Config {
+    let mut classic = cfg.clone();
+    classic.compression.column_models = false;
+    classic
+}
+
 /// Compresses the input `spec` (`FILE` or `FILE:INNER`) with classic predictors under `bound` to
 /// the file `output`, written atomically. An input [`open_rows`] takes is read a slab of rows at a
 /// time ([`compress_rows_to`]); any other is read whole. The archive records `source` as the
@@ -165,6 +178,7 @@ pub fn compress_file(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<FileOutcome> {
     refuse_overwriting_inputs(output, &[spec_file(spec)])?;
+    let config = &classic_config(config);
     if let Some(mut rows) = open_rows(spec, opts)? {
         let fill = fill_value.or(rows.fill_value);
         let notes = vec![format!("source: {}", rows.source)];

@@ -116,6 +116,11 @@ impl ParsedChunk {
         (self.predictor.name(), self.coder.name())
     }
 
+    /// The chunk's codes, in element order (0 at exceptions).
+    pub fn codes(&self) -> &[i64] {
+        &self.codes
+    }
+
     /// How many tiles need the decoder network.
     pub fn network_tiles(&self) -> usize {
         self.network.as_ref().map_or(0, |a| a.used.len())

@@ -82,8 +82,10 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         return compress_h5::run(args, target);
     }
     let mut cfg = load_config(common.config.as_deref())?;
-    // A table's column models are learned too (in milliseconds): classic means without them.
-    cfg.compression.column_models &= !no_model;
+    if no_model {
+        // A table's column models are learned too (in milliseconds): classic is without them.
+        cfg = crate::job::classic_config(&cfg);
+    }
     if !no_model {
         // Training and the encoder run there.
         cfg.device = use_device(common.device, quiet || json)?;

@@ -42,7 +42,8 @@ fn print_text(s: &ArchiveSummary, path: &Path) {
             None => "lossless (integer)".into(),
         };
         let name = if st.name.is_empty() { "values" } else { &st.name };
-        println!("  {name:<12} {:<8} range [{:.6e}, {:.6e}]  {b}", st.dtype.name(), st.min, st.max);
+        let coded = st.code_bits.map(|bits| format!("  codes {bits:.2} bits/value")).unwrap_or_default();
+        println!("  {name:<12} {:<8} range [{:.6e}, {:.6e}]  {b}{coded}", st.dtype.name(), st.min, st.max);
     }
     println!("bound          {:?}", s.bound);
     if let Some(f) = s.fill_value {

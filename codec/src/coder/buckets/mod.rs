@@ -6,9 +6,7 @@
 //! close to their entropy with 249-symbol tables, where one byte per code plus escapes does not;
 //! and a table's columns, which have very different distributions, each get their own table.
 
-#[cfg(feature = "encode")]
-use crate::bytes::zigzag;
-use crate::bytes::{Reader, unzigzag};
+use crate::bytes::{Reader, unzigzag, zigzag};
 use crate::coder::bits::BitReader;
 #[cfg(feature = "encode")]
 use crate::coder::bits::BitWriter;
@@ -27,7 +25,6 @@ const MAX_BUCKET_BITS: u32 = 33;
 const WIDE: u8 = 248;
 
 /// (symbol, number of extra bits, extra bits).
-#[cfg(feature = "encode")]
 fn split(z: u64) -> (u8, u32, u64) {
     if z < EXACT {
         return (z as u8, 0, 0);
@@ -43,20 +40,24 @@ fn split(z: u64) -> (u8, u32, u64) {
 
 /// Bytes coder 2 would take for one stream's codes, estimated: the order-0 entropy of their bucket
 /// symbols plus their extra bits (the Huffman table's own bytes left out).
-#[cfg(feature = "encode")]
 pub fn estimated_bytes(codes: &[i64]) -> f64 {
-    let mut hist = [0u32; 256];
+    entropy_bits(codes.iter().copied()).0 / 8.0
+}
+
+/// The bits of [`estimated_bytes`], and how many codes.
+pub fn entropy_bits(codes: impl Iterator<Item = i64>) -> (f64, usize) {
+    let mut hist = [0u64; 256];
     let mut extra_bits = 0u64;
-    for &c in codes {
+    let mut n = 0usize;
+    for c in codes {
         let (symbol, extra, _) = split(zigzag(c));
         hist[symbol as usize] += 1;
         extra_bits += extra as u64;
+        n += 1;
     }
-    let n = codes.len() as f64;
-    let bits: f64 =
-        hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n).log2()).sum::<f64>()
-            + extra_bits as f64;
-    bits / 8.0
+    let total = n as f64;
+    let bits: f64 = hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / total).log2()).sum();
+    (bits + extra_bits as f64, n)
 }
 
 /// Coder 2: bucket symbols with a Huffman table per stream (a table's columns get one each).
