@@ -40,7 +40,7 @@ fn kinematics(rows: usize, seed: u64) -> Dataset {
 }
 
 fn options(rel: f64, learned: bool) -> CompressOptions {
-    CompressOptions { bound: BoundSpec::Rel(rel), learned_columns: learned, ..Default::default() }
+    CompressOptions { bound: BoundSpec::Rel(rel), learned, ..Default::default() }
 }
 
 fn float_columns(ds: &Dataset) -> Vec<Vec<f64>> {

@@ -124,6 +124,15 @@ const GOLDEN: &[Golden] = &[
         hash: "f81f88f1c25833820a06e0e346519316a03d640d7c68a4d4141ffbaa29f2dc6d",
         version: 5,
     },
+    // Format 5, predictor 19 (interpolation on reconstructed values, last pass learned):
+    // `node tests/browser/make-field.mjs f.npy 8 64 64 sea`, then `compress f.npy --rel 1e-4`.
+    Golden {
+        file: "sea_learned_pass_v5_rel1e-4.baler",
+        shape: &[8, 64, 64],
+        dtype: DType::F32,
+        hash: "419d92c4db94a91e9f22c921aeb7aaf310531b5d1d0026184a9adbb4abae9cd9",
+        version: 5,
+    },
 ];
 
 #[test]
@@ -172,6 +181,12 @@ fn the_v5_golden_really_predicts_columns_from_earlier_ones() {
     {
         assert!(predictor.contains(feature), "{feature} in {predictor}");
     }
+}
+
+#[test]
+fn the_v5_field_golden_really_learns_its_last_pass() {
+    let (predictor, _) = first_chunk_choices("sea_learned_pass_v5_rel1e-4.baler");
+    assert!(predictor.ends_with(", learned last pass"), "{predictor}");
 }
 
 #[test]

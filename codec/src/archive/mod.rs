@@ -361,9 +361,10 @@ impl<'a> Archive<'a> {
         if !crate::predictor::REGISTRY.iter().any(|f| f.ids().contains(&predictor_id)) {
             return corrupt(format!("unknown predictor {predictor_id}"));
         }
-        if predictor_id == crate::predictor::columns::COLUMNS_ID && self.version < 5 {
+        // Predictors 18 (column models) and 19 (learned last pass) came with format 5.
+        if predictor_id >= crate::predictor::columns::COLUMNS_ID && self.version < 5 {
             return corrupt(format!(
-                "{what} uses predictor 18, which format version {} does not have",
+                "{what} uses predictor {predictor_id}, which format version {} does not have",
                 self.version
             ));
         }

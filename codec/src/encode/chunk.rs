@@ -118,13 +118,6 @@ pub(super) fn encode_chunk(
     // 2. The predictor with the smallest estimated size: grid predictors, and for fields of floats
     //    those on reconstructed values (noise below the bound is absorbed instead of surviving as
     //    ±1 codes; wins at loose bounds).
-    let mut candidates = crate::predictor::candidates(chunk.dims, cx.info);
-    // A table's learned column program (predictor 18), fitted on this chunk.
-    if table && opts.learned_columns {
-        let fitted = crate::predictor::columns_fit::fit(chunk.dims, &q, &exc_mask, cx.info);
-        candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
-    }
-    let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
     let values = match (cx.info.float_field, streams) {
         (Some(_), [s]) => match (values_of[0], s.meta.quantizer) {
             (Values::Float(v), Quantizer::Float { bound, .. }) => Some(FloatValues {
@@ -136,10 +129,35 @@ pub(super) fn encode_chunk(
         },
         _ => None,
     };
+    let mut candidates = crate::predictor::candidates(chunk.dims, cx.info);
+    // A table's learned column program (predictor 18), fitted on this chunk.
+    if table && opts.learned {
+        let fitted = crate::predictor::columns_fit::fit(chunk.dims, &q, &exc_mask, cx.info);
+        candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
+    }
+    // A field's interpolation on reconstructed values with its last pass learned (predictor 19),
+    // on the cubic level-wise variants in both axis orders.
+    if let (Some(f), Some(v), true) = (cx.info.float_field, values, opts.learned) {
+        for variant in [5, 7] {
+            let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
+            let fitted = crate::predictor::learned_pass::fit(
+                base,
+                chunk.dims,
+                v.bound,
+                v.dtype,
+                |e| v.values[e],
+                &exc_mask,
+            );
+            candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
+        }
+    }
+    let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
     let estimate = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft) {
         let d = candidates[i].encode(input);
         let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        (estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes + params[i].len() as f64, d)
+        let bytes =
+            estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes + params[i].len() as f64;
+        (bytes * candidates[i].size_margin(), d)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
@@ -206,7 +224,8 @@ pub(super) fn encode_chunk(
                     opts.zstd_level,
                 )
                 .1;
-                (frame.len() + c.new_exceptions.len() * stored_bytes, c.predictor)
+                let bytes = (frame.len() + c.new_exceptions.len() * stored_bytes) as f64;
+                ((bytes * candidates[c.predictor].size_margin()) as usize, c.predictor)
             })
             .collect();
         packed.sort();
@@ -247,11 +266,14 @@ pub(super) fn encode_chunk(
         }
         exceptions.sort_by_key(|x| x.0);
     };
-    let (chosen, packed) = top.pick(|c| {
-        let mut exc = exceptions.clone();
-        with_new_exceptions(&mut exc, &c.new_exceptions);
-        pack(write_prefix(&exc, &params[c.predictor], None, n), &c.codes, &shape, opts.zstd_level)
-    });
+    let (chosen, packed) = top.pick(
+        |c| {
+            let mut exc = exceptions.clone();
+            with_new_exceptions(&mut exc, &c.new_exceptions);
+            pack(write_prefix(&exc, &params[c.predictor], None, n), &c.codes, &shape, opts.zstd_level)
+        },
+        |c| candidates[c.predictor].size_margin(),
+    );
 
     // 3. With a model, autoencoder tiles where they beat the predictor. Their predictions are grid
     //    values, so they override grid predictors only: where the chosen predictor works on
@@ -390,9 +412,11 @@ impl TopCandidates {
 
     /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one whose frame
     /// `pack` (inflated length, frame) finds smallest (the first on ties), with that frame.
+    /// A frame counts as its length × `margin` of its candidate (see `Predictor::size_margin`).
     fn pick(
         self,
         pack: impl Fn(&Candidate) -> (usize, Vec<u8>) + Sync,
+        margin: impl Fn(&Candidate) -> f64,
     ) -> (Candidate, Option<(usize, Vec<u8>)>) {
         let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
         let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
@@ -400,8 +424,10 @@ impl TopCandidates {
             return (close.into_iter().next().expect("one candidate"), None);
         }
         let mut packed: Vec<Option<(usize, Vec<u8>)>> = close.par_iter().map(|c| Some(pack(c))).collect();
+        let weighed =
+            |i: usize| packed[i].as_ref().map_or(f64::INFINITY, |p| p.1.len() as f64 * margin(&close[i]));
         let best = (0..close.len())
-            .min_by_key(|&i| (packed[i].as_ref().map_or(usize::MAX, |p| p.1.len()), i))
+            .min_by(|&i, &j| weighed(i).total_cmp(&weighed(j)).then(i.cmp(&j)))
             .expect("one candidate");
         (close.into_iter().nth(best).expect("index in range"), packed[best].take())
     }

@@ -34,8 +34,9 @@ pub struct CompressOptions {
     pub notes: Vec<String>,
     /// Keep the model even where the classic-only archive would be smaller (golden files, tests).
     pub force_model: bool,
-    /// Try a learned column program on tables (predictor 18); off for classic-only comparisons.
-    pub learned_columns: bool,
+    /// Try predictors learned on each chunk: column models on tables (predictor 18), a learned
+    /// last interpolation pass on fields of floats (predictor 19). Off: classic predictors only.
+    pub learned: bool,
 }
 
 impl Default for CompressOptions {
@@ -47,7 +48,7 @@ impl Default for CompressOptions {
             zstd_level: 3,
             notes: Vec::new(),
             force_model: false,
-            learned_columns: true,
+            learned: true,
         }
     }
 }

@@ -8,7 +8,7 @@
 #[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::error::{Result, corrupt};
-use crate::predictor::interp_order::{anchors, decode_run_f64, refine_f64, runs};
+use crate::predictor::interp_order::{Run, Stencil, anchors, decode_run_f64, refine_f64, runs};
 #[cfg(feature = "encode")]
 use crate::predictor::{ChunkInput, Draft};
 use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
@@ -44,16 +44,35 @@ impl Family for FeedbackFamily {
 
 impl Predictor for Feedback {
     fn id(&self) -> u8 {
-        10 + self.cubic as u8 + 2 * self.reversed as u8 + 4 * self.levelwise as u8
+        match self.learned {
+            Some(_) => crate::predictor::learned_pass::LEARNED_ID,
+            None => 10 + self.variant_byte(),
+        }
     }
 
     fn name(&self) -> String {
         format!(
-            "{} interpolation on reconstructed values{}{}",
+            "{} interpolation on reconstructed values{}{}{}",
             if self.cubic { "cubic" } else { "linear" },
             if self.reversed { ", axes 2-1-0" } else { "" },
-            if self.levelwise { ", level-wise steps" } else { "" }
+            if self.levelwise { ", level-wise steps" } else { "" },
+            if self.learned.is_some() { ", learned last pass" } else { "" }
         )
+    }
+
+    fn size_margin(&self) -> f64 {
+        if self.learned.is_some() { crate::predictor::learned_pass::SIZE_MARGIN } else { 1.0 }
+    }
+
+    /// A learned last pass: the base variant's byte and the weights (docs/format.md §5.3).
+    #[cfg(feature = "encode")]
+    fn params(&self) -> Vec<u8> {
+        let Some(w) = &self.learned else { return Vec::new() };
+        let mut out = vec![self.variant_byte()];
+        for x in w {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out
     }
 
     fn on_grid(&self) -> bool {
@@ -85,6 +104,20 @@ pub struct Feedback {
     pub center: f64,
     /// The stream's quantization step (2 × bound).
     pub step: f64,
+    /// Weights of a learned last pass (predictor 19, `learned_pass.rs`): the [`TAPS`] taps of
+    /// [`Feedback::taps`] in order. None for predictors 10–17.
+    pub learned: Option<[f64; TAPS]>,
+}
+
+/// Taps of a learned last pass: along its axis at −3, −1, +1, +3, at each of the 3 × 3 offsets
+/// (−1, 0, +1) across it.
+pub const TAPS: usize = 36;
+
+/// Where a learned pass's taps are: (stride, length) of the two axes across it, and each tap's
+/// element offset away from the chunk's edges.
+struct TapLayout {
+    across: [(usize, usize); 2],
+    offsets: [isize; TAPS],
 }
 
 /// The level the anchors' step is taken at (coarser than any pass).
@@ -105,7 +138,126 @@ pub struct FeedbackDraft {
 impl Feedback {
     /// Variant `v` (predictor byte 10 + v) for a stream.
     pub fn variant(v: u8, center: f64, step: f64) -> Self {
-        Self { cubic: v & 1 != 0, reversed: v & 2 != 0, levelwise: v & 4 != 0, center, step }
+        Self { cubic: v & 1 != 0, reversed: v & 2 != 0, levelwise: v & 4 != 0, center, step, learned: None }
+    }
+
+    /// Its variant: bit 0 cubic, bit 1 axes 2-1-0, bit 2 level-wise steps.
+    fn variant_byte(&self) -> u8 {
+        self.cubic as u8 + 2 * self.reversed as u8 + 4 * self.levelwise as u8
+    }
+
+    /// The axis of the last pass of the finest level: the last axis in this variant's order
+    /// that is longer than 1.
+    fn last_axis(&self, dims: [usize; 3]) -> Option<usize> {
+        let order = if self.reversed { [2, 1, 0] } else { [0, 1, 2] };
+        order.into_iter().rev().find(|&a| dims[a] > 1)
+    }
+
+    /// Whether `run` is predicted by the learned weights: a run of the last pass whose points all
+    /// have their four taps along the axis (the cubic stencil's runs).
+    fn learned_run(&self, dims: [usize; 3], run: &Run) -> bool {
+        self.learned.is_some()
+            && run.h == 1
+            && run.stencil == Stencil::Cubic
+            && Some(run.axis) == self.last_axis(dims)
+    }
+
+    /// Element e's taps (see [`TAPS`]): coordinates across the axis clamped to the chunk.
+    pub(crate) fn taps(&self, dims: [usize; 3], e: usize) -> [usize; TAPS] {
+        let a = self.last_axis(dims).unwrap_or(2);
+        let mut x = [e / (dims[1] * dims[2]), (e / dims[2]) % dims[1], e % dims[2]];
+        let across: [usize; 2] = match a {
+            0 => [1, 2],
+            1 => [0, 2],
+            _ => [0, 1],
+        };
+        let (b0, c0, k0) = (x[across[0]], x[across[1]], x[a]);
+        let clamp = |v: usize, d: isize, n: usize| (v as isize + d).clamp(0, n as isize - 1) as usize;
+        let mut out = [0usize; TAPS];
+        let mut t = 0;
+        for db in -1isize..=1 {
+            for dc in -1isize..=1 {
+                for dk in [-3isize, -1, 1, 3] {
+                    x[across[0]] = clamp(b0, db, dims[across[0]]);
+                    x[across[1]] = clamp(c0, dc, dims[across[1]]);
+                    x[a] = (k0 as isize + dk) as usize;
+                    out[t] = (x[0] * dims[1] + x[1]) * dims[2] + x[2];
+                    t += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// How the learned pass finds the taps of a chunk of `dims`.
+    fn tap_layout(&self, dims: [usize; 3]) -> TapLayout {
+        let a = self.last_axis(dims).unwrap_or(2);
+        let strides = [dims[1] * dims[2], dims[2], 1];
+        let across = match a {
+            0 => [1, 2],
+            1 => [0, 2],
+            _ => [0, 1],
+        };
+        let mut offsets = [0isize; TAPS];
+        let mut t = 0;
+        for db in -1isize..=1 {
+            for dc in -1isize..=1 {
+                for dk in [-3isize, -1, 1, 3] {
+                    offsets[t] = db * strides[across[0]] as isize
+                        + dc * strides[across[1]] as isize
+                        + dk * strides[a] as isize;
+                    t += 1;
+                }
+            }
+        }
+        TapLayout { across: across.map(|b| (strides[b], dims[b])), offsets }
+    }
+
+    /// The learned prediction of element e: for each tap along the axis (−3, −1, +1, +3) the sum
+    /// of weight·tap over the 3 × 3 offsets across it in order, then `(s−3 + s−1) + (s+1 + s+3)`
+    /// (four independent sums, so that consecutive additions need not wait on each other).
+    #[inline]
+    fn learned_prediction(
+        &self,
+        w: &[f64; TAPS],
+        layout: &TapLayout,
+        dims: [usize; 3],
+        recon: &[f64],
+        e: usize,
+    ) -> f64 {
+        let interior = layout.across.iter().all(|&(stride, n)| {
+            let x = (e / stride) % n;
+            x >= 1 && x + 1 < n
+        });
+        let mut s = [0.0f64; 4];
+        if interior {
+            for cross in 0..9 {
+                for (j, sum) in s.iter_mut().enumerate() {
+                    let t = cross * 4 + j;
+                    *sum += w[t] * recon[(e as isize + layout.offsets[t]) as usize];
+                }
+            }
+        } else {
+            let taps = self.taps(dims, e);
+            for cross in 0..9 {
+                for (j, sum) in s.iter_mut().enumerate() {
+                    let t = cross * 4 + j;
+                    *sum += w[t] * recon[taps[t]];
+                }
+            }
+        }
+        (s[0] + s[1]) + (s[2] + s[3])
+    }
+
+    /// The points of the learned pass, in order (encoder: what the weights are fitted on).
+    #[cfg(feature = "encode")]
+    pub(crate) fn last_pass_points(&self, dims: [usize; 3], mut visit: impl FnMut(usize)) {
+        let probe = Feedback { learned: Some([0.0; TAPS]), ..*self };
+        runs(dims, self.reversed, self.cubic, |run| {
+            if probe.learned_run(dims, &run) {
+                (0..run.count).for_each(|m| visit(run.first + m * run.step));
+            }
+        });
     }
 
     /// The step of the pass of spacing `h` (anchors: `ANCHOR_LEVEL`). With level-wise steps,
@@ -145,9 +297,18 @@ impl Feedback {
     /// reconstructed value.
     fn sweep(&self, dims: [usize; 3], recon: &mut [f64], mut set: impl FnMut(usize, f64, f64) -> f64) {
         self.sweep_anchors(dims, recon, &mut set);
+        let layout = self.tap_layout(dims);
         runs(dims, self.reversed, self.cubic, |run| {
             let step = self.step_for(run.h);
-            refine_f64(recon, run, |e, p| set(e, p, step));
+            match &self.learned {
+                Some(w) if self.learned_run(dims, &run) => {
+                    for e in (0..run.count).map(|m| run.first + m * run.step) {
+                        let p = self.learned_prediction(w, &layout, dims, recon, e);
+                        recon[e] = set(e, p, step);
+                    }
+                }
+                _ => refine_f64(recon, run, |e, p| set(e, p, step)),
+            }
         });
     }
 
@@ -162,11 +323,25 @@ impl Feedback {
         value: impl Fn(usize) -> f64,
         exception: &[bool],
     ) -> FeedbackDraft {
+        let mut recon = vec![0f64; exception.len()];
+        self.encode_into(dims, bound, dtype, value, exception, &mut recon)
+    }
+
+    /// [`Self::encode_values`], reconstructing into `recon` (the chunk's length).
+    #[cfg(feature = "encode")]
+    pub fn encode_into(
+        &self,
+        dims: [usize; 3],
+        bound: f64,
+        dtype: DType,
+        value: impl Fn(usize) -> f64,
+        exception: &[bool],
+        recon: &mut [f64],
+    ) -> FeedbackDraft {
         let n = exception.len();
-        let mut recon = vec![0f64; n];
         let mut codes = vec![0i64; n];
         let mut new_exceptions = Vec::new();
-        self.sweep(dims, &mut recon, |e, p, step| {
+        self.sweep(dims, recon, |e, p, step| {
             if exception[e] {
                 return p;
             }
@@ -203,8 +378,18 @@ impl Feedback {
             );
         } else {
             self.sweep_anchors(dims, &mut recon, &mut |e, p, step| p + codes[e] as f64 * step);
+            let layout = self.tap_layout(dims);
             runs(dims, self.reversed, self.cubic, |run| {
-                decode_run_f64(&mut recon, run, codes, self.step_for(run.h))
+                let step = self.step_for(run.h);
+                match &self.learned {
+                    Some(w) if self.learned_run(dims, &run) => {
+                        for e in (0..run.count).map(|m| run.first + m * run.step) {
+                            recon[e] =
+                                self.learned_prediction(w, &layout, dims, &recon, e) + codes[e] as f64 * step;
+                        }
+                    }
+                    _ => decode_run_f64(&mut recon, run, codes, step),
+                }
             });
         }
         recon
@@ -246,7 +431,14 @@ mod tests {
     fn values_out_of_reach_become_exceptions() {
         let dims = [1, 1, 8];
         let values = [0.0, 1e300, 0.0, f64::MAX, 1.0, 2.0, 3.0, 4.0];
-        let fb = Feedback { cubic: false, reversed: false, levelwise: true, center: 0.0, step: 0.2 };
+        let fb = Feedback {
+            cubic: false,
+            reversed: false,
+            levelwise: true,
+            center: 0.0,
+            step: 0.2,
+            learned: None,
+        };
         let d = fb.encode_values(dims, 0.1, DType::F64, |e| values[e], &[false; 8]);
         assert!(d.new_exceptions.contains(&1) && d.new_exceptions.contains(&3), "{:?}", d.new_exceptions);
     }

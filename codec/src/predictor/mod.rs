@@ -26,6 +26,7 @@ pub mod constant;
 pub mod feedback;
 pub mod interp;
 pub mod interp_order;
+pub mod learned_pass;
 pub mod lorenzo;
 #[cfg(test)]
 mod period2;
@@ -38,6 +39,7 @@ pub static REGISTRY: &[&dyn Family] = &[
     &interp::GridInterpFamily,
     &feedback::FeedbackFamily,
     &columns::ColumnsFamily,
+    &learned_pass::LearnedPassFamily,
     #[cfg(test)]
     &period2::Period2,
 ];
@@ -146,6 +148,12 @@ pub trait Predictor: Send + Sync {
     /// tiles of it.
     fn on_grid(&self) -> bool {
         true
+    }
+
+    /// The encoder picks it only where its size × this beats the others' (a predictor that
+    /// decodes slower must win by more than a hair).
+    fn size_margin(&self) -> f64 {
+        1.0
     }
 
     /// Parameters stored in each chunk that uses it (docs/format.md §5.2); empty for most.

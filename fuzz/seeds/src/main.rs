@@ -66,6 +66,27 @@ fn main() {
         ],
     };
     write("table_rel1e-2", &table, &opts(BoundSpec::Rel(1e-2), 160), None);
+    // Learned column models (predictor 18): pT = hypot(px, py) and φ = atan2(py, px) from px, py.
+    let rows = 200;
+    let px: Vec<f64> = (0..rows).map(|r| ((r * 37 % 101) as f64 - 50.0) * 1.7).collect();
+    let py: Vec<f64> = (0..rows).map(|r| ((r * 53 % 97) as f64 - 48.0) * 2.3).collect();
+    let float = |name: &str, values: Vec<f64>| Column { name: name.into(), dtype: DType::F32, values: Values::Float(values) };
+    let kinematics = Dataset::Table {
+        rows,
+        columns: vec![
+            float("pt", px.iter().zip(&py).map(|(x, y)| x.hypot(*y)).collect()),
+            float("px", px.clone()),
+            float("py", py.clone()),
+            float("phi", px.iter().zip(&py).map(|(x, y)| y.atan2(*x)).collect()),
+        ],
+    };
+    write("table_columns_rel1e-3", &kinematics, &opts(BoundSpec::Rel(1e-3), 800), None);
+    // A learned last pass (predictor 19): short waves travelling across frames.
+    let waves = field(DType::F32, &[8, 40, 48], |e| {
+        let (i, j, k) = ((e / 1920) as f64, ((e / 48) % 40) as f64, (e % 48) as f64);
+        (0.9 * k + 0.4 * j - 0.3 * i).sin() + 0.5 * (1.3 * j - 0.7 * k + 0.2 * i).cos()
+    });
+    write("field_learned_pass_rel1e-4", &waves, &opts(BoundSpec::Rel(1e-4), 1 << 16), None);
 
     // The golden pattern model, embedded and forced on.
     let golden = std::fs::read(concat!(

@@ -168,10 +168,15 @@ pub fn spinner(msg: &str, quiet: bool) -> ProgressBar {
 }
 
 /// The predictors of an archive without a network, in words for the one-line report: classic,
-/// or a table's learned column models (predictor 18) in how many chunks.
+/// or those learned per chunk (a table's column models, predictor 18; a field's learned last
+/// pass, predictor 19) in how many chunks.
 pub fn predictors_in_words(predictors: &[String]) -> String {
-    match predictors.iter().filter(|p| p.starts_with("columns[")).count() {
-        0 => "classic predictors".to_string(),
-        k => format!("learned column models in {k} of {} chunks", predictors.len()),
+    let columns = predictors.iter().filter(|p| p.starts_with("columns[")).count();
+    let pass = predictors.iter().filter(|p| p.ends_with("learned last pass")).count();
+    let n = predictors.len();
+    match (columns, pass) {
+        (0, 0) => "classic predictors".to_string(),
+        (k, 0) => format!("learned column models in {k} of {n} chunks"),
+        (_, k) => format!("learned last interpolation pass in {k} of {n} chunks"),
     }
 }
