@@ -13,6 +13,7 @@ use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, es
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 use super::{CompressOptions, StreamPlan, grid_of};
 
@@ -135,29 +136,18 @@ pub(super) fn encode_chunk(
         let fitted = crate::predictor::columns_fit::fit(chunk.dims, &q, &exc_mask, cx.info);
         candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
     }
-    // A field's interpolation on reconstructed values with its last pass learned (predictor 19),
-    // on the cubic level-wise variants in both axis orders.
-    if let (Some(f), Some(v), true) = (cx.info.float_field, values, opts.learned) {
-        for variant in [5, 7] {
-            let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
-            let fitted = crate::predictor::learned_pass::fit(
-                base,
-                chunk.dims,
-                v.bound,
-                v.dtype,
-                |e| v.values[e],
-                &exc_mask,
-            );
-            candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
-        }
-    }
     let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
+    // A field's learned last pass (predictor 19) is fitted only once the classic choice is known
+    // (step 2b), on that variant: it is kept apart, behind the index `candidates.len()`.
+    let learned: OnceLock<(Box<dyn Predictor>, Vec<u8>)> = OnceLock::new();
+    let pool = Pool { candidates: &candidates, params: &params, learned: &learned };
     let estimate = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft) {
-        let d = candidates[i].encode(input);
+        let d = pool.get(i).encode(input);
         let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        let bytes =
-            estimated_bytes(&d.codes) + d.new_exceptions.len() as f64 * stored_bytes + params[i].len() as f64;
-        (bytes * candidates[i].size_margin(), d)
+        let bytes = estimated_bytes(&d.codes)
+            + d.new_exceptions.len() as f64 * stored_bytes
+            + pool.params(i).len() as f64;
+        (bytes * pool.get(i).size_margin(), d)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
@@ -218,14 +208,14 @@ pub(super) fn encode_chunk(
             .into_par_iter()
             .map(|c| {
                 let frame = pack(
-                    write_prefix(&[], &params[c.predictor], None, m),
+                    write_prefix(&[], pool.params(c.predictor), None, m),
                     &c.codes,
                     &box_shape,
                     opts.zstd_level,
                 )
                 .1;
                 let bytes = (frame.len() + c.new_exceptions.len() * stored_bytes) as f64;
-                ((bytes * candidates[c.predictor].size_margin()) as usize, c.predictor)
+                ((bytes * pool.get(c.predictor).size_margin()) as usize, c.predictor)
             })
             .collect();
         packed.sort();
@@ -266,14 +256,61 @@ pub(super) fn encode_chunk(
         }
         exceptions.sort_by_key(|x| x.0);
     };
-    let (chosen, packed) = top.pick(
-        |c| {
-            let mut exc = exceptions.clone();
-            with_new_exceptions(&mut exc, &c.new_exceptions);
-            pack(write_prefix(&exc, &params[c.predictor], None, n), &c.codes, &shape, opts.zstd_level)
-        },
-        |c| candidates[c.predictor].size_margin(),
-    );
+    let pack_candidate = |c: &Candidate| {
+        let mut exc = exceptions.clone();
+        with_new_exceptions(&mut exc, &c.new_exceptions);
+        pack(write_prefix(&exc, pool.params(c.predictor), None, n), &c.codes, &shape, opts.zstd_level)
+    };
+    let (mut chosen, mut packed) = top.pick(pack_candidate, |c| pool.get(c.predictor).size_margin());
+
+    // 2b. Fields of floats: cubic interpolation on reconstructed values with its last pass learned
+    //     on this chunk (predictor 19), on the level-wise variants in both axis orders and on the
+    //     chosen one if it is another cubic one. Each fit costs a sweep and prices itself; the best
+    //     is encoded only if that price clears its margin against the choice so far, and kept only
+    //     if its frame does (it decodes slower). On short waves it beats Lorenzo, which beats
+    //     every fixed stencil there.
+    let margin = crate::predictor::learned_pass::SIZE_MARGIN;
+    if let (true, Some(f), Some(v)) = (opts.learned, cx.info.float_field, values) {
+        let id = pool.get(chosen.predictor).id();
+        let mut variants = vec![5u8, 7];
+        if (10..=17).contains(&id) && (id - 10) & 1 == 1 && !variants.contains(&(id - 10)) {
+            variants.push(id - 10);
+        }
+        let best = variants
+            .into_iter()
+            .filter_map(|variant| {
+                let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
+                crate::predictor::learned_pass::fit(
+                    base,
+                    chunk.dims,
+                    v.bound,
+                    v.dtype,
+                    |e| v.values[e],
+                    &exc_mask,
+                )
+            })
+            .min_by(|a, b| a.estimated_bytes().total_cmp(&b.estimated_bytes()));
+        if let Some(fitted) = best.filter(|b| b.estimated_bytes() * margin < chosen.cost).map(|b| b.learned) {
+            let fitted_params = Predictor::params(&fitted);
+            let _ = learned.set((Box::new(fitted), fitted_params));
+            let at = candidates.len();
+            let (cost, d) = estimate(at, &whole);
+            let c = Candidate {
+                cost,
+                rank: usize::MAX,
+                predictor: at,
+                codes: d.codes,
+                new_exceptions: d.new_exceptions,
+            };
+            let with = pack_candidate(&c);
+            let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
+            if with.1.len() as f64 * margin < without.1.len() as f64 {
+                (chosen, packed) = (c, Some(with));
+            } else {
+                packed = Some(without);
+            }
+        }
+    }
 
     // 3. With a model, autoencoder tiles where they beat the predictor. Their predictions are grid
     //    values, so they override grid predictors only: where the chosen predictor works on
@@ -285,7 +322,7 @@ pub(super) fn encode_chunk(
                   mut exceptions: Vec<ExceptionBytes>,
                   mut exc_mask: Vec<bool>|
      -> Result<Finished> {
-        let (predictor, c_predictor) = (candidates[c.predictor].as_ref(), c.predictor);
+        let (predictor, c_predictor) = (pool.get(c.predictor), c.predictor);
         with_new_exceptions(&mut exceptions, &c.new_exceptions);
         for &e in &c.new_exceptions {
             exc_mask[e] = true;
@@ -311,7 +348,7 @@ pub(super) fn encode_chunk(
         let (raw_len, frame) = match (packed, &tiles) {
             (Some(packed), None) => packed,
             _ => pack(
-                write_prefix(&exceptions, &params[c_predictor], tiles.as_ref().map(|t| &t.section), n),
+                write_prefix(&exceptions, pool.params(c_predictor), tiles.as_ref().map(|t| &t.section), n),
                 &codes,
                 &shape,
                 opts.zstd_level,
@@ -320,7 +357,7 @@ pub(super) fn encode_chunk(
         let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
         Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len() })
     };
-    let done = if model.is_some() && !candidates[chosen.predictor].on_grid() {
+    let done = if model.is_some() && !pool.get(chosen.predictor).on_grid() {
         let done = finish(chosen, packed, exceptions.clone(), exc_mask.clone())?;
         match best_of(&grid_order).0.into_iter().next() {
             Some(g) => {
@@ -332,7 +369,7 @@ pub(super) fn encode_chunk(
     } else {
         finish(chosen, packed, exceptions, exc_mask)?
     };
-    let predictor = candidates[done.predictor].as_ref();
+    let predictor = pool.get(done.predictor);
     Ok(EncodedChunk {
         start: chunk.start,
         rows: chunk.dims[0],
@@ -362,6 +399,30 @@ fn sample_box(dims: [usize; 3], table: bool) -> [usize; 3] {
     let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
     let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
     dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
+}
+
+/// A chunk's candidate predictors and their parameters, and the learned last pass once fitted
+/// (index `candidates.len()`).
+struct Pool<'a> {
+    candidates: &'a [Box<dyn Predictor>],
+    params: &'a [Vec<u8>],
+    learned: &'a OnceLock<(Box<dyn Predictor>, Vec<u8>)>,
+}
+
+impl<'a> Pool<'a> {
+    fn get(&self, i: usize) -> &'a dyn Predictor {
+        match self.candidates.get(i) {
+            Some(p) => p.as_ref(),
+            None => self.learned.get().expect("the learned pass was fitted").0.as_ref(),
+        }
+    }
+
+    fn params(&self, i: usize) -> &'a [u8] {
+        match self.params.get(i) {
+            Some(p) => p,
+            None => &self.learned.get().expect("the learned pass was fitted").1,
+        }
+    }
 }
 
 /// A chunk encoded with one predictor (and the model's tiles, in archives with a model).

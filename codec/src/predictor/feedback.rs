@@ -113,9 +113,26 @@ pub struct Feedback {
 /// (−1, 0, +1) across it.
 pub const TAPS: usize = 36;
 
+impl TapLayout {
+    /// Whether element e is away from the chunk's edges across the axis (its taps need no clamp).
+    #[inline]
+    pub(crate) fn interior(&self, e: usize) -> bool {
+        self.across.iter().all(|&(stride, n)| {
+            let x = (e / stride) % n;
+            x >= 1 && x + 1 < n
+        })
+    }
+
+    /// Element e's taps: by offset inside, clamped at the edges ([`Feedback::taps`]).
+    #[cfg(feature = "encode")]
+    pub(crate) fn taps(&self, fb: &Feedback, dims: [usize; 3], e: usize) -> [usize; TAPS] {
+        if self.interior(e) { self.offsets.map(|o| (e as isize + o) as usize) } else { fb.taps(dims, e) }
+    }
+}
+
 /// Where a learned pass's taps are: (stride, length) of the two axes across it, and each tap's
 /// element offset away from the chunk's edges.
-struct TapLayout {
+pub(crate) struct TapLayout {
     across: [(usize, usize); 2],
     offsets: [isize; TAPS],
 }
@@ -190,7 +207,7 @@ impl Feedback {
     }
 
     /// How the learned pass finds the taps of a chunk of `dims`.
-    fn tap_layout(&self, dims: [usize; 3]) -> TapLayout {
+    pub(crate) fn tap_layout(&self, dims: [usize; 3]) -> TapLayout {
         let a = self.last_axis(dims).unwrap_or(2);
         let strides = [dims[1] * dims[2], dims[2], 1];
         let across = match a {
@@ -217,7 +234,7 @@ impl Feedback {
     /// of weight·tap over the 3 × 3 offsets across it in order, then `(s−3 + s−1) + (s+1 + s+3)`
     /// (four independent sums, so that consecutive additions need not wait on each other).
     #[inline]
-    fn learned_prediction(
+    pub(crate) fn learned_prediction(
         &self,
         w: &[f64; TAPS],
         layout: &TapLayout,
@@ -225,12 +242,8 @@ impl Feedback {
         recon: &[f64],
         e: usize,
     ) -> f64 {
-        let interior = layout.across.iter().all(|&(stride, n)| {
-            let x = (e / stride) % n;
-            x >= 1 && x + 1 < n
-        });
         let mut s = [0.0f64; 4];
-        if interior {
+        if layout.interior(e) {
             for cross in 0..9 {
                 for (j, sum) in s.iter_mut().enumerate() {
                     let t = cross * 4 + j;
@@ -264,7 +277,7 @@ impl Feedback {
     /// coarse points, which predict everything finer, are coded more finely: the step shrinks by
     /// 1/1.5 a level above the finest, down to 1/4 (QoZ's level-wise bounds; anchors at 1/4).
     /// Repeated multiplication, not `powi`, so every platform gets the same f64.
-    fn step_for(&self, h: usize) -> f64 {
+    pub(crate) fn step_for(&self, h: usize) -> f64 {
         if !self.levelwise {
             return self.step;
         }
