@@ -186,8 +186,9 @@ pub struct TrainingConfig {
 pub struct CompressionConfig {
     pub chunk_elements: usize,
     pub zstd_level: i32,
-    /// Tables: learn which columns are functions of others, per chunk (predictor 18).
-    pub column_models: bool,
+    /// Predictors learned per chunk: column models on tables (predictor 18), a learned last
+    /// interpolation pass on fields (predictor 19).
+    pub learned: bool,
 }
 
 impl Default for ModelConfig {
@@ -230,7 +231,7 @@ impl Default for TrainingConfig {
 
 impl Default for CompressionConfig {
     fn default() -> Self {
-        Self { chunk_elements: 1 << 21, zstd_level: 3, column_models: true }
+        Self { chunk_elements: 1 << 21, zstd_level: 3, learned: true }
     }
 }
 
@@ -395,10 +396,11 @@ chunk_elements = 2097152
 # zstd level of the lossless pass over each chunk (1-22), after Huffman coding of the codes;
 # higher levels gain little there.
 zstd_level = 3
-# Tables: per chunk, learn a column order and small models that predict each column from those
-# decoded before it (E from px, py, pz; pT from px, py …), where they beat per-column prediction.
-# Fitting takes milliseconds; false gives the per-column (classic-only) archive.
-column_models = true
+# Predictors learned per chunk, where they beat the classic ones. Tables: a column order and small
+# models that predict each column from those decoded before it (E from px, py, pz; pT from px,
+# py …). Fields of floats: the finest interpolation pass with least-squares weights over 36
+# neighbours. Fitting takes milliseconds; false (like --no-model) gives the classic archive.
+learned = true
 "#;
 
 #[cfg(test)]

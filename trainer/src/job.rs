@@ -160,7 +160,7 @@ pub struct FileOutcome {
 /// `cfg` for classic predictors only: no learned column models on tables either.
 pub fn classic_config(cfg: &Config) -> Config {
     let mut classic = cfg.clone();
-    classic.compression.column_models = false;
+    classic.compression.learned = false;
     classic
 }
 

@@ -374,7 +374,7 @@ fn options(cfg: &Config, bound: BoundSpec, fill_value: Option<f64>, notes: Vec<S
         zstd_level: cfg.compression.zstd_level,
         notes,
         force_model: false,
-        learned: cfg.compression.column_models,
+        learned: cfg.compression.learned,
     }
 }
 

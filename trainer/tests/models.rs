@@ -297,7 +297,9 @@ fn the_network_wins_chunks_where_interpolation_on_reconstructed_values_beats_the
     let cfg = config(
         dir.path(),
         "sea.toml",
-        "[model]\nblock = [16, 16]\nlatent = 16\nactivation = \"gdn\"\n[training]\nepochs = 300\nmax_seconds = 30.0\n",
+        // Without the learned last pass: on these waves it beats the network (1 262 460 against
+        // 1 288 919 bytes), and the grid retry this test is about would not be the winner.
+        "[model]\nblock = [16, 16]\nlatent = 16\nactivation = \"gdn\"\n[training]\nepochs = 300\nmax_seconds = 30.0\n[compression]\nlearned = false\n",
     );
     let model = dir.path().join("sea.bmodel");
     ok(&["train", s(&small), "-o", s(&model), "--config", s(&cfg)]);
@@ -316,7 +318,19 @@ fn the_network_wins_chunks_where_interpolation_on_reconstructed_values_beats_the
     let predictors = classic["predictors"].to_string();
     assert!(predictors.contains("on reconstructed values"), "the case this test is about: {predictors}");
     let arc = dir.path().join("sea.baler");
-    let args = ["compress", s(&big), "-o", s(&arc), "--rel", "1e-3", "--model", s(&model), "--embed-model"];
+    let args = [
+        "compress",
+        s(&big),
+        "-o",
+        s(&arc),
+        "--rel",
+        "1e-3",
+        "--model",
+        s(&model),
+        "--embed-model",
+        "--config",
+        s(&cfg),
+    ];
     let with_model: serde_json::Value =
         serde_json::from_str(&ok(&[&args[..], &["--json"]].concat())).unwrap();
     assert_eq!(with_model["model"], true, "{with_model}");

@@ -262,6 +262,23 @@ impl Feedback {
         (s[0] + s[1]) + (s[2] + s[3])
     }
 
+    /// Runs the learned `run` over `recon`: each point gets `set(e, prediction)`.
+    #[inline]
+    fn refine_learned(
+        &self,
+        w: &[f64; TAPS],
+        layout: &TapLayout,
+        dims: [usize; 3],
+        recon: &mut [f64],
+        run: Run,
+        mut set: impl FnMut(usize, f64) -> f64,
+    ) {
+        for e in (0..run.count).map(|m| run.first + m * run.step) {
+            let p = self.learned_prediction(w, layout, dims, recon, e);
+            recon[e] = set(e, p);
+        }
+    }
+
     /// The points of the learned pass, in order (encoder: what the weights are fitted on).
     #[cfg(feature = "encode")]
     pub(crate) fn last_pass_points(&self, dims: [usize; 3], mut visit: impl FnMut(usize)) {
@@ -315,10 +332,7 @@ impl Feedback {
             let step = self.step_for(run.h);
             match &self.learned {
                 Some(w) if self.learned_run(dims, &run) => {
-                    for e in (0..run.count).map(|m| run.first + m * run.step) {
-                        let p = self.learned_prediction(w, &layout, dims, recon, e);
-                        recon[e] = set(e, p, step);
-                    }
+                    self.refine_learned(w, &layout, dims, recon, run, |e, p| set(e, p, step))
                 }
                 _ => refine_f64(recon, run, |e, p| set(e, p, step)),
             }
@@ -396,10 +410,9 @@ impl Feedback {
                 let step = self.step_for(run.h);
                 match &self.learned {
                     Some(w) if self.learned_run(dims, &run) => {
-                        for e in (0..run.count).map(|m| run.first + m * run.step) {
-                            recon[e] =
-                                self.learned_prediction(w, &layout, dims, &recon, e) + codes[e] as f64 * step;
-                        }
+                        self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| {
+                            p + codes[e] as f64 * step
+                        })
                     }
                     _ => decode_run_f64(&mut recon, run, codes, step),
                 }

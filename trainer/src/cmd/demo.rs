@@ -20,16 +20,20 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
-/// A 2-d flow evolving in time: advected vortices on a background of travelling waves whose
-/// amplitudes fall off as k^(-5/3) (a Kolmogorov-like spectrum). Deterministic.
-pub fn synthetic_flow(frames: usize, h: usize, w: usize) -> Dataset {
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut rnd = || {
+/// Uniform numbers in [0, 1) from `seed` (xorshift64): the demo's data is the same everywhere.
+fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+    move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// A 2-d flow evolving in time: advected vortices on a background of travelling waves whose
+/// amplitudes fall off as k^(-5/3) (a Kolmogorov-like spectrum). Deterministic.
+pub fn synthetic_flow(frames: usize, h: usize, w: usize) -> Dataset {
+    let mut rnd = uniform(0x9e3779b97f4a7c15u64);
     let waves: Vec<[f64; 5]> = (0..24)
         .map(|_| {
             let (kx, ky) = (rnd() * 6.0 - 3.0, rnd() * 6.0 - 3.0);
@@ -66,13 +70,7 @@ pub fn synthetic_flow(frames: usize, h: usize, w: usize) -> Dataset {
 /// One row per muon, as analysis ntuples store them (float32): pT, η, φ drawn; px, py, pz, E
 /// computed from them in float32; a charge and an isolation that nothing predicts. Deterministic.
 pub fn synthetic_events(rows: usize) -> Dataset {
-    let mut seed = 0x2545f4914f6cdd1du64;
-    let mut rnd = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rnd = uniform(0x2545f4914f6cdd1du64);
     let names = ["pt", "eta", "phi", "px", "py", "pz", "E", "charge", "iso"];
     let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); names.len()];
     for _ in 0..rows {
@@ -111,9 +109,9 @@ fn table_rows(rows: usize) -> Result<Vec<TableRow>> {
     let mut cfg = Config::default();
     let mut out = Vec::new();
     for rel in [1e-2, 1e-3, 1e-4] {
-        cfg.compression.column_models = true;
+        cfg.compression.learned = true;
         let learned = compress_dataset(&CompressRequest::new(&ds, BoundSpec::Rel(rel), &cfg))?;
-        cfg.compression.column_models = false;
+        cfg.compression.learned = false;
         let classic = compress_dataset(&CompressRequest::new(&ds, BoundSpec::Rel(rel), &cfg))?;
         let back = baler_codec::decode(&learned.bytes, None)?;
         let worst = evaluate(&ds, &back)?.iter().map(|m| m.max_error_over_range).fold(0.0, f64::max);
