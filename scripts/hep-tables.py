@@ -6,7 +6,11 @@ float32, as analysis ntuples hold them, plus charge, isolation or b-tag), and on
 (missing ET with its magnitude and angle, object counts, the Monte Carlo truth particles' momenta
 with their pT and eta, the leading muon pair's invariant mass).
 
-Usage: python3 scripts/hep-tables.py ROOT_FILE OUT_DIR   (needs numpy, uproot, awkward)
+With --synthetic ROWS it also writes synthetic_muons.npz: ROWS muons with pT, eta, phi drawn
+(exponential pT above 10 GeV, flat eta in +-2.4, flat phi) and px, py, pz, E computed from them in
+float32, plus a random charge and an exponential isolation (the demo's table, larger).
+
+Usage: python3 scripts/hep-tables.py ROOT_FILE OUT_DIR [--synthetic ROWS]   (needs numpy, uproot, awkward)
 """
 import sys
 from pathlib import Path
@@ -66,8 +70,24 @@ def save(out, name, cols):
     print(f"{name}: {data.shape[0]} rows x {data.shape[1]} columns ({(~finite).sum()} rows with NaN dropped)")
 
 
+def synthetic(rows, seed=7):
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    pt = (10 - 40 * np.log(1 - rng.random(rows))).astype(f32)
+    eta = (4.8 * rng.random(rows) - 2.4).astype(f32)
+    phi = (2 * np.pi * rng.random(rows) - np.pi).astype(f32)
+    px, py, pz = (pt * np.cos(phi)).astype(f32), (pt * np.sin(phi)).astype(f32), (pt * np.sinh(eta)).astype(f32)
+    e = np.sqrt(px * px + py * py + pz * pz + f32(0.0112)).astype(f32)
+    charge = np.where(rng.random(rows) < 0.5, -1, 1).astype(f32)
+    iso = (-3 * np.log(1 - rng.random(rows))).astype(f32)
+    return {"pt": pt, "eta": eta, "phi": phi, "px": px, "py": py, "pz": pz, "E": e, "charge": charge, "iso": iso}
+
+
 def main():
     root, out = sys.argv[1], Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    if len(sys.argv) > 4 and sys.argv[3] == "--synthetic":
+        save(out, "synthetic_muons", synthetic(int(sys.argv[4])))
     out.mkdir(parents=True, exist_ok=True)
     t = uproot.open(root)["events"]
     save(out, "muons", objects(t, "Muon", ["Charge", "Iso"]))
