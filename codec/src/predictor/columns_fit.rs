@@ -21,6 +21,9 @@ use crate::predictor::StreamInfo;
 use crate::predictor::columns::{Base, Columns, MAX_TERMS, Op, Program, Rule, Term, grid_value};
 use crate::quant::grid_point;
 
+/// Wider tables get no program: ordering prices every column against every other (columns²
+/// fits) and screening every column against the whole bank.
+const MAX_COLUMNS: usize = 64;
 /// Tables with fewer rows per chunk than this are not worth a program.
 const MIN_ROWS: usize = 64;
 /// Rows the feature bank is screened and the models selected on.
@@ -49,7 +52,12 @@ const TRY: usize = 8;
 /// (anything at `exceptions`), or None where there is nothing to fit.
 pub fn fit(dims: [usize; 3], q: &[i64], exceptions: &[bool], info: &StreamInfo) -> Option<Columns> {
     let [rows, cols, depth] = dims;
-    if !info.table || depth != 1 || cols < 2 || rows < MIN_ROWS || cols != info.centers.len() {
+    if !info.table
+        || depth != 1
+        || !(2..=MAX_COLUMNS).contains(&cols)
+        || rows < MIN_ROWS
+        || cols != info.centers.len()
+    {
         return None;
     }
     let screen = Sample::new(dims, q, exceptions, info, SCREEN_ROWS);
@@ -512,6 +520,21 @@ mod tests {
         );
         assert!(column_bytes(4) < column_bytes(0) / 4.0, "{name}");
         assert_eq!(decode(&p, [rows, 5, 1], &codes), q);
+    }
+
+    #[test]
+    fn tables_too_wide_or_too_short_get_no_program() {
+        let (q, info) = kinematics(4000);
+        assert!(fit([40, 5, 1], &q[..200], &[false; 200], &info).is_none(), "40 rows");
+        let wide = StreamInfo {
+            centers: vec![0; MAX_COLUMNS + 1],
+            grids: vec![Some((1.0, 0.0)); MAX_COLUMNS + 1],
+            names: vec![String::new(); MAX_COLUMNS + 1],
+            ..info
+        };
+        let n = 100 * (MAX_COLUMNS + 1);
+        let q: Vec<i64> = (0..n as i64).collect();
+        assert!(fit([100, MAX_COLUMNS + 1, 1], &q, &vec![false; n], &wide).is_none());
     }
 
     #[test]
