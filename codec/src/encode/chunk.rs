@@ -155,11 +155,8 @@ pub(super) fn encode_chunk(
     let mut grid_order: Vec<usize> = order.iter().copied().filter(|&i| candidates[i].on_grid()).collect();
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
     if n >= SAMPLE_FROM {
-        let [d0, d1, d2] = chunk.dims;
         let b = sample_box(chunk.dims, table);
-        let o = [(d0 - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
-        let at =
-            |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2];
+        let at = central_box(chunk.dims, b);
         let m = b.iter().product::<usize>();
         let box_q: Vec<i64> = (0..m).map(|e| q[at(e)]).collect();
         let box_exc: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
@@ -275,6 +272,20 @@ pub(super) fn encode_chunk(
         let mut variants = vec![5u8, 7];
         if (10..=17).contains(&id) && (id - 10) & 1 == 1 && !variants.contains(&(id - 10)) {
             variants.push(id - 10);
+        }
+        // Large chunks price each variant on a central box first: only those that beat their own
+        // fixed stencil there by the margin are fitted on the whole chunk (a fit is a sweep).
+        if n >= 4 * PROBE_SIZE {
+            let b = scaled_box(chunk.dims, PROBE_SIZE);
+            let at = central_box(chunk.dims, b);
+            let m: usize = b.iter().product();
+            let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
+            let box_exc: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
+            variants.retain(|&variant| {
+                let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
+                crate::predictor::learned_pass::fit(base, b, v.bound, v.dtype, |e| box_values[e], &box_exc)
+                    .is_some_and(|p| p.saved > (margin - 1.0) * p.base_bytes)
+            });
         }
         let best = variants
             .into_iter()
@@ -396,10 +407,27 @@ fn sample_box(dims: [usize; 3], table: bool) -> [usize; 3] {
     if table {
         return [((dims[0] * SAMPLE_SIZE) / n).clamp(dims[0].min(8), dims[0]), dims[1], dims[2]];
     }
+    scaled_box(dims, SAMPLE_SIZE)
+}
+
+/// A box of about `size` elements in the proportions of `dims` (at least 8 along each axis).
+fn scaled_box(dims: [usize; 3], size: usize) -> [usize; 3] {
+    let n: usize = dims.iter().product();
     let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
-    let f = (SAMPLE_SIZE as f64 / n as f64).powf(1.0 / live as f64);
+    let f = (size as f64 / n as f64).powf(1.0 / live as f64);
     dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
 }
+
+/// The chunk element of element e of a box `b` at the centre of a chunk of `dims`.
+fn central_box(dims: [usize; 3], b: [usize; 3]) -> impl Fn(usize) -> usize {
+    let [_, d1, d2] = dims;
+    let o = [(dims[0] - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
+    move |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2]
+}
+
+/// Chunks of at least 4 × this many elements price a learned last pass on a central box of about
+/// this size before fitting it on the whole chunk.
+const PROBE_SIZE: usize = 1 << 14;
 
 /// A chunk's candidate predictors and their parameters, and the learned last pass once fitted
 /// (index `candidates.len()`).
