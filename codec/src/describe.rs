@@ -228,18 +228,19 @@ impl ArchiveSummary {
         let mut bits = vec![(0.0f64, 0usize); self.streams.len()];
         for i in 0..a.chunk_count() {
             let Ok(parsed) = a.parse_chunk(i) else { break };
-            let (_, [_, d1, d2]) = parsed.rows();
-            let streams = self.streams.len();
-            for (s, (total, count)) in bits.iter_mut().enumerate() {
-                let of_stream = parsed
-                    .codes()
-                    .iter()
-                    .enumerate()
-                    .filter(|(e, _)| streams == 1 || (e / d2.max(1)) % d1.max(1) == s)
-                    .map(|(_, &c)| c);
-                let (b, n) = crate::coder::buckets::entropy_bits(of_stream);
-                *total += b;
-                *count += n;
+            // Each chunk has its own Huffman tables: its streams are tallied apart, in one pass.
+            let shape = crate::coder::ChunkShape {
+                dims: parsed.rows().1,
+                streams: self.streams.len(),
+                table: self.is_table(),
+            };
+            let mut tallies = vec![crate::coder::buckets::BucketTally::default(); self.streams.len()];
+            for (e, &c) in parsed.codes().iter().enumerate() {
+                tallies[shape.stream_of(e)].add(c);
+            }
+            for ((total, count), t) in bits.iter_mut().zip(&tallies) {
+                *total += t.bits();
+                *count += t.count;
             }
             let (predictor, coder) = parsed.choices();
             let choice = format!("predictor {predictor}, coder {coder}");

@@ -358,11 +358,8 @@ impl<'a> Archive<'a> {
             return corrupt(format!("{what} has {n} elements, more than the limit"));
         }
         let predictor_id = header.predictor()?;
-        if !crate::predictor::REGISTRY.iter().any(|f| f.ids().contains(&predictor_id)) {
-            return corrupt(format!("unknown predictor {predictor_id}"));
-        }
-        // Predictors 18 (column models) and 19 (learned last pass) came with format 5.
-        if predictor_id >= crate::predictor::columns::COLUMNS_ID && self.version < 5 {
+        let family = crate::predictor::family(predictor_id)?;
+        if self.version < family.since_version() {
             return corrupt(format!(
                 "{what} uses predictor {predictor_id}, which format version {} does not have",
                 self.version
@@ -376,7 +373,7 @@ impl<'a> Archive<'a> {
         let exceptions = r.exceptions(|pos| {
             if self.stream_params[self.stream_of(pos, dims)].dtype == DType::F32 { 4 } else { 8 }
         })?;
-        let predictor = crate::predictor::predictor_with(predictor_id, &self.stream_info, r.params())?;
+        let predictor = family.build_with(predictor_id, &self.stream_info, r.params())?;
         let network = match &self.decoder {
             Some(dec) => {
                 let tiles = chunk.tile_count(self.meta.tile.map(|t| t as usize));

@@ -36,6 +36,11 @@ impl Family for ColumnsFamily {
         COLUMNS_ID..=COLUMNS_ID
     }
 
+    /// Format 5 added it.
+    fn since_version(&self) -> u16 {
+        5
+    }
+
     fn build(&self, _id: u8, _streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
         corrupt("predictor 18 needs its column program")
     }
@@ -139,6 +144,18 @@ impl Op {
         }
     }
 
+    /// The feature of the columns `sources` (the first [`Self::arity`]), column c reading
+    /// `value(c)`.
+    #[inline]
+    pub fn apply(self, sources: [usize; 3], value: impl Fn(usize) -> f64) -> f64 {
+        let [a, b, c] = sources;
+        match self.arity() {
+            1 => self.eval(value(a), 0.0, 0.0),
+            2 => self.eval(value(a), value(b), 0.0),
+            _ => self.eval(value(a), value(b), value(c)),
+        }
+    }
+
     /// In words, with the columns' names.
     pub fn describe(self, s: &[&str]) -> String {
         match self {
@@ -191,13 +208,7 @@ impl Rule {
     pub fn predict(intercept: f64, terms: &[Term], value: impl Fn(usize) -> f64) -> f64 {
         let mut p = intercept;
         for t in terms {
-            let [a, b, c] = t.sources;
-            let f = match t.op.arity() {
-                1 => t.op.eval(value(a), 0.0, 0.0),
-                2 => t.op.eval(value(a), value(b), 0.0),
-                _ => t.op.eval(value(a), value(b), value(c)),
-            };
-            p += t.weight * f;
+            p += t.weight * t.op.apply(t.sources, &value);
         }
         p
     }

@@ -161,12 +161,7 @@ impl Feature {
     }
 
     fn eval(&self, value: impl Fn(usize) -> f64) -> f64 {
-        let [a, b, c] = self.sources;
-        match self.op.arity() {
-            1 => self.op.eval(value(a), 0.0, 0.0),
-            2 => self.op.eval(value(a), value(b), 0.0),
-            _ => self.op.eval(value(a), value(b), value(c)),
-        }
+        self.op.apply(self.sources, value)
     }
 }
 
@@ -429,26 +424,13 @@ fn least_squares(x: &[&[f64]], y: &[f64]) -> Option<(Vec<f64>, f64)> {
         }
         a[i][m] = (0..n).map(|k| (x[i][k] - means[i]) * (y[k] - ym)).sum();
     }
-    let scale: Vec<f64> = (0..m).map(|i| a[i][i].sqrt()).collect();
+    let scale: Vec<f64> = (0..m).map(|i| a[i][i]).collect();
     if scale.iter().any(|&s| s == 0.0 || !s.is_finite()) {
         return None;
     }
-    for col in 0..m {
-        let pivot = (col..m).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        a.swap(col, pivot);
-        // Relative to the features' own scales: a near-zero pivot means dependent features.
-        if a[col][col].abs() < 1e-10 * scale[col] * scale[col] {
-            return None;
-        }
-        let pivot_row = a[col].clone();
-        for (_, row) in a.iter_mut().enumerate().filter(|(r, _)| *r != col) {
-            let f = row[col] / pivot_row[col];
-            for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
-                *x -= f * p;
-            }
-        }
-    }
-    let w: Vec<f64> = (0..m).map(|i| a[i][m] / a[i][i]).collect();
+    let rhs: Vec<f64> = a.iter_mut().map(|row| row.pop().expect("the right-hand side")).collect();
+    // Relative to the features' own scales: a near-zero pivot means dependent features.
+    let w = crate::predictor::linear::solve(a, rhs, |col| 1e-10 * scale[col])?;
     let intercept = ym - w.iter().zip(&means).map(|(w, m)| w * m).sum::<f64>();
     let rss: f64 = (0..n)
         .map(|k| {

@@ -39,6 +39,11 @@ impl Family for LearnedPassFamily {
         LEARNED_ID..=LEARNED_ID
     }
 
+    /// Format 5 added it.
+    fn since_version(&self) -> u16 {
+        5
+    }
+
     fn build(&self, _id: u8, _streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
         corrupt("predictor 19 needs its weights")
     }
@@ -112,23 +117,31 @@ pub fn fit(
     // the learned variant reconstructs the same way.
     let mut recon = vec![0f64; exception.len()];
     let draft = base.encode_into(dims, bound, dtype, &value, exception, &mut recon);
-    let mut points = Vec::new();
-    base.last_pass_points(dims, |e| points.push(e));
-    let mut stored = vec![false; exception.len()];
-    for &e in &draft.new_exceptions {
-        stored[e] = true;
-    }
-    points.retain(|&e| !exception[e] && !stored[e]);
-    if points.len() < 4 * TAPS {
+    // Every `every`-th point of the pass that is not stored exactly (the encoder sorted its new
+    // exceptions), without holding the whole pass.
+    let stored = |e: usize| exception[e] || draft.new_exceptions.binary_search(&e).is_ok();
+    let mut count = 0usize;
+    base.last_pass_points(dims, |e| count += !stored(e) as usize);
+    if count < 4 * TAPS {
         return None;
     }
-    let every = points.len().div_ceil(FIT_POINTS);
+    let every = count.div_ceil(FIT_POINTS);
+    let mut points = Vec::with_capacity(count.div_ceil(every));
+    let mut k = 0usize;
+    base.last_pass_points(dims, |e| {
+        if !stored(e) {
+            if k.is_multiple_of(every) {
+                points.push(e);
+            }
+            k += 1;
+        }
+    });
     // Normal equations over the taps, in units of the step (well scaled whatever the field's).
     let scale = 1.0 / base.step;
-    let mut ata = vec![[0f64; TAPS]; TAPS];
-    let mut atb = [0f64; TAPS];
+    let mut ata = vec![vec![0f64; TAPS]; TAPS];
+    let mut atb = vec![0f64; TAPS];
     let layout = base.tap_layout(dims);
-    for &e in points.iter().step_by(every) {
+    for &e in &points {
         let taps = layout.taps(&base, dims, e).map(|t| recon[t] * scale);
         let y = value(e) * scale;
         for i in 0..TAPS {
@@ -145,14 +158,21 @@ pub fn fit(
             lower[0][j] = row[i];
         }
     }
-    let weights = solve(ata, atb)?;
+    // A ridge of 1e-9 of the diagonal's scale keeps taps that coincide at the chunk's edges
+    // (clamped offsets) from making the system singular.
+    let diag = (0..TAPS).map(|i| ata[i][i]).fold(0.0f64, f64::max);
+    for (i, row) in ata.iter_mut().enumerate() {
+        row[i] += 1e-9 * diag.max(1e-300);
+    }
+    let weights: [f64; TAPS] =
+        crate::predictor::linear::solve(ata, atb, |_| f64::MIN_POSITIVE)?.try_into().ok()?;
     let learned = Feedback { learned: Some(weights), ..base };
     // The pass's codes with and without the weights: its taps are earlier passes', the same in
     // both, so the base's reconstruction prices both exactly (but for values the bound check
     // would store exactly).
     let step = base.step_for(1);
     let (mut fixed, mut weighed) = (Vec::new(), Vec::new());
-    for &e in points.iter().step_by(every) {
+    for &e in &points {
         let t = layout.taps(&base, dims, e);
         let cubic = (9.0 * (recon[t[17]] + recon[t[18]]) - (recon[t[16]] + recon[t[19]])) * 0.0625;
         let x = value(e);
@@ -160,43 +180,10 @@ pub fn fit(
         let p = learned.learned_prediction(&weights, &layout, dims, &recon, e);
         weighed.push(crate::quant::round_to_i64((x - p) / step));
     }
-    let scale = points.len() as f64 / fixed.len() as f64;
+    let scale = count as f64 / fixed.len() as f64;
     let saved = (estimated_bytes(&fixed) - estimated_bytes(&weighed)) * scale;
     let stored = (draft.new_exceptions.len() * (dtype.size_bytes() + 2)) as f64;
     Some(Fitted { learned, saved, base_bytes: estimated_bytes(&draft.codes) + stored })
-}
-
-/// `a·x = b` by Gaussian elimination with partial pivoting; None if singular or not finite.
-#[cfg(feature = "encode")]
-fn solve(mut a: Vec<[f64; TAPS]>, mut b: [f64; TAPS]) -> Option<[f64; TAPS]> {
-    // A ridge of 1e-9 of the diagonal's scale keeps taps that coincide at the chunk's edges (clamped
-    // offsets) from making the system singular.
-    let diag = (0..TAPS).map(|i| a[i][i]).fold(0.0f64, f64::max);
-    for (i, row) in a.iter_mut().enumerate() {
-        row[i] += 1e-9 * diag.max(1e-300);
-    }
-    for col in 0..TAPS {
-        let pivot = (col..TAPS).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        if a[col][col] == 0.0 || !a[col][col].is_finite() {
-            return None;
-        }
-        for r in col + 1..TAPS {
-            let f = a[r][col] / a[col][col];
-            let pivot_row = a[col];
-            for (x, p) in a[r][col..].iter_mut().zip(&pivot_row[col..]) {
-                *x -= f * p;
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut x = [0f64; TAPS];
-    for i in (0..TAPS).rev() {
-        let s: f64 = (i + 1..TAPS).map(|j| a[i][j] * x[j]).sum();
-        x[i] = (b[i] - s) / a[i][i];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 #[cfg(all(test, feature = "encode"))]

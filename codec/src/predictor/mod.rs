@@ -27,6 +27,8 @@ pub mod feedback;
 pub mod interp;
 pub mod interp_order;
 pub mod learned_pass;
+#[cfg(feature = "encode")]
+mod linear;
 pub mod lorenzo;
 #[cfg(test)]
 mod period2;
@@ -44,20 +46,18 @@ pub static REGISTRY: &[&dyn Family] = &[
     &period2::Period2,
 ];
 
-/// The predictor of id `id` for chunks of an archive with these streams (decoding).
-pub fn predictor(id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
+/// The family that owns predictor id `id` (decoding).
+pub fn family(id: u8) -> Result<&'static dyn Family> {
     match REGISTRY.iter().find(|f| f.ids().contains(&id)) {
-        Some(f) => f.build(id, streams),
+        Some(f) => Ok(*f),
         None => corrupt(format!("unknown predictor {id}")),
     }
 }
 
-/// As [`predictor`], for a chunk whose predictor parameters (docs/format.md §5.2) `params` reads.
-pub fn predictor_with(id: u8, streams: &StreamInfo, params: &mut Reader<'_>) -> Result<Box<dyn Predictor>> {
-    match REGISTRY.iter().find(|f| f.ids().contains(&id)) {
-        Some(f) => f.build_with(id, streams, params),
-        None => corrupt(format!("unknown predictor {id}")),
-    }
+/// The predictor of id `id` for chunks of an archive with these streams, for predictors without
+/// parameters.
+pub fn predictor(id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>> {
+    family(id)?.build(id, streams)
 }
 
 /// The predictors worth trying on a chunk of `dims`, in registry order (encoding).
@@ -118,6 +118,12 @@ pub trait Family: Sync {
     /// The predictor of id `id` (one of [`Self::ids`]), or why an archive with these streams
     /// cannot use it.
     fn build(&self, id: u8, streams: &StreamInfo) -> Result<Box<dyn Predictor>>;
+
+    /// The first container format version with these ids (an archive of an older version that
+    /// names one is corrupt).
+    fn since_version(&self) -> u16 {
+        1
+    }
 
     /// As [`Self::build`] for a chunk whose parameters `params` reads (only predictors that have
     /// them read anything).

@@ -41,23 +41,41 @@ fn split(z: u64) -> (u8, u32, u64) {
 /// Bytes coder 2 would take for one stream's codes, estimated: the order-0 entropy of their bucket
 /// symbols plus their extra bits (the Huffman table's own bytes left out).
 pub fn estimated_bytes(codes: &[i64]) -> f64 {
-    entropy_bits(codes.iter().copied()).0 / 8.0
+    let mut tally = BucketTally::default();
+    codes.iter().for_each(|&c| tally.add(c));
+    tally.bits() / 8.0
 }
 
-/// The bits of [`estimated_bytes`], and how many codes.
-pub fn entropy_bits(codes: impl Iterator<Item = i64>) -> (f64, usize) {
-    let mut hist = [0u64; 256];
-    let mut extra_bits = 0u64;
-    let mut n = 0usize;
-    for c in codes {
-        let (symbol, extra, _) = split(zigzag(c));
-        hist[symbol as usize] += 1;
-        extra_bits += extra as u64;
-        n += 1;
+/// The tally behind [`estimated_bytes`], one code at a time (several streams in one pass).
+#[derive(Clone)]
+pub struct BucketTally {
+    hist: [u64; 256],
+    extra_bits: u64,
+    /// Codes added.
+    pub count: usize,
+}
+
+impl Default for BucketTally {
+    fn default() -> Self {
+        Self { hist: [0; 256], extra_bits: 0, count: 0 }
     }
-    let total = n as f64;
-    let bits: f64 = hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / total).log2()).sum();
-    (bits + extra_bits as f64, n)
+}
+
+impl BucketTally {
+    pub fn add(&mut self, code: i64) {
+        let (symbol, extra, _) = split(zigzag(code));
+        self.hist[symbol as usize] += 1;
+        self.extra_bits += extra as u64;
+        self.count += 1;
+    }
+
+    /// The codes' bucket-symbol entropy plus their extra bits.
+    pub fn bits(&self) -> f64 {
+        let total = self.count as f64;
+        let symbols: f64 =
+            self.hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / total).log2()).sum();
+        symbols + self.extra_bits as f64
+    }
 }
 
 /// Coder 2: bucket symbols with a Huffman table per stream (a table's columns get one each).
