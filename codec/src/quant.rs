@@ -54,11 +54,14 @@ pub fn to_dtype(x: f64, dtype: DType) -> f64 {
 
 /// Grid point for x, or None when x must be stored exactly (non-finite, out of the grid's range, or
 /// its reconstruction — as the decoder will compute it, in the output dtype — misses the bound).
+#[inline]
 pub fn prequantize(x: f64, bound: f64, step: f64, offset: f64, dtype: DType) -> Option<i64> {
     if !x.is_finite() {
         return None;
     }
-    let y = (x - offset) / step;
+    // Times the inverse (hoisted out of callers' loops; a division per value costs more): the
+    // grid point is checked against the bound below either way.
+    let y = (x - offset) * (1.0 / step);
     // (x − offset) / step may overflow to ±inf: that is caught here too. (|round(y)| > MAX_Q
     // exactly when |y| > MAX_Q: from 2^52 on every f64 is an integer.)
     if y.abs() > MAX_Q {

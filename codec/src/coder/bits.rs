@@ -72,6 +72,7 @@ impl BitWriter {
         Self { out: Vec::with_capacity(bytes), acc: 0, n: 0 }
     }
 
+    #[cfg(any(test, feature = "encode"))]
     /// Appends the low `count` ≤ 64 bits of `value`, most significant first.
     #[inline(always)]
     pub(crate) fn put(&mut self, count: u32, value: u64) {
@@ -81,6 +82,20 @@ impl BitWriter {
         self.put32(count, value);
     }
 
+    /// Appends `count` ≤ 32 bits whose value is below 2^count (Huffman codes, split extra bits):
+    /// no masking, no wide case.
+    #[inline(always)]
+    pub(crate) fn put_exact(&mut self, count: u32, value: u64) {
+        debug_assert!(count <= 32 && value >> count == 0);
+        self.acc = (self.acc << count) | value;
+        self.n += count;
+        if self.n >= 32 {
+            self.n -= 32;
+            self.out.extend_from_slice(&((self.acc >> self.n) as u32).to_be_bytes());
+        }
+    }
+
+    #[cfg(any(test, feature = "encode"))]
     /// More than 32 bits (rare: extra bits of huge codes), out of the hot loops.
     #[cold]
     #[inline(never)]
@@ -89,6 +104,7 @@ impl BitWriter {
         self.put32(32, value & 0xffff_ffff);
     }
 
+    #[cfg(any(test, feature = "encode"))]
     /// At most 32 bits. `acc` holds `n` < 32 pending bits (its higher bits are stale); whole
     /// 32-bit words go out at once.
     #[inline(always)]

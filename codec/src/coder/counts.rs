@@ -6,19 +6,25 @@ use crate::bytes::zigzag;
 use crate::coder::levels::{LEVEL_TABLES, Levels, level_contexts};
 use crate::coder::{ChunkShape, SymbolCoder};
 
-/// Zigzag codes below this are tallied by value; larger ones (rare) are kept.
+/// Zigzag codes below this are tallied by value; larger ones by what the coders store of them.
 pub const SMALL: usize = 255;
 
-/// One context's codes: how often each small zigzag value occurs, and the large ones.
+/// One context's codes: how often each small zigzag value occurs, and of the large ones (codes
+/// 1 and 4 escape them, coders 2 and 3 bucket them) how many there are, their bytes in the escape
+/// stream, their bucket symbols and their extra bits — all that the coders' lengths depend on,
+/// so a fine bound's many large codes are not kept one by one.
 #[derive(Clone)]
 pub struct ZCounts {
     pub small: [u64; SMALL],
-    pub large: Vec<u64>,
+    pub large: u64,
+    pub escape_bytes: u64,
+    pub large_buckets: [u64; 256],
+    pub large_extra_bits: u64,
 }
 
 impl Default for ZCounts {
     fn default() -> Self {
-        Self { small: [0; SMALL], large: Vec::new() }
+        Self { small: [0; SMALL], large: 0, escape_bytes: 0, large_buckets: [0; 256], large_extra_bits: 0 }
     }
 }
 
@@ -27,7 +33,22 @@ impl ZCounts {
         for (a, b) in self.small.iter_mut().zip(&other.small) {
             *a += b;
         }
-        self.large.extend_from_slice(&other.large);
+        for (a, b) in self.large_buckets.iter_mut().zip(&other.large_buckets) {
+            *a += b;
+        }
+        self.large += other.large;
+        self.escape_bytes += other.escape_bytes;
+        self.large_extra_bits += other.large_extra_bits;
+    }
+
+    /// Tallies a large zigzag code (≥ [`SMALL`]).
+    #[inline]
+    fn add_large(&mut self, z: u64) {
+        self.large += 1;
+        self.escape_bytes += crate::bytes::varint_len(z - SMALL as u64) as u64;
+        let (symbol, extra) = crate::coder::buckets::bucket_of(z);
+        self.large_buckets[symbol as usize] += 1;
+        self.large_extra_bits += extra as u64;
     }
 }
 
@@ -67,7 +88,7 @@ impl CodeCounts {
                 if z < SMALL as u64 {
                     lane[z as usize] += 1;
                 } else {
-                    all.large.push(z);
+                    all.add_large(z);
                 }
             }
         }
@@ -82,8 +103,7 @@ impl CodeCounts {
 
     /// Bytes of the escape stream of [`crate::coder::raw::pack_codes`]: a varint per large code.
     pub fn escape_bytes(&self) -> usize {
-        let large = self.contexts.iter().flat_map(|c| &c.large);
-        large.map(|&z| crate::bytes::varint_len(z - SMALL as u64)).sum()
+        self.contexts.iter().map(|c| c.escape_bytes as usize).sum()
     }
 
     /// Per stream: a table's columns, or the whole chunk.
@@ -105,7 +125,7 @@ fn tally(counts: &mut ZCounts, z: u64) {
     if z < SMALL as u64 {
         counts.small[z as usize] += 1;
     } else {
-        counts.large.push(z);
+        counts.add_large(z);
     }
 }
 

@@ -94,11 +94,10 @@ pub fn zstd_compress(data: &[u8], level: i32) -> Vec<u8> {
     zstd::bulk::compress(data, level).expect("zstd compression of an in-memory buffer cannot fail")
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
 
-    #[cfg(feature = "encode")]
     #[test]
     fn zstd_frames_decode_with_ruzstd_and_length_is_enforced() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
@@ -109,7 +108,6 @@ mod tests {
         assert!(zstd_decompress(&z[..z.len() / 2], data.len(), "t").is_err());
     }
 
-    #[cfg(feature = "encode")]
     #[test]
     fn the_c_and_rust_inflaters_agree_on_good_and_damaged_frames() {
         let data: Vec<u8> = (0..50_000u32).map(|i| ((i * 7919) % 251 % (1 + i % 13)) as u8).collect();

@@ -11,7 +11,7 @@ use crate::layout::ChunkDims;
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
 use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, estimated_bytes};
 use crate::preprocess::is_fill;
-use crate::quant::prequantize;
+use crate::quant::{prequantize, to_dtype};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -72,49 +72,31 @@ pub(super) fn encode_chunk(
         if table { first + e / plane } else { first * plane + e }
     };
 
-    // 1. Pre-quantize; collect what must be stored exactly.
-    let mut q = vec![0i64; n];
-    let mut exc_mask = vec![false; n];
-    let mut exceptions: Vec<ExceptionBytes> = Vec::new();
-    // Element e's grid point, or 0 with e recorded as an exception.
-    let mut quantize = |e: usize, x: f64, bound: f64, step: f64, offset: f64, dtype: DType| {
-        if is_fill(x, opts.fill_value, dtype) {
-            exceptions.push((e, EXC_FILL, Vec::new()));
-        } else if let Some(g) = prequantize(x, bound, step, offset, dtype) {
-            return g;
-        } else {
-            exceptions.push((e, EXC_RAW, exact_bytes(x, dtype)));
-        }
-        exc_mask[e] = true;
-        0
+    // 1. Pre-quantization onto each stream's grid, and what must be stored exactly. Fields of
+    //    floats are coded on their values by most candidates (and by the chosen one, mostly):
+    //    those need only the fill values marked, and the grid is made only for a grid predictor
+    //    run over the whole chunk (on the box it is made for the box alone).
+    let locate = |e: usize| (stream_of(e), source_index(e));
+    let full: OnceLock<Prequantized> = OnceLock::new();
+    let float_field = match (table, streams, values_of) {
+        (false, [s], [Values::Float(v)]) => Some((s, &v[source_index(0)..source_index(0) + n])),
+        _ => None,
     };
-    match (table, streams, values_of) {
-        // A field of floats (the bulk of the work): a plain loop over its slice of the input.
-        (false, [s], [Values::Float(v)]) => {
-            let Quantizer::Float { bound, step, offset } = s.meta.quantizer else {
-                unreachable!("float streams get float quantizers")
-            };
-            let src = &v[source_index(0)..source_index(0) + n];
-            for (e, (q, &x)) in q.iter_mut().zip(src).enumerate() {
-                *q = quantize(e, x, bound, step, offset, s.meta.dtype);
-            }
+    let grid = || {
+        full.get_or_init(|| match float_field {
+            Some((s, v)) => prequantize_field(v, s, opts.fill_value),
+            None => prequantize_elements(0..n, cx, locate),
+        })
+    };
+    let fills_only: Option<Prequantized> =
+        float_field.map(|(s, v)| fill_exceptions(v, opts.fill_value, s.meta.dtype));
+    // The exceptions a candidate starts from: fills only for those on values.
+    let start_of = |on_grid: bool| -> &Prequantized {
+        match (&fills_only, on_grid) {
+            (Some(f), false) => f,
+            _ => grid(),
         }
-        _ => {
-            for e in 0..n {
-                let s = &streams[stream_of(e)];
-                let i = source_index(e);
-                match (values_of[stream_of(e)], s.meta.quantizer) {
-                    (Values::Int(v), _) => q[e] = v[i],
-                    (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
-                        q[e] = quantize(e, v[i], bound, step, offset, s.meta.dtype)
-                    }
-                    (Values::Float(_), Quantizer::Int) => {
-                        unreachable!("float streams get float quantizers")
-                    }
-                }
-            }
-        }
-    }
+    };
 
     // 2. The predictor with the smallest estimated size: grid predictors, and for fields of floats
     //    those on reconstructed values (noise below the bound is absorbed instead of surviving as
@@ -133,7 +115,8 @@ pub(super) fn encode_chunk(
     let mut candidates = crate::predictor::candidates(chunk.dims, cx.info);
     // A table's learned column program (predictor 18), fitted on this chunk.
     if table && opts.learned {
-        let fitted = crate::predictor::columns_fit::fit(chunk.dims, &q, &exc_mask, cx.info);
+        let g = grid();
+        let fitted = crate::predictor::columns_fit::fit(chunk.dims, &g.q, &g.mask, cx.info);
         candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
     }
     let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
@@ -158,8 +141,15 @@ pub(super) fn encode_chunk(
         let b = sample_box(chunk.dims, table);
         let at = central_box(chunk.dims, b);
         let m = b.iter().product::<usize>();
-        let box_q: Vec<i64> = (0..m).map(|e| q[at(e)]).collect();
-        let box_exc: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
+        let boxed = match &full.get() {
+            Some(g) => Prequantized {
+                q: (0..m).map(|e| g.q[at(e)]).collect(),
+                mask: (0..m).map(|e| g.mask[at(e)]).collect(),
+                exceptions: Vec::new(),
+            },
+            None => prequantize_elements((0..m).map(&at), cx, locate),
+        };
+        let (box_q, box_exc) = (boxed.q, boxed.mask);
         let box_values: Option<Vec<f64>> = values.map(|v| (0..m).map(|e| v.values[at(e)]).collect());
         let input = ChunkInput {
             dims: b,
@@ -222,7 +212,11 @@ pub(super) fn encode_chunk(
         let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
         order = packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i)| i).collect();
     }
-    let whole = ChunkInput { dims: chunk.dims, q: &q, exceptions: &exc_mask, values };
+    // The whole chunk as candidate i sees it.
+    let whole = |i: usize| {
+        let b = start_of(pool.get(i).on_grid());
+        ChunkInput { dims: chunk.dims, q: &b.q, exceptions: &b.mask, values }
+    };
     // The best few of `these` candidates on the whole chunk, on all cores; each worker keeps only
     // its best few (a chunk's codes each), and the merge gives what offering them in order would.
     let best_of = |these: &[usize]| {
@@ -230,7 +224,7 @@ pub(super) fn encode_chunk(
             .par_iter()
             .enumerate()
             .fold(TopCandidates::default, |mut top, (rank, &i)| {
-                let (cost, d) = estimate(i, &whole);
+                let (cost, d) = estimate(i, &whole(i));
                 top.offer(Candidate {
                     cost,
                     rank,
@@ -254,11 +248,17 @@ pub(super) fn encode_chunk(
         exceptions.sort_by_key(|x| x.0);
     };
     let pack_candidate = |c: &Candidate| {
-        let mut exc = exceptions.clone();
+        let mut exc = start_of(pool.get(c.predictor).on_grid()).exceptions.clone();
         with_new_exceptions(&mut exc, &c.new_exceptions);
         pack(write_prefix(&exc, pool.params(c.predictor), None, n), &c.codes, &shape, opts.zstd_level)
     };
-    let (mut chosen, mut packed) = top.pick(pack_candidate, |c| pool.get(c.predictor).size_margin());
+    let count_candidate = |c: &Candidate| {
+        let stored = c.new_exceptions.len() * values.map_or(0, |v| v.dtype.size_bytes() + 2);
+        crate::format::chunk::counted_len(&c.codes, &shape)
+            .map(|b| b + stored + pool.params(c.predictor).len())
+    };
+    let (mut chosen, mut packed) =
+        top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin());
 
     // 2b. Fields of floats: cubic interpolation on reconstructed values with its last pass learned
     //     on this chunk (predictor 19), on the level-wise variants in both axis orders and on the
@@ -280,7 +280,8 @@ pub(super) fn encode_chunk(
             let at = central_box(chunk.dims, b);
             let m: usize = b.iter().product();
             let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
-            let box_exc: Vec<bool> = (0..m).map(|e| exc_mask[at(e)]).collect();
+            let fills = &start_of(false).mask;
+            let box_exc: Vec<bool> = (0..m).map(|e| fills[at(e)]).collect();
             variants.retain(|&variant| {
                 let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
                 crate::predictor::learned_pass::fit(base, b, v.bound, v.dtype, |e| box_values[e], &box_exc)
@@ -297,7 +298,7 @@ pub(super) fn encode_chunk(
                     v.bound,
                     v.dtype,
                     |e| v.values[e],
-                    &exc_mask,
+                    &start_of(false).mask,
                 )
             })
             .min_by(|a, b| a.estimated_bytes().total_cmp(&b.estimated_bytes()));
@@ -305,7 +306,7 @@ pub(super) fn encode_chunk(
             let fitted_params = Predictor::params(&fitted);
             let _ = learned.set((Box::new(fitted), fitted_params));
             let at = candidates.len();
-            let (cost, d) = estimate(at, &whole);
+            let (cost, d) = estimate(at, &whole(at));
             let c = Candidate {
                 cost,
                 rank: usize::MAX,
@@ -328,16 +329,11 @@ pub(super) fn encode_chunk(
     //    reconstructed values, the best grid predictor with tiles is packed too and the smaller
     //    chunk kept (on the sea-state field cubic interpolation on reconstructed values beats every
     //    grid predictor, and the network beats it by 2×).
-    let finish = |c: Candidate,
-                  packed: Option<(usize, Vec<u8>)>,
-                  mut exceptions: Vec<ExceptionBytes>,
-                  mut exc_mask: Vec<bool>|
-     -> Result<Finished> {
+    let finish = |c: Candidate, packed: Option<(usize, Vec<u8>)>| -> Result<Finished> {
         let (predictor, c_predictor) = (pool.get(c.predictor), c.predictor);
+        let start = start_of(predictor.on_grid());
+        let mut exceptions = start.exceptions.clone();
         with_new_exceptions(&mut exceptions, &c.new_exceptions);
-        for &e in &c.new_exceptions {
-            exc_mask[e] = true;
-        }
         let mut codes = c.codes;
         let tiles = match model {
             None => None,
@@ -350,8 +346,12 @@ pub(super) fn encode_chunk(
                     (s, value_at(values_of[s], source_index(e)))
                 },
                 |s, v| grid_of(&streams[s].meta, v),
-                &q,
-                &exc_mask,
+                &start.q,
+                &{
+                    let mut mask = start.mask.clone();
+                    c.new_exceptions.iter().for_each(|&e| mask[e] = true);
+                    mask
+                },
                 &mut codes,
             )?),
         };
@@ -369,16 +369,16 @@ pub(super) fn encode_chunk(
         Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len() })
     };
     let done = if model.is_some() && !pool.get(chosen.predictor).on_grid() {
-        let done = finish(chosen, packed, exceptions.clone(), exc_mask.clone())?;
+        let done = finish(chosen, packed)?;
         match best_of(&grid_order).0.into_iter().next() {
             Some(g) => {
-                let with_tiles = finish(g, None, exceptions, exc_mask)?;
+                let with_tiles = finish(g, None)?;
                 if with_tiles.frame.len() < done.frame.len() { with_tiles } else { done }
             }
             None => done,
         }
     } else {
-        finish(chosen, packed, exceptions, exc_mask)?
+        finish(chosen, packed)?
     };
     let predictor = pool.get(done.predictor);
     Ok(EncodedChunk {
@@ -390,6 +390,101 @@ pub(super) fn encode_chunk(
         ae_tiles: done.ae_tiles,
         exceptions: done.exceptions,
     })
+}
+
+/// Elements pre-quantized: each one's grid value (0 where it is stored exactly), which are stored
+/// exactly, and how (by position in the order given).
+struct Prequantized {
+    q: Vec<i64>,
+    mask: Vec<bool>,
+    exceptions: Vec<ExceptionBytes>,
+}
+
+/// Pre-quantizes `elements` of a chunk; `locate(e)` is element e's (stream, index in the input).
+fn prequantize_elements(
+    elements: impl ExactSizeIterator<Item = usize>,
+    cx: &Context<'_>,
+    locate: impl Fn(usize) -> (usize, usize),
+) -> Prequantized {
+    let (streams, values_of) = (cx.streams, cx.values);
+    let n = elements.len();
+    let mut out =
+        Prequantized { q: Vec::with_capacity(n), mask: Vec::with_capacity(n), exceptions: Vec::new() };
+    for (at, e) in elements.enumerate() {
+        let (s, i) = locate(e);
+        let meta = &streams[s].meta;
+        let (g, stored) = match (values_of[s], meta.quantizer) {
+            (Values::Int(v), _) => (v[i], None),
+            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
+                let x = v[i];
+                if is_fill(x, cx.opts.fill_value, meta.dtype) {
+                    (0, Some((EXC_FILL, Vec::new())))
+                } else if let Some(g) = prequantize(x, bound, step, offset, meta.dtype) {
+                    (g, None)
+                } else {
+                    (0, Some((EXC_RAW, exact_bytes(x, meta.dtype))))
+                }
+            }
+            (Values::Float(_), Quantizer::Int) => unreachable!("float streams get float quantizers"),
+        };
+        out.q.push(g);
+        out.mask.push(stored.is_some());
+        if let Some((kind, bytes)) = stored {
+            out.exceptions.push((at, kind, bytes));
+        }
+    }
+    out
+}
+
+/// [`prequantize_elements`] for a whole field of floats (the bulk of the work): one branch-free
+/// pass for the grid values, then one over the few elements stored exactly.
+fn prequantize_field(values: &[f64], s: &StreamPlan, fill: Option<f64>) -> Prequantized {
+    let Quantizer::Float { bound, step, offset } = s.meta.quantizer else {
+        unreachable!("float streams get float quantizers")
+    };
+    let dtype = s.meta.dtype;
+    let mut out =
+        Prequantized { q: vec![0; values.len()], mask: vec![false; values.len()], exceptions: Vec::new() };
+    let fill = fill.map(|f| to_dtype(f, dtype));
+    fn grid_pass(
+        values: &[f64],
+        out: &mut Prequantized,
+        fill: Option<f64>,
+        on_grid: impl Fn(f64) -> Option<i64>,
+    ) {
+        for ((q, stored), &x) in out.q.iter_mut().zip(out.mask.iter_mut()).zip(values) {
+            let g = on_grid(x).filter(|_| Some(x) != fill);
+            *q = g.unwrap_or(0);
+            *stored = g.is_none();
+        }
+    }
+    match dtype {
+        DType::F32 => grid_pass(values, &mut out, fill, |x| prequantize(x, bound, step, offset, DType::F32)),
+        _ => grid_pass(values, &mut out, fill, |x| prequantize(x, bound, step, offset, dtype)),
+    }
+    for (e, (&stored, &x)) in out.mask.iter().zip(values).enumerate() {
+        if stored {
+            let kind =
+                if Some(x) == fill { (EXC_FILL, Vec::new()) } else { (EXC_RAW, exact_bytes(x, dtype)) };
+            out.exceptions.push((e, kind.0, kind.1));
+        }
+    }
+    out
+}
+
+/// A field of floats as coded on its values: only its fill values are stored exactly up front
+/// (the predictor stores what it cannot reach itself); no grid.
+fn fill_exceptions(values: &[f64], fill: Option<f64>, dtype: DType) -> Prequantized {
+    let mut out = Prequantized { q: Vec::new(), mask: vec![false; values.len()], exceptions: Vec::new() };
+    if fill.is_some() {
+        for (e, &x) in values.iter().enumerate() {
+            if is_fill(x, fill, dtype) {
+                out.mask[e] = true;
+                out.exceptions.push((e, EXC_FILL, Vec::new()));
+            }
+        }
+    }
+    out
 }
 
 /// Chunks from this many elements choose among their predictors on a central box of about
@@ -502,17 +597,40 @@ impl TopCandidates {
     /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it the one whose frame
     /// `pack` (inflated length, frame) finds smallest (the first on ties), with that frame.
     /// A frame counts as its length × `margin` of its candidate (see `Predictor::size_margin`).
+    /// Where `count` gives each close candidate's length before zstd, only the smallest is
+    /// packed, unless zstd finds structure in it that counting cannot see.
     fn pick(
         self,
         pack: impl Fn(&Candidate) -> (usize, Vec<u8>) + Sync,
-        margin: impl Fn(&Candidate) -> f64,
+        count: impl Fn(&Candidate) -> Option<usize> + Sync,
+        margin: impl Fn(&Candidate) -> f64 + Sync,
     ) -> (Candidate, Option<(usize, Vec<u8>)>) {
         let limit = self.0[0].cost * (1.0 + CLOSE_ESTIMATE);
-        let close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
+        let mut close: Vec<Candidate> = self.0.into_iter().filter(|c| c.cost <= limit).collect();
         if close.len() == 1 {
             return (close.into_iter().next().expect("one candidate"), None);
         }
-        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close.par_iter().map(|c| Some(pack(c))).collect();
+        let counted: Option<Vec<f64>> =
+            close.par_iter().map(|c| count(c).map(|b| b as f64 * margin(c))).collect();
+        let mut first: Option<(usize, (usize, Vec<u8>))> = None;
+        if let Some(counted) = counted {
+            let best = (0..close.len())
+                .min_by(|&i, &j| counted[i].total_cmp(&counted[j]).then(i.cmp(&j)))
+                .expect("one candidate");
+            let frame = pack(&close[best]);
+            if !crate::format::chunk::zstd_found(frame.0, &frame.1) {
+                return (close.swap_remove(best), Some(frame));
+            }
+            first = Some((best, frame));
+        }
+        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close
+            .par_iter()
+            .enumerate()
+            .map(|(i, c)| match &first {
+                Some((best, frame)) if *best == i => Some(frame.clone()),
+                _ => Some(pack(c)),
+            })
+            .collect();
         let weighed =
             |i: usize| packed[i].as_ref().map_or(f64::INFINITY, |p| p.1.len() as f64 * margin(&close[i]));
         let best = (0..close.len())

@@ -88,10 +88,15 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     use rayon::prelude::*;
     let coders: Vec<&dyn SymbolCoder> =
         crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
-    let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
-    if coders.iter().any(|c| c.uses_escapes()) {
-        crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
-    }
+    // Coder 1's bytes and escapes, made only if coder 1 is packed.
+    let escaped = std::sync::OnceLock::new();
+    let escaped = || {
+        escaped.get_or_init(|| {
+            let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
+            crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
+            (symbols, escapes)
+        })
+    };
     let (counted, escape_bytes) = if codes.len() <= PACK_ALL_UP_TO {
         (vec![None; coders.len()], 0)
     } else {
@@ -101,11 +106,14 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     let pack_in = |i: usize| {
         let c = coders[i];
         let mut raw = prefix.clone();
-        let esc: &[u8] = if c.uses_escapes() { &escapes } else { &[] };
+        let (symbols, esc): (&[u8], &[u8]) = match c.uses_escapes() {
+            true => (&escaped().0, &escaped().1),
+            false => (&[], &[]),
+        };
         put_varint(&mut raw, esc.len() as u64);
         raw.extend_from_slice(esc);
         raw.push(c.id());
-        c.encode(codes, &symbols, shape, &mut raw);
+        c.encode(codes, symbols, shape, &mut raw);
         (i, (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level)))
     };
     let smallest = counted.iter().flatten().min();
@@ -113,12 +121,21 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     let counted_best = |i: &usize| Some(*i) == first_smallest;
     // A coder with an escape stream that would be the smallest were its escapes free: zstd can
     // all but remove an escape stream of repeats (copies of the same rows), which counting cannot
-    // see, so it is packed too.
+    // see, so it is packed too, where zstd (at its fastest) takes at least the difference off
+    // the escapes alone (at fine bounds escapes are many and as random as the field: packing
+    // coder 1 as well cost more than half the time of a chunk).
+    let escapes_shrink = std::sync::OnceLock::new();
+    let escapes_shrink = || {
+        *escapes_shrink.get_or_init(|| {
+            let escapes = &escaped().1;
+            escapes.len().saturating_sub(crate::coder::lossless::zstd_compress(escapes, 1).len())
+        })
+    };
     let might_win = |i: &usize| {
         coders[*i].uses_escapes()
             && counted[*i]
                 .zip(smallest.copied())
-                .is_some_and(|(c, best)| c.saturating_sub(escape_bytes) < best)
+                .is_some_and(|(c, best)| c.saturating_sub(escape_bytes) < best && c - escapes_shrink() < best)
     };
     let mut packed: Vec<(usize, (usize, Vec<u8>))> = (0..coders.len())
         .into_par_iter()
@@ -139,6 +156,25 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     // The first of the smallest, in `CODERS` order.
     let best = packed.into_iter().min_by_key(|(i, (_, z))| (z.len(), *i));
     best.expect("coder 1 is tried on every chunk").1
+}
+
+/// The smallest counted length of the codes' part of a chunk over the coders tried on it (before
+/// zstd), or None for chunks packed in every coder (see [`pack`]).
+#[cfg(feature = "encode")]
+pub fn counted_len(codes: &[i64], shape: &ChunkShape) -> Option<usize> {
+    if codes.len() <= PACK_ALL_UP_TO {
+        return None;
+    }
+    let coders: Vec<&dyn SymbolCoder> =
+        crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
+    count_coders(&coders, &CodeCounts::new(codes, shape)).into_iter().flatten().min()
+}
+
+/// Whether zstd found structure in a packed frame (inflated length, frame) that counting cannot
+/// see: then frames rank differently from counted lengths.
+#[cfg(feature = "encode")]
+pub fn zstd_found(raw_len: usize, frame: &[u8]) -> bool {
+    (frame.len() as f64) < raw_len as f64 * (1.0 - ZSTD_FOUND)
 }
 
 /// Each coder's counted length of the codes' part of a chunk (escape stream included).

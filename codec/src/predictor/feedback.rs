@@ -8,7 +8,9 @@
 #[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::error::{Result, corrupt};
-use crate::predictor::interp_order::{Run, Stencil, anchors, decode_run_f64, refine_f64, runs};
+#[cfg(feature = "encode")]
+use crate::predictor::interp_order::predict_run;
+use crate::predictor::interp_order::{Run, Stencil, anchors, decode_run_f64, decode_run_f64_stored, runs};
 #[cfg(feature = "encode")]
 use crate::predictor::{ChunkInput, Draft};
 use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
@@ -143,6 +145,70 @@ const ANCHOR_LEVEL: usize = 1 << 20;
 #[cfg(feature = "encode")]
 /// Codes larger than this are not attempted (the value is stored exactly instead).
 const MAX_CODE: f64 = (1u64 << 50) as f64;
+
+/// The code of value x predicted as p, and x's reconstruction `p + code·step` as the decoder
+/// computes it, or None where no code reaches x within the bound (non-finite x, a code too large).
+/// Any code that keeps the bound is valid: `(x − p)·(1/step)` rounded may differ from
+/// `(x − p)/step` rounded in the last place, and the reconstruction is checked either way.
+#[cfg(feature = "encode")]
+#[inline(always)]
+fn quantize(x: f64, p: f64, step: f64, inverse: f64, bound: f64, dtype: DType) -> Option<(i64, f64)> {
+    let y = (x - p) * inverse;
+    // As `y.round()` (the libm call is slow on baseline x86-64); a zero comes out +0, as the
+    // decoder's `f64(code)` does. NaN and |y| ≥ MAX_CODE fail the comparison.
+    if y.abs() < MAX_CODE {
+        let c = crate::quant::round_to_i64(y);
+        let r = p + c as f64 * step;
+        let out = to_dtype(r, dtype);
+        if (out - x).abs() <= bound {
+            return Some((c, r));
+        }
+    }
+    None
+}
+
+/// The feedback encoder's output as it is made: a code per element, and the elements that must
+/// be stored exactly.
+#[cfg(feature = "encode")]
+struct PointCoder {
+    codes: Vec<i64>,
+    new_exceptions: Vec<usize>,
+    bound: f64,
+}
+
+#[cfg(feature = "encode")]
+impl PointCoder {
+    /// Codes element e predicted as p: its reconstruction (p itself where it is stored exactly).
+    /// `F32`: the output dtype is float32 (`dtype` is only read when it is not, so that the
+    /// common cases compile to their own loops).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn point<const F32: bool>(
+        &mut self,
+        e: usize,
+        p: f64,
+        step: f64,
+        inverse: f64,
+        value: &impl Fn(usize) -> f64,
+        exception: &[bool],
+        dtype: DType,
+    ) -> f64 {
+        if exception[e] {
+            return p;
+        }
+        let dtype = if F32 { DType::F32 } else { dtype };
+        match quantize(value(e), p, step, inverse, self.bound, dtype) {
+            Some((c, r)) => {
+                self.codes[e] = c;
+                r
+            }
+            None => {
+                self.new_exceptions.push(e);
+                p
+            }
+        }
+    }
+}
 
 #[cfg(feature = "encode")]
 /// The encoder's result: a code per element (0 for exceptions) and the elements that must be
@@ -323,22 +389,6 @@ impl Feedback {
         });
     }
 
-    /// Runs the interpolation order over `recon`: `set(e, prediction, step)` returns point e's
-    /// reconstructed value.
-    fn sweep(&self, dims: [usize; 3], recon: &mut [f64], mut set: impl FnMut(usize, f64, f64) -> f64) {
-        self.sweep_anchors(dims, recon, &mut set);
-        let layout = self.tap_layout(dims);
-        runs(dims, self.reversed, self.cubic, |run| {
-            let step = self.step_for(run.h);
-            match &self.learned {
-                Some(w) if self.learned_run(dims, &run) => {
-                    self.refine_learned(w, &layout, dims, recon, run, |e, p| set(e, p, step))
-                }
-                _ => refine_f64(recon, run, |e, p| set(e, p, step)),
-            }
-        });
-    }
-
     /// Codes for the field chunk `dims` whose element e has value `value(e)`; `exception[e]`
     /// marks values stored exactly already (they are predicted, and the prediction stands in).
     #[cfg(feature = "encode")]
@@ -365,29 +415,42 @@ impl Feedback {
         exception: &[bool],
         recon: &mut [f64],
     ) -> FeedbackDraft {
-        let n = exception.len();
-        let mut codes = vec![0i64; n];
-        let mut new_exceptions = Vec::new();
-        self.sweep(dims, recon, |e, p, step| {
-            if exception[e] {
-                return p;
-            }
-            let x = value(e);
-            let y = (x - p) / step;
-            // As `y.round()` (the libm call is slow on baseline x86-64); a zero comes out +0, as
-            // the decoder's `f64(code)` does.
-            let c = if y.abs() < MAX_CODE { crate::quant::round_to_i64(y) as f64 } else { y.round() };
-            if c.is_finite() && c.abs() < MAX_CODE {
-                let r = p + c * step;
-                let out = to_dtype(r, dtype);
-                if out.is_finite() && (out - x).abs() <= bound {
-                    codes[e] = c as i64;
-                    return r;
+        let mut out = PointCoder { codes: vec![0i64; exception.len()], new_exceptions: Vec::new(), bound };
+        let anchor_step = self.step_for(ANCHOR_LEVEL);
+        let mut prev = self.center;
+        anchors(dims, |e| {
+            prev = out.point::<false>(e, prev, anchor_step, 1.0 / anchor_step, &value, exception, dtype);
+            recon[e] = prev;
+        });
+        let layout = self.tap_layout(dims);
+        let mut predictions = Vec::new();
+        runs(dims, self.reversed, self.cubic, |run| {
+            let step = self.step_for(run.h);
+            let inverse = 1.0 / step;
+            match &self.learned {
+                Some(w) if self.learned_run(dims, &run) => {
+                    self.refine_learned(w, &layout, dims, recon, run, |e, p| {
+                        out.point::<false>(e, p, step, inverse, &value, exception, dtype)
+                    })
+                }
+                // A run reads only points of earlier passes: its predictions first, in one tight
+                // loop, then each point coded against its own (the dtype known at compile time).
+                _ => {
+                    predict_run(recon, run, &mut predictions);
+                    let points = predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
+                    if dtype == DType::F32 {
+                        for (e, p) in points {
+                            recon[e] = out.point::<true>(e, p, step, inverse, &value, exception, dtype);
+                        }
+                    } else {
+                        for (e, p) in points {
+                            recon[e] = out.point::<false>(e, p, step, inverse, &value, exception, dtype);
+                        }
+                    }
                 }
             }
-            new_exceptions.push(e);
-            p
         });
+        let PointCoder { codes, mut new_exceptions, .. } = out;
         new_exceptions.sort_unstable();
         FeedbackDraft { codes, new_exceptions }
     }
@@ -398,11 +461,19 @@ impl Feedback {
         let mut recon = vec![0f64; codes.len()];
         // Most chunks have no exception: their loop need not look.
         if exception.contains(&true) {
-            self.sweep(
-                dims,
-                &mut recon,
-                |e, p, step| if exception[e] { p } else { p + codes[e] as f64 * step },
-            );
+            let value =
+                |e: usize, p: f64, step: f64| if exception[e] { p } else { p + codes[e] as f64 * step };
+            self.sweep_anchors(dims, &mut recon, &mut |e, p, step| value(e, p, step));
+            let layout = self.tap_layout(dims);
+            runs(dims, self.reversed, self.cubic, |run| {
+                let step = self.step_for(run.h);
+                match &self.learned {
+                    Some(w) if self.learned_run(dims, &run) => {
+                        self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| value(e, p, step))
+                    }
+                    _ => decode_run_f64_stored(&mut recon, run, codes, step, exception),
+                }
+            });
         } else {
             self.sweep_anchors(dims, &mut recon, &mut |e, p, step| p + codes[e] as f64 * step);
             let layout = self.tap_layout(dims);

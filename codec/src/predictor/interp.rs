@@ -55,6 +55,20 @@ impl GridPredictor for GridInterp {
         });
         runs(dims, false, self.cubic, |run| refine_i64(q, run, &mut visit));
     }
+
+    /// Every point keeps its value, so each is predicted from the input's grid values: no copy of
+    /// the grid, and a plain loop per run.
+    #[cfg(feature = "encode")]
+    fn codes_of_exact(&self, dims: [usize; 3], q: &[i64]) -> Option<Vec<i64>> {
+        let mut codes = vec![0i64; q.len()];
+        let mut prev = self.first;
+        anchors(dims, |e| {
+            codes[e] = q[e].wrapping_sub(prev);
+            prev = q[e];
+        });
+        runs(dims, false, self.cubic, |run| crate::predictor::interp_order::codes_i64(q, run, &mut codes));
+        Some(codes)
+    }
 }
 
 #[cfg(all(test, feature = "encode"))]

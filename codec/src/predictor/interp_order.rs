@@ -181,6 +181,45 @@ pub fn refine_f64(v: &mut [f64], run: Run, mut set: impl FnMut(usize, f64) -> f6
     }
 }
 
+/// The predictions [`refine_f64`] makes for `run`'s points, in order, into `out`. A run reads
+/// only points of earlier passes, so they may all be computed before any point is set (the
+/// encoder's batched loop; the same operations, so the same bits).
+#[cfg(feature = "encode")]
+pub fn predict_run(v: &[f64], run: Run, out: &mut Vec<f64>) {
+    let Run { first, count: n, step: s, d, stencil, .. } = run;
+    out.clear();
+    let at = |j: isize| -> &[f64] {
+        let start = (first as isize + j * d as isize) as usize;
+        &v[start..start + (n - 1) * s + 1]
+    };
+    let lane = |x: &[f64], m: usize| x[m * s];
+    match stencil {
+        Stencil::Cubic => {
+            let (l1, r1, l3, r3) = (at(-1), at(1), at(-3), at(3));
+            if s == 1 {
+                out.extend((0..n).map(|m| (9.0 * (l1[m] + r1[m]) - (l3[m] + r3[m])) * 0.0625));
+            } else {
+                out.extend(
+                    (0..n)
+                        .map(|m| (9.0 * (lane(l1, m) + lane(r1, m)) - (lane(l3, m) + lane(r3, m))) * 0.0625),
+                );
+            }
+        }
+        Stencil::Linear => {
+            let (l1, r1) = (at(-1), at(1));
+            out.extend((0..n).map(|m| (lane(l1, m) + lane(r1, m)) * 0.5));
+        }
+        Stencil::Extrapolate => {
+            let (l1, l3) = (at(-1), at(-3));
+            out.extend((0..n).map(|m| (3.0 * lane(l1, m) - lane(l3, m)) * 0.5));
+        }
+        Stencil::Copy => {
+            let l1 = at(-1);
+            out.extend((0..n).map(|m| lane(l1, m)));
+        }
+    }
+}
+
 /// The decoder's [`refine_f64`] for chunks without exceptions: `v[e] = prediction + codes[e]·step`.
 /// A contiguous run across rows (its pass's axis is not the last) reads only rows at ±d, ±3d,
 /// outside the points it writes: those are split off as slices of the run's length, so the loop
@@ -225,40 +264,62 @@ pub fn decode_run_f64(v: &mut [f64], run: Run, codes: &[i64], step: f64) {
     }
 }
 
+/// [`decode_run_f64`] in a chunk with exceptions (`stored`): their points keep the prediction.
+/// Exceptions are rare, so a run without any (most) takes the fast loop.
+pub fn decode_run_f64_stored(v: &mut [f64], run: Run, codes: &[i64], step: f64, stored: &[bool]) {
+    if (0..run.count).any(|m| stored[run.first + m * run.step]) {
+        refine_f64(v, run, |e, p| if stored[e] { p } else { p + codes[e] as f64 * step });
+    } else {
+        decode_run_f64(v, run, codes, step);
+    }
+}
+
 /// The same stencils on the integer grid, rounded half up and wrapping (predictors 8 and 9).
 #[inline]
 pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64, i64) -> i64) {
     let Run { first, count, step, d, stencil, .. } = run;
+    for e in (0..count).map(|m| first + m * step) {
+        let p = predict_i64(q, e, d, stencil);
+        q[e] = set(e, p, q[e]);
+    }
+}
+
+/// The prediction of point e by `stencil` from the points `d`, `3d` before and after.
+#[inline(always)]
+fn predict_i64(q: &[i64], e: usize, d: usize, stencil: Stencil) -> i64 {
     match stencil {
         Stencil::Cubic => {
-            for e in (0..count).map(|m| first + m * step) {
-                let p = q[e - d]
-                    .wrapping_add(q[e + d])
-                    .wrapping_mul(9)
-                    .wrapping_sub(q[e - 3 * d].wrapping_add(q[e + 3 * d]))
-                    .wrapping_add(8)
-                    >> 4;
-                q[e] = set(e, p, q[e]);
-            }
+            q[e - d]
+                .wrapping_add(q[e + d])
+                .wrapping_mul(9)
+                .wrapping_sub(q[e - 3 * d].wrapping_add(q[e + 3 * d]))
+                .wrapping_add(8)
+                >> 4
         }
-        Stencil::Linear => {
+        Stencil::Linear => q[e - d].wrapping_add(q[e + d]).wrapping_add(1) >> 1,
+        Stencil::Extrapolate => q[e - d].wrapping_mul(3).wrapping_sub(q[e - 3 * d]).wrapping_add(1) >> 1,
+        Stencil::Copy => q[e - d],
+    }
+}
+
+/// The codes [`refine_i64`] gives `run`'s points when every point keeps its own value (a chunk
+/// without exceptions): `codes[e] = q[e] − prediction`, q only read.
+#[cfg(feature = "encode")]
+pub fn codes_i64(q: &[i64], run: Run, codes: &mut [i64]) {
+    let Run { first, count, step, d, stencil, .. } = run;
+    // One loop per stencil, so that the match is not inside it.
+    macro_rules! each {
+        ($s:expr) => {
             for e in (0..count).map(|m| first + m * step) {
-                let p = q[e - d].wrapping_add(q[e + d]).wrapping_add(1) >> 1;
-                q[e] = set(e, p, q[e]);
+                codes[e] = q[e].wrapping_sub(predict_i64(q, e, d, $s));
             }
-        }
-        Stencil::Extrapolate => {
-            for e in (0..count).map(|m| first + m * step) {
-                let p = q[e - d].wrapping_mul(3).wrapping_sub(q[e - 3 * d]).wrapping_add(1) >> 1;
-                q[e] = set(e, p, q[e]);
-            }
-        }
-        Stencil::Copy => {
-            for e in (0..count).map(|m| first + m * step) {
-                let p = q[e - d];
-                q[e] = set(e, p, q[e]);
-            }
-        }
+        };
+    }
+    match stencil {
+        Stencil::Cubic => each!(Stencil::Cubic),
+        Stencil::Linear => each!(Stencil::Linear),
+        Stencil::Extrapolate => each!(Stencil::Extrapolate),
+        Stencil::Copy => each!(Stencil::Copy),
     }
 }
 
@@ -329,6 +390,54 @@ mod tests {
                     let n: usize = dims.iter().product();
                     assert_eq!(all, (0..n).collect::<Vec<_>>(), "{dims:?}: every element once");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_with_stored_points_keep_their_predictions() {
+        for dims in [[9, 10, 11], [1, 17, 5], [33, 1, 1], [6, 20, 30]] {
+            let n: usize = dims.iter().product();
+            let codes: Vec<i64> = (0..n as i64).map(|i| (i * 7919 % 23) - 11).collect();
+            let stored: Vec<bool> = (0..n).map(|i| i % 37 == 5).collect();
+            let start: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
+            let (mut slow, mut fast) = (start.clone(), start);
+            runs(dims, false, true, |r| {
+                let step = 0.01 * r.h as f64;
+                refine_f64(&mut slow, r, |e, p| if stored[e] { p } else { p + codes[e] as f64 * step });
+                decode_run_f64_stored(&mut fast, r, &codes, step, &stored);
+            });
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{dims:?}");
+        }
+    }
+
+    #[cfg(feature = "encode")]
+    #[test]
+    fn encoder_batches_match_the_sweeps() {
+        for dims in [[9, 10, 11], [1, 17, 5], [33, 1, 1], [6, 20, 30], [5, 9, 2]] {
+            for cubic in [false, true] {
+                let n: usize = dims.iter().product();
+                let q: Vec<i64> = (0..n as i64).map(|i| (i * 7919 % 1000) - 500 + i / 3).collect();
+                let v: Vec<f64> = q.iter().map(|&x| x as f64 * 0.37).collect();
+                runs(dims, false, cubic, |r| {
+                    // f64: the batched predictions are those refine_f64 makes.
+                    let mut batch = Vec::new();
+                    predict_run(&v, r, &mut batch);
+                    let mut seen = Vec::new();
+                    refine_f64(&mut v.clone(), r, |_, p| {
+                        seen.push(p.to_bits());
+                        p
+                    });
+                    assert_eq!(batch.iter().map(|p| p.to_bits()).collect::<Vec<_>>(), seen, "{dims:?} {r:?}");
+                    // i64: the codes of a chunk whose points keep their values.
+                    let mut codes = vec![0i64; n];
+                    codes_i64(&q, r, &mut codes);
+                    refine_i64(&mut q.clone(), r, |e, p, x| {
+                        assert_eq!(codes[e], x.wrapping_sub(p), "{dims:?} {r:?} {e}");
+                        x
+                    });
+                });
             }
         }
     }

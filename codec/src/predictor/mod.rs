@@ -239,6 +239,13 @@ pub trait GridPredictor: Send + Sync {
     fn params(&self) -> Vec<u8> {
         Vec::new()
     }
+
+    /// The codes [`GridPredictor::sweep`] gives a chunk without exceptions (every `visit`
+    /// returning its `q_before`), where the predictor has a faster way to them than the sweep.
+    #[cfg(feature = "encode")]
+    fn codes_of_exact(&self, _dims: [usize; 3], _q: &[i64]) -> Option<Vec<i64>> {
+        None
+    }
 }
 
 impl<P: GridPredictor> Predictor for P {
@@ -257,6 +264,11 @@ impl<P: GridPredictor> Predictor for P {
 
     #[cfg(feature = "encode")]
     fn encode(&self, chunk: &ChunkInput<'_>) -> Draft {
+        if !chunk.exceptions.contains(&true)
+            && let Some(codes) = self.codes_of_exact(chunk.dims, chunk.q)
+        {
+            return Draft { codes, new_exceptions: Vec::new() };
+        }
         let mut q = chunk.q.to_vec();
         let mut codes = vec![0i64; q.len()];
         let exceptions = chunk.exceptions;
@@ -287,30 +299,55 @@ impl<P: GridPredictor> Predictor for P {
 /// Bytes a code stream would take, estimated by its order-0 entropy over the escape-coded symbols.
 pub fn estimated_bytes(codes: &[i64]) -> f64 {
     // Four interleaved histograms: runs of one code (most codes are 0) do not wait on each
-    // other's increments.
+    // other's increments. Where escapes are rare (most codes), a branch skips their bytes; where
+    // they are frequent (fine bounds) and so unpredictable, every code also counts, branch-free,
+    // under the bit length of what an escape stores, z − 255 (1 for codes that are no escapes),
+    // and an escape takes one varint byte per 7 of those bits. The same sum either way.
     let mut lanes = [[0u64; 256]; 4];
-    let mut escape_bytes = 0u64;
-    let mut count = |hist: &mut [u64; 256], c: i64| {
-        let z = crate::bytes::zigzag(c);
-        if z < 255 {
-            hist[z as usize] += 1;
-        } else {
-            hist[255] += 1;
-            escape_bytes += (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1);
+    let mut widths = [[0u64; 65]; 4];
+    let sample = codes.iter().step_by((codes.len() / 4096).max(1));
+    let frequent = sample.map(|&c| (crate::bytes::zigzag(c) >= 255) as usize).sum::<usize>() * 64 > 4096;
+    /// The histograms (`FREQUENT`: with bit lengths) and the rare escapes' bytes.
+    fn tally<const FREQUENT: bool>(
+        codes: &[i64],
+        lanes: &mut [[u64; 256]; 4],
+        widths: &mut [[u64; 65]; 4],
+    ) -> u64 {
+        let mut escape_bytes = 0u64;
+        let mut count = |hist: &mut [u64; 256], width: &mut [u64; 65], c: i64| {
+            let z = crate::bytes::zigzag(c);
+            hist[z.min(255) as usize] += 1;
+            if FREQUENT {
+                width[64 - (z.saturating_sub(255) | 1).leading_zeros() as usize] += 1;
+            } else if z >= 255 {
+                escape_bytes += (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1);
+            }
+        };
+        let mut quads = codes.chunks_exact(4);
+        for q in &mut quads {
+            for ((hist, width), &c) in lanes.iter_mut().zip(widths.iter_mut()).zip(q) {
+                count(hist, width, c);
+            }
         }
+        for &c in quads.remainder() {
+            count(&mut lanes[0], &mut widths[0], c);
+        }
+        escape_bytes
+    }
+    let mut escape_bytes = match frequent {
+        true => tally::<true>(codes, &mut lanes, &mut widths),
+        false => tally::<false>(codes, &mut lanes, &mut widths),
     };
-    let mut quads = codes.chunks_exact(4);
-    for q in &mut quads {
-        for (hist, &c) in lanes.iter_mut().zip(q) {
-            count(hist, c);
-        }
-    }
-    for &c in quads.remainder() {
-        count(&mut lanes[0], c);
-    }
     let n = codes.len() as f64;
     if codes.is_empty() {
         return 0.0;
+    }
+    if frequent {
+        let width = |b: usize| widths.iter().map(|w| w[b]).sum::<u64>();
+        // Escapes of 8 bits and more take ceil(bits / 7) bytes, the others one.
+        let escapes = lanes.iter().map(|l| l[255]).sum::<u64>();
+        let wide: u64 = (8..=64).map(width).sum();
+        escape_bytes = escapes - wide + (8..=64).map(|b| width(b) * b.div_ceil(7) as u64).sum::<u64>();
     }
     let bits: f64 = (0..256)
         .map(|z| lanes.iter().map(|l| l[z]).sum::<u64>())

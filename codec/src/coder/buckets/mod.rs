@@ -38,6 +38,13 @@ fn split(z: u64) -> (u8, u32, u64) {
     ((EXACT as u32 + (bits - EXACT_BITS - 1) * (1 << K) + top as u32) as u8, extra, z & ((1u64 << extra) - 1))
 }
 
+/// A zigzag code's bucket symbol and number of extra bits (what lengths are counted from).
+#[cfg(feature = "encode")]
+pub(crate) fn bucket_of(z: u64) -> (u8, u32) {
+    let (symbol, extra, _) = split(z);
+    (symbol, extra)
+}
+
 /// Bytes coder 2 would take for one stream's codes, estimated: the order-0 entropy of their bucket
 /// symbols plus their extra bits (the Huffman table's own bytes left out).
 pub fn estimated_bytes(codes: &[i64]) -> f64 {
@@ -166,11 +173,10 @@ pub fn encoded_len(streams: &[crate::coder::counts::ZCounts]) -> usize {
             symbols[s as usize] += n;
             extra_bits += n * count as u64;
         }
-        for &v in &z.large {
-            let (s, count, _) = split(v);
-            symbols[s as usize] += 1;
-            extra_bits += count as u64;
+        for (s, &n) in symbols.iter_mut().zip(&z.large_buckets) {
+            *s += n;
         }
+        extra_bits += z.large_extra_bits;
         tables += huffman::trimmed_len(&symbols);
     }
     let extra = extra_bits.div_ceil(8);

@@ -114,7 +114,7 @@ impl SymbolCoder for HuffmanCoder {
             for (b, &n) in bytes.iter_mut().zip(&c.small) {
                 *b += n;
             }
-            bytes[255] += c.large.len() as u64;
+            bytes[255] += c.large;
         }
         Some(encoded_len(&bytes))
     }
@@ -187,9 +187,12 @@ pub fn encode(symbols: &[u8], out: &mut Vec<u8>) {
         out.push(pair[0] | (pair[1] << 4));
     }
     let codes = canonical_codes(&lengths);
+    // One lookup a symbol: its code above its length.
+    let table: [u64; 256] = std::array::from_fn(|s| (codes[s] as u64) << 8 | lengths[s] as u64);
     let mut w = BitWriter::with_capacity(symbols.len() / 2 + 8);
     for &s in symbols {
-        w.put(lengths[s as usize] as u32, codes[s as usize] as u64);
+        let t = table[s as usize];
+        w.put_exact((t & 0xff) as u32, t >> 8);
     }
     let bits = w.finish();
     crate::bytes::put_varint(out, bits.len() as u64);
