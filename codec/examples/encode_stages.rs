@@ -3,7 +3,9 @@
 //! the compressor checks with — best of 5, in ns a value, with the allocator `baler-train` uses.
 //!
 //! `cargo run --release -p baler-codec --features encode --example encode_stages -- F.npy [REL]`
-//! (a C-order float32/float64 `.npy` of ≥ 3 axes; the chunk is its first 2^21 values).
+//! (a C-order float32/float64 `.npy` of ≥ 3 axes; the chunk is its first `CHUNK` values, 2^21
+//! by default, whole planes; `VARIANT=0..7` picks the feedback variant, 1 by default; `THP=1`
+//! leaves transparent huge pages on, which `baler-train` turns off).
 use baler_codec::coder::ChunkShape;
 use baler_codec::data::DType;
 use baler_codec::format::chunk::{pack, write_prefix};
@@ -31,8 +33,10 @@ fn main() {
     // As `baler-train` does (trainer/src/main.rs): ordinary pages, not 2 MB ones cleared on touch.
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    if std::env::var_os("THP").is_none() {
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("an .npy path");
@@ -53,7 +57,8 @@ fn main() {
         .map(|s| s.trim().parse().unwrap())
         .collect();
     let plane = shape[1..].iter().product::<usize>();
-    let rows = ((1 << 21) / plane).clamp(1, shape[0]);
+    let chunk: usize = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
+    let rows = (chunk / plane).clamp(1, shape[0]);
     let dims = [rows, shape[1], shape[2..].iter().product()];
     let n = rows * plane;
     let data = &bytes[10 + hlen..];
@@ -82,7 +87,8 @@ fn main() {
     let fv = FloatValues { values: &values, bound, dtype };
     let input = ChunkInput { dims, q: &q, exceptions: &exc, values: Some(fv) };
     let center = (lo + hi) / 2.0;
-    let fb = Feedback::variant(1, center, step);
+    let variant = std::env::var("VARIANT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let fb = Feedback::variant(variant, center, step);
     let (t_fb, d) = best(|| fb.encode(&input));
     let grid = GridInterp { cubic: true, first: ((center - offset) / step) as i64 };
     let (t_grid, _) = best(|| grid.encode(&input));

@@ -10,7 +10,9 @@ use crate::data::DType;
 use crate::error::{Result, corrupt};
 #[cfg(feature = "encode")]
 use crate::predictor::interp_order::predict_run;
-use crate::predictor::interp_order::{Run, Stencil, anchors, decode_run_f64, decode_run_f64_stored, runs};
+use crate::predictor::interp_order::{
+    Run, Stencil, anchors, decode_run_f64, decode_run_f64_stored, runs, runs_by_plane,
+};
 #[cfg(feature = "encode")]
 use crate::predictor::{ChunkInput, Draft};
 use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
@@ -373,6 +375,16 @@ impl Feedback {
         self.step * (1.0 / f.min(4.0))
     }
 
+    /// Its runs in the order that computes them fastest: the finest level plane by plane
+    /// ([`runs_by_plane`]), but pass by pass with a learned last pass (its taps reach into the
+    /// neighbouring planes, which then must have had their other passes).
+    fn each_run(&self, dims: [usize; 3], visit: impl FnMut(Run)) {
+        match self.learned {
+            Some(_) => runs(dims, self.reversed, self.cubic, visit),
+            None => runs_by_plane(dims, self.reversed, self.cubic, visit),
+        }
+    }
+
     /// The anchors of the interpolation order, each predicted by the one before (the first by
     /// the centre): `set(e, prediction, step)` returns anchor e's reconstructed value.
     fn sweep_anchors(
@@ -424,7 +436,7 @@ impl Feedback {
         });
         let layout = self.tap_layout(dims);
         let mut predictions = Vec::new();
-        runs(dims, self.reversed, self.cubic, |run| {
+        self.each_run(dims, |run| {
             let step = self.step_for(run.h);
             let inverse = 1.0 / step;
             match &self.learned {
@@ -465,7 +477,7 @@ impl Feedback {
                 |e: usize, p: f64, step: f64| if exception[e] { p } else { p + codes[e] as f64 * step };
             self.sweep_anchors(dims, &mut recon, &mut |e, p, step| value(e, p, step));
             let layout = self.tap_layout(dims);
-            runs(dims, self.reversed, self.cubic, |run| {
+            self.each_run(dims, |run| {
                 let step = self.step_for(run.h);
                 match &self.learned {
                     Some(w) if self.learned_run(dims, &run) => {
@@ -477,7 +489,7 @@ impl Feedback {
         } else {
             self.sweep_anchors(dims, &mut recon, &mut |e, p, step| p + codes[e] as f64 * step);
             let layout = self.tap_layout(dims);
-            runs(dims, self.reversed, self.cubic, |run| {
+            self.each_run(dims, |run| {
                 let step = self.step_for(run.h);
                 match &self.learned {
                     Some(w) if self.learned_run(dims, &run) => {

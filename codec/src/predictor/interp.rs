@@ -4,7 +4,7 @@
 //! at loose bounds on smooth or noisy fields. Fields only.
 
 use crate::error::Result;
-use crate::predictor::interp_order::{anchors, refine_i64, runs};
+use crate::predictor::interp_order::{anchors, refine_i64, runs_by_plane};
 use crate::predictor::{Family, GridPredictor, Predictor, StreamInfo};
 
 /// Predictors 8 (linear) and 9 (cubic).
@@ -53,20 +53,31 @@ impl GridPredictor for GridInterp {
             prev = visit(e, prev, q[e]);
             q[e] = prev;
         });
-        runs(dims, false, self.cubic, |run| refine_i64(q, run, &mut visit));
+        runs_by_plane(dims, false, self.cubic, |run| refine_i64(q, run, &mut visit));
     }
 
-    /// Every point keeps its value, so each is predicted from the input's grid values: no copy of
-    /// the grid, and a plain loop per run.
+    /// Each run's points predicted from the grid values as they stand (a run reads only earlier
+    /// passes): without exceptions straight from the input's grid (no copy), with them from a
+    /// copy where they take their predictions.
     #[cfg(feature = "encode")]
-    fn codes_of_exact(&self, dims: [usize; 3], q: &[i64]) -> Option<Vec<i64>> {
+    fn codes_of(&self, dims: [usize; 3], q: &[i64], stored: &[bool]) -> Option<Vec<i64>> {
+        use crate::predictor::interp_order::{codes_i64, codes_i64_stored};
         let mut codes = vec![0i64; q.len()];
+        let mut own = stored.contains(&true).then(|| q.to_vec());
         let mut prev = self.first;
-        anchors(dims, |e| {
-            codes[e] = q[e].wrapping_sub(prev);
-            prev = q[e];
+        anchors(dims, |e| match &mut own {
+            Some(q) if stored[e] => q[e] = prev,
+            _ => {
+                codes[e] = q[e].wrapping_sub(prev);
+                prev = q[e];
+            }
         });
-        runs(dims, false, self.cubic, |run| crate::predictor::interp_order::codes_i64(q, run, &mut codes));
+        match &mut own {
+            None => runs_by_plane(dims, false, self.cubic, |run| codes_i64(q, run, &mut codes)),
+            Some(q) => {
+                runs_by_plane(dims, false, self.cubic, |run| codes_i64_stored(q, run, &mut codes, stored))
+            }
+        }
         Some(codes)
     }
 }
@@ -91,6 +102,34 @@ mod tests {
                 });
                 assert!(seen.iter().all(|&s| s == 1), "{dims:?}: every element exactly once");
                 assert_eq!(decode(&p, dims, &codes_of(&p, dims, &values)), values, "{dims:?} {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_batched_encoder_gives_the_sweeps_codes() {
+        for dims in [[60, 50, 50], [1, 1, 7], [3, 1, 1], [5, 9, 2], [1, 33, 17], [9, 10, 11]] {
+            let n = dims.iter().product::<usize>();
+            let q: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 1000 - 500 + i / 3).collect();
+            for cubic in [false, true] {
+                let p = GridInterp { cubic, first: 3 };
+                for every in [0, 1, 7, 2] {
+                    let stored: Vec<bool> = (0..n).map(|e| every > 0 && e % every == 0).collect();
+                    let mut want = vec![0i64; n];
+                    p.sweep(dims, &mut q.clone(), |e, pred, x| {
+                        if stored[e] {
+                            pred
+                        } else {
+                            want[e] = x.wrapping_sub(pred);
+                            x
+                        }
+                    });
+                    assert_eq!(
+                        p.codes_of(dims, &q, &stored),
+                        Some(want),
+                        "{dims:?} cubic {cubic} every {every}"
+                    );
+                }
             }
         }
     }

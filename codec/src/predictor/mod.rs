@@ -240,10 +240,10 @@ pub trait GridPredictor: Send + Sync {
         Vec::new()
     }
 
-    /// The codes [`GridPredictor::sweep`] gives a chunk without exceptions (every `visit`
-    /// returning its `q_before`), where the predictor has a faster way to them than the sweep.
+    /// The codes the encoder's sweep gives a chunk (every `visit` returning `q_before`, or the
+    /// prediction where `stored`), where the predictor has a faster way to them than the sweep.
     #[cfg(feature = "encode")]
-    fn codes_of_exact(&self, _dims: [usize; 3], _q: &[i64]) -> Option<Vec<i64>> {
+    fn codes_of(&self, _dims: [usize; 3], _q: &[i64], _stored: &[bool]) -> Option<Vec<i64>> {
         None
     }
 }
@@ -264,9 +264,7 @@ impl<P: GridPredictor> Predictor for P {
 
     #[cfg(feature = "encode")]
     fn encode(&self, chunk: &ChunkInput<'_>) -> Draft {
-        if !chunk.exceptions.contains(&true)
-            && let Some(codes) = self.codes_of_exact(chunk.dims, chunk.q)
-        {
+        if let Some(codes) = self.codes_of(chunk.dims, chunk.q, chunk.exceptions) {
             return Draft { codes, new_exceptions: Vec::new() };
         }
         let mut q = chunk.q.to_vec();
