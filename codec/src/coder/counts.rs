@@ -65,8 +65,10 @@ impl CodeCounts {
         if shape.table {
             let [_, columns, w] = shape.dims;
             let mut contexts = vec![ZCounts::default(); shape.streams];
-            for (e, &c) in codes.iter().enumerate() {
-                tally(&mut contexts[(e / w) % columns], zigzag(c));
+            for row in codes.chunks_exact((columns * w).max(1)) {
+                for (context, part) in contexts.iter_mut().zip(row.chunks_exact(w.max(1))) {
+                    part.iter().for_each(|&c| tally(context, zigzag(c)));
+                }
             }
             return Self { contexts, by_level: false };
         }

@@ -44,7 +44,7 @@ impl SymbolCoder for Levels {
     #[cfg(feature = "encode")]
     fn encode(&self, codes: &[i64], _symbols: &[u8], chunk: &ChunkShape, out: &mut Vec<u8>) {
         let levels = level_contexts(chunk.dims);
-        crate::coder::buckets::encode(codes, LEVEL_TABLES, |e| levels[e] as usize, out);
+        crate::coder::buckets::encode(codes, LEVEL_TABLES, levels.iter().map(|&l| l as usize), out);
     }
 
     fn decode(

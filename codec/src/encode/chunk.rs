@@ -85,7 +85,8 @@ pub(super) fn encode_chunk(
     let grid = || {
         full.get_or_init(|| match float_field {
             Some((s, v)) => prequantize_field(v, s, opts.fill_value),
-            None => prequantize_elements(0..n, cx, locate),
+            None if table => prequantize_table(chunk.dims, first, cx),
+            None => prequantize_elements(n, (0..n).map(|e| (0, source_index(e))), cx),
         })
     };
     let fills_only: Option<Prequantized> =
@@ -147,7 +148,7 @@ pub(super) fn encode_chunk(
                 mask: (0..m).map(|e| g.mask[at(e)]).collect(),
                 exceptions: Vec::new(),
             },
-            None => prequantize_elements((0..m).map(&at), cx, locate),
+            None => prequantize_elements(m, (0..m).map(|e| locate(at(e))), cx),
         };
         let (box_q, box_exc) = (boxed.q, boxed.mask);
         let box_values: Option<Vec<f64>> = values.map(|v| (0..m).map(|e| v.values[at(e)]).collect());
@@ -400,18 +401,16 @@ struct Prequantized {
     exceptions: Vec<ExceptionBytes>,
 }
 
-/// Pre-quantizes `elements` of a chunk; `locate(e)` is element e's (stream, index in the input).
+/// Pre-quantizes `n` elements of a chunk, given in order as (stream, index in the input).
 fn prequantize_elements(
-    elements: impl ExactSizeIterator<Item = usize>,
+    n: usize,
+    located: impl Iterator<Item = (usize, usize)>,
     cx: &Context<'_>,
-    locate: impl Fn(usize) -> (usize, usize),
 ) -> Prequantized {
     let (streams, values_of) = (cx.streams, cx.values);
-    let n = elements.len();
     let mut out =
         Prequantized { q: Vec::with_capacity(n), mask: Vec::with_capacity(n), exceptions: Vec::new() };
-    for (at, e) in elements.enumerate() {
-        let (s, i) = locate(e);
+    for (at, (s, i)) in located.enumerate() {
         let meta = &streams[s].meta;
         let (g, stored) = match (values_of[s], meta.quantizer) {
             (Values::Int(v), _) => (v[i], None),
@@ -433,6 +432,43 @@ fn prequantize_elements(
             out.exceptions.push((at, kind, bytes));
         }
     }
+    out
+}
+
+/// [`prequantize_elements`] for a whole table chunk (rows of `columns` streams of `w` elements,
+/// each element of a row from that row of its column's input): a plain loop per column.
+fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequantized {
+    let [rows, columns, w] = dims;
+    let plane = columns * w;
+    let n = rows * plane;
+    let mut out = Prequantized { q: vec![0; n], mask: vec![false; n], exceptions: Vec::new() };
+    for (c, (plan, values)) in cx.streams.iter().zip(cx.values).enumerate().take(columns) {
+        let meta = &plan.meta;
+        let at = |r: usize| r * plane + c * w..r * plane + (c + 1) * w;
+        match (values, meta.quantizer) {
+            (Values::Int(v), _) => {
+                for (r, &x) in v[first..first + rows].iter().enumerate() {
+                    out.q[at(r)].fill(x);
+                }
+            }
+            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
+                for (r, &x) in v[first..first + rows].iter().enumerate() {
+                    let stored = if is_fill(x, cx.opts.fill_value, meta.dtype) {
+                        (EXC_FILL, Vec::new())
+                    } else if let Some(g) = prequantize(x, bound, step, offset, meta.dtype) {
+                        out.q[at(r)].fill(g);
+                        continue;
+                    } else {
+                        (EXC_RAW, exact_bytes(x, meta.dtype))
+                    };
+                    out.mask[at(r)].fill(true);
+                    out.exceptions.extend(at(r).map(|e| (e, stored.0, stored.1.clone())));
+                }
+            }
+            (Values::Float(_), Quantizer::Int) => unreachable!("float streams get float quantizers"),
+        }
+    }
+    out.exceptions.sort_by_key(|x| x.0);
     out
 }
 

@@ -115,9 +115,9 @@ impl SymbolCoder for Buckets {
     fn encode(&self, codes: &[i64], _symbols: &[u8], chunk: &ChunkShape, out: &mut Vec<u8>) {
         if chunk.table {
             let [_, columns, w] = chunk.dims;
-            encode(codes, chunk.streams, |e| (e / w) % columns, out)
+            encode_columns(codes, columns, w, out)
         } else {
-            encode(codes, 1, |_| 0, out)
+            encode(codes, 1, std::iter::repeat(0), out)
         }
     }
 
@@ -134,18 +134,44 @@ impl SymbolCoder for Buckets {
 }
 
 #[cfg(feature = "encode")]
-/// Appends the coder-2 data for `codes`; element e belongs to stream `stream_of(e)` < `streams`.
-pub fn encode(codes: &[i64], streams: usize, stream_of: impl Fn(usize) -> usize, out: &mut Vec<u8>) {
+/// Appends the coder-2 data for `codes`; `stream_of` gives each element's stream (< `streams`)
+/// in order.
+pub fn encode(codes: &[i64], streams: usize, stream_of: impl Iterator<Item = usize>, out: &mut Vec<u8>) {
     // Sized for the common case (one stream, a few extra bits a code): no regrowth copies.
     let per_stream = if streams == 1 { codes.len() } else { 0 };
     let mut symbols: Vec<Vec<u8>> = vec![Vec::with_capacity(per_stream); streams];
     let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
-    for (e, &c) in codes.iter().enumerate() {
+    for (&c, stream) in codes.iter().zip(stream_of) {
         let (s, count, bits) = split(zigzag(c));
-        symbols[stream_of(e)].push(s);
+        symbols[stream].push(s);
         extra.put(count, bits);
     }
-    for s in &symbols {
+    finish(&symbols, extra, out);
+}
+
+#[cfg(feature = "encode")]
+/// [`encode`] for a table's chunk, rows of `columns` streams of `w` elements each: loops over
+/// rows and columns instead of a stream per element.
+pub fn encode_columns(codes: &[i64], columns: usize, w: usize, out: &mut Vec<u8>) {
+    let rows = codes.len() / (columns * w).max(1);
+    let mut symbols: Vec<Vec<u8>> = vec![Vec::with_capacity(rows * w); columns];
+    let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
+    for row in codes.chunks_exact((columns * w).max(1)) {
+        for (column, part) in symbols.iter_mut().zip(row.chunks_exact(w.max(1))) {
+            for &c in part {
+                let (s, count, bits) = split(zigzag(c));
+                column.push(s);
+                extra.put(count, bits);
+            }
+        }
+    }
+    finish(&symbols, extra, out);
+}
+
+#[cfg(feature = "encode")]
+/// Each stream's trimmed table and bitstream, then the extra bits.
+fn finish(symbols: &[Vec<u8>], extra: BitWriter, out: &mut Vec<u8>) {
+    for s in symbols {
         // The table trimmed after its last used symbol: byte count, then those bytes.
         let mut coded = Vec::new();
         huffman::encode(s, &mut coded);
