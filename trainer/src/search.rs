@@ -166,10 +166,15 @@ pub fn search_model(
         gate_said = Some(said);
     }
     let mut tried = vec![format!("classic only {}", kb(classic_est))];
-    // Archive size for the whole input with a model, or None when it does not pay.
+    // Archive size for the whole input with a model, or None when it does not pay. The network's
+    // tiles are weighed against the classic predictors alone, not the learned last pass: a
+    // network trained briefly on the sample loses to that pass on the sea-state field (so the
+    // search kept none), while trained in full it beats it by 1.7×; the size it reaches is then
+    // compared with the classic archive's, learned pass included.
     let estimate = |c: &Config, model: &SavedModel| -> Result<Option<f64>> {
+        let c = crate::job::classic_config(c);
         let archive = compress_dataset(
-            &CompressRequest::new(&sample, bound, c).fill_value(fill).model(ModelMode::Embed(model)),
+            &CompressRequest::new(&sample, bound, &c).fill_value(fill).model(ModelMode::Embed(model)),
         )?;
         if archive.metadata.model == ModelUse::None {
             return Ok(None);
@@ -199,24 +204,30 @@ pub fn search_model(
         Ok(Some((est, model)))
     };
     let mut best: Option<(f64, Config, SavedModel)> = None;
+    // The smallest of those whose tiles paid at all, below the classic size or not.
+    let mut closest: Option<(f64, Config)> = None;
     for (block, latent) in candidates {
         let c = with_candidate(cfg, &block, latent);
-        if let Some((est, model)) = try_candidate(&c)?
-            && est < classic_est
-            && best.as_ref().is_none_or(|b| est < b.0)
-        {
+        let Some((est, model)) = try_candidate(&c)? else { continue };
+        if closest.as_ref().is_none_or(|b| est < b.0) {
+            closest = Some((est, c.clone()));
+        }
+        if est < classic_est && best.as_ref().is_none_or(|b| est < b.0) {
             best = Some((est, c, model));
         }
     }
-    // The winner once more with (inverse) GDN instead of LeakyReLU: on data with structure a
-    // network can model it often reaches a much higher PSNR (docs/models.md).
-    if let Some((est, c, _)) = &best
+    // The closest once more with (inverse) GDN instead of LeakyReLU: on data with structure a
+    // network can model it often reaches a much higher PSNR (docs/models.md); on the sea-state
+    // field the LeakyReLU networks come to 1.02 × the classic size (learned last pass included)
+    // and the GDN one far below it.
+    if let Some((_, c)) = &closest
         && c.model.activation == Activation::LeakyRelu
     {
         let mut g = c.clone();
         g.model.activation = Activation::Gdn;
+        let beat = best.as_ref().map_or(classic_est, |b| b.0);
         if let Some((e, model)) = try_candidate(&g)?
-            && e < *est
+            && e < beat
         {
             best = Some((e, g, model));
         }
