@@ -6,14 +6,16 @@
 //! (a C-order float32/float64 `.npy` of ≥ 3 axes; the chunk is its first `CHUNK` values, 2^21
 //! by default, whole planes; `VARIANT=0..7` picks the feedback variant, 1 by default; `THP=1`
 //! leaves transparent huge pages on, which `baler-train` turns off).
+use baler_codec::Values;
 use baler_codec::coder::ChunkShape;
-use baler_codec::data::DType;
 use baler_codec::format::chunk::{pack, write_prefix};
 use baler_codec::predictor::feedback::Feedback;
 use baler_codec::predictor::interp::GridInterp;
 use baler_codec::predictor::{ChunkInput, FloatValues, Predictor, estimated_bytes};
 use baler_codec::quant::prequantize;
 use std::time::Instant;
+
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,33 +43,16 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("an .npy path");
     let rel: f64 = args.next().map_or(1e-3, |r| r.parse().expect("REL"));
-    let bytes = std::fs::read(&path).unwrap();
-    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = String::from_utf8_lossy(&bytes[10..10 + hlen]).to_string();
-    let f32 = header.contains("<f4");
-    let shape: Vec<usize> = header
-        .split('(')
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap()
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
+    let field = common::read_field(&path);
+    let shape = field.shape.clone();
     let plane = shape[1..].iter().product::<usize>();
     let chunk: usize = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
     let rows = (chunk / plane).clamp(1, shape[0]);
     let dims = [rows, shape[1], shape[2..].iter().product()];
     let n = rows * plane;
-    let data = &bytes[10 + hlen..];
-    let values: Vec<f64> = if f32 {
-        data.chunks_exact(4).take(n).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
-    } else {
-        data.chunks_exact(8).take(n).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
-    };
-    let dtype = if f32 { DType::F32 } else { DType::F64 };
+    let Values::Float(all) = &field.values else { unreachable!("read_field gives floats") };
+    let values = &all[..n];
+    let dtype = field.dtype;
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
     let bound = rel * (hi - lo);
     let (step, offset) = (2.0 * bound, lo);
@@ -84,7 +69,7 @@ fn main() {
         }
         (q, exc)
     });
-    let fv = FloatValues { values: &values, bound, dtype };
+    let fv = FloatValues { values, bound, dtype };
     let input = ChunkInput { dims, q: &q, exceptions: &exc, values: Some(fv) };
     let center = (lo + hi) / 2.0;
     let variant = std::env::var("VARIANT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);

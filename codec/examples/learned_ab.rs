@@ -5,35 +5,12 @@
 //! `cargo run --release -p baler-codec --features encode --example learned_ab -- F.npy …`
 //! (C-order little-endian float32 or float64 `.npy` fields.)
 use baler_codec::encode::{CompressOptions, compress};
-use baler_codec::{Array, BoundSpec, DType, Dataset, Values};
+use baler_codec::{BoundSpec, Dataset};
+
+mod common;
 fn main() {
     for path in std::env::args().skip(1) {
-        let bytes = std::fs::read(&path).unwrap();
-        let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-        let header = String::from_utf8_lossy(&bytes[10..10 + hlen]).to_string();
-        let f32 = header.contains("<f4");
-        let shape: Vec<usize> = header
-            .split('(')
-            .nth(1)
-            .unwrap()
-            .split(')')
-            .next()
-            .unwrap()
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| s.trim().parse().unwrap())
-            .collect();
-        let data = &bytes[10 + hlen..];
-        let values: Vec<f64> = if f32 {
-            data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
-        } else {
-            data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
-        };
-        let ds = Dataset::Field(Array {
-            dtype: if f32 { DType::F32 } else { DType::F64 },
-            shape,
-            values: Values::Float(values),
-        });
+        let ds = Dataset::Field(common::read_field(&path));
         for rel in [1e-2, 1e-3, 1e-4] {
             let size = |learned| {
                 let c = compress(

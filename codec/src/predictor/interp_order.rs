@@ -82,14 +82,24 @@ fn count(start: usize, step: usize, n: usize) -> usize {
 /// Every refinement pass, in order, as runs (anchors excluded: see [`anchors`]). The runs of a
 /// pass (same `h` and `axis`) come together; their order is free, the passes' is not.
 pub fn runs(dims: [usize; 3], reversed: bool, cubic: bool, mut visit: impl FnMut(Run)) {
-    if dims.contains(&0) {
-        return;
+    if !dims.contains(&0) {
+        levels_from_top(dims, reversed, cubic, 1, &mut visit);
     }
+}
+
+/// The passes of every level from the coarsest down to spacing `finest`, pass by pass.
+fn levels_from_top(
+    dims: [usize; 3],
+    reversed: bool,
+    cubic: bool,
+    finest: usize,
+    visit: &mut impl FnMut(Run),
+) {
     let mut h = anchor_spacing(dims) / 2;
-    while h >= 1 {
+    while h >= finest.max(1) {
         for a in pass_axes(dims, h, reversed) {
             for i in 0..dims[0] {
-                pass_runs(dims, h, a, reversed, cubic, i, &mut visit);
+                pass_runs(dims, h, a, reversed, cubic, i, visit);
             }
         }
         h /= 2;
@@ -106,18 +116,7 @@ pub fn runs_by_plane(dims: [usize; 3], reversed: bool, cubic: bool, mut visit: i
     if dims.contains(&0) {
         return;
     }
-    let mut h = anchor_spacing(dims) / 2;
-    while h >= 2 {
-        for a in pass_axes(dims, h, reversed) {
-            for i in 0..dims[0] {
-                pass_runs(dims, h, a, reversed, cubic, i, &mut visit);
-            }
-        }
-        h /= 2;
-    }
-    if h == 0 {
-        return;
-    }
+    levels_from_top(dims, reversed, cubic, 2, &mut visit);
     let axes = pass_axes(dims, 1, reversed);
     if !reversed {
         for i in 0..dims[0] {
