@@ -113,7 +113,8 @@ fn levels_from_top(
 /// axis 0 reads coarser points only, and its other passes read its own plane; in the order 2-1-0
 /// the pass along axis 0 of an odd plane reads the even planes up to 3 on, which come first.
 pub fn runs_by_plane(dims: [usize; 3], reversed: bool, cubic: bool, mut visit: impl FnMut(Run)) {
-    if dims.contains(&0) {
+    // No level at all where the anchors are every point (spacing 1).
+    if dims.contains(&0) || anchor_spacing(dims) < 2 {
         return;
     }
     levels_from_top(dims, reversed, cubic, 2, &mut visit);
