@@ -11,7 +11,7 @@ use crate::layout::ChunkDims;
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
 use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, estimated_bytes};
 use crate::preprocess::is_fill;
-use crate::quant::{prequantize, to_dtype};
+use crate::quant::prequantize;
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -401,6 +401,20 @@ struct Prequantized {
     exceptions: Vec<ExceptionBytes>,
 }
 
+/// How value x, which has no grid point, is stored exactly: as the fill value, or its bits.
+fn stored_exactly(x: f64, fill: Option<f64>, dtype: DType) -> (u8, Vec<u8>) {
+    if is_fill(x, fill, dtype) { (EXC_FILL, Vec::new()) } else { (EXC_RAW, exact_bytes(x, dtype)) }
+}
+
+/// Value x's grid point, or None where it is stored exactly (a fill value, or out of reach).
+#[inline(always)]
+fn grid_point_of(x: f64, fill: Option<f64>, quantizer: Quantizer, dtype: DType) -> Option<i64> {
+    let Quantizer::Float { bound, step, offset } = quantizer else {
+        unreachable!("float streams get float quantizers")
+    };
+    if is_fill(x, fill, dtype) { None } else { prequantize(x, bound, step, offset, dtype) }
+}
+
 /// Pre-quantizes `n` elements of a chunk, given in order as (stream, index in the input).
 fn prequantize_elements(
     n: usize,
@@ -410,21 +424,15 @@ fn prequantize_elements(
     let (streams, values_of) = (cx.streams, cx.values);
     let mut out =
         Prequantized { q: Vec::with_capacity(n), mask: Vec::with_capacity(n), exceptions: Vec::new() };
+    let fill = cx.opts.fill_value;
     for (at, (s, i)) in located.enumerate() {
         let meta = &streams[s].meta;
-        let (g, stored) = match (values_of[s], meta.quantizer) {
-            (Values::Int(v), _) => (v[i], None),
-            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
-                let x = v[i];
-                if is_fill(x, cx.opts.fill_value, meta.dtype) {
-                    (0, Some((EXC_FILL, Vec::new())))
-                } else if let Some(g) = prequantize(x, bound, step, offset, meta.dtype) {
-                    (g, None)
-                } else {
-                    (0, Some((EXC_RAW, exact_bytes(x, meta.dtype))))
-                }
-            }
-            (Values::Float(_), Quantizer::Int) => unreachable!("float streams get float quantizers"),
+        let (g, stored) = match values_of[s] {
+            Values::Int(v) => (v[i], None),
+            Values::Float(v) => match grid_point_of(v[i], fill, meta.quantizer, meta.dtype) {
+                Some(g) => (g, None),
+                None => (0, Some(stored_exactly(v[i], fill, meta.dtype))),
+            },
         };
         out.q.push(g);
         out.mask.push(stored.is_some());
@@ -443,29 +451,25 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
     let n = rows * plane;
     let mut out = Prequantized { q: vec![0; n], mask: vec![false; n], exceptions: Vec::new() };
     for (c, (plan, values)) in cx.streams.iter().zip(cx.values).enumerate().take(columns) {
-        let meta = &plan.meta;
+        let (meta, fill) = (&plan.meta, cx.opts.fill_value);
         let at = |r: usize| r * plane + c * w..r * plane + (c + 1) * w;
-        match (values, meta.quantizer) {
-            (Values::Int(v), _) => {
+        match values {
+            Values::Int(v) => {
                 for (r, &x) in v[first..first + rows].iter().enumerate() {
                     out.q[at(r)].fill(x);
                 }
             }
-            (Values::Float(v), Quantizer::Float { bound, step, offset }) => {
+            Values::Float(v) => {
                 for (r, &x) in v[first..first + rows].iter().enumerate() {
-                    let stored = if is_fill(x, cx.opts.fill_value, meta.dtype) {
-                        (EXC_FILL, Vec::new())
-                    } else if let Some(g) = prequantize(x, bound, step, offset, meta.dtype) {
+                    if let Some(g) = grid_point_of(x, fill, meta.quantizer, meta.dtype) {
                         out.q[at(r)].fill(g);
                         continue;
-                    } else {
-                        (EXC_RAW, exact_bytes(x, meta.dtype))
-                    };
+                    }
+                    let (kind, bytes) = stored_exactly(x, fill, meta.dtype);
                     out.mask[at(r)].fill(true);
-                    out.exceptions.extend(at(r).map(|e| (e, stored.0, stored.1.clone())));
+                    out.exceptions.extend(at(r).map(|e| (e, kind, bytes.clone())));
                 }
             }
-            (Values::Float(_), Quantizer::Int) => unreachable!("float streams get float quantizers"),
         }
     }
     out.exceptions.sort_by_key(|x| x.0);
@@ -475,34 +479,26 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
 /// [`prequantize_elements`] for a whole field of floats (the bulk of the work): one branch-free
 /// pass for the grid values, then one over the few elements stored exactly.
 fn prequantize_field(values: &[f64], s: &StreamPlan, fill: Option<f64>) -> Prequantized {
-    let Quantizer::Float { bound, step, offset } = s.meta.quantizer else {
-        unreachable!("float streams get float quantizers")
-    };
-    let dtype = s.meta.dtype;
     let mut out =
         Prequantized { q: vec![0; values.len()], mask: vec![false; values.len()], exceptions: Vec::new() };
-    let fill = fill.map(|f| to_dtype(f, dtype));
-    fn grid_pass(
-        values: &[f64],
-        out: &mut Prequantized,
-        fill: Option<f64>,
-        on_grid: impl Fn(f64) -> Option<i64>,
-    ) {
+    let meta = &s.meta;
+    fn grid_pass(values: &[f64], out: &mut Prequantized, on_grid: impl Fn(f64) -> Option<i64>) {
         for ((q, stored), &x) in out.q.iter_mut().zip(out.mask.iter_mut()).zip(values) {
-            let g = on_grid(x).filter(|_| Some(x) != fill);
+            let g = on_grid(x);
             *q = g.unwrap_or(0);
             *stored = g.is_none();
         }
     }
-    match dtype {
-        DType::F32 => grid_pass(values, &mut out, fill, |x| prequantize(x, bound, step, offset, DType::F32)),
-        _ => grid_pass(values, &mut out, fill, |x| prequantize(x, bound, step, offset, dtype)),
+    // The dtype a constant in each loop.
+    let quantizer = meta.quantizer;
+    match meta.dtype {
+        DType::F32 => grid_pass(values, &mut out, |x| grid_point_of(x, fill, quantizer, DType::F32)),
+        dtype => grid_pass(values, &mut out, |x| grid_point_of(x, fill, quantizer, dtype)),
     }
     for (e, (&stored, &x)) in out.mask.iter().zip(values).enumerate() {
         if stored {
-            let kind =
-                if Some(x) == fill { (EXC_FILL, Vec::new()) } else { (EXC_RAW, exact_bytes(x, dtype)) };
-            out.exceptions.push((e, kind.0, kind.1));
+            let (kind, bytes) = stored_exactly(x, fill, meta.dtype);
+            out.exceptions.push((e, kind, bytes));
         }
     }
     out
@@ -659,14 +655,12 @@ impl TopCandidates {
             }
             first = Some((best, frame));
         }
-        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| match &first {
-                Some((best, frame)) if *best == i => Some(frame.clone()),
-                _ => Some(pack(c)),
-            })
-            .collect();
+        let done = first.as_ref().map(|f| f.0);
+        let mut packed: Vec<Option<(usize, Vec<u8>)>> =
+            close.par_iter().enumerate().map(|(i, c)| (Some(i) != done).then(|| pack(c))).collect();
+        if let Some((best, frame)) = first {
+            packed[best] = Some(frame);
+        }
         let weighed =
             |i: usize| packed[i].as_ref().map_or(f64::INFINITY, |p| p.1.len() as f64 * margin(&close[i]));
         let best = (0..close.len())

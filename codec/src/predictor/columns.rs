@@ -57,12 +57,6 @@ impl Family for ColumnsFamily {
         let program = Program::read(params, streams.centers.len())?;
         Ok(Box::new(Columns::new(program, streams)))
     }
-
-    /// Fitted on the chunk's values instead (`columns_fit::fit`): nothing to try blind.
-    #[cfg(feature = "encode")]
-    fn candidates(&self, _dims: [usize; 3], _streams: &StreamInfo) -> Vec<Box<dyn Predictor>> {
-        Vec::new()
-    }
 }
 
 /// A function of up to three columns' values (a, b, c): a feature of a column's model.

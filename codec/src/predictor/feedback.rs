@@ -176,29 +176,26 @@ struct PointCoder {
     codes: Vec<i64>,
     new_exceptions: Vec<usize>,
     bound: f64,
+    dtype: DType,
 }
 
 #[cfg(feature = "encode")]
 impl PointCoder {
     /// Codes element e predicted as p: its reconstruction (p itself where it is stored exactly).
-    /// `F32`: the output dtype is float32 (`dtype` is only read when it is not, so that the
-    /// common cases compile to their own loops).
-    #[allow(clippy::too_many_arguments)]
+    /// `F32`: the output dtype is known to be float32 (the common case gets its own loop).
     #[inline(always)]
     fn point<const F32: bool>(
         &mut self,
         e: usize,
         p: f64,
-        step: f64,
-        inverse: f64,
+        (step, inverse): (f64, f64),
         value: &impl Fn(usize) -> f64,
         exception: &[bool],
-        dtype: DType,
     ) -> f64 {
         if exception[e] {
             return p;
         }
-        let dtype = if F32 { DType::F32 } else { dtype };
+        let dtype = if F32 { DType::F32 } else { self.dtype };
         match quantize(value(e), p, step, inverse, self.bound, dtype) {
             Some((c, r)) => {
                 self.codes[e] = c;
@@ -427,37 +424,33 @@ impl Feedback {
         exception: &[bool],
         recon: &mut [f64],
     ) -> FeedbackDraft {
-        let mut out = PointCoder { codes: vec![0i64; exception.len()], new_exceptions: Vec::new(), bound };
-        let anchor_step = self.step_for(ANCHOR_LEVEL);
-        let mut prev = self.center;
-        anchors(dims, |e| {
-            prev = out.point::<false>(e, prev, anchor_step, 1.0 / anchor_step, &value, exception, dtype);
-            recon[e] = prev;
+        let mut out =
+            PointCoder { codes: vec![0i64; exception.len()], new_exceptions: Vec::new(), bound, dtype };
+        self.sweep_anchors(dims, recon, &mut |e, p, step| {
+            out.point::<false>(e, p, (step, 1.0 / step), &value, exception)
         });
         let layout = self.tap_layout(dims);
         let mut predictions = Vec::new();
         self.each_run(dims, |run| {
             let step = self.step_for(run.h);
-            let inverse = 1.0 / step;
+            let steps = (step, 1.0 / step);
             match &self.learned {
                 Some(w) if self.learned_run(dims, &run) => {
                     self.refine_learned(w, &layout, dims, recon, run, |e, p| {
-                        out.point::<false>(e, p, step, inverse, &value, exception, dtype)
+                        out.point::<false>(e, p, steps, &value, exception)
                     })
                 }
                 // A run reads only points of earlier passes: its predictions first, in one tight
-                // loop, then each point coded against its own (the dtype known at compile time).
+                // loop, then each point coded against its own.
                 _ => {
                     predict_run(recon, run, &mut predictions);
                     let points = predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
                     if dtype == DType::F32 {
-                        for (e, p) in points {
-                            recon[e] = out.point::<true>(e, p, step, inverse, &value, exception, dtype);
-                        }
+                        points
+                            .for_each(|(e, p)| recon[e] = out.point::<true>(e, p, steps, &value, exception));
                     } else {
-                        for (e, p) in points {
-                            recon[e] = out.point::<false>(e, p, step, inverse, &value, exception, dtype);
-                        }
+                        points
+                            .for_each(|(e, p)| recon[e] = out.point::<false>(e, p, steps, &value, exception));
                     }
                 }
             }
@@ -471,36 +464,23 @@ impl Feedback {
     /// [`Self::encode_values`].
     pub fn decode_values(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
         let mut recon = vec![0f64; codes.len()];
-        // Most chunks have no exception: their loop need not look.
-        if exception.contains(&true) {
-            let value =
-                |e: usize, p: f64, step: f64| if exception[e] { p } else { p + codes[e] as f64 * step };
-            self.sweep_anchors(dims, &mut recon, &mut |e, p, step| value(e, p, step));
-            let layout = self.tap_layout(dims);
-            self.each_run(dims, |run| {
-                let step = self.step_for(run.h);
-                match &self.learned {
-                    Some(w) if self.learned_run(dims, &run) => {
-                        self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| value(e, p, step))
-                    }
-                    _ => decode_run_f64_stored(&mut recon, run, codes, step, exception),
+        // Most chunks have no exception: their loops need not look.
+        let stored = exception.contains(&true).then_some(exception);
+        let value = |e: usize, p: f64, step: f64| {
+            if stored.is_some_and(|s| s[e]) { p } else { p + codes[e] as f64 * step }
+        };
+        self.sweep_anchors(dims, &mut recon, &mut |e, p, step| value(e, p, step));
+        let layout = self.tap_layout(dims);
+        self.each_run(dims, |run| {
+            let step = self.step_for(run.h);
+            match (&self.learned, stored) {
+                (Some(w), _) if self.learned_run(dims, &run) => {
+                    self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| value(e, p, step))
                 }
-            });
-        } else {
-            self.sweep_anchors(dims, &mut recon, &mut |e, p, step| p + codes[e] as f64 * step);
-            let layout = self.tap_layout(dims);
-            self.each_run(dims, |run| {
-                let step = self.step_for(run.h);
-                match &self.learned {
-                    Some(w) if self.learned_run(dims, &run) => {
-                        self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| {
-                            p + codes[e] as f64 * step
-                        })
-                    }
-                    _ => decode_run_f64(&mut recon, run, codes, step),
-                }
-            });
-        }
+                (_, Some(stored)) => decode_run_f64_stored(&mut recon, run, codes, step, stored),
+                (_, None) => decode_run_f64(&mut recon, run, codes, step),
+            }
+        });
         recon
     }
 }

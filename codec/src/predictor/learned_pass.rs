@@ -68,12 +68,6 @@ impl Family for LearnedPassFamily {
         }
         Ok(Box::new(Feedback { learned: Some(weights), ..Feedback::variant(variant, f.center, f.step) }))
     }
-
-    /// Fitted on the chunk's values instead (`fit`): nothing to try blind.
-    #[cfg(feature = "encode")]
-    fn candidates(&self, _dims: [usize; 3], _streams: &StreamInfo) -> Vec<Box<dyn Predictor>> {
-        Vec::new()
-    }
 }
 
 /// Most points the weights are fitted and priced on (every k-th point of the pass beyond).

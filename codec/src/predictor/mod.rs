@@ -136,9 +136,12 @@ pub trait Family: Sync {
         self.build(id, streams)
     }
 
-    /// Those worth trying on a chunk of `dims`, in id order.
+    /// Those worth trying on a chunk of `dims`, in id order. None by default: families whose
+    /// predictors are fitted on the chunk (18, 19) are built by their fits instead.
     #[cfg(feature = "encode")]
-    fn candidates(&self, dims: [usize; 3], streams: &StreamInfo) -> Vec<Box<dyn Predictor>>;
+    fn candidates(&self, _dims: [usize; 3], _streams: &StreamInfo) -> Vec<Box<dyn Predictor>> {
+        Vec::new()
+    }
 }
 
 /// A chunk's predictor: encodes the chunk's values as codes and decodes them back. Called once
