@@ -1,0 +1,41 @@
+//! In-memory compression time of whole fields, best of 3, with the allocator and page setting
+//! `baler-train` uses: how the figures "1.1–1.6 × faster on one thread" were compared (run an
+//! old and a new build on the same files in one session). `LEARNED=1` adds the learned
+//! predictors (the default effort's); `RAYON_NUM_THREADS=1` for one thread.
+//!
+//! `cargo run --release -p baler-codec --features encode --example compress_speed -- F.npy REL …`
+//! (C-order little-endian float32 or float64 `.npy` fields, then the relative bounds.)
+use baler_codec::encode::{CompressOptions, compress};
+use baler_codec::{BoundSpec, Dataset};
+use std::time::Instant;
+
+mod common;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (paths, rels): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.ends_with(".npy"));
+    let learned = std::env::var_os("LEARNED").is_some();
+    for path in paths {
+        let ds = Dataset::Field(common::read_field(path));
+        let bytes = ds.original_bytes() as f64;
+        for rel in &rels {
+            let rel: f64 = rel.parse().expect("a relative bound");
+            let opts = CompressOptions { bound: BoundSpec::Rel(rel), learned, ..Default::default() };
+            let (mut best, mut len) = (f64::MAX, 0);
+            for _ in 0..3 {
+                let t = Instant::now();
+                len = compress(&ds, &opts, None).expect("compress").bytes.len();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!("{path} {rel:e}: {len} bytes, {best:.3} s, {:.1} MB/s", bytes / best / 1e6);
+        }
+    }
+}
