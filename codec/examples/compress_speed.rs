@@ -1,7 +1,8 @@
 //! In-memory compression time of whole fields, best of 3, with the allocator and page setting
 //! `baler-train` uses: how the figures "1.1–1.6 × faster on one thread" were compared (run an
 //! old and a new build on the same files in one session). `LEARNED=1` adds the learned
-//! predictors (the default effort's); `RAYON_NUM_THREADS=1` for one thread.
+//! predictors (the default effort's); `RAYON_NUM_THREADS=1` for one thread; `CHUNK=N` sets the
+//! target values per chunk (2^21 by default).
 //!
 //! `cargo run --release -p baler-codec --features encode --example compress_speed -- F.npy REL …`
 //! (C-order little-endian float32 or float64 `.npy` fields, then the relative bounds.)
@@ -28,7 +29,10 @@ fn main() {
         let bytes = ds.original_bytes() as f64;
         for rel in &rels {
             let rel: f64 = rel.parse().expect("a relative bound");
-            let opts = CompressOptions { bound: BoundSpec::Rel(rel), learned, ..Default::default() };
+            let mut opts = CompressOptions { bound: BoundSpec::Rel(rel), learned, ..Default::default() };
+            if let Some(c) = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()) {
+                opts.chunk_elements = c;
+            }
             let (mut best, mut len) = (f64::MAX, 0);
             for _ in 0..3 {
                 let t = Instant::now();

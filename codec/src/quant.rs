@@ -4,7 +4,7 @@ use crate::data::DType;
 use crate::format::metadata::Quantizer;
 
 /// |q| above this is not exactly representable as f64 arithmetic needs; such values are stored raw.
-const MAX_Q: f64 = (1u64 << 52) as f64;
+pub(crate) const MAX_Q: f64 = (1u64 << 52) as f64;
 
 /// The quantizer for a float stream with absolute bound `bound` over values starting near `offset`.
 /// A bound of 0 (a constant stream, or a lossless request) keeps values equal to `offset` exact and

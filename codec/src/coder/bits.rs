@@ -82,9 +82,9 @@ impl BitWriter {
         self.put32(count, value);
     }
 
-    /// Appends `count` ≤ 32 bits whose value is below 2^count (Huffman codes, split extra bits):
-    /// no masking, no wide case.
-    #[inline(always)]
+    /// Appends `count` ≤ 32 bits whose value is below 2^count: what [`Self::put_codes`] does
+    /// symbol by symbol (its test's reference).
+    #[cfg(test)]
     pub(crate) fn put_exact(&mut self, count: u32, value: u64) {
         debug_assert!(count <= 32 && value >> count == 0);
         self.acc = (self.acc << count) | value;
@@ -93,6 +93,37 @@ impl BitWriter {
             self.n -= 32;
             self.out.extend_from_slice(&((self.acc >> self.n) as u32).to_be_bytes());
         }
+    }
+
+    /// Appends each symbol's code from `table` (entries `code << 8 | length`, lengths ≤ 15): the
+    /// same bits as [`Self::put_exact`] of each, without a branch a symbol: the pending word is
+    /// written at the output's end every time, and kept (the end moves on) once it is complete.
+    pub(crate) fn put_codes(&mut self, symbols: &[u8], table: &[u64; 256]) {
+        let start = self.out.len();
+        // At most 15 bits a symbol, and room for the word written ahead.
+        self.out.resize(start + 2 * symbols.len() + 4, 0);
+        let (mut acc, mut n, mut end) = (self.acc, self.n, start);
+        let out = &mut self.out[..];
+        // Two symbols a step, their codes joined first (≤ 30 bits; with ≤ 31 pending, ≤ 61 in
+        // all): half as many steps in the chain of shifts each waits on.
+        let mut put = |len: u64, code: u64| {
+            acc = (acc << len) | code;
+            n += len as u32;
+            let full = (n >= 32) as u32;
+            n -= 32 * full;
+            out[end..end + 4].copy_from_slice(&((acc >> n) as u32).to_be_bytes());
+            end += 4 * full as usize;
+        };
+        let mut pairs = symbols.chunks_exact(2);
+        for pair in &mut pairs {
+            let (a, b) = (table[pair[0] as usize], table[pair[1] as usize]);
+            put((a & 0xff) + (b & 0xff), (a >> 8) << (b & 0xff) | (b >> 8));
+        }
+        for &s in pairs.remainder() {
+            put(table[s as usize] & 0xff, table[s as usize] >> 8);
+        }
+        self.out.truncate(end);
+        (self.acc, self.n) = (acc, n);
     }
 
     #[cfg(any(test, feature = "encode"))]
@@ -133,6 +164,31 @@ impl BitWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_codes_are_the_bits_put_one_by_one() {
+        // Lengths 1..=15 with codes below 2^length, symbols in runs and at random.
+        let table: [u64; 256] = std::array::from_fn(|s| {
+            let len = 1 + (s as u64 * 7) % 15;
+            ((s as u64 * 0x9e37) & ((1 << len) - 1)) << 8 | len
+        });
+        for n in [0usize, 1, 7, 31, 1000, 4097] {
+            let symbols: Vec<u8> = (0..n)
+                .map(|i| if i % 97 < 40 { 0 } else { (i.wrapping_mul(2_654_435_761) >> 7) as u8 })
+                .collect();
+            let (mut one, mut all) = (BitWriter::default(), BitWriter::default());
+            // A few pending bits first, as after a table.
+            one.put_exact(5, 0b10110);
+            all.put_exact(5, 0b10110);
+            for &s in &symbols {
+                one.put_exact((table[s as usize] & 0xff) as u32, table[s as usize] >> 8);
+            }
+            all.put_codes(&symbols, &table);
+            all.put_exact(3, 0b101);
+            one.put_exact(3, 0b101);
+            assert_eq!(one.finish(), all.finish(), "{n} symbols");
+        }
+    }
 
     #[test]
     fn writer_and_reader_agree_on_every_width() {

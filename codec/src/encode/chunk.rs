@@ -9,7 +9,7 @@ use crate::format::chunk::{EXC_FILL, EXC_RAW, ExceptionBytes, pack, write_chunk,
 use crate::format::metadata::Quantizer;
 use crate::layout::ChunkDims;
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
-use crate::predictor::{ChunkInput, Draft, FloatValues, Predictor, StreamInfo, estimated_bytes};
+use crate::predictor::{ChunkInput, Draft, FloatValues, GridReader, Predictor, StreamInfo, estimated_bytes};
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
 use rayon::prelude::*;
@@ -220,11 +220,10 @@ pub(super) fn encode_chunk(
     };
     // The best few of `these` candidates on the whole chunk, on all cores; each worker keeps only
     // its best few (a chunk's codes each), and the merge gives what offering them in order would.
-    let best_of = |these: &[usize]| {
+    let best_of = |these: &[(usize, usize)]| {
         these
             .par_iter()
-            .enumerate()
-            .fold(TopCandidates::default, |mut top, (rank, &i)| {
+            .fold(TopCandidates::default, |mut top, &(rank, i)| {
                 let (cost, d) = estimate(i, &whole(i));
                 top.offer(Candidate {
                     cost,
@@ -237,7 +236,34 @@ pub(super) fn encode_chunk(
             })
             .reduce(TopCandidates::default, TopCandidates::merge)
     };
-    let top = best_of(&order);
+    let top = match runner_up_by_sample(&order, &candidates) {
+        // Feedback interpolation first on the whole chunk; grid interpolation beside it (the same
+        // levels, so their estimates rank alike) only where a sample of the whole chunk says it
+        // may be smaller.
+        Some(((rank_f, f), (rank_g, g))) => {
+            let top = best_of(&[(rank_f, f)]);
+            let leader = top.0[0].cost;
+            let quantizer = cx.streams[0].meta.quantizer;
+            let sampled = match (values, quantizer) {
+                (Some(v), Quantizer::Float { step, offset, .. }) => candidates[g].sampled_estimate(
+                    chunk.dims,
+                    &GridReader {
+                        values: v.values,
+                        offset,
+                        inverse_step: 1.0 / step,
+                        fill: opts.fill_value,
+                        dtype: v.dtype,
+                    },
+                ),
+                _ => None,
+            };
+            match sampled {
+                Some(bytes) if bytes * candidates[g].size_margin() >= leader => top,
+                _ => top.merge(best_of(&[(rank_g, g)])),
+            }
+        }
+        None => best_of(&order.iter().copied().enumerate().collect::<Vec<_>>()),
+    };
     // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
     // those are packed for real and the smallest kept.
     let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
@@ -371,7 +397,7 @@ pub(super) fn encode_chunk(
     };
     let done = if model.is_some() && !pool.get(chosen.predictor).on_grid() {
         let done = finish(chosen, packed)?;
-        match best_of(&grid_order).0.into_iter().next() {
+        match best_of(&grid_order.iter().copied().enumerate().collect::<Vec<_>>()).0.into_iter().next() {
             Some(g) => {
                 let with_tiles = finish(g, None)?;
                 if with_tiles.frame.len() < done.frame.len() { with_tiles } else { done }
@@ -391,6 +417,22 @@ pub(super) fn encode_chunk(
         ae_tiles: done.ae_tiles,
         exceptions: done.exceptions,
     })
+}
+
+/// Where `order` is a feedback interpolation and a candidate with a sampled estimate (grid
+/// interpolation), both with their ranks: (feedback, the other).
+fn runner_up_by_sample(
+    order: &[usize],
+    candidates: &[Box<dyn Predictor>],
+) -> Option<((usize, usize), (usize, usize))> {
+    use crate::predictor::Family;
+    let feedback = |i: usize| crate::predictor::feedback::FeedbackFamily.ids().contains(&candidates[i].id());
+    let sampled = |i: usize| crate::predictor::interp::GridInterpFamily.ids().contains(&candidates[i].id());
+    match *order {
+        [a, b] if feedback(a) && sampled(b) => Some(((0, a), (1, b))),
+        [a, b] if sampled(a) && feedback(b) => Some(((1, b), (0, a))),
+        _ => None,
+    }
 }
 
 /// Elements pre-quantized: each one's grid value (0 where it is stored exactly), which are stored

@@ -342,18 +342,24 @@ pub fn refine_i64(q: &mut [i64], run: Run, mut set: impl FnMut(usize, i64, i64) 
 /// The prediction of point e by `stencil` from the points `d`, `3d` before and after.
 #[inline(always)]
 fn predict_i64(q: &[i64], e: usize, d: usize, stencil: Stencil) -> i64 {
+    predict_i64_with(|k| q[k], e, d, stencil)
+}
+
+/// [`predict_i64`] with the grid values read through `q`.
+#[inline(always)]
+pub(crate) fn predict_i64_with(q: impl Fn(usize) -> i64, e: usize, d: usize, stencil: Stencil) -> i64 {
     match stencil {
         Stencil::Cubic => {
-            q[e - d]
-                .wrapping_add(q[e + d])
+            q(e - d)
+                .wrapping_add(q(e + d))
                 .wrapping_mul(9)
-                .wrapping_sub(q[e - 3 * d].wrapping_add(q[e + 3 * d]))
+                .wrapping_sub(q(e - 3 * d).wrapping_add(q(e + 3 * d)))
                 .wrapping_add(8)
                 >> 4
         }
-        Stencil::Linear => q[e - d].wrapping_add(q[e + d]).wrapping_add(1) >> 1,
-        Stencil::Extrapolate => q[e - d].wrapping_mul(3).wrapping_sub(q[e - 3 * d]).wrapping_add(1) >> 1,
-        Stencil::Copy => q[e - d],
+        Stencil::Linear => q(e - d).wrapping_add(q(e + d)).wrapping_add(1) >> 1,
+        Stencil::Extrapolate => q(e - d).wrapping_mul(3).wrapping_sub(q(e - 3 * d)).wrapping_add(1) >> 1,
+        Stencil::Copy => q(e - d),
     }
 }
 

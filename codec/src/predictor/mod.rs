@@ -177,6 +177,38 @@ pub trait Predictor: Send + Sync {
 
     /// The reconstruction from `codes`.
     fn decode(&self, chunk: &DecodeInput<'_>, codes: Vec<i64>) -> Result<Reconstruction>;
+
+    /// Its codes' estimated bytes ([`estimated_bytes`]) over a whole chunk of `dims`, from a
+    /// sample of the chunk, where each code depends on grid values only (None otherwise, or
+    /// where the field has values the grid does not hold: see [`GridReader`]). Lets the encoder
+    /// rule a candidate out without a sweep over the whole chunk.
+    #[cfg(feature = "encode")]
+    fn sampled_estimate(&self, _dims: [usize; 3], _grid: &GridReader<'_>) -> Option<f64> {
+        None
+    }
+}
+
+/// A field chunk's grid values computed where read, for estimates on a sample: the grid point
+/// nearest each value, unchecked (a value a hair past the bound from it, which the grid stores
+/// exactly, changes an estimate by a hair); None for fill values and values out of reach.
+#[cfg(feature = "encode")]
+pub struct GridReader<'a> {
+    pub values: &'a [f64],
+    pub offset: f64,
+    pub inverse_step: f64,
+    pub fill: Option<f64>,
+    pub dtype: DType,
+}
+
+#[cfg(feature = "encode")]
+impl GridReader<'_> {
+    #[inline(always)]
+    pub fn at(&self, e: usize) -> Option<i64> {
+        let x = self.values[e];
+        let y = (x - self.offset) * self.inverse_step;
+        (y.abs() <= crate::quant::MAX_Q && !crate::preprocess::is_fill(x, self.fill, self.dtype))
+            .then(|| crate::quant::round_to_i64(y))
+    }
 }
 
 /// A chunk (or a box of one) to encode.
@@ -249,6 +281,12 @@ pub trait GridPredictor: Send + Sync {
     fn codes_of(&self, _dims: [usize; 3], _q: &[i64], _stored: &[bool]) -> Option<Vec<i64>> {
         None
     }
+
+    /// As [`Predictor::sampled_estimate`].
+    #[cfg(feature = "encode")]
+    fn sampled_estimate(&self, _dims: [usize; 3], _grid: &GridReader<'_>) -> Option<f64> {
+        None
+    }
 }
 
 impl<P: GridPredictor> Predictor for P {
@@ -284,6 +322,11 @@ impl<P: GridPredictor> Predictor for P {
         Draft { codes, new_exceptions: Vec::new() }
     }
 
+    #[cfg(feature = "encode")]
+    fn sampled_estimate(&self, dims: [usize; 3], grid: &GridReader<'_>) -> Option<f64> {
+        GridPredictor::sampled_estimate(self, dims, grid)
+    }
+
     fn decode(&self, chunk: &DecodeInput<'_>, mut q: Vec<i64>) -> Result<Reconstruction> {
         match chunk.fixed {
             None => self.sweep(chunk.dims, &mut q, |_, p, code| p.wrapping_add(code)),
@@ -295,6 +338,27 @@ impl<P: GridPredictor> Predictor for P {
         }
         Ok(Reconstruction::Grid(q))
     }
+}
+
+/// [`estimated_bytes`] of a stream made of `parts`, each code of a part standing for `weight`
+/// codes (a sample's): with whole weights, the sum `estimated_bytes` gives the stream with every
+/// code repeated.
+#[cfg(feature = "encode")]
+pub fn estimated_bytes_weighted(parts: &[(&[i64], f64)]) -> f64 {
+    let mut hist = [0f64; 256];
+    let mut escape_bytes = 0f64;
+    for &(codes, weight) in parts {
+        for &c in codes {
+            let z = crate::bytes::zigzag(c);
+            hist[z.min(255) as usize] += weight;
+            if z >= 255 {
+                escape_bytes += weight * (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1) as f64;
+            }
+        }
+    }
+    let n: f64 = hist.iter().sum();
+    let bits: f64 = hist.iter().filter(|&&h| h > 0.0).map(|&h| -h * (h / n).log2()).sum();
+    bits / 8.0 + escape_bytes
 }
 
 /// Bytes a code stream would take, estimated by its order-0 entropy over the escape-coded symbols.
@@ -384,6 +448,24 @@ pub(crate) mod tests {
             Reconstruction::Grid(q) => q,
             Reconstruction::Values(_) => panic!("a grid predictor"),
         }
+    }
+
+    #[test]
+    fn weighted_estimate_is_the_estimate_of_the_repeated_stream() {
+        // Mostly small codes with runs of zeros, some escapes of every width.
+        let codes: Vec<i64> = (0..20_000i64)
+            .map(|i| match i % 13 {
+                0 => (i * 7919) << (i % 50),
+                1..=5 => 0,
+                _ => (i * 31) % 41 - 20,
+            })
+            .collect();
+        let (a, b) = codes.split_at(7000);
+        let once = estimated_bytes(&codes);
+        assert!((estimated_bytes_weighted(&[(a, 1.0), (b, 1.0)]) / once - 1.0).abs() < 1e-12);
+        let twice: Vec<i64> = a.iter().chain(a).chain(b).copied().collect();
+        let weighted = estimated_bytes_weighted(&[(a, 2.0), (b, 1.0)]);
+        assert!((weighted / estimated_bytes(&twice) - 1.0).abs() < 1e-12, "{weighted}");
     }
 
     #[test]

@@ -189,11 +189,8 @@ pub fn encode(symbols: &[u8], out: &mut Vec<u8>) {
     let codes = canonical_codes(&lengths);
     // One lookup a symbol: its code above its length.
     let table: [u64; 256] = std::array::from_fn(|s| (codes[s] as u64) << 8 | lengths[s] as u64);
-    let mut w = BitWriter::with_capacity(symbols.len() / 2 + 8);
-    for &s in symbols {
-        let t = table[s as usize];
-        w.put_exact((t & 0xff) as u32, t >> 8);
-    }
+    let mut w = BitWriter::default();
+    w.put_codes(symbols, &table);
     let bits = w.finish();
     crate::bytes::put_varint(out, bits.len() as u64);
     out.extend_from_slice(&bits);
