@@ -137,6 +137,8 @@ pub(super) fn encode_chunk(
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
     // autoencoder's tiles need one (see step 3).
     let mut grid_order: Vec<usize> = order.iter().copied().filter(|&i| candidates[i].on_grid()).collect();
+    // Candidates whose frame on the box has structure zstd found.
+    let mut box_zstd: Vec<usize> = Vec::new();
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
     if n >= SAMPLE_FROM {
         let b = sample_box(chunk.dims, table);
@@ -191,27 +193,29 @@ pub(super) fn encode_chunk(
         // more where the estimates differ by less.
         let box_shape = ChunkShape { dims: b, streams: if table { b[1] } else { 1 }, table };
         let stored_bytes = values.map_or(0, |v| v.dtype.size_bytes() + 2);
-        let mut packed: Vec<(usize, usize)> = best
+        let mut packed: Vec<(usize, usize, bool)> = best
             .0
             .into_par_iter()
             .map(|c| {
-                let frame = pack(
+                let (raw_len, frame) = pack(
                     write_prefix(&[], pool.params(c.predictor), None, m),
                     &c.codes,
                     &box_shape,
                     opts.zstd_level,
-                )
-                .1;
+                );
                 let bytes = (frame.len() + c.new_exceptions.len() * stored_bytes) as f64;
-                ((bytes * pool.get(c.predictor).size_margin()) as usize, c.predictor)
+                let zstd = crate::format::chunk::zstd_found(raw_len, &frame);
+                ((bytes * pool.get(c.predictor).size_margin()) as usize, c.predictor, zstd)
             })
             .collect();
         packed.sort();
+        box_zstd = packed.iter().filter(|p| p.2).map(|p| p.1).collect();
         // Runners-up go on to the whole chunk only where they packed the box nearly as small. The
         // box favours Lorenzo over interpolation (fewer levels fit in it): on the sea-state field
         // Lorenzo packed it 1.7–2.8 % smaller and cubic interpolation the whole chunk 2.7 %.
         let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
-        order = packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i)| i).collect();
+        order =
+            packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i, _)| i).collect();
     }
     // The whole chunk as candidate i sees it.
     let whole = |i: usize| {
@@ -236,6 +240,24 @@ pub(super) fn encode_chunk(
             })
             .reduce(TopCandidates::default, TopCandidates::merge)
     };
+    let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
+        for &e in new {
+            let s = stream_of(e);
+            let x = value_at(values_of[s], source_index(e));
+            exceptions.push((e, EXC_RAW, exact_bytes(x, streams[s].meta.dtype)));
+        }
+        exceptions.sort_by_key(|x| x.0);
+    };
+    let pack_candidate = |c: &Candidate| {
+        let mut exc = start_of(pool.get(c.predictor).on_grid()).exceptions.clone();
+        with_new_exceptions(&mut exc, &c.new_exceptions);
+        pack(write_prefix(&exc, pool.params(c.predictor), None, n), &c.codes, &shape, opts.zstd_level)
+    };
+    let count_candidate = |c: &Candidate| {
+        let stored = c.new_exceptions.len() * values.map_or(0, |v| v.dtype.size_bytes() + 2);
+        crate::format::chunk::counted_len(&c.codes, &shape)
+            .map(|b| b + stored + pool.params(c.predictor).len())
+    };
     let top = match runner_up_by_sample(&order, &candidates) {
         // Feedback interpolation first on the whole chunk; grid interpolation beside it (the same
         // levels, so their estimates rank alike) only where a sample of the whole chunk says it
@@ -257,32 +279,24 @@ pub(super) fn encode_chunk(
                 ),
                 _ => None,
             };
-            match sampled {
-                Some(bytes) if bytes * candidates[g].size_margin() >= leader => top,
+            // Against grid interpolation (the same levels, so their estimates rank alike) the
+            // leader's estimate; against Lorenzo, whose codes gain nothing from the level
+            // contexts that feedback interpolation's do, its length as counted (an order-0
+            // estimate is below what coders make of codes without level structure), and only
+            // where zstd found no structure in Lorenzo's frame on the box.
+            let bar = match sampled_kind(candidates[g].as_ref()) {
+                Some(Sampled::Interpolation) => Some(leader),
+                Some(Sampled::Lorenzo) if !box_zstd.contains(&g) => {
+                    count_candidate(&top.0[0]).map(|b| b as f64)
+                }
+                _ => None,
+            };
+            match (sampled, bar) {
+                (Some(bytes), Some(bar)) if bytes * candidates[g].size_margin() >= bar => top,
                 _ => top.merge(best_of(&[(rank_g, g)])),
             }
         }
         None => best_of(&order.iter().copied().enumerate().collect::<Vec<_>>()),
-    };
-    // Estimates that are close do not rank reliably (zstd sees more than symbol frequencies):
-    // those are packed for real and the smallest kept.
-    let with_new_exceptions = |exceptions: &mut Vec<ExceptionBytes>, new: &[usize]| {
-        for &e in new {
-            let s = stream_of(e);
-            let x = value_at(values_of[s], source_index(e));
-            exceptions.push((e, EXC_RAW, exact_bytes(x, streams[s].meta.dtype)));
-        }
-        exceptions.sort_by_key(|x| x.0);
-    };
-    let pack_candidate = |c: &Candidate| {
-        let mut exc = start_of(pool.get(c.predictor).on_grid()).exceptions.clone();
-        with_new_exceptions(&mut exc, &c.new_exceptions);
-        pack(write_prefix(&exc, pool.params(c.predictor), None, n), &c.codes, &shape, opts.zstd_level)
-    };
-    let count_candidate = |c: &Candidate| {
-        let stored = c.new_exceptions.len() * values.map_or(0, |v| v.dtype.size_bytes() + 2);
-        crate::format::chunk::counted_len(&c.codes, &shape)
-            .map(|b| b + stored + pool.params(c.predictor).len())
     };
     let (mut chosen, mut packed) =
         top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin());
@@ -419,15 +433,32 @@ pub(super) fn encode_chunk(
     })
 }
 
-/// Where `order` is a feedback interpolation and a candidate with a sampled estimate (grid
-/// interpolation), both with their ranks: (feedback, the other).
+/// Candidates that are judged beside feedback interpolation by a sample of the whole chunk.
+enum Sampled {
+    Interpolation,
+    Lorenzo,
+}
+
+fn sampled_kind(p: &dyn Predictor) -> Option<Sampled> {
+    use crate::predictor::Family;
+    if crate::predictor::interp::GridInterpFamily.ids().contains(&p.id()) {
+        Some(Sampled::Interpolation)
+    } else if crate::predictor::lorenzo::LorenzoFamily.ids().contains(&p.id()) {
+        Some(Sampled::Lorenzo)
+    } else {
+        None
+    }
+}
+
+/// Where `order` is a feedback interpolation and a candidate judged by a sample
+/// ([`sampled_kind`]), both with their ranks: (feedback, the other).
 fn runner_up_by_sample(
     order: &[usize],
     candidates: &[Box<dyn Predictor>],
 ) -> Option<((usize, usize), (usize, usize))> {
     use crate::predictor::Family;
     let feedback = |i: usize| crate::predictor::feedback::FeedbackFamily.ids().contains(&candidates[i].id());
-    let sampled = |i: usize| crate::predictor::interp::GridInterpFamily.ids().contains(&candidates[i].id());
+    let sampled = |i: usize| sampled_kind(candidates[i].as_ref()).is_some();
     match *order {
         [a, b] if feedback(a) && sampled(b) => Some(((0, a), (1, b))),
         [a, b] if sampled(a) && feedback(b) => Some(((1, b), (0, a))),

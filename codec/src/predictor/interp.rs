@@ -83,7 +83,7 @@ impl GridPredictor for GridInterp {
 
     /// The anchors, the levels of spacing ≥ 4 and the points near the chunk's edges (other
     /// stencils, larger codes) whole; of the rest of the two finest levels (most of the points),
-    /// one row in [`SAMPLED_ROWS`] of each pass, spread over the whole chunk, each code weighing
+    /// one row in [`SAMPLED_ROWS`] of each pass ([`crate::predictor::sampled_row`]), each code weighing
     /// as many as the pass has such points per point sampled. A code here is its point's grid
     /// value minus a prediction from grid values, so the sample's codes are exactly the whole
     /// chunk's at those points.
@@ -104,13 +104,10 @@ impl GridPredictor for GridInterp {
             whole.push(q(e).wrapping_sub(prev));
             prev = q(e);
         });
-        // Per pass of spacing 1 or 2 and axis: points in all, rows seen, the last row, the codes
-        // sampled.
+        // Per pass of spacing 1 or 2 and axis: its points away from the edges, the codes sampled.
         #[derive(Default)]
         struct Pass {
             points: usize,
-            rows: usize,
-            row: Option<usize>,
             codes: Vec<i64>,
         }
         let mut passes: [[Pass; 3]; 2] = Default::default();
@@ -121,11 +118,7 @@ impl GridPredictor for GridInterp {
                     let pass = &mut passes[run.h - 1][run.axis];
                     pass.points += run.count;
                     let row = run.first / dims[2];
-                    if pass.row != Some(row) {
-                        pass.row = Some(row);
-                        pass.rows += 1;
-                    }
-                    if pass.rows % SAMPLED_ROWS != SAMPLED_ROWS / 2 {
+                    if !crate::predictor::sampled_row(row / dims[1], row % dims[1], SAMPLED_ROWS) {
                         return;
                     }
                     &mut pass.codes
@@ -204,37 +197,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn the_sampled_estimate_is_close_to_the_whole_chunks() {
-        use crate::data::DType;
-        use crate::predictor::{GridReader, Predictor, estimated_bytes};
-        let dims = [40, 64, 96];
-        let n = dims.iter().product::<usize>();
-        // A smooth field plus noise of a few grid steps, on a grid of step 1e-3.
-        let values: Vec<f64> = (0..n)
-            .map(|e| {
-                let (i, j, k) = ((e / (64 * 96)) as f64, (e / 96 % 64) as f64, (e % 96) as f64);
-                let noise =
-                    ((e as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 / (1u64 << 24) as f64;
-                (i * 0.11).sin() * (j * 0.07).cos() + (k * 0.05).sin() + (noise - 0.5) * 4e-3
-            })
-            .collect();
-        let grid =
-            GridReader { values: &values, offset: -3.0, inverse_step: 1e3, fill: None, dtype: DType::F64 };
-        let q: Vec<i64> = (0..n).map(|e| grid.at(e).expect("on the grid")).collect();
-        for cubic in [false, true] {
-            let p = GridInterp { cubic, first: 3000 };
-            let whole = estimated_bytes(&codes_of(&p, dims, &q));
-            let sampled = Predictor::sampled_estimate(&p, dims, &grid).expect("an estimate");
-            assert!((sampled / whole - 1.0).abs() < 0.01, "cubic {cubic}: sampled {sampled} whole {whole}");
-        }
-        // A value the grid cannot read (NaN): no estimate.
-        let mut holed = values.clone();
-        holed[n / 2] = f64::NAN;
-        let grid = GridReader { values: &holed, ..grid };
-        assert_eq!(Predictor::sampled_estimate(&GridInterp { cubic: true, first: 0 }, dims, &grid), None);
     }
 
     #[test]

@@ -48,7 +48,59 @@ impl GridPredictor for Lorenzo {
     fn sweep(&self, dims: [usize; 3], q: &mut [i64], visit: impl FnMut(usize, i64, i64) -> i64) {
         lorenzo_sweep(dims, self.0, q, visit)
     }
+
+    /// Rows with a tap missing (the chunk's first plane, row or column along a stencil axis)
+    /// whole; of the others, one in [`SAMPLED_ROWS`] ([`crate::predictor::sampled_row`]), each code
+    /// weighing as many as there are such codes per code sampled. A code is its point's grid
+    /// value minus a sum of grid values, so the sample's codes are the whole chunk's there.
+    #[cfg(feature = "encode")]
+    fn sampled_estimate(&self, dims: [usize; 3], grid: &crate::predictor::GridReader<'_>) -> Option<f64> {
+        let [n0, n1, n2] = dims;
+        let strides = [n1 * n2, n2, 1];
+        let taps = stencil(self.0);
+        // A value that would be stored exactly would take its prediction: no estimate then.
+        let failed = std::cell::Cell::new(false);
+        let q = |e: usize| {
+            grid.at(e).unwrap_or_else(|| {
+                failed.set(true);
+                0
+            })
+        };
+        let code = |x: [usize; 3]| {
+            let e = x[0] * strides[0] + x[1] * strides[1] + x[2];
+            taps.iter().filter(|(d, _)| (0..3).all(|a| x[a] >= d[a])).fold(q(e), |c, &(d, sign)| {
+                let v = q(e - d[0] * strides[0] - d[1] * strides[1] - d[2]);
+                if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) }
+            })
+        };
+        let uses = |a: usize| self.0 & (1 << a) != 0;
+        let (mut whole, mut sampled) = (Vec::new(), Vec::new());
+        let mut inside = 0usize;
+        for i in 0..n0 {
+            for j in 0..n1 {
+                if (uses(0) && i == 0) || (uses(1) && j == 0) {
+                    whole.extend((0..n2).map(|k| code([i, j, k])));
+                    continue;
+                }
+                let from = uses(2) as usize;
+                whole.extend((0..from.min(n2)).map(|k| code([i, j, k])));
+                inside += n2.saturating_sub(from);
+                if crate::predictor::sampled_row(i, j, SAMPLED_ROWS) {
+                    sampled.extend((from..n2).map(|k| code([i, j, k])));
+                }
+            }
+        }
+        if failed.get() || (inside > 0 && sampled.is_empty()) {
+            return None;
+        }
+        let weight = inside as f64 / sampled.len().max(1) as f64;
+        Some(crate::predictor::estimated_bytes_weighted(&[(&whole, 1.0), (&sampled, weight)]))
+    }
 }
+
+/// One row in this many away from the chunk's edges is coded by [`Lorenzo`]'s sampled estimate.
+#[cfg(feature = "encode")]
+const SAMPLED_ROWS: usize = 16;
 
 /// Offsets and signs of the Lorenzo stencil for a mask: Σ over non-empty subsets S of the axes,
 /// (−1)^(|S|+1) q[x − e_S].

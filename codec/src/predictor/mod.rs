@@ -200,6 +200,15 @@ pub struct GridReader<'a> {
     pub dtype: DType,
 }
 
+/// Whether a sampled estimate codes row (i, j) (planes along axis 0, rows along axis 1): every
+/// `every`-th row of each plane, from an offset that a hash of the plane picks, so that each
+/// plane is sampled evenly and the rows sampled differ from plane to plane.
+#[cfg(feature = "encode")]
+pub(crate) fn sampled_row(i: usize, j: usize, every: usize) -> bool {
+    let offset = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize;
+    (j + offset).is_multiple_of(every)
+}
+
 #[cfg(feature = "encode")]
 impl GridReader<'_> {
     #[inline(always)]
@@ -448,6 +457,41 @@ pub(crate) mod tests {
             Reconstruction::Grid(q) => q,
             Reconstruction::Values(_) => panic!("a grid predictor"),
         }
+    }
+
+    #[test]
+    fn sampled_estimates_are_close_to_the_whole_chunks() {
+        let dims = [40, 64, 96];
+        let n = dims.iter().product::<usize>();
+        // A smooth wave plus noise of ±10 grid steps, on a grid of step 1e-3.
+        let values: Vec<f64> = (0..n)
+            .map(|e| {
+                let (i, j, k) = ((e / (64 * 96)) as f64, (e / 96 % 64) as f64, (e % 96) as f64);
+                let noise =
+                    ((e as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 / (1u64 << 24) as f64;
+                (i * 0.11 + k * 0.05).sin() * (j * 0.07).cos() + (noise - 0.5) * 2e-2
+            })
+            .collect();
+        let grid =
+            GridReader { values: &values, offset: -3.0, inverse_step: 1e3, fill: None, dtype: DType::F64 };
+        let q: Vec<i64> = (0..n).map(|e| grid.at(e).expect("on the grid")).collect();
+        let mut sampled_ids = Vec::new();
+        for p in candidates(dims, &field(&[3000])) {
+            let Some(sampled) = p.sampled_estimate(dims, &grid) else { continue };
+            sampled_ids.push(p.id());
+            let whole = estimated_bytes(&codes_of(p.as_ref(), dims, &q));
+            assert!((sampled / whole - 1.0).abs() < 0.01, "{}: sampled {sampled} whole {whole}", p.name());
+            // A value the grid cannot read (NaN) where the sample reads: no estimate.
+            let mut holed = values.clone();
+            holed[0] = f64::NAN;
+            assert_eq!(
+                p.sampled_estimate(dims, &GridReader { values: &holed, ..grid }),
+                None,
+                "{}",
+                p.name()
+            );
+        }
+        assert_eq!(sampled_ids, (1..=9).collect::<Vec<u8>>(), "Lorenzo and grid interpolation");
     }
 
     #[test]
