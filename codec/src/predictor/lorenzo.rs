@@ -66,12 +66,22 @@ impl GridPredictor for Lorenzo {
                 0
             })
         };
-        let code = |x: [usize; 3]| {
-            let e = x[0] * strides[0] + x[1] * strides[1] + x[2];
-            taps.iter().filter(|(d, _)| (0..3).all(|a| x[a] >= d[a])).fold(q(e), |c, &(d, sign)| {
-                let v = q(e - d[0] * strides[0] - d[1] * strides[1] - d[2]);
-                if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) }
-            })
+        // The codes of row (i, j) from k on: the row and the rows its taps read, each read once.
+        let row_codes = |i: usize, j: usize, from: usize, out: &mut Vec<i64>| {
+            let present: Vec<_> = taps.iter().filter(|(d, _)| i >= d[0] && j >= d[1]).collect();
+            let mut rows: [[Vec<i64>; 2]; 2] = Default::default();
+            for (d0, d1) in present.iter().map(|(d, _)| (d[0], d[1])).chain([(0, 0)]) {
+                if rows[d0][d1].is_empty() {
+                    let first = (i - d0) * strides[0] + (j - d1) * strides[1];
+                    rows[d0][d1] = (first..first + n2).map(q).collect();
+                }
+            }
+            out.extend((from..n2).map(|k| {
+                present.iter().filter(|(d, _)| k >= d[2]).fold(rows[0][0][k], |c, &&(d, sign)| {
+                    let v = rows[d[0]][d[1]][k - d[2]];
+                    if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) }
+                })
+            }));
         };
         let uses = |a: usize| self.0 & (1 << a) != 0;
         let (mut whole, mut sampled) = (Vec::new(), Vec::new());
@@ -79,14 +89,22 @@ impl GridPredictor for Lorenzo {
         for i in 0..n0 {
             for j in 0..n1 {
                 if (uses(0) && i == 0) || (uses(1) && j == 0) {
-                    whole.extend((0..n2).map(|k| code([i, j, k])));
+                    row_codes(i, j, 0, &mut whole);
                     continue;
                 }
                 let from = uses(2) as usize;
-                whole.extend((0..from.min(n2)).map(|k| code([i, j, k])));
                 inside += n2.saturating_sub(from);
                 if crate::predictor::sampled_row(i, j, SAMPLED_ROWS) {
-                    sampled.extend((from..n2).map(|k| code([i, j, k])));
+                    row_codes(i, j, from, &mut sampled);
+                }
+                if from > 0 && n2 > 0 {
+                    // The row's first element, which lacks its taps along the row.
+                    let e = i * strides[0] + j * strides[1];
+                    let across = taps.iter().filter(|(d, _)| d[2] == 0);
+                    whole.push(across.fold(q(e), |c, &(d, sign)| {
+                        let v = q(e - d[0] * strides[0] - d[1] * strides[1]);
+                        if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) }
+                    }));
                 }
             }
         }
