@@ -3,7 +3,7 @@
 //! the codes instead of one encoding each.
 
 use crate::bytes::zigzag;
-use crate::coder::levels::{LEVEL_TABLES, Levels, level_contexts};
+use crate::coder::levels::{LEVEL_TABLES, Levels, level, squeeze};
 use crate::coder::{ChunkShape, SymbolCoder};
 
 /// Zigzag codes below this are tallied by value; larger ones by what the coders store of them.
@@ -73,10 +73,20 @@ impl CodeCounts {
             return Self { contexts, by_level: false };
         }
         if Levels.tried_on(shape) {
-            let levels = level_contexts(shape.dims);
+            // Row by row, as `level_contexts` gives them: three rows in four are all level 0.
+            let [d0, d1, d2] = squeeze(shape.dims);
+            let row: Vec<u8> = (0..d2).map(level).collect();
             let mut contexts = vec![ZCounts::default(); LEVEL_TABLES];
-            for (&c, &l) in codes.iter().zip(&levels) {
-                tally(&mut contexts[l as usize], zigzag(c));
+            let row_levels = (0..d0).flat_map(|i| (0..d1).map(move |j| level(i).min(level(j))));
+            for (codes, lij) in codes.chunks_exact(d2.max(1)).zip(row_levels) {
+                match lij {
+                    0 => codes.iter().for_each(|&c| tally(&mut contexts[0], zigzag(c))),
+                    _ => {
+                        for (&c, &l) in codes.iter().zip(&row) {
+                            tally(&mut contexts[l.min(lij) as usize], zigzag(c));
+                        }
+                    }
+                }
             }
             return Self { contexts, by_level: true };
         }
@@ -101,6 +111,22 @@ impl CodeCounts {
             *count = lanes.iter().map(|l| l[z]).sum();
         }
         Self { contexts: vec![all], by_level: false }
+    }
+
+    /// [`crate::predictor::estimated_bytes`] of the codes tallied: the same sum, in the same
+    /// order, from the tallies (their order-0 entropy over `min(z, 255)`, plus the escapes).
+    pub fn estimated_bytes(&self) -> f64 {
+        let count = |z: usize| -> u64 {
+            self.contexts.iter().map(|c| if z < SMALL { c.small[z] } else { c.large }).sum()
+        };
+        let n: u64 = (0..=SMALL).map(count).sum();
+        if n == 0 {
+            return 0.0;
+        }
+        let n = n as f64;
+        let bits: f64 =
+            (0..=SMALL).map(count).filter(|&h| h > 0).map(|h| -(h as f64) * (h as f64 / n).log2()).sum();
+        bits / 8.0 + self.escape_bytes() as f64
     }
 
     /// Bytes of the escape stream of [`crate::coder::raw::pack_codes`]: a varint per large code.
@@ -151,6 +177,22 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn the_tallies_give_the_estimate_of_the_codes() {
+        for (k, shape) in [
+            ChunkShape { dims: [9, 70, 130], streams: 1, table: false },
+            ChunkShape { dims: [1, 1, 100_000], streams: 1, table: false },
+            ChunkShape { dims: [300, 3, 4], streams: 3, table: true },
+        ]
+        .iter()
+        .enumerate()
+        {
+            let codes = codes(shape.len(), 7 + k as u64);
+            let from_counts = super::CodeCounts::new(&codes, shape).estimated_bytes();
+            assert_eq!(from_counts, crate::predictor::estimated_bytes(&codes), "{shape:?}");
+        }
     }
 
     #[test]

@@ -83,14 +83,14 @@ pub fn level_contexts(dims: [usize; 3]) -> Vec<u8> {
 }
 
 /// The interpolation level of a coordinate (see [`level_contexts`]).
-fn level(x: usize) -> u8 {
+pub(crate) fn level(x: usize) -> u8 {
     let cap = LEVEL_TABLES as u32 - 1;
     if x == 0 { cap as u8 } else { x.trailing_zeros().min(cap) as u8 }
 }
 
 /// `dims` without its axes of length 1, padded in front: the same raster order and levels (a
 /// length-1 axis only has coordinate 0, of the top level), with the longest possible rows.
-fn squeeze(dims: [usize; 3]) -> [usize; 3] {
+pub(crate) fn squeeze(dims: [usize; 3]) -> [usize; 3] {
     let mut out = [1; 3];
     for (o, &d) in out.iter_mut().rev().zip(dims.iter().rev().filter(|&&d| d != 1)) {
         *o = d;

@@ -3,9 +3,12 @@
 //! traits and registries (`predictor::candidates`, `coder::CODERS` via `format::chunk::pack`).
 
 use crate::coder::ChunkShape;
+use crate::coder::counts::CodeCounts;
 use crate::data::{DType, Values};
 use crate::error::Result;
-use crate::format::chunk::{EXC_FILL, EXC_RAW, ExceptionBytes, pack, write_chunk, write_prefix};
+use crate::format::chunk::{
+    EXC_FILL, EXC_RAW, ExceptionBytes, pack, pack_counted, write_chunk, write_prefix,
+};
 use crate::format::metadata::Quantizer;
 use crate::layout::ChunkDims;
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
@@ -133,6 +136,21 @@ pub(super) fn encode_chunk(
             + pool.params(i).len() as f64;
         (bytes * pool.get(i).size_margin(), d)
     };
+    // On the whole chunk: the estimate from the codes' tallies, which counting and packing the
+    // candidate reuse (the same sum as `estimated_bytes`).
+    let estimate_whole = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft, Option<CodeCounts>) {
+        if n <= crate::format::chunk::PACK_ALL_UP_TO {
+            let (cost, d) = estimate(i, input);
+            return (cost, d, None);
+        }
+        let d = pool.get(i).encode(input);
+        let counts = CodeCounts::new(&d.codes, &shape);
+        let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
+        let bytes = counts.estimated_bytes()
+            + d.new_exceptions.len() as f64 * stored_bytes
+            + pool.params(i).len() as f64;
+        (bytes * pool.get(i).size_margin(), d, Some(counts))
+    };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
     // autoencoder's tiles need one (see step 3).
@@ -175,6 +193,7 @@ pub(super) fn encode_chunk(
                         predictor: i,
                         codes: d.codes,
                         new_exceptions: d.new_exceptions,
+                        counts: None,
                     });
                     (top, costs)
                 },
@@ -253,13 +272,14 @@ pub(super) fn encode_chunk(
         these
             .par_iter()
             .fold(TopCandidates::default, |mut top, &(rank, i)| {
-                let (cost, d) = estimate(i, &whole(i));
+                let (cost, d, counts) = estimate_whole(i, &whole(i));
                 top.offer(Candidate {
                     cost,
                     rank,
                     predictor: i,
                     codes: d.codes,
                     new_exceptions: d.new_exceptions,
+                    counts,
                 });
                 top
             })
@@ -276,12 +296,16 @@ pub(super) fn encode_chunk(
     let pack_candidate = |c: &Candidate| {
         let mut exc = start_of(pool.get(c.predictor).on_grid()).exceptions.clone();
         with_new_exceptions(&mut exc, &c.new_exceptions);
-        pack(write_prefix(&exc, pool.params(c.predictor), None, n), &c.codes, &shape, opts.zstd_level)
+        let prefix = write_prefix(&exc, pool.params(c.predictor), None, n);
+        pack_counted(prefix, &c.codes, c.counts.as_ref(), &shape, opts.zstd_level)
     };
     let count_candidate = |c: &Candidate| {
         let stored = c.new_exceptions.len() * values.map_or(0, |v| v.dtype.size_bytes() + 2);
-        crate::format::chunk::counted_len(&c.codes, &shape)
-            .map(|b| b + stored + pool.params(c.predictor).len())
+        let counted = match &c.counts {
+            Some(counts) => crate::format::chunk::counted_len_of(counts, &shape),
+            None => crate::format::chunk::counted_len(&c.codes, &shape),
+        };
+        counted.map(|b| b + stored + pool.params(c.predictor).len())
     };
     let top = match runner_up_by_sample(&order, &candidates) {
         // Feedback interpolation first on the whole chunk; grid interpolation beside it (the same
@@ -372,13 +396,14 @@ pub(super) fn encode_chunk(
             let fitted_params = Predictor::params(&fitted);
             let _ = learned.set((Box::new(fitted), fitted_params));
             let at = candidates.len();
-            let (cost, d) = estimate(at, &whole(at));
+            let (cost, d, counts) = estimate_whole(at, &whole(at));
             let c = Candidate {
                 cost,
                 rank: usize::MAX,
                 predictor: at,
                 codes: d.codes,
                 new_exceptions: d.new_exceptions,
+                counts,
             };
             let with = pack_candidate(&c);
             let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
@@ -424,9 +449,11 @@ pub(super) fn encode_chunk(
         // 4. Bytes (already packed while choosing, unless there is a tile section).
         let (raw_len, frame) = match (packed, &tiles) {
             (Some(packed), None) => packed,
-            _ => pack(
+            _ => pack_counted(
                 write_prefix(&exceptions, pool.params(c_predictor), tiles.as_ref().map(|t| &t.section), n),
                 &codes,
+                // Tiles change the codes.
+                c.counts.as_ref().filter(|_| tiles.is_none()),
                 &shape,
                 opts.zstd_level,
             ),
@@ -702,6 +729,8 @@ struct Candidate {
     predictor: usize,
     codes: Vec<i64>,
     new_exceptions: Vec<usize>,
+    /// The codes' tallies, where they were made for the estimate (whole chunks).
+    counts: Option<CodeCounts>,
 }
 
 /// The cheapest few candidates by estimated size (each holds a chunk's codes, so not all of them).

@@ -85,6 +85,19 @@ pub fn write_prefix(
 /// equal sizes in [`crate::coder::CODERS`] order.
 #[cfg(feature = "encode")]
 pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32) -> (usize, Vec<u8>) {
+    pack_counted(prefix, codes, None, shape, zstd_level)
+}
+
+/// [`pack`] with the codes' tallies where they are at hand already (`CodeCounts::new(codes,
+/// shape)`: made once for a candidate's estimate, its count and its packing).
+#[cfg(feature = "encode")]
+pub fn pack_counted(
+    prefix: Vec<u8>,
+    codes: &[i64],
+    counts: Option<&CodeCounts>,
+    shape: &ChunkShape,
+    zstd_level: i32,
+) -> (usize, Vec<u8>) {
     use rayon::prelude::*;
     let coders: Vec<&dyn SymbolCoder> =
         crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
@@ -100,8 +113,15 @@ pub fn pack(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32)
     let (counted, escape_bytes) = if codes.len() <= PACK_ALL_UP_TO {
         (vec![None; coders.len()], 0)
     } else {
-        let counts = CodeCounts::new(codes, shape);
-        (count_coders(&coders, &counts), counts.escape_bytes())
+        let made;
+        let counts = match counts {
+            Some(c) => c,
+            None => {
+                made = CodeCounts::new(codes, shape);
+                &made
+            }
+        };
+        (count_coders(&coders, counts), counts.escape_bytes())
     };
     let pack_in = |i: usize| {
         let c = coders[i];
@@ -170,9 +190,18 @@ pub fn counted_len(codes: &[i64], shape: &ChunkShape) -> Option<usize> {
     if codes.len() <= PACK_ALL_UP_TO {
         return None;
     }
+    counted_len_of(&CodeCounts::new(codes, shape), shape)
+}
+
+/// [`counted_len`] from the codes' tallies (`CodeCounts::new(codes, shape)`).
+#[cfg(feature = "encode")]
+pub fn counted_len_of(counts: &CodeCounts, shape: &ChunkShape) -> Option<usize> {
+    if shape.len() <= PACK_ALL_UP_TO {
+        return None;
+    }
     let coders: Vec<&dyn SymbolCoder> =
         crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
-    count_coders(&coders, &CodeCounts::new(codes, shape)).into_iter().flatten().min()
+    count_coders(&coders, counts).into_iter().flatten().min()
 }
 
 /// Whether zstd found structure in a packed frame (inflated length, frame) that counting cannot
@@ -208,7 +237,7 @@ const ZSTD_SLACK: f64 = 0.02;
 /// coder that packing them all kept, at a third of the work (zstd's gain, which counting cannot
 /// see, reordered one chunk of 19 125 elements by 3 %).
 #[cfg(feature = "encode")]
-const PACK_ALL_UP_TO: usize = 1 << 16;
+pub(crate) const PACK_ALL_UP_TO: usize = 1 << 16;
 
 /// The chunk section's payload.
 #[cfg(feature = "encode")]
