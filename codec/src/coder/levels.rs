@@ -43,8 +43,7 @@ impl SymbolCoder for Levels {
 
     #[cfg(feature = "encode")]
     fn encode(&self, codes: &[i64], _symbols: &[u8], chunk: &ChunkShape, out: &mut Vec<u8>) {
-        let levels = level_contexts(chunk.dims);
-        crate::coder::buckets::encode(codes, LEVEL_TABLES, levels.iter().map(|&l| l as usize), out);
+        crate::coder::buckets::encode_levels(codes, chunk.dims, out);
     }
 
     fn decode(
@@ -82,6 +81,14 @@ pub fn level_contexts(dims: [usize; 3]) -> Vec<u8> {
     out
 }
 
+/// How many elements of a chunk of `dims` each level's table codes.
+pub(crate) fn level_sizes(dims: [usize; 3]) -> Vec<usize> {
+    let dims = squeeze(dims);
+    // Coordinates of level ≥ l along an axis of d: the multiples of 2^l (0 has every level).
+    let at_least = |l: usize| dims.iter().map(|&d| d.div_ceil(1 << l)).product::<usize>();
+    (0..LEVEL_TABLES).map(|l| at_least(l) - if l + 1 < LEVEL_TABLES { at_least(l + 1) } else { 0 }).collect()
+}
+
 /// The interpolation level of a coordinate (see [`level_contexts`]).
 pub(crate) fn level(x: usize) -> u8 {
     let cap = LEVEL_TABLES as u32 - 1;
@@ -102,12 +109,7 @@ pub(crate) fn squeeze(dims: [usize; 3]) -> [usize; 3] {
 /// without building the contexts.
 pub fn decode_levels(r: &mut Reader<'_>, dims: [usize; 3], out: &mut Vec<i64>) -> Result<()> {
     let [d0, d1, d2] = squeeze(dims);
-    // Coordinates of level ≥ l along an axis of d: the multiples of 2^l (0 has every level).
-    let at_least = |l: usize| [d0, d1, d2].iter().map(|&d| d.div_ceil(1 << l)).product::<usize>();
-    let counts: Vec<usize> = (0..LEVEL_TABLES)
-        .map(|l| at_least(l) - if l + 1 < LEVEL_TABLES { at_least(l + 1) } else { 0 })
-        .collect();
-    let (symbols, mut next) = read_streams(r, &counts)?;
+    let (symbols, mut next) = read_streams(r, &level_sizes(dims))?;
     let row: Vec<u8> = (0..d2).map(level).collect();
     let mut ordered = vec![0u8; symbols.len()];
     // Level 0's cursor in a register, as in `buckets::decode_with`.
