@@ -66,22 +66,26 @@ impl GridPredictor for Lorenzo {
                 0
             })
         };
-        // The codes of row (i, j) from k on: the row and the rows its taps read, each read once.
+        // The codes of row (i, j) from k on: the row and the rows its taps read, each read once,
+        // each tap applied along the whole row (wrapping sums: the order does not matter).
+        let read = |i: usize, j: usize| -> Vec<i64> {
+            let first = i * strides[0] + j * strides[1];
+            (first..first + n2).map(q).collect()
+        };
         let row_codes = |i: usize, j: usize, from: usize, out: &mut Vec<i64>| {
-            let present: Vec<_> = taps.iter().filter(|(d, _)| i >= d[0] && j >= d[1]).collect();
-            let mut rows: [[Vec<i64>; 2]; 2] = Default::default();
-            for (d0, d1) in present.iter().map(|(d, _)| (d[0], d[1])).chain([(0, 0)]) {
-                if rows[d0][d1].is_empty() {
-                    let first = (i - d0) * strides[0] + (j - d1) * strides[1];
-                    rows[d0][d1] = (first..first + n2).map(q).collect();
+            let own = read(i, j);
+            let mut codes = own.clone();
+            let mut rows: [[Option<Vec<i64>>; 2]; 2] = Default::default();
+            for &(d, sign) in taps.iter().filter(|(d, _)| i >= d[0] && j >= d[1]) {
+                let src = match (d[0], d[1]) {
+                    (0, 0) => &own,
+                    (d0, d1) => rows[d0][d1].get_or_insert_with(|| read(i - d0, j - d1)),
+                };
+                for (c, &v) in codes[d[2]..].iter_mut().zip(src) {
+                    *c = if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) };
                 }
             }
-            out.extend((from..n2).map(|k| {
-                present.iter().filter(|(d, _)| k >= d[2]).fold(rows[0][0][k], |c, &&(d, sign)| {
-                    let v = rows[d[0]][d[1]][k - d[2]];
-                    if sign > 0 { c.wrapping_sub(v) } else { c.wrapping_add(v) }
-                })
-            }));
+            out.extend_from_slice(&codes[from.min(n2)..]);
         };
         let uses = |a: usize| self.0 & (1 << a) != 0;
         let (mut whole, mut sampled) = (Vec::new(), Vec::new());
