@@ -138,19 +138,15 @@ pub(super) fn encode_chunk(
     };
     // On the whole chunk: the estimate from the codes' tallies, which counting and packing the
     // candidate reuse (the same sum as `estimated_bytes`).
-    let estimate_whole = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft, Option<CodeCounts>) {
-        if n <= crate::format::chunk::PACK_ALL_UP_TO {
-            let (cost, d) = estimate(i, input);
-            return (cost, d, None);
-        }
-        let d = pool.get(i).encode(input);
-        let counts = CodeCounts::new(&d.codes, &shape);
-        let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        let bytes = counts.estimated_bytes()
+    let cost_whole = |i: usize, d: Draft| -> (f64, Draft, Option<CodeCounts>) {
+        let counts = (n > crate::format::chunk::PACK_ALL_UP_TO).then(|| CodeCounts::new(&d.codes, &shape));
+        let stored_bytes = values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
+        let bytes = counts.as_ref().map_or_else(|| estimated_bytes(&d.codes), |c| c.estimated_bytes())
             + d.new_exceptions.len() as f64 * stored_bytes
             + pool.params(i).len() as f64;
-        (bytes * pool.get(i).size_margin(), d, Some(counts))
+        (bytes * pool.get(i).size_margin(), d, counts)
     };
+    let estimate_whole = |i: usize, input: &ChunkInput<'_>| cost_whole(i, pool.get(i).encode(input));
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
     // autoencoder's tiles need one (see step 3).
@@ -392,11 +388,13 @@ pub(super) fn encode_chunk(
                 )
             })
             .min_by(|a, b| a.estimated_bytes().total_cmp(&b.estimated_bytes()));
-        if let Some(fitted) = best.filter(|b| b.estimated_bytes() * margin < chosen.cost).map(|b| b.learned) {
-            let fitted_params = Predictor::params(&fitted);
-            let _ = learned.set((Box::new(fitted), fitted_params));
+        if let Some(fitted) = best.filter(|b| b.estimated_bytes() * margin < chosen.cost) {
+            let fitted_params = Predictor::params(&fitted.learned);
+            let _ = learned.set((Box::new(fitted.learned), fitted_params));
             let at = candidates.len();
-            let (cost, d, counts) = estimate_whole(at, &whole(at));
+            // Its codes from the fit's base sweep (the same as a sweep of its own).
+            let d = fitted.draft(chunk.dims, v.bound, v.dtype, |e| v.values[e], &start_of(false).mask);
+            let (cost, d, counts) = cost_whole(at, d);
             let c = Candidate {
                 cost,
                 rank: usize::MAX,

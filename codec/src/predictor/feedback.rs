@@ -460,6 +460,39 @@ impl Feedback {
         FeedbackDraft { codes, new_exceptions }
     }
 
+    /// [`Self::encode_values`] of this variant with its learned last pass, from the base
+    /// variant's draft and reconstruction (`encode_into` without the weights): only the learned
+    /// pass's points code differently, and their taps are points of earlier passes, which the
+    /// base reconstructs the same way (no later point reads them). One pass over those points
+    /// instead of a sweep.
+    #[cfg(feature = "encode")]
+    pub(crate) fn learned_from_base(
+        &self,
+        dims: [usize; 3],
+        (bound, dtype): (f64, DType),
+        value: impl Fn(usize) -> f64,
+        exception: &[bool],
+        mut base: FeedbackDraft,
+        recon: &[f64],
+    ) -> FeedbackDraft {
+        let Some(w) = &self.learned else { return base };
+        let layout = self.tap_layout(dims);
+        let step = self.step_for(1);
+        let mut in_pass = vec![false; exception.len()];
+        let mut out = PointCoder { codes: base.codes, new_exceptions: Vec::new(), bound, dtype };
+        self.last_pass_points(dims, |e| {
+            in_pass[e] = true;
+            // The base's code goes: an exception, or one that fails, keeps code 0 as in a sweep.
+            out.codes[e] = 0;
+            let p = self.learned_prediction(w, &layout, dims, recon, e);
+            out.point::<false>(e, p, (step, 1.0 / step), &value, exception);
+        });
+        base.new_exceptions.retain(|&e| !in_pass[e]);
+        base.new_exceptions.extend(out.new_exceptions);
+        base.new_exceptions.sort_unstable();
+        FeedbackDraft { codes: out.codes, new_exceptions: base.new_exceptions }
+    }
+
     /// The reconstructed values (before rounding to the stream's dtype) of a chunk coded by
     /// [`Self::encode_values`].
     pub fn decode_values(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {

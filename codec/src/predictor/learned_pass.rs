@@ -83,6 +83,9 @@ pub struct Fitted {
     pub saved: f64,
     /// The base variant's estimated bytes for the chunk (codes and values stored exactly).
     pub base_bytes: f64,
+    /// The base variant's draft and reconstruction, which give the learned variant's codes.
+    base: crate::predictor::feedback::FeedbackDraft,
+    recon: Vec<f64>,
 }
 
 #[cfg(feature = "encode")]
@@ -90,6 +93,21 @@ impl Fitted {
     /// The learned variant's estimated bytes for the chunk.
     pub fn estimated_bytes(&self) -> f64 {
         self.base_bytes - self.saved
+    }
+
+    /// The learned variant's codes for the chunk it was fitted on (the same `value`, `exception`,
+    /// bound and dtype): what its `encode` gives, without a sweep.
+    pub fn draft(
+        self,
+        dims: [usize; 3],
+        bound: f64,
+        dtype: DType,
+        value: impl Fn(usize) -> f64,
+        exception: &[bool],
+    ) -> crate::predictor::Draft {
+        let d =
+            self.learned.learned_from_base(dims, (bound, dtype), value, exception, self.base, &self.recon);
+        crate::predictor::Draft { codes: d.codes, new_exceptions: d.new_exceptions }
     }
 }
 
@@ -177,7 +195,8 @@ pub fn fit(
     let scale = count as f64 / fixed.len() as f64;
     let saved = (estimated_bytes(&fixed) - estimated_bytes(&weighed)) * scale;
     let stored = (draft.new_exceptions.len() * (dtype.size_bytes() + 2)) as f64;
-    Some(Fitted { learned, saved, base_bytes: estimated_bytes(&draft.codes) + stored })
+    let base_bytes = estimated_bytes(&draft.codes) + stored;
+    Some(Fitted { learned, saved, base_bytes, base: draft, recon })
 }
 
 #[cfg(all(test, feature = "encode"))]
@@ -246,6 +265,30 @@ mod tests {
             assert!(
                 LearnedPassFamily.build_with(LEARNED_ID, &info, &mut Reader::new(&params[..cut])).is_err()
             );
+        }
+    }
+
+    #[test]
+    fn the_fit_gives_the_codes_a_sweep_with_the_weights_gives() {
+        for (dims, reversed) in [([6, 40, 50], false), ([9, 20, 33], true), ([1, 64, 70], false)] {
+            let mut values = waves(dims);
+            // Values no code reaches (stored exactly) and values marked stored already.
+            values[dims[2] + 3] = f64::NAN;
+            let middle = values.len() / 2 + 1;
+            values[middle] = 1e300;
+            let exception: Vec<bool> = (0..values.len()).map(|e| e % 97 == 5).collect();
+            for (bound, dtype) in [(1e-3, DType::F64), (2e-2, DType::F32), (1e-5, DType::F64)] {
+                for levelwise in [false, true] {
+                    let v = 1 + 2 * reversed as u8 + 4 * levelwise as u8;
+                    let base = Feedback::variant(v, 0.0, 2.0 * bound);
+                    let fitted =
+                        fit(base, dims, bound, dtype, |e| values[e], &exception).expect("a last pass to fit");
+                    let swept = fitted.learned.encode_values(dims, bound, dtype, |e| values[e], &exception);
+                    let d = fitted.draft(dims, bound, dtype, |e| values[e], &exception);
+                    assert_eq!(d.codes, swept.codes, "{dims:?} variant {v} bound {bound}");
+                    assert_eq!(d.new_exceptions, swept.new_exceptions, "{dims:?} variant {v} bound {bound}");
+                }
+            }
         }
     }
 
