@@ -3,11 +3,9 @@
 //! runs on the whole chunk) and how well the estimate ranks.
 //!
 //! `cargo run --release -p baler-codec --features encode --example candidate_costs -- F.npy [REL]`
-use baler_codec::Values;
 use baler_codec::coder::ChunkShape;
 use baler_codec::format::chunk::{pack, write_prefix};
-use baler_codec::predictor::{ChunkInput, FloatField, FloatValues, StreamInfo, candidates, estimated_bytes};
-use baler_codec::quant::prequantize;
+use baler_codec::predictor::{ChunkInput, FloatValues, candidates, estimated_bytes};
 use std::time::Instant;
 
 mod common;
@@ -16,38 +14,12 @@ mod common;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let path = args.next().expect("an .npy path");
-    let rel: f64 = args.next().map_or(1e-3, |r| r.parse().expect("REL"));
-    let field = common::read_field(&path);
-    let shape = field.shape.clone();
-    let plane = shape[1..].iter().product::<usize>();
-    let chunk: usize = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
-    let rows = (chunk / plane).clamp(1, shape[0]);
-    let dims = [rows, shape[1], shape[2..].iter().product()];
-    let n = rows * plane;
-    let Values::Float(all) = &field.values else { unreachable!("read_field gives floats") };
-    let values = &all[..n];
-    let dtype = field.dtype;
-    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    let bound = rel * (hi - lo);
-    let (step, offset) = (2.0 * bound, lo);
-    let mut q = vec![0i64; n];
-    let mut exc = vec![false; n];
-    for (e, &x) in values.iter().enumerate() {
-        match prequantize(x, bound, step, offset, dtype) {
-            Some(g) => q[e] = g,
-            None => exc[e] = true,
-        }
-    }
-    let center = (lo + hi) / 2.0;
-    let info = StreamInfo {
-        table: false,
-        centers: vec![((center - offset) / step).round() as i64],
-        float_field: Some(FloatField { center, step }),
-        grids: vec![Some((step, offset))],
-        names: vec!["x".into()],
-    };
+    let (path, rel, c) = common::FirstChunk::from_args();
+    let (dims, values, dtype, bound, step, offset) =
+        (c.dims, &c.values[..], c.dtype, c.bound, c.step, c.offset);
+    let n = values.len();
+    let (q, exc) = c.prequantized();
+    let info = common::field_info((c.lo + c.hi) / 2.0, step, offset);
     let input =
         ChunkInput { dims, q: &q, exceptions: &exc, values: Some(FloatValues { values, bound, dtype }) };
     let shape = ChunkShape { dims, streams: 1, table: false };

@@ -6,13 +6,11 @@
 //! (a C-order float32/float64 `.npy` of ≥ 3 axes; the chunk is its first `CHUNK` values, 2^21
 //! by default, whole planes; `VARIANT=0..7` picks the feedback variant, 1 by default; `THP=1`
 //! leaves transparent huge pages on, which `baler-train` turns off).
-use baler_codec::Values;
 use baler_codec::coder::ChunkShape;
 use baler_codec::format::chunk::{pack, write_prefix};
 use baler_codec::predictor::feedback::Feedback;
 use baler_codec::predictor::interp::GridInterp;
 use baler_codec::predictor::{ChunkInput, FloatValues, Predictor, estimated_bytes};
-use baler_codec::quant::prequantize;
 use std::time::Instant;
 
 mod common;
@@ -40,35 +38,13 @@ fn main() {
             libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
     }
-    let mut args = std::env::args().skip(1);
-    let path = args.next().expect("an .npy path");
-    let rel: f64 = args.next().map_or(1e-3, |r| r.parse().expect("REL"));
-    let field = common::read_field(&path);
-    let shape = field.shape.clone();
-    let plane = shape[1..].iter().product::<usize>();
-    let chunk: usize = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
-    let rows = (chunk / plane).clamp(1, shape[0]);
-    let dims = [rows, shape[1], shape[2..].iter().product()];
-    let n = rows * plane;
-    let Values::Float(all) = &field.values else { unreachable!("read_field gives floats") };
-    let values = &all[..n];
-    let dtype = field.dtype;
-    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    let bound = rel * (hi - lo);
-    let (step, offset) = (2.0 * bound, lo);
+    let (path, rel, c) = common::FirstChunk::from_args();
+    let (dims, values, dtype, bound, step, offset) =
+        (c.dims, &c.values[..], c.dtype, c.bound, c.step, c.offset);
+    let n = values.len();
+    let (lo, hi) = (c.lo, c.hi);
     let ns = |s: f64| s * 1e9 / n as f64;
-
-    let (t_pre, (q, exc)) = best(|| {
-        let mut q = vec![0i64; n];
-        let mut exc = vec![false; n];
-        for (e, &x) in values.iter().enumerate() {
-            match prequantize(x, bound, step, offset, dtype) {
-                Some(g) => q[e] = g,
-                None => exc[e] = true,
-            }
-        }
-        (q, exc)
-    });
+    let (t_pre, (q, exc)) = best(|| c.prequantized());
     let fv = FloatValues { values, bound, dtype };
     let input = ChunkInput { dims, q: &q, exceptions: &exc, values: Some(fv) };
     let center = (lo + hi) / 2.0;

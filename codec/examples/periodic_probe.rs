@@ -6,7 +6,7 @@ use baler_codec::coder::ChunkShape;
 use baler_codec::data::DType;
 use baler_codec::format::chunk::{pack, write_prefix};
 use baler_codec::predictor::feedback::Feedback;
-use baler_codec::predictor::{ChunkInput, FloatField, FloatValues, StreamInfo, candidates};
+use baler_codec::predictor::{ChunkInput, FloatValues, candidates};
 
 mod common;
 
@@ -16,13 +16,7 @@ fn best_block(dims: [usize; 3], y: &[f64], bound: f64, step: f64, center: f64) -
     let lo = y.iter().fold(f64::MAX, |a, &b| a.min(b));
     let q: Vec<i64> = y.iter().map(|&v| ((v - lo) / step).round() as i64).collect();
     let grid_recon: Vec<f64> = q.iter().map(|&g| lo + g as f64 * step).collect();
-    let info = StreamInfo {
-        table: false,
-        centers: vec![((center - lo) / step).round() as i64],
-        float_field: Some(FloatField { center, step }),
-        grids: vec![Some((step, lo))],
-        names: vec!["x".into()],
-    };
+    let info = common::field_info(center, step, lo);
     let input = ChunkInput {
         dims,
         q: &q,

@@ -27,3 +27,78 @@ pub fn read_field(path: &str) -> Array {
     };
     Array { dtype: if f32 { DType::F32 } else { DType::F64 }, shape, values: Values::Float(values) }
 }
+
+/// The first chunk of a field as the examples time it: whole planes along axis 0, about `CHUNK`
+/// (environment, 2^21 by default) values, and the grid of a bound of `rel` × its range.
+#[allow(dead_code)] // Not every example uses every helper.
+pub struct FirstChunk {
+    pub dims: [usize; 3],
+    pub values: Vec<f64>,
+    pub dtype: DType,
+    pub lo: f64,
+    pub hi: f64,
+    pub bound: f64,
+    /// The grid's step (2 × bound) and offset (the minimum).
+    pub step: f64,
+    pub offset: f64,
+}
+
+#[allow(dead_code)]
+pub fn first_chunk(field: &Array, rel: f64) -> FirstChunk {
+    let shape = &field.shape;
+    let plane = shape[1..].iter().product::<usize>();
+    let chunk: usize = std::env::var("CHUNK").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
+    let rows = (chunk / plane).clamp(1, shape[0]);
+    let Values::Float(all) = &field.values else { unreachable!("read_field gives floats") };
+    let values = all[..rows * plane].to_vec();
+    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let bound = rel * (hi - lo);
+    FirstChunk {
+        dims: [rows, shape[1], shape[2..].iter().product()],
+        values,
+        dtype: field.dtype,
+        lo,
+        hi,
+        bound,
+        step: 2.0 * bound,
+        offset: lo,
+    }
+}
+
+/// A field's one stream as predictors see it: centre `center`, grid of `step` from `offset`.
+#[allow(dead_code)]
+pub fn field_info(center: f64, step: f64, offset: f64) -> baler_codec::predictor::StreamInfo {
+    use baler_codec::predictor::{FloatField, StreamInfo};
+    StreamInfo {
+        table: false,
+        centers: vec![((center - offset) / step).round() as i64],
+        float_field: Some(FloatField { center, step }),
+        grids: vec![Some((step, offset))],
+        names: vec!["x".into()],
+    }
+}
+
+#[allow(dead_code)]
+impl FirstChunk {
+    /// From the command line: `F.npy [REL]` (1e-3 by default); the path and the bound too.
+    pub fn from_args() -> (String, f64, Self) {
+        let mut args = std::env::args().skip(1);
+        let path = args.next().expect("an .npy path");
+        let rel: f64 = args.next().map_or(1e-3, |r| r.parse().expect("REL"));
+        let chunk = first_chunk(&read_field(&path), rel);
+        (path, rel, chunk)
+    }
+
+    /// Each value's grid point, and which the grid cannot hold within the bound.
+    pub fn prequantized(&self) -> (Vec<i64>, Vec<bool>) {
+        let n = self.values.len();
+        let (mut q, mut exc) = (vec![0i64; n], vec![false; n]);
+        for (e, &x) in self.values.iter().enumerate() {
+            match baler_codec::quant::prequantize(x, self.bound, self.step, self.offset, self.dtype) {
+                Some(g) => q[e] = g,
+                None => exc[e] = true,
+            }
+        }
+        (q, exc)
+    }
+}
