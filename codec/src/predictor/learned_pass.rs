@@ -20,6 +20,8 @@ use crate::coder::buckets::estimated_bytes;
 #[cfg(feature = "encode")]
 use crate::data::DType;
 use crate::error::{Result, corrupt};
+#[cfg(feature = "encode")]
+use crate::predictor::feedback::FeedbackDraft;
 use crate::predictor::feedback::{Feedback, TAPS};
 use crate::predictor::{Family, Predictor, StreamInfo};
 
@@ -84,7 +86,7 @@ pub struct Fitted {
     /// The base variant's estimated bytes for the chunk (codes and values stored exactly).
     pub base_bytes: f64,
     /// The base variant's draft and reconstruction, which give the learned variant's codes.
-    base: crate::predictor::feedback::FeedbackDraft,
+    base: FeedbackDraft,
     recon: Vec<f64>,
 }
 
@@ -129,6 +131,40 @@ pub fn fit(
     // the learned variant reconstructs the same way.
     let mut recon = vec![0f64; exception.len()];
     let draft = base.encode_into(dims, bound, dtype, &value, exception, &mut recon);
+    fit_on(base, dims, dtype, value, exception, draft, recon)
+}
+
+/// [`fit`] where the base variant's codes for the chunk are known already (a candidate's): its
+/// reconstruction is decoded from them (what its sweep makes, at the cost of a decode).
+#[cfg(feature = "encode")]
+pub fn fit_on_codes(
+    base: Feedback,
+    dims: [usize; 3],
+    dtype: DType,
+    value: impl Fn(usize) -> f64,
+    exception: &[bool],
+    draft: FeedbackDraft,
+) -> Option<Fitted> {
+    if !base.cubic || base.learned.is_some() {
+        return None;
+    }
+    let mut stored = exception.to_vec();
+    draft.new_exceptions.iter().for_each(|&e| stored[e] = true);
+    let recon = base.decode_values(dims, &draft.codes, &stored);
+    fit_on(base, dims, dtype, value, exception, draft, recon)
+}
+
+/// [`fit`] from the base's draft and reconstruction.
+#[cfg(feature = "encode")]
+fn fit_on(
+    base: Feedback,
+    dims: [usize; 3],
+    dtype: DType,
+    value: impl Fn(usize) -> f64,
+    exception: &[bool],
+    draft: FeedbackDraft,
+    recon: Vec<f64>,
+) -> Option<Fitted> {
     // Every `every`-th point of the pass that is not stored exactly (the encoder sorted its new
     // exceptions), without holding the whole pass.
     let stored = |e: usize| exception[e] || draft.new_exceptions.binary_search(&e).is_ok();
@@ -284,6 +320,12 @@ mod tests {
                     let fitted =
                         fit(base, dims, bound, dtype, |e| values[e], &exception).expect("a last pass to fit");
                     let swept = fitted.learned.encode_values(dims, bound, dtype, |e| values[e], &exception);
+                    // From the base's codes (its reconstruction decoded), the same fit.
+                    let codes = base.encode_values(dims, bound, dtype, |e| values[e], &exception);
+                    let again =
+                        fit_on_codes(base, dims, dtype, |e| values[e], &exception, codes).expect("a fit");
+                    assert_eq!(again.learned, fitted.learned, "{dims:?} variant {v} bound {bound}");
+                    assert_eq!(again.saved.to_bits(), fitted.saved.to_bits());
                     let d = fitted.draft(dims, bound, dtype, |e| values[e], &exception);
                     assert_eq!(d.codes, swept.codes, "{dims:?} variant {v} bound {bound}");
                     assert_eq!(d.new_exceptions, swept.new_exceptions, "{dims:?} variant {v} bound {bound}");
