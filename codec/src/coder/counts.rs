@@ -3,7 +3,7 @@
 //! the codes instead of one encoding each.
 
 use crate::bytes::zigzag;
-use crate::coder::levels::{LEVEL_TABLES, Levels, level, squeeze};
+use crate::coder::levels::{LEVEL_TABLES, LevelRows, Levels};
 use crate::coder::{ChunkShape, SymbolCoder};
 
 /// Zigzag codes below this are tallied by value; larger ones by what the coders store of them.
@@ -73,16 +73,14 @@ impl CodeCounts {
             return Self { contexts, by_level: false };
         }
         if Levels.tried_on(shape) {
-            // Row by row, as `level_contexts` gives them: three rows in four are all level 0.
-            let [d0, d1, d2] = squeeze(shape.dims);
-            let row: Vec<u8> = (0..d2).map(level).collect();
+            // Row by row (three rows in four are all level 0).
+            let rows = LevelRows::new(shape.dims);
             let mut contexts = vec![ZCounts::default(); LEVEL_TABLES];
-            let row_levels = (0..d0).flat_map(|i| (0..d1).map(move |j| level(i).min(level(j))));
-            for (codes, lij) in codes.chunks_exact(d2.max(1)).zip(row_levels) {
+            for (codes, lij) in codes.chunks_exact(rows.row.len().max(1)).zip(rows.caps()) {
                 match lij {
                     0 => codes.iter().for_each(|&c| tally(&mut contexts[0], zigzag(c))),
                     _ => {
-                        for (&c, &l) in codes.iter().zip(&row) {
+                        for (&c, &l) in codes.iter().zip(&rows.row) {
                             tally(&mut contexts[l.min(lij) as usize], zigzag(c));
                         }
                     }

@@ -66,19 +66,38 @@ pub const LEVEL_TABLES: usize = 8;
 /// a table each costs a few bytes and saves 3–5 % there.
 #[cfg(any(test, feature = "encode"))]
 pub fn level_contexts(dims: [usize; 3]) -> Vec<u8> {
-    let [d0, d1, d2] = squeeze(dims);
-    let row: Vec<u8> = (0..d2).map(level).collect();
-    let mut out = Vec::with_capacity(d0 * d1 * d2);
-    for i in 0..d0 {
-        for j in 0..d1 {
-            // Three rows in four (i or j odd) are all level 0.
-            match level(i).min(level(j)) {
-                0 => out.resize(out.len() + d2, 0),
-                lij => out.extend(row.iter().map(|&l| l.min(lij))),
-            }
+    let rows = LevelRows::new(dims);
+    let mut out = Vec::with_capacity(dims.iter().product());
+    for cap in rows.caps() {
+        match cap {
+            0 => out.resize(out.len() + rows.row.len(), 0),
+            cap => out.extend(rows.row.iter().map(|&l| l.min(cap))),
         }
     }
     out
+}
+
+/// A chunk's elements row by row as [`level_contexts`] gives their levels, without a context
+/// per element: the chunk's rows ([`squeeze`]d) are `row.len()` long, and the element at k of a
+/// row of cap c has level `min(row[k], c)`. Three rows in four (i or j odd) have cap 0: all
+/// level 0.
+pub(crate) struct LevelRows {
+    pub row: Vec<u8>,
+    planes: usize,
+    rows: usize,
+}
+
+impl LevelRows {
+    pub(crate) fn new(dims: [usize; 3]) -> Self {
+        let [d0, d1, d2] = squeeze(dims);
+        Self { row: (0..d2).map(level).collect(), planes: d0, rows: d1 }
+    }
+
+    /// Each row's cap, in raster order.
+    pub(crate) fn caps(&self) -> impl Iterator<Item = u8> + use<> {
+        let rows = self.rows;
+        (0..self.planes).flat_map(move |i| (0..rows).map(move |j| level(i).min(level(j))))
+    }
 }
 
 /// How many elements of a chunk of `dims` each level's table codes.
@@ -90,14 +109,14 @@ pub(crate) fn level_sizes(dims: [usize; 3]) -> Vec<usize> {
 }
 
 /// The interpolation level of a coordinate (see [`level_contexts`]).
-pub(crate) fn level(x: usize) -> u8 {
+fn level(x: usize) -> u8 {
     let cap = LEVEL_TABLES as u32 - 1;
     if x == 0 { cap as u8 } else { x.trailing_zeros().min(cap) as u8 }
 }
 
 /// `dims` without its axes of length 1, padded in front: the same raster order and levels (a
 /// length-1 axis only has coordinate 0, of the top level), with the longest possible rows.
-pub(crate) fn squeeze(dims: [usize; 3]) -> [usize; 3] {
+fn squeeze(dims: [usize; 3]) -> [usize; 3] {
     let mut out = [1; 3];
     for (o, &d) in out.iter_mut().rev().zip(dims.iter().rev().filter(|&&d| d != 1)) {
         *o = d;
@@ -108,21 +127,20 @@ pub(crate) fn squeeze(dims: [usize; 3]) -> [usize; 3] {
 /// [`super::buckets::decode`] for coder 3 on a chunk of `dims`: element e in stream `level_contexts(dims)[e]`,
 /// without building the contexts.
 pub fn decode_levels(r: &mut Reader<'_>, dims: [usize; 3], out: &mut Vec<i64>) -> Result<()> {
-    let [d0, d1, d2] = squeeze(dims);
     let (symbols, mut next) = read_streams(r, &level_sizes(dims))?;
-    let row: Vec<u8> = (0..d2).map(level).collect();
+    let rows = LevelRows::new(dims);
+    let (row, d2) = (&rows.row, rows.row.len());
     let mut ordered = vec![0u8; symbols.len()];
     // Level 0's cursor in a register, as in `buckets::decode_with`.
     let mut zero = next[0];
     if d2 > 0 {
-        let row_levels = (0..d0).flat_map(|i| (0..d1).map(move |j| level(i).min(level(j))));
-        for (dst, lij) in ordered.chunks_exact_mut(d2).zip(row_levels) {
+        for (dst, lij) in ordered.chunks_exact_mut(d2).zip(rows.caps()) {
             if lij == 0 {
                 dst.copy_from_slice(&symbols[zero..zero + d2]);
                 zero += d2;
                 continue;
             }
-            for (o, &l) in dst.iter_mut().zip(&row) {
+            for (o, &l) in dst.iter_mut().zip(row) {
                 let at = match l.min(lij) as usize {
                     0 => {
                         zero += 1;

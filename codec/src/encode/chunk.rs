@@ -12,7 +12,10 @@ use crate::format::chunk::{
 use crate::format::metadata::Quantizer;
 use crate::layout::ChunkDims;
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
-use crate::predictor::{ChunkInput, Draft, FloatValues, GridReader, Predictor, StreamInfo, estimated_bytes};
+use crate::predictor::feedback::{Feedback, FeedbackDraft};
+use crate::predictor::{
+    ChunkInput, Draft, FloatValues, GridReader, Predictor, StreamInfo, estimated_bytes, learned_pass,
+};
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
 use rayon::prelude::*;
@@ -128,29 +131,39 @@ pub(super) fn encode_chunk(
     // (step 2b), on that variant: it is kept apart, behind the index `candidates.len()`.
     let learned: OnceLock<(Box<dyn Predictor>, Vec<u8>)> = OnceLock::new();
     let pool = Pool { candidates: &candidates, params: &params, learned: &learned };
+    // A candidate's estimated size from its codes' estimate: values stored exactly and its
+    // parameters added, times its margin.
+    let stored_bytes = values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
+    let cost = |i: usize, code_bytes: f64, d: &Draft| {
+        let bytes = code_bytes + d.new_exceptions.len() as f64 * stored_bytes + pool.params(i).len() as f64;
+        bytes * pool.get(i).size_margin()
+    };
     let estimate = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft) {
         let d = pool.get(i).encode(input);
-        let stored_bytes = input.values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        let bytes = estimated_bytes(&d.codes)
-            + d.new_exceptions.len() as f64 * stored_bytes
-            + pool.params(i).len() as f64;
-        (bytes * pool.get(i).size_margin(), d)
+        (cost(i, estimated_bytes(&d.codes), &d), d)
     };
     // On the whole chunk: the estimate from the codes' tallies, which counting and packing the
     // candidate reuse (the same sum as `estimated_bytes`).
     let cost_whole = |i: usize, d: Draft| -> (f64, Draft, Option<CodeCounts>) {
         let counts = (n > crate::format::chunk::PACK_ALL_UP_TO).then(|| CodeCounts::new(&d.codes, &shape));
-        let stored_bytes = values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
-        let bytes = counts.as_ref().map_or_else(|| estimated_bytes(&d.codes), |c| c.estimated_bytes())
-            + d.new_exceptions.len() as f64 * stored_bytes
-            + pool.params(i).len() as f64;
-        (bytes * pool.get(i).size_margin(), d, counts)
+        let code_bytes = counts.as_ref().map_or_else(|| estimated_bytes(&d.codes), |c| c.estimated_bytes());
+        (cost(i, code_bytes, &d), d, counts)
     };
     let estimate_whole = |i: usize, input: &ChunkInput<'_>| cost_whole(i, pool.get(i).encode(input));
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Grid predictors best first (by the box's estimates where there is a box): with a model, the
     // autoencoder's tiles need one (see step 3).
     let mut grid_order: Vec<usize> = order.iter().copied().filter(|&i| candidates[i].on_grid()).collect();
+    // A float field's values and stored-exactly marks on a central box of about `size` elements.
+    let field_box = |v: FloatValues<'_>, size: usize| {
+        let b = scaled_box(chunk.dims, size);
+        let at = central_box(chunk.dims, b);
+        let m: usize = b.iter().product();
+        let fills = &start_of(false).mask;
+        let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
+        let box_exc: Vec<bool> = (0..m).map(|e| fills[at(e)]).collect();
+        (b, box_values, box_exc)
+    };
     // Candidates whose frame on the box has structure zstd found.
     let mut box_zstd: Vec<usize> = Vec::new();
     // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
@@ -236,22 +249,15 @@ pub(super) fn encode_chunk(
         // feedback interpolation variants (the costliest sweeps) are ranked on a central box of
         // 1/8 of it first and only the best few go on, where the box codes are not so small that
         // zstd's runs decide (there the box ranks them wrongly: CFD at 1e-2, 3 % larger).
-        use crate::predictor::Family;
-        let feedback =
-            |i: usize| crate::predictor::feedback::FeedbackFamily.ids().contains(&candidates[i].id());
-        let b = scaled_box(chunk.dims, n / 8);
-        let at = central_box(chunk.dims, b);
-        let m: usize = b.iter().product();
-        let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
-        let fills = &start_of(false).mask;
-        let box_exc: Vec<bool> = (0..m).map(|e| fills[at(e)]).collect();
+        let feedback = |i: usize| is_feedback(candidates[i].as_ref());
+        let (b, box_values, box_exc) = field_box(v, n / 8);
         // Feedback predictors read values only, not grid values.
         let values = Some(FloatValues { values: &box_values, ..v });
         let input = ChunkInput { dims: b, q: &[], exceptions: &box_exc, values };
         let mut ranked: Vec<(f64, usize)> =
             order.par_iter().copied().filter(|&i| feedback(i)).map(|i| (estimate(i, &input).0, i)).collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let bits_per_value = ranked.first().map_or(0.0, |r| r.0 * 8.0 / m as f64);
+        let bits_per_value = ranked.first().map_or(0.0, |r| r.0 * 8.0 / box_values.len() as f64);
         if bits_per_value >= FEEDBACK_BOX_MIN_BITS {
             let kept: Vec<usize> = ranked.iter().take(FEEDBACK_SHORTLIST).map(|r| r.1).collect();
             order.retain(|&i| !feedback(i) || kept.contains(&i));
@@ -341,7 +347,7 @@ pub(super) fn encode_chunk(
                 _ => top.merge(best_of(&[(rank_g, g)])),
             }
         }
-        None => best_of(&order.iter().copied().enumerate().collect::<Vec<_>>()),
+        None => best_of(&in_order(&order)),
     };
     let (mut chosen, mut packed) =
         top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin());
@@ -352,11 +358,11 @@ pub(super) fn encode_chunk(
     //     is encoded only if that price clears its margin against the choice so far, and kept only
     //     if its frame does (it decodes slower). On short waves it beats Lorenzo, which beats
     //     every fixed stencil there.
-    let margin = crate::predictor::learned_pass::SIZE_MARGIN;
+    let margin = learned_pass::SIZE_MARGIN;
     if let (true, Some(f), Some(v)) = (opts.learned, cx.info.float_field, values) {
         let id = pool.get(chosen.predictor).id();
         let mut variants = vec![5u8, 7];
-        if (10..=17).contains(&id) && (id - 10) & 1 == 1 && !variants.contains(&(id - 10)) {
+        if is_feedback(pool.get(chosen.predictor)) && (id - 10) & 1 == 1 && !variants.contains(&(id - 10)) {
             variants.push(id - 10);
         }
         // Large chunks price each variant on a central box first: of those that beat their own
@@ -365,26 +371,14 @@ pub(super) fn encode_chunk(
         // is a sweep). The best on the box alone lost 11–22 % on the sea-state field, where the
         // chosen variant won; on the bench fields the chosen variant's fit won every chunk.
         if n >= 4 * PROBE_SIZE {
-            let b = scaled_box(chunk.dims, PROBE_SIZE);
-            let at = central_box(chunk.dims, b);
-            let m: usize = b.iter().product();
-            let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
-            let fills = &start_of(false).mask;
-            let box_exc: Vec<bool> = (0..m).map(|e| fills[at(e)]).collect();
+            let (b, box_values, box_exc) = field_box(v, PROBE_SIZE);
             let passed: Vec<(f64, u8)> = variants
                 .iter()
                 .filter_map(|&variant| {
-                    let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
-                    crate::predictor::learned_pass::fit(
-                        base,
-                        b,
-                        v.bound,
-                        v.dtype,
-                        |e| box_values[e],
-                        &box_exc,
-                    )
-                    .filter(|p| p.saved > (margin - 1.0) * p.base_bytes)
-                    .map(|p| (p.estimated_bytes(), variant))
+                    let base = Feedback::variant(variant, f.center, f.step);
+                    learned_pass::fit(base, b, v.bound, v.dtype, |e| box_values[e], &box_exc, None)
+                        .filter(|p| p.saved > (margin - 1.0) * p.base_bytes)
+                        .map(|p| (p.estimated_bytes(), variant))
                 })
                 .collect();
             // Of those, the chosen variant (its sweep is done) and the best on the box.
@@ -396,28 +390,14 @@ pub(super) fn encode_chunk(
         let best = variants
             .into_iter()
             .filter_map(|variant| {
-                let base = crate::predictor::feedback::Feedback::variant(variant, f.center, f.step);
+                // The chosen candidate is this variant's sweep where it is this variant.
+                let swept = (id == 10 + variant).then(|| FeedbackDraft {
+                    codes: chosen.codes.clone(),
+                    new_exceptions: chosen.new_exceptions.clone(),
+                });
+                let base = Feedback::variant(variant, f.center, f.step);
                 let fills = &start_of(false).mask;
-                if id == 10 + variant {
-                    // The chosen candidate is this variant's sweep: its reconstruction is decoded.
-                    let draft = crate::predictor::feedback::FeedbackDraft {
-                        codes: chosen.codes.clone(),
-                        new_exceptions: chosen.new_exceptions.clone(),
-                    };
-                    let value = |e: usize| v.values[e];
-                    crate::predictor::learned_pass::fit_on_codes(
-                        base, chunk.dims, v.dtype, value, fills, draft,
-                    )
-                } else {
-                    crate::predictor::learned_pass::fit(
-                        base,
-                        chunk.dims,
-                        v.bound,
-                        v.dtype,
-                        |e| v.values[e],
-                        fills,
-                    )
-                }
+                learned_pass::fit(base, chunk.dims, v.bound, v.dtype, |e| v.values[e], fills, swept)
             })
             .min_by(|a, b| a.estimated_bytes().total_cmp(&b.estimated_bytes()));
         if let Some(fitted) = best.filter(|b| b.estimated_bytes() * margin < chosen.cost) {
@@ -493,7 +473,7 @@ pub(super) fn encode_chunk(
     };
     let done = if model.is_some() && !pool.get(chosen.predictor).on_grid() {
         let done = finish(chosen, packed)?;
-        match best_of(&grid_order.iter().copied().enumerate().collect::<Vec<_>>()).0.into_iter().next() {
+        match best_of(&in_order(&grid_order)).0.into_iter().next() {
             Some(g) => {
                 let with_tiles = finish(g, None)?;
                 if with_tiles.frame.len() < done.frame.len() { with_tiles } else { done }
@@ -521,6 +501,17 @@ enum Sampled {
     Lorenzo,
 }
 
+/// Candidates with their ranks: their places in `order`.
+fn in_order(order: &[usize]) -> Vec<(usize, usize)> {
+    order.iter().copied().enumerate().collect()
+}
+
+/// Feedback interpolation (predictors 10–17).
+fn is_feedback(p: &dyn Predictor) -> bool {
+    use crate::predictor::Family;
+    crate::predictor::feedback::FeedbackFamily.ids().contains(&p.id())
+}
+
 fn sampled_kind(p: &dyn Predictor) -> Option<Sampled> {
     use crate::predictor::Family;
     if crate::predictor::interp::GridInterpFamily.ids().contains(&p.id()) {
@@ -538,8 +529,7 @@ fn runner_up_by_sample(
     order: &[usize],
     candidates: &[Box<dyn Predictor>],
 ) -> Option<((usize, usize), (usize, usize))> {
-    use crate::predictor::Family;
-    let feedback = |i: usize| crate::predictor::feedback::FeedbackFamily.ids().contains(&candidates[i].id());
+    let feedback = |i: usize| is_feedback(candidates[i].as_ref());
     let sampled = |i: usize| sampled_kind(candidates[i].as_ref()).is_some();
     match *order {
         [a, b] if feedback(a) && sampled(b) => Some(((0, a), (1, b))),

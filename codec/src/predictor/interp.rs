@@ -90,14 +90,8 @@ impl GridPredictor for GridInterp {
     #[cfg(feature = "encode")]
     fn sampled_estimate(&self, dims: [usize; 3], grid: &crate::predictor::GridReader<'_>) -> Option<f64> {
         use crate::predictor::interp_order::{Stencil, predict_i64_with, runs};
-        // A value that would be stored exactly would take its prediction: no estimate then.
         let failed = std::cell::Cell::new(false);
-        let q = |e: usize| {
-            grid.at(e).unwrap_or_else(|| {
-                failed.set(true);
-                0
-            })
-        };
+        let q = grid.or_flag(&failed);
         let mut whole = Vec::new();
         let mut prev = self.first;
         anchors(dims, |e| {

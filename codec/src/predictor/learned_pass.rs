@@ -115,6 +115,8 @@ impl Fitted {
 
 /// The cubic variant `base` with its last pass learned on the field chunk `dims` (values
 /// `value(e)`, `exception[e]` stored exactly); None where it has no such pass or the fit fails.
+/// `swept`: the base's codes for the chunk where a candidate has them already (its
+/// reconstruction is then decoded from them, cheaper than the base's sweep).
 #[cfg(feature = "encode")]
 pub fn fit(
     base: Feedback,
@@ -123,48 +125,26 @@ pub fn fit(
     dtype: DType,
     value: impl Fn(usize) -> f64,
     exception: &[bool],
+    swept: Option<FeedbackDraft>,
 ) -> Option<Fitted> {
     if !base.cubic || base.learned.is_some() {
         return None;
     }
     // The base's reconstruction: the taps of the last pass are points of earlier passes, which
     // the learned variant reconstructs the same way.
-    let mut recon = vec![0f64; exception.len()];
-    let draft = base.encode_into(dims, bound, dtype, &value, exception, &mut recon);
-    fit_on(base, dims, dtype, value, exception, draft, recon)
-}
-
-/// [`fit`] where the base variant's codes for the chunk are known already (a candidate's): its
-/// reconstruction is decoded from them (what its sweep makes, at the cost of a decode).
-#[cfg(feature = "encode")]
-pub fn fit_on_codes(
-    base: Feedback,
-    dims: [usize; 3],
-    dtype: DType,
-    value: impl Fn(usize) -> f64,
-    exception: &[bool],
-    draft: FeedbackDraft,
-) -> Option<Fitted> {
-    if !base.cubic || base.learned.is_some() {
-        return None;
-    }
-    let mut stored = exception.to_vec();
-    draft.new_exceptions.iter().for_each(|&e| stored[e] = true);
-    let recon = base.decode_values(dims, &draft.codes, &stored);
-    fit_on(base, dims, dtype, value, exception, draft, recon)
-}
-
-/// [`fit`] from the base's draft and reconstruction.
-#[cfg(feature = "encode")]
-fn fit_on(
-    base: Feedback,
-    dims: [usize; 3],
-    dtype: DType,
-    value: impl Fn(usize) -> f64,
-    exception: &[bool],
-    draft: FeedbackDraft,
-    recon: Vec<f64>,
-) -> Option<Fitted> {
+    let (draft, recon) = match swept {
+        Some(draft) => {
+            let mut stored = exception.to_vec();
+            draft.new_exceptions.iter().for_each(|&e| stored[e] = true);
+            let recon = base.decode_values(dims, &draft.codes, &stored);
+            (draft, recon)
+        }
+        None => {
+            let mut recon = vec![0f64; exception.len()];
+            let draft = base.encode_into(dims, bound, dtype, &value, exception, &mut recon);
+            (draft, recon)
+        }
+    };
     // Every `every`-th point of the pass that is not stored exactly (the encoder sorted its new
     // exceptions), without holding the whole pass.
     let stored = |e: usize| exception[e] || draft.new_exceptions.binary_search(&e).is_ok();
@@ -261,7 +241,7 @@ mod tests {
         let mut exceptions = vec![false; n];
         exceptions[1234] = true;
         let base = Feedback::variant(5, 0.0, 2.0 * bound);
-        let fitted = fit(base, dims, bound, DType::F64, |e| values[e], &exceptions).expect("fits");
+        let fitted = fit(base, dims, bound, DType::F64, |e| values[e], &exceptions, None).expect("fits");
         let (learned, saved) = (fitted.learned, fitted.saved);
         let entropy = |fb: &Feedback| {
             let d = fb.encode_values(dims, bound, DType::F64, |e| values[e], &exceptions);
@@ -317,13 +297,13 @@ mod tests {
                 for levelwise in [false, true] {
                     let v = 1 + 2 * reversed as u8 + 4 * levelwise as u8;
                     let base = Feedback::variant(v, 0.0, 2.0 * bound);
-                    let fitted =
-                        fit(base, dims, bound, dtype, |e| values[e], &exception).expect("a last pass to fit");
+                    let fitted = fit(base, dims, bound, dtype, |e| values[e], &exception, None)
+                        .expect("a last pass to fit");
                     let swept = fitted.learned.encode_values(dims, bound, dtype, |e| values[e], &exception);
                     // From the base's codes (its reconstruction decoded), the same fit.
                     let codes = base.encode_values(dims, bound, dtype, |e| values[e], &exception);
                     let again =
-                        fit_on_codes(base, dims, dtype, |e| values[e], &exception, codes).expect("a fit");
+                        fit(base, dims, bound, dtype, |e| values[e], &exception, Some(codes)).expect("a fit");
                     assert_eq!(again.learned, fitted.learned, "{dims:?} variant {v} bound {bound}");
                     assert_eq!(again.saved.to_bits(), fitted.saved.to_bits());
                     let d = fitted.draft(dims, bound, dtype, |e| values[e], &exception);
@@ -339,11 +319,19 @@ mod tests {
         let dims = [1, 1, 3];
         let values = [1.0, 2.0, 3.0];
         let base = Feedback::variant(7, 0.0, 0.2);
-        assert!(fit(base, dims, 0.1, DType::F64, |e| values[e], &[false; 3]).is_none());
+        assert!(fit(base, dims, 0.1, DType::F64, |e| values[e], &[false; 3], None).is_none());
         // Linear variants have no cubic runs to learn.
         assert!(
-            fit(Feedback::variant(4, 0.0, 0.2), [8, 40, 48], 0.1, DType::F64, |_| 0.0, &vec![false; 15360])
-                .is_none()
+            fit(
+                Feedback::variant(4, 0.0, 0.2),
+                [8, 40, 48],
+                0.1,
+                DType::F64,
+                |_| 0.0,
+                &vec![false; 15360],
+                None
+            )
+            .is_none()
         );
     }
 }

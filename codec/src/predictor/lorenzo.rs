@@ -58,14 +58,8 @@ impl GridPredictor for Lorenzo {
         let [n0, n1, n2] = dims;
         let strides = [n1 * n2, n2, 1];
         let taps = stencil(self.0);
-        // A value that would be stored exactly would take its prediction: no estimate then.
         let failed = std::cell::Cell::new(false);
-        let q = |e: usize| {
-            grid.at(e).unwrap_or_else(|| {
-                failed.set(true);
-                0
-            })
-        };
+        let q = grid.or_flag(&failed);
         // The codes of row (i, j) from k on: the row and the rows its taps read, each read once,
         // each tap applied along the whole row (wrapping sums: the order does not matter).
         let read = |i: usize, j: usize| -> Vec<i64> {

@@ -218,6 +218,18 @@ impl GridReader<'_> {
         (y.abs() <= crate::quant::MAX_Q && !crate::preprocess::is_fill(x, self.fill, self.dtype))
             .then(|| crate::quant::round_to_i64(y))
     }
+
+    /// [`Self::at`] as a plain grid value, 0 where there is none, which sets `failed`: an
+    /// estimate reads on, and gives none if `failed` is set (such a value would take its
+    /// prediction, which a sample cannot follow).
+    pub fn or_flag<'b>(&'b self, failed: &'b std::cell::Cell<bool>) -> impl Fn(usize) -> i64 + Copy + 'b {
+        move |e| {
+            self.at(e).unwrap_or_else(|| {
+                failed.set(true);
+                0
+            })
+        }
+    }
 }
 
 /// A chunk (or a box of one) to encode.

@@ -153,14 +153,12 @@ pub fn encode(codes: &[i64], streams: usize, stream_of: impl Iterator<Item = usi
 /// [`encode`] for coder 3: element e in stream `level_contexts(dims)[e]`, row by row (three rows
 /// in four are all level 0) and each stream sized for its level's elements up front.
 pub fn encode_levels(codes: &[i64], dims: [usize; 3], out: &mut Vec<u8>) {
-    use crate::coder::levels::{LEVEL_TABLES, level, level_sizes, squeeze};
-    let [d0, d1, d2] = squeeze(dims);
+    use crate::coder::levels::{LevelRows, level_sizes};
     let mut symbols: Vec<Vec<u8>> = level_sizes(dims).into_iter().map(Vec::with_capacity).collect();
-    debug_assert_eq!(symbols.len(), LEVEL_TABLES);
     let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
-    let row: Vec<u8> = (0..d2).map(level).collect();
-    let row_levels = (0..d0).flat_map(|i| (0..d1).map(move |j| level(i).min(level(j))));
-    for (part, lij) in codes.chunks_exact(d2.max(1)).zip(row_levels) {
+    let rows = LevelRows::new(dims);
+    let row = &rows.row;
+    for (part, lij) in codes.chunks_exact(row.len().max(1)).zip(rows.caps()) {
         if lij == 0 {
             let zero = &mut symbols[0];
             for &c in part {
@@ -170,7 +168,7 @@ pub fn encode_levels(codes: &[i64], dims: [usize; 3], out: &mut Vec<u8>) {
             }
             continue;
         }
-        for (&c, &l) in part.iter().zip(&row) {
+        for (&c, &l) in part.iter().zip(row) {
             let (s, count, bits) = split(zigzag(c));
             symbols[l.min(lij) as usize].push(s);
             extra.put(count, bits);
