@@ -379,8 +379,12 @@ impl RunningStats {
         if self.count == 0 {
             (self.min, self.max) = (v, v);
         }
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
         self.sum += v;
         self.count += 1;
     }
@@ -420,20 +424,26 @@ impl RunningStats {
     /// one tight loop per float dtype: a worker runs this on every 2^21-value chunk, where the
     /// value-by-value path took longer than decoding the chunk.
     pub fn of_le_bytes(dtype: DType, bytes: &[u8], fill: Option<f64>) -> Self {
-        fn fold(values: impl Iterator<Item = f64>, fill: f64) -> RunningStats {
-            let (mut min, mut max, mut sum, mut count, mut no_data) =
-                (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0u64, 0u64);
+        fn fold(values: impl ExactSizeIterator<Item = f64>, fill: f64) -> RunningStats {
+            let total = values.len() as u64;
+            let (mut min, mut max, mut sum, mut count) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0u64);
             for v in values {
                 // NaN fails both comparisons; the fill value (NaN when none) never equals NaN.
-                if v.is_finite() && v != fill {
-                    min = min.min(v);
-                    max = max.max(v);
+                // Comparisons, not `f64::min`: on wasm32 that is a call to `fmin` per value,
+                // which made this loop slower than decoding the chunk.
+                let data = v.is_finite() & (v != fill);
+                if data {
+                    if v < min {
+                        min = v;
+                    }
+                    if v > max {
+                        max = v;
+                    }
                     sum += v;
-                    count += 1;
-                } else {
-                    no_data += 1;
                 }
+                count += data as u64;
             }
+            let no_data = total - count;
             if count == 0 {
                 (min, max) = (0.0, 0.0);
             }

@@ -65,22 +65,24 @@ impl Archive<'_> {
         if grid != n {
             return corrupt("chunk has the wrong number of values");
         }
-        let mut out = Vec::with_capacity(n * w);
+        // Written in place, a fixed-size store per value: appending value by value kept a length
+        // and capacity check in the loop, and cost the browser's workers as much as decoding.
+        let mut out = vec![0u8; n * w];
         let f32_bytes = |x: f64| (x as f32).to_le_bytes();
         match (&c.recon, dtype, p.float) {
-            (Some(r), DType::F32, _) => r.iter().for_each(|&x| out.extend_from_slice(&f32_bytes(x))),
-            (Some(r), DType::F64, _) => r.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            (Some(r), DType::F32, _) => put(&mut out, r.iter().map(|&x| f32_bytes(x))),
+            (Some(r), DType::F64, _) => put(&mut out, r.iter().map(|x| x.to_le_bytes())),
             (_, DType::F32, Some((step, offset))) => {
-                c.q.iter().for_each(|&q| out.extend_from_slice(&f32_bytes(dequantize(q, step, offset))))
+                put(&mut out, c.q.iter().map(|&q| f32_bytes(dequantize(q, step, offset))))
             }
             (_, DType::F64, Some((step, offset))) => {
-                c.q.iter().for_each(|&q| out.extend_from_slice(&dequantize(q, step, offset).to_le_bytes()))
+                put(&mut out, c.q.iter().map(|&q| dequantize(q, step, offset).to_le_bytes()))
             }
-            (_, DType::F32, None) => c.q.iter().for_each(|&q| out.extend_from_slice(&f32_bytes(q as f64))),
-            (_, DType::F64, None) => {
-                c.q.iter().for_each(|&q| out.extend_from_slice(&(q as f64).to_le_bytes()))
+            (_, DType::F32, None) => put(&mut out, c.q.iter().map(|&q| f32_bytes(q as f64))),
+            (_, DType::F64, None) => put(&mut out, c.q.iter().map(|&q| (q as f64).to_le_bytes())),
+            _ => {
+                out.chunks_exact_mut(w).zip(&c.q).for_each(|(d, q)| d.copy_from_slice(&q.to_le_bytes()[..w]))
             }
-            _ => c.q.iter().for_each(|q| out.extend_from_slice(&q.to_le_bytes()[..w])),
         }
         let fill = self.meta.fill_value.unwrap_or(f64::NAN);
         for &(pos, kind, bits) in &c.exceptions {
@@ -277,4 +279,9 @@ impl StreamCheck {
         }
         Ok(self.hasher.finalize())
     }
+}
+
+/// Fills `out` with `values`' bytes, `W` bytes each.
+fn put<const W: usize>(out: &mut [u8], values: impl Iterator<Item = [u8; W]>) {
+    out.chunks_exact_mut(W).zip(values).for_each(|(d, v)| d.copy_from_slice(&v));
 }
