@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The web viewer end to end in headless Chromium: builds it with trunk, writes archives with the
 # CLI (an autoencoder field, a table, the golden autoencoder pattern, an 8-chunk field, a 1 GB-
-# original field of 125 chunks, and broken files), then
+# original field of 125 chunks, a 2 GB-original one, and broken files), then
 # tests/browser/e2e.mjs (playwright-core) opens each one with WebGPU (SwiftShader without a GPU)
 # and again without WebGPU (CPU fallback), comparing content hashes and the downloaded .npy with
-# the native decoder's. Installs what a machine lacks (see ../shared/TOOLCHAIN.md); each step
+# the native decoder's; then tests/browser/memory.mjs measures the renderer's memory on the 2 GB
+# original. Installs what a machine lacks (see ../shared/TOOLCHAIN.md); each step
 # is skipped where it is already there.
 #   bash scripts/browser-test.sh                  everything
 #   bash scripts/browser-test.sh --no-build       reuse dist/ (skip cargo fetch and trunk build)
@@ -124,6 +125,11 @@ node tests/browser/make-field.mjs "$work/big.npy" 4000 256 256 smooth 200 >/dev/
 "$B" compress "$work/big.npy" -o "$a/big.baler" --rel 1e-3 --no-model --quiet >/dev/null
 rm -f "$work/big.npy"
 "$B" info "$a/big.baler" --json > "$work/big.info.json"
+# A 2 GB original (250 chunks) for the renderer-memory test (tests/browser/memory.mjs).
+node tests/browser/make-field.mjs "$work/big2.npy" 8000 256 256 smooth 200 >/dev/null
+"$B" compress "$work/big2.npy" -o "$a/big2.baler" --rel 1e-3 --no-model --quiet >/dev/null
+rm -f "$work/big2.npy"
+big2_hash=$("$B" info "$a/big2.baler" --json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).content_hash))')
 printf 'These bytes are not a Baler archive.\n' > "$a/not-an-archive.baler"
 size=$(stat -c %s "$a/cfd.baler")
 head -c $((size / 2)) "$a/cfd.baler" > "$a/truncated.baler"
@@ -181,6 +187,14 @@ for mode in webgpu cpu; do
     failed=$((failed + 1))
   fi
 done
+# Renderer memory as a user's browser has it (no DevTools Network domain, which keeps a copy of
+# every response): browsing, a slice across all 8000 frames and the 2 GB download, <= 400 MB.
+t=$SECONDS
+rc=0
+node tests/browser/memory.mjs --dist dist --archives "$a" --archive big2.baler --hash "$big2_hash" \
+  --limit-mb 400 2>&1 | tee "$work/memory.log" || rc=$?
+took "browser (memory)" $t
+if [ "$rc" -eq 0 ] && grep -q '^ok - memory' "$work/memory.log"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo "browser-test: screenshots in $shots"
 echo "browser: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

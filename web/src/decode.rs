@@ -12,7 +12,8 @@ use baler_codec::npy::{self, common_dtype};
 use baler_codec::{Archive, CodecError, DType, Dataset, DecodedChunk, StreamCheck, Values};
 use wasm_bindgen::prelude::*;
 
-use crate::decoded::{Decoded, RunningStats};
+use crate::decoded::{Decoded, Held, RunningStats};
+use crate::lent::Lent;
 use crate::worker::Pool;
 
 #[wasm_bindgen]
@@ -79,12 +80,16 @@ pub fn empty_output(archive: &Archive<'_>, budget: usize) -> Decoded {
 /// One decoded chunk as the viewer keeps it: its values as the `.npy` lays them out, and, where
 /// that differs (a table of mixed dtypes), as the content hash reads them.
 pub struct ChunkOut {
+    /// Empty for a chunk from a worker until [`Self::materialize`] copies it from `arrived`.
     pub npy: Vec<u8>,
     pub hashed: Option<Vec<u8>>,
     /// Tiles the decoder network predicted.
     pub tiles: usize,
     /// Statistics of its values (computed where it was decoded: a worker).
     pub stats: RunningStats,
+    /// The same `.npy` bytes in the buffer a worker sent them in (None when decoded on the
+    /// page): a download writes them from there, without another copy.
+    pub arrived: Option<Lent>,
 }
 
 impl ChunkOut {
@@ -94,7 +99,7 @@ impl ChunkOut {
         // A field: its bytes straight from the grid (no f64 copy of the chunk).
         if let Some(npy) = archive.chunk_field_bytes(chunk)? {
             let stats = RunningStats::of_le_bytes(npy_dtype(archive), &npy, fill);
-            return Ok(Self { npy, hashed: None, tiles, stats });
+            return Ok(Self { npy, hashed: None, tiles, stats, arrived: None });
         }
         let part = archive.chunk_values(chunk)?;
         let dtype = npy_dtype(archive);
@@ -113,10 +118,33 @@ impl ChunkOut {
                 Values::Int(v) => RunningStats::of_iter(v.iter().map(|&x| x as f64), is_data),
             });
         }
-        Ok(Self { npy, hashed, tiles, stats })
+        Ok(Self { npy, hashed, tiles, stats, arrived: None })
     }
 
-    /// The bytes the content hash reads.
+    /// Copies the `.npy` bytes a worker sent into this page's memory, where they are needed
+    /// (the hash, the chunk store). Done when the chunk is taken, in order, not when it arrives:
+    /// the chunks decoded ahead stay in their buffers, not in the page's memory, which never
+    /// shrinks.
+    pub fn materialize(&mut self) {
+        if let Some(lent) = self.arrived.as_ref().filter(|_| self.npy.is_empty()) {
+            self.npy = lent.view.to_vec();
+        }
+    }
+
+    /// The chunk as the store holds it: in the worker's buffer it came in (a field), or in this
+    /// page's memory (decoded here, or a table, read value by value).
+    pub fn into_held(mut self, table: bool) -> Held {
+        match self.arrived.take() {
+            Some(lent) if !table => Held::There(Rc::new(lent)),
+            lent => {
+                self.arrived = lent;
+                self.materialize();
+                Held::Here(self.npy)
+            }
+        }
+    }
+
+    /// The bytes the content hash reads (after [`Self::materialize`]).
     pub fn hashed(&self) -> &[u8] {
         self.hashed.as_deref().unwrap_or(&self.npy)
     }
@@ -191,6 +219,8 @@ pub struct InOrder<'a, R> {
     read: R,
     check: StreamCheck,
     queue: VecDeque<(usize, Decoding)>,
+    /// Chunks decoding or decoded ahead of the one taken next.
+    ahead: usize,
     next: usize,
     summary: DecodeSummary,
     start: f64,
@@ -209,21 +239,31 @@ where
             read,
             check,
             queue: VecDeque::new(),
+            ahead: 2 * engine.parallelism(),
             next: 0,
             summary: DecodeSummary::default(),
             start: now_ms(),
         }
     }
 
+    /// One chunk per worker ahead instead of two: each holds a buffer of its values (a
+    /// download, whose file takes the values slower than the workers decode them, gains nothing
+    /// from more and would hold them in memory).
+    pub fn lean(mut self) -> Self {
+        self.ahead = self.engine.parallelism();
+        self
+    }
+
     /// The next chunk's index and values; None after the last.
     pub async fn next(&mut self) -> Result<Option<(usize, ChunkOut)>, CodecError> {
-        while self.queue.len() < 2 * self.engine.parallelism() && self.next < self.archive.chunk_count() {
+        while self.queue.len() < self.ahead && self.next < self.archive.chunk_count() {
             let section = (self.read)(self.next).await.map_err(CodecError::Input)?;
             self.queue.push_back((self.next, self.engine.decode(self.archive, self.next, section)));
             self.next += 1;
         }
         let Some((i, decoding)) = self.queue.pop_front() else { return Ok(None) };
-        let out = decoding.await?;
+        let mut out = decoding.await?;
+        out.materialize();
         self.check.accept_value_bytes(self.archive, i, out.hashed())?;
         self.summary.network_tiles += out.tiles;
         Ok(Some((i, out)))

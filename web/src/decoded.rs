@@ -3,6 +3,7 @@
 //! writes), only the chunks the view needs, within a memory budget: the least recently used are
 //! dropped first. Views read values straight from those bytes.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use baler_codec::data::DType;
@@ -22,6 +23,52 @@ pub fn too_many_values(shape: &[u64]) -> Option<String> {
     }
 }
 
+/// A decoded chunk's `.npy` bytes as the store holds them.
+pub enum Held {
+    /// In this page's memory (decoded here, or a table, whose columns are read value by value).
+    Here(Vec<u8>),
+    /// Still in the buffer a worker sent them in (shared with a download writing them).
+    #[cfg(target_arch = "wasm32")]
+    There(std::rc::Rc<crate::lent::Lent>),
+}
+
+impl Held {
+    pub fn len(&self) -> usize {
+        match self {
+            Held::Here(b) => b.len(),
+            #[cfg(target_arch = "wasm32")]
+            Held::There(l) => l.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All the bytes: where they are, or copied into `part`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables, clippy::ptr_arg))]
+    pub fn bytes<'a>(&'a self, part: &'a mut Vec<u8>) -> &'a [u8] {
+        match self {
+            Held::Here(b) => b,
+            #[cfg(target_arch = "wasm32")]
+            Held::There(l) => {
+                part.resize(l.len(), 0);
+                l.read(0..l.len(), part);
+                part
+            }
+        }
+    }
+
+    /// Copies bytes `range` into `into` (of the same length).
+    pub fn read(&self, range: Range<usize>, into: &mut [u8]) {
+        match self {
+            Held::Here(b) => into.copy_from_slice(&b[range]),
+            #[cfg(target_arch = "wasm32")]
+            Held::There(l) => l.read(range, into),
+        }
+    }
+}
+
 pub struct Decoded {
     pub dtype: DType,
     /// Shape of the written array (a table: `[rows, columns]`).
@@ -34,7 +81,7 @@ pub struct Decoded {
     pub data_range: Option<(f64, f64)>,
     /// First element of each chunk, then the total.
     bounds: Vec<usize>,
-    chunks: Vec<Option<Vec<u8>>>,
+    chunks: Vec<Option<Held>>,
     last_used: Vec<u64>,
     clock: u64,
     held: usize,
@@ -78,7 +125,7 @@ impl Decoded {
             fill_value,
             data_range: None,
             bounds,
-            chunks: vec![None; n],
+            chunks: (0..n).map(|_| None).collect(),
             last_used: vec![0; n],
             clock: 0,
             held: 0,
@@ -97,7 +144,7 @@ impl Decoded {
     /// While a slice across frames is shown, a store with a budget only lets the chunk fill it in
     /// and does not keep it: such a view passes every chunk through, and keeping them would fill
     /// the budget for nothing. (A store without a budget, an archive read whole, keeps all.)
-    pub fn insert(&mut self, i: usize, bytes: Vec<u8>, keep: &Range<usize>) {
+    pub fn insert(&mut self, i: usize, bytes: Held, keep: &Range<usize>) {
         self.forget(i);
         self.held += bytes.len();
         self.chunks[i] = Some(bytes);
@@ -123,7 +170,7 @@ impl Decoded {
     pub fn insert_part(&mut self, i: usize, part: &baler_codec::data::Dataset, keep: &Range<usize>) {
         let mut bytes = Vec::with_capacity((self.bounds[i + 1] - self.bounds[i]) * self.dtype.size_bytes());
         npy::append_values(&mut bytes, part, self.dtype);
-        self.insert(i, bytes, keep);
+        self.insert(i, Held::Here(bytes), keep);
     }
 
     /// Shows slice `index` along `axis` from now on: a slice across frames is assembled from the
@@ -139,6 +186,7 @@ impl Decoded {
             return;
         }
         let (h, w) = self.slice_dims(axis);
+        self.cross = None; // before the next is made: two at once could be tens of MB
         self.cross = Some(Assembled {
             axis,
             index,
@@ -147,31 +195,63 @@ impl Decoded {
         });
         for i in 0..self.chunks.len() {
             self.fill_cross(i);
+            // With a budget, the chunks held for frames go once they have filled the slice in:
+            // what it needs next passes through, and they would only take memory meanwhile.
+            if self.budget != usize::MAX {
+                self.forget(i);
+            }
         }
     }
 
     /// Copies chunk `i`'s cells of the slice across frames, if it is held.
     fn fill_cross(&mut self, i: usize) {
+        if let Some(b) = self.chunks[i].take() {
+            self.fill_cross_from(i, |r, into| b.read(r, into));
+            self.chunks[i] = Some(b);
+        }
+    }
+
+    /// Whether a chunk decoded now would only fill the slice across frames in (see
+    /// [`Self::insert`]): then [`Self::fill_cross_from`] can take just its part of the slice.
+    pub fn passes_through(&self) -> bool {
+        self.cross.is_some() && self.budget != usize::MAX
+    }
+
+    /// Copies chunk `i`'s cells of the slice across frames, reading the chunk's `.npy` bytes a
+    /// frame's part at a time with `read(byte range in the chunk, into)`: a row of each frame,
+    /// or a whole frame for a column. A chunk still in a worker's buffer is so never copied
+    /// whole into this page's memory, which never shrinks.
+    pub fn fill_cross_from(&mut self, i: usize, mut read: impl FnMut(Range<usize>, &mut [u8])) {
         let Some(mut cross) = self.cross.take() else { return };
-        if let Some(b) = self.chunks[i].as_deref() {
-            let [_, d1, d2] = self.volume();
-            let frame = (d1 * d2).max(1);
-            let (first, last) = (self.bounds[i] / frame, self.bounds[i + 1].div_ceil(frame));
-            let (_, w) = self.slice_dims(cross.axis);
-            let size = self.dtype.size_bytes();
-            for f in first..last {
-                for x in 0..w {
-                    let e = match cross.axis {
-                        1 => (f * d1 + cross.index) * d2 + x,
-                        _ => (f * d1 + x) * d2 + cross.index,
-                    };
-                    if let Some(at) = e.checked_sub(self.bounds[i]).filter(|_| e < self.bounds[i + 1]) {
-                        cross.values[f * w + x] = value_of(self.dtype, &b[at * size..(at + 1) * size]);
-                    }
+        let [_, d1, d2] = self.volume();
+        let frame = (d1 * d2).max(1);
+        let (start, end) = (self.bounds[i], self.bounds[i + 1]);
+        let (_, w) = self.slice_dims(cross.axis);
+        let size = self.dtype.size_bytes();
+        let mut part = Vec::new();
+        for f in start / frame..end.div_ceil(frame) {
+            let (lo, hi) = match cross.axis {
+                1 => ((f * d1 + cross.index) * d2, (f * d1 + cross.index + 1) * d2),
+                _ => (f * frame, (f + 1) * frame),
+            };
+            let (lo, hi) = (lo.max(start), hi.min(end));
+            if lo >= hi {
+                continue;
+            }
+            part.resize((hi - lo) * size, 0);
+            read((lo - start) * size..(hi - start) * size, &mut part);
+            for x in 0..w {
+                let e = match cross.axis {
+                    1 => (f * d1 + cross.index) * d2 + x,
+                    _ => (f * d1 + x) * d2 + cross.index,
+                };
+                if (lo..hi).contains(&e) {
+                    cross.values[f * w + x] =
+                        value_of(self.dtype, &part[(e - lo) * size..(e - lo + 1) * size]);
                 }
             }
-            cross.filled[i] = true;
         }
+        cross.filled[i] = true;
         self.cross = Some(cross);
     }
 
@@ -214,8 +294,8 @@ impl Decoded {
     }
 
     /// Chunk `i`'s values as the `.npy` stores them, when held.
-    pub fn chunk_bytes(&self, i: usize) -> Option<&[u8]> {
-        self.chunks.get(i)?.as_deref()
+    pub fn chunk(&self, i: usize) -> Option<&Held> {
+        self.chunks.get(i)?.as_ref()
     }
 
     /// The `.npy` header of the whole array (the chunks' bytes in order follow it).
@@ -230,10 +310,37 @@ impl Decoded {
     /// Element `i` (row-major) as f64, when its chunk is held.
     pub fn value(&self, i: usize) -> Option<f64> {
         let c = self.bounds.partition_point(|&b| b <= i).checked_sub(1)?;
-        let b = self.chunks.get(c)?.as_deref()?;
+        let b = self.chunks.get(c)?.as_ref()?;
         let w = self.dtype.size_bytes();
         let at = (i - self.bounds[c]) * w;
-        Some(value_of(self.dtype, &b[at..at + w]))
+        let mut v = [0u8; 8];
+        b.read(at..at + w, &mut v[..w]);
+        Some(value_of(self.dtype, &v[..w]))
+    }
+
+    /// Elements `lo..lo + n` (row-major) as f64 onto `out`, NaN where their chunk is not held:
+    /// read a chunk's part at a time (one copy out of a worker's buffer, not one per value).
+    fn push_run(&self, lo: usize, n: usize, part: &mut Vec<u8>, out: &mut Vec<f64>) {
+        let w = self.dtype.size_bytes();
+        let mut e = lo;
+        while e < lo + n {
+            let Some(c) =
+                self.bounds.partition_point(|&b| b <= e).checked_sub(1).filter(|&c| c < self.chunks.len())
+            else {
+                out.extend(std::iter::repeat_n(f64::NAN, lo + n - e));
+                return;
+            };
+            let end = self.bounds[c + 1].min(lo + n);
+            match &self.chunks[c] {
+                Some(b) => {
+                    part.resize((end - e) * w, 0);
+                    b.read((e - self.bounds[c]) * w..(end - self.bounds[c]) * w, part);
+                    out.extend(part.chunks_exact(w).map(|v| value_of(self.dtype, v)));
+                }
+                None => out.extend(std::iter::repeat_n(f64::NAN, end - e)),
+            }
+            e = end;
+        }
     }
 
     /// Not NaN, ±Inf or the fill value.
@@ -300,20 +407,27 @@ impl Decoded {
 
     /// The 2-D slice at `index` along `axis`: (width, height, values row-major). Values whose
     /// chunk is not held are NaN.
-    pub fn slice(&self, axis: usize, index: usize) -> (usize, usize, Vec<f64>) {
+    pub fn slice(&self, axis: usize, index: usize) -> (usize, usize, Cow<'_, [f64]>) {
         let axis = axis.min(2);
         let index = index.min(self.slices(axis).saturating_sub(1));
         let (h, w) = self.slice_dims(axis);
+        // An assembled slice is lent, not copied (it can be tens of MB, drawn a few times a second).
         if let Some(c) = self.assembled(axis, index) {
-            return (w, h, c.values.clone());
+            return (w, h, Cow::Borrowed(&c.values));
         }
         let mut out = Vec::with_capacity(h * w);
+        let mut part = Vec::new();
         for r in 0..h {
-            for c in 0..w {
-                out.push(self.value(self.slice_element(axis, index, r, c)).unwrap_or(f64::NAN));
+            if axis < 2 {
+                // A row of a slice along the first two axes is a run of elements.
+                self.push_run(self.slice_element(axis, index, r, 0), w, &mut part, &mut out);
+            } else {
+                out.extend(
+                    (0..w).map(|c| self.value(self.slice_element(axis, index, r, c)).unwrap_or(f64::NAN)),
+                );
             }
         }
-        (w, h, out)
+        (w, h, Cow::Owned(out))
     }
 
     /// Cell (r, c) of slice `index` along `axis`, when decoded.
@@ -339,7 +453,9 @@ impl Decoded {
         let cols = self.shape.get(1).copied().unwrap_or(1).max(1);
         let w = self.dtype.size_bytes();
         let mut out = Vec::new();
-        for bytes in self.chunks.iter().flatten() {
+        let mut part = Vec::new();
+        for held in self.chunks.iter().flatten() {
+            let bytes = held.bytes(&mut part);
             out.extend(bytes.chunks_exact(w).skip(c).step_by(cols).map(|b| value_of(self.dtype, b)));
         }
         out
@@ -528,11 +644,14 @@ mod tests {
             values: Values::Float((0..24).map(f64::from).collect()),
         });
         let mut npy_bytes = d.npy_header();
-        (0..2).for_each(|i| npy_bytes.extend_from_slice(d.chunk_bytes(i).unwrap()));
+        (0..2).for_each(|i| {
+            let Some(Held::Here(b)) = d.chunk(i) else { panic!("chunk {i} held here") };
+            npy_bytes.extend_from_slice(b)
+        });
         assert_eq!(npy_bytes, npy::to_npy(&whole));
         assert_eq!(d.slice(0, 1), (4, 3, (12..24).map(f64::from).collect()));
-        assert_eq!(d.slice(1, 2), (4, 2, vec![8., 9., 10., 11., 20., 21., 22., 23.]));
-        assert_eq!(d.slice(2, 3), (3, 2, vec![3., 7., 11., 15., 19., 23.]));
+        assert_eq!(d.slice(1, 2), (4, 2, vec![8., 9., 10., 11., 20., 21., 22., 23.].into()));
+        assert_eq!(d.slice(2, 3), (3, 2, vec![3., 7., 11., 15., 19., 23.].into()));
         assert_eq!(d.slices(2), 4);
         assert_eq!(d.stats.mean(), Some(11.5));
     }
@@ -578,7 +697,10 @@ mod tests {
     fn a_slice_across_frames_is_assembled_within_the_budget() {
         // 10 frames of 2×3 in chunks of 2 frames (12 f64 = 96 bytes), a budget of one chunk.
         let (mut d, parts) = field(vec![10, 2, 3], DType::F64, 12, 96);
+        // A chunk held for a frame fills the slice in, then goes.
+        d.insert_part(3, &parts[3], &(3..4));
         d.hold_slice(1, 1); // row 1 of every frame
+        assert!(d.covers(1, 1, 3) && !d.has(3) && d.held_bytes() == 0);
         for (i, p) in parts.iter().enumerate() {
             d.insert_part(i, p, &d.keep_for(1, 1));
         }
@@ -588,6 +710,17 @@ mod tests {
         let (w, h, v) = d.slice(1, 1);
         assert_eq!((w, h), (3, 10));
         assert_eq!(v, (0..10).flat_map(|f| (3..6).map(move |x| (6 * f + x) as f64)).collect::<Vec<_>>());
+        // A chunk read in parts fills the slice in as inserting it does.
+        let mut e = field(vec![10, 2, 3], DType::F64, 12, 96).0;
+        e.hold_slice(1, 1);
+        for (i, p) in parts.iter().enumerate() {
+            let mut bytes = Vec::new();
+            npy::append_values(&mut bytes, p, DType::F64);
+            assert!(e.passes_through());
+            e.fill_cross_from(i, |r, into| into.copy_from_slice(&bytes[r]));
+        }
+        assert_eq!(e.slice(1, 1), d.slice(1, 1));
+        assert_eq!(e.held_bytes(), 0);
         // Column 2 along the other axis: nothing is held, so it starts empty, then fills in.
         d.hold_slice(2, 2);
         assert!(!d.slice_ready(2, 2) && !d.covers(2, 2, 4));

@@ -21,6 +21,8 @@ mod display;
 #[cfg(target_arch = "wasm32")]
 mod dom;
 #[cfg(target_arch = "wasm32")]
+pub mod lent;
+#[cfg(target_arch = "wasm32")]
 mod loading;
 #[cfg(target_arch = "wasm32")]
 mod plots;

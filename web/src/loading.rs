@@ -18,7 +18,7 @@ use web_sys::HtmlProgressElement;
 
 use crate::adapter::detect_gpu;
 use crate::decode::{DecodeSummary, Engine, InOrder, empty_output, now_ms, yield_now};
-use crate::decoded::{Decoded, MAX_SLICE_CELLS, too_many_values};
+use crate::decoded::{Decoded, Held, MAX_SLICE_CELLS, too_many_values};
 use crate::describe::describe;
 use crate::display::*;
 use crate::dom::{self, el, set_text, show};
@@ -165,7 +165,7 @@ pub(crate) async fn open_source(name: String, source: Rc<Source>, generation: u3
     let lazy = !table
         && (with_app(|a| a.view.lazy)
             || source.len() > WHOLE_UP_TO_BYTES
-            || archive.meta.original_bytes > DECODED_BUDGET as u64);
+            || archive.meta.original_bytes > DECODED_WHOLE_UP_TO);
     let decoded = empty_output(&archive, if lazy { DECODED_BUDGET } else { usize::MAX });
     if !is_current(generation) {
         return;
@@ -202,8 +202,11 @@ pub(crate) async fn open_source(name: String, source: Rc<Source>, generation: u3
     }
 }
 
-/// Chunk section `i`, from the cache or fetched.
-pub(crate) async fn section(generation: u32, i: usize) -> Result<Rc<Vec<u8>>, String> {
+/// Chunk section `i`, from the cache or fetched; kept in the cache when `keep`. Only sections
+/// fetched for a frame are kept: a whole pass or a slice across frames passes every section
+/// once, and caching them would fill the page's memory (which never shrinks) with sections
+/// that evict the ones worth keeping.
+pub(crate) async fn section(generation: u32, i: usize, keep: bool) -> Result<Rc<Vec<u8>>, String> {
     let Some((source, range, cached)) = with_app(|a| {
         let l = a.loaded.as_ref().filter(|_| a.generation == generation)?;
         Some((l.source.clone(), l.archive.chunk_section_range(i)?, l.sections.get(i)))
@@ -215,6 +218,9 @@ pub(crate) async fn section(generation: u32, i: usize) -> Result<Rc<Vec<u8>>, St
     }
     let bytes = Rc::new(source.read(range).await?);
     count_fetched();
+    if !keep {
+        return Ok(bytes);
+    }
     with_app(|a| {
         if let Some(l) = a.loaded.as_mut().filter(|_| a.generation == generation) {
             l.sections.put(i, bytes.clone());
@@ -261,6 +267,7 @@ pub(crate) fn give_up_gpu(generation: u32, error: &str) {
 /// `.npy` is saved from the chunks as they come. Then the view and the statistics are shown.
 pub(crate) async fn decode_whole(generation: u32, download: bool) {
     let Some((archive, engine)) = current(generation) else { return };
+    let table = archive.meta.table;
     let lazy = with_app(|a| {
         a.busy = true;
         if let Some(d) = a.decoded.as_mut() {
@@ -280,7 +287,10 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
     };
     let total = archive.chunk_count();
     let doing = if download { "decoding for the download" } else { "decoding" };
-    let mut chunks = InOrder::new(&archive, &engine, |i| section(generation, i));
+    let mut chunks = InOrder::new(&archive, &engine, |i| section(generation, i, false));
+    if download {
+        chunks = chunks.lean();
+    }
     let mut last_yield = now_ms();
     let result = loop {
         let (i, out) = match chunks.next().await {
@@ -293,8 +303,13 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
         }
         el::<HtmlProgressElement>("progress").set_value((i + 1) as f64 / total.max(1) as f64);
         set_text("progress-text", &format!("{doing}: chunk {} of {total}", i + 1));
+        let stats = out.stats;
+        let held = out.into_held(table);
         if let Some(f) = file.as_mut() {
-            f.write(&out.npy).await;
+            match &held {
+                Held::There(lent) => f.write_js(&lent.view, lent.clone()).await,
+                Held::Here(bytes) => f.write(bytes).await,
+            }
         }
         // A lazily read archive keeps only the view's chunks of a whole pass: the rest went
         // to the file.
@@ -302,9 +317,9 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
             let (axis, frame) = (a.view.axis, a.view.frame);
             let d = a.decoded.as_mut()?;
             let (keep, in_view) = (d.keep_for(axis, frame), d.chunks_for_slice(axis, frame).contains(&i));
-            d.stats.merge(&out.stats);
+            d.stats.merge(&stats);
             if !lazy || in_view {
-                d.insert(i, out.npy, &keep);
+                d.insert(i, held, &keep);
             }
             Some(in_view && d.slice_ready(axis, frame))
         });
@@ -407,7 +422,8 @@ pub(crate) async fn load_view(generation: u32) {
         set_text("progress-text", &format!("fetching chunk {} of {}", i + 1, archive.chunk_count()));
         let start = now_ms();
         let on_gpu = matches!(engine, Engine::Here(Some(_)));
-        let decoded = match section(generation, i).await {
+        let for_frame = !keep.is_empty();
+        let decoded = match section(generation, i, for_frame).await {
             Ok(s) => engine.decode(&archive, i, s).await.map_err(|e| (e, on_gpu)),
             Err(e) => Err((CodecError::Input(e), false)),
         };
@@ -415,14 +431,23 @@ pub(crate) async fn load_view(generation: u32) {
             return;
         }
         match decoded {
-            Ok(out) => {
+            Ok(mut out) => {
                 let shown = with_app(|a| {
                     let l = a.loaded.as_mut()?;
                     l.summary.network_tiles += out.tiles;
                     l.summary.on_gpu |= out.tiles > 0 && on_gpu;
                     l.summary.total_ms += now_ms() - start;
                     let d = a.decoded.as_mut()?;
-                    d.insert(i, out.npy, &keep);
+                    match out.arrived.take() {
+                        // Only its part of a slice across frames, read from the worker's buffer.
+                        Some(lent) if d.passes_through() => d.fill_cross_from(i, |r, into| {
+                            lent.view.subarray(r.start as u32, r.end as u32).copy_to(into)
+                        }),
+                        lent => {
+                            out.arrived = lent;
+                            d.insert(i, out.into_held(false), &keep);
+                        }
+                    }
                     let in_view = d.chunks_for_slice(a.view.axis, a.view.frame).contains(&i);
                     Some((in_view, d.slice_ready(a.view.axis, a.view.frame)))
                 });
@@ -629,7 +654,10 @@ pub(crate) fn download() {
         with_app(|a| {
             let d = a.decoded.as_ref().filter(|_| a.generation == generation)?;
             file.push(&d.npy_header());
-            (0..d.chunk_count()).filter_map(|i| d.chunk_bytes(i)).for_each(|b| file.push(b));
+            (0..d.chunk_count()).filter_map(|i| d.chunk(i)).for_each(|held| match held {
+                Held::Here(bytes) => file.push(bytes),
+                Held::There(lent) => file.push_copy(&lent.view),
+            });
             Some(())
         });
         save_npy(file).await;

@@ -27,6 +27,9 @@ pub fn axis_names(axis: usize, frames: bool) -> (&'static str, &'static str) {
 /// to about 560 px, without smoothing), its axis ticks and the colour bar, colours over `range`,
 /// on a log scale with `log` (starting at the slice's smallest positive value when the range
 /// does not). Returns the CSS pixels per value.
+/// Pixels painted at once by [`heatmap`].
+const BAND_PIXELS: usize = 1 << 16;
+
 pub fn heatmap(
     d: &Decoded,
     axis: usize,
@@ -41,22 +44,15 @@ pub fn heatmap(
     let win = window
         .map_or(Window::whole(sh, sw), |(r0, c0, rows, cols)| Window { r0, c0, rows, cols }.fit(sh, sw));
     let (w, h) = (win.cols, win.rows);
-    let values: Vec<f64> = if sw * sh == 0 {
-        Vec::new()
-    } else {
-        (win.r0..win.r0 + h).flat_map(|r| all[r * sw + win.c0..r * sw + win.c0 + w].iter().copied()).collect()
+    // The window's cells, read in place (no copy of the slice).
+    let values = || {
+        (win.r0..win.r0 + h)
+            .filter(|_| sw * sh > 0)
+            .flat_map(|r| all[r * sw + win.c0..r * sw + win.c0 + w].iter().copied())
     };
-    let min_positive = values.iter().copied().filter(|&v| v > 0.0 && d.is_data(v)).reduce(f64::min);
+    let min_positive = values().filter(|&v| v > 0.0 && d.is_data(v)).reduce(f64::min);
     let scale = ColorScale::new(range, log, min_positive);
     let table = cmap.table();
-    let mut rgba = Vec::with_capacity(w * h * 4);
-    for &v in &values {
-        let c = match scale.position(v).filter(|_| d.is_data(v)) {
-            Some(t) => table[(t * 255.0).round() as usize],
-            None => NO_DATA,
-        };
-        rgba.extend_from_slice(&[c[0], c[1], c[2], 255]);
-    }
     let canvas: HtmlCanvasElement = dom::el("heatmap");
     canvas.set_width(w.max(1) as u32);
     canvas.set_height(h.max(1) as u32);
@@ -64,16 +60,35 @@ pub fn heatmap(
     let style = canvas.style();
     let _ = style.set_property("width", &format!("{}px", (w as f64 * px).round()));
     let _ = style.set_property("height", &format!("{}px", (h as f64 * px).round()));
-    if w * h > 0
-        && let Ok(img) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32)
-    {
-        let _ = context(&canvas).put_image_data(&img, 0.0, 0.0);
+    // Painted a band of rows at a time: a slice across thousands of frames would otherwise need
+    // its whole RGBA image at once, here and again in the browser's ImageData.
+    let band = (BAND_PIXELS / w.max(1)).max(1);
+    let mut rgba = Vec::with_capacity(band.min(h) * w * 4);
+    let ctx = context(&canvas);
+    for top in (0..h).step_by(band) {
+        let rows = band.min(h - top);
+        rgba.clear();
+        for r in win.r0 + top..win.r0 + top + rows {
+            for &v in &all[r * sw + win.c0..r * sw + win.c0 + w] {
+                let c = match scale.position(v).filter(|_| d.is_data(v)) {
+                    Some(t) => table[(t * 255.0).round() as usize],
+                    None => NO_DATA,
+                };
+                rgba.extend_from_slice(&[c[0], c[1], c[2], 255]);
+            }
+        }
+        if w > 0
+            && let Ok(img) =
+                ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, rows as u32)
+        {
+            let _ = ctx.put_image_data(&img, 0.0, top as f64);
+        }
     }
     colorbar(cmap, scale, (h as f64 * px).round());
     let (x_name, y_name) = axis_names(axis, d.volume()[0] > 1);
     axis_ticks("x-ticks", win.c0, w, px, x_name, "x-name");
     axis_ticks("y-ticks", win.r0, h, px, y_name, "y-name");
-    let missing = values.iter().filter(|&&v| !d.is_data(v) || scale.position(v).is_none()).count();
+    let missing = values().filter(|&v| !d.is_data(v) || scale.position(v).is_none()).count();
     dom::set_text(
         "frame-nodata",
         &if missing > 0 { format!("{missing} values: no data") } else { String::new() },

@@ -17,11 +17,19 @@ use crate::worker::Pool;
 /// Archives up to this size are read whole and checked at once; larger ones chunk by chunk.
 pub(crate) const WHOLE_UP_TO_BYTES: u64 = 32 << 20;
 
-/// Decoded values kept of a large archive (least recently used chunks dropped first).
-pub(crate) const DECODED_BUDGET: usize = 128 << 20;
+/// Archives of up to this many original bytes are decoded whole (and their hash checked at
+/// once) unless their file is larger than [`WHOLE_UP_TO_BYTES`].
+pub(crate) const DECODED_WHOLE_UP_TO: u64 = 128 << 20;
 
-/// Compressed chunk sections kept, so that a download after browsing fetches less again.
-pub(crate) const SECTION_BUDGET: usize = 32 << 20;
+/// Decoded values kept of a large archive (least recently used chunks dropped first): a frame's
+/// chunks and their neighbours, with room to go back and forth. (128 MB let a page that had
+/// browsed a while pass 400 MB of renderer memory during a download.)
+pub(crate) const DECODED_BUDGET: usize = 32 << 20;
+
+/// Compressed chunk sections kept (those fetched for frames), so that a download after
+/// browsing fetches them not again. Kept small: they live in the page's memory, which never
+/// shrinks (32 MB of them took a browsing page past 400 MB of renderer memory).
+pub(crate) const SECTION_BUDGET: usize = 8 << 20;
 
 #[derive(Default)]
 pub(crate) enum Gpu {

@@ -287,8 +287,13 @@ impl BlobBuilder {
     const FOLD_BYTES: usize = 32 << 20;
 
     pub fn push(&mut self, bytes: &[u8]) {
-        self.pending.push(&js_sys::Uint8Array::from(bytes));
-        self.pending_bytes += bytes.len();
+        self.push_js(&js_sys::Uint8Array::from(bytes));
+    }
+
+    /// Appends a copy of the bytes `view` shows (the blob keeps its parts).
+    pub fn push_js(&mut self, view: &js_sys::Uint8Array) {
+        self.pending.push(&view.slice(0, view.length()));
+        self.pending_bytes += view.length() as usize;
         if self.pending_bytes >= Self::FOLD_BYTES {
             self.fold();
         }
@@ -318,10 +323,21 @@ pub struct NpyFile {
     /// The file handle and the writer of its stream.
     opfs: Option<(JsValue, JsValue)>,
     blob: BlobBuilder,
+    /// The write under way from a lent buffer, and what owns that buffer (kept till it is done).
+    writing: Option<(js_sys::Promise, Box<dyn std::any::Any>)>,
 }
+
+/// Bytes handed to the private file system's stream at once by [`NpyFile::write_js`].
+const WRITE_PART_BYTES: u32 = 4 << 20;
 
 /// The one file downloads use in the private file system (a new download replaces it).
 const OPFS_NAME: &str = "baler-download.npy";
+
+/// `obj.method(arg)` called now; the promise it returned, if any.
+fn call_now(obj: &JsValue, method: &str, arg: &JsValue) -> Option<js_sys::Promise> {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &method.into()).ok()?.dyn_into().ok()?;
+    f.call1(obj, arg).ok()?.dyn_into().ok()
+}
 
 /// `obj.method(...args)`, awaited when it returns a promise.
 async fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
@@ -346,7 +362,7 @@ impl NpyFile {
             Some((handle, writer))
         }
         .await;
-        Self { opfs, blob: BlobBuilder::default() }
+        Self { opfs, blob: BlobBuilder::default(), writing: None }
     }
 
     /// Whether the file goes to disk (the private file system), not into memory.
@@ -357,31 +373,74 @@ impl NpyFile {
     /// Appends `bytes` once the file's stream has room for them (so the page does not pile up
     /// what the disk has not taken yet).
     pub async fn write(&mut self, bytes: &[u8]) {
+        self.wait_ready().await;
+        self.push(bytes);
+    }
+
+    /// Until the file's stream has room (the page does not pile up what the disk has not taken).
+    async fn wait_ready(&self) {
         if let Some((_, writer)) = &self.opfs
             && let Ok(ready) = js_sys::Reflect::get(writer, &"ready".into())
             && let Ok(ready) = ready.dyn_into::<js_sys::Promise>()
         {
             let _ = JsFuture::from(ready).await;
         }
-        self.push(bytes);
+    }
+
+    /// Appends the bytes `view` shows, without copying them where the file is on disk; `keep` is
+    /// held until the file has taken them (it owns the buffer `view` is in). One such write is
+    /// under way at a time: each holds a chunk's buffer, and the disk is the slower side anyway.
+    pub async fn write_js(&mut self, view: &js_sys::Uint8Array, keep: impl std::any::Any) {
+        self.settle().await;
+        let Some((_, writer)) = self.opfs.clone() else {
+            self.blob.push_js(view);
+            return;
+        };
+        // In parts, each once the stream has room: the browser copies what a write is given
+        // before it reaches the disk, so a chunk at once was another 8 MB in the renderer.
+        let mut last = None;
+        for start in (0..view.length()).step_by(WRITE_PART_BYTES as usize) {
+            self.wait_ready().await;
+            let end = (start + WRITE_PART_BYTES).min(view.length());
+            last = call_now(&writer, "write", &view.subarray(start, end)).or(last);
+        }
+        if let Some(p) = last {
+            self.writing = Some((p, Box::new(keep)));
+        }
+    }
+
+    /// Waits for the write under way (a failed one fails [`Self::finish`]), then lets its
+    /// buffer go.
+    async fn settle(&mut self) {
+        if let Some((written, keep)) = self.writing.take() {
+            let _ = JsFuture::from(written).await;
+            drop(keep);
+        }
+    }
+
+    /// Appends a copy of the bytes `view` shows (queued in order like [`Self::push`]).
+    pub fn push_copy(&mut self, view: &js_sys::Uint8Array) {
+        match &self.opfs {
+            Some((_, writer)) => {
+                call_now(writer, "write", &view.slice(0, view.length()));
+            }
+            None => self.blob.push_js(view),
+        }
     }
 
     /// Appends `bytes` (queued in order; a failed write fails [`Self::finish`]).
     pub fn push(&mut self, bytes: &[u8]) {
         match &self.opfs {
             Some((_, writer)) => {
-                if let Ok(write) = js_sys::Reflect::get(writer, &"write".into())
-                    .and_then(|f| f.dyn_into::<js_sys::Function>())
-                {
-                    let _ = write.call1(writer, &js_sys::Uint8Array::from(bytes));
-                }
+                call_now(writer, "write", &js_sys::Uint8Array::from(bytes));
             }
             None => self.blob.push(bytes),
         }
     }
 
     /// The finished file.
-    pub async fn finish(self) -> Result<web_sys::Blob, String> {
+    pub async fn finish(mut self) -> Result<web_sys::Blob, String> {
+        self.settle().await;
         match self.opfs {
             Some((handle, writer)) => {
                 call(&writer, "close", &[])

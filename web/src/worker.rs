@@ -14,6 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::decode::ChunkOut;
 use crate::decoded::RunningStats;
+use crate::lent::{Lent, Spare};
 
 // ---------------------------------------------------------------- inside a worker
 
@@ -149,7 +150,7 @@ pub struct Pool {
     load: Rc<RefCell<Vec<usize>>>,
     /// Value buffers back from the workers, to be handed out again (each chunk's values travel
     /// in one of these instead of a new buffer).
-    spare: Rc<RefCell<Vec<js_sys::ArrayBuffer>>>,
+    spare: Spare,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
@@ -288,17 +289,17 @@ impl Pool {
             let data = data.map_err(|e| CodecError::Input(crate::source::js_error(&e)))?;
             let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).unwrap_or(JsValue::NULL);
             // Views of what arrived (`new Uint8Array(typedArray)` would copy it).
-            let js: js_sys::Uint8Array = get("npy").unchecked_into();
-            let npy = js.to_vec();
-            // Copied into this page's memory: the buffer can carry another chunk.
-            spare.borrow_mut().push(js.buffer());
+            // Left in its buffer until the chunk is taken (`ChunkOut::materialize`); the buffer
+            // carries another chunk once this one is done with it.
+            let arrived = Some(Lent::new(get("npy").unchecked_into(), spare));
+            let npy = Vec::new();
             let hashed = get("hashed");
             let hashed = (!hashed.is_null() && !hashed.is_undefined())
                 .then(|| hashed.unchecked_into::<js_sys::Uint8Array>().to_vec());
             let tiles = get("tiles").as_f64().unwrap_or(0.0) as usize;
             let mut stats = [0.0; 5];
             get("stats").unchecked_into::<js_sys::Float64Array>().copy_to(&mut stats);
-            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats) })
+            Ok(ChunkOut { npy, hashed, tiles, stats: RunningStats::from_array(stats), arrived })
         }
     }
 }

@@ -49,13 +49,14 @@ pub async fn viewer_decode(
     while let Some((i, chunk)) = chunks.next().await? {
         assert_eq!(i, calls);
         calls += 1;
-        out.insert(i, chunk.npy, &(0..0));
+        out.insert(i, chunk.into_held(archive.meta.table), &(0..0));
     }
     let summary = chunks.finish()?;
     assert_eq!(calls, archive.chunk_count());
     let mut npy = out.npy_header();
     for i in 0..out.chunk_count() {
-        npy.extend_from_slice(out.chunk_bytes(i).expect("every chunk held"));
+        let mut part = Vec::new();
+        npy.extend_from_slice(out.chunk(i).expect("every chunk held").bytes(&mut part));
     }
     Ok((npy, summary))
 }
