@@ -32,7 +32,7 @@ for (const mode of ['cpu', 'webgpu']) {
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 600_000 });
     const r = await page.evaluate(() => Object.fromEntries(
       ['decode-path', 'first-frame-ms', 'decode-ms', 'decode-mbps', 'error'].map((id) => [id, document.getElementById(id).textContent.trim()])));
-    const path = r.error || r['decode-path'].replace(/,.*/, '');
+    const path = r.error || r['decode-path'];
     console.log(`| ${basename(a)} (${mode}) | ${path} | ${r['first-frame-ms']} | ${r['decode-ms']} | ${r['decode-mbps']} |`);
     await page.close();
   }

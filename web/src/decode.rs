@@ -90,6 +90,8 @@ pub struct ChunkOut {
     /// The same `.npy` bytes in the buffer a worker sent them in (None when decoded on the
     /// page): a download writes them from there, without another copy.
     pub arrived: Option<Lent>,
+    /// Whether the decoder network ran on the GPU.
+    pub on_gpu: bool,
 }
 
 impl ChunkOut {
@@ -99,7 +101,7 @@ impl ChunkOut {
         // A field: its bytes straight from the grid (no f64 copy of the chunk).
         if let Some(npy) = archive.chunk_field_bytes(chunk)? {
             let stats = RunningStats::of_le_bytes(npy_dtype(archive), &npy, fill);
-            return Ok(Self { npy, hashed: None, tiles, stats, arrived: None });
+            return Ok(Self { npy, hashed: None, tiles, stats, arrived: None, on_gpu: false });
         }
         let part = archive.chunk_values(chunk)?;
         let dtype = npy_dtype(archive);
@@ -118,7 +120,7 @@ impl ChunkOut {
                 Values::Int(v) => RunningStats::of_iter(v.iter().map(|&x| x as f64), is_data),
             });
         }
-        Ok(Self { npy, hashed, tiles, stats, arrived: None })
+        Ok(Self { npy, hashed, tiles, stats, arrived: None, on_gpu: false })
     }
 
     /// Copies the `.npy` bytes a worker sent into this page's memory, where they are needed
@@ -155,7 +157,8 @@ impl ChunkOut {
 #[derive(Clone)]
 pub enum Engine {
     Here(Option<Rc<GpuDecoder>>),
-    Workers(Rc<Pool>),
+    /// The workers, and the GPU for the decoder network when given.
+    Workers(Rc<Pool>, Option<Rc<GpuDecoder>>),
 }
 
 impl Engine {
@@ -163,7 +166,22 @@ impl Engine {
     pub fn parallelism(&self) -> usize {
         match self {
             Engine::Here(_) => 1,
-            Engine::Workers(p) => p.len(),
+            Engine::Workers(p, _) => p.len(),
+        }
+    }
+
+    /// The GPU the decoder network runs on, if any.
+    pub fn gpu(&self) -> Option<&Rc<GpuDecoder>> {
+        match self {
+            Engine::Here(gpu) | Engine::Workers(_, gpu) => gpu.as_ref(),
+        }
+    }
+
+    /// The same engine without its GPU (after a GPU failure).
+    pub fn without_gpu(&self) -> Self {
+        match self {
+            Engine::Here(_) => Engine::Here(None),
+            Engine::Workers(p, _) => Engine::Workers(p.clone(), None),
         }
     }
 
@@ -180,10 +198,12 @@ impl Engine {
                 let (archive, gpu) = (archive.clone(), gpu.clone());
                 Box::pin(async move {
                     let (chunk, tiles) = decode_section(&archive, i, &section, gpu.as_deref()).await?;
-                    ChunkOut::of(&archive, &chunk, tiles)
+                    let mut out = ChunkOut::of(&archive, &chunk, tiles)?;
+                    out.on_gpu = tiles > 0 && gpu.is_some();
+                    Ok(out)
                 })
             }
-            Engine::Workers(pool) => Box::pin(pool.decode(i, &section)),
+            Engine::Workers(pool, gpu) => Box::pin(pool.decode(i, &section, gpu.clone())),
         }
     }
 }
@@ -273,7 +293,7 @@ where
     pub fn finish(self) -> Result<DecodeSummary, CodecError> {
         self.check.finish(self.archive)?;
         let mut summary = self.summary;
-        summary.on_gpu = matches!(self.engine, Engine::Here(Some(_))) && summary.network_tiles > 0;
+        summary.on_gpu = self.engine.gpu().is_some() && summary.network_tiles > 0;
         summary.total_ms = now_ms() - self.start;
         Ok(summary)
     }

@@ -138,26 +138,25 @@ pub(crate) async fn open_source(name: String, source: Rc<Source>, generation: u3
     // A decoder network goes to the GPU where there is one, on this thread; everything else to
     // the workers, each with the archive opened from the same head.
     let device = detect_gpu().await;
-    let engine = match (&archive.decoder, device) {
-        (Some(dec), Some(device)) => Engine::Here(Some(Rc::new(GpuDecoder::new(&device, dec)))),
-        _ => match workers().await {
-            Some(pool) => {
-                match pool.open(&head, source.len(), model.as_deref().map(|m| m.as_slice())).await {
-                    Ok(()) => Engine::Workers(pool),
-                    Err(e) => {
-                        web_sys::console::warn_1(&format!("workers could not open the archive: {e}").into());
-                        Engine::Here(None)
-                    }
-                }
+    let gpu = match (&archive.decoder, device) {
+        (Some(dec), Some(device)) => Some(Rc::new(GpuDecoder::new(&device, dec))),
+        _ => None,
+    };
+    let engine = match workers().await {
+        Some(pool) => match pool.open(&head, source.len(), model.as_deref().map(|m| m.as_slice())).await {
+            Ok(()) => Engine::Workers(pool, gpu),
+            Err(e) => {
+                web_sys::console::warn_1(&format!("workers could not open the archive: {e}").into());
+                Engine::Here(gpu)
             }
-            None => Engine::Here(None),
         },
+        None => Engine::Here(gpu),
     };
     drop(head);
     dom::set_body_data(
         "engine",
         &match &engine {
-            Engine::Workers(p) => format!("workers:{}", p.len()),
+            Engine::Workers(p, _) => format!("workers:{}", p.len()),
             Engine::Here(_) => "page".into(),
         },
     );
@@ -256,7 +255,7 @@ pub(crate) async fn workers() -> Option<Rc<Pool>> {
 pub(crate) fn give_up_gpu(generation: u32, error: &str) {
     with_app(|a| {
         if let Some(l) = a.loaded.as_mut().filter(|_| a.generation == generation) {
-            l.engine = Engine::Here(None);
+            l.engine = l.engine.without_gpu();
             l.gpu_note = format!(" (WebGPU failed: {error}; decoded on the CPU)");
         }
     });
@@ -352,7 +351,7 @@ pub(crate) async fn decode_whole(generation: u32, download: bool) {
             }
             finish(generation);
         }
-        Err(CodecError::Backend(e)) if matches!(engine, Engine::Here(Some(_))) => {
+        Err(CodecError::Backend(e)) if engine.gpu().is_some() => {
             give_up_gpu(generation, &e);
             Box::pin(decode_whole(generation, download)).await;
         }
@@ -421,7 +420,7 @@ pub(crate) async fn load_view(generation: u32) {
         let Some((archive, engine)) = current(generation) else { return };
         set_text("progress-text", &format!("fetching chunk {} of {}", i + 1, archive.chunk_count()));
         let start = now_ms();
-        let on_gpu = matches!(engine, Engine::Here(Some(_)));
+        let on_gpu = engine.gpu().is_some();
         let for_frame = !keep.is_empty();
         let decoded = match section(generation, i, for_frame).await {
             Ok(s) => engine.decode(&archive, i, s).await.map_err(|e| (e, on_gpu)),
@@ -435,7 +434,7 @@ pub(crate) async fn load_view(generation: u32) {
                 let shown = with_app(|a| {
                     let l = a.loaded.as_mut()?;
                     l.summary.network_tiles += out.tiles;
-                    l.summary.on_gpu |= out.tiles > 0 && on_gpu;
+                    l.summary.on_gpu |= out.on_gpu;
                     l.summary.total_ms += now_ms() - start;
                     let d = a.decoded.as_mut()?;
                     match out.arrived.take() {
@@ -499,15 +498,19 @@ pub(crate) fn finish(generation: u32) {
         return;
     };
     let cpu = match &engine {
-        Engine::Workers(p) => format!("CPU (WebAssembly, {} workers)", p.len()),
+        Engine::Workers(p, _) => format!("CPU (WebAssembly, {} workers)", p.len()),
         Engine::Here(_) => "CPU (WebAssembly, on the page)".into(),
     };
-    let path = match (s.on_gpu, engine) {
-        (true, Engine::Here(Some(g))) => format!(
-            "WebGPU ({}{}), decoder network on {} tiles",
+    let path = match (s.on_gpu, engine.gpu()) {
+        (true, Some(g)) => format!(
+            "WebGPU ({}{}), decoder network on {} tiles{}",
             if g.adapter().name.is_empty() { "browser adapter" } else { &g.adapter().name },
             if g.adapter().fallback { ", software adapter" } else { "" },
-            s.network_tiles
+            s.network_tiles,
+            match &engine {
+                Engine::Workers(p, _) => format!("; the rest in {} workers", p.len()),
+                Engine::Here(_) => String::new(),
+            }
         ),
         _ if s.network_tiles > 0 => format!("{cpu}, decoder network on {} tiles{note}", s.network_tiles),
         _ => format!("{cpu}; no tile needs the decoder network{note}"),
