@@ -12,7 +12,7 @@ w="${1:-$(mktemp -d "${TMPDIR:-/tmp}/baler-bench.XXXXXX")}"
 mkdir -p "$w"
 [ -f "$w/field.npy" ] || node tests/browser/make-field.mjs "$w/field.npy"
 [ -f "$w/classic.baler" ] || "$B" compress "$w/field.npy" -o "$w/classic.baler" --rel 1e-3 --no-model --quiet
-# With an embedded model (some tiles use the decoder network, so WebGPU has work to do).
+# With an embedded model (the path of an archive with a decoder; the encoder may use it on no tile).
 [ -f "$w/network.baler" ] || "$B" compress "$w/field.npy" -o "$w/network.baler" --rel 1e-3 --force-model --quiet
 echo "| archive | native, 1 thread | native, all threads |"
 echo "|---|---|---|"
