@@ -8,7 +8,7 @@ use baler_codec::colormap::histogram;
 
 use crate::decoded::{Decoded, RunningStats};
 use crate::dom;
-use crate::scale::{ColorScale, Window, index_ticks_in};
+use crate::scale::{ColorScale, Window, ticks_that_fit};
 
 fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
@@ -100,7 +100,9 @@ pub fn heatmap(
 /// pixels each.
 fn axis_ticks(id: &str, start: usize, len: usize, px: f64, name: &str, name_id: &str) {
     let horizontal = id.starts_with('x');
-    let html: String = index_ticks_in(start, len, 5)
+    // A label's room: its digits across, or a line's height down.
+    let room = if horizontal { 8.0 * (start + len).max(1).to_string().len() as f64 + 12.0 } else { 22.0 };
+    let html: String = ticks_that_fit(start, len, px, room)
         .into_iter()
         .map(|i| {
             let at = ((i - start) as f64 + 0.5) * px;

@@ -82,9 +82,20 @@ pub fn index_ticks(len: usize, n: usize) -> Vec<usize> {
 
 /// Round tick positions in `start..start + len` (about `n` of them): multiples of 1, 2 or 5 × 10^k.
 pub fn index_ticks_in(start: usize, len: usize, n: usize) -> Vec<usize> {
-    let step = index_ticks(len, n).get(1).copied().unwrap_or(1).max(1);
+    // One tick only: the step is the whole length (not 1, a tick on every cell).
+    let step = index_ticks(len, n).get(1).copied().unwrap_or(len).max(1);
     let first = start.div_ceil(step) * step;
     (first..start + len).step_by(step).collect()
+}
+
+/// Round tick positions for an axis showing cells `start..start + len` at `px` CSS pixels each,
+/// at least `room` pixels apart (what a label needs), at most 5: a 256-column slice drawn 36 px
+/// wide had its labels written over each other.
+pub fn ticks_that_fit(start: usize, len: usize, px: f64, room: f64) -> Vec<usize> {
+    match (len.saturating_sub(1) as f64 * px / room.max(1.0)) as usize {
+        0 => vec![start], // room for one label: the first cell's
+        n => index_ticks_in(start, len, n.min(5)),
+    }
 }
 
 /// The part of an `h` × `w` slice shown: `rows` rows from `r0`, `cols` columns from `c0`.
@@ -135,6 +146,22 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_keep_their_labels_apart() {
+        for len in [1, 2, 7, 50, 256, 4000, 8000] {
+            for px in [0.07, 0.14, 1.0, 2.2, 16.0] {
+                for start in [0, 3, 1000] {
+                    let ticks = ticks_that_fit(start, len, px, 40.0);
+                    assert!(!ticks.is_empty() && ticks.len() <= 6, "{len} {px}: {ticks:?}");
+                    assert!(ticks.iter().all(|&t| (start..start + len).contains(&t)), "{ticks:?}");
+                    for pair in ticks.windows(2) {
+                        assert!((pair[1] - pair[0]) as f64 * px >= 40.0, "{len} {px}: {ticks:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn linear_and_log_scales() {
