@@ -116,7 +116,7 @@ cp tests/golden/pattern_autoencoder_rel1e-3.baler "$a/pattern.baler"
 # Chunked fields: 8 chunks (the lazy test) and a 1 GB original of 125 chunks (the large test);
 # their frames repeat with a period so that writing them takes seconds.
 node tests/browser/make-field.mjs "$work/lazy.npy" 256 256 256 smooth 64 >/dev/null
-"$B" compress "$work/lazy.npy" -o "$a/lazy.baler" --rel 1e-3 --no-model --quiet >/dev/null
+"$B" compress "$work/lazy.npy" -o "$a/lazy.baler" --rel 1e-3 --no-model --axes time,lat,lon --quiet >/dev/null
 "$B" info "$a/lazy.baler" --json > "$work/lazy.info.json"
 "$B" decompress "$a/lazy.baler" -o "$work/lazy.out.npy" --quiet >/dev/null
 lazy_sha=$(sha256sum "$work/lazy.out.npy" | cut -d' ' -f1)

@@ -180,6 +180,9 @@ pub struct Loaded {
     pub dataset: Dataset,
     pub fill_value: Option<f64>,
     pub source: String,
+    /// The names of a field's axes, one per axis, where the source names them (NetCDF
+    /// dimensions); empty otherwise.
+    pub axes: Vec<String>,
 }
 
 /// Splits `file.h5:/group/data`, `file.nc:VAR`, `file.root:tree[:branches]` into the file and
@@ -198,7 +201,8 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
     let format = Format::of(path)?;
-    let plain = |ds: Dataset| Loaded { dataset: ds, fill_value: None, source: file_name(path) };
+    let plain =
+        |ds: Dataset| Loaded { dataset: ds, fill_value: None, source: file_name(path), axes: Vec::new() };
     match (format, inner) {
         (Format::Npy | Format::Csv, Some(i)) => {
             Err(IoError::invalid(path, format!("'{i}': this format holds one array, nothing to select")))
@@ -221,6 +225,8 @@ pub struct Rows {
     pub fill_value: Option<f64>,
     /// As [`Loaded::source`].
     pub source: String,
+    /// As [`Loaded::axes`].
+    pub axes: Vec<String>,
 }
 
 /// Opens `FILE` or `FILE:INNER` for reading by rows, when its format and layout allow it: a
@@ -234,6 +240,7 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
             reader: Box::new(r),
             fill_value: None,
             source: file_name(path),
+            axes: Vec::new(),
         })),
         (Format::Hdf5, inner) => hdf5::open_rows(path, inner),
         (Format::NetCdf, inner) => netcdf::open_rows(path, inner),

@@ -129,16 +129,16 @@ mod imp {
             let dtype = numeric(path, var, &name)?;
             let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
             let (fill_value, source) = describe(path, var, &name, dtype);
-            Ok((dtype, shape, fill_value, source))
+            Ok((dtype, shape, fill_value, source, axis_names(var)))
         });
-        let (dtype, shape, fill_value, source) =
+        let (dtype, shape, fill_value, source, axes) =
             found.ok_or_else(|| IoError::invalid(path, format!("no variable '{name}'")))??;
         if shape.is_empty() || shape.len() > 3 {
             return Ok(None);
         }
         let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
         let reader = NcRows { path: display(path), file, name, dtype, layout };
-        Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source }))
+        Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source, axes }))
     }
 
     struct NcRows {
@@ -266,7 +266,13 @@ mod imp {
             .map_err(|e| IoError::invalid(path, format!("cannot read variable '{name}': {}", nc_msg(&e))))?;
         let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
         let (fill_value, source) = describe(path, v, name, dtype);
-        Ok(Loaded { dataset: Dataset::Field(Array { dtype, shape, values }), fill_value, source })
+        let axes = axis_names(v);
+        Ok(Loaded { dataset: Dataset::Field(Array { dtype, shape, values }), fill_value, source, axes })
+    }
+
+    /// The variable's dimension names, one per axis.
+    fn axis_names(v: &Variable) -> Vec<String> {
+        v.dimensions().iter().map(|d| d.name()).collect()
     }
 
     /// The dtype of a numeric variable, or an error naming what it holds.

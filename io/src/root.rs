@@ -302,7 +302,12 @@ fn read_branches(
             source.push_str(&format!("; skipped: {skipped_text}"));
         }
         source.push(')');
-        return Ok(Loaded { dataset: Dataset::Table { rows: entries, columns }, fill_value: None, source });
+        return Ok(Loaded {
+            dataset: Dataset::Table { rows: entries, columns },
+            fill_value: None,
+            source,
+            axes: Vec::new(),
+        });
     };
 
     // An explicit selection: names and `prefix*` patterns, comma-separated.
@@ -358,6 +363,7 @@ fn read_branches(
             ),
             dataset: Dataset::Table { rows: entries, columns },
             fill_value: None,
+            axes: Vec::new(),
         });
     }
 
@@ -389,6 +395,7 @@ fn read_branches(
         ),
         dataset: Dataset::Table { rows, columns },
         fill_value: None,
+        axes: Vec::new(),
     })
 }
 

@@ -179,8 +179,16 @@ fn compress<'py>(
         Some(m) => ModelChoice::Given { model: m, embed: embed_model },
         None => ModelChoice::Learn(effort),
     };
-    let job =
-        CompressJob { dataset: &ds, fill_value, source, target, config: &cfg, model: choice, force_model };
+    let job = CompressJob {
+        dataset: &ds,
+        fill_value,
+        source,
+        axes: &[],
+        target,
+        config: &cfg,
+        model: choice,
+        force_model,
+    };
     let outcome = py.detach(|| job::run(&job, &mut Silent)).map_err(err)?;
     Ok(PyBytes::new(py, &outcome.compressed.bytes))
 }

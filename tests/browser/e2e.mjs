@@ -490,7 +490,14 @@ if (lazy) {
     await goToFrame(page, lazy.frames - 1);
     const label = await text(page, '#frame-label');
     const last = await fetchedNow(page);
-    if (label !== `frame ${lazy.frames} of ${lazy.frames}`) failures.push(`#frame-label "${label}"`);
+    // Its axes are named (`compress --axes time,lat,lon`): the labels use the names.
+    if (label !== `time ${lazy.frames} of ${lazy.frames}`) failures.push(`#frame-label "${label}"`);
+    const names = await page.evaluate(() => [
+      document.getElementById('x-name').textContent,
+      document.getElementById('y-name').textContent,
+      document.querySelector('#axis option[value="2"]').textContent,
+    ]);
+    if (names.join('|') !== 'lon|lat|axis 2 (lon)') failures.push(`axis names ${JSON.stringify(names)}`);
     if (!(last > first && last - first < size / 2)) failures.push(`the last frame fetched ${last - first} more bytes of ${size}`);
     const { saved } = await saveDownload(page, '#download', `${mode}-lazy.npy`, 120_000);
     const sha = sha256(saved);

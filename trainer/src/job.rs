@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use baler_codec::data::RowSource;
 use baler_codec::encode::{Compressed, Streamed};
+use baler_codec::format::metadata::axes_note;
 use baler_codec::{BoundSpec, Dataset};
 
 use crate::config::Config;
@@ -37,6 +38,8 @@ pub struct CompressJob<'a> {
     pub fill_value: Option<f64>,
     /// What the archive's notes and a trained model record as the input ("x.npy", "numpy array").
     pub source: &'a str,
+    /// The field's axis names (from the source, or `--axes`); empty when unnamed.
+    pub axes: &'a [String],
     pub target: Target,
     pub config: &'a Config,
     pub model: ModelChoice<'a>,
@@ -73,6 +76,14 @@ pub trait Progress {
 pub struct Silent;
 impl Progress for Silent {}
 
+/// An archive's first notes: where the data came from, and the names of its axes where they are
+/// known, one per axis of its `rank` (see `baler_codec::format::metadata::axes_note`).
+pub fn source_notes(source: &str, axes: &[String], rank: usize) -> Vec<String> {
+    let mut notes = vec![format!("source: {source}")];
+    notes.extend(axes_note(axes).filter(|_| axes.len() == rank));
+    notes
+}
+
 /// Runs `job`: learns a model if asked, then compresses and verifies every value.
 pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutcome> {
     let (ds, fill) = (job.dataset, job.fill_value);
@@ -82,7 +93,7 @@ pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutc
         ModelChoice::None | ModelChoice::Learn(Effort::Fast) => &classic,
         _ => job.config,
     };
-    let mut notes = vec![format!("source: {}", job.source)];
+    let mut notes = source_notes(job.source, job.axes, ds.shape().len());
     let mut search_details = None;
     let mut learning = None;
     let trained;
@@ -181,7 +192,7 @@ pub fn compress_file(
     let config = &classic_config(config);
     if let Some(mut rows) = open_rows(spec, opts)? {
         let fill = fill_value.or(rows.fill_value);
-        let notes = vec![format!("source: {}", rows.source)];
+        let notes = source_notes(&rows.source, &rows.axes, rows.reader.layout().shape.len());
         let original_bytes = rows.reader.layout().original_bytes();
         let s = compress_rows_to(rows.reader.as_mut(), spec, output, bound, fill, config, notes, progress)?;
         return Ok(FileOutcome {
@@ -198,6 +209,7 @@ pub fn compress_file(
         dataset: &loaded.dataset,
         fill_value: fill_value.or(loaded.fill_value),
         source: &loaded.source,
+        axes: &loaded.axes,
         target: Target::Bound(bound),
         config,
         model: ModelChoice::None,

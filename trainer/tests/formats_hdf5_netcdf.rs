@@ -345,6 +345,7 @@ fn netcdf_sst_with_fill_value_reads_exactly() {
     let path = dir.path().join("x.nc");
     let values = make_sst_nc(&path);
     let loaded = load_spec(&spec(&path, "sst")).unwrap();
+    assert_eq!(loaded.axes, ["time", "lat", "lon"]);
     let Dataset::Field(a) = &loaded.dataset else { panic!("expected a field") };
     assert_eq!(a.shape, [3, 20, 30]);
     assert_eq!(a.dtype, DType::F32);
@@ -542,6 +543,16 @@ fn netcdf_end_to_end_fill_values_exact_rest_within_rel_bound() {
     let json: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(json["streamed"], true, "{json}");
     assert!(json["source"].as_str().unwrap().contains("_FillValue"), "{json}");
+    // The variable's dimension names are kept for viewers; --axes names them otherwise.
+    let axes = |p: &Path| {
+        let bytes = std::fs::read(p).unwrap();
+        baler_codec::Archive::open(&bytes, None).unwrap().meta.axes()
+    };
+    let names = |v: [&str; 3]| Some(v.map(String::from).to_vec());
+    assert_eq!(axes(&arc), names(["time", "lat", "lon"]));
+    let renamed = dir.path().join("renamed.baler");
+    ok(&["compress", &spec(&nc, "sst"), "-o", s(&renamed), "--rel", "1e-3", "--no-model", "--axes", "t,y,x"]);
+    assert_eq!(axes(&renamed), names(["t", "y", "x"]));
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let orig = load_spec(&spec(&nc, "sst")).unwrap().dataset;
     let back = read(&out);

@@ -72,6 +72,7 @@ pub fn empty_output(archive: &Archive<'_>, budget: usize) -> Decoded {
         let shape = m.shape.iter().map(|&d| d as usize).collect();
         Decoded::new(dtype, shape, None, m.fill_value, &sizes, budget)
     };
+    d.name_axes(&m.axes().unwrap_or_default());
     // The metadata's range covers the finite, non-fill values: the colour range before any chunk.
     d.data_range = m.streams.first().filter(|s| !m.table && s.min <= s.max).map(|s| (s.min, s.max));
     d

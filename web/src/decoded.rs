@@ -90,6 +90,8 @@ pub struct Decoded {
     pub stats: RunningStats,
     /// The slice across frames being shown, kept as its chunks pass through.
     cross: Option<Assembled>,
+    /// Names of the volume's axes (frames, rows, columns): the archive's own where it names them.
+    pub axes: [String; 3],
 }
 
 /// A slice along the rows or columns of a stack of frames: it crosses every chunk, so it is
@@ -132,6 +134,23 @@ impl Decoded {
             budget,
             stats: RunningStats::default(),
             cross: None,
+            axes: ["frame", "row", "column"].map(String::from),
+        }
+    }
+
+    /// Takes the names of the array's axes (one per axis of its shape, as `Metadata::axes` gives
+    /// them) for the volume's: a 2-D field's two are its rows and columns, a 1-D field's one its
+    /// columns, the last two of more its rows and columns (the leading ones stack into frames).
+    pub fn name_axes(&mut self, names: &[String]) {
+        if names.len() != self.shape.len() || self.columns.is_some() {
+            return;
+        }
+        match names {
+            [] => {}
+            [columns] => self.axes[2] = columns.clone(),
+            [rows, columns] => self.axes[1..].clone_from_slice(&[rows.clone(), columns.clone()]),
+            [frames, rows, columns] => self.axes = [frames.clone(), rows.clone(), columns.clone()],
+            [.., rows, columns] => self.axes[1..].clone_from_slice(&[rows.clone(), columns.clone()]),
         }
     }
 
@@ -710,6 +729,12 @@ mod tests {
         let (w, h, v) = d.slice(1, 1);
         assert_eq!((w, h), (3, 10));
         assert_eq!(v, (0..10).flat_map(|f| (3..6).map(move |x| (6 * f + x) as f64)).collect::<Vec<_>>());
+        // Axis names: the archive's, one per axis of the shape, or none at all.
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        d.name_axes(&names(&["time", "lat"]));
+        assert_eq!(d.axes, names(&["frame", "row", "column"]).as_slice());
+        d.name_axes(&names(&["time", "lat", "lon"]));
+        assert_eq!(d.axes, names(&["time", "lat", "lon"]).as_slice());
         // A chunk read in parts fills the slice in as inserting it does.
         let mut e = field(vec![10, 2, 3], DType::F64, 12, 96).0;
         e.hold_slice(1, 1);

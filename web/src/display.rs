@@ -82,7 +82,7 @@ pub(crate) fn render_view() {
         tools::draw_profiles(d, v);
         el::<HtmlInputElement>("log").set_checked(v.log);
         let n = d.slices(v.axis);
-        let axis_name = ["frame", "row", "column"][v.axis.min(2)];
+        let axis_name = &d.axes[v.axis.min(2)];
         let missing = if d.slice_ready(v.axis, v.frame) { "" } else { " (fetching …)" };
         set_text("frame-label", &format!("{axis_name} {} of {n}{missing}", v.frame.min(n - 1) + 1));
         el::<HtmlInputElement>("range-lo").set_value(&fmt_num(range.0));
@@ -120,7 +120,13 @@ pub(crate) fn setup_slider() {
         slider.set_max(&(n.saturating_sub(1)).to_string());
         slider.set_value(&a.view.frame.to_string());
         show("frame-control", n > 1);
-        el::<HtmlSelectElement>("axis").set_value(&a.view.axis.to_string());
+        let axis = el::<HtmlSelectElement>("axis");
+        for (i, name) in d.axes.iter().enumerate() {
+            if let Some(option) = axis.item(i as u32) {
+                option.set_text_content(Some(&format!("axis {i} ({name})")));
+            }
+        }
+        axis.set_value(&a.view.axis.to_string());
         el::<HtmlSelectElement>("cmap").set_value(a.view.cmap.name());
     });
 }

@@ -14,22 +14,23 @@ fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into().ok()).expect("2d canvas")
 }
 
-/// Names of the horizontal and vertical axes of a slice along `axis` (of a volume with frames).
-pub fn axis_names(axis: usize, frames: bool) -> (&'static str, &'static str) {
-    match (axis, frames) {
-        (1, _) => ("column", "frame"),
-        (2, _) => ("row", "frame"),
-        _ => ("column", "row"),
+/// Names of the horizontal and vertical axes of a slice along `axis`.
+pub fn axis_names(d: &Decoded, axis: usize) -> (&str, &str) {
+    let [frames, rows, columns] = &d.axes;
+    match axis {
+        1 => (columns, frames),
+        2 => (rows, frames),
+        _ => (columns, rows),
     }
 }
+
+/// Pixels painted at once by [`heatmap`].
+const BAND_PIXELS: usize = 1 << 16;
 
 /// Paints slice `index` along `axis` into `#heatmap` (one canvas pixel per value, scaled by CSS
 /// to about 560 px, without smoothing), its axis ticks and the colour bar, colours over `range`,
 /// on a log scale with `log` (starting at the slice's smallest positive value when the range
 /// does not). Returns the CSS pixels per value.
-/// Pixels painted at once by [`heatmap`].
-const BAND_PIXELS: usize = 1 << 16;
-
 pub fn heatmap(
     d: &Decoded,
     axis: usize,
@@ -85,7 +86,7 @@ pub fn heatmap(
         }
     }
     colorbar(cmap, scale, (h as f64 * px).round());
-    let (x_name, y_name) = axis_names(axis, d.volume()[0] > 1);
+    let (x_name, y_name) = axis_names(d, axis);
     axis_ticks("x-ticks", win.c0, w, px, x_name, "x-name");
     axis_ticks("y-ticks", win.r0, h, px, y_name, "y-name");
     let missing = values().filter(|&v| !d.is_data(v) || scale.position(v).is_none()).count();

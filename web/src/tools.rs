@@ -42,14 +42,14 @@ pub fn show_cursor(d: &Decoded, view: &ViewState, cell: Option<(usize, usize)>) 
         cursor.dataset().delete("value");
         return;
     };
-    let (x_name, y_name) = axis_names(view.axis, d.volume()[0] > 1);
+    let (x_name, y_name) = axis_names(d, view.axis);
     let value = d.slice_value(view.axis, view.frame, r, c);
     let shown = match value {
         Some(v) if d.is_data(v) => fmt_num(v),
         Some(v) => format!("{v} (no data)"),
         None => "not fetched yet".into(),
     };
-    let slice = ["frame", "row", "column"][view.axis.min(2)];
+    let slice = &d.axes[view.axis.min(2)];
     let where_ = if d.volume()[0] > 1 { format!("{slice} {}, ", view.frame) } else { String::new() };
     set_text("cursor", &format!("{where_}{y_name} {r}, {x_name} {c}: {shown}"));
     let _ = cursor.dataset().set("value", &value.map_or(String::new(), |v| format!("{v:e}")));
@@ -71,7 +71,7 @@ pub fn draw_profiles(d: &Decoded, view: &ViewState) {
     show("profiles", true);
     let value = |e: usize| d.value(e).filter(|&v| d.is_data(v));
     let cell = |r: usize, c: usize| d.slice_value(view.axis, view.frame, r, c).filter(|&v| d.is_data(v));
-    let (x_name, y_name) = axis_names(view.axis, d.volume()[0] > 1);
+    let (x_name, y_name) = axis_names(d, view.axis);
     let row: Vec<Option<f64>> = (0..w).map(|x| cell(r, x)).collect();
     plots::line("profile", &row, Some(c));
     set_text("profile-caption", &format!("profile along {y_name} {r} ({x_name} 0–{})", w - 1));

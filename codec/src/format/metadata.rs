@@ -69,7 +69,59 @@ pub struct Metadata {
     pub notes: Vec<String>,
 }
 
+/// The note that names a field's axes (`axes: time, lat, lon`), one name per axis of the shape:
+/// written where the source names them (NetCDF dimensions, `--axes`), read by viewers to label
+/// their axes. A note like any other: a decoder needs none of it.
+pub const AXES_NOTE: &str = "axes: ";
+
+/// The note naming the axes `names` (see [`AXES_NOTE`]); None where a name is empty or holds a
+/// comma, which the note could not carry.
+pub fn axes_note(names: &[String]) -> Option<String> {
+    let fits = |n: &String| !n.trim().is_empty() && !n.contains(',') && !n.contains('\n');
+    (!names.is_empty() && names.iter().all(fits))
+        .then(|| format!("{AXES_NOTE}{}", names.iter().map(|n| n.trim()).collect::<Vec<_>>().join(", ")))
+}
+
+impl Metadata {
+    /// The axes' names from the note [`axes_note`] wrote, when it names one per axis of `shape`.
+    pub fn axes(&self) -> Option<Vec<String>> {
+        let names: Vec<String> = self
+            .notes
+            .iter()
+            .find_map(|n| n.strip_prefix(AXES_NOTE))?
+            .split(',')
+            .map(|n| n.trim().to_string())
+            .collect();
+        (!self.table && names.len() == self.shape.len() && names.iter().all(|n| !n.is_empty()))
+            .then_some(names)
+    }
+}
+
 /// A hash (or any bytes) as lowercase hex.
 pub fn hex(hash: &[u8]) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axes_note_names_one_axis_each_or_nothing() {
+        let golden = include_bytes!("../../../tests/golden/wave_feedback_v2_rel1e-2.baler");
+        let mut meta = crate::Archive::open(golden, None).unwrap().meta.clone();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        meta.shape = vec![4, 3, 2];
+        meta.notes = vec!["source: x.nc".into(), axes_note(&names(&["time", " lat", "lon "])).unwrap()];
+        assert_eq!(meta.notes[1], "axes: time, lat, lon");
+        assert_eq!(meta.axes(), Some(names(&["time", "lat", "lon"])));
+        // A count that is not the shape's, no note, or a name the note cannot carry: none.
+        meta.shape = vec![12, 2];
+        assert_eq!(meta.axes(), None);
+        meta.notes.pop();
+        assert_eq!(meta.axes(), None);
+        assert_eq!(axes_note(&names(&["a,b", "c"])), None);
+        assert_eq!(axes_note(&names(&["", "c"])), None);
+        assert_eq!(axes_note(&[]), None);
+    }
 }

@@ -90,7 +90,8 @@ pub(super) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     };
     let fill_value = fill_attr(&ds).map(|v| as_dtype(v, dtype));
     let fill_note = fill_value.map(|v| format!(", _FillValue {}", fmt_value(v, dtype))).unwrap_or_default();
-    Ok(Loaded { dataset, fill_value, source: format!("{}:{name} ({kind}{fill_note})", file_name(path)) })
+    let source = format!("{}:{name} ({kind}{fill_note})", file_name(path));
+    Ok(Loaded { dataset, fill_value, source, axes: Vec::new() })
 }
 
 /// The dataset `inner` names (`None`: the file's only dataset).

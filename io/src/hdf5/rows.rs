@@ -30,7 +30,7 @@ pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate
         format!("{}:{} (HDF5, {}, shape {shape:?}{fill_note})", file_name(path), ds.name(), dtype.name());
     let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
     let reader = Hdf5Rows { path: display(path), desc, layout, ds, _file: file };
-    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source }))
+    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source, axes: Vec::new() }))
 }
 
 struct Hdf5Rows {

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use baler_codec::ModelUse;
+use baler_codec::format::metadata::axes_note;
 use clap::Args;
 use serde_json::json;
 
@@ -51,12 +52,32 @@ pub struct CompressArgs {
     /// program reads it with the plugin (libh5baler.so in HDF5_PLUGIN_PATH).
     #[arg(long, conflicts_with_all = ["model", "force_model"])]
     pub h5_filter: bool,
+    /// Names of the field's axes, one per axis (`--axes time,lat,lon`), kept in the archive's
+    /// notes for viewers to label their axes; a NetCDF variable's dimension names are kept
+    /// without it.
+    #[arg(long, value_delimiter = ',')]
+    pub axes: Vec<String>,
     #[command(flatten)]
     pub common: InputArgs,
     #[arg(long)]
     pub json: bool,
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The axis names an archive records: `--axes` (checked against the input's `rank`), else
+/// `from_source`'s.
+pub fn axes_for(args: &CompressArgs, from_source: &[String], rank: usize) -> Result<Vec<String>> {
+    if args.axes.is_empty() {
+        return Ok(from_source.to_vec());
+    }
+    if args.axes.len() != rank {
+        bail!("--axes names {} axes; {} has {rank}", args.axes.len(), args.input);
+    }
+    if axes_note(&args.axes).is_none() {
+        bail!("--axes: every axis needs a name (got {:?})", args.axes.join(","));
+    }
+    Ok(args.axes.clone())
 }
 
 pub fn run(args: &CompressArgs) -> Result<()> {
@@ -70,6 +91,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         effort,
         force_model,
         h5_filter,
+        axes: _,
         common,
         json,
         quiet,
@@ -117,10 +139,12 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         Some(m) => ModelChoice::Given { model: m, embed: *embed_model },
         None => ModelChoice::Learn(effort),
     };
+    let axes = axes_for(args, &loaded.axes, ds.shape().len())?;
     let job = CompressJob {
         dataset: ds,
         fill_value: loaded.fill_value,
         source: &source,
+        axes: &axes,
         target,
         config: &cfg,
         model: choice,

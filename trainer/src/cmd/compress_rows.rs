@@ -13,7 +13,7 @@ use super::common::record_source;
 use super::compress::CompressArgs;
 use crate::config::Config;
 use crate::io::Rows;
-use crate::job::{Learning, compress_rows_to};
+use crate::job::{Learning, compress_rows_to, source_notes};
 
 /// Inputs above this many original bytes are compressed a slab at a time even when the effort
 /// asks for learning: the model search holds the data in memory (several times its size).
@@ -32,7 +32,8 @@ pub fn run(
     let (input, output) = (&args.input, &args.output);
     let source = record_source(input, &rows.source, &args.common);
     let original_bytes = rows.reader.layout().original_bytes();
-    let mut notes = vec![format!("source: {source}")];
+    let axes = super::compress::axes_for(args, &rows.axes, rows.reader.layout().shape.len())?;
+    let mut notes = source_notes(&source, &axes, rows.reader.layout().shape.len());
     notes.extend(learning.as_ref().map(|l| l.decision.clone()));
     let bar = progress_bar(args.quiet || args.json);
     let streamed = compress_rows_to(
