@@ -21,10 +21,11 @@
 
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { chromium } from 'playwright-core';
+import { rendererRss } from './rss.mjs';
 
 // ---------------------------------------------------------------- arguments
 
@@ -396,20 +397,6 @@ async function saveDownload(page, selector, file, timeout) {
 /** The sha256 of a file, hex. */
 function sha256(path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** RSS in bytes of the largest Chromium renderer process (the page and its workers), read from
- * /proc (Linux); 0 where it cannot be read. */
-function rendererRss() {
-  let largest = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--type=renderer')) continue;
-      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-      if (kb) largest = Math.max(largest, Number(kb[1]) * 1024);
-    } catch {} // the process ended meanwhile
-  }
-  return largest;
 }
 
 /** Waits until data-state is one of `states`; returns it. */

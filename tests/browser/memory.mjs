@@ -14,10 +14,11 @@
 // peaks; exits 1 when a peak exceeds --limit-mb or a step fails.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rendererRss } from './rss.mjs';
 
 const opts = {};
 for (let i = 2; i + 1 < process.argv.length; i += 2) opts[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -110,18 +111,6 @@ async function until(expression) {
   }
 }
 
-/** RSS in bytes of the largest Chromium renderer process (/proc, Linux). */
-function rendererRss() {
-  let largest = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--type=renderer')) continue;
-      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-      if (kb) largest = Math.max(largest, Number(kb[1]) * 1024);
-    } catch {} // the process ended meanwhile
-  }
-  return largest;
-}
 let peak = 0;
 setInterval(() => { peak = Math.max(peak, rendererRss()); }, 100).unref();
 const failures = [];
