@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,7 @@ def compress(
     force_model: bool = False,
     config: str | os.PathLike | Mapping | None = None,
     source: str = "numpy array",
+    axes: Sequence[str] | None = None,
 ) -> bytes:
     """Compresses an array (a field) or a table into one Baler archive.
 
@@ -123,13 +124,20 @@ def compress(
     - ``config``: training and compression options (a dict, TOML text or a TOML file, as
       ``baler-train new`` writes).
     - ``source``: what the archive records as the input (the CLI records the file name).
+    - ``axes``: names of a field's axes, one per axis (as ``baler-train compress --axes``);
+      an xarray ``DataArray``'s ``dims`` are taken when it is not given. Viewers label their
+      axes with them.
     """
     mode, value = _bound(abs, rel, psnr)
+    if axes is None and not table and not isinstance(data, Mapping):
+        dims = getattr(data, "dims", None)
+        axes = [str(d) for d in dims] if isinstance(dims, tuple) else None
     kind, arrays = _dataset(data, table)
     toml_text, json_text = _config(config)
     return _baler.compress(
         kind, arrays, mode, value, effort, model, embed_model,
         None if fill_value is None else float(fill_value), source, force_model, toml_text, json_text,
+        [str(a) for a in axes or ()],
     )
 
 

@@ -6,6 +6,7 @@
 
 use baler_codec::Archive;
 use baler_codec::describe::inspect;
+use baler_codec::format::metadata::axes_note;
 use baler_train::config::Config;
 use baler_train::device::{DeviceChoice, resolve as resolve_device};
 use baler_train::io::ReadOptions;
@@ -150,7 +151,7 @@ fn dataset(kind: &str, arrays: &[(String, Bound<'_, PyUntypedArray>)]) -> PyResu
 
 /// See `baler.compress`.
 #[pyfunction]
-#[pyo3(signature = (kind, arrays, mode, value, effort, model, embed_model, fill_value, source, force_model, config_toml, config_json))]
+#[pyo3(signature = (kind, arrays, mode, value, effort, model, embed_model, fill_value, source, force_model, config_toml, config_json, axes))]
 #[allow(clippy::too_many_arguments)]
 fn compress<'py>(
     py: Python<'py>,
@@ -166,6 +167,7 @@ fn compress<'py>(
     force_model: bool,
     config_toml: Option<&str>,
     config_json: Option<&str>,
+    axes: Vec<String>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let target = Target::from_user(mode, value).map_err(err)?;
     let effort: Effort = parse_choice("effort", effort)?;
@@ -174,6 +176,12 @@ fn compress<'py>(
         return Err(BalerError::new_err("fill_value must be finite (NaN and Inf are always kept exactly)"));
     }
     let ds = dataset(kind, &arrays)?;
+    if !axes.is_empty() && (axes.len() != ds.shape().len() || axes_note(&axes).is_none() || kind != "field") {
+        return Err(BalerError::new_err(format!(
+            "axes {axes:?}: a field needs one non-empty name without a comma per axis; this data has shape {:?}",
+            ds.shape()
+        )));
+    }
     let given = model.as_ref().map(|m| &m.inner);
     let choice = match given {
         Some(m) => ModelChoice::Given { model: m, embed: embed_model },
@@ -183,7 +191,7 @@ fn compress<'py>(
         dataset: &ds,
         fill_value,
         source,
-        axes: &[],
+        axes: &axes,
         target,
         config: &cfg,
         model: choice,

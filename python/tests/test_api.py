@@ -263,3 +263,14 @@ def test_compress_file_streams_and_writes_the_clis_bytes(tmp_path, cli, shared_d
         baler.compress_file(tmp_path / "missing.npy", tmp_path / "x.baler", rel=1e-3)
     assert not (tmp_path / "x.baler").exists()
     np.testing.assert_array_equal(np.load(src), x)
+
+
+def test_axis_names_are_kept_in_the_notes():
+    f = smooth_field(shape=(6, 8, 10))
+    named = baler.compress(f, rel=1e-3, effort="fast", axes=["time", "lat", "lon"])
+    assert "axes: time, lat, lon" in baler.info(named)["notes"]
+    assert not any(n.startswith("axes:") for n in baler.info(baler.compress(f, rel=1e-3, effort="fast"))["notes"])
+    np.testing.assert_array_equal(baler.decompress(named), baler.decompress(baler.compress(f, rel=1e-3, effort="fast")))
+    for wrong in (["time", "lat"], ["time", "", "lon"], ["a,b", "c", "d"]):
+        with pytest.raises(BalerError, match="axes"):
+            baler.compress(f, rel=1e-3, effort="fast", axes=wrong)

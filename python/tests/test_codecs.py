@@ -97,6 +97,9 @@ def test_xarray_round_trip_with_fill_value(tmp_path):
     assert np.abs(back[sea] - x[sea]).max() <= codec.settings.abs
     raw = zarr.open_array(tmp_path / "ds.zarr/t2m", mode="r")[:]
     assert (raw[:, :10, :10] == -9999.0).all(), "the fill value is stored exactly"
+    # A DataArray given to baler.compress names the archive's axes by its dims.
+    blob = baler.compress(ds["t2m"].fillna(0.0), rel=1e-3, effort="fast")
+    assert "axes: time, lat, lon" in baler.info(blob)["notes"]
 
 
 def test_shared_model_is_stored_once_and_named_by_every_chunk(tmp_path):
