@@ -32,6 +32,8 @@ thread_local! {
 pub fn worker_open(head: &[u8], file_len: f64, model: Option<Vec<u8>>) -> Result<(), JsValue> {
     let archive = Archive::open_head(head, file_len as u64, model.as_deref()).map_err(|e| e.to_string())?;
     OPENED.with(|a| *a.borrow_mut() = Some(archive));
+    // Chunks parked for the archive before are of no use now (their page moved on).
+    PARKED.with(|p| p.borrow_mut().clear());
     Ok(())
 }
 
