@@ -181,7 +181,7 @@ pub struct Loaded {
     pub fill_value: Option<f64>,
     pub source: String,
     /// The names of a field's axes, one per axis, where the source names them (NetCDF
-    /// dimensions); empty otherwise.
+    /// dimensions, HDF5 dimension scales); empty otherwise.
     pub axes: Vec<String>,
 }
 

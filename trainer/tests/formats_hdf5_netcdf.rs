@@ -670,3 +670,37 @@ fn h5_filter_output_is_an_hdf5_dataset_stored_through_the_baler_filter() {
     fails(&["compress", &spec(&nc, "sst"), "-o", s(&npy), "--h5-filter", "--abs", "0.1"], "writes .h5 files");
     assert!(!npy.exists());
 }
+
+/// A netCDF-4 file is an HDF5 file whose dimensions are HDF5 dimension scales: read as HDF5, a
+/// variable's axes are named by them (a coordinate variable's dataset, or a dimension without one).
+#[test]
+fn hdf5_dimension_scales_name_the_axes() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let nc = dir.path().join("x.nc");
+    make_sst_nc(&nc);
+    let h5 = dir.path().join("x.h5");
+    std::fs::copy(&nc, &h5).unwrap();
+    assert_eq!(load_spec(&spec(&h5, "/sst")).unwrap().axes, ["time", "lat", "lon"]);
+    // `station` has no coordinate variable: netCDF-4 gives its scale a placeholder NAME.
+    let nc2 = dir.path().join("y.nc");
+    let mut f = netcdf::create(&nc2).unwrap();
+    f.add_dimension("time", 3).unwrap();
+    f.add_dimension("station", 4).unwrap();
+    let mut v = f.add_variable::<f64>("time", &["time"]).unwrap();
+    v.put_values(&[0.0, 1.0, 2.0], ..).unwrap();
+    let mut v = f.add_variable::<f32>("temp", &["time", "station"]).unwrap();
+    v.put_values(&(0..12).map(|i| i as f32).collect::<Vec<_>>(), ..).unwrap();
+    f.close().unwrap();
+    let h52 = dir.path().join("y.h5");
+    std::fs::copy(&nc2, &h52).unwrap();
+    assert_eq!(load_spec(&spec(&h52, "/temp")).unwrap().axes, ["time", "station"]);
+    // Streamed compression keeps them too; a dataset without scales has none.
+    let arc = dir.path().join("y.baler");
+    ok(&["compress", &spec(&h52, "/temp"), "-o", s(&arc), "--rel", "1e-2", "--no-model"]);
+    let meta = baler_codec::Archive::open(&std::fs::read(&arc).unwrap(), None).unwrap().meta.clone();
+    assert_eq!(meta.axes(), Some(vec!["time".to_string(), "station".to_string()]));
+    let plain = dir.path().join("plain.h5");
+    make_temp_h5(&plain);
+    assert!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes.is_empty());
+}

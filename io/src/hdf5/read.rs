@@ -91,7 +91,8 @@ pub(super) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     let fill_value = fill_attr(&ds).map(|v| as_dtype(v, dtype));
     let fill_note = fill_value.map(|v| format!(", _FillValue {}", fmt_value(v, dtype))).unwrap_or_default();
     let source = format!("{}:{name} ({kind}{fill_note})", file_name(path));
-    Ok(Loaded { dataset, fill_value, source, axes: Vec::new() })
+    let axes = if matches!(dataset, Dataset::Field(_)) { axis_names(&ds) } else { Vec::new() };
+    Ok(Loaded { dataset, fill_value, source, axes })
 }
 
 /// The dataset `inner` names (`None`: the file's only dataset).
@@ -377,6 +378,33 @@ pub(super) fn fill_attr(ds: &::hdf5::Dataset) -> Option<f64> {
     }
     let v = attr.read_raw::<f64>().ok()?;
     (v.len() == 1).then(|| v[0])
+}
+
+/// The names of `ds`'s axes from its dimension scales (HDF5's `DIMENSION_LIST`, as netCDF-4
+/// and h5py's `dims[i].attach_scale` write it): each scale's `NAME`, or its dataset's name where
+/// `NAME` is netCDF-4's placeholder for a dimension without a variable. Empty unless every axis
+/// has one; never an error (the names only label a viewer's axes).
+pub(super) fn axis_names(ds: &::hdf5::Dataset) -> Vec<String> {
+    use ::hdf5::types::VarLenArray;
+    use ::hdf5::{ObjectReference, ObjectReference1, ReferencedObject};
+    let name_of = |list: &VarLenArray<ObjectReference1>| -> Option<String> {
+        let ReferencedObject::Dataset(scale) = list.first()?.dereference(ds).ok()? else { return None };
+        let own = scale.name().rsplit('/').next().unwrap_or_default().to_string();
+        let named = scale
+            .attr("NAME")
+            .ok()
+            .and_then(|a| a.read_scalar::<::hdf5::types::FixedAscii<256>>().ok())
+            .map(|n| n.as_str().trim_end_matches('\0').to_string())
+            .filter(|n| !n.is_empty() && !n.starts_with("This is a netCDF dimension"));
+        Some(named.unwrap_or(own)).filter(|n| !n.is_empty())
+    };
+    let names = || -> Option<Vec<String>> {
+        ds.attr_names().ok()?.iter().any(|n| n == "DIMENSION_LIST").then_some(())?;
+        let lists = ds.attr("DIMENSION_LIST").ok()?.read_raw::<VarLenArray<ObjectReference1>>().ok()?;
+        (lists.len() == ds.ndim()).then_some(())?;
+        lists.iter().map(name_of).collect()
+    };
+    names().unwrap_or_default()
 }
 
 /// A fill value as it appears in data of `dtype` (a float64 attribute on float32 data

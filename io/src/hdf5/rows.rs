@@ -7,7 +7,8 @@ use ::hdf5::{Container, File, H5Type, Hyperslab, SliceOrIndex};
 use baler_codec::data::{Dataset, DatasetLayout, RowSource};
 
 use super::read::{
-    Source, as_dtype, check_signature, column_names, fill_attr, find_dataset, numeric_dtype, read_values,
+    Source, as_dtype, axis_names, check_signature, column_names, fill_attr, find_dataset, numeric_dtype,
+    read_values,
 };
 use crate::{IoError, display, file_name, fmt_value};
 
@@ -29,8 +30,9 @@ pub(super) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate
     let source =
         format!("{}:{} (HDF5, {}, shape {shape:?}{fill_note})", file_name(path), ds.name(), dtype.name());
     let layout = DatasetLayout { shape, table: false, streams: vec![(String::new(), dtype)] };
+    let axes = axis_names(&ds);
     let reader = Hdf5Rows { path: display(path), desc, layout, ds, _file: file };
-    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source, axes: Vec::new() }))
+    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value, source, axes }))
 }
 
 struct Hdf5Rows {

@@ -53,8 +53,8 @@ pub struct CompressArgs {
     #[arg(long, conflicts_with_all = ["model", "force_model"])]
     pub h5_filter: bool,
     /// Names of the field's axes, one per axis (`--axes time,lat,lon`), kept in the archive's
-    /// notes for viewers to label their axes; a NetCDF variable's dimension names are kept
-    /// without it.
+    /// notes for viewers to label their axes; a NetCDF variable's dimension names and an HDF5
+    /// dataset's dimension scales are kept without it.
     #[arg(long, value_delimiter = ',')]
     pub axes: Vec<String>,
     #[command(flatten)]
