@@ -703,4 +703,25 @@ fn hdf5_dimension_scales_name_the_axes() {
     let plain = dir.path().join("plain.h5");
     make_temp_h5(&plain);
     assert!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes.is_empty());
+    // Dimension labels (h5py's `dims[i].label`) name them where there are no scales; a label
+    // missing for one axis names none.
+    let label = |names: &[&str]| {
+        let f = hdf5::File::open_rw(&plain).unwrap();
+        let d = f.dataset("/ocean/temp").unwrap();
+        if d.attr_names().unwrap().iter().any(|n| n == "DIMENSION_LABELS") {
+            d.delete_attr("DIMENSION_LABELS").unwrap();
+        }
+        let v: Vec<hdf5::types::VarLenAscii> =
+            names.iter().map(|n| hdf5::types::VarLenAscii::from_ascii(n).unwrap()).collect();
+        d.new_attr::<hdf5::types::VarLenAscii>()
+            .shape(3)
+            .create("DIMENSION_LABELS")
+            .unwrap()
+            .write(&v)
+            .unwrap();
+    };
+    label(&["depth", "y", "x"]);
+    assert_eq!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes, ["depth", "y", "x"]);
+    label(&["depth", "", "x"]);
+    assert!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes.is_empty());
 }

@@ -382,8 +382,9 @@ pub(super) fn fill_attr(ds: &::hdf5::Dataset) -> Option<f64> {
 
 /// The names of `ds`'s axes from its dimension scales (HDF5's `DIMENSION_LIST`, as netCDF-4
 /// and h5py's `dims[i].attach_scale` write it): each scale's `NAME`, or its dataset's name where
-/// `NAME` is netCDF-4's placeholder for a dimension without a variable. Empty unless every axis
-/// has one; never an error (the names only label a viewer's axes).
+/// `NAME` is netCDF-4's placeholder for a dimension without a variable; else its dimension
+/// labels (`DIMENSION_LABELS`, h5py's `dims[i].label`). Empty unless every axis has one; never
+/// an error (the names only label a viewer's axes).
 pub(super) fn axis_names(ds: &::hdf5::Dataset) -> Vec<String> {
     use ::hdf5::types::VarLenArray;
     use ::hdf5::{ObjectReference, ObjectReference1, ReferencedObject};
@@ -398,13 +399,28 @@ pub(super) fn axis_names(ds: &::hdf5::Dataset) -> Vec<String> {
             .filter(|n| !n.is_empty() && !n.starts_with("This is a netCDF dimension"));
         Some(named.unwrap_or(own)).filter(|n| !n.is_empty())
     };
-    let names = || -> Option<Vec<String>> {
-        ds.attr_names().ok()?.iter().any(|n| n == "DIMENSION_LIST").then_some(())?;
+    let has = |name: &str| ds.attr_names().ok().is_some_and(|n| n.iter().any(|n| n == name));
+    let scales = || -> Option<Vec<String>> {
+        has("DIMENSION_LIST").then_some(())?;
         let lists = ds.attr("DIMENSION_LIST").ok()?.read_raw::<VarLenArray<ObjectReference1>>().ok()?;
         (lists.len() == ds.ndim()).then_some(())?;
         lists.iter().map(name_of).collect()
     };
-    names().unwrap_or_default()
+    let labels = || -> Option<Vec<String>> {
+        has("DIMENSION_LABELS").then_some(())?;
+        let attr = ds.attr("DIMENSION_LABELS").ok()?;
+        let labels: Vec<String> = match attr.read_raw::<::hdf5::types::VarLenAscii>() {
+            Ok(v) => v.iter().map(|l| l.as_str().to_string()).collect(),
+            Err(_) => attr
+                .read_raw::<::hdf5::types::VarLenUnicode>()
+                .ok()?
+                .iter()
+                .map(|l| l.as_str().to_string())
+                .collect(),
+        };
+        (labels.len() == ds.ndim() && labels.iter().all(|l| !l.trim().is_empty())).then_some(labels)
+    };
+    scales().or_else(labels).unwrap_or_default()
 }
 
 /// A fill value as it appears in data of `dtype` (a float64 attribute on float32 data
