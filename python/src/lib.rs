@@ -6,7 +6,6 @@
 
 use baler_codec::Archive;
 use baler_codec::describe::inspect;
-use baler_codec::format::metadata::axes_note;
 use baler_train::config::Config;
 use baler_train::device::{DeviceChoice, resolve as resolve_device};
 use baler_train::io::ReadOptions;
@@ -176,11 +175,16 @@ fn compress<'py>(
         return Err(BalerError::new_err("fill_value must be finite (NaN and Inf are always kept exactly)"));
     }
     let ds = dataset(kind, &arrays)?;
-    if !axes.is_empty() && (axes.len() != ds.shape().len() || axes_note(&axes).is_none() || kind != "field") {
-        return Err(BalerError::new_err(format!(
-            "axes {axes:?}: a field needs one non-empty name without a comma per axis; this data has shape {:?}",
-            ds.shape()
-        )));
+    if !axes.is_empty() {
+        let what = format!("data of shape {:?}", ds.shape());
+        let why = if kind == "field" {
+            job::axes_problem(&axes, ds.shape().len(), &what)
+        } else {
+            Some("names a field's axes, not a table's".into())
+        };
+        if let Some(why) = why {
+            return Err(BalerError::new_err(format!("axes {why}")));
+        }
     }
     let given = model.as_ref().map(|m| &m.inner);
     let choice = match given {

@@ -84,6 +84,17 @@ pub fn source_notes(source: &str, axes: &[String], rank: usize) -> Vec<String> {
     notes
 }
 
+/// Why `axes` cannot name the axes of `what`, of `rank` axes: another count, or a name the
+/// `axes:` note cannot carry (empty, or with a comma).
+pub fn axes_problem(axes: &[String], rank: usize, what: &str) -> Option<String> {
+    if axes.len() != rank {
+        return Some(format!("names {} axes; {what} has {rank}", axes.len()));
+    }
+    axes_note(axes)
+        .is_none()
+        .then(|| format!("every axis needs a name without a comma (got {:?})", axes.join(",")))
+}
+
 /// Runs `job`: learns a model if asked, then compresses and verifies every value.
 pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutcome> {
     let (ds, fill) = (job.dataset, job.fill_value);

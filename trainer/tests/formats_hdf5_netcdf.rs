@@ -524,6 +524,11 @@ fn check_fill_and_bound(orig: &[f64], back: &[f64], fill: f64, bound: f64) {
     assert!(fills > 0, "the test data holds fill values");
 }
 
+/// The axis names an archive's notes give (`Metadata::axes`).
+fn archive_axes(archive: &Path) -> Option<Vec<String>> {
+    baler_codec::Archive::open(&std::fs::read(archive).unwrap(), None).unwrap().meta.axes()
+}
+
 fn non_fill_range(v: &[f64], fill: f64) -> f64 {
     let data = v.iter().copied().filter(|&x| x != fill);
     data.clone().fold(f64::MIN, f64::max) - data.fold(f64::MAX, f64::min)
@@ -544,15 +549,11 @@ fn netcdf_end_to_end_fill_values_exact_rest_within_rel_bound() {
     assert_eq!(json["streamed"], true, "{json}");
     assert!(json["source"].as_str().unwrap().contains("_FillValue"), "{json}");
     // The variable's dimension names are kept for viewers; --axes names them otherwise.
-    let axes = |p: &Path| {
-        let bytes = std::fs::read(p).unwrap();
-        baler_codec::Archive::open(&bytes, None).unwrap().meta.axes()
-    };
     let names = |v: [&str; 3]| Some(v.map(String::from).to_vec());
-    assert_eq!(axes(&arc), names(["time", "lat", "lon"]));
+    assert_eq!(archive_axes(&arc), names(["time", "lat", "lon"]));
     let renamed = dir.path().join("renamed.baler");
     ok(&["compress", &spec(&nc, "sst"), "-o", s(&renamed), "--rel", "1e-3", "--no-model", "--axes", "t,y,x"]);
-    assert_eq!(axes(&renamed), names(["t", "y", "x"]));
+    assert_eq!(archive_axes(&renamed), names(["t", "y", "x"]));
     ok(&["decompress", s(&arc), "-o", s(&out)]);
     let orig = load_spec(&spec(&nc, "sst")).unwrap().dataset;
     let back = read(&out);
@@ -698,8 +699,7 @@ fn hdf5_dimension_scales_name_the_axes() {
     // Streamed compression keeps them too; a dataset without scales has none.
     let arc = dir.path().join("y.baler");
     ok(&["compress", &spec(&h52, "/temp"), "-o", s(&arc), "--rel", "1e-2", "--no-model"]);
-    let meta = baler_codec::Archive::open(&std::fs::read(&arc).unwrap(), None).unwrap().meta.clone();
-    assert_eq!(meta.axes(), Some(vec!["time".to_string(), "station".to_string()]));
+    assert_eq!(archive_axes(&arc), Some(vec!["time".to_string(), "station".to_string()]));
     let plain = dir.path().join("plain.h5");
     make_temp_h5(&plain);
     assert!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes.is_empty());

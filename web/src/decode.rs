@@ -137,14 +137,11 @@ impl ChunkOut {
     /// The chunk as the store holds it: in the worker's buffer it came in (a field), or in this
     /// page's memory (decoded here, or a table, read value by value).
     pub fn into_held(mut self, table: bool) -> Held {
-        match self.arrived.take() {
-            Some(lent) if !table => Held::There(Rc::new(lent)),
-            lent => {
-                self.arrived = lent;
-                self.materialize();
-                Held::Here(self.npy)
-            }
+        if !table && let Some(lent) = self.arrived.take() {
+            return Held::There(Rc::new(lent));
         }
+        self.materialize();
+        Held::Here(self.npy)
     }
 
     /// The bytes the content hash reads (after [`Self::materialize`]).

@@ -430,22 +430,20 @@ pub(crate) async fn load_view(generation: u32) {
             return;
         }
         match decoded {
-            Ok(mut out) => {
+            Ok(out) => {
                 let shown = with_app(|a| {
                     let l = a.loaded.as_mut()?;
                     l.summary.network_tiles += out.tiles;
                     l.summary.on_gpu |= out.on_gpu;
                     l.summary.total_ms += now_ms() - start;
                     let d = a.decoded.as_mut()?;
-                    match out.arrived.take() {
-                        // Only its part of a slice across frames, read from the worker's buffer.
-                        Some(lent) if d.passes_through() => d.fill_cross_from(i, |r, into| {
-                            lent.view.subarray(r.start as u32, r.end as u32).copy_to(into)
-                        }),
-                        lent => {
-                            out.arrived = lent;
-                            d.insert(i, out.into_held(false), &keep);
-                        }
+                    // Only its part of a slice across frames, read from the worker's buffer.
+                    if d.passes_through()
+                        && let Some(lent) = &out.arrived
+                    {
+                        d.fill_cross_from(i, |r, into| lent.read(r, into));
+                    } else {
+                        d.insert(i, out.into_held(false), &keep);
                     }
                     let in_view = d.chunks_for_slice(a.view.axis, a.view.frame).contains(&i);
                     Some((in_view, d.slice_ready(a.view.axis, a.view.frame)))

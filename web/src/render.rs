@@ -45,12 +45,10 @@ pub fn heatmap(
     let win = window
         .map_or(Window::whole(sh, sw), |(r0, c0, rows, cols)| Window { r0, c0, rows, cols }.fit(sh, sw));
     let (w, h) = (win.cols, win.rows);
-    // The window's cells, read in place (no copy of the slice).
-    let values = || {
-        (win.r0..win.r0 + h)
-            .filter(|_| sw * sh > 0)
-            .flat_map(|r| all[r * sw + win.c0..r * sw + win.c0 + w].iter().copied())
-    };
+    // The window's cells, read in place (no copy of the slice); an empty slice has none.
+    let drawn = if sw * sh == 0 { 0 } else { h };
+    let row = |r: usize| &all[r * sw + win.c0..r * sw + win.c0 + w];
+    let values = || (win.r0..win.r0 + drawn).flat_map(|r| row(r).iter().copied());
     let min_positive = values().filter(|&v| v > 0.0 && d.is_data(v)).reduce(f64::min);
     let scale = ColorScale::new(range, log, min_positive);
     let table = cmap.table();
@@ -66,11 +64,11 @@ pub fn heatmap(
     let band = (BAND_PIXELS / w.max(1)).max(1);
     let mut rgba = Vec::with_capacity(band.min(h) * w * 4);
     let ctx = context(&canvas);
-    for top in (0..h).step_by(band) {
-        let rows = band.min(h - top);
+    for top in (0..drawn).step_by(band) {
+        let rows = band.min(drawn - top);
         rgba.clear();
         for r in win.r0 + top..win.r0 + top + rows {
-            for &v in &all[r * sw + win.c0..r * sw + win.c0 + w] {
+            for &v in row(r) {
                 let c = match scale.position(v).filter(|_| d.is_data(v)) {
                     Some(t) => table[(t * 255.0).round() as usize],
                     None => NO_DATA,

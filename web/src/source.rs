@@ -287,13 +287,13 @@ impl BlobBuilder {
     const FOLD_BYTES: usize = 32 << 20;
 
     pub fn push(&mut self, bytes: &[u8]) {
-        self.push_js(&js_sys::Uint8Array::from(bytes));
+        self.push_owned(js_sys::Uint8Array::from(bytes));
     }
 
-    /// Appends a copy of the bytes `view` shows (the blob keeps its parts).
-    pub fn push_js(&mut self, view: &js_sys::Uint8Array) {
-        self.pending.push(&view.slice(0, view.length()));
-        self.pending_bytes += view.length() as usize;
+    /// Appends `part`, which the blob keeps (nothing else may write to its buffer).
+    pub fn push_owned(&mut self, part: js_sys::Uint8Array) {
+        self.pending_bytes += part.length() as usize;
+        self.pending.push(&part);
         if self.pending_bytes >= Self::FOLD_BYTES {
             self.fold();
         }
@@ -393,7 +393,7 @@ impl NpyFile {
     pub async fn write_js(&mut self, view: &js_sys::Uint8Array, keep: impl std::any::Any) {
         self.settle().await;
         let Some((_, writer)) = self.opfs.clone() else {
-            self.blob.push_js(view);
+            self.push_copy(view);
             return;
         };
         // In parts, each once the stream has room: the browser copies what a write is given
@@ -420,21 +420,21 @@ impl NpyFile {
 
     /// Appends a copy of the bytes `view` shows (queued in order like [`Self::push`]).
     pub fn push_copy(&mut self, view: &js_sys::Uint8Array) {
-        match &self.opfs {
-            Some((_, writer)) => {
-                call_now(writer, "write", &view.slice(0, view.length()));
-            }
-            None => self.blob.push_js(view),
-        }
+        self.push_owned(view.slice(0, view.length()));
     }
 
     /// Appends `bytes` (queued in order; a failed write fails [`Self::finish`]).
     pub fn push(&mut self, bytes: &[u8]) {
+        self.push_owned(js_sys::Uint8Array::from(bytes));
+    }
+
+    /// Appends `part`, a buffer of its own that the file's stream (or blob) may keep.
+    fn push_owned(&mut self, part: js_sys::Uint8Array) {
         match &self.opfs {
             Some((_, writer)) => {
-                call_now(writer, "write", &js_sys::Uint8Array::from(bytes));
+                call_now(writer, "write", &part);
             }
-            None => self.blob.push(bytes),
+            None => self.blob.push_owned(part),
         }
     }
 

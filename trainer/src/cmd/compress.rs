@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use baler_codec::ModelUse;
-use baler_codec::format::metadata::axes_note;
 use clap::Args;
 use serde_json::json;
 
@@ -15,7 +14,7 @@ use super::common::{
 };
 use super::{compress_h5, compress_rows};
 use crate::device::resolve as use_device;
-use crate::job::{self, CompressJob, JobOutcome, Learning, ModelChoice, Progress};
+use crate::job::{self, CompressJob, JobOutcome, Learning, ModelChoice, Progress, axes_problem};
 use crate::pipeline::Target;
 use crate::search::Effort;
 use crate::train::EpochStats;
@@ -71,11 +70,8 @@ pub fn axes_for(args: &CompressArgs, from_source: &[String], rank: usize) -> Res
     if args.axes.is_empty() {
         return Ok(from_source.to_vec());
     }
-    if args.axes.len() != rank {
-        bail!("--axes names {} axes; {} has {rank}", args.axes.len(), args.input);
-    }
-    if axes_note(&args.axes).is_none() {
-        bail!("--axes: every axis needs a name (got {:?})", args.axes.join(","));
+    if let Some(why) = axes_problem(&args.axes, rank, &args.input) {
+        bail!("--axes {why}");
     }
     Ok(args.axes.clone())
 }
