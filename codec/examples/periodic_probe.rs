@@ -6,7 +6,7 @@ use baler_codec::coder::ChunkShape;
 use baler_codec::data::DType;
 use baler_codec::format::chunk::{pack, write_prefix};
 use baler_codec::predictor::feedback::Feedback;
-use baler_codec::predictor::{ChunkInput, FloatValues, candidates};
+use baler_codec::predictor::{ChunkInput, FloatValues, Predictor, candidates};
 
 mod common;
 
@@ -61,6 +61,29 @@ fn main() {
     let center = (lo + hi) / 2.0;
     let (whole, v, _) = best_block([rows, d12[0], d12[1]], x, bound, step, center);
     println!("whole chunk: {whole} bytes (variant {v})");
+    let dims = [rows, d12[0], d12[1]];
+    let exc = vec![false; x.len()];
+    println!("detected period: {:?}", baler_codec::predictor::periodic::detect_period(dims, x, &exc));
+    let fv = FloatValues { values: x, bound, dtype: DType::F64 };
+    {
+        use baler_codec::predictor::periodic::{Block, LORENZO, Periodic};
+        let p = Periodic { period: rows, blocks: vec![Block { variant: LORENZO, weight: 0 }], center, step };
+        let d = p.encode(&ChunkInput { dims, q: &[], exceptions: &exc, values: Some(fv) });
+        let shape = ChunkShape { dims, streams: 1, table: false };
+        let (_, frame) = pack(write_prefix(&[], &p.params(), None, x.len()), &d.codes, &shape, 3);
+        println!("Lorenzo on reconstructed values, one block: {} bytes", frame.len());
+    }
+    if let Some((p, d)) = baler_codec::predictor::periodic::fit(dims, (center, step), fv, &exc, f64::INFINITY)
+    {
+        let shape = ChunkShape { dims, streams: 1, table: false };
+        let (_, frame) = pack(write_prefix(&[], &p.params(), None, x.len()), &d.codes, &shape, 3);
+        println!(
+            "predictor 20: {} bytes, {} exceptions, blocks {:?}",
+            frame.len(),
+            d.new_exceptions.len(),
+            p.blocks
+        );
+    }
     let mut recon = vec![0f64; x.len()];
     let mut total = 0;
     let mut parts = Vec::new();

@@ -133,6 +133,16 @@ const GOLDEN: &[Golden] = &[
         hash: "419d92c4db94a91e9f22c921aeb7aaf310531b5d1d0026184a9adbb4abae9cd9",
         version: 5,
     },
+    // Format 6, predictor 20 (blocks of a period against the block before): CFD_animation's
+    // `data` at every other point of each frame, as float32 (`x[:, ::2, ::2].astype(np.float32)`),
+    // then `compress f.npy --rel 1e-2`.
+    Golden {
+        file: "cfd_periodic_v6_rel1e-2.baler",
+        shape: &[60, 25, 25],
+        dtype: DType::F32,
+        hash: "b99abee7842df791e7fe5ab4cac84c0c6090180ed4fcfac86fc43428042b87af",
+        version: 6,
+    },
 ];
 
 #[test]
@@ -187,6 +197,15 @@ fn the_v5_golden_really_predicts_columns_from_earlier_ones() {
 fn the_v5_field_golden_really_learns_its_last_pass() {
     let (predictor, _) = first_chunk_choices("sea_learned_pass_v5_rel1e-4.baler");
     assert!(predictor.ends_with(", learned last pass"), "{predictor}");
+}
+
+#[test]
+fn the_v6_golden_really_codes_blocks_against_their_period() {
+    let (predictor, _) = first_chunk_choices("cfd_periodic_v6_rel1e-2.baler");
+    // Lorenzo on block 0, then interpolation against the block before at weights below 1 and at 1.
+    for part in ["period of 12 frames", "[Lorenzo, ", "+ 0.5·ref", "+ 0.75·ref", "+ ref"] {
+        assert!(predictor.contains(part), "{part} in {predictor}");
+    }
 }
 
 #[test]

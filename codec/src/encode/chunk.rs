@@ -128,9 +128,10 @@ pub(super) fn encode_chunk(
     }
     let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
     // A field's learned last pass (predictor 19) is fitted only once the classic choice is known
-    // (step 2b), on that variant: it is kept apart, behind the index `candidates.len()`.
-    let learned: OnceLock<(Box<dyn Predictor>, Vec<u8>)> = OnceLock::new();
-    let pool = Pool { candidates: &candidates, params: &params, learned: &learned };
+    // (step 2b), on that variant, and its periodic predictor (20) after it (step 2c): they are
+    // kept apart, behind the indices `candidates.len()` and `candidates.len() + 1`.
+    let fitted: [FittedSlot; 2] = Default::default();
+    let pool = Pool { candidates: &candidates, params: &params, fitted: &fitted };
     // A candidate's estimated size from its codes' estimate: values stored exactly and its
     // parameters added, times its margin.
     let stored_bytes = values.map_or(0.0, |v| v.dtype.size_bytes() as f64 + 2.0);
@@ -402,8 +403,8 @@ pub(super) fn encode_chunk(
             .min_by(|a, b| a.estimated_bytes().total_cmp(&b.estimated_bytes()));
         if let Some(fitted) = best.filter(|b| b.estimated_bytes() * margin < chosen.cost) {
             let fitted_params = Predictor::params(&fitted.learned);
-            let _ = learned.set((Box::new(fitted.learned), fitted_params));
             let at = candidates.len();
+            let _ = pool.fitted[0].set((Box::new(fitted.learned), fitted_params));
             // Its codes from the fit's base sweep (the same as a sweep of its own).
             let d = fitted.draft(chunk.dims, v.bound, v.dtype, |e| v.values[e], &start_of(false).mask);
             let (cost, d, counts) = cost_whole(at, d);
@@ -418,6 +419,36 @@ pub(super) fn encode_chunk(
             let with = pack_candidate(&c);
             let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
             if with.1.len() as f64 * margin < without.1.len() as f64 {
+                (chosen, packed) = (c, Some(with));
+            } else {
+                packed = Some(without);
+            }
+        }
+    }
+
+    // 2c. Fields of floats whose frames repeat with a period along axis 0 (predictor 20): blocks
+    //     of a period coded against the block before, fitted on the chunk. Kept only if its frame
+    //     beats the choice so far by its margin (it decodes slower), each weighed by its own.
+    if let (true, Some(f), Some(v)) = (opts.learned, cx.info.float_field, values) {
+        let fills = &start_of(false).mask;
+        let fitted = crate::predictor::periodic::fit(chunk.dims, (f.center, f.step), v, fills, chosen.cost);
+        if let Some((periodic, d)) = fitted {
+            let periodic_params = Predictor::params(&periodic);
+            let at = candidates.len() + 1;
+            let _ = pool.fitted[1].set((Box::new(periodic), periodic_params));
+            let (cost, d, counts) = cost_whole(at, d);
+            let c = Candidate {
+                cost,
+                rank: usize::MAX,
+                predictor: at,
+                codes: d.codes,
+                new_exceptions: d.new_exceptions,
+                counts,
+            };
+            let with = pack_candidate(&c);
+            let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
+            let weighed = |len: usize, c: &Candidate| len as f64 * pool.get(c.predictor).size_margin();
+            if weighed(with.1.len(), &c) < weighed(without.1.len(), &chosen) {
                 (chosen, packed) = (c, Some(with));
             } else {
                 packed = Some(without);
@@ -707,26 +738,33 @@ fn central_box(dims: [usize; 3], b: [usize; 3]) -> impl Fn(usize) -> usize {
 /// this size before fitting it on the whole chunk.
 const PROBE_SIZE: usize = 1 << 14;
 
-/// A chunk's candidate predictors and their parameters, and the learned last pass once fitted
-/// (index `candidates.len()`).
+/// A predictor fitted on a chunk and its parameters, once fitted.
+type FittedSlot = OnceLock<(Box<dyn Predictor>, Vec<u8>)>;
+
+/// A chunk's candidate predictors and their parameters, and those fitted on it once fitted: the
+/// learned last pass (index `candidates.len()`) and the periodic predictor (the next index).
 struct Pool<'a> {
     candidates: &'a [Box<dyn Predictor>],
     params: &'a [Vec<u8>],
-    learned: &'a OnceLock<(Box<dyn Predictor>, Vec<u8>)>,
+    fitted: &'a [FittedSlot; 2],
 }
 
 impl<'a> Pool<'a> {
+    fn fitted(&self, i: usize) -> &'a (Box<dyn Predictor>, Vec<u8>) {
+        self.fitted[i - self.candidates.len()].get().expect("a fitted predictor is offered once fitted")
+    }
+
     fn get(&self, i: usize) -> &'a dyn Predictor {
         match self.candidates.get(i) {
             Some(p) => p.as_ref(),
-            None => self.learned.get().expect("the learned pass was fitted").0.as_ref(),
+            None => self.fitted(i).0.as_ref(),
         }
     }
 
     fn params(&self, i: usize) -> &'a [u8] {
         match self.params.get(i) {
             Some(p) => p,
-            None => &self.learned.get().expect("the learned pass was fitted").1,
+            None => &self.fitted(i).1,
         }
     }
 }

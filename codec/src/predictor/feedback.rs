@@ -146,7 +146,7 @@ const ANCHOR_LEVEL: usize = 1 << 20;
 
 #[cfg(feature = "encode")]
 /// Codes larger than this are not attempted (the value is stored exactly instead).
-const MAX_CODE: f64 = (1u64 << 50) as f64;
+pub(crate) const MAX_CODE: f64 = (1u64 << 50) as f64;
 
 /// The code of value x predicted as p, and x's reconstruction `p + code·step` as the decoder
 /// computes it, or None where no code reaches x within the bound (non-finite x, a code too large).
@@ -169,6 +169,31 @@ fn quantize(x: f64, p: f64, step: f64, inverse: f64, bound: f64, dtype: DType) -
     None
 }
 
+/// [`quantize`] of the residual `x − base` (a reference the decoder adds back, predictor 20): the
+/// residual's code and reconstruction r, where the value the decoder makes, `base + r` rounded to
+/// the dtype, keeps the bound on x itself.
+#[cfg(feature = "encode")]
+#[inline(always)]
+fn quantize_from(
+    x: f64,
+    base: f64,
+    p: f64,
+    (step, inverse): (f64, f64),
+    bound: f64,
+    dtype: DType,
+) -> Option<(i64, f64)> {
+    let y = ((x - base) - p) * inverse;
+    if y.abs() < MAX_CODE {
+        let c = crate::quant::round_to_i64(y);
+        let r = p + c as f64 * step;
+        let out = to_dtype(base + r, dtype);
+        if (out - x).abs() <= bound {
+            return Some((c, r));
+        }
+    }
+    None
+}
+
 /// The feedback encoder's output as it is made: a code per element, and the elements that must
 /// be stored exactly.
 #[cfg(feature = "encode")]
@@ -183,20 +208,26 @@ struct PointCoder {
 impl PointCoder {
     /// Codes element e predicted as p: its reconstruction (p itself where it is stored exactly).
     /// `F32`: the output dtype is known to be float32 (the common case gets its own loop).
+    /// `reference`: with `REF`, the base the decoder adds to the reconstruction (predictor 20),
+    /// which is then a residual's.
     #[inline(always)]
-    fn point<const F32: bool>(
+    fn point<const F32: bool, const REF: bool>(
         &mut self,
         e: usize,
         p: f64,
         (step, inverse): (f64, f64),
-        value: &impl Fn(usize) -> f64,
+        (value, reference): (&impl Fn(usize) -> f64, &impl Fn(usize) -> f64),
         exception: &[bool],
     ) -> f64 {
         if exception[e] {
             return p;
         }
         let dtype = if F32 { DType::F32 } else { self.dtype };
-        match quantize(value(e), p, step, inverse, self.bound, dtype) {
+        let coded = match REF {
+            true => quantize_from(value(e), reference(e), p, (step, inverse), self.bound, dtype),
+            false => quantize(value(e), p, step, inverse, self.bound, dtype),
+        };
+        match coded {
             Some((c, r)) => {
                 self.codes[e] = c;
                 r
@@ -424,10 +455,39 @@ impl Feedback {
         exception: &[bool],
         recon: &mut [f64],
     ) -> FeedbackDraft {
+        self.sweep::<false>(dims, (bound, dtype), (&value, &|_| 0.0), exception, recon)
+    }
+
+    /// [`Self::encode_into`] of the residuals `value(e) − reference(e)`, each checked on the value
+    /// the decoder makes from it, `reference(e) + recon[e]` rounded to the dtype (predictor 20):
+    /// `recon` gets the residuals' reconstruction.
+    #[cfg(feature = "encode")]
+    pub fn encode_residuals_into(
+        &self,
+        dims: [usize; 3],
+        (bound, dtype): (f64, DType),
+        (value, reference): (impl Fn(usize) -> f64, impl Fn(usize) -> f64),
+        exception: &[bool],
+        recon: &mut [f64],
+    ) -> FeedbackDraft {
+        self.sweep::<true>(dims, (bound, dtype), (&value, &reference), exception, recon)
+    }
+
+    /// The encoder's sweep: with `REF`, of residuals against `reference`.
+    #[cfg(feature = "encode")]
+    fn sweep<const REF: bool>(
+        &self,
+        dims: [usize; 3],
+        (bound, dtype): (f64, DType),
+        (value, reference): (&impl Fn(usize) -> f64, &impl Fn(usize) -> f64),
+        exception: &[bool],
+        recon: &mut [f64],
+    ) -> FeedbackDraft {
+        let at = (value, reference);
         let mut out =
             PointCoder { codes: vec![0i64; exception.len()], new_exceptions: Vec::new(), bound, dtype };
         self.sweep_anchors(dims, recon, &mut |e, p, step| {
-            out.point::<false>(e, p, (step, 1.0 / step), &value, exception)
+            out.point::<false, REF>(e, p, (step, 1.0 / step), at, exception)
         });
         let layout = self.tap_layout(dims);
         let mut predictions = Vec::new();
@@ -437,7 +497,7 @@ impl Feedback {
             match &self.learned {
                 Some(w) if self.learned_run(dims, &run) => {
                     self.refine_learned(w, &layout, dims, recon, run, |e, p| {
-                        out.point::<false>(e, p, steps, &value, exception)
+                        out.point::<false, REF>(e, p, steps, at, exception)
                     })
                 }
                 // A run reads only points of earlier passes: its predictions first, in one tight
@@ -447,10 +507,11 @@ impl Feedback {
                     let points = predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
                     if dtype == DType::F32 {
                         points
-                            .for_each(|(e, p)| recon[e] = out.point::<true>(e, p, steps, &value, exception));
+                            .for_each(|(e, p)| recon[e] = out.point::<true, REF>(e, p, steps, at, exception));
                     } else {
-                        points
-                            .for_each(|(e, p)| recon[e] = out.point::<false>(e, p, steps, &value, exception));
+                        points.for_each(|(e, p)| {
+                            recon[e] = out.point::<false, REF>(e, p, steps, at, exception)
+                        });
                     }
                 }
             }
@@ -485,7 +546,7 @@ impl Feedback {
             // The base's code goes: an exception, or one that fails, keeps code 0 as in a sweep.
             out.codes[e] = 0;
             let p = self.learned_prediction(w, &layout, dims, recon, e);
-            out.point::<false>(e, p, (step, 1.0 / step), &value, exception);
+            out.point::<false, false>(e, p, (step, 1.0 / step), (&value, &|_| 0.0), exception);
         });
         base.new_exceptions.retain(|&e| !in_pass[e]);
         base.new_exceptions.extend(out.new_exceptions);
@@ -497,24 +558,29 @@ impl Feedback {
     /// [`Self::encode_values`].
     pub fn decode_values(&self, dims: [usize; 3], codes: &[i64], exception: &[bool]) -> Vec<f64> {
         let mut recon = vec![0f64; codes.len()];
+        self.decode_into(dims, codes, exception, &mut recon);
+        recon
+    }
+
+    /// [`Self::decode_values`] into `recon` (the chunk's length; every element is written).
+    pub fn decode_into(&self, dims: [usize; 3], codes: &[i64], exception: &[bool], recon: &mut [f64]) {
         // Most chunks have no exception: their loops need not look.
         let stored = exception.contains(&true).then_some(exception);
         let value = |e: usize, p: f64, step: f64| {
             if stored.is_some_and(|s| s[e]) { p } else { p + codes[e] as f64 * step }
         };
-        self.sweep_anchors(dims, &mut recon, &mut |e, p, step| value(e, p, step));
+        self.sweep_anchors(dims, recon, &mut |e, p, step| value(e, p, step));
         let layout = self.tap_layout(dims);
         self.each_run(dims, |run| {
             let step = self.step_for(run.h);
             match (&self.learned, stored) {
                 (Some(w), _) if self.learned_run(dims, &run) => {
-                    self.refine_learned(w, &layout, dims, &mut recon, run, |e, p| value(e, p, step))
+                    self.refine_learned(w, &layout, dims, recon, run, |e, p| value(e, p, step))
                 }
-                (_, Some(stored)) => decode_run_f64_stored(&mut recon, run, codes, step, stored),
-                (_, None) => decode_run_f64(&mut recon, run, codes, step),
+                (_, Some(stored)) => decode_run_f64_stored(recon, run, codes, step, stored),
+                (_, None) => decode_run_f64(recon, run, codes, step),
             }
         });
-        recon
     }
 }
 

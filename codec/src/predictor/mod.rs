@@ -32,6 +32,7 @@ mod linear;
 pub mod lorenzo;
 #[cfg(test)]
 mod period2;
+pub mod periodic;
 
 /// Every chunk predictor family, in the order the encoder tries their candidates: where two
 /// estimates tie the first is kept, so archive bytes depend on this order.
@@ -42,6 +43,7 @@ pub static REGISTRY: &[&dyn Family] = &[
     &feedback::FeedbackFamily,
     &columns::ColumnsFamily,
     &learned_pass::LearnedPassFamily,
+    &periodic::PeriodicFamily,
     #[cfg(test)]
     &period2::Period2,
 ];

@@ -88,6 +88,14 @@ fn main() {
     });
     write("field_learned_pass_rel1e-4", &waves, &opts(BoundSpec::Rel(1e-4), 1 << 16), None);
 
+    // A period along axis 0 (predictor 20): a pattern that comes round every 5 frames.
+    let cycle = field(DType::F32, &[16, 24, 20], |e| {
+        let (i, j, k) = ((e / 480) as f64, ((e / 20) % 24) as f64, (e % 20) as f64);
+        let phase = (i % 5.0) * std::f64::consts::TAU / 5.0;
+        (0.5 * j + phase).sin() * (0.4 * k - phase).cos() + 0.01 * i
+    });
+    write("field_periodic_rel1e-3", &cycle, &opts(BoundSpec::Rel(1e-3), 1 << 16), None);
+
     // The golden pattern model, embedded and forced on.
     let golden = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
