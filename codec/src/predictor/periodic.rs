@@ -339,12 +339,12 @@ impl<'a> BlockCoder<'a> {
 }
 
 /// Lorenzo on reconstructed values over a block of `dims` in raster order. Element (i, j, k) is
-/// predicted from its seven reconstructed neighbours before it (0.0 outside the block) as `r[i,j,k−1]
-/// + t`, where `t = ((((r[i−1,j,k] + r[i,j−1,k]) − r[i−1,j−1,k]) − r[i−1,j,k−1]) − r[i,j−1,k−1]) +
-/// r[i−1,j−1,k−1]` in IEEE f64 (for the first element, t is `center`); `set(e, t, r[i,j,k−1])`
-/// gives e's reconstruction, `r[i,j,k−1] + (t + code·step)`. The neighbour along the row is added
-/// last so that a value waits on the value before it for one addition only: a row's t are
-/// computed first, from earlier rows alone.
+/// predicted from its seven reconstructed neighbours before it (0.0 outside the block): with
+/// `t = ((((r[i−1,j,k] + r[i,j−1,k]) − r[i−1,j−1,k]) − r[i−1,j,k−1]) − r[i,j−1,k−1]) +
+/// r[i−1,j−1,k−1]` in IEEE f64 (for the first element, t is `center`), as `r[i,j,k−1] + t`.
+/// `set(e, t, r[i,j,k−1])` gives e's reconstruction, `r[i,j,k−1] + (t + code·step)`. The
+/// neighbour along the row is added last so that a value waits on the value before it for one
+/// addition only: a row's t are computed first, from earlier rows alone.
 fn lorenzo_sweep(
     dims: [usize; 3],
     center: f64,
