@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web viewer end to end in headless Chromium: builds it with trunk, writes archives with the
-# CLI (an autoencoder field, a table, the golden autoencoder pattern, an 8-chunk field, a 1 GB-
-# original field of 125 chunks, a 2 GB-original one, and broken files), then
+# CLI (an autoencoder field, a table, the golden autoencoder pattern, the golden periodic field, an
+# 8-chunk field, a 1 GB-original field of 125 chunks, a 2 GB-original one, and broken files), then
 # tests/browser/e2e.mjs (playwright-core) opens each one with WebGPU (SwiftShader without a GPU)
 # and again without WebGPU (CPU fallback), comparing content hashes and the downloaded .npy with
 # the native decoder's; then tests/browser/memory.mjs measures the renderer's memory on the 2 GB
@@ -107,6 +107,8 @@ t=$SECONDS
 # The default effort: learned column models (predictor 18), decoded by the viewer too.
 "$B" compress "$data/hzz_baler.npz" -o "$a/hzz.baler" --rel 1e-3 --quiet >/dev/null
 cp tests/golden/pattern_autoencoder_rel1e-3.baler "$a/pattern.baler"
+# Predictor 20 (blocks coded against the block a period earlier, Lorenzo and interpolation).
+cp tests/golden/cfd_periodic_v6_rel1e-2.baler "$a/periodic.baler"
 # Online mode: the archive names its model by hash; the viewer must ask for it.
 "$B" train "$data/CFD_animation.npz" -o "$a/model.bmodel" --quiet >/dev/null
 "$B" compress "$data/CFD_animation.npz" -o "$a/online.baler" --rel 1e-3 --model "$a/model.bmodel" --force-model --quiet >/dev/null
@@ -134,7 +136,7 @@ printf 'These bytes are not a Baler archive.\n' > "$a/not-an-archive.baler"
 size=$(stat -c %s "$a/cfd.baler")
 head -c $((size / 2)) "$a/cfd.baler" > "$a/truncated.baler"
 entries=()
-for name in cfd.baler hzz.baler pattern.baler; do
+for name in cfd.baler hzz.baler pattern.baler periodic.baler; do
   "$B" info "$a/$name" --json > "$work/$name.info.json"
   "$B" decompress "$a/$name" -o "$work/$name.npy" --quiet >/dev/null
   entries+=("$name" "$work/$name.info.json" "$(sha256sum "$work/$name.npy" | cut -d' ' -f1)")

@@ -216,29 +216,26 @@ impl Predictor for Periodic {
         let plane = n1 * n2;
         let lag = self.period * plane;
         let mut out = vec![0f64; codes.len()];
-        let mut residual = Vec::new();
         for (b, &block) in self.blocks.iter().enumerate() {
             let (first, end) = self.frames(b, frames);
             let (a, z) = (first * plane, end * plane);
             let dims = [end - first, n1, n2];
-            let coded = (&codes[a..z], &chunk.exceptions[a..z]);
+            // The residuals in place, then the reference added to them.
+            self.decode_block(block, dims, (&codes[a..z], &chunk.exceptions[a..z]), &mut out[a..z]);
             if block.weight == 0 {
-                self.decode_block(block, dims, coded, &mut out[a..z]);
                 continue;
             }
-            residual.resize(z - a, 0.0);
-            self.decode_block(block, dims, coded, &mut residual);
             let (before, this) = out.split_at_mut(a);
             let reference = &before[a - lag..z - lag];
             // 1.0·x is x: the common weight needs no product.
             if block.weight == WEIGHT_ONE {
-                for ((v, &x), &r) in this[..z - a].iter_mut().zip(reference).zip(&residual) {
-                    *v = x + r;
+                for (v, &x) in this[..z - a].iter_mut().zip(reference) {
+                    *v = x + *v;
                 }
             } else {
                 let w = weight_of(block.weight);
-                for ((v, &x), &r) in this[..z - a].iter_mut().zip(reference).zip(&residual) {
-                    *v = w * x + r;
+                for (v, &x) in this[..z - a].iter_mut().zip(reference) {
+                    *v = w * x + *v;
                 }
             }
         }
