@@ -33,6 +33,36 @@ pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<
     (lo <= hi).then_some((lo, hi))
 }
 
+/// The exponent e of the largest power of two 2^e that every finite, non-fill, nonzero value of a
+/// float stream is a multiple of (counts and flags stored as floats lie on 2^0), or None where it
+/// has no such value. A finite f64 is m·2^e with m odd, read from its bits; every finite f64 is a
+/// multiple of 2^−1074, so any stream has one.
+pub fn lattice_exponent(values: &Values, fill: Option<f64>, dtype: DType) -> Option<i32> {
+    let Values::Float(v) = values else { return None };
+    let mut lowest: Option<i32> = None;
+    for &x in v {
+        if x == 0.0 || !x.is_finite() || is_fill(x, fill, dtype) {
+            continue;
+        }
+        let bits = x.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        let fraction = bits & ((1u64 << 52) - 1);
+        let (m, e) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
+        let e = e + m.trailing_zeros() as i32;
+        lowest = Some(lowest.map_or(e, |l| l.min(e)));
+    }
+    lowest
+}
+
+/// [`lattice_exponent`] of two parts of one stream together.
+pub fn merge_lattice(a: Option<i32>, b: Option<i32>) -> Option<i32> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// The normalization of one stream: its finite, non-fill range ([0, 1] when it has none).
 pub fn stream_range(values: &Values, fill: Option<f64>, dtype: DType) -> [f64; 2] {
     finite_range(values, fill, dtype).map_or([0.0, 1.0], |(lo, hi)| [lo, hi])
@@ -115,6 +145,24 @@ pub fn dataset_tiles(
 mod tests {
     use super::*;
     use crate::data::{Array, Column};
+
+    #[test]
+    fn lattice_exponent_is_the_largest_power_of_two_every_value_is_a_multiple_of() {
+        let of = |v: &[f64]| lattice_exponent(&Values::Float(v.to_vec()), Some(-999.0), DType::F32);
+        assert_eq!(of(&[0.0, 3.0, 5.0, -2.0, 33.0]), Some(0));
+        assert_eq!(of(&[4.0, -8.0, 12.0]), Some(2));
+        assert_eq!(of(&[0.5, 1.5, 2.0]), Some(-1));
+        // NaN, infinities, zeros and the fill value say nothing.
+        assert_eq!(of(&[f64::NAN, f64::INFINITY, 0.0, -999.0, 6.0]), Some(1));
+        assert_eq!(of(&[0.0, f64::NAN]), None);
+        // 0.1 rounds to m·2^e with m odd and e = −55; a subnormal reaches the bottom.
+        assert_eq!(of(&[0.1, 1.0]), Some(-55));
+        assert_eq!(of(&[f64::from_bits(1)]), Some(-1074));
+        assert_eq!(lattice_exponent(&Values::Int(vec![2, 4]), None, DType::I64), None);
+        assert_eq!(merge_lattice(Some(0), Some(-3)), Some(-3));
+        assert_eq!(merge_lattice(None, Some(2)), Some(2));
+        assert_eq!(merge_lattice(Some(1), None), Some(1));
+    }
 
     #[test]
     fn normalize_maps_the_range_and_hides_what_the_network_cannot_see() {

@@ -160,3 +160,59 @@ fn every_byte_flip_and_truncation_of_a_column_program_fails_cleanly() {
         assert!(decode(&c.bytes[..cut], None).is_err(), "truncation at {cut}");
     }
 }
+
+/// Counts stored as float32 (an event's jets, muons, vertices) lie on the lattice of integers:
+/// coded with that lattice's step they come back exactly, as codes a few bits wide, where the
+/// bound's step made them multiples of 100 at 1e-3 of their range. Other columns keep 2 × bound.
+#[test]
+fn counts_stored_as_floats_come_back_exactly_and_small() {
+    let rows = 4000;
+    let mut state = 7u64;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let counts: Vec<f64> = (0..rows).map(|_| (-3.0 * uniform().ln()).floor().min(30.0)).collect();
+    let halves: Vec<f64> = (0..rows).map(|_| (8.0 * uniform()).floor() * 0.5 - 2.0).collect();
+    let met: Vec<f64> = (0..rows).map(|_| (40.0 * -uniform().ln()) as f32 as f64).collect();
+    let column = |name: &str, v: &Vec<f64>| Column {
+        name: name.into(),
+        dtype: DType::F32,
+        values: Values::Float(v.clone()),
+    };
+    let ds = Dataset::Table {
+        rows,
+        columns: vec![column("NJet", &counts), column("half", &halves), column("MET", &met)],
+    };
+    for rel in [1e-2, 1e-3, 1e-4] {
+        for learned in [false, true] {
+            let c = compress(&ds, &options(rel, learned), None).unwrap();
+            let archive = Archive::open(&c.bytes, None).unwrap();
+            let steps: Vec<f64> = archive
+                .meta
+                .streams
+                .iter()
+                .map(|s| match s.quantizer {
+                    baler_codec::format::metadata::Quantizer::Float { step, .. } => step,
+                    _ => panic!("float streams"),
+                })
+                .collect();
+            let range = |v: &[f64]| {
+                v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+            };
+            assert_eq!(steps[0], 1.0, "counts on the integers at {rel}");
+            assert_eq!(steps[1], 0.5, "halves at {rel}");
+            assert_eq!(steps[2], 2.0 * rel * range(&met), "no lattice at {rel}");
+            let back = decode(&c.bytes, None).unwrap();
+            let cols = float_columns(&back);
+            assert_eq!(cols[0], counts, "exact at {rel}");
+            assert_eq!(cols[1], halves, "exact at {rel}");
+            check_bound(&ds, &back, rel);
+            // The counts' codes: a few bits a value (about the entropy of the difference of two
+            // counts), not the 8 more a count's codes would carry in steps of 2 × 1e-4 × 30.
+            let bits =
+                baler_codec::describe::inspect("t", &c.bytes, None).unwrap().streams[0].code_bits.unwrap();
+            assert!(bits < 5.0, "{bits} bits a count at {rel}");
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
 use crate::archive::{Archive, ChunkEntry, SectionSizes, StreamCheck, model_hash};
-use crate::data::{Dataset, DatasetLayout};
+use crate::data::{Dataset, DatasetLayout, Values};
 use crate::error::{CodecError, Result};
 use crate::format::container::{ContainerWriter, SectionKind, end_section, section_header};
 use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
@@ -82,8 +82,9 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         .zip(&layout.streams)
         .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
         .collect();
+    let lattices = table_lattices(ds.stream_values().iter().copied(), &layout, opts);
     let encode = |model: Option<&AeModel<'_>>| -> Result<Draft> {
-        let plan = Plan::new(&layout, &ranges, opts, model)?;
+        let plan = Plan::new(&layout, (&ranges, &lattices), opts, model)?;
         let chunks = plan.encode(ds, 0, &plan.chunks, model)?;
         Ok(Draft { plan, chunks })
     };
@@ -120,6 +121,7 @@ struct Draft<'o> {
     chunks: Vec<EncodedChunk>,
 }
 
+use crate::preprocess::lattice_exponent;
 pub use crate::preprocess::{finite_range, is_fill};
 
 /// Everything decided before the first chunk: quantizers, chunks, metadata (its content hash
@@ -135,10 +137,11 @@ struct Plan<'o> {
 }
 
 impl<'o> Plan<'o> {
-    /// `ranges`: each stream's finite, non-fill range (`None`: it has no such values).
+    /// `ranges`: each stream's finite, non-fill range (`None`: it has no such values); `lattices`:
+    /// the power-of-two lattice each table column lies on ([`lattice_exponent`]).
     fn new(
         layout: &DatasetLayout,
-        ranges: &[Option<(f64, f64)>],
+        (ranges, lattices): Ranges<'_>,
         opts: &'o CompressOptions,
         model: Option<&AeModel<'_>>,
     ) -> Result<Self> {
@@ -152,7 +155,7 @@ impl<'o> Plan<'o> {
         let table = layout.table;
         let shape: Vec<u64> = layout.shape.iter().map(|&d| d as u64).collect();
         let lat = lattice(&shape, table).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
-        let streams = plan_streams(layout, ranges, opts)?;
+        let streams = plan_streams(layout, (ranges, lattices), opts)?;
         let tile = model.map_or([1, 1, 1], |m| m.tile);
         if let Some(m) = model
             && (m.tile.iter().product::<usize>() != m.decoder.output_dim() || m.norm.len() != streams.len())
@@ -231,16 +234,46 @@ fn row_len(lattice: [usize; 3], table: bool) -> usize {
     if table { 1 } else { lattice[1] * lattice[2] }
 }
 
+/// Each stream's finite, non-fill range (`None`: it has no such values) and each table column's
+/// [`lattice_exponent`].
+type Ranges<'a> = (&'a [Option<(f64, f64)>], &'a [Option<i32>]);
+
+/// Each table column's [`lattice_exponent`] (None for every stream of a field).
+fn table_lattices<'v>(
+    values: impl Iterator<Item = &'v Values>,
+    layout: &DatasetLayout,
+    opts: &CompressOptions,
+) -> Vec<Option<i32>> {
+    match layout.table {
+        true => values
+            .zip(&layout.streams)
+            .map(|(v, (_, dtype))| lattice_exponent(v, opts.fill_value, *dtype))
+            .collect(),
+        false => vec![None; layout.streams.len()],
+    }
+}
+
+/// The grid step of a float stream with bound `bound` whose values lie on the lattice of 2^e
+/// (`lattice`) between `min` and `max`: the lattice's own where it is coarser than the bound's
+/// 2·bound (counts stored as floats then come back exactly, as small codes: a count of 0–5 at
+/// 1e-3 of its range had codes in steps of 100), else 2·bound.
+fn lattice_step(lattice: Option<i32>, bound: f64, (min, max): (f64, f64)) -> Option<f64> {
+    let e = lattice.filter(|e| (-1022..=1023).contains(e))?;
+    let unit = f64::from_bits(((e + 1023) as u64) << 52);
+    ((unit > 2.0 * bound) && (max - min) / unit <= crate::quant::MAX_Q / 4.0).then_some(unit)
+}
+
 fn plan_streams(
     layout: &DatasetLayout,
-    ranges: &[Option<(f64, f64)>],
+    (ranges, lattices): Ranges<'_>,
     opts: &CompressOptions,
 ) -> Result<Vec<StreamPlan>> {
     layout
         .streams
         .iter()
         .zip(ranges)
-        .map(|((name, dtype), range)| {
+        .zip(lattices)
+        .map(|(((name, dtype), range), &lattice)| {
             let (min, max) = range.unwrap_or((0.0, 0.0));
             let quantizer = if dtype.is_float() {
                 let bound = match opts.bound {
@@ -252,7 +285,10 @@ fn plan_streams(
                         "error bound {bound} is not a finite number ≥ 0"
                     )));
                 }
-                float_quantizer(bound, min)
+                match lattice_step(lattice, bound, (min, max)) {
+                    Some(step) => Quantizer::Float { bound, step, offset: min },
+                    None => float_quantizer(bound, min),
+                }
             } else {
                 Quantizer::Int
             };

@@ -10,13 +10,13 @@
 
 use std::io::Write;
 
-use super::{Checker, Plan, head, row_len};
+use super::{Checker, Plan, head, row_len, table_lattices};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
 use crate::error::{CodecError, Result};
 use crate::format::container::{SECTION_HEADER_LEN, SectionKind, end_section, section_header};
 use crate::format::metadata::Metadata;
-use crate::preprocess::finite_range;
+use crate::preprocess::{finite_range, merge_lattice};
 
 use super::CompressOptions;
 
@@ -54,8 +54,8 @@ pub fn compress_rows(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Streamed> {
     let layout = source.layout().clone();
-    let ranges = stream_ranges(source, &layout, opts)?;
-    let plan = Plan::new(&layout, &ranges, opts, None)?;
+    let (ranges, lattices) = stream_ranges(source, &layout, opts)?;
+    let plan = Plan::new(&layout, (&ranges, &lattices), opts, None)?;
     let total_rows = plan.lattice[0];
     let mut checker = Checker::new(&plan, None)?;
     let mut entries = Vec::with_capacity(plan.chunks.len());
@@ -127,16 +127,23 @@ fn read(source: &mut dyn RowSource, lattice: [usize; 3], first: usize, rows: usi
     Ok(slab)
 }
 
-/// Each stream's finite, non-fill range, over the whole source a slab at a time.
+/// Each stream's finite, non-fill range (`None`: it has no such values).
+type StreamRanges = Vec<Option<(f64, f64)>>;
+/// Each table column's lattice exponent (`preprocess::lattice_exponent`).
+type Lattices = Vec<Option<i32>>;
+
+/// Each stream's finite, non-fill range, and each table column's lattice, over the whole source a
+/// slab at a time.
 fn stream_ranges(
     source: &mut dyn RowSource,
     layout: &DatasetLayout,
     opts: &CompressOptions,
-) -> Result<Vec<Option<(f64, f64)>>> {
+) -> Result<(StreamRanges, Lattices)> {
     let lattice = layout.lattice().map_err(|e| CodecError::InvalidInput(e.to_string()))?;
     let per_row = row_len(lattice, layout.table).max(1) * layout.streams.len().max(1);
     let step = (RANGE_SLAB / per_row).max(1);
     let mut ranges: Vec<Option<(f64, f64)>> = vec![None; layout.streams.len()];
+    let mut lattices: Vec<Option<i32>> = vec![None; layout.streams.len()];
     let mut first = 0;
     while first < lattice[0] {
         let rows = step.min(lattice[0] - first);
@@ -146,7 +153,11 @@ fn stream_ranges(
                 *r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
         }
+        let slab_lattices = table_lattices(slab.stream_values().iter().copied(), layout, opts);
+        for (l, s) in lattices.iter_mut().zip(slab_lattices) {
+            *l = merge_lattice(*l, s);
+        }
         first += rows;
     }
-    Ok(ranges)
+    Ok((ranges, lattices))
 }
