@@ -353,6 +353,29 @@ pub(super) fn encode_chunk(
     let (mut chosen, mut packed) =
         top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin());
 
+    // A predictor fitted on the chunk (pool index `at`, its draft `d`) against the choice so far:
+    // both packed, each frame weighed by its predictor's margin (fitted ones decode slower); the
+    // smaller is kept, with its frame.
+    let keep_smaller = |at: usize, d: Draft, chosen: Candidate, packed: Option<(usize, Vec<u8>)>| {
+        let (cost, d, counts) = cost_whole(at, d);
+        let c = Candidate {
+            cost,
+            rank: usize::MAX,
+            predictor: at,
+            codes: d.codes,
+            new_exceptions: d.new_exceptions,
+            counts,
+        };
+        let with = pack_candidate(&c);
+        let without = packed.unwrap_or_else(|| pack_candidate(&chosen));
+        let weighed = |len: usize, c: &Candidate| len as f64 * pool.get(c.predictor).size_margin();
+        if weighed(with.1.len(), &c) < weighed(without.1.len(), &chosen) {
+            (c, Some(with))
+        } else {
+            (chosen, Some(without))
+        }
+    };
+
     // 2b. Fields of floats: cubic interpolation on reconstructed values with its last pass learned
     //     on this chunk (predictor 19), on the level-wise variants in both axis orders and on the
     //     chosen one if it is another cubic one. Each fit costs a sweep and prices itself; the best
@@ -407,28 +430,12 @@ pub(super) fn encode_chunk(
             let _ = pool.fitted[0].set((Box::new(fitted.learned), fitted_params));
             // Its codes from the fit's base sweep (the same as a sweep of its own).
             let d = fitted.draft(chunk.dims, v.bound, v.dtype, |e| v.values[e], &start_of(false).mask);
-            let (cost, d, counts) = cost_whole(at, d);
-            let c = Candidate {
-                cost,
-                rank: usize::MAX,
-                predictor: at,
-                codes: d.codes,
-                new_exceptions: d.new_exceptions,
-                counts,
-            };
-            let with = pack_candidate(&c);
-            let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
-            if with.1.len() as f64 * margin < without.1.len() as f64 {
-                (chosen, packed) = (c, Some(with));
-            } else {
-                packed = Some(without);
-            }
+            (chosen, packed) = keep_smaller(at, d, chosen, packed);
         }
     }
 
     // 2c. Fields of floats whose frames repeat with a period along axis 0 (predictor 20): blocks
-    //     of a period coded against the block before, fitted on the chunk. Kept only if its frame
-    //     beats the choice so far by its margin (it decodes slower), each weighed by its own.
+    //     of a period coded against the block before, fitted on the chunk, kept where smaller.
     if let (true, Some(f), Some(v)) = (opts.learned, cx.info.float_field, values) {
         let fills = &start_of(false).mask;
         let fitted = crate::predictor::periodic::fit(chunk.dims, (f.center, f.step), v, fills, chosen.cost);
@@ -436,23 +443,7 @@ pub(super) fn encode_chunk(
             let periodic_params = Predictor::params(&periodic);
             let at = candidates.len() + 1;
             let _ = pool.fitted[1].set((Box::new(periodic), periodic_params));
-            let (cost, d, counts) = cost_whole(at, d);
-            let c = Candidate {
-                cost,
-                rank: usize::MAX,
-                predictor: at,
-                codes: d.codes,
-                new_exceptions: d.new_exceptions,
-                counts,
-            };
-            let with = pack_candidate(&c);
-            let without = packed.take().unwrap_or_else(|| pack_candidate(&chosen));
-            let weighed = |len: usize, c: &Candidate| len as f64 * pool.get(c.predictor).size_margin();
-            if weighed(with.1.len(), &c) < weighed(without.1.len(), &chosen) {
-                (chosen, packed) = (c, Some(with));
-            } else {
-                packed = Some(without);
-            }
+            (chosen, packed) = keep_smaller(at, d, chosen, packed);
         }
     }
 
