@@ -11,7 +11,7 @@ use baler_codec::bytes::put_varint;
 use baler_codec::coder::lossless::zstd_compress;
 use baler_codec::encode::{CompressOptions, compress};
 use baler_codec::format::container::{ContainerWriter, SectionKind, read_sections};
-use baler_codec::format::metadata::{Metadata, ModelUse, Quantizer, StreamMeta};
+use baler_codec::format::metadata::{Metadata, ModelUse, Quantizer, StreamMeta, read_metadata};
 use baler_codec::{Archive, Array, BoundSpec, Column, DType, Dataset, Values};
 
 /// Counts live bytes and remembers the peak since the last [`measure`].
@@ -163,7 +163,8 @@ fn a_one_chunk_archive_claiming_a_gigabyte_is_refused_cheaply() {
 /// moved by the metadata's change in length: a rewritten header with every checksum valid.
 fn rewrite_metadata(bytes: &[u8], f: impl FnOnce(&mut Metadata)) -> Vec<u8> {
     let sections = read_sections(bytes).unwrap();
-    let mut meta: Metadata = postcard::from_bytes(sections[0].payload).unwrap();
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    let mut meta = read_metadata(sections[0].kind, sections[0].payload, version).unwrap();
     f(&mut meta);
     let entries = Archive::open(bytes, None).unwrap().chunks;
     let chunks: Vec<(u64, u64, Vec<u8>)> = sections
@@ -175,7 +176,7 @@ fn rewrite_metadata(bytes: &[u8], f: impl FnOnce(&mut Metadata)) -> Vec<u8> {
     assert!(
         sections
             .iter()
-            .all(|s| matches!(s.kind, SectionKind::Metadata | SectionKind::ChunkIndex | SectionKind::Chunk))
+            .all(|s| s.kind.is_metadata() || matches!(s.kind, SectionKind::ChunkIndex | SectionKind::Chunk))
     );
     craft(&meta, entries.len() as u64, &chunks)
 }
@@ -255,4 +256,36 @@ fn a_renamed_column_with_valid_checksums_fails_the_content_check() {
     assert!(err.contains("content hash"), "{err}");
     let err = decode_error(&rewrite_metadata(&bytes, |m| m.streams.swap(0, 1)));
     assert!(!err.is_empty());
+}
+
+/// A zstd'd metadata section (format 6) is inflated only as far as its frame really yields, up to
+/// the length it claims; a claim past the limit, a frame that yields another length, and the
+/// section in an archive of format 5 are errors.
+#[test]
+fn a_zstd_metadata_section_is_read_only_as_far_as_it_is_true() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let meta = f64_field_meta(vec![4]);
+    let raw = postcard::to_allocvec(&meta).unwrap();
+    let section = |claimed: u64| {
+        let mut p = Vec::new();
+        put_varint(&mut p, claimed);
+        p.extend_from_slice(&zstd_compress(&raw, 3));
+        p
+    };
+    let read = read_metadata(SectionKind::MetadataZstd, &section(raw.len() as u64), 6).unwrap();
+    assert_eq!(postcard::to_allocvec(&read).unwrap(), raw);
+    let limit = baler_codec::format::metadata::MAX_METADATA_BYTES as u64;
+    for (claimed, version, want) in [
+        (limit, 6, "expected"),
+        (limit + 1, 6, "exceeds the limit"),
+        (raw.len() as u64 - 1, 6, "expected"),
+        (raw.len() as u64, 5, "format version 5 does not have"),
+    ] {
+        let payload = section(claimed);
+        let (result, peak) =
+            measure(|| read_metadata(SectionKind::MetadataZstd, &payload, version).map(|_| ()));
+        let err = result.expect_err(want).to_string();
+        assert!(err.contains(want), "{claimed}: {err}");
+        assert!(peak < 4 * MB, "{claimed}: peak {peak} bytes");
+    }
 }

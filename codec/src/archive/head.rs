@@ -39,7 +39,7 @@ pub fn head_len(prefix: &[u8], file_len: u64) -> Result<HeadLen> {
     let mut pos = HEADER_LEN as u64;
     // Metadata, at most one model section, then the index: the order `Archive::open` checks.
     for expected in [
-        &[SectionKind::Metadata][..],
+        &[SectionKind::Metadata, SectionKind::MetadataZstd][..],
         &[SectionKind::Model, SectionKind::ModelRef, SectionKind::ChunkIndex],
         &[SectionKind::ChunkIndex],
     ] {

@@ -190,11 +190,11 @@ impl<'a> Archive<'a> {
         'a: 's,
     {
         let meta_sec = match iter.next() {
-            Some(s) if s.kind == SectionKind::Metadata => s,
+            Some(s) if s.kind.is_metadata() => s,
             _ => return corrupt("the first section is not the metadata"),
         };
-        let meta: Metadata = postcard::from_bytes(meta_sec.payload)
-            .map_err(|e| CodecError::Corrupt(format!("metadata: {e}")))?;
+        let meta: Metadata =
+            crate::format::metadata::read_metadata(meta_sec.kind, meta_sec.payload, version)?;
         let mut sizes = SectionSizes { header: 12, end: 16, ..Default::default() };
         sizes.metadata = meta_sec.total_len() as u64;
 

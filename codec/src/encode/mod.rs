@@ -392,7 +392,8 @@ fn map_items<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -
 /// The archive's sections before the chunks: header, metadata, model, chunk index.
 fn head(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[(u64, u64, usize)]) -> Vec<u8> {
     let mut w = ContainerWriter::new();
-    w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).expect("metadata serializes"));
+    let (kind, metadata) = crate::format::metadata::metadata_section(meta);
+    w.push(kind, &metadata);
     if let Some(m) = model {
         if m.embed {
             w.push(SectionKind::Model, &m.payload);

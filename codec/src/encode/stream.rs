@@ -105,7 +105,7 @@ fn head_sizes(head: &[u8], chunk_bytes: u64) -> Result<SectionSizes> {
     for s in crate::format::container::read_sections(&with_end)? {
         let len = s.total_len() as u64;
         match s.kind {
-            SectionKind::Metadata => sizes.metadata += len,
+            SectionKind::Metadata | SectionKind::MetadataZstd => sizes.metadata += len,
             SectionKind::Model => sizes.model += len,
             SectionKind::ModelRef => sizes.model_ref += len,
             _ => sizes.chunk_index += len,

@@ -27,6 +27,9 @@ pub enum SectionKind {
     Chunk = 5,
     /// Model files only: the trainer's own data (float weights, normalization, history).
     Training = 6,
+    /// The metadata, zstd'd (format ≥ 6): a varint length, then one frame
+    /// (`format::metadata::metadata_section`).
+    MetadataZstd = 7,
     End = 255,
 }
 
@@ -39,9 +42,15 @@ impl SectionKind {
             4 => Self::ChunkIndex,
             5 => Self::Chunk,
             6 => Self::Training,
+            7 => Self::MetadataZstd,
             255 => Self::End,
             _ => return None,
         })
+    }
+
+    /// The metadata, plain or zstd'd.
+    pub fn is_metadata(self) -> bool {
+        matches!(self, Self::Metadata | Self::MetadataZstd)
     }
 
     pub fn name(self) -> &'static str {
@@ -52,6 +61,7 @@ impl SectionKind {
             Self::ChunkIndex => "chunk index",
             Self::Chunk => "chunk",
             Self::Training => "training",
+            Self::MetadataZstd => "metadata (zstd)",
             Self::End => "end",
         }
     }
