@@ -125,6 +125,15 @@ pub fn plan_chunks(lattice: [usize; 3], tile0: usize, target: usize) -> Vec<Chun
     out
 }
 
+/// The chunk element of element e of a box `b` at the centre of a chunk of `dims` (the box the
+/// encoder prices candidates on).
+#[cfg(feature = "encode")]
+pub(crate) fn central_box(dims: [usize; 3], b: [usize; 3]) -> impl Fn(usize) -> usize {
+    let [_, d1, d2] = dims;
+    let o = [(dims[0] - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
+    move |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::format::chunk::{
     EXC_FILL, EXC_RAW, ExceptionBytes, pack, pack_counted, write_chunk, write_prefix,
 };
 use crate::format::metadata::Quantizer;
-use crate::layout::ChunkDims;
+use crate::layout::{ChunkDims, central_box};
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
 use crate::predictor::feedback::{Feedback, FeedbackDraft};
 use crate::predictor::{
@@ -716,13 +716,6 @@ fn scaled_box(dims: [usize; 3], size: usize) -> [usize; 3] {
     let live = dims.iter().filter(|&&d| d > 1).count().max(1) as i32;
     let f = (size as f64 / n as f64).powf(1.0 / live as f64);
     dims.map(|d| ((d as f64 * f).round() as usize).clamp(d.min(8), d))
-}
-
-/// The chunk element of element e of a box `b` at the centre of a chunk of `dims`.
-fn central_box(dims: [usize; 3], b: [usize; 3]) -> impl Fn(usize) -> usize {
-    let [_, d1, d2] = dims;
-    let o = [(dims[0] - b[0]) / 2, (d1 - b[1]) / 2, (d2 - b[2]) / 2];
-    move |e: usize| ((o[0] + e / (b[1] * b[2])) * d1 + o[1] + (e / b[2]) % b[1]) * d2 + o[2] + e % b[2]
 }
 
 /// Chunks of at least 4 × this many elements price a learned last pass on a central box of about

@@ -146,7 +146,7 @@ const ANCHOR_LEVEL: usize = 1 << 20;
 
 #[cfg(feature = "encode")]
 /// Codes larger than this are not attempted (the value is stored exactly instead).
-pub(crate) const MAX_CODE: f64 = (1u64 << 50) as f64;
+const MAX_CODE: f64 = (1u64 << 50) as f64;
 
 /// The code of value x predicted as p, and x's reconstruction `p + code·step` as the decoder
 /// computes it, or None where no code reaches x within the bound (non-finite x, a code too large).
@@ -169,23 +169,23 @@ fn quantize(x: f64, p: f64, step: f64, inverse: f64, bound: f64, dtype: DType) -
     None
 }
 
-/// [`quantize`] of the residual `x − base` (a reference the decoder adds back, predictor 20): the
-/// residual's code and reconstruction r, where the value the decoder makes, `base + r` rounded to
-/// the dtype, keeps the bound on x itself.
+/// [`quantize`] of the residual `x − base` (a reference the decoder adds back, predictor 20)
+/// predicted as p: the residual's code and reconstruction `recon(code)`, where the value the
+/// decoder makes, `base + recon(code)` rounded to the dtype, keeps the bound on x itself.
 #[cfg(feature = "encode")]
 #[inline(always)]
-fn quantize_from(
+pub(crate) fn quantize_from(
     x: f64,
     base: f64,
     p: f64,
-    (step, inverse): (f64, f64),
-    bound: f64,
-    dtype: DType,
+    inverse: f64,
+    recon: impl Fn(i64) -> f64,
+    (bound, dtype): (f64, DType),
 ) -> Option<(i64, f64)> {
     let y = ((x - base) - p) * inverse;
     if y.abs() < MAX_CODE {
         let c = crate::quant::round_to_i64(y);
-        let r = p + c as f64 * step;
+        let r = recon(c);
         let out = to_dtype(base + r, dtype);
         if (out - x).abs() <= bound {
             return Some((c, r));
@@ -224,7 +224,10 @@ impl PointCoder {
         }
         let dtype = if F32 { DType::F32 } else { self.dtype };
         let coded = match REF {
-            true => quantize_from(value(e), reference(e), p, (step, inverse), self.bound, dtype),
+            true => {
+                let recon = |c: i64| p + c as f64 * step;
+                quantize_from(value(e), reference(e), p, inverse, recon, (self.bound, dtype))
+            }
             false => quantize(value(e), p, step, inverse, self.bound, dtype),
         };
         match coded {

@@ -459,6 +459,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// A field of one Float stream centred at 0 with quantization step `step`.
+    pub(crate) fn float_field(step: f64) -> StreamInfo {
+        StreamInfo { float_field: Some(FloatField { center: 0.0, step }), ..field(&[0]) }
+    }
+
     /// Codes of `values` (no exceptions) under `p`.
     pub(crate) fn codes_of(p: &dyn Predictor, dims: [usize; 3], values: &[i64]) -> Vec<i64> {
         let exceptions = vec![false; values.len()];

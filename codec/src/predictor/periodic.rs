@@ -23,7 +23,7 @@ use crate::error::{Result, corrupt};
 use crate::format::chunk::MAX_CHUNK_ELEMENTS;
 use crate::predictor::feedback::Feedback;
 #[cfg(feature = "encode")]
-use crate::predictor::feedback::{FeedbackDraft, MAX_CODE};
+use crate::predictor::feedback::{FeedbackDraft, quantize_from};
 #[cfg(feature = "encode")]
 use crate::predictor::{ChunkInput, Draft, FloatValues};
 use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
@@ -392,23 +392,22 @@ fn lorenzo_encode(
 ) -> FeedbackDraft {
     let mut codes = vec![0i64; x.len()];
     let mut new_exceptions = Vec::new();
-    let steps = (step, 1.0 / step);
+    let inverse = 1.0 / step;
     lorenzo_sweep(dims, center, recon, |e, t, before| {
         if exceptions[e] {
             return before + t;
         }
-        let base = reference(e);
-        let y = ((x[e] - base) - (before + t)) * steps.1;
-        if y.abs() < MAX_CODE {
-            let c = crate::quant::round_to_i64(y);
-            let r = before + (t + c as f64 * steps.0);
-            if (crate::quant::to_dtype(base + r, dtype) - x[e]).abs() <= bound {
+        let recon = |c: i64| before + (t + c as f64 * step);
+        match quantize_from(x[e], reference(e), before + t, inverse, recon, (bound, dtype)) {
+            Some((c, r)) => {
                 codes[e] = c;
-                return r;
+                r
+            }
+            None => {
+                new_exceptions.push(e);
+                before + t
             }
         }
-        new_exceptions.push(e);
-        before + t
     });
     FeedbackDraft { codes, new_exceptions }
 }
@@ -483,11 +482,9 @@ pub fn detect_period(dims: [usize; 3], values: &[f64], exceptions: &[bool]) -> O
 /// twice the time.
 #[cfg(feature = "encode")]
 const VARIANTS: [u8; 5] = [0, 1, 3, 7, LORENZO];
-/// The weights each block after the first is tried with, with every variant: none and the whole
-/// reference; then the best variant with the reference also with part of it (on CFD at 1e-2 half
+/// Each block after the first is tried with every variant without its reference and with all of
+/// it; then the best variant with the reference also with these parts of it (on CFD at 1e-2 half
 /// and three quarters of it won blocks where the flow had not settled into its cycle yet).
-#[cfg(feature = "encode")]
-const WEIGHTS: [u8; 1] = [WEIGHT_ONE];
 #[cfg(feature = "encode")]
 const PARTIAL_WEIGHTS: [u8; 2] = [8, 12];
 
@@ -571,11 +568,11 @@ fn search(
     Some(Search { blocks: p.blocks.clone(), draft, plain, bytes, plain_bytes })
 }
 
-/// Every variant, without a reference and (after block 0) with each weight.
+/// Every variant, without a reference and (after block 0) with all of it.
 #[cfg(feature = "encode")]
 fn every_try(b: usize) -> Vec<Block> {
-    let weights = std::iter::once(0).chain(WEIGHTS.into_iter().filter(|_| b > 0));
-    weights.flat_map(|weight| VARIANTS.map(|variant| Block { variant, weight })).collect()
+    let weights: &[u8] = if b > 0 { &[0, WEIGHT_ONE] } else { &[0] };
+    weights.iter().flat_map(|&weight| VARIANTS.map(|variant| Block { variant, weight })).collect()
 }
 
 /// The probe's tries: cubic interpolation, with and without the reference after block 0.
@@ -613,11 +610,7 @@ pub fn fit(
     } else {
         let c2 = n2.min(64);
         let c1 = n1.min((BOX_PLANE / c2).max(64));
-        let (o1, o2) = ((n1 - c1) / 2, (n2 - c2) / 2);
-        let at = |e: usize| {
-            let (i, j, k) = (e / (c1 * c2), (e / c2) % c1, e % c2);
-            (i * n1 + o1 + j) * n2 + o2 + k
-        };
+        let at = crate::layout::central_box(dims, [frames, c1, c2]);
         let m = frames * c1 * c2;
         let box_values: Vec<f64> = (0..m).map(|e| values.values[at(e)]).collect();
         let box_exceptions: Vec<bool> = (0..m).map(|e| exceptions[at(e)]).collect();
@@ -711,10 +704,7 @@ mod tests {
             // The fit's codes are the predictor's, and its parameters read back.
             let again = p.encode(&ChunkInput { dims, q: &[], exceptions: &exceptions, values: Some(values) });
             assert_eq!((&again.codes, &again.new_exceptions), (&d.codes, &d.new_exceptions));
-            let info = StreamInfo {
-                float_field: Some(crate::predictor::FloatField { center: 0.0, step }),
-                ..crate::predictor::tests::field(&[0])
-            };
+            let info = crate::predictor::tests::float_field(step);
             let read = PeriodicFamily.build_with(PERIODIC_ID, &info, &mut Reader::new(&p.params())).unwrap();
             assert_eq!(read.params(), p.params());
             let r = decode(&p, dims, &d, &exceptions);
@@ -838,10 +828,7 @@ mod tests {
 
     #[test]
     fn hostile_parameters_are_refused() {
-        let info = StreamInfo {
-            float_field: Some(crate::predictor::FloatField { center: 0.0, step: 1.0 }),
-            ..crate::predictor::tests::field(&[0])
-        };
+        let info = crate::predictor::tests::float_field(1.0);
         let build =
             |bytes: &[u8]| PeriodicFamily.build_with(PERIODIC_ID, &info, &mut Reader::new(bytes)).err();
         // No period; a huge block count with two blocks' bytes; a weight on block 0; a variant 9; a weight over 16.
