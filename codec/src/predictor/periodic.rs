@@ -214,7 +214,6 @@ impl Predictor for Periodic {
             ));
         }
         let plane = n1 * n2;
-        let lag = self.period * plane;
         let mut out = vec![0f64; codes.len()];
         for (b, &block) in self.blocks.iter().enumerate() {
             let (first, end) = self.frames(b, frames);
@@ -225,6 +224,9 @@ impl Predictor for Periodic {
             if block.weight == 0 {
                 continue;
             }
+            // A block with a reference is not block 0 (checked when read): one period of frames,
+            // all within the chunk, lies before it.
+            let lag = self.period * plane;
             let (before, this) = out.split_at_mut(a);
             let reference = &before[a - lag..z - lag];
             // 1.0·x is x: the common weight needs no product.
