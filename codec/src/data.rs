@@ -179,4 +179,13 @@ pub trait RowSource {
     /// Lattice rows `first..first + rows` as a dataset of those rows: a field's values flattened
     /// to 1-d, a table of `rows` rows. The error names the input and what went wrong.
     fn read_rows(&mut self, first: usize, rows: usize) -> std::result::Result<Dataset, String>;
+
+    /// A field's finite range without the values equal to `fill` (as
+    /// [`crate::preprocess::finite_range`] finds it: `Ok(None)` where there is no such value),
+    /// where the source finds it faster than by handing its rows over (a file scanned in its own
+    /// dtype); `None`: the compressor reads the rows instead.
+    fn field_range(&mut self, fill: Option<f64>) -> Option<std::result::Result<Option<(f64, f64)>, String>> {
+        let _ = fill;
+        None
+    }
 }

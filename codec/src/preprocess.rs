@@ -19,18 +19,71 @@ pub fn is_fill(x: f64, fill: Option<f64>, dtype: DType) -> bool {
 
 /// Range of the finite values that are not the fill value; None when there are none.
 pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<(f64, f64)> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut see = |x: f64| {
-        if x.is_finite() && !is_fill(x, fill, dtype) {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
-    };
+    let mut scan = RangeScan::new(fill, dtype);
     match values {
-        Values::Float(v) => v.iter().for_each(|&x| see(x)),
-        Values::Int(v) => v.iter().for_each(|&x| see(x as f64)),
+        Values::Float(v) => scan.add(v),
+        Values::Int(v) => v.chunks(1 << 12).for_each(|part| {
+            scan.add(&part.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        }),
     }
-    (lo <= hi).then_some((lo, hi))
+    scan.range()
+}
+
+/// [`finite_range`] of values that arrive in parts (a file read a block at a time): the running
+/// minimum and maximum in eight lanes by position, so that the loop carries no dependency from
+/// one value to the next (it vectorizes), and of two equal values (−0 and +0) the one it keeps
+/// depends on positions only, however the values were split.
+pub struct RangeScan {
+    lo: [f64; 8],
+    hi: [f64; 8],
+    /// `fill` in the stream's dtype (NaN: none, which no value equals).
+    fill: f64,
+    seen: usize,
+}
+
+impl RangeScan {
+    pub fn new(fill: Option<f64>, dtype: DType) -> Self {
+        let fill = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, dtype));
+        Self { lo: [f64::INFINITY; 8], hi: [f64::NEG_INFINITY; 8], fill, seen: 0 }
+    }
+
+    /// The next values.
+    pub fn add(&mut self, values: &[f64]) {
+        // Up to the next lane 0, then eight at a time.
+        let lead = ((8 - self.seen % 8) % 8).min(values.len());
+        for &x in &values[..lead] {
+            self.see(self.seen % 8, x);
+            self.seen += 1;
+        }
+        let mut eights = values[lead..].chunks_exact(8);
+        for eight in &mut eights {
+            for (lane, &x) in eight.iter().enumerate() {
+                self.see(lane, x);
+            }
+        }
+        for (lane, &x) in eights.remainder().iter().enumerate() {
+            self.see(lane, x);
+        }
+        self.seen += values.len() - lead;
+    }
+
+    #[inline(always)]
+    fn see(&mut self, lane: usize, x: f64) {
+        let counted = x.is_finite() && x != self.fill;
+        if counted && x < self.lo[lane] {
+            self.lo[lane] = x;
+        }
+        if counted && x > self.hi[lane] {
+            self.hi[lane] = x;
+        }
+    }
+
+    /// (min, max), or None where no value was counted.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let lo = self.lo.iter().copied().reduce(|a, b| if b < a { b } else { a })?;
+        let hi = self.hi.iter().copied().reduce(|a, b| if b > a { b } else { a })?;
+        (lo <= hi).then_some((lo, hi))
+    }
 }
 
 /// The exponent e of the largest power of two 2^e that every finite, non-fill, nonzero value of a

@@ -242,7 +242,19 @@ impl StreamCheck {
     /// worker), in order like [`Self::accept`].
     pub fn accept_value_bytes(&mut self, archive: &Archive<'_>, i: usize, bytes: &[u8]) -> Result<()> {
         let Some(e) = archive.chunks.get(i) else { return corrupt(format!("no chunk {i}")) };
-        if e.start as usize != self.next_row {
+        self.accept_row_bytes(archive, (e.start as usize, e.rows as usize), bytes)
+    }
+
+    /// The values of lattice rows `start..start + rows`, laid out as [`crate::hash::value_bytes`]
+    /// lays them out, in order like [`Self::accept`] (the compressor's check: its chunks are not
+    /// in the archive's index yet).
+    pub fn accept_row_bytes(
+        &mut self,
+        archive: &Archive<'_>,
+        (start, rows): (usize, usize),
+        bytes: &[u8],
+    ) -> Result<()> {
+        if start != self.next_row {
             return corrupt("chunks out of order");
         }
         let [_, d1, d2] = archive.lattice;
@@ -251,14 +263,14 @@ impl StreamCheck {
         } else {
             d1 * d2 * archive.stream_params[0].dtype.size_bytes()
         };
-        if bytes.len() != e.rows as usize * row_bytes {
+        if bytes.len() != rows * row_bytes {
             return corrupt(format!(
-                "chunk {i} gave {} bytes of values, not {}",
+                "rows {start}.. gave {} bytes of values, not {}",
                 bytes.len(),
-                e.rows as usize * row_bytes
+                rows * row_bytes
             ));
         }
-        self.next_row += e.rows as usize;
+        self.next_row += rows;
         self.hasher.update_value_bytes(bytes);
         Ok(())
     }

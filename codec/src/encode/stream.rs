@@ -5,17 +5,19 @@
 //! Two passes over the source: the first finds each stream's range (the quantizer of a relative
 //! bound and the metadata need it before the first chunk), the second encodes a batch of chunks
 //! (one per core), checks them by decoding each from its own bytes, and writes their sections.
+//! With more than one thread, each pass reads the next slab while the pool works on this one.
 //! The chunk index precedes the chunks in the format, so the caller gets the archive's head
 //! (header, metadata, index) only at the end: chunk sections go to a spill writer first.
 
 use std::io::Write;
 
-use super::{Checker, Plan, head, row_len, table_lattices};
+use super::{Checker, Plan, head, map_chunks, row_len, table_lattices};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
 use crate::error::{CodecError, Result};
 use crate::format::container::{SECTION_HEADER_LEN, SectionKind, end_section, section_header};
 use crate::format::metadata::Metadata;
+use crate::layout::ChunkDims;
 use crate::preprocess::{finite_range, merge_lattice};
 
 use super::CompressOptions;
@@ -65,14 +67,32 @@ pub fn compress_rows(
     // machine's core count either; each chunk still spreads its candidates over all threads.
     let largest = plan.chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
     let in_flight = (IN_FLIGHT_VALUES / largest).clamp(1, super::batch_size());
-    for batch in plan.chunks.chunks(in_flight) {
+    let batches: Vec<&[ChunkDims]> = plan.chunks.chunks(in_flight).collect();
+    let read_batch = |source: &mut dyn RowSource, batch: &[ChunkDims]| {
+        read(source, plan.lattice, batch[0].start, batch.iter().map(|c| c.dims[0]).sum())
+    };
+    let mut slab = batches.first().map(|b| read_batch(source, b)).transpose()?;
+    for (k, batch) in batches.iter().enumerate() {
+        let this = slab.take().expect("each batch's rows are read before it");
         let first = batch[0].start;
-        let rows: usize = batch.iter().map(|c| c.dims[0]).sum();
-        let slab = read(source, plan.lattice, first, rows)?;
-        let encoded = plan.encode(&slab, first, batch, None)?;
-        checker.check(&plan, &slab, first, &encoded)?;
-        drop(slab);
-        for c in encoded {
+        // Each chunk encoded and checked by one task (no barrier between the two), and the next
+        // batch's rows read meanwhile.
+        let (checker_ref, plan_ref) = (&checker, &plan);
+        let work = move || {
+            let done = map_chunks(batch, |c| {
+                let encoded = plan_ref.encode_chunk(&this, first, c, None)?;
+                let bytes = checker_ref.check_chunk(plan_ref, &this, first, &encoded)?;
+                Ok((encoded, bytes))
+            });
+            done.into_iter().collect::<Result<Vec<_>>>()
+        };
+        let following = batches.get(k + 1);
+        let (done, next) = overlapped(work, || following.map(|b| read_batch(source, b)).transpose());
+        let done = done?;
+        slab = next?;
+        let mut rows = 0;
+        for (c, bytes) in done {
+            checker.accept(&c, &bytes)?;
             let written = spill
                 .write_all(&section_header(SectionKind::Chunk, &c.payload))
                 .and_then(|_| spill.write_all(&c.payload));
@@ -81,6 +101,7 @@ pub fn compress_rows(
             entries.push((c.start as u64, c.rows as u64, c.payload.len()));
             exceptions += c.exceptions;
             predictors.push(c.predictor);
+            rows += c.rows;
         }
         progress(first + rows, total_rows);
     }
@@ -127,6 +148,22 @@ fn read(source: &mut dyn RowSource, lattice: [usize; 3], first: usize, rows: usi
     Ok(slab)
 }
 
+/// `(work(), read())`, with `work` on the thread pool while this thread reads, where the pool has
+/// more than one thread; one after the other on one thread (`work` first, so that it can drop its
+/// rows before the next are read), so that one thread means one core.
+fn overlapped<A: Send, B>(work: impl FnOnce() -> A + Send, read: impl FnOnce() -> B) -> (A, B) {
+    if super::batch_size() < 2 {
+        let a = work();
+        return (a, read());
+    }
+    let mut done = None;
+    let b = rayon::in_place_scope(|s| {
+        s.spawn(|_| done = Some(work()));
+        read()
+    });
+    (done.expect("the scope waits for its work"), b)
+}
+
 /// Each stream's finite, non-fill range (`None`: it has no such values).
 type StreamRanges = Vec<Option<(f64, f64)>>;
 /// Each table column's lattice exponent (`preprocess::lattice_exponent`).
@@ -140,24 +177,44 @@ fn stream_ranges(
     opts: &CompressOptions,
 ) -> Result<(StreamRanges, Lattices)> {
     let lattice = layout.lattice().map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+    if !layout.table
+        && layout.streams.len() == 1
+        && let Some(range) = source.field_range(opts.fill_value)
+    {
+        return Ok((vec![range.map_err(CodecError::Input)?], vec![None]));
+    }
     let per_row = row_len(lattice, layout.table).max(1) * layout.streams.len().max(1);
     let step = (RANGE_SLAB / per_row).max(1);
     let mut ranges: Vec<Option<(f64, f64)>> = vec![None; layout.streams.len()];
     let mut lattices: Vec<Option<i32>> = vec![None; layout.streams.len()];
-    let mut first = 0;
-    while first < lattice[0] {
-        let rows = step.min(lattice[0] - first);
-        let slab = read(source, lattice, first, rows)?;
-        for ((r, v), (_, dtype)) in ranges.iter_mut().zip(slab.stream_values()).zip(&layout.streams) {
-            if let Some((lo, hi)) = finite_range(v, opts.fill_value, *dtype) {
+    let slabs: Vec<(usize, usize)> =
+        (0..lattice[0]).step_by(step).map(|first| (first, step.min(lattice[0] - first))).collect();
+    let mut slab = slabs.first().map(|&(first, rows)| read(source, lattice, first, rows)).transpose()?;
+    for k in 0..slabs.len() {
+        let this = slab.take().expect("each slab is read before it is scanned");
+        // The slab's ranges and lattices, while the next slab is read.
+        let scan = move || {
+            let values = this.stream_values();
+            let ranges: StreamRanges = values
+                .iter()
+                .zip(&layout.streams)
+                .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
+                .collect();
+            (ranges, table_lattices(values.iter().copied(), layout, opts))
+        };
+        let following = slabs.get(k + 1);
+        let ((slab_ranges, slab_lattices), next) = overlapped(scan, || {
+            following.map(|&(first, rows)| read(source, lattice, first, rows)).transpose()
+        });
+        slab = next?;
+        for (r, s) in ranges.iter_mut().zip(slab_ranges) {
+            if let Some((lo, hi)) = s {
                 *r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
         }
-        let slab_lattices = table_lattices(slab.stream_values().iter().copied(), layout, opts);
         for (l, s) in lattices.iter_mut().zip(slab_lattices) {
             *l = merge_lattice(*l, s);
         }
-        first += rows;
     }
     Ok((ranges, lattices))
 }

@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values};
+use baler_codec::preprocess::RangeScan;
 use npyz::{Endianness, Order, TypeChar};
 
 use super::{Elem, IoError, ReadOptions, array_to_table, column_views, shape_len, to_float, to_int};
@@ -387,6 +388,48 @@ impl RowSource for NpyRows {
             true => array_to_table(a),
             false => Dataset::Field(Array { shape: vec![n], ..a }),
         })
+    }
+
+    fn field_range(&mut self, fill: Option<f64>) -> Option<Result<Option<(f64, f64)>, String>> {
+        (!self.layout.table && self.dtype.is_float()).then(|| self.scan_range(fill))
+    }
+}
+
+impl NpyRows {
+    /// [`RowSource::field_range`] of a float field: the file's values scanned a block at a time,
+    /// with no copy of them.
+    fn scan_range(&mut self, fill: Option<f64>) -> Result<Option<(f64, f64)>, String> {
+        use std::io::Seek;
+        let fail = |e: String| format!("{}: {e}", self.path.display());
+        let n: usize = self.layout.stream_len();
+        (&self.file).seek(io::SeekFrom::Start(self.data_start)).map_err(|e| fail(e.to_string()))?;
+        let truncated = |got: usize| format!("file shorter than its header says (read {got} of its bytes)");
+        let big = self.big;
+        let mut scan = RangeScan::new(fill, self.dtype);
+        // Each block's values in f64 (exact), in a buffer that stays in cache.
+        let mut in_f64: Vec<f64> = Vec::new();
+        match self.dtype {
+            DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| {
+                in_f64.clear();
+                in_f64.extend(block.chunks_exact(4).map(|b| {
+                    let b = b.try_into().expect("4 bytes");
+                    f64::from(if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) })
+                }));
+                scan.add(&in_f64);
+            }),
+            DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| {
+                in_f64.clear();
+                in_f64.extend(block.chunks_exact(8).map(|b| {
+                    let b = b.try_into().expect("8 bytes");
+                    if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }
+                }));
+                scan.add(&in_f64);
+            }),
+            _ => Err("integer values scanned as floats".into()),
+        }
+        .map_err(fail)?;
+        let range = scan.range();
+        Ok(range)
     }
 }
 

@@ -483,3 +483,62 @@ fn row_reads_equal_the_whole_file() {
     let err = r.read_rows(4, 4).unwrap_err();
     assert!(err.contains("a.npy") && err.contains("shorter"), "{err}");
 }
+
+/// A float field's range scanned from the file is `finite_range` of its values read by rows:
+/// f32 and f64, big- and little-endian, with NaN, infinities, a fill value and both zeros, from
+/// one value to several blocks; a field with no counted value has none; integers and tables are
+/// left to the rows; a file cut short is an error naming it.
+#[test]
+fn field_ranges_scanned_from_the_file_equal_the_rows() {
+    use baler_codec::preprocess::finite_range;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.npy");
+    let special = [f64::NAN, f64::INFINITY, -7.5, f64::NEG_INFINITY, 0.0, -0.0];
+    for (descr, w) in ["<f4", ">f4", "<f8", ">f8"].iter().zip([4, 4, 8, 8]) {
+        for n in [1usize, 7, 9, 20_000, 70_001] {
+            let values: Vec<f64> = (0..n)
+                .map(|i| match i % 97 {
+                    k @ 0..=5 => special[k],
+                    _ => ((i as f64) * 0.37).sin() * 1e3 - (i % 5) as f64,
+                })
+                .collect();
+            let mut data = Vec::new();
+            for &x in &values {
+                match (w, descr.starts_with('>')) {
+                    (4, true) => data.extend_from_slice(&(x as f32).to_be_bytes()),
+                    (4, false) => data.extend_from_slice(&(x as f32).to_le_bytes()),
+                    (_, true) => data.extend_from_slice(&x.to_be_bytes()),
+                    (_, false) => data.extend_from_slice(&x.to_le_bytes()),
+                }
+            }
+            std::fs::write(&path, npy_bytes(descr, false, &format!("({n},)"), &data)).unwrap();
+            for fill in [None, Some(-7.5), Some(1e300)] {
+                let mut r = open_rows(&path, &ReadOptions::default()).unwrap().unwrap();
+                let rows = r.read_rows(0, n).unwrap();
+                let want = finite_range(rows.stream_values()[0], fill, r.layout().streams[0].1);
+                let got = r.field_range(fill).expect("a float field is scanned").unwrap();
+                let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
+                assert_eq!(bits(got), bits(want), "{descr} n={n} fill={fill:?}");
+            }
+        }
+    }
+    // Nothing counted: NaN, infinities and the fill value only.
+    let data: Vec<u8> = [f32::NAN, f32::INFINITY, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(&path, npy_bytes("<f4", false, "(3,)", &data)).unwrap();
+    let mut r = open_rows(&path, &ReadOptions::default()).unwrap().unwrap();
+    assert_eq!(r.field_range(Some(2.0)).unwrap().unwrap(), None);
+    assert_eq!(r.field_range(None).unwrap().unwrap(), Some((2.0, 2.0)));
+    // Integers and tables: the compressor reads the rows.
+    std::fs::write(&path, npy_bytes("<i4", false, "(3,)", &[0; 12])).unwrap();
+    assert!(open_rows(&path, &ReadOptions::default()).unwrap().unwrap().field_range(None).is_none());
+    std::fs::write(&path, npy_bytes("<f4", false, "(2, 2)", &[0; 16])).unwrap();
+    let opts = ReadOptions { table: true };
+    assert!(open_rows(&path, &opts).unwrap().unwrap().field_range(None).is_none());
+    // A file cut short after it was opened.
+    std::fs::write(&path, npy_bytes("<f8", false, "(4,)", &[0; 32])).unwrap();
+    let mut r = open_rows(&path, &ReadOptions::default()).unwrap().unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 5).unwrap();
+    let e = r.field_range(None).unwrap().unwrap_err();
+    assert!(e.contains("r.npy") && e.contains("shorter"), "{e}");
+}
