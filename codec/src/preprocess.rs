@@ -30,9 +30,9 @@ pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<
 }
 
 /// [`finite_range`] of values that arrive in parts (a file read a block at a time): the running
-/// minimum and maximum in eight lanes by position, so that the loop carries no dependency from
-/// one value to the next (it vectorizes), and of two equal values (−0 and +0) the one it keeps
-/// depends on positions only, however the values were split.
+/// minimum and maximum in eight lanes, so that the loop carries no dependency from one value to
+/// the next (it vectorizes); −0 counts as below +0, so the range does not depend on how the values
+/// were split or in which order they came.
 pub struct RangeScan {
     lo: [f64; 8],
     hi: [f64; 8],
@@ -70,20 +70,38 @@ impl RangeScan {
     #[inline(always)]
     fn see(&mut self, lane: usize, x: f64) {
         let counted = x.is_finite() && x != self.fill;
-        if counted && x < self.lo[lane] {
+        if counted && below(x, self.lo[lane]) {
             self.lo[lane] = x;
         }
-        if counted && x > self.hi[lane] {
+        if counted && below(self.hi[lane], x) {
             self.hi[lane] = x;
         }
     }
 
     /// (min, max), or None where no value was counted.
     pub fn range(&self) -> Option<(f64, f64)> {
-        let lo = self.lo.iter().copied().reduce(|a, b| if b < a { b } else { a })?;
-        let hi = self.hi.iter().copied().reduce(|a, b| if b > a { b } else { a })?;
+        let lo = self.lo.iter().copied().reduce(|a, b| if below(b, a) { b } else { a })?;
+        let hi = self.hi.iter().copied().reduce(|a, b| if below(a, b) { b } else { a })?;
         (lo <= hi).then_some((lo, hi))
     }
+}
+
+/// Two parts' [`finite_range`]s as one: the same whichever part comes first.
+pub fn merge_ranges(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => {
+            Some((if below(b0, a0) { b0 } else { a0 }, if below(a1, b1) { b1 } else { a1 }))
+        }
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// x before y in the order the ranges use: by value, and −0 before +0, so that which zero a
+/// range ends in does not depend on the order the values came in.
+#[inline(always)]
+fn below(x: f64, y: f64) -> bool {
+    x < y || (x == y && x.is_sign_negative() && !y.is_sign_negative())
 }
 
 /// The exponent e of the largest power of two 2^e that every finite, non-fill, nonzero value of a
@@ -198,6 +216,35 @@ pub fn dataset_tiles(
 mod tests {
     use super::*;
     use crate::data::{Array, Column};
+
+    #[test]
+    fn ranges_do_not_depend_on_order_or_split() {
+        let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
+        // Zeros of both signs at both ends; NaN, infinities and the fill value left out.
+        let mut v: Vec<f64> = vec![0.0, -0.0, f64::NAN, f64::INFINITY, 3.0, -5.0, 0.0, -0.0, 7.0];
+        for shift in 0..v.len() {
+            v.rotate_left(1);
+            let whole = finite_range(&Values::Float(v.clone()), Some(7.0), DType::F64);
+            assert_eq!(bits(whole), bits(Some((-5.0, 3.0))));
+            for cut in 0..=v.len() {
+                let part = |p: &[f64]| finite_range(&Values::Float(p.to_vec()), Some(7.0), DType::F64);
+                let merged = merge_ranges(part(&v[cut..]), part(&v[..cut]));
+                assert_eq!(bits(merged), bits(whole), "shift {shift} cut {cut}");
+            }
+        }
+        // Only zeros: −0 is the minimum and +0 the maximum, in any order.
+        for z in [[0.0, -0.0], [-0.0, 0.0]] {
+            let r = finite_range(&Values::Float(z.to_vec()), None, DType::F32);
+            assert_eq!(bits(r), bits(Some((-0.0, 0.0))));
+        }
+        // Nothing counted; integers as f64; a long run through the lanes and a remainder.
+        assert_eq!(finite_range(&Values::Float(vec![f64::NAN, 2.0]), Some(2.0), DType::F32), None);
+        assert_eq!(finite_range(&Values::Int(vec![4, -9, 12]), None, DType::I32), Some((-9.0, 12.0)));
+        let long: Vec<f64> = (0..1003).map(|i| ((i * 37) % 1001) as f64 - 500.0).collect();
+        let mut scan = RangeScan::new(None, DType::F64);
+        long.chunks(13).for_each(|c| scan.add(c));
+        assert_eq!(scan.range(), Some((-500.0, 500.0)));
+    }
 
     #[test]
     fn lattice_exponent_is_the_largest_power_of_two_every_value_is_a_multiple_of() {

@@ -18,7 +18,7 @@ use crate::error::{CodecError, Result};
 use crate::format::container::{SECTION_HEADER_LEN, SectionKind, end_section, section_header};
 use crate::format::metadata::Metadata;
 use crate::layout::ChunkDims;
-use crate::preprocess::{finite_range, merge_lattice};
+use crate::preprocess::{finite_range, merge_lattice, merge_ranges};
 
 use super::CompressOptions;
 
@@ -208,9 +208,7 @@ fn stream_ranges(
         });
         slab = next?;
         for (r, s) in ranges.iter_mut().zip(slab_ranges) {
-            if let Some((lo, hi)) = s {
-                *r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-            }
+            *r = merge_ranges(*r, s);
         }
         for (l, s) in lattices.iter_mut().zip(slab_lattices) {
             *l = merge_lattice(*l, s);
