@@ -161,29 +161,6 @@ fn a_table_streams_to_the_same_archive() {
     assert!(source.reads > 2, "{} reads", source.reads);
 }
 
-/// Every way the chunks go through the pool gives the in-memory archive: a window of chunks in
-/// work from this thread (more than one thread), one chunk at a time on a one-thread pool, and
-/// one chunk at a time when called from a worker of a larger pool (which must not wait on the
-/// pool it runs on); a reader failing half-way through the window is still an error.
-#[test]
-fn every_thread_count_streams_the_same_archive() {
-    let ds = field(vec![48, 12, 10], DType::F32, wave(48 * 120, 5));
-    let opts = CompressOptions { bound: BoundSpec::Rel(1e-4), chunk_elements: 600, ..Default::default() };
-    let whole = compress(&ds, &opts, None).unwrap();
-    let here = streamed_bytes(&mut InMemory::new(ds.clone()), &opts).unwrap().1;
-    assert_eq!(here, whole.bytes);
-    for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let on_worker = pool.install(|| streamed_bytes(&mut InMemory::new(ds.clone()), &opts).unwrap().1);
-        assert_eq!(on_worker, whole.bytes, "{threads} threads");
-    }
-    for good in [2, 5, 9] {
-        let mut src = Faulty { inner: InMemory::new(ds.clone()), good, short: false };
-        let err = compress_rows(&mut src, &opts, &mut Vec::new(), &mut |_, _| {}).err().expect("an error");
-        assert!(err.to_string().contains("disk on fire"), "{err}");
-    }
-}
-
 /// A reader that fails, or hands back the wrong number of values, after `good` reads.
 struct Faulty {
     inner: InMemory,

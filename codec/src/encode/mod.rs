@@ -346,7 +346,7 @@ impl Checker {
         chunks: &[EncodedChunk],
     ) -> Result<()> {
         for batch in chunks.chunks(batch_size()) {
-            let checked = map_items(batch, |c| check_chunk(&self.archive, plan, slab, first_row, c));
+            let checked = map_items(batch, |c| self.check_chunk(plan, slab, first_row, c));
             for (c, bytes) in batch.iter().zip(checked) {
                 self.accept(c, &bytes?)?;
             }
@@ -354,7 +354,34 @@ impl Checker {
         Ok(())
     }
 
-    /// The next chunk's checked values ([`check_chunk`]), in order.
+    /// Chunk `c` decoded from its payload alone and checked against `slab` (the input's rows from
+    /// `first_row` on): its values' bytes for the content hash, which [`Self::accept`] takes in
+    /// order. Any chunk, on any thread.
+    fn check_chunk(
+        &self,
+        plan: &Plan<'_>,
+        slab: &Dataset,
+        first_row: usize,
+        c: &EncodedChunk,
+    ) -> Result<Vec<u8>> {
+        let entry = ChunkEntry { offset: 0, start: c.start as u64, rows: c.rows as u64 };
+        let d = self.archive.decode_payload(entry, &c.payload, &format!("chunk at row {}", c.start), None)?;
+        let at = (c.start - first_row) * plan.row_len();
+        let fill = plan.opts.fill_value;
+        // A field of floats: straight to the bytes the hash takes, checked from them.
+        if let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice())
+            && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
+            && let Some(bytes) = self.archive.chunk_field_bytes(&d)?
+        {
+            verify::verify_field_bytes(orig, &bytes, at, stream, fill)?;
+            return Ok(bytes);
+        }
+        let part = self.archive.chunk_values(&d)?;
+        verify::verify_part(slab, &part, at, &plan.streams, fill)?;
+        Ok(crate::hash::value_bytes(&part))
+    }
+
+    /// The next chunk's checked values ([`Self::check_chunk`]), in order.
     fn accept(&mut self, c: &EncodedChunk, bytes: &[u8]) -> Result<()> {
         self.check.accept_row_bytes(&self.archive, (c.start, c.rows), bytes)
     }
@@ -363,33 +390,6 @@ impl Checker {
     fn hash(self) -> Result<[u8; 32]> {
         self.check.hash(&self.archive)
     }
-}
-
-/// Chunk `c` decoded from its payload alone and checked against `slab` (the input's rows from
-/// `first_row` on): its values' bytes for the content hash, which [`Checker::accept`] takes in
-/// order. Any chunk, on any thread.
-fn check_chunk(
-    archive: &Archive<'_>,
-    plan: &Plan<'_>,
-    slab: &Dataset,
-    first_row: usize,
-    c: &EncodedChunk,
-) -> Result<Vec<u8>> {
-    let entry = ChunkEntry { offset: 0, start: c.start as u64, rows: c.rows as u64 };
-    let d = archive.decode_payload(entry, &c.payload, &format!("chunk at row {}", c.start), None)?;
-    let at = (c.start - first_row) * plan.row_len();
-    let fill = plan.opts.fill_value;
-    // A field of floats: straight to the bytes the hash takes, checked from them.
-    if let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice())
-        && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
-        && let Some(bytes) = archive.chunk_field_bytes(&d)?
-    {
-        verify::verify_field_bytes(orig, &bytes, at, stream, fill)?;
-        return Ok(bytes);
-    }
-    let part = archive.chunk_values(&d)?;
-    verify::verify_part(slab, &part, at, &plan.streams, fill)?;
-    Ok(crate::hash::value_bytes(&part))
 }
 
 /// Checks every chunk, stores the content hash, and writes the final archive.

@@ -11,8 +11,7 @@
 
 use std::io::Write;
 
-use super::chunk::EncodedChunk;
-use super::{Checker, Plan, check_chunk, head, row_len, table_lattices};
+use super::{Checker, Plan, head, map_chunks, row_len, table_lattices};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
 use crate::error::{CodecError, Result};
@@ -67,42 +66,44 @@ pub fn compress_rows(
     // (the chunk encoder's working set is ~70 bytes a value), so memory does not grow with the
     // machine's core count either; each chunk still spreads its candidates over all threads.
     let largest = plan.chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
-    let in_work = (IN_FLIGHT_VALUES / largest).clamp(1, super::batch_size());
-    let Checker { archive, check } = &mut checker;
-    let archive = &*archive;
-    let plan_ref = &plan;
-    // Each chunk is encoded and checked by one task, from its own rows.
-    let work = |rows: Dataset, c: &ChunkDims| -> Result<(EncodedChunk, Vec<u8>)> {
-        let encoded = plan_ref.encode_chunk(&rows, c.start, c, None)?;
-        let bytes = check_chunk(archive, plan_ref, &rows, c.start, &encoded)?;
-        Ok((encoded, bytes))
+    let in_flight = (IN_FLIGHT_VALUES / largest).clamp(1, super::batch_size());
+    let batches: Vec<&[ChunkDims]> = plan.chunks.chunks(in_flight).collect();
+    let read_batch = |source: &mut dyn RowSource, batch: &[ChunkDims]| {
+        read(source, plan.lattice, batch[0].start, batch.iter().map(|c| c.dims[0]).sum())
     };
-    let mut done = |(c, bytes): (EncodedChunk, Vec<u8>)| -> Result<()> {
-        check.accept_row_bytes(archive, (c.start, c.rows), &bytes)?;
-        let written = spill
-            .write_all(&section_header(SectionKind::Chunk, &c.payload))
-            .and_then(|_| spill.write_all(&c.payload));
-        written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
-        chunk_bytes += (SECTION_HEADER_LEN + c.payload.len()) as u64;
-        entries.push((c.start as u64, c.rows as u64, c.payload.len()));
-        exceptions += c.exceptions;
-        predictors.push(c.predictor);
-        progress(c.start + c.rows, total_rows);
-        Ok(())
-    };
-    let read_chunk =
-        |source: &mut dyn RowSource, c: &ChunkDims| read(source, plan.lattice, c.start, c.dims[0]);
-    // One thread, one core: each chunk read, then encoded. On a worker of the pool (a caller
-    // inside a parallel loop) too: waiting there for the window's tasks could block every worker.
-    if super::batch_size() < 2 || rayon::current_thread_index().is_some() {
-        for c in &plan.chunks {
-            done(work(read_chunk(source, c)?, c)?)?;
+    let mut slab = batches.first().map(|b| read_batch(source, b)).transpose()?;
+    for (k, batch) in batches.iter().enumerate() {
+        let this = slab.take().expect("each batch's rows are read before it");
+        let first = batch[0].start;
+        // Each chunk encoded and checked by one task (no barrier between the two), and the next
+        // batch's rows read meanwhile.
+        let (checker_ref, plan_ref) = (&checker, &plan);
+        let work = move || {
+            let done = map_chunks(batch, |c| {
+                let encoded = plan_ref.encode_chunk(&this, first, c, None)?;
+                let bytes = checker_ref.check_chunk(plan_ref, &this, first, &encoded)?;
+                Ok((encoded, bytes))
+            });
+            done.into_iter().collect::<Result<Vec<_>>>()
+        };
+        let following = batches.get(k + 1);
+        let (done, next) = overlapped(work, || following.map(|b| read_batch(source, b)).transpose());
+        let done = done?;
+        slab = next?;
+        let mut rows = 0;
+        for (c, bytes) in done {
+            checker.accept(&c, &bytes)?;
+            let written = spill
+                .write_all(&section_header(SectionKind::Chunk, &c.payload))
+                .and_then(|_| spill.write_all(&c.payload));
+            written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
+            chunk_bytes += (SECTION_HEADER_LEN + c.payload.len()) as u64;
+            entries.push((c.start as u64, c.rows as u64, c.payload.len()));
+            exceptions += c.exceptions;
+            predictors.push(c.predictor);
+            rows += c.rows;
         }
-    } else {
-        // The pool works on up to `in_work` chunks while this thread reads the next one, and takes
-        // them back (hash, write) in order: a chunk starts as soon as one ends, with no barrier
-        // across a batch. One more chunk's rows than the pool works on wait at most.
-        in_order_window(&plan.chunks, in_work + 1, |c| read_chunk(source, c), &work, &mut done)?;
+        progress(first + rows, total_rows);
     }
     let mut metadata = plan.metadata.clone();
     metadata.content_hash = checker.hash()?;
@@ -145,50 +146,6 @@ fn read(source: &mut dyn RowSource, lattice: [usize; 3], first: usize, rows: usi
         )));
     }
     Ok(slab)
-}
-
-/// Each of `chunks` read on this thread (`read`), handed with its rows to `work` on the pool, and
-/// its result to `done` in the chunks' order; at most `window` chunks between read and done. The
-/// first error stops the reading; tasks already started finish (the scope waits for them).
-fn in_order_window<T: Send>(
-    chunks: &[ChunkDims],
-    window: usize,
-    mut read: impl FnMut(&ChunkDims) -> Result<Dataset>,
-    work: &(impl Fn(Dataset, &ChunkDims) -> Result<T> + Sync),
-    done: &mut impl FnMut(T) -> Result<()>,
-) -> Result<()> {
-    use std::collections::BTreeMap;
-    rayon::in_place_scope(|s| {
-        let (sender, finished) = std::sync::mpsc::channel::<(usize, Result<T>)>();
-        let mut waiting: BTreeMap<usize, Result<T>> = BTreeMap::new();
-        let mut next_done = 0;
-        // Takes results until the next one in order is done; errors come back in order too.
-        let mut retire_one =
-            |waiting: &mut BTreeMap<usize, Result<T>>, next_done: &mut usize| -> Result<()> {
-                while !waiting.contains_key(next_done) {
-                    let (i, r) = finished.recv().expect("every started chunk sends its result");
-                    waiting.insert(i, r);
-                }
-                let r = waiting.remove(next_done).expect("just found");
-                *next_done += 1;
-                done(r?)
-            };
-        for (i, c) in chunks.iter().enumerate() {
-            if i - next_done >= window.max(1) {
-                retire_one(&mut waiting, &mut next_done)?;
-            }
-            let rows = read(c)?;
-            let sender = sender.clone();
-            s.spawn(move |_| {
-                // The receiver is gone only after an error, when nobody wants the result.
-                let _ = sender.send((i, work(rows, c)));
-            });
-        }
-        while next_done < chunks.len() {
-            retire_one(&mut waiting, &mut next_done)?;
-        }
-        Ok(())
-    })
 }
 
 /// `(work(), read())`, with `work` on the thread pool while this thread reads, where the pool has
