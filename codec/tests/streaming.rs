@@ -161,6 +161,29 @@ fn a_table_streams_to_the_same_archive() {
     assert!(source.reads > 2, "{} reads", source.reads);
 }
 
+/// Every way the chunks go through the pool gives the in-memory archive: from this thread (the
+/// next slab read while the pool works, where it has more than one thread), on a one-thread pool
+/// (read, then encode), and from a worker of a larger pool; a reader failing while the pool works
+/// on a batch is still an error.
+#[test]
+fn every_thread_count_streams_the_same_archive() {
+    let ds = field(vec![48, 12, 10], DType::F32, wave(48 * 120, 5));
+    let opts = CompressOptions { bound: BoundSpec::Rel(1e-4), chunk_elements: 600, ..Default::default() };
+    let whole = compress(&ds, &opts, None).unwrap();
+    let here = streamed_bytes(&mut InMemory::new(ds.clone()), &opts).unwrap().1;
+    assert_eq!(here, whole.bytes);
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let on_worker = pool.install(|| streamed_bytes(&mut InMemory::new(ds.clone()), &opts).unwrap().1);
+        assert_eq!(on_worker, whole.bytes, "{threads} threads");
+    }
+    for good in [1, 2, 4] {
+        let mut src = Faulty { inner: InMemory::new(ds.clone()), good, short: false };
+        let err = compress_rows(&mut src, &opts, &mut Vec::new(), &mut |_, _| {}).err().expect("an error");
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+    }
+}
+
 /// A reader that fails, or hands back the wrong number of values, after `good` reads.
 struct Faulty {
     inner: InMemory,
