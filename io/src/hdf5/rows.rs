@@ -4,7 +4,8 @@ use std::path::Path;
 
 use ::hdf5::types::TypeDescriptor as TD;
 use ::hdf5::{Container, File, H5Type, Hyperslab, SliceOrIndex};
-use baler_codec::data::{Dataset, DatasetLayout, RowSource};
+use baler_codec::data::{DType, Dataset, DatasetLayout, RowSource};
+use baler_codec::preprocess::RangeScan;
 
 use super::read::{
     Source, as_dtype, axis_names, check_signature, column_names, fill_attr, find_dataset, numeric_dtype,
@@ -57,7 +58,39 @@ impl RowSource for Hdf5Rows {
         let shape = vec![values.len()];
         Ok(Dataset::Field(baler_codec::data::Array { dtype, shape, values }))
     }
+
+    /// A float dataset's range from slabs read in its own type, with no f64 copy of them.
+    fn field_range(&mut self, fill: Option<f64>) -> Option<Result<Option<(f64, f64)>, String>> {
+        let dtype = self.layout.streams[0].1;
+        let row: usize = self.layout.shape[1..].iter().product();
+        let step = (SCAN_VALUES / row.max(1)).max(1);
+        let mut scan = RangeScan::new(fill, dtype);
+        let mut in_f64: Vec<f64> = Vec::new();
+        for first in (0..self.layout.shape[0]).step_by(step) {
+            let rows = step.min(self.layout.shape[0] - first);
+            let slab = Slab { obj: &self.ds, first, rows, shape: &self.layout.shape };
+            let read = match dtype {
+                // f32 through a small f64 buffer that stays in cache.
+                DType::F32 => slab.get::<f32>().map(|v| {
+                    for part in v.chunks(1 << 14) {
+                        in_f64.clear();
+                        in_f64.extend(part.iter().map(|&x| f64::from(x)));
+                        scan.add(&in_f64);
+                    }
+                }),
+                DType::F64 => slab.get::<f64>().map(|v| scan.add(&v)),
+                _ => return None,
+            };
+            if let Err(e) = read {
+                return Some(Err(format!("{}: HDF5: {e}", self.path)));
+            }
+        }
+        Some(Ok(scan.range()))
+    }
 }
+
+/// Values a slab of the range scan holds.
+const SCAN_VALUES: usize = 1 << 22;
 
 /// Rows `first..first + rows` of the first axis, all of the others.
 struct Slab<'a> {
