@@ -22,9 +22,7 @@ pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<
     let mut scan = RangeScan::new(fill, dtype);
     match values {
         Values::Float(v) => scan.add(v),
-        Values::Int(v) => v.chunks(1 << 12).for_each(|part| {
-            scan.add(&part.iter().map(|&x| x as f64).collect::<Vec<_>>());
-        }),
+        Values::Int(v) => scan.add_from(v.iter().map(|&x| x as f64)),
     }
     scan.range()
 }
@@ -32,30 +30,23 @@ pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<
 /// [`finite_range`] of values that arrive in parts (a file read a block at a time): the running
 /// minimum and maximum in eight lanes, so that the loop carries no dependency from one value to
 /// the next (it vectorizes); −0 counts as below +0, so the range does not depend on how the values
-/// were split or in which order they came.
+/// were split, in which order they came or which lane saw them.
 pub struct RangeScan {
     lo: [f64; 8],
     hi: [f64; 8],
     /// `fill` in the stream's dtype (NaN: none, which no value equals).
     fill: f64,
-    seen: usize,
 }
 
 impl RangeScan {
     pub fn new(fill: Option<f64>, dtype: DType) -> Self {
         let fill = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, dtype));
-        Self { lo: [f64::INFINITY; 8], hi: [f64::NEG_INFINITY; 8], fill, seen: 0 }
+        Self { lo: [f64::INFINITY; 8], hi: [f64::NEG_INFINITY; 8], fill }
     }
 
     /// The next values.
     pub fn add(&mut self, values: &[f64]) {
-        // Up to the next lane 0, then eight at a time.
-        let lead = ((8 - self.seen % 8) % 8).min(values.len());
-        for &x in &values[..lead] {
-            self.see(self.seen % 8, x);
-            self.seen += 1;
-        }
-        let mut eights = values[lead..].chunks_exact(8);
+        let mut eights = values.chunks_exact(8);
         for eight in &mut eights {
             for (lane, &x) in eight.iter().enumerate() {
                 self.see(lane, x);
@@ -64,7 +55,24 @@ impl RangeScan {
         for (lane, &x) in eights.remainder().iter().enumerate() {
             self.see(lane, x);
         }
-        self.seen += values.len() - lead;
+    }
+
+    /// The next values as they are converted (read from bytes, widened from f32 or integers):
+    /// through a buffer on the stack, so that the scan's loop stays the one of [`Self::add`].
+    pub fn add_from(&mut self, values: impl IntoIterator<Item = f64>) {
+        let mut buffer = [0f64; 1024];
+        let mut values = values.into_iter();
+        loop {
+            let mut n = 0;
+            for (slot, x) in buffer.iter_mut().zip(&mut values) {
+                *slot = x;
+                n += 1;
+            }
+            self.add(&buffer[..n]);
+            if n < buffer.len() {
+                return;
+            }
+        }
     }
 
     #[inline(always)]

@@ -29,10 +29,7 @@ pub(super) fn verify_part(
     };
     let mut len = 0;
     for (s, (a, b)) in streams.iter().zip(pairs) {
-        let bound = match s.meta.quantizer {
-            Quantizer::Float { bound, .. } => bound,
-            Quantizer::Int => 0.0,
-        };
+        let bound = bound_of(s);
         len = b.len();
         let wrong = || CodecError::Verification("decoded stream has another type or length".into());
         match (a, b) {
@@ -47,12 +44,7 @@ pub(super) fn verify_part(
             (Values::Float(a), Values::Float(b)) => {
                 let a = a.get(at..at + b.len()).ok_or_else(wrong)?;
                 for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
-                    let ok = if x.is_finite() && !is_fill(x, fill, s.meta.dtype) {
-                        (x - y).abs() <= bound
-                    } else {
-                        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan() && s.meta.dtype == DType::F32)
-                    };
-                    if !ok {
+                    if !held(x, y, bound, fill, s.meta.dtype) {
                         return Err(CodecError::Verification(format!(
                             "value {} of stream '{}': {x} came back as {y} (bound {bound})",
                             at + i,
@@ -67,6 +59,25 @@ pub(super) fn verify_part(
     Ok(len)
 }
 
+/// A stream's bound (0 for integers, which must come back exactly).
+fn bound_of(stream: &StreamPlan) -> f64 {
+    match stream.meta.quantizer {
+        Quantizer::Float { bound, .. } => bound,
+        Quantizer::Int => 0.0,
+    }
+}
+
+/// Whether `y` is an acceptable decoding of `x`: within the bound for a finite, non-fill value,
+/// bit for bit otherwise (in float32 any NaN stands for a NaN).
+#[inline(always)]
+fn held(x: f64, y: f64, bound: f64, fill: Option<f64>, dtype: DType) -> bool {
+    if x.is_finite() && !is_fill(x, fill, dtype) {
+        (x - y).abs() <= bound
+    } else {
+        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan() && dtype == DType::F32)
+    }
+}
+
 /// [`verify_part`] for a field of floats decoded straight to its value bytes
 /// ([`crate::archive::Archive::chunk_field_bytes`]: what the content hash takes): each decoded
 /// value read back from its bytes and checked against `orig` from value `at` on.
@@ -78,21 +89,12 @@ pub(super) fn verify_field_bytes(
     fill: Option<f64>,
 ) -> Result<()> {
     let dtype = stream.meta.dtype;
-    let bound = match stream.meta.quantizer {
-        Quantizer::Float { bound, .. } => bound,
-        Quantizer::Int => 0.0,
-    };
+    let bound = bound_of(stream);
     let n = bytes.len() / dtype.size_bytes().max(1);
     let orig = orig
         .get(at..at + n)
         .ok_or_else(|| CodecError::Verification("decoded chunk has another length".into()))?;
-    let held = |x: f64, y: f64| {
-        if x.is_finite() && !is_fill(x, fill, dtype) {
-            (x - y).abs() <= bound
-        } else {
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan() && dtype == DType::F32)
-        }
-    };
+    let held = |x: f64, y: f64| held(x, y, bound, fill, dtype);
     let first_wrong = match dtype {
         DType::F32 => first_failing::<4>(orig, bytes, |b| f32::from_le_bytes(b) as f64, held),
         DType::F64 => first_failing::<8>(orig, bytes, f64::from_le_bytes, held),

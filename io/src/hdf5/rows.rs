@@ -62,24 +62,18 @@ impl RowSource for Hdf5Rows {
     /// A float dataset's range from slabs read in its own type, with no f64 copy of them.
     fn field_range(&mut self, fill: Option<f64>) -> Option<Result<Option<(f64, f64)>, String>> {
         let dtype = self.layout.streams[0].1;
+        if !dtype.is_float() {
+            return None;
+        }
         let row: usize = self.layout.shape[1..].iter().product();
         let step = (SCAN_VALUES / row.max(1)).max(1);
         let mut scan = RangeScan::new(fill, dtype);
-        let mut in_f64: Vec<f64> = Vec::new();
         for first in (0..self.layout.shape[0]).step_by(step) {
             let rows = step.min(self.layout.shape[0] - first);
             let slab = Slab { obj: &self.ds, first, rows, shape: &self.layout.shape };
             let read = match dtype {
-                // f32 through a small f64 buffer that stays in cache.
-                DType::F32 => slab.get::<f32>().map(|v| {
-                    for part in v.chunks(1 << 14) {
-                        in_f64.clear();
-                        in_f64.extend(part.iter().map(|&x| f64::from(x)));
-                        scan.add(&in_f64);
-                    }
-                }),
-                DType::F64 => slab.get::<f64>().map(|v| scan.add(&v)),
-                _ => return None,
+                DType::F32 => slab.get::<f32>().map(|v| scan.add_from(v.into_iter().map(f64::from))),
+                _ => slab.get::<f64>().map(|v| scan.add(&v)),
             };
             if let Err(e) = read {
                 return Some(Err(format!("{}: HDF5: {e}", self.path)));

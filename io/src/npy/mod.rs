@@ -406,30 +406,23 @@ impl NpyRows {
         let truncated = |got: usize| format!("file shorter than its header says (read {got} of its bytes)");
         let big = self.big;
         let mut scan = RangeScan::new(fill, self.dtype);
-        // Each block's values in f64 (exact), in a buffer that stays in cache.
-        let mut in_f64: Vec<f64> = Vec::new();
         match self.dtype {
             DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| {
-                in_f64.clear();
-                in_f64.extend(block.chunks_exact(4).map(|b| {
+                scan.add_from(block.chunks_exact(4).map(|b| {
                     let b = b.try_into().expect("4 bytes");
                     f64::from(if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) })
-                }));
-                scan.add(&in_f64);
+                }))
             }),
             DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| {
-                in_f64.clear();
-                in_f64.extend(block.chunks_exact(8).map(|b| {
+                scan.add_from(block.chunks_exact(8).map(|b| {
                     let b = b.try_into().expect("8 bytes");
                     if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }
-                }));
-                scan.add(&in_f64);
+                }))
             }),
             _ => Err("integer values scanned as floats".into()),
         }
         .map_err(fail)?;
-        let range = scan.range();
-        Ok(range)
+        Ok(scan.range())
     }
 }
 
