@@ -27,13 +27,15 @@ pub fn finite_range(values: &Values, fill: Option<f64>, dtype: DType) -> Option<
     scan.range()
 }
 
-/// [`finite_range`] of values that arrive in parts (a file read a block at a time): the running
-/// minimum and maximum in eight lanes, so that the loop carries no dependency from one value to
-/// the next (it vectorizes); −0 counts as below +0, so the range does not depend on how the values
-/// were split, in which order they came or which lane saw them.
+/// [`finite_range`] of values that arrive in parts (a file read a block at a time). The running
+/// minimum and maximum are kept in lanes by plain comparisons, so that the loop carries no
+/// dependency from one value to the next and vectorizes; which zeros were seen is kept beside
+/// them, so that −0 counts as below +0 and the range does not depend on how the values were split,
+/// in which order they came or which lane saw them. float32 values are scanned as float32 (twice
+/// the lanes a vector register holds); widening is exact and keeps the order.
 pub struct RangeScan {
-    lo: [f64; 8],
-    hi: [f64; 8],
+    wide: Lanes<f64, 8>,
+    narrow: Lanes<f32, 16>,
     /// `fill` in the stream's dtype (NaN: none, which no value equals).
     fill: f64,
 }
@@ -41,56 +43,156 @@ pub struct RangeScan {
 impl RangeScan {
     pub fn new(fill: Option<f64>, dtype: DType) -> Self {
         let fill = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, dtype));
-        Self { lo: [f64::INFINITY; 8], hi: [f64::NEG_INFINITY; 8], fill }
+        Self { wide: Lanes::default(), narrow: Lanes::default(), fill }
     }
 
     /// The next values.
     pub fn add(&mut self, values: &[f64]) {
-        let mut eights = values.chunks_exact(8);
-        for eight in &mut eights {
-            for (lane, &x) in eight.iter().enumerate() {
-                self.see(lane, x);
-            }
-        }
-        for (lane, &x) in eights.remainder().iter().enumerate() {
-            self.see(lane, x);
-        }
+        self.wide.add(values, self.fill);
     }
 
-    /// The next values as they are converted (read from bytes, widened from f32 or integers):
-    /// through a buffer on the stack, so that the scan's loop stays the one of [`Self::add`].
+    /// The next float32 values. Where the stream is float64, a float32 fill value is compared
+    /// after widening, as [`Self::add`] would.
+    pub fn add_f32(&mut self, values: &[f32]) {
+        // A fill that is no float32 equals no float32 value.
+        let fill = if self.fill as f32 as f64 == self.fill { self.fill as f32 } else { f32::NAN };
+        self.narrow.add(values, fill);
+    }
+
+    /// The next values as they are converted (read from bytes, widened from integers): through
+    /// a buffer on the stack, so that the scan's loop stays the one of [`Self::add`].
     pub fn add_from(&mut self, values: impl IntoIterator<Item = f64>) {
-        let mut buffer = [0f64; 1024];
-        let mut values = values.into_iter();
-        loop {
-            let mut n = 0;
-            for (slot, x) in buffer.iter_mut().zip(&mut values) {
-                *slot = x;
-                n += 1;
-            }
-            self.add(&buffer[..n]);
-            if n < buffer.len() {
-                return;
-            }
-        }
+        through_buffer(values, |part| self.add(part));
     }
 
-    #[inline(always)]
-    fn see(&mut self, lane: usize, x: f64) {
-        let counted = x.is_finite() && x != self.fill;
-        if counted && below(x, self.lo[lane]) {
-            self.lo[lane] = x;
-        }
-        if counted && below(self.hi[lane], x) {
-            self.hi[lane] = x;
-        }
+    /// [`Self::add_from`] for float32 values (read from bytes): scanned by [`Self::add_f32`].
+    pub fn add_from_f32(&mut self, values: impl IntoIterator<Item = f32>) {
+        through_buffer(values, |part| self.add_f32(part));
     }
 
     /// (min, max), or None where no value was counted.
     pub fn range(&self) -> Option<(f64, f64)> {
-        let lo = self.lo.iter().copied().reduce(|a, b| if below(b, a) { b } else { a })?;
-        let hi = self.hi.iter().copied().reduce(|a, b| if below(a, b) { b } else { a })?;
-        (lo <= hi).then_some((lo, hi))
+        merge_ranges(self.wide.range(), self.narrow.range())
+    }
+}
+
+/// `values` handed to `take` in parts of at most 1024, from a buffer on the stack.
+fn through_buffer<T: Copy + Default>(values: impl IntoIterator<Item = T>, mut take: impl FnMut(&[T])) {
+    let mut buffer = [T::default(); 1024];
+    let mut values = values.into_iter();
+    loop {
+        let mut n = 0;
+        for (slot, x) in buffer.iter_mut().zip(&mut values) {
+            *slot = x;
+            n += 1;
+        }
+        take(&buffer[..n]);
+        if n < buffer.len() {
+            return;
+        }
+    }
+}
+
+/// What [`Lanes`] needs of f32 and f64.
+trait ScanFloat: Copy + PartialOrd + Into<f64> {
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+    fn abs(self) -> Self;
+    /// +0 (bits all zero) and −0.
+    fn zero_signs(self) -> (bool, bool);
+}
+
+impl ScanFloat for f64 {
+    const INFINITY: Self = f64::INFINITY;
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn zero_signs(self) -> (bool, bool) {
+        let b = self.to_bits();
+        (b == 0, b == 1 << 63)
+    }
+}
+
+impl ScanFloat for f32 {
+    const INFINITY: Self = f32::INFINITY;
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    fn zero_signs(self) -> (bool, bool) {
+        let b = self.to_bits();
+        (b == 0, b == 1 << 31)
+    }
+}
+
+/// The running range of N lanes: minimum and maximum by value, and whether a counted +0 or −0 was
+/// seen (a range that ends at zero takes its sign from these).
+struct Lanes<T, const N: usize> {
+    lo: [T; N],
+    hi: [T; N],
+    pos_zero: [bool; N],
+    neg_zero: [bool; N],
+}
+
+impl<T: ScanFloat, const N: usize> Default for Lanes<T, N> {
+    fn default() -> Self {
+        Self { lo: [T::INFINITY; N], hi: [T::NEG_INFINITY; N], pos_zero: [false; N], neg_zero: [false; N] }
+    }
+}
+
+impl<T: ScanFloat, const N: usize> Lanes<T, N> {
+    fn add(&mut self, values: &[T], fill: T) {
+        let mut blocks = values.chunks_exact(N);
+        for block in &mut blocks {
+            for (lane, &x) in block.iter().enumerate() {
+                self.see(lane, x, fill);
+            }
+        }
+        for (lane, &x) in blocks.remainder().iter().enumerate() {
+            self.see(lane, x, fill);
+        }
+    }
+
+    /// Selects, not branches: `a < b ? a : b` is one vector instruction.
+    #[inline(always)]
+    fn see(&mut self, lane: usize, x: T, fill: T) {
+        // NaN fails `<`, and equals no fill.
+        let counted = x.abs() < T::INFINITY && x != fill;
+        let low = if counted { x } else { T::INFINITY };
+        let high = if counted { x } else { T::NEG_INFINITY };
+        self.lo[lane] = if low < self.lo[lane] { low } else { self.lo[lane] };
+        self.hi[lane] = if self.hi[lane] < high { high } else { self.hi[lane] };
+        let (pos, neg) = x.zero_signs();
+        self.pos_zero[lane] |= pos & counted;
+        self.neg_zero[lane] |= neg & counted;
+    }
+
+    fn range(&self) -> Option<(f64, f64)> {
+        let lo: f64 = self.lo.iter().fold(f64::INFINITY, |a, &b| a.min(b.into()));
+        let hi: f64 = self.hi.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b.into()));
+        if lo > hi {
+            return None;
+        }
+        // A zero end is −0 at the bottom where a −0 was counted, +0 at the top where a +0 was.
+        let (pos, neg) = (self.pos_zero.contains(&true), self.neg_zero.contains(&true));
+        let lo = if lo == 0.0 && !neg {
+            0.0
+        } else if lo == 0.0 {
+            -0.0
+        } else {
+            lo
+        };
+        let hi = if hi == 0.0 && !pos {
+            -0.0
+        } else if hi == 0.0 {
+            0.0
+        } else {
+            hi
+        };
+        Some((lo, hi))
     }
 }
 
@@ -252,6 +354,48 @@ mod tests {
         let mut scan = RangeScan::new(None, DType::F64);
         long.chunks(13).for_each(|c| scan.add(c));
         assert_eq!(scan.range(), Some((-500.0, 500.0)));
+    }
+
+    #[test]
+    fn float32_scans_give_the_widened_values_range() {
+        let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
+        // Zeros of both signs, NaN, infinities and a float32 fill among values long enough for
+        // every lane and a remainder, in many rotations and splits.
+        let mut v: Vec<f32> = (0..100).map(|i| ((i * 37) % 101) as f32 * 0.25 - 12.0).collect();
+        v.extend([0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e34, 40.0, -30.0]);
+        for (fill, dtype) in [(Some(-1e34), DType::F32), (Some(40.0), DType::F64), (None, DType::F32)] {
+            for shift in [0, 3, 17, 50] {
+                let mut w = v.clone();
+                w.rotate_left(shift);
+                let wide: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+                let expect = finite_range(&Values::Float(wide), fill, dtype);
+                for cut in [0, 1, 15, 16, 33, w.len()] {
+                    let mut scan = RangeScan::new(fill, dtype);
+                    scan.add_f32(&w[cut..]);
+                    scan.add_from_f32(w[..cut].iter().copied());
+                    assert_eq!(bits(scan.range()), bits(expect), "{fill:?} shift {shift} cut {cut}");
+                }
+            }
+        }
+        // The fill left out, and the ends at zero take the sign of the zeros counted.
+        let only = |v: &[f32], fill| {
+            let mut scan = RangeScan::new(fill, DType::F32);
+            scan.add_f32(v);
+            bits(scan.range())
+        };
+        assert_eq!(only(&[-1e34, 3.0, 5.0], Some(-1e34)), bits(Some((3.0, 5.0))));
+        assert_eq!(only(&[0.0, 2.0], None), bits(Some((0.0, 2.0))));
+        assert_eq!(only(&[-0.0, 0.0, 2.0], None), bits(Some((-0.0, 2.0))));
+        assert_eq!(only(&[-0.0, -2.0], None), bits(Some((-2.0, -0.0))));
+        assert_eq!(only(&[-0.0, 0.0, -2.0], None), bits(Some((-2.0, 0.0))));
+        // A zero fill leaves out both zeros.
+        assert_eq!(only(&[-0.0, 0.0, 2.0, 3.0], Some(0.0)), bits(Some((2.0, 3.0))));
+        assert_eq!(only(&[f32::NAN, f32::INFINITY], None), None);
+        // float32 and float64 parts of one stream merge.
+        let mut scan = RangeScan::new(None, DType::F64);
+        scan.add(&[-7.5, 1.0]);
+        scan.add_f32(&[9.0, 0.5]);
+        assert_eq!(scan.range(), Some((-7.5, 9.0)));
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl RowSource for Hdf5Rows {
             let rows = step.min(self.layout.shape[0] - first);
             let slab = Slab { obj: &self.ds, first, rows, shape: &self.layout.shape };
             let read = match dtype {
-                DType::F32 => slab.get::<f32>().map(|v| scan.add_from(v.into_iter().map(f64::from))),
+                DType::F32 => slab.get::<f32>().map(|v| scan.add_f32(&v)),
                 _ => slab.get::<f64>().map(|v| scan.add(&v)),
             };
             if let Err(e) = read {

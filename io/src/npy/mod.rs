@@ -408,9 +408,9 @@ impl NpyRows {
         let mut scan = RangeScan::new(fill, self.dtype);
         match self.dtype {
             DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| {
-                scan.add_from(block.chunks_exact(4).map(|b| {
+                scan.add_from_f32(block.chunks_exact(4).map(|b| {
                     let b = b.try_into().expect("4 bytes");
-                    f64::from(if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) })
+                    if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }
                 }))
             }),
             DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| {

@@ -24,18 +24,21 @@ const MAX_BUCKET_BITS: u32 = 33;
 /// z of more than 33 bits: this symbol, then z as 64 raw bits.
 const WIDE: u8 = 248;
 
-/// (symbol, number of extra bits, extra bits).
+// A bucket's extra bits are those below its leading one and K more, so z < EXACT has none.
+const _: () = assert!(EXACT_BITS == K + 1);
+
+/// (symbol, number of extra bits, extra bits). Without a branch but for the rare wide z (a branch
+/// on z < EXACT is a coin toss at fine bounds): with e = max(bit length − EXACT_BITS, 0) extra bits,
+/// z's symbol is 8·e + (z >> e), which is z itself below EXACT, and for a bucket EXACT + 8·(its
+/// bit length − EXACT_BITS − 1) + the K bits after the leading one (z >> e is 8 + those bits).
+#[inline(always)]
 fn split(z: u64) -> (u8, u32, u64) {
-    if z < EXACT {
-        return (z as u8, 0, 0);
-    }
     let bits = 64 - z.leading_zeros();
     if bits > MAX_BUCKET_BITS {
         return (WIDE, 64, z);
     }
-    let extra = bits - 1 - K;
-    let top = (z >> extra) & ((1 << K) - 1);
-    ((EXACT as u32 + (bits - EXACT_BITS - 1) * (1 << K) + top as u32) as u8, extra, z & ((1u64 << extra) - 1))
+    let extra = bits.saturating_sub(EXACT_BITS);
+    (((extra << K) as u64 + (z >> extra)) as u8, extra, z & ((1u64 << extra) - 1))
 }
 
 /// A zigzag code's bucket symbol and number of extra bits (what lengths are counted from).

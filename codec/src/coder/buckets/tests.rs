@@ -79,6 +79,27 @@ fn buckets_are_contiguous_and_ordered() {
 }
 
 #[test]
+fn branch_free_split_is_the_bucket_definition() {
+    // The format's words (docs/format.md): z below 16 is its symbol; else 16 + 8·(bit length − 5)
+    // + the 3 bits after the leading one, the bits below them extra; wide beyond 33 bits.
+    let by_definition = |z: u64| {
+        if z < 16 {
+            return (z as u8, 0, 0);
+        }
+        let bits = 64 - z.leading_zeros();
+        if bits > 33 {
+            return (WIDE, 64, z);
+        }
+        let extra = bits - 4;
+        ((16 + (bits - 5) * 8 + ((z >> extra) & 7) as u32) as u8, extra, z & ((1 << extra) - 1))
+    };
+    let edges = (0..64).flat_map(|b| [(1u64 << b) - 1, 1 << b, (1 << b) + 1, (3 << b) >> 1]);
+    for z in (0..5000).chain(edges).chain([u64::MAX, u64::MAX - 1]) {
+        assert_eq!(split(z), by_definition(z), "z = {z}");
+    }
+}
+
+#[test]
 fn wide_gaussian_codes_cost_near_their_entropy() {
     // Codes ~ N(0, 1000): entropy ≈ log2(1000·√(2πe)) ≈ 12.0 bits a code.
     let mut state = 1u64;
