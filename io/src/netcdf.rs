@@ -55,6 +55,7 @@ mod imp {
     use ::netcdf::types::{FloatType, IntType, NcVariableType};
     use ::netcdf::{AttributeValue, Extent, Extents, NcTypeDescriptor, Variable};
     use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values};
+    use baler_codec::preprocess::RangeScan;
 
     use crate::{IoError, Loaded, display, file_name, fmt_value};
 
@@ -172,7 +173,43 @@ mod imp {
             let shape = vec![values.len()];
             Ok(Dataset::Field(Array { dtype: self.dtype, shape, values }))
         }
+
+        /// A float variable's range from slabs of its first dimension read in its own type, with
+        /// no f64 copy of float32 values (as HDF5's [`RowSource::field_range`]).
+        fn field_range(&mut self, fill: Option<f64>) -> Option<Result<Option<(f64, f64)>, String>> {
+            if !self.dtype.is_float() {
+                return None;
+            }
+            let shape = &self.layout.shape;
+            let row: usize = shape[1..].iter().product();
+            let step = (SCAN_VALUES / row.max(1)).max(1);
+            let mut scan = RangeScan::new(fill, self.dtype);
+            let mut read = || -> Result<(), String> {
+                for first in (0..shape[0]).step_by(step) {
+                    let rows = step.min(shape[0] - first);
+                    let extents: Vec<Extent> = (0..shape.len())
+                        .map(|axis| if axis == 0 { (first..first + rows).into() } else { (..).into() })
+                        .collect();
+                    let scanned = with_variable(&self.file, &self.name, |v| match self.dtype {
+                        DType::F32 => v.get_values::<f32, _>(extents).map(|v| scan.add_f32(&v)),
+                        _ => v.get_values::<f64, _>(extents).map(|v| scan.add(&v)),
+                    });
+                    scanned
+                        .ok_or_else(|| format!("variable '{}' is gone", self.name))?
+                        .map_err(|e| format!("cannot read variable '{}': {}", self.name, nc_msg(&e)))?;
+                }
+                Ok(())
+            };
+            // As in `read_rows`: a library error on this file, not a crash.
+            let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut read))
+                .unwrap_or_else(|_| Err("the NetCDF library wrapper failed on this file".into()))
+                .map_err(|e| format!("{}: {e}", self.path));
+            Some(scanned.map(|()| scan.range()))
+        }
     }
+
+    /// Values a slab of the range scan holds.
+    const SCAN_VALUES: usize = 1 << 22;
 
     /// The netcdf crate's message, without its "netcdf error(N): " prefix.
     fn nc_msg(e: &::netcdf::Error) -> String {
