@@ -164,7 +164,22 @@ pub fn encode_levels(codes: &[i64], dims: [usize; 3], out: &mut Vec<u8>) {
     for (part, lij) in codes.chunks_exact(row.len().max(1)).zip(rows.caps()) {
         if lij == 0 {
             let zero = &mut symbols[0];
-            for &c in part {
+            let mut eights = part.chunks_exact(8);
+            for eight in &mut eights {
+                // Eight codes below EXACT (the bulk at coarse bounds) are their own symbols, with
+                // no extra bits: no split, no bit writer.
+                let z: [u64; 8] = std::array::from_fn(|k| zigzag(eight[k]));
+                if z.iter().all(|&z| z < EXACT) {
+                    zero.extend(z.map(|z| z as u8));
+                    continue;
+                }
+                for z in z {
+                    let (s, count, bits) = split(z);
+                    zero.push(s);
+                    extra.put(count, bits);
+                }
+            }
+            for &c in eights.remainder() {
                 let (s, count, bits) = split(zigzag(c));
                 zero.push(s);
                 extra.put(count, bits);

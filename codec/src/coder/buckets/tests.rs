@@ -407,3 +407,27 @@ fn level_contexts_match_the_per_element_definition() {
         assert_eq!(level_contexts(dims), want, "{dims:?}");
     }
 }
+
+#[test]
+fn coder_3_writes_what_per_element_level_streams_give() {
+    // encode_levels (rows, eight small codes at a time) against `encode` with each element's
+    // level: runs of small codes, of large ones and mixes, rows of every length mod 8.
+    let mut rng = Rng(0x5eed_1e7e_15);
+    for dims in [[9, 17, 33], [4, 8, 16], [1, 1, 300], [3, 5, 7], [2, 64, 64], [40, 1, 70]] {
+        for zeros in [0, 50, 95, 100] {
+            let n: usize = dims.iter().product();
+            let mut codes: Vec<i64> = (0..n).map(|_| random_code(&mut rng, zeros)).collect();
+            // Some rows of small codes only.
+            for (k, c) in codes.iter_mut().enumerate() {
+                if (k / 24) % 3 == 0 {
+                    *c = (*c).clamp(-7, 7);
+                }
+            }
+            let (mut fast, mut reference) = (Vec::new(), Vec::new());
+            encode_levels(&codes, dims, &mut fast);
+            let levels = level_contexts(dims);
+            encode(&codes, LEVEL_TABLES, levels.iter().map(|&l| l as usize), &mut reference);
+            assert_eq!(fast, reference, "{dims:?} zeros {zeros}");
+        }
+    }
+}
