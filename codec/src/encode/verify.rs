@@ -95,9 +95,13 @@ pub(super) fn verify_field_bytes(
         .get(at..at + n)
         .ok_or_else(|| CodecError::Verification("decoded chunk has another length".into()))?;
     let held = |x: f64, y: f64| held(x, y, bound, fill, dtype);
+    // The common case without a branch: finite values that are not the fill value, within the
+    // bound (NaN and ±Inf fail `≤`; NaN equals no value, so no fill leaves every value in).
+    let fill_value = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, dtype));
+    let plainly_held = |x: f64, y: f64| (x - y).abs() <= bound && x != fill_value;
     let first_wrong = match dtype {
-        DType::F32 => first_failing::<4>(orig, bytes, |b| f32::from_le_bytes(b) as f64, held),
-        DType::F64 => first_failing::<8>(orig, bytes, f64::from_le_bytes, held),
+        DType::F32 => first_failing::<4>(orig, bytes, |b| f32::from_le_bytes(b) as f64, (plainly_held, held)),
+        DType::F64 => first_failing::<8>(orig, bytes, f64::from_le_bytes, (plainly_held, held)),
         _ => return Err(CodecError::Verification("an integer field checked as floats".into())),
     };
     match first_wrong {
@@ -111,19 +115,23 @@ pub(super) fn verify_field_bytes(
 }
 
 /// The first (index, original, decoded) where `held` fails, of `orig` against the values of `W`
-/// bytes each in `bytes`: a block at a time, so the loop over a block has no early exit.
+/// bytes each in `bytes`: a block at a time, each first through `plainly` (a stricter test
+/// without branches, so the loop over a block has no early exit and vectorizes), and through
+/// `held` value by value only where that fails (a value stored exactly, or a wrong one).
 fn first_failing<const W: usize>(
     orig: &[f64],
     bytes: &[u8],
     value: impl Fn([u8; W]) -> f64,
-    held: impl Fn(f64, f64) -> bool,
+    (plainly, held): (impl Fn(f64, f64) -> bool, impl Fn(f64, f64) -> bool),
 ) -> Option<(usize, f64, f64)> {
     const BLOCK: usize = 4096;
     let y = |b: &[u8]| value(b.try_into().expect("W bytes"));
     for (b, (xs, ys)) in orig.chunks(BLOCK).zip(bytes.chunks(BLOCK * W)).enumerate() {
         let ys = ys.chunks_exact(W);
-        if !xs.iter().zip(ys.clone()).fold(true, |ok, (&x, v)| ok & held(x, y(v))) {
-            let (i, (&x, v)) = xs.iter().zip(ys).enumerate().find(|&(_, (&x, v))| !held(x, y(v)))?;
+        if xs.iter().zip(ys.clone()).fold(true, |ok, (&x, v)| ok & plainly(x, y(v))) {
+            continue;
+        }
+        if let Some((i, (&x, v))) = xs.iter().zip(ys).enumerate().find(|&(_, (&x, v))| !held(x, y(v))) {
             return Some((b * BLOCK + i, x, y(v)));
         }
     }
@@ -170,6 +178,12 @@ mod tests {
             decoded[i] = special;
         }
         verify_field_bytes(&orig, &f32_bytes(&decoded), 3, &s, Some(-9999.0)).expect("kept exactly");
+        // A block holding values stored exactly is checked value by value, and the check goes on
+        // to the blocks after it.
+        let mut d = decoded.clone();
+        d[9000] += 0.2e-3;
+        let e = verify_field_bytes(&orig, &f32_bytes(&d), 3, &s, Some(-9999.0)).unwrap_err().to_string();
+        assert!(e.contains("value 9003 of"), "{e}");
         for (i, other) in [(10, 0.5), (11, f64::NEG_INFINITY), (12, -9999.0 + 0.01)] {
             let mut d = decoded.clone();
             d[i] = other;
