@@ -63,8 +63,11 @@ impl GridPredictor for Lorenzo {
         // The codes of row (i, j) from k on: the row and the rows its taps read, each read once,
         // each tap applied along the whole row (wrapping sums: the order does not matter).
         let read = |i: usize, j: usize| -> Vec<i64> {
-            let first = i * strides[0] + j * strides[1];
-            (first..first + n2).map(q).collect()
+            let mut row = Vec::with_capacity(n2);
+            if !grid.row(i * strides[0] + j * strides[1], n2, &mut row) {
+                failed.set(true);
+            }
+            row
         };
         let row_codes = |i: usize, j: usize, from: usize, out: &mut Vec<i64>| {
             let own = read(i, j);

@@ -293,12 +293,11 @@ fn read_numbers(
         ($t:ty, $map:expr) => {{
             const W: usize = std::mem::size_of::<$t>();
             let mut out = Vec::with_capacity(n.min(reserve));
-            read_blocks(r, n * W, W, truncated, |block| {
-                out.extend(block.chunks_exact(W).map(|c| {
-                    let b = c.try_into().expect("chunk size");
-                    let x = if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) };
-                    $map(x)
-                }))
+            // One loop per byte order, without a branch in it (it vectorizes).
+            let bytes = |c: &[u8]| -> [u8; W] { c.try_into().expect("chunk size") };
+            read_blocks(r, n * W, W, truncated, |block| match big {
+                true => out.extend(block.chunks_exact(W).map(|c| $map(<$t>::from_be_bytes(bytes(c))))),
+                false => out.extend(block.chunks_exact(W).map(|c| $map(<$t>::from_le_bytes(bytes(c))))),
             })?;
             out
         }};
