@@ -726,15 +726,11 @@ fn hdf5_dimension_scales_name_the_axes() {
     assert!(load_spec(&spec(&plain, "/ocean/temp")).unwrap().axes.is_empty());
 }
 
-/// A NetCDF float variable's range for streamed compression is scanned from slabs in its own
-/// type, as HDF5's: the same bits as `finite_range` of the rows it hands over, for f32 and f64,
-/// over one slab and several, with NaN, infinities, both zeros and the fill value left out; an
-/// integer variable is not scanned (its rows are read).
-#[test]
-fn netcdf_field_ranges_scanned_from_slabs_equal_the_rows() {
-    setup();
-    let dir = tempfile::tempdir().unwrap();
-    let nc = dir.path().join("r.nc");
+/// Writes the range-scan tests' field (NaN, −inf, −0 and the fill value −999 among smooth values)
+/// with `write(values, shape, dtype)` in two shapes (one slab and several: 4.5 M values) and both
+/// float dtypes, and checks that the range the source at `spec` scans from its slabs has the same
+/// bits as `finite_range` of the rows it hands over, with and without the fill value.
+fn scanned_ranges_equal_the_rows(spec: &str, write: impl Fn(&[f64], [usize; 3], DType)) {
     let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
     for shape in [[2usize, 3, 4], [3, 1500, 1000]] {
         let n: usize = shape.iter().product();
@@ -748,36 +744,46 @@ fn netcdf_field_ranges_scanned_from_slabs_equal_the_rows() {
             })
             .collect();
         for dtype in [DType::F32, DType::F64] {
-            {
-                let mut f = netcdf::create(&nc).unwrap();
-                for (name, len) in ["t", "y", "x"].iter().zip(shape) {
-                    f.add_dimension(name, len).unwrap();
-                }
-                match dtype {
-                    DType::F32 => {
-                        let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-                        f.add_variable::<f32>("v", &["t", "y", "x"]).unwrap().put_values(&v, ..).unwrap();
-                    }
-                    _ => {
-                        f.add_variable::<f64>("v", &["t", "y", "x"]).unwrap().put_values(&values, ..).unwrap()
-                    }
-                }
-                f.close().unwrap();
-            }
+            write(&values, shape, dtype);
             for fill in [None, Some(-999.0)] {
-                let mut rows = baler_train::io::open_rows(&spec(&nc, "v"), &ReadOptions::default())
+                let mut rows = baler_train::io::open_rows(spec, &ReadOptions::default())
                     .unwrap()
                     .expect("read a slab at a time");
                 let all = rows.reader.read_rows(0, shape[0]).unwrap();
                 let want = baler_codec::preprocess::finite_range(all.stream_values()[0], fill, dtype);
-                let got = rows.reader.field_range(fill).expect("a float variable is scanned").unwrap();
-                assert_eq!(bits(got), bits(want), "{shape:?} {dtype:?} fill {fill:?}");
+                let got = rows.reader.field_range(fill).expect("a float field is scanned").unwrap();
+                assert_eq!(bits(got), bits(want), "{spec} {shape:?} {dtype:?} fill {fill:?}");
+                // The fill value is left out only where it is given; NaN and infinities always.
                 let (lo, hi) = want.expect("values counted");
                 assert_eq!(lo == -999.0, fill.is_none(), "{want:?}");
                 assert!(hi <= 70.0, "{want:?}");
             }
         }
     }
+}
+
+/// A NetCDF float variable's range for streamed compression is scanned from slabs in its own
+/// type, as HDF5's (see [`scanned_ranges_equal_the_rows`]); an integer variable is not scanned
+/// (its rows are read).
+#[test]
+fn netcdf_field_ranges_scanned_from_slabs_equal_the_rows() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let nc = dir.path().join("r.nc");
+    scanned_ranges_equal_the_rows(&spec(&nc, "v"), |values, shape, dtype| {
+        let mut f = netcdf::create(&nc).unwrap();
+        for (name, len) in ["t", "y", "x"].iter().zip(shape) {
+            f.add_dimension(name, len).unwrap();
+        }
+        match dtype {
+            DType::F32 => {
+                let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+                f.add_variable::<f32>("v", &["t", "y", "x"]).unwrap().put_values(&v, ..).unwrap();
+            }
+            _ => f.add_variable::<f64>("v", &["t", "y", "x"]).unwrap().put_values(values, ..).unwrap(),
+        }
+        f.close().unwrap();
+    });
     let mut f = netcdf::create(&nc).unwrap();
     f.add_dimension("x", 4).unwrap();
     f.add_variable::<i32>("n", &["x"]).unwrap().put_values(&[1, 2, 3, 4], ..).unwrap();
@@ -786,50 +792,21 @@ fn netcdf_field_ranges_scanned_from_slabs_equal_the_rows() {
     assert!(rows.reader.field_range(None).is_none());
 }
 
-/// A float dataset's range for streamed compression is scanned from slabs in its own type: the
-/// same bits as `finite_range` of the rows it hands over, for f32 and f64, over one slab and
-/// several (4.5 M values), with NaN, infinities, both zeros and the fill value left out.
+/// A float dataset's range for streamed compression is scanned from slabs in its own type (see
+/// [`scanned_ranges_equal_the_rows`]).
 #[test]
 fn hdf5_field_ranges_scanned_from_slabs_equal_the_rows() {
     setup();
     let dir = tempfile::tempdir().unwrap();
     let h5 = dir.path().join("r.h5");
-    let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
-    for shape in [[2usize, 3, 4], [3, 1500, 1000]] {
-        let n: usize = shape.iter().product();
-        let values: Vec<f64> = (0..n)
-            .map(|i| match i % 1009 {
-                0 => f64::NAN,
-                1 => f64::NEG_INFINITY,
-                2 => -0.0,
-                3 => -999.0,
-                _ => ((i as f64) * 0.001).sin() * 50.0 + 20.0,
-            })
-            .collect();
-        for dtype in [DType::F32, DType::F64] {
-            {
-                let f = hdf5::File::create(&h5).unwrap();
-                match dtype {
-                    DType::F32 => {
-                        let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-                        f.new_dataset::<f32>().shape(shape).create("v").unwrap().write_raw(&v).unwrap();
-                    }
-                    _ => f.new_dataset::<f64>().shape(shape).create("v").unwrap().write_raw(&values).unwrap(),
-                }
+    scanned_ranges_equal_the_rows(&spec(&h5, "/v"), |values, shape, dtype| {
+        let f = hdf5::File::create(&h5).unwrap();
+        match dtype {
+            DType::F32 => {
+                let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+                f.new_dataset::<f32>().shape(shape).create("v").unwrap().write_raw(&v).unwrap();
             }
-            for fill in [None, Some(-999.0)] {
-                let mut rows = baler_train::io::open_rows(&spec(&h5, "/v"), &ReadOptions::default())
-                    .unwrap()
-                    .expect("read a slab at a time");
-                let all = rows.reader.read_rows(0, shape[0]).unwrap();
-                let want = baler_codec::preprocess::finite_range(all.stream_values()[0], fill, dtype);
-                let got = rows.reader.field_range(fill).expect("a float dataset is scanned").unwrap();
-                assert_eq!(bits(got), bits(want), "{shape:?} {dtype:?} fill {fill:?}");
-                // The fill value is left out only where it is given; NaN and infinities always.
-                let (lo, hi) = want.expect("values counted");
-                assert_eq!(lo == -999.0, fill.is_none(), "{want:?}");
-                assert!(hi <= 70.0, "{want:?}");
-            }
+            _ => f.new_dataset::<f64>().shape(shape).create("v").unwrap().write_raw(values).unwrap(),
         }
-    }
+    });
 }

@@ -412,7 +412,7 @@ fn level_contexts_match_the_per_element_definition() {
 fn coder_3_writes_what_per_element_level_streams_give() {
     // encode_levels (rows, eight small codes at a time) against `encode` with each element's
     // level: runs of small codes, of large ones and mixes, rows of every length mod 8.
-    let mut rng = Rng(0x5eed_1e7e_15);
+    let mut rng = Rng(0x005e_ed1e_7e15);
     for dims in [[9, 17, 33], [4, 8, 16], [1, 1, 300], [3, 5, 7], [2, 64, 64], [40, 1, 70]] {
         for zeros in [0, 50, 95, 100] {
             let n: usize = dims.iter().product();
