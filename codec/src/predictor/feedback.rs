@@ -210,8 +210,9 @@ impl PointCoder {
     /// `F32`: the output dtype is known to be float32 (the common case gets its own loop).
     /// `reference`: with `REF`, the base the decoder adds to the reconstruction (predictor 20),
     /// which is then a residual's.
+    /// `EXC`: some element may be stored exactly already (else `exception` is not read).
     #[inline(always)]
-    fn point<const F32: bool, const REF: bool>(
+    fn point<const F32: bool, const REF: bool, const EXC: bool>(
         &mut self,
         e: usize,
         p: f64,
@@ -219,7 +220,7 @@ impl PointCoder {
         (value, reference): (&impl Fn(usize) -> f64, &impl Fn(usize) -> f64),
         exception: &[bool],
     ) -> f64 {
-        if exception[e] {
+        if EXC && exception[e] {
             return p;
         }
         let dtype = if F32 { DType::F32 } else { self.dtype };
@@ -490,17 +491,18 @@ impl Feedback {
         let mut out =
             PointCoder { codes: vec![0i64; exception.len()], new_exceptions: Vec::new(), bound, dtype };
         self.sweep_anchors(dims, recon, &mut |e, p, step| {
-            out.point::<false, REF>(e, p, (step, 1.0 / step), at, exception)
+            out.point::<false, REF, true>(e, p, (step, 1.0 / step), at, exception)
         });
         let layout = self.tap_layout(dims);
         let mut predictions = Vec::new();
+        let stored = exception.contains(&true);
         self.each_run(dims, |run| {
             let step = self.step_for(run.h);
             let steps = (step, 1.0 / step);
             match &self.learned {
                 Some(w) if self.learned_run(dims, &run) => {
                     self.refine_learned(w, &layout, dims, recon, run, |e, p| {
-                        out.point::<false, REF>(e, p, steps, at, exception)
+                        out.point::<false, REF, true>(e, p, steps, at, exception)
                     })
                 }
                 // A run reads only points of earlier passes: its predictions first, in one tight
@@ -508,13 +510,20 @@ impl Feedback {
                 _ => {
                     predict_run(recon, run, &mut predictions);
                     let points = predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
-                    if dtype == DType::F32 {
-                        points
-                            .for_each(|(e, p)| recon[e] = out.point::<true, REF>(e, p, steps, at, exception));
-                    } else {
-                        points.for_each(|(e, p)| {
-                            recon[e] = out.point::<false, REF>(e, p, steps, at, exception)
-                        });
+                    // Most chunks store no value exactly: their loop need not look.
+                    match (dtype == DType::F32, stored) {
+                        (true, false) => points.for_each(|(e, p)| {
+                            recon[e] = out.point::<true, REF, false>(e, p, steps, at, exception)
+                        }),
+                        (true, true) => points.for_each(|(e, p)| {
+                            recon[e] = out.point::<true, REF, true>(e, p, steps, at, exception)
+                        }),
+                        (false, false) => points.for_each(|(e, p)| {
+                            recon[e] = out.point::<false, REF, false>(e, p, steps, at, exception)
+                        }),
+                        (false, true) => points.for_each(|(e, p)| {
+                            recon[e] = out.point::<false, REF, true>(e, p, steps, at, exception)
+                        }),
                     }
                 }
             }
@@ -549,7 +558,7 @@ impl Feedback {
             // The base's code goes: an exception, or one that fails, keeps code 0 as in a sweep.
             out.codes[e] = 0;
             let p = self.learned_prediction(w, &layout, dims, recon, e);
-            out.point::<false, false>(e, p, (step, 1.0 / step), (&value, &|_| 0.0), exception);
+            out.point::<false, false, true>(e, p, (step, 1.0 / step), (&value, &|_| 0.0), exception);
         });
         base.new_exceptions.retain(|&e| !in_pass[e]);
         base.new_exceptions.extend(out.new_exceptions);
