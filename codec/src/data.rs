@@ -171,6 +171,14 @@ impl DatasetLayout {
     }
 }
 
+/// Slabs of `rows` rows of `row_len` values each, in order, as (first row, rows): as many rows as
+/// hold at most `max_values` values (one row at least), the last slab what is left. How a source
+/// is read a slab at a time, whoever reads it.
+pub fn slabs(rows: usize, row_len: usize, max_values: usize) -> impl Iterator<Item = (usize, usize)> {
+    let step = (max_values / row_len.max(1)).max(1);
+    (0..rows).step_by(step).map(move |first| (first, step.min(rows - first)))
+}
+
 /// An input read by rows of its lattice ([`crate::layout::lattice`]: a field's leading axes
 /// flattened, a table's rows), so that compression holds a few chunks of it at a time.
 pub trait RowSource {

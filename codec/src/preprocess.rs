@@ -102,31 +102,25 @@ trait ScanFloat: Copy + PartialOrd + Into<f64> {
     fn zero_signs(self) -> (bool, bool);
 }
 
-impl ScanFloat for f64 {
-    const INFINITY: Self = f64::INFINITY;
-    const NEG_INFINITY: Self = f64::NEG_INFINITY;
-    fn abs(self) -> Self {
-        f64::abs(self)
-    }
-    #[inline(always)]
-    fn zero_signs(self) -> (bool, bool) {
-        let b = self.to_bits();
-        (b == 0, b == 1 << 63)
-    }
+/// [`ScanFloat`] for a float type and the bits of its −0.
+macro_rules! scan_float {
+    ($t:ty, $negative_zero:expr) => {
+        impl ScanFloat for $t {
+            const INFINITY: Self = <$t>::INFINITY;
+            const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn zero_signs(self) -> (bool, bool) {
+                let b = self.to_bits();
+                (b == 0, b == $negative_zero)
+            }
+        }
+    };
 }
-
-impl ScanFloat for f32 {
-    const INFINITY: Self = f32::INFINITY;
-    const NEG_INFINITY: Self = f32::NEG_INFINITY;
-    fn abs(self) -> Self {
-        f32::abs(self)
-    }
-    #[inline(always)]
-    fn zero_signs(self) -> (bool, bool) {
-        let b = self.to_bits();
-        (b == 0, b == 1 << 31)
-    }
-}
+scan_float!(f64, 1 << 63);
+scan_float!(f32, 1 << 31);
 
 /// The running range of N lanes: minimum and maximum by value, and whether a counted +0 or −0 was
 /// seen (a range that ends at zero takes its sign from these).

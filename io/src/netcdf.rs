@@ -54,7 +54,7 @@ mod imp {
 
     use ::netcdf::types::{FloatType, IntType, NcVariableType};
     use ::netcdf::{AttributeValue, Extent, Extents, NcTypeDescriptor, Variable};
-    use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values};
+    use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values, slabs};
     use baler_codec::preprocess::RangeScan;
 
     use crate::{IoError, Loaded, display, file_name, fmt_value};
@@ -157,19 +157,7 @@ mod imp {
         }
 
         fn read_rows(&mut self, first: usize, rows: usize) -> Result<Dataset, String> {
-            let read = || -> Result<Values, String> {
-                // With at most 3 dimensions a lattice row is one index of the first.
-                let extents: Vec<Extent> = (0..self.layout.shape.len())
-                    .map(|axis| if axis == 0 { (first..first + rows).into() } else { (..).into() })
-                    .collect();
-                with_variable(&self.file, &self.name, |v| values(v, self.dtype, extents))
-                    .ok_or_else(|| format!("variable '{}' is gone", self.name))?
-                    .map_err(|e| format!("cannot read variable '{}': {}", self.name, nc_msg(&e)))
-            };
-            // The netcdf crate unwraps a few library errors: an error on this file, not a crash.
-            let values = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
-                .unwrap_or_else(|_| Err("the NetCDF library wrapper failed on this file".into()))
-                .map_err(|e| format!("{}: {e}", self.path))?;
+            let values = self.read_slab(first, rows, |v, extents| values(v, self.dtype, extents))?;
             let shape = vec![values.len()];
             Ok(Dataset::Field(Array { dtype: self.dtype, shape, values }))
         }
@@ -181,30 +169,42 @@ mod imp {
                 return None;
             }
             let shape = &self.layout.shape;
-            let row: usize = shape[1..].iter().product();
-            let step = (SCAN_VALUES / row.max(1)).max(1);
             let mut scan = RangeScan::new(fill, self.dtype);
-            let mut read = || -> Result<(), String> {
-                for first in (0..shape[0]).step_by(step) {
-                    let rows = step.min(shape[0] - first);
-                    let extents: Vec<Extent> = (0..shape.len())
-                        .map(|axis| if axis == 0 { (first..first + rows).into() } else { (..).into() })
-                        .collect();
-                    let scanned = with_variable(&self.file, &self.name, |v| match self.dtype {
-                        DType::F32 => v.get_values::<f32, _>(extents).map(|v| scan.add_f32(&v)),
-                        _ => v.get_values::<f64, _>(extents).map(|v| scan.add(&v)),
-                    });
-                    scanned
-                        .ok_or_else(|| format!("variable '{}' is gone", self.name))?
-                        .map_err(|e| format!("cannot read variable '{}': {}", self.name, nc_msg(&e)))?;
+            for (first, rows) in slabs(shape[0], shape[1..].iter().product(), SCAN_VALUES) {
+                let scanned = self.read_slab(first, rows, |v, extents| match self.dtype {
+                    DType::F32 => v.get_values::<f32, _>(extents).map(|v| scan.add_f32(&v)),
+                    _ => v.get_values::<f64, _>(extents).map(|v| scan.add(&v)),
+                });
+                if let Err(e) = scanned {
+                    return Some(Err(e));
                 }
-                Ok(())
+            }
+            Some(Ok(scan.range()))
+        }
+    }
+
+    impl NcRows {
+        /// `get` of rows `first..first + rows` of the first dimension (all of the others), with
+        /// errors that name the file and the variable.
+        fn read_slab<T>(
+            &self,
+            first: usize,
+            rows: usize,
+            get: impl FnOnce(&Variable, Vec<Extent>) -> ::netcdf::Result<T>,
+        ) -> Result<T, String> {
+            let read = || -> Result<T, String> {
+                // With at most 3 dimensions a lattice row is one index of the first.
+                let extents: Vec<Extent> = (0..self.layout.shape.len())
+                    .map(|axis| if axis == 0 { (first..first + rows).into() } else { (..).into() })
+                    .collect();
+                with_variable(&self.file, &self.name, |v| get(v, extents))
+                    .ok_or_else(|| format!("variable '{}' is gone", self.name))?
+                    .map_err(|e| format!("cannot read variable '{}': {}", self.name, nc_msg(&e)))
             };
-            // As in `read_rows`: a library error on this file, not a crash.
-            let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut read))
+            // The netcdf crate unwraps a few library errors: an error on this file, not a crash.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
                 .unwrap_or_else(|_| Err("the NetCDF library wrapper failed on this file".into()))
-                .map_err(|e| format!("{}: {e}", self.path));
-            Some(scanned.map(|()| scan.range()))
+                .map_err(|e| format!("{}: {e}", self.path))
         }
     }
 

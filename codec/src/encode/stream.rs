@@ -184,11 +184,9 @@ fn stream_ranges(
         return Ok((vec![range.map_err(CodecError::Input)?], vec![None]));
     }
     let per_row = row_len(lattice, layout.table).max(1) * layout.streams.len().max(1);
-    let step = (RANGE_SLAB / per_row).max(1);
     let mut ranges: Vec<Option<(f64, f64)>> = vec![None; layout.streams.len()];
     let mut lattices: Vec<Option<i32>> = vec![None; layout.streams.len()];
-    let slabs: Vec<(usize, usize)> =
-        (0..lattice[0]).step_by(step).map(|first| (first, step.min(lattice[0] - first))).collect();
+    let slabs: Vec<(usize, usize)> = crate::data::slabs(lattice[0], per_row, RANGE_SLAB).collect();
     let mut slab = slabs.first().map(|&(first, rows)| read(source, lattice, first, rows)).transpose()?;
     for k in 0..slabs.len() {
         let this = slab.take().expect("each slab is read before it is scanned");

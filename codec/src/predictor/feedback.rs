@@ -495,8 +495,7 @@ impl Feedback {
         });
         let layout = self.tap_layout(dims);
         let mut predictions = Vec::new();
-        // An OR over all marks (no early exit: it vectorizes), not `contains`, a byte a step.
-        let stored = exception.iter().fold(false, |any, &e| any | e);
+        let stored = crate::predictor::any_stored(exception);
         self.each_run(dims, |run| {
             let step = self.step_for(run.h);
             let steps = (step, 1.0 / step);
@@ -578,7 +577,7 @@ impl Feedback {
     /// [`Self::decode_values`] into `recon` (the chunk's length; every element is written).
     pub fn decode_into(&self, dims: [usize; 3], codes: &[i64], exception: &[bool], recon: &mut [f64]) {
         // Most chunks have no exception: their loops need not look.
-        let stored = exception.iter().fold(false, |any, &e| any | e).then_some(exception);
+        let stored = crate::predictor::any_stored(exception).then_some(exception);
         let value = |e: usize, p: f64, step: f64| {
             if stored.is_some_and(|s| s[e]) { p } else { p + codes[e] as f64 * step }
         };

@@ -63,7 +63,7 @@ impl GridPredictor for GridInterp {
     fn codes_of(&self, dims: [usize; 3], q: &[i64], stored: &[bool]) -> Option<Vec<i64>> {
         use crate::predictor::interp_order::{codes_i64, codes_i64_stored};
         let mut codes = vec![0i64; q.len()];
-        let mut own = stored.iter().fold(false, |any, &e| any | e).then(|| q.to_vec());
+        let mut own = crate::predictor::any_stored(stored).then(|| q.to_vec());
         let mut prev = self.first;
         anchors(dims, |e| match &mut own {
             Some(q) if stored[e] => q[e] = prev,

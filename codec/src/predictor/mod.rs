@@ -202,6 +202,14 @@ pub struct GridReader<'a> {
     pub dtype: DType,
 }
 
+/// Whether any element is marked stored exactly: an OR over all the marks, with no early exit
+/// (it vectorizes, where `contains(&true)` goes a byte a step), so that the loops of a chunk
+/// without such elements (most) need not look at the marks.
+#[inline]
+pub(crate) fn any_stored(marks: &[bool]) -> bool {
+    marks.iter().fold(false, |any, &m| any | m)
+}
+
 /// Whether a sampled estimate codes row (i, j) (planes along axis 0, rows along axis 1): every
 /// `every`-th row of each plane, from an offset that a hash of the plane picks, so that each
 /// plane is sampled evenly and the rows sampled differ from plane to plane.

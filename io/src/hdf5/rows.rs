@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ::hdf5::types::TypeDescriptor as TD;
 use ::hdf5::{Container, File, H5Type, Hyperslab, SliceOrIndex};
-use baler_codec::data::{DType, Dataset, DatasetLayout, RowSource};
+use baler_codec::data::{DType, Dataset, DatasetLayout, RowSource, slabs};
 use baler_codec::preprocess::RangeScan;
 
 use super::read::{
@@ -66,10 +66,8 @@ impl RowSource for Hdf5Rows {
             return None;
         }
         let row: usize = self.layout.shape[1..].iter().product();
-        let step = (SCAN_VALUES / row.max(1)).max(1);
         let mut scan = RangeScan::new(fill, dtype);
-        for first in (0..self.layout.shape[0]).step_by(step) {
-            let rows = step.min(self.layout.shape[0] - first);
+        for (first, rows) in slabs(self.layout.shape[0], row, SCAN_VALUES) {
             let slab = Slab { obj: &self.ds, first, rows, shape: &self.layout.shape };
             let read = match dtype {
                 DType::F32 => slab.get::<f32>().map(|v| scan.add_f32(&v)),

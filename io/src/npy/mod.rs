@@ -405,18 +405,19 @@ impl NpyRows {
         let truncated = |got: usize| format!("file shorter than its header says (read {got} of its bytes)");
         let big = self.big;
         let mut scan = RangeScan::new(fill, self.dtype);
+        // One conversion loop per byte order, as in `read_numbers`.
+        let (four, eight) = (
+            |b: &[u8]| -> [u8; 4] { b.try_into().expect("4 bytes") },
+            |b: &[u8]| -> [u8; 8] { b.try_into().expect("8 bytes") },
+        );
         match self.dtype {
-            DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| {
-                scan.add_from_f32(block.chunks_exact(4).map(|b| {
-                    let b = b.try_into().expect("4 bytes");
-                    if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }
-                }))
+            DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| match big {
+                true => scan.add_from_f32(block.chunks_exact(4).map(|b| f32::from_be_bytes(four(b)))),
+                false => scan.add_from_f32(block.chunks_exact(4).map(|b| f32::from_le_bytes(four(b)))),
             }),
-            DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| {
-                scan.add_from(block.chunks_exact(8).map(|b| {
-                    let b = b.try_into().expect("8 bytes");
-                    if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }
-                }))
+            DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| match big {
+                true => scan.add_from(block.chunks_exact(8).map(|b| f64::from_be_bytes(eight(b)))),
+                false => scan.add_from(block.chunks_exact(8).map(|b| f64::from_le_bytes(eight(b)))),
             }),
             _ => Err("integer values scanned as floats".into()),
         }
