@@ -375,6 +375,7 @@ fn options(cfg: &Config, bound: BoundSpec, fill_value: Option<f64>, notes: Vec<S
         notes,
         force_model: false,
         learned: cfg.compression.learned,
+        full_check: cfg.compression.full_check,
     }
 }
 

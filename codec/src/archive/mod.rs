@@ -346,6 +346,36 @@ impl<'a> Archive<'a> {
         self.run_network(parsed, net)
     }
 
+    /// [`Self::chunk_field_bytes`] of the payload of a field chunk whose encoder made its values
+    /// while encoding (feedback interpolation, no model: `value_bytes`, [`crate::data::float_bytes`]
+    /// of its reconstruction): the payload is parsed and its codes decoded, which must be
+    /// `codes`, and `value_bytes` stand for the decoder's sweep over them; the exceptions come
+    /// from the payload. The compressor's check (see `encode::Checker::check_chunk`).
+    #[cfg(feature = "encode")]
+    pub(crate) fn swept_field_bytes(
+        &self,
+        entry: ChunkEntry,
+        payload: &[u8],
+        what: &str,
+        (codes, value_bytes): (&[i64], Vec<u8>),
+    ) -> Result<Vec<u8>> {
+        let parsed = self.parse_payload(entry, payload, what)?;
+        let ParsedChunk { chunk, predictor, exceptions, codes: decoded, network, .. } = parsed;
+        let feedback = crate::predictor::Family::ids(&crate::predictor::feedback::FeedbackFamily);
+        if self.meta.table || network.is_some() || !feedback.contains(&predictor.id()) {
+            return Err(CodecError::Verification(format!(
+                "{what}: values made by feedback interpolation for a chunk with predictor {}",
+                predictor.id()
+            )));
+        }
+        if decoded != codes {
+            return Err(CodecError::Verification(format!("{what}: its bytes decode to other codes")));
+        }
+        drop(decoded);
+        let c = DecodedChunk { start: chunk.start, dims: chunk.dims, q: Vec::new(), exceptions, recon: None };
+        self.with_field_exceptions(value_bytes, &c)
+    }
+
     fn parse_payload(&self, entry: ChunkEntry, payload: &[u8], what: &str) -> Result<ParsedChunk> {
         let mut header = ChunkHeader::read(payload)?;
         if header.start != entry.start || header.rows != entry.rows {

@@ -65,13 +65,14 @@ impl Archive<'_> {
         if grid != n {
             return corrupt("chunk has the wrong number of values");
         }
+        if let Some(bytes) = c.recon.as_deref().and_then(|r| crate::data::float_bytes(r, dtype)) {
+            return self.with_field_exceptions(bytes, c).map(Some);
+        }
         // Written in place, a fixed-size store per value: appending value by value kept a length
         // and capacity check in the loop, and cost the browser's workers as much as decoding.
         let mut out = vec![0u8; n * w];
         let f32_bytes = |x: f64| (x as f32).to_le_bytes();
         match (&c.recon, dtype, p.float) {
-            (Some(r), DType::F32, _) => put(&mut out, r.iter().map(|&x| f32_bytes(x))),
-            (Some(r), DType::F64, _) => put(&mut out, r.iter().map(|x| x.to_le_bytes())),
             (_, DType::F32, Some((step, offset))) => {
                 put(&mut out, c.q.iter().map(|&q| f32_bytes(dequantize(q, step, offset))))
             }
@@ -84,6 +85,18 @@ impl Archive<'_> {
                 out.chunks_exact_mut(w).zip(&c.q).for_each(|(d, q)| d.copy_from_slice(&q.to_le_bytes()[..w]))
             }
         }
+        self.with_field_exceptions(out, c).map(Some)
+    }
+
+    /// A field chunk's value bytes (`chunk_field_bytes` without the exceptions: the chunk's
+    /// length in the field's dtype) with `c`'s exceptions put in.
+    pub(crate) fn with_field_exceptions(&self, mut out: Vec<u8>, c: &DecodedChunk) -> Result<Vec<u8>> {
+        let dtype = self.stream_params[0].dtype;
+        let w = dtype.size_bytes();
+        if out.len() != c.len() * w {
+            return corrupt("chunk has the wrong number of values");
+        }
+        let f32_bytes = |x: f64| (x as f32).to_le_bytes();
         let fill = self.meta.fill_value.unwrap_or(f64::NAN);
         for &(pos, kind, bits) in &c.exceptions {
             let Some(place) = out.get_mut(pos * w..(pos + 1) * w) else {
@@ -104,7 +117,7 @@ impl Archive<'_> {
                 _ => place.copy_from_slice(&(bits as i64).to_le_bytes()[..w]),
             }
         }
-        Ok(Some(out))
+        Ok(out)
     }
 
     pub(super) fn empty_streams(&self) -> Vec<Values> {

@@ -33,6 +33,17 @@ pub(super) struct EncodedChunk {
     pub tiles: usize,
     pub ae_tiles: usize,
     pub exceptions: usize,
+    /// What the check needs to skip the decoder's sweep, where the chunk's predictor made the
+    /// reconstruction while encoding (and the caller asked for it: [`Context::keep_swept`]).
+    pub swept: Option<Swept>,
+}
+
+/// A chunk's codes and the values the decoder makes from them, as the encoder's sweep made them
+/// (feedback interpolation; `Draft::value_bytes`): the check decodes the chunk's bytes to codes,
+/// requires these codes, and checks these values (see `Checker::check_chunk`).
+pub(super) struct Swept {
+    pub codes: Vec<i64>,
+    pub value_bytes: Vec<u8>,
 }
 
 fn value_at(values: &Values, i: usize) -> f64 {
@@ -61,6 +72,9 @@ pub(super) struct Context<'s> {
     pub first_row: usize,
     pub info: &'s StreamInfo,
     pub opts: &'s CompressOptions,
+    /// Keep the chosen predictor's reconstruction for the check (`EncodedChunk::swept`): where
+    /// the chunk is checked right after it is encoded, so memory holds a few of them at most.
+    pub keep_swept: bool,
 }
 
 pub(super) fn encode_chunk(
@@ -203,6 +217,7 @@ pub(super) fn encode_chunk(
                         predictor: i,
                         codes: d.codes,
                         new_exceptions: d.new_exceptions,
+                        value_bytes: None,
                         counts: None,
                     });
                     (top, costs)
@@ -282,6 +297,7 @@ pub(super) fn encode_chunk(
                     predictor: i,
                     codes: d.codes,
                     new_exceptions: d.new_exceptions,
+                    value_bytes: d.value_bytes,
                     counts,
                 });
                 top
@@ -364,6 +380,7 @@ pub(super) fn encode_chunk(
             predictor: at,
             codes: d.codes,
             new_exceptions: d.new_exceptions,
+            value_bytes: d.value_bytes,
             counts,
         };
         let with = pack_candidate(&c);
@@ -491,7 +508,11 @@ pub(super) fn encode_chunk(
             ),
         };
         let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
-        Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len() })
+        let swept = match (c.value_bytes, tiles) {
+            (Some(value_bytes), None) if cx.keep_swept => Some(Swept { codes, value_bytes }),
+            _ => None,
+        };
+        Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len(), swept })
     };
     let done = if model.is_some() && !pool.get(chosen.predictor).on_grid() {
         let done = finish(chosen, packed)?;
@@ -514,6 +535,7 @@ pub(super) fn encode_chunk(
         tiles: chunk.tile_count(model.map_or([1, 1, 1], |m| m.tile)),
         ae_tiles: done.ae_tiles,
         exceptions: done.exceptions,
+        swept: done.swept,
     })
 }
 
@@ -760,6 +782,7 @@ struct Finished {
     frame: Vec<u8>,
     ae_tiles: usize,
     exceptions: usize,
+    swept: Option<Swept>,
 }
 
 /// A predictor's estimate for a chunk: its codes, and the values it leaves to store exactly.
@@ -771,6 +794,8 @@ struct Candidate {
     predictor: usize,
     codes: Vec<i64>,
     new_exceptions: Vec<usize>,
+    /// The values the decoder makes from the codes, where the sweep made them (`Draft::value_bytes`).
+    value_bytes: Option<Vec<u8>>,
     /// The codes' tallies, where they were made for the estimate (whole chunks).
     counts: Option<CodeCounts>,
 }

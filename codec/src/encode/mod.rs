@@ -37,6 +37,9 @@ pub struct CompressOptions {
     /// Try predictors learned on each chunk: column models on tables (predictor 18), a learned
     /// last interpolation pass on fields of floats (predictor 19). Off: classic predictors only.
     pub learned: bool,
+    /// Check every chunk with the decoder's own sweep, not from the encoder's reconstruction
+    /// (the same archive, slower: see `Checker::check_chunk`).
+    pub full_check: bool,
 }
 
 impl Default for CompressOptions {
@@ -49,6 +52,7 @@ impl Default for CompressOptions {
             notes: Vec::new(),
             force_model: false,
             learned: true,
+            full_check: false,
         }
     }
 }
@@ -83,15 +87,27 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
         .collect();
     let lattices = table_lattices(ds.stream_values().iter().copied(), &layout, opts);
+    let plan_for = |model: Option<&AeModel<'_>>| Plan::new(&layout, (&ranges, &lattices), opts, model);
+    let Some(m) = model else {
+        // Each chunk checked as soon as it is encoded (from its encoder's reconstruction where
+        // it has one), a batch at a time, as `compress_rows` does.
+        let plan = plan_for(None)?;
+        let mut checker = Checker::new(&plan, None)?;
+        let mut chunks = Vec::with_capacity(plan.chunks.len());
+        for batch in plan.chunks.chunks(batch_size()) {
+            for (c, bytes) in plan.encode_checked(&checker, ds, 0, batch)? {
+                checker.accept(&c, &bytes)?;
+                chunks.push(c);
+            }
+        }
+        return finish(Draft { plan, chunks }, checker, None);
+    };
     let encode = |model: Option<&AeModel<'_>>| -> Result<Draft> {
-        let plan = Plan::new(&layout, (&ranges, &lattices), opts, model)?;
+        let plan = plan_for(model)?;
         let chunks = plan.encode(ds, 0, &plan.chunks, model)?;
         Ok(Draft { plan, chunks })
     };
     let classic = encode(None)?;
-    let Some(m) = model else {
-        return finish(ds, classic, None);
-    };
     let with_ae = encode(Some(m))?;
     let size = |d: &Draft, m| assemble(&d.plan.metadata, m, &d.chunks).len();
     let (classic_len, ae_len) = (size(&classic, None), size(&with_ae, Some(m)));
@@ -103,13 +119,15 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         d.plan.metadata.notes.push(format!(
             "autoencoder used in {ae_tiles} of {tiles} tiles: {ae_len} bytes ({what}) vs {classic_len} bytes with classic predictors only"
         ));
-        finish(ds, d, Some(m))
+        let checker = check_all(ds, &d, Some(m))?;
+        finish(d, checker, Some(m))
     } else {
         let mut d = classic;
         d.plan.metadata.notes.push(format!(
             "autoencoder not used: {ae_len} bytes with it ({what}; it won {ae_tiles} of {tiles} tiles) vs {classic_len} bytes without"
         ));
-        let mut c = finish(ds, d, None)?;
+        let checker = check_all(ds, &d, None)?;
+        let mut c = finish(d, checker, None)?;
         c.total_tiles = tiles;
         Ok(c)
     }
@@ -209,7 +227,25 @@ impl<'o> Plan<'o> {
         chunks: &[ChunkDims],
         model: Option<&AeModel<'_>>,
     ) -> Result<Vec<EncodedChunk>> {
-        map_chunks(chunks, |c| self.encode_chunk(slab, first_row, c, model)).into_iter().collect()
+        map_chunks(chunks, |c| self.encode_chunk(slab, first_row, c, model, false)).into_iter().collect()
+    }
+
+    /// Encodes `chunks` without a model (as [`Self::encode`]) and checks each right after it is
+    /// encoded, in the same task (no barrier between the two, and the encoder's reconstruction
+    /// is dropped once checked): each chunk with its checked values' bytes.
+    fn encode_checked(
+        &self,
+        checker: &Checker,
+        slab: &Dataset,
+        first_row: usize,
+        chunks: &[ChunkDims],
+    ) -> Result<Vec<(EncodedChunk, Vec<u8>)>> {
+        let done = map_chunks(chunks, |c| {
+            let mut encoded = self.encode_chunk(slab, first_row, c, None, true)?;
+            let bytes = checker.check_chunk(self, slab, first_row, &mut encoded)?;
+            Ok((encoded, bytes))
+        });
+        done.into_iter().collect()
     }
 
     /// Encodes one chunk, whose rows `slab` holds from lattice row `first_row` on.
@@ -219,6 +255,7 @@ impl<'o> Plan<'o> {
         first_row: usize,
         chunk: &ChunkDims,
         model: Option<&AeModel<'_>>,
+        keep_swept: bool,
     ) -> Result<EncodedChunk> {
         let values = slab.stream_values();
         let cx = Context {
@@ -229,6 +266,7 @@ impl<'o> Plan<'o> {
             first_row,
             info: &self.info,
             opts: self.opts,
+            keep_swept,
         };
         encode_chunk(chunk, &cx, model)
     }
@@ -346,7 +384,7 @@ impl Checker {
         chunks: &[EncodedChunk],
     ) -> Result<()> {
         for batch in chunks.chunks(batch_size()) {
-            let checked = map_items(batch, |c| self.check_chunk(plan, slab, first_row, c));
+            let checked = map_items(batch, |c| self.decode_and_check(plan, slab, first_row, c, None));
             for (c, bytes) in batch.iter().zip(checked) {
                 self.accept(c, &bytes?)?;
             }
@@ -357,17 +395,49 @@ impl Checker {
     /// Chunk `c` decoded from its payload alone and checked against `slab` (the input's rows from
     /// `first_row` on): its values' bytes for the content hash, which [`Self::accept`] takes in
     /// order. Any chunk, on any thread.
+    /// With the encoder's reconstruction (`EncodedChunk::swept`, taken), the chunk's bytes are
+    /// decoded to codes (the exceptions, the coder, zstd: all that the bytes say), which must
+    /// be the encoder's, and its values are the encoder's reconstruction with the exceptions
+    /// decoded from the bytes put in: the decoder's sweep computes that reconstruction from those
+    /// codes with the same arithmetic, so it is not run a second time. Every decode checks the
+    /// content hash, which is made of these values (tests: `decode_reproduces_the_sweep`).
     fn check_chunk(
         &self,
         plan: &Plan<'_>,
         slab: &Dataset,
         first_row: usize,
+        c: &mut EncodedChunk,
+    ) -> Result<Vec<u8>> {
+        let swept = c.swept.take();
+        self.decode_and_check(plan, slab, first_row, c, swept)
+    }
+
+    /// [`Self::check_chunk`], from the encoder's reconstruction where `swept` is given.
+    fn decode_and_check(
+        &self,
+        plan: &Plan<'_>,
+        slab: &Dataset,
+        first_row: usize,
         c: &EncodedChunk,
+        swept: Option<chunk::Swept>,
     ) -> Result<Vec<u8>> {
         let entry = ChunkEntry { offset: 0, start: c.start as u64, rows: c.rows as u64 };
-        let d = self.archive.decode_payload(entry, &c.payload, &format!("chunk at row {}", c.start), None)?;
+        let what = format!("chunk at row {}", c.start);
         let at = (c.start - first_row) * plan.row_len();
         let fill = plan.opts.fill_value;
+        if let (Some(s), false) = (swept, plan.opts.full_check) {
+            let bytes =
+                self.archive.swept_field_bytes(entry, &c.payload, &what, (&s.codes, s.value_bytes))?;
+            let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice()) else {
+                return Err(CodecError::Verification(format!("{what}: swept values of a table")));
+            };
+            let Values::Float(orig) = &a.values else {
+                return Err(CodecError::Verification(format!("{what}: swept values of integers")));
+            };
+            verify::verify_field_bytes(orig, &bytes, at, stream, fill)?;
+            return Ok(bytes);
+        }
+        let d = self.archive.decode_payload(entry, &c.payload, &what, None)?;
         // A field of floats: straight to the bytes the hash takes, checked from them.
         if let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice())
             && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
@@ -392,11 +462,17 @@ impl Checker {
     }
 }
 
-/// Checks every chunk, stores the content hash, and writes the final archive.
-fn finish(ds: &Dataset, draft: Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Compressed> {
+/// Checks every chunk of `draft` (encoded from `ds`, with `model`), in order.
+fn check_all(ds: &Dataset, draft: &Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Checker> {
+    let mut checker = Checker::new(&draft.plan, model)?;
+    checker.check(&draft.plan, ds, 0, &draft.chunks)?;
+    Ok(checker)
+}
+
+/// Stores the content hash of the chunks `checker` accepted (all of `draft`'s), and writes the
+/// final archive.
+fn finish(draft: Draft<'_>, checker: Checker, model: Option<&AeModel<'_>>) -> Result<Compressed> {
     let Draft { mut plan, chunks } = draft;
-    let mut checker = Checker::new(&plan, model)?;
-    checker.check(&plan, ds, 0, &chunks)?;
     plan.metadata.content_hash = checker.hash()?;
     let bytes = assemble(&plan.metadata, model, &chunks);
     let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
@@ -452,4 +528,58 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
     }
     bytes.extend_from_slice(&end_section());
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Array, DType};
+
+    /// The check from the encoder's sweep gives the decoder's bytes, and refuses values off by
+    /// more than the bound and codes that the chunk's bytes do not decode to.
+    #[test]
+    fn the_check_from_the_sweep_refuses_what_the_bytes_do_not_give() {
+        let shape = vec![8, 30, 40];
+        let values: Vec<f64> = (0..9600)
+            .map(|i| {
+                let (t, y, x) = ((i / 1200) as f64, (i / 40 % 30) as f64, (i % 40) as f64);
+                let wave = (x * 0.2 + t * 0.3).sin() * (y * 0.15).cos() + ((i * 7919) % 13) as f64 * 1e-3;
+                wave as f32 as f64
+            })
+            .collect();
+        let ds = Dataset::Field(Array { dtype: DType::F32, shape, values: Values::Float(values) });
+        let opts = CompressOptions {
+            bound: BoundSpec::Abs(0.01),
+            chunk_elements: 4800,
+            learned: false,
+            ..Default::default()
+        };
+        let layout = ds.layout();
+        let ranges = vec![finite_range(ds.stream_values()[0], None, DType::F32)];
+        let plan = Plan::new(&layout, (&ranges, &[None]), &opts, None).unwrap();
+        let checker = Checker::new(&plan, None).unwrap();
+        let chunk = &plan.chunks[1];
+        let encoded = || plan.encode_chunk(&ds, 0, chunk, None, true).unwrap();
+        let check = |mut c: EncodedChunk| checker.check_chunk(&plan, &ds, 0, &mut c);
+
+        let c = encoded();
+        assert!(c.swept.is_some(), "feedback interpolation hands its values over, not {}", c.predictor);
+        let bytes = check(c).unwrap();
+        let mut by_decoder = encoded();
+        by_decoder.swept = None;
+        assert_eq!(check(by_decoder).unwrap(), bytes, "the decoder's own sweep gives the same bytes");
+
+        // Value 5 of the chunk (4805 of the field) moved by three times the bound.
+        let mut c = encoded();
+        let place = &mut c.swept.as_mut().unwrap().value_bytes[20..24];
+        let moved = f32::from_le_bytes(place.try_into().unwrap()) + 0.03;
+        place.copy_from_slice(&moved.to_le_bytes());
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("value 4805 of stream"), "{e}");
+
+        let mut c = encoded();
+        c.swept.as_mut().unwrap().codes[7] += 1;
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("decode to other codes"), "{e}");
+    }
 }

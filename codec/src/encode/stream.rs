@@ -11,7 +11,7 @@
 
 use std::io::Write;
 
-use super::{Checker, Plan, head, map_chunks, row_len, table_lattices};
+use super::{Checker, Plan, head, row_len, table_lattices};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
 use crate::error::{CodecError, Result};
@@ -78,14 +78,7 @@ pub fn compress_rows(
         // Each chunk encoded and checked by one task (no barrier between the two), and the next
         // batch's rows read meanwhile.
         let (checker_ref, plan_ref) = (&checker, &plan);
-        let work = move || {
-            let done = map_chunks(batch, |c| {
-                let encoded = plan_ref.encode_chunk(&this, first, c, None)?;
-                let bytes = checker_ref.check_chunk(plan_ref, &this, first, &encoded)?;
-                Ok((encoded, bytes))
-            });
-            done.into_iter().collect::<Result<Vec<_>>>()
-        };
+        let work = move || plan_ref.encode_checked(checker_ref, &this, first, batch);
         let following = batches.get(k + 1);
         let (done, next) = overlapped(work, || following.map(|b| read_batch(source, b)).transpose());
         let done = done?;

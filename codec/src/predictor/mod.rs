@@ -283,6 +283,11 @@ pub struct FloatValues<'a> {
 pub struct Draft {
     pub codes: Vec<i64>,
     pub new_exceptions: Vec<usize>,
+    /// The values the decoder reconstructs from `codes`, as the field stores them
+    /// ([`crate::data::float_bytes`]; exceptions not put in yet), where encoding made them
+    /// already (feedback interpolation): the compressor's check takes them instead of a second
+    /// sweep.
+    pub value_bytes: Option<Vec<u8>>,
 }
 
 /// A chunk to decode: `codes` hold 0 at exceptions.
@@ -352,7 +357,7 @@ impl<P: GridPredictor> Predictor for P {
     #[cfg(feature = "encode")]
     fn encode(&self, chunk: &ChunkInput<'_>) -> Draft {
         if let Some(codes) = self.codes_of(chunk.dims, chunk.q, chunk.exceptions) {
-            return Draft { codes, new_exceptions: Vec::new() };
+            return Draft { codes, new_exceptions: Vec::new(), value_bytes: None };
         }
         let mut q = chunk.q.to_vec();
         let mut codes = vec![0i64; q.len()];
@@ -365,7 +370,7 @@ impl<P: GridPredictor> Predictor for P {
                 x
             }
         });
-        Draft { codes, new_exceptions: Vec::new() }
+        Draft { codes, new_exceptions: Vec::new(), value_bytes: None }
     }
 
     #[cfg(feature = "encode")]
