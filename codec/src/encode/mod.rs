@@ -17,6 +17,7 @@ use crate::quant::{float_quantizer, grid_point};
 use chunk::{Context, EncodedChunk, encode_chunk};
 
 mod chunk;
+mod in_order;
 mod stream;
 mod verify;
 
@@ -92,15 +93,18 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         // Each chunk checked as soon as it is encoded (from its encoder's reconstruction where
         // it has one), a batch at a time, as `compress_rows` does.
         let plan = plan_for(None)?;
-        let mut checker = Checker::new(&plan, None)?;
+        let checker = Checker::new(&plan, None)?;
+        let mut hashed = checker.in_order();
         let mut chunks = Vec::with_capacity(plan.chunks.len());
-        for batch in plan.chunks.chunks(batch_size()) {
-            for (c, bytes) in plan.encode_checked(&checker, ds, 0, batch)? {
-                checker.accept(&c, &bytes)?;
-                chunks.push(c);
-            }
-        }
-        return finish(Draft { plan, chunks }, checker, None);
+        let take = |c: EncodedChunk, bytes: Vec<u8>| {
+            hashed.accept(&c, &bytes)?;
+            chunks.push(c);
+            Ok(())
+        };
+        let in_flight = plan.in_flight();
+        in_order::encode_in_order((&plan, &checker), &plan.chunks, in_flight, |_| Ok(ds), |_| 0, take)?;
+        let hash = hashed.hash()?;
+        return finish(Draft { plan, chunks }, hash, None);
     };
     let encode = |model: Option<&AeModel<'_>>| -> Result<Draft> {
         let plan = plan_for(model)?;
@@ -119,15 +123,15 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         d.plan.metadata.notes.push(format!(
             "autoencoder used in {ae_tiles} of {tiles} tiles: {ae_len} bytes ({what}) vs {classic_len} bytes with classic predictors only"
         ));
-        let checker = check_all(ds, &d, Some(m))?;
-        finish(d, checker, Some(m))
+        let hash = check_all(ds, &d, Some(m))?;
+        finish(d, hash, Some(m))
     } else {
         let mut d = classic;
         d.plan.metadata.notes.push(format!(
             "autoencoder not used: {ae_len} bytes with it ({what}; it won {ae_tiles} of {tiles} tiles) vs {classic_len} bytes without"
         ));
-        let checker = check_all(ds, &d, None)?;
-        let mut c = finish(d, checker, None)?;
+        let hash = check_all(ds, &d, None)?;
+        let mut c = finish(d, hash, None)?;
         c.total_tiles = tiles;
         Ok(c)
     }
@@ -230,22 +234,27 @@ impl<'o> Plan<'o> {
         map_chunks(chunks, |c| self.encode_chunk(slab, first_row, c, model, false)).into_iter().collect()
     }
 
-    /// Encodes `chunks` without a model (as [`Self::encode`]) and checks each right after it is
-    /// encoded, in the same task (no barrier between the two, and the encoder's reconstruction
-    /// is dropped once checked): each chunk with its checked values' bytes.
-    fn encode_checked(
+    /// Encodes `chunk` without a model and checks it right after (the encoder's reconstruction
+    /// is dropped once checked): the chunk with its checked values' bytes.
+    fn encode_checked_one(
         &self,
         checker: &Checker,
         slab: &Dataset,
         first_row: usize,
-        chunks: &[ChunkDims],
-    ) -> Result<Vec<(EncodedChunk, Vec<u8>)>> {
-        let done = map_chunks(chunks, |c| {
-            let mut encoded = self.encode_chunk(slab, first_row, c, None, true)?;
-            let bytes = checker.check_chunk(self, slab, first_row, &mut encoded)?;
-            Ok((encoded, bytes))
-        });
-        done.into_iter().collect()
+        chunk: &ChunkDims,
+    ) -> Result<(EncodedChunk, Vec<u8>)> {
+        let mut encoded = self.encode_chunk(slab, first_row, chunk, None, true)?;
+        let bytes = checker.check_chunk(self, slab, first_row, &mut encoded)?;
+        Ok((encoded, bytes))
+    }
+
+    /// Chunks in work at once: one per thread, but no more than [`IN_FLIGHT_VALUES`] values'
+    /// worth (the chunk encoder's working set is ~70 bytes a value), so memory does not grow
+    /// with the machine's core count either; each chunk still spreads its candidates over all
+    /// threads.
+    fn in_flight(&self) -> usize {
+        let largest = self.chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
+        (IN_FLIGHT_VALUES / largest).clamp(1, batch_size())
     }
 
     /// Encodes one chunk, whose rows `slab` holds from lattice row `first_row` on.
@@ -356,11 +365,11 @@ fn grid_of(m: &StreamMeta, v: f64) -> i64 {
     grid_point(v, float)
 }
 
-/// Checks encoded chunks the way a reader will see them: each decoded from its payload alone,
-/// every value against the bound, and the decoded values hashed in order.
+/// Checks encoded chunks the way a reader will see them: each decoded from its payload alone
+/// and every value checked against the bound, on any thread; their values are then hashed in
+/// order ([`InOrder`]).
 struct Checker {
     archive: Archive<'static>,
-    check: StreamCheck,
 }
 
 impl Checker {
@@ -370,31 +379,37 @@ impl Checker {
             model.map(|m| m.payload.as_slice()),
             crate::format::container::FORMAT_VERSION,
         )?;
-        let check = StreamCheck::new(&archive);
-        Ok(Self { archive, check })
+        Ok(Self { archive })
+    }
+
+    /// The content hash of checked chunks, taken in order.
+    fn in_order(&self) -> InOrder<'_> {
+        InOrder { archive: &self.archive, check: StreamCheck::new(&self.archive) }
     }
 
     /// Decodes `chunks` (in parallel batches) and checks them against `slab`, which holds the
-    /// input's rows from `first_row` on.
+    /// input's rows from `first_row` on; `hashed` takes their values in order.
     fn check(
-        &mut self,
+        &self,
         plan: &Plan<'_>,
         slab: &Dataset,
         first_row: usize,
         chunks: &[EncodedChunk],
+        hashed: &mut InOrder<'_>,
     ) -> Result<()> {
         for batch in chunks.chunks(batch_size()) {
             let checked = map_items(batch, |c| self.decode_and_check(plan, slab, first_row, c, None));
             for (c, bytes) in batch.iter().zip(checked) {
-                self.accept(c, &bytes?)?;
+                hashed.accept(c, &bytes?)?;
             }
         }
         Ok(())
     }
 
     /// Chunk `c` decoded from its payload alone and checked against `slab` (the input's rows from
-    /// `first_row` on): its values' bytes for the content hash, which [`Self::accept`] takes in
-    /// order. Any chunk, on any thread.
+    /// `first_row` on): its values' bytes for the content hash, which [`InOrder::accept`] takes
+    /// in order. Any chunk, on any thread.
+    ///
     /// With the encoder's reconstruction (`EncodedChunk::swept`, taken), the chunk's bytes are
     /// decoded to codes (the exceptions, the coder, zstd: all that the bytes say), which must
     /// be the encoder's, and its values are the encoder's reconstruction with the exceptions
@@ -450,30 +465,38 @@ impl Checker {
         verify::verify_part(slab, &part, at, &plan.streams, fill)?;
         Ok(crate::hash::value_bytes(&part))
     }
+}
 
-    /// The next chunk's checked values ([`Self::check_chunk`]), in order.
+/// Checked chunks' values hashed in order.
+struct InOrder<'a> {
+    archive: &'a Archive<'static>,
+    check: StreamCheck,
+}
+
+impl InOrder<'_> {
+    /// The next chunk's checked values ([`Checker::check_chunk`]), in order.
     fn accept(&mut self, c: &EncodedChunk, bytes: &[u8]) -> Result<()> {
-        self.check.accept_row_bytes(&self.archive, (c.start, c.rows), bytes)
+        self.check.accept_row_bytes(self.archive, (c.start, c.rows), bytes)
     }
 
-    /// After the last chunk: the content hash of all that was decoded.
+    /// After the last chunk: the content hash of all that was checked.
     fn hash(self) -> Result<[u8; 32]> {
-        self.check.hash(&self.archive)
+        self.check.hash(self.archive)
     }
 }
 
-/// Checks every chunk of `draft` (encoded from `ds`, with `model`), in order.
-fn check_all(ds: &Dataset, draft: &Draft<'_>, model: Option<&AeModel<'_>>) -> Result<Checker> {
-    let mut checker = Checker::new(&draft.plan, model)?;
-    checker.check(&draft.plan, ds, 0, &draft.chunks)?;
-    Ok(checker)
+/// Checks every chunk of `draft` (encoded from `ds`, with `model`), in order: the content hash.
+fn check_all(ds: &Dataset, draft: &Draft<'_>, model: Option<&AeModel<'_>>) -> Result<[u8; 32]> {
+    let checker = Checker::new(&draft.plan, model)?;
+    let mut hashed = checker.in_order();
+    checker.check(&draft.plan, ds, 0, &draft.chunks, &mut hashed)?;
+    hashed.hash()
 }
 
-/// Stores the content hash of the chunks `checker` accepted (all of `draft`'s), and writes the
-/// final archive.
-fn finish(draft: Draft<'_>, checker: Checker, model: Option<&AeModel<'_>>) -> Result<Compressed> {
+/// Stores the content hash of `draft`'s checked chunks, and writes the final archive.
+fn finish(draft: Draft<'_>, hash: [u8; 32], model: Option<&AeModel<'_>>) -> Result<Compressed> {
     let Draft { mut plan, chunks } = draft;
-    plan.metadata.content_hash = checker.hash()?;
+    plan.metadata.content_hash = hash;
     let bytes = assemble(&plan.metadata, model, &chunks);
     let external = model.filter(|m| !m.embed).map(|m| m.payload.as_slice());
     let archive = Archive::open(&bytes, external)?;
@@ -487,6 +510,9 @@ fn finish(draft: Draft<'_>, checker: Checker, model: Option<&AeModel<'_>>) -> Re
         predictors: chunks.iter().map(|c| c.predictor.clone()).collect(),
     })
 }
+
+/// Values of the chunks in work at once (two default chunks).
+const IN_FLIGHT_VALUES: usize = 1 << 22;
 
 /// Chunks encoded or checked at once: one per core.
 fn batch_size() -> usize {

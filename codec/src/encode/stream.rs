@@ -11,6 +11,8 @@
 
 use std::io::Write;
 
+use super::chunk::EncodedChunk;
+use super::in_order::encode_in_order;
 use super::{Checker, Plan, head, row_len, table_lattices};
 use crate::archive::SectionSizes;
 use crate::data::{Dataset, DatasetLayout, RowSource};
@@ -24,9 +26,6 @@ use super::CompressOptions;
 
 /// Values read at a time while looking for the streams' ranges.
 const RANGE_SLAB: usize = 1 << 22;
-
-/// Values of the chunks encoded at once (two default chunks).
-const IN_FLIGHT_VALUES: usize = 1 << 22;
 
 /// A streamed archive: `head`, then the chunk sections the spill writer received (in order,
 /// `chunk_bytes` of them), then `tail`.
@@ -59,47 +58,30 @@ pub fn compress_rows(
     let (ranges, lattices) = stream_ranges(source, &layout, opts)?;
     let plan = Plan::new(&layout, (&ranges, &lattices), opts, None)?;
     let total_rows = plan.lattice[0];
-    let mut checker = Checker::new(&plan, None)?;
+    let checker = Checker::new(&plan, None)?;
+    let mut hashed = checker.in_order();
     let mut entries = Vec::with_capacity(plan.chunks.len());
     let (mut exceptions, mut predictors, mut chunk_bytes) = (0, Vec::new(), 0u64);
-    // Chunks in work at once: one per thread, but no more than IN_FLIGHT_VALUES values' worth
-    // (the chunk encoder's working set is ~70 bytes a value), so memory does not grow with the
-    // machine's core count either; each chunk still spreads its candidates over all threads.
-    let largest = plan.chunks.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
-    let in_flight = (IN_FLIGHT_VALUES / largest).clamp(1, super::batch_size());
-    let batches: Vec<&[ChunkDims]> = plan.chunks.chunks(in_flight).collect();
-    let read_batch = |source: &mut dyn RowSource, batch: &[ChunkDims]| {
-        read(source, plan.lattice, batch[0].start, batch.iter().map(|c| c.dims[0]).sum())
+    // Each chunk's rows read on their own (the next while the pool works), encoded and checked by
+    // one task; the chunks written in order as they are done.
+    let read_chunk = |c: &ChunkDims| read(source, plan.lattice, c.start, c.dims[0]);
+    let take = |c: EncodedChunk, bytes: Vec<u8>| {
+        hashed.accept(&c, &bytes)?;
+        let written = spill
+            .write_all(&section_header(SectionKind::Chunk, &c.payload))
+            .and_then(|_| spill.write_all(&c.payload));
+        written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
+        chunk_bytes += (SECTION_HEADER_LEN + c.payload.len()) as u64;
+        entries.push((c.start as u64, c.rows as u64, c.payload.len()));
+        exceptions += c.exceptions;
+        predictors.push(c.predictor);
+        progress(c.start + c.rows, total_rows);
+        Ok(())
     };
-    let mut slab = batches.first().map(|b| read_batch(source, b)).transpose()?;
-    for (k, batch) in batches.iter().enumerate() {
-        let this = slab.take().expect("each batch's rows are read before it");
-        let first = batch[0].start;
-        // Each chunk encoded and checked by one task (no barrier between the two), and the next
-        // batch's rows read meanwhile.
-        let (checker_ref, plan_ref) = (&checker, &plan);
-        let work = move || plan_ref.encode_checked(checker_ref, &this, first, batch);
-        let following = batches.get(k + 1);
-        let (done, next) = overlapped(work, || following.map(|b| read_batch(source, b)).transpose());
-        let done = done?;
-        slab = next?;
-        let mut rows = 0;
-        for (c, bytes) in done {
-            checker.accept(&c, &bytes)?;
-            let written = spill
-                .write_all(&section_header(SectionKind::Chunk, &c.payload))
-                .and_then(|_| spill.write_all(&c.payload));
-            written.map_err(|e| CodecError::Input(format!("cannot write the archive's chunks: {e}")))?;
-            chunk_bytes += (SECTION_HEADER_LEN + c.payload.len()) as u64;
-            entries.push((c.start as u64, c.rows as u64, c.payload.len()));
-            exceptions += c.exceptions;
-            predictors.push(c.predictor);
-            rows += c.rows;
-        }
-        progress(first + rows, total_rows);
-    }
+    let first_row = |c: &ChunkDims| c.start;
+    encode_in_order((&plan, &checker), &plan.chunks, plan.in_flight(), read_chunk, first_row, take)?;
     let mut metadata = plan.metadata.clone();
-    metadata.content_hash = checker.hash()?;
+    metadata.content_hash = hashed.hash()?;
     let head = head(&metadata, None, &entries);
     let tail = end_section().to_vec();
     let sizes = head_sizes(&head, chunk_bytes)?;

@@ -396,13 +396,39 @@ impl RowSource for NpyRows {
 
 impl NpyRows {
     /// [`RowSource::field_range`] of a float field: the file's values scanned a block at a time,
-    /// with no copy of them.
+    /// with no copy of them; a large file in one part per thread, side by side.
     fn scan_range(&mut self, fill: Option<f64>) -> Result<Option<(f64, f64)>, String> {
-        use std::io::Seek;
-        let fail = |e: String| format!("{}: {e}", self.path.display());
-        let n: usize = self.layout.stream_len();
-        (&self.file).seek(io::SeekFrom::Start(self.data_start)).map_err(|e| fail(e.to_string()))?;
-        let truncated = |got: usize| format!("file shorter than its header says (read {got} of its bytes)");
+        let n = self.layout.stream_len();
+        let parts = if n >= SCAN_PARTS_FROM { rayon::current_num_threads() } else { 1 };
+        self.scan_range_in(fill, parts)
+    }
+
+    /// [`Self::scan_range`] in `parts` parts (one where positional reads are not available), each
+    /// its own range, merged (the same bits whatever the split, see `RangeScan`); the error is
+    /// the first part's that failed, as one reader from the start would have met it.
+    fn scan_range_in(&self, fill: Option<f64>, parts: usize) -> Result<Option<(f64, f64)>, String> {
+        use rayon::prelude::*;
+        let n = self.layout.stream_len();
+        let parts = if cfg!(unix) { parts.clamp(1, n.max(1)) } else { 1 };
+        let bounds: Vec<(usize, usize)> = (0..parts).map(|p| (n * p / parts, n * (p + 1) / parts)).collect();
+        let ranges: Vec<Result<Option<(f64, f64)>, String>> =
+            bounds.par_iter().map(|&(from, to)| self.scan_part(fill, from, to)).collect();
+        let mut range = None;
+        for r in ranges {
+            range = baler_codec::preprocess::merge_ranges(
+                range,
+                r.map_err(|e| format!("{}: {e}", self.path.display()))?,
+            );
+        }
+        Ok(range)
+    }
+
+    /// The range of values `from..to` of the file.
+    fn scan_part(&self, fill: Option<f64>, from: usize, to: usize) -> Result<Option<(f64, f64)>, String> {
+        let w = self.dtype.size_bytes();
+        let mut reader = ReadAt { file: &self.file, at: self.data_start + (from * w) as u64 };
+        let truncated =
+            |got: usize| format!("file shorter than its header says (read {} of its bytes)", from * w + got);
         let big = self.big;
         let mut scan = RangeScan::new(fill, self.dtype);
         // One conversion loop per byte order, as in `read_numbers`.
@@ -410,19 +436,45 @@ impl NpyRows {
             |b: &[u8]| -> [u8; 4] { b.try_into().expect("4 bytes") },
             |b: &[u8]| -> [u8; 8] { b.try_into().expect("8 bytes") },
         );
+        let need = (to - from) * w;
         match self.dtype {
-            DType::F32 => read_blocks(&mut &self.file, n * 4, 4, &truncated, |block| match big {
+            DType::F32 => read_blocks(&mut reader, need, 4, &truncated, |block| match big {
                 true => scan.add_from_f32(block.chunks_exact(4).map(|b| f32::from_be_bytes(four(b)))),
                 false => scan.add_from_f32(block.chunks_exact(4).map(|b| f32::from_le_bytes(four(b)))),
             }),
-            DType::F64 => read_blocks(&mut &self.file, n * 8, 8, &truncated, |block| match big {
+            DType::F64 => read_blocks(&mut reader, need, 8, &truncated, |block| match big {
                 true => scan.add_from(block.chunks_exact(8).map(|b| f64::from_be_bytes(eight(b)))),
                 false => scan.add_from(block.chunks_exact(8).map(|b| f64::from_le_bytes(eight(b)))),
             }),
             _ => Err("integer values scanned as floats".into()),
-        }
-        .map_err(fail)?;
+        }?;
         Ok(scan.range())
+    }
+}
+
+/// Values from which a float file's range is scanned in one part per thread.
+const SCAN_PARTS_FROM: usize = 1 << 20;
+
+/// Reads of a file from a position of its own: parts of one file read side by side on one
+/// handle (`pread`; elsewhere than unix a seek and a read, for one part at a time).
+struct ReadAt<'f> {
+    file: &'f std::fs::File,
+    at: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        let k = std::os::unix::fs::FileExt::read_at(self.file, buf, self.at)?;
+        #[cfg(not(unix))]
+        let k = {
+            use std::io::Seek;
+            let mut file = self.file;
+            file.seek(io::SeekFrom::Start(self.at))?;
+            file.read(buf)?
+        };
+        self.at += k as u64;
+        Ok(k)
     }
 }
 

@@ -519,6 +519,11 @@ fn field_ranges_scanned_from_the_file_equal_the_rows() {
                 let got = r.field_range(fill).expect("a float field is scanned").unwrap();
                 let bits = |r: Option<(f64, f64)>| r.map(|(a, b)| (a.to_bits(), b.to_bits()));
                 assert_eq!(bits(got), bits(want), "{descr} n={n} fill={fill:?}");
+                // In parts side by side (one per thread on large files): the same bits.
+                for parts in [2, 3, 8] {
+                    let got = r.scan_range_in(fill, parts).unwrap();
+                    assert_eq!(bits(got), bits(want), "{descr} n={n} fill={fill:?} parts={parts}");
+                }
             }
         }
     }
@@ -541,4 +546,7 @@ fn field_ranges_scanned_from_the_file_equal_the_rows() {
     std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 5).unwrap();
     let e = r.field_range(None).unwrap().unwrap_err();
     assert!(e.contains("r.npy") && e.contains("shorter"), "{e}");
+    // In parts, the error of the first part cut short, counted from the data's start.
+    let e = r.scan_range_in(None, 2).unwrap_err();
+    assert!(e.contains("r.npy") && e.contains("read 27 of its bytes"), "{e}");
 }
