@@ -82,6 +82,25 @@ pub(super) fn encode_chunk(
     cx: &Context<'_>,
     model: Option<&AeModel<'_>>,
 ) -> Result<EncodedChunk> {
+    encode_chunk_choosing(chunk, cx, model, MidChunks::OnABox)
+}
+
+/// How a float field's chunk of `FEEDBACK_BOX_FROM` to `SAMPLE_FROM` elements ranks its
+/// predictors: on a box of 1/`MID_BOX_DIV` first (what compression does), or every one on the
+/// whole chunk but the feedback variants (as smaller chunks do; what tests compare it with).
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum MidChunks {
+    OnABox,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Whole,
+}
+
+pub(super) fn encode_chunk_choosing(
+    chunk: &ChunkDims,
+    cx: &Context<'_>,
+    model: Option<&AeModel<'_>>,
+    mid_chunks: MidChunks,
+) -> Result<EncodedChunk> {
     let (lat, table, streams, values_of, opts) = (cx.lattice, cx.table, cx.streams, cx.values, cx.opts);
     let n = chunk.len();
     let plane = lat[1] * lat[2];
@@ -181,9 +200,18 @@ pub(super) fn encode_chunk(
     };
     // Candidates whose frame on the box has structure zstd found.
     let mut box_zstd: Vec<usize> = Vec::new();
-    // Large chunks: every candidate on a central box first, only the best few on the whole chunk.
-    if n >= SAMPLE_FROM {
-        let b = sample_box(chunk.dims, table);
+    // Large chunks, and a float field's from FEEDBACK_BOX_FROM without a model (whose tiles try
+    // every grid predictor): every candidate on a central box first, only the best few on the
+    // whole chunk.
+    let mid_on_a_box = values.is_some() && model.is_none() && mid_chunks == MidChunks::OnABox;
+    let sampled_from = if mid_on_a_box { FEEDBACK_BOX_FROM } else { SAMPLE_FROM };
+    let mut sampled = false;
+    if n >= sampled_from {
+        let b = if n >= SAMPLE_FROM {
+            sample_box(chunk.dims, table)
+        } else {
+            scaled_box(chunk.dims, n / MID_BOX_DIV)
+        };
         let at = central_box(chunk.dims, b);
         let m = b.iter().product::<usize>();
         let boxed = match &full.get() {
@@ -231,36 +259,48 @@ pub(super) fn encode_chunk(
                 },
             );
         costs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-        grid_order = costs.iter().map(|c| c.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
-        // The best few by estimate are packed on the box: zstd's share (runs of zero codes at loose
-        // bounds) and the per-level tables decide between interpolation and Lorenzo by 10 % or
-        // more where the estimates differ by less.
-        let box_shape = ChunkShape { dims: b, streams: if table { b[1] } else { 1 }, table };
-        let stored_bytes = values.map_or(0, |v| v.dtype.size_bytes() + 2);
-        let mut packed: Vec<(usize, usize, bool)> = best
-            .0
-            .into_par_iter()
-            .map(|c| {
-                let (raw_len, frame) = pack(
-                    write_prefix(&[], pool.params(c.predictor), None, m),
-                    &c.codes,
-                    &box_shape,
-                    opts.zstd_level,
-                );
-                let bytes = (frame.len() + c.new_exceptions.len() * stored_bytes) as f64;
-                let zstd = crate::format::chunk::zstd_found(raw_len, &frame);
-                ((bytes * pool.get(c.predictor).size_margin()) as usize, c.predictor, zstd)
-            })
-            .collect();
-        packed.sort();
-        box_zstd = packed.iter().filter(|p| p.2).map(|p| p.1).collect();
-        // Runners-up go on to the whole chunk only where they packed the box nearly as small. The
-        // box favours Lorenzo over interpolation (fewer levels fit in it): on the sea-state field
-        // Lorenzo packed it 1.7–2.8 % smaller and cubic interpolation the whole chunk 2.7 %.
-        let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
-        order =
-            packed.into_iter().take(SHORTLIST).filter(|s| s.0 as f64 <= limit).map(|(_, i, _)| i).collect();
-    } else if let (true, Some(v)) = (n >= FEEDBACK_BOX_FROM, values) {
+        // Below SAMPLE_FROM, where the box's best codes are short, zstd's runs decide and the box
+        // ranks wrongly (CFD at 1e-2: 14 % larger): those chunks choose as smaller ones do (the
+        // box's time is lost there: 0.87–0.94 × the speed on two of four fields at 1e-2).
+        sampled = n >= SAMPLE_FROM || costs[0].0 * 8.0 / m as f64 >= FEEDBACK_BOX_MIN_BITS;
+        if sampled {
+            grid_order = costs.iter().map(|c| c.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
+            // The best few by estimate are packed on the box: zstd's share (runs of zero codes at
+            // loose bounds) and the per-level tables decide between interpolation and Lorenzo by
+            // 10 % or more where the estimates differ by less.
+            let box_shape = ChunkShape { dims: b, streams: if table { b[1] } else { 1 }, table };
+            let stored_bytes = values.map_or(0, |v| v.dtype.size_bytes() + 2);
+            let mut packed: Vec<(usize, usize, bool)> = best
+                .0
+                .into_par_iter()
+                .map(|c| {
+                    let (raw_len, frame) = pack(
+                        write_prefix(&[], pool.params(c.predictor), None, m),
+                        &c.codes,
+                        &box_shape,
+                        opts.zstd_level,
+                    );
+                    let bytes = (frame.len() + c.new_exceptions.len() * stored_bytes) as f64;
+                    let zstd = crate::format::chunk::zstd_found(raw_len, &frame);
+                    ((bytes * pool.get(c.predictor).size_margin()) as usize, c.predictor, zstd)
+                })
+                .collect();
+            packed.sort();
+            box_zstd = packed.iter().filter(|p| p.2).map(|p| p.1).collect();
+            // Runners-up go on to the whole chunk only where they packed the box nearly as small.
+            // The box favours Lorenzo over interpolation (fewer levels fit in it): on the sea-state
+            // field Lorenzo packed it 1.7–2.8 % smaller and cubic interpolation the whole chunk
+            // 2.7 %.
+            let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
+            order = packed
+                .into_iter()
+                .take(SHORTLIST)
+                .filter(|s| s.0 as f64 <= limit)
+                .map(|(_, i, _)| i)
+                .collect();
+        }
+    }
+    if let (false, true, Some(v)) = (sampled, n >= FEEDBACK_BOX_FROM, values) {
         // Smaller chunks of a float field run every candidate on the whole chunk, but the eight
         // feedback interpolation variants (the costliest sweeps) are ranked on a central box of
         // 1/8 of it first and only the best few go on, where the box codes are not so small that
@@ -326,7 +366,10 @@ pub(super) fn encode_chunk(
         };
         counted.map(|b| b + stored + pool.params(c.predictor).len())
     };
-    let top = match runner_up_by_sample(&order, &candidates) {
+    // (Chunks below SAMPLE_FROM run both on the whole chunk: there the sample misjudged Lorenzo
+    // by 3 % on a crop of the sea field at 1e-4, and a sweep of the chunk costs little.)
+    let by_sample = if n >= SAMPLE_FROM { runner_up_by_sample(&order, &candidates) } else { None };
+    let top = match by_sample {
         // Feedback interpolation first on the whole chunk; grid interpolation beside it (the same
         // levels, so their estimates rank alike) only where a sample of the whole chunk says it
         // may be smaller.
@@ -713,6 +756,9 @@ fn fill_exceptions(values: &[f64], fill: Option<f64>, dtype: DType) -> Prequanti
 /// by estimate are packed on it, and of those at most `SHORTLIST` run over the whole chunk.
 const SAMPLE_FROM: usize = 1 << 18;
 const SAMPLE_SIZE: usize = 1 << 16;
+/// A float field's chunks from `FEEDBACK_BOX_FROM` to `SAMPLE_FROM` elements rank every
+/// predictor on a central box of 1/`MID_BOX_DIV` of the chunk.
+const MID_BOX_DIV: usize = 8;
 const SHORTLIST: usize = 2;
 /// How far (relative) behind the best packed box a shortlisted candidate may be.
 const SHORTLIST_MARGIN: f64 = 0.05;

@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// `gpu` / `auto`: also time training epochs and decoding on the GPU, next to the CPU.
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,
+    /// As `compress --effort`: `fast` measures classic compression (no model, no learned
+    /// predictors) in memory; `default` and `max` search for a model as `compress` does.
+    #[arg(long, value_enum, default_value = "default")]
+    pub effort: Effort,
 }
 
 /// The original Baler's CFD training on this kind of machine: s/epoch, one thread.
@@ -180,7 +184,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let specs: Vec<&str> = args.inputs.iter().map(String::as_str).collect();
         refuse_inputs(md, &specs, &[args.config.as_deref(), Some(&args.peers_script)])?;
     }
-    let cfg = load_config(args.config.as_deref())?;
+    let mut cfg = load_config(args.config.as_deref())?;
+    if args.effort == Effort::Fast {
+        cfg = crate::job::classic_config(&cfg);
+    }
     let mut md = String::new();
     let compute = crate::device::resolve(args.device, args.json)?;
     if compute.is_gpu() {
@@ -215,9 +222,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             // The model as `compress` gets it by default: searched for at this bound (or trained
             // with the configuration's shape when the search is off); its note counts in the ratio.
             let t = Instant::now();
-            let (model, how) = if cfg.model.search {
+            let (model, how) = if args.effort == Effort::Fast {
+                (None, "classic predictors (--effort fast)".to_string())
+            } else if cfg.model.search {
                 let found =
-                    search_model(&ds, &cfg, fill, &name, BoundSpec::Rel(rel), Effort::Default, &mut |_| {})?;
+                    search_model(&ds, &cfg, fill, &name, BoundSpec::Rel(rel), args.effort, &mut |_| {})?;
                 (found.model, found.note)
             } else {
                 (Some(train_model(&ds, &cfg, fill, &name, &mut |_| {})?), "model trained".to_string())
