@@ -14,9 +14,9 @@ use crate::layout::ChunkDims;
 
 /// Encodes and checks `chunks` (without a model), handing each with its checked values' bytes to
 /// `take` in order. `read(chunk)` gives the dataset the chunk is encoded from, which holds the
-/// input's rows from lattice row `first_row(chunk)` on; at most `in_flight` chunks are in work at once (and
-/// as many more finished, waiting for an earlier one). The error returned is the first in chunk
-/// order, whether reading, encoding, checking or `take` failed.
+/// input's rows from lattice row `first_row(chunk)` on; at most `in_flight` chunks are in work
+/// at once (and as many more finished, waiting for an earlier one). The error returned is the
+/// first in chunk order, whether reading, encoding, checking or `take` failed.
 pub(super) fn encode_in_order<S: Borrow<Dataset> + Send>(
     (plan, checker): (&Plan<'_>, &Checker),
     chunks: &[ChunkDims],
@@ -63,10 +63,19 @@ pub(super) fn encode_in_order<S: Borrow<Dataset> + Send>(
                 };
                 let (k, sender) = (started, sender.clone());
                 scope.spawn(move |_| {
-                    let done = encode(&s, c);
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode(&s, c)));
                     drop(s);
-                    // The receiver outlives the scope's tasks.
-                    let _ = sender.send((k, done));
+                    // The receiver outlives the scope's tasks. A panic is reported first (the
+                    // loop would otherwise wait for this chunk forever), then goes on to the
+                    // scope, which raises it once the loop has ended.
+                    match done {
+                        Ok(done) => drop(sender.send((k, done))),
+                        Err(panic) => {
+                            let failed = CodecError::Verification(format!("chunk {k}: the encoder panicked"));
+                            drop(sender.send((k, Err(failed))));
+                            std::panic::resume_unwind(panic);
+                        }
+                    }
                 });
                 started += 1;
                 working += 1;
