@@ -174,18 +174,20 @@ impl DatasetLayout {
 /// Reconstructed values as a float field stores them: little-endian, rounded to `dtype` (f32 or
 /// f64; None for other dtypes). The decoder's bytes and the compressor's check both come from here.
 pub fn float_bytes(values: &[f64], dtype: DType) -> Option<Vec<u8>> {
-    // Written in place, a fixed-size store per value: appending value by value kept a length and
-    // capacity check in the loop, and cost the browser's workers as much as decoding.
-    fn put<const W: usize>(values: &[f64], bytes: impl Fn(f64) -> [u8; W]) -> Vec<u8> {
-        let mut out = vec![0u8; values.len() * W];
-        out.chunks_exact_mut(W).zip(values).for_each(|(d, &x)| d.copy_from_slice(&bytes(x)));
-        out
-    }
+    let mut out = vec![0u8; values.len() * dtype.size_bytes()];
     match dtype {
-        DType::F32 => Some(put(values, |x| (x as f32).to_le_bytes())),
-        DType::F64 => Some(put(values, f64::to_le_bytes)),
-        _ => None,
+        DType::F32 => put_bytes(&mut out, values.iter().map(|&x| (x as f32).to_le_bytes())),
+        DType::F64 => put_bytes(&mut out, values.iter().map(|x| x.to_le_bytes())),
+        _ => return None,
     }
+    Some(out)
+}
+
+/// Fills `out` with `values`' bytes, `W` bytes each: written in place, a fixed-size store per
+/// value (appending value by value kept a length and capacity check in the loop, and cost the
+/// browser's workers as much as decoding).
+pub(crate) fn put_bytes<const W: usize>(out: &mut [u8], values: impl Iterator<Item = [u8; W]>) {
+    out.chunks_exact_mut(W).zip(values).for_each(|(d, v)| d.copy_from_slice(&v));
 }
 
 /// Slabs of `rows` rows of `row_len` values each, in order, as (first row, rows): as many rows as

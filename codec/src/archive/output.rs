@@ -2,7 +2,7 @@
 //! content-hash check of a decode that goes chunk by chunk.
 
 use crate::archive::{Archive, DecodedChunk};
-use crate::data::{Array, Column, DType, Dataset, Values};
+use crate::data::{Array, Column, DType, Dataset, Values, put_bytes};
 use crate::error::{Result, corrupt};
 use crate::format::chunk::EXC_FILL;
 use crate::quant::{dequantize, to_dtype};
@@ -68,19 +68,17 @@ impl Archive<'_> {
         if let Some(bytes) = c.recon.as_deref().and_then(|r| crate::data::float_bytes(r, dtype)) {
             return self.with_field_exceptions(bytes, c).map(Some);
         }
-        // Written in place, a fixed-size store per value: appending value by value kept a length
-        // and capacity check in the loop, and cost the browser's workers as much as decoding.
         let mut out = vec![0u8; n * w];
         let f32_bytes = |x: f64| (x as f32).to_le_bytes();
-        match (&c.recon, dtype, p.float) {
-            (_, DType::F32, Some((step, offset))) => {
-                put(&mut out, c.q.iter().map(|&q| f32_bytes(dequantize(q, step, offset))))
+        match (dtype, p.float) {
+            (DType::F32, Some((step, offset))) => {
+                put_bytes(&mut out, c.q.iter().map(|&q| f32_bytes(dequantize(q, step, offset))))
             }
-            (_, DType::F64, Some((step, offset))) => {
-                put(&mut out, c.q.iter().map(|&q| dequantize(q, step, offset).to_le_bytes()))
+            (DType::F64, Some((step, offset))) => {
+                put_bytes(&mut out, c.q.iter().map(|&q| dequantize(q, step, offset).to_le_bytes()))
             }
-            (_, DType::F32, None) => put(&mut out, c.q.iter().map(|&q| f32_bytes(q as f64))),
-            (_, DType::F64, None) => put(&mut out, c.q.iter().map(|&q| (q as f64).to_le_bytes())),
+            (DType::F32, None) => put_bytes(&mut out, c.q.iter().map(|&q| f32_bytes(q as f64))),
+            (DType::F64, None) => put_bytes(&mut out, c.q.iter().map(|&q| (q as f64).to_le_bytes())),
             _ => {
                 out.chunks_exact_mut(w).zip(&c.q).for_each(|(d, q)| d.copy_from_slice(&q.to_le_bytes()[..w]))
             }
@@ -304,9 +302,4 @@ impl StreamCheck {
         }
         Ok(self.hasher.finalize())
     }
-}
-
-/// Fills `out` with `values`' bytes, `W` bytes each.
-fn put<const W: usize>(out: &mut [u8], values: impl Iterator<Item = [u8; W]>) {
-    out.chunks_exact_mut(W).zip(values).for_each(|(d, v)| d.copy_from_slice(&v));
 }

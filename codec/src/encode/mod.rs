@@ -91,7 +91,7 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
     let plan_for = |model: Option<&AeModel<'_>>| Plan::new(&layout, (&ranges, &lattices), opts, model);
     let Some(m) = model else {
         // Each chunk checked as soon as it is encoded (from its encoder's reconstruction where
-        // it has one), a batch at a time, as `compress_rows` does.
+        // it has one) and hashed in order, as `compress_rows` does.
         let plan = plan_for(None)?;
         let checker = Checker::new(&plan, None)?;
         let mut hashed = checker.in_order();
@@ -440,27 +440,25 @@ impl Checker {
         let what = format!("chunk at row {}", c.start);
         let at = (c.start - first_row) * plan.row_len();
         let fill = plan.opts.fill_value;
-        if let (Some(s), false) = (swept, plan.opts.full_check) {
-            let bytes =
-                self.archive.swept_field_bytes(entry, &c.payload, &what, (&s.codes, s.value_bytes))?;
-            let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice()) else {
-                return Err(CodecError::Verification(format!("{what}: swept values of a table")));
-            };
-            let Values::Float(orig) = &a.values else {
-                return Err(CodecError::Verification(format!("{what}: swept values of integers")));
+        // A field of floats: straight to the bytes the hash takes, checked from them (only such
+        // chunks have the encoder's values).
+        if let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice())
+            && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
+        {
+            let bytes = match swept.filter(|_| !plan.opts.full_check) {
+                Some(s) => {
+                    self.archive.swept_field_bytes(entry, &c.payload, &what, (&s.codes, s.value_bytes))?
+                }
+                None => {
+                    let d = self.archive.decode_payload(entry, &c.payload, &what, None)?;
+                    let bytes = self.archive.chunk_field_bytes(&d)?;
+                    bytes.ok_or_else(|| CodecError::Verification(format!("{what}: no field's values")))?
+                }
             };
             verify::verify_field_bytes(orig, &bytes, at, stream, fill)?;
             return Ok(bytes);
         }
         let d = self.archive.decode_payload(entry, &c.payload, &what, None)?;
-        // A field of floats: straight to the bytes the hash takes, checked from them.
-        if let (Dataset::Field(a), [stream]) = (slab, plan.streams.as_slice())
-            && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
-            && let Some(bytes) = self.archive.chunk_field_bytes(&d)?
-        {
-            verify::verify_field_bytes(orig, &bytes, at, stream, fill)?;
-            return Ok(bytes);
-        }
         let part = self.archive.chunk_values(&d)?;
         verify::verify_part(slab, &part, at, &plan.streams, fill)?;
         Ok(crate::hash::value_bytes(&part))

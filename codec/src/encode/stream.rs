@@ -3,9 +3,9 @@
 //! the same values without a model.
 //!
 //! Two passes over the source: the first finds each stream's range (the quantizer of a relative
-//! bound and the metadata need it before the first chunk), the second encodes a batch of chunks
-//! (one per core), checks them by decoding each from its own bytes, and writes their sections.
-//! With more than one thread, each pass reads the next slab while the pool works on this one.
+//! bound and the metadata need it before the first chunk), the second encodes each chunk, checks
+//! it by decoding it from its own bytes, and writes the sections in order (`in_order`). With more
+//! than one thread, each pass reads the next slab while the pool works.
 //! The chunk index precedes the chunks in the format, so the caller gets the archive's head
 //! (header, metadata, index) only at the end: chunk sections go to a spill writer first.
 
@@ -47,7 +47,7 @@ impl Streamed {
 }
 
 /// Compresses `source` with classic predictors, chunk sections to `spill`, checking every value
-/// against the bound as [`super::compress`] does. `progress(rows done, rows)` after each batch.
+/// against the bound as [`super::compress`] does. `progress(rows done, rows)` after each chunk.
 pub fn compress_rows(
     source: &mut dyn RowSource,
     opts: &CompressOptions,
