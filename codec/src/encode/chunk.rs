@@ -940,7 +940,9 @@ mod tests {
         let n: usize = dims.iter().product();
         let at = |e: usize| ((e / 4200) as f64, (e / 70 % 60) as f64, (e % 70) as f64);
         let noise = |e: usize| ((e * 7919) % 101) as f64 / 101.0 - 0.5;
-        let fields: [(fn(f64, f64, f64) -> f64, f64, f64); 2] = [
+        type Field = fn(f64, f64, f64) -> f64;
+        // (field, noise amplitude, relative bound)
+        let fields: [(Field, f64, f64); 2] = [
             (|t, y, x| t * 0.3 + y * 0.02 - x * 0.01, 0.05, 1e-3),
             (|t, y, x| (x * 0.05 + t * 0.1).sin() * (y * 0.04).cos() * 10.0, 1e-3, 1e-2),
         ];
