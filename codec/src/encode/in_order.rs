@@ -31,8 +31,10 @@ pub(super) fn encode_in_order<S: Borrow<Dataset> + Send>(
     if super::batch_size() < 2 || rayon::current_thread_index().is_some() {
         for c in chunks {
             let s = read(c)?;
-            let (encoded, bytes) = encode(&s, c)?;
-            drop(s);
+            // On the pool's thread (where the loop runs already on a worker): a chunk's parallel
+            // loops, called from outside, would each hand their work to the pool and wait for it
+            // (two wake-ups each; the caller stood idle for 13 % of a 105 MB field's time).
+            let (encoded, bytes) = rayon::scope(move |_| encode(&s, c))?;
             take(encoded, bytes)?;
         }
         return Ok(());
