@@ -25,8 +25,6 @@ pub mod npy;
 pub mod predictor;
 pub mod preprocess;
 pub mod quant;
-#[cfg(feature = "encode")]
-mod split;
 #[cfg(test)]
 mod testing;
 

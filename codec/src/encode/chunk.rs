@@ -18,7 +18,6 @@ use crate::predictor::{
 };
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
-use crate::split::min_len;
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -234,7 +233,6 @@ pub(super) fn encode_chunk_choosing(
         // Every candidate's estimate, and the codes of the best few only (each holds the box's).
         let (best, mut costs) = candidates
             .par_iter()
-            .with_min_len(min_len())
             .enumerate()
             .fold(
                 || (TopCandidates::default(), Vec::new()),
@@ -275,7 +273,6 @@ pub(super) fn encode_chunk_choosing(
             let mut packed: Vec<(usize, usize, bool)> = best
                 .0
                 .into_par_iter()
-                .with_min_len(min_len())
                 .map(|c| {
                     let (raw_len, frame) = pack(
                         write_prefix(&[], pool.params(c.predictor), None, m),
@@ -313,13 +310,8 @@ pub(super) fn encode_chunk_choosing(
         // Feedback predictors read values only, not grid values.
         let values = Some(FloatValues { values: &box_values, ..v });
         let input = ChunkInput { dims: b, q: &[], exceptions: &box_exc, values };
-        let mut ranked: Vec<(f64, usize)> = order
-            .par_iter()
-            .with_min_len(min_len())
-            .copied()
-            .filter(|&i| feedback(i))
-            .map(|i| (estimate(i, &input).0, i))
-            .collect();
+        let mut ranked: Vec<(f64, usize)> =
+            order.par_iter().copied().filter(|&i| feedback(i)).map(|i| (estimate(i, &input).0, i)).collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let bits_per_value = ranked.first().map_or(0.0, |r| r.0 * 8.0 / box_values.len() as f64);
         if bits_per_value >= FEEDBACK_BOX_MIN_BITS {
@@ -337,7 +329,6 @@ pub(super) fn encode_chunk_choosing(
     let best_of = |these: &[(usize, usize)]| {
         these
             .par_iter()
-            .with_min_len(min_len())
             .fold(TopCandidates::default, |mut top, &(rank, i)| {
                 let (cost, d, counts) = estimate_whole(i, &whole(i));
                 top.offer(Candidate {
@@ -903,11 +894,8 @@ impl TopCandidates {
         if close.len() == 1 {
             return (close.into_iter().next().expect("one candidate"), None);
         }
-        let counted: Option<Vec<f64>> = close
-            .par_iter()
-            .with_min_len(min_len())
-            .map(|c| count(c).map(|b| b as f64 * margin(c)))
-            .collect();
+        let counted: Option<Vec<f64>> =
+            close.par_iter().map(|c| count(c).map(|b| b as f64 * margin(c))).collect();
         let mut first: Option<(usize, (usize, Vec<u8>))> = None;
         if let Some(counted) = counted {
             let best = (0..close.len())
@@ -920,12 +908,8 @@ impl TopCandidates {
             first = Some((best, frame));
         }
         let done = first.as_ref().map(|f| f.0);
-        let mut packed: Vec<Option<(usize, Vec<u8>)>> = close
-            .par_iter()
-            .with_min_len(min_len())
-            .enumerate()
-            .map(|(i, c)| (Some(i) != done).then(|| pack(c)))
-            .collect();
+        let mut packed: Vec<Option<(usize, Vec<u8>)>> =
+            close.par_iter().enumerate().map(|(i, c)| (Some(i) != done).then(|| pack(c))).collect();
         if let Some((best, frame)) = first {
             packed[best] = Some(frame);
         }

@@ -5,8 +5,6 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::chunk::EncodedChunk;
 use super::{Checker, Plan};
@@ -48,8 +46,6 @@ pub(super) fn encode_in_order<S: Borrow<Dataset> + Send>(
         let mut failure: Option<(usize, CodecError)> = None;
         let mut ahead: Option<S> = None;
         let mut waiting = BTreeMap::new();
-        // Chunks in work: while every thread has one, their own loops do not split.
-        let in_work = Arc::new(AtomicUsize::new(0));
         let (mut started, mut handed, mut working) = (0, 0, 0);
         let encode = &encode;
         loop {
@@ -67,12 +63,9 @@ pub(super) fn encode_in_order<S: Borrow<Dataset> + Send>(
                         break;
                     }
                 };
-                let (k, sender, in_work) = (started, sender.clone(), in_work.clone());
-                in_work.fetch_add(1, Ordering::Relaxed);
+                let (k, sender) = (started, sender.clone());
                 scope.spawn(move |_| {
-                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        crate::split::as_one_of(&in_work, || encode(&s, c))
-                    }));
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode(&s, c)));
                     drop(s);
                     // The receiver outlives the scope's tasks. A panic is reported first (the
                     // loop would otherwise wait for this chunk forever), then goes on to the

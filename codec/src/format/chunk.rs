@@ -159,7 +159,6 @@ pub fn pack_counted(
     };
     let mut packed: Vec<(usize, (usize, Vec<u8>))> = (0..coders.len())
         .into_par_iter()
-        .with_min_len(crate::split::min_len())
         .filter(|i| counted[*i].is_none() || counted_best(i) || might_win(i))
         .map(pack_in)
         .collect();
@@ -176,7 +175,7 @@ pub fn pack_counted(
         // is the one that can overtake the counted one, not coders 1 and 2 (see
         // [`ZSTD_PACK_ALL_BELOW`]).
         let large_gain = kept < 1.0 - ZSTD_PACK_ALL_BELOW;
-        let rest = (0..coders.len()).into_par_iter().with_min_len(crate::split::min_len()).filter(|i| {
+        let rest = (0..coders.len()).into_par_iter().filter(|i| {
             counted[*i].is_some_and(|c| c as f64 * kept * (1.0 - ZSTD_SLACK) < best)
                 && !counted_best(i)
                 && !might_win(i)

@@ -535,7 +535,6 @@ fn search(
         let price = |blocks: Vec<Block>| -> Vec<(f64, Block, Option<CodedBlock>)> {
             blocks
                 .into_par_iter()
-                .with_min_len(crate::split::min_len())
                 .map(|block| {
                     let coded = coder.code(p, b, block);
                     let bytes = crate::coder::buckets::estimated_bytes(&coded.codes)
