@@ -410,7 +410,7 @@ pub(super) fn encode_chunk_choosing(
         None => best_of(&in_order(&order)),
     };
     // Where the whole chunk's best codes are short, zstd's runs decide: order-0 estimates are off
-    // by 1.5–3 × and misrank (the choice came out 4–31 % larger on 5 of 33 files and crops), so
+    // by 1.5–3 × and misrank (the choice came out 4–46 % larger on 5 of 33 files and crops), so
     // every candidate kept is packed, not only those within CLOSE_ESTIMATE.
     let short_codes = by_sample.is_none() && top.0[0].cost * 8.0 / (n.max(1) as f64) < PACK_EVERY_BELOW_BITS;
     let (mut chosen, mut packed) =
