@@ -394,7 +394,10 @@ pub(super) fn encode_chunk_choosing(
             // leader's estimate; against Lorenzo, whose codes gain nothing from the level
             // contexts that feedback interpolation's do, its length as counted (an order-0
             // estimate is below what coders make of codes without level structure), and only
-            // where zstd found no structure in Lorenzo's frame on the box.
+            // where zstd found no structure in Lorenzo's frame on the box. Lorenzo's sample is
+            // priced as a Huffman code makes it, like for like: as an order-0 estimate it came
+            // in 0.1 % under the bar on the sea-state field in 24-row chunks, was swept whole on
+            // every chunk and lost by 0.27 % each time (43 % of the time spent).
             let bar = match sampled_kind(candidates[g].as_ref()) {
                 Some(Sampled::Interpolation) => Some(leader),
                 Some(Sampled::Lorenzo) if !box_zstd.contains(&g) => {

@@ -52,7 +52,9 @@ impl GridPredictor for Lorenzo {
     /// Rows with a tap missing (the chunk's first plane, row or column along a stencil axis)
     /// whole; of the others, one in [`SAMPLED_ROWS`] ([`crate::predictor::sampled_row`]), each code
     /// weighing as many as there are such codes per code sampled. A code is its point's grid
-    /// value minus a sum of grid values, so the sample's codes are the whole chunk's there.
+    /// value minus a sum of grid values, so the sample's codes are the whole chunk's there. What
+    /// a Huffman code makes of them ([`crate::predictor::huffman_bytes_weighted`]): Lorenzo is
+    /// weighed against feedback interpolation's length as counted.
     #[cfg(feature = "encode")]
     fn sampled_estimate(&self, dims: [usize; 3], grid: &crate::predictor::GridReader<'_>) -> Option<f64> {
         let [n0, n1, n2] = dims;
@@ -113,7 +115,7 @@ impl GridPredictor for Lorenzo {
             return None;
         }
         let weight = inside as f64 / sampled.len().max(1) as f64;
-        Some(crate::predictor::estimated_bytes_weighted(&[(&whole, 1.0), (&sampled, weight)]))
+        Some(crate::predictor::huffman_bytes_weighted(&[(&whole, 1.0), (&sampled, weight)]))
     }
 }
 
