@@ -262,7 +262,7 @@ pub(super) fn encode_chunk_choosing(
         // Below SAMPLE_FROM, where the box's best codes are short, zstd's runs decide and the box
         // ranks wrongly (CFD at 1e-2: 14 % larger): those chunks choose as smaller ones do (the
         // box's time is lost there: 0.87–0.94 × the speed on two of four fields at 1e-2).
-        sampled = n >= SAMPLE_FROM || costs[0].0 * 8.0 / m as f64 >= FEEDBACK_BOX_MIN_BITS;
+        sampled = n >= SAMPLE_FROM || !short_codes(costs[0].0, m);
         if sampled {
             grid_order = costs.iter().map(|c| c.1).filter(|&i| candidates[i].on_grid()).take(1).collect();
             // The best few by estimate are packed on the box: zstd's share (runs of zero codes at
@@ -298,12 +298,12 @@ pub(super) fn encode_chunk_choosing(
             // runner-up goes on only where it is of another kind.
             let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
             let feedback = |i: usize| is_feedback(candidates[i].as_ref());
-            let same_kind = |i: usize| n >= SAMPLE_FROM && feedback(i) && feedback(packed[0].1);
+            let one_feedback = n >= SAMPLE_FROM && feedback(packed[0].1);
             order = packed
                 .iter()
                 .take(SHORTLIST)
                 .enumerate()
-                .filter(|&(k, s)| s.0 as f64 <= limit && (k == 0 || !same_kind(s.1)))
+                .filter(|&(k, s)| k == 0 || (s.0 as f64 <= limit && !(one_feedback && feedback(s.1))))
                 .map(|(_, s)| s.1)
                 .collect();
         }
@@ -321,8 +321,7 @@ pub(super) fn encode_chunk_choosing(
         let mut ranked: Vec<(f64, usize)> =
             order.par_iter().copied().filter(|&i| feedback(i)).map(|i| (estimate(i, &input).0, i)).collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let bits_per_value = ranked.first().map_or(0.0, |r| r.0 * 8.0 / box_values.len() as f64);
-        if bits_per_value >= FEEDBACK_BOX_MIN_BITS {
+        if !ranked.first().is_none_or(|r| short_codes(r.0, box_values.len())) {
             let kept: Vec<usize> = ranked.iter().take(FEEDBACK_SHORTLIST).map(|r| r.1).collect();
             order.retain(|&i| !feedback(i) || kept.contains(&i));
         }
@@ -423,9 +422,9 @@ pub(super) fn encode_chunk_choosing(
     // Where the whole chunk's best codes are short, zstd's runs decide: order-0 estimates are off
     // by 1.5–3 × and misrank (the choice came out 4–46 % larger on 5 of 33 files and crops), so
     // every candidate kept is packed, not only those within CLOSE_ESTIMATE.
-    let short_codes = by_sample.is_none() && top.0[0].cost * 8.0 / (n.max(1) as f64) < PACK_EVERY_BELOW_BITS;
+    let every = by_sample.is_none() && short_codes(top.0[0].cost, n);
     let (mut chosen, mut packed) =
-        top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin(), short_codes);
+        top.pick(pack_candidate, count_candidate, |c| pool.get(c.predictor).size_margin(), every);
 
     // A predictor fitted on the chunk (pool index `at`, its draft `d`) against the choice so far:
     // both packed, each frame weighed by its predictor's margin (fitted ones decode slower); the
@@ -778,11 +777,19 @@ const SHORTLIST: usize = 2;
 /// How far (relative) behind the best packed box a shortlisted candidate may be.
 const SHORTLIST_MARGIN: f64 = 0.05;
 /// Chunks below `SAMPLE_FROM` from this many elements rank the feedback variants on a box of
-/// 1/8 of the chunk and keep `FEEDBACK_SHORTLIST` of them, where the best's box codes take at
-/// least `FEEDBACK_BOX_MIN_BITS` a value by estimate.
+/// 1/8 of the chunk and keep `FEEDBACK_SHORTLIST` of them, unless the best's box codes are short
+/// ([`short_codes`]).
 const FEEDBACK_BOX_FROM: usize = 1 << 15;
 const FEEDBACK_SHORTLIST: usize = 3;
-const FEEDBACK_BOX_MIN_BITS: f64 = 2.0;
+/// Codes shorter than this many bits a value by estimate are short: zstd's runs decide what they
+/// pack to, and order-0 estimates misrank them. A box ranks no candidates then, and
+/// [`TopCandidates::pick`] packs every candidate kept.
+const SHORT_CODE_BITS: f64 = 2.0;
+
+/// Whether codes estimated at `bytes` for `values` values are short ([`SHORT_CODE_BITS`]).
+fn short_codes(bytes: f64, values: usize) -> bool {
+    bytes * 8.0 / (values.max(1) as f64) < SHORT_CODE_BITS
+}
 
 /// A table's box keeps every column (a column program reads them all).
 fn sample_box(dims: [usize; 3], table: bool) -> [usize; 3] {
@@ -868,8 +875,6 @@ struct TopCandidates(Vec<Candidate>);
 /// Candidates kept, and how close (relative) an estimate must be to the best's to be packed too.
 const TOP_CANDIDATES: usize = 3;
 const CLOSE_ESTIMATE: f64 = 0.03;
-/// Below this many estimated bits a value, [`TopCandidates::pick`] packs every candidate kept.
-const PACK_EVERY_BELOW_BITS: f64 = 2.0;
 
 impl TopCandidates {
     /// Keeps `c` if it is among the best by (cost, rank).
@@ -892,8 +897,8 @@ impl TopCandidates {
     /// The best estimate, or among those within [`CLOSE_ESTIMATE`] of it (every one kept where
     /// `every`) the one whose frame `pack` (inflated length, frame) finds smallest (the first on
     /// ties), with that frame. A frame counts as its length × `margin` of its candidate (see
-    /// `Predictor::size_margin`). Where `count` gives each close candidate's length before zstd, only the smallest is
-    /// packed, unless zstd finds structure in it that counting cannot see.
+    /// `Predictor::size_margin`). Where `count` gives each close candidate's length before zstd,
+    /// only the smallest is packed, unless zstd finds structure in it that counting cannot see.
     fn pick(
         self,
         pack: impl Fn(&Candidate) -> (usize, Vec<u8>) + Sync,
@@ -975,21 +980,10 @@ mod tests {
             let ranges = vec![finite_range(ds.stream_values()[0], None, DType::F32)];
             let plan = Plan::new(&layout, (&ranges, &[None]), &opts, None).unwrap();
             assert_eq!(plan.chunks.len(), 1);
-            let stream_values = ds.stream_values();
-            let cx = Context {
-                lattice: plan.lattice,
-                table: false,
-                streams: &plan.streams,
-                values: &stream_values,
-                first_row: 0,
-                info: &plan.info,
-                opts: &opts,
-                keep_swept: false,
-            };
-            let chosen = encode_chunk(&plan.chunks[0], &cx, None).unwrap();
+            let chosen = plan.encode_chunk(&ds, 0, &plan.chunks[0], None, false).unwrap();
 
             // Every candidate on the whole chunk, packed.
-            let Values::Float(v) = stream_values[0] else { unreachable!() };
+            let Values::Float(v) = ds.stream_values()[0] else { unreachable!() };
             let Quantizer::Float { bound, .. } = plan.streams[0].meta.quantizer else { unreachable!() };
             let grid = prequantize_field(v, &plan.streams[0], None);
             assert!(grid.exceptions.is_empty());
