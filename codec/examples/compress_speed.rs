@@ -1,4 +1,4 @@
-//! In-memory compression time of whole fields, best of 3, with the allocator and page setting
+//! In-memory compression time of whole fields, best of 3 (`REPS=N`: of N), with the allocator and page setting
 //! `baler-train` uses: how the figures "1.1–1.6 × faster on one thread" were compared (run an
 //! old and a new build on the same files in one session). `LEARNED=1` adds the learned
 //! predictors (the default effort's); `RAYON_NUM_THREADS=1` for one thread; `CHUNK=N` sets the
@@ -34,12 +34,12 @@ fn main() {
                 opts.chunk_elements = c;
             }
             let (mut best, mut len) = (f64::MAX, 0);
-            for _ in 0..3 {
+            for _ in 0..std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(3) {
                 let t = Instant::now();
                 len = compress(&ds, &opts, None).expect("compress").bytes.len();
                 best = best.min(t.elapsed().as_secs_f64());
             }
-            println!("{path} {rel:e}: {len} bytes, {best:.3} s, {:.1} MB/s", bytes / best / 1e6);
+            println!("{path} {rel:e}: {len} bytes, {best:.5} s, {:.1} MB/s", bytes / best / 1e6);
         }
     }
 }

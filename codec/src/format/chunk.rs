@@ -98,6 +98,26 @@ pub fn pack_counted(
     shape: &ChunkShape,
     zstd_level: i32,
 ) -> (usize, Vec<u8>) {
+    pack_counting_above(prefix, codes, counts, shape, zstd_level, PACK_ALL_UP_TO)
+}
+
+/// [`pack`] with coders ranked by their counted lengths whatever the codes' number: a box's
+/// frames, which only rank candidate predictors.
+#[cfg(feature = "encode")]
+pub fn pack_to_rank(prefix: Vec<u8>, codes: &[i64], shape: &ChunkShape, zstd_level: i32) -> (usize, Vec<u8>) {
+    pack_counting_above(prefix, codes, None, shape, zstd_level, 0)
+}
+
+/// [`pack_counted`], packing every coder where there are at most `pack_all_up_to` codes.
+#[cfg(feature = "encode")]
+fn pack_counting_above(
+    prefix: Vec<u8>,
+    codes: &[i64],
+    counts: Option<&CodeCounts>,
+    shape: &ChunkShape,
+    zstd_level: i32,
+    pack_all_up_to: usize,
+) -> (usize, Vec<u8>) {
     use rayon::prelude::*;
     let coders: Vec<&dyn SymbolCoder> =
         crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
@@ -110,7 +130,7 @@ pub fn pack_counted(
             (symbols, escapes)
         })
     };
-    let (counted, escape_bytes) = if codes.len() <= PACK_ALL_UP_TO {
+    let (counted, escape_bytes) = if codes.len() <= pack_all_up_to {
         (vec![None; coders.len()], 0)
     } else {
         let made;
@@ -435,5 +455,28 @@ mod tests {
         let noise: Vec<i64> = (0..shape.len()).map(|_| rng.range(-40, 40)).collect();
         let (_, frame) = pack(vec![0u8], &noise, &shape, 3);
         assert!(frame.len() as f64 <= smallest_frame(&noise, &shape) as f64 * 1.01);
+    }
+
+    /// A box's frame (what ranks candidate predictors, below PACK_ALL_UP_TO codes) is packed as a
+    /// large chunk's is: it decodes to its codes, and its size is the smallest any coder gives or
+    /// within a hair of it where zstd gains nothing.
+    #[test]
+    fn box_frames_are_packed_in_the_counted_coder() {
+        let shape = ChunkShape { dims: [16, 32, 32], streams: 1, table: false };
+        assert!(shape.len() <= PACK_ALL_UP_TO);
+        let mut rng = crate::testing::Rng(11);
+        let tile: Vec<i64> = (0..1024).map(|_| rng.range(-3000, 3000)).collect();
+        let repeated: Vec<i64> = tile.iter().cycle().take(shape.len()).copied().collect();
+        let sparse: Vec<i64> =
+            (0..shape.len()).map(|_| if rng.below(50) == 0 { rng.range(-2, 2) } else { 0 }).collect();
+        let noise: Vec<i64> = (0..shape.len()).map(|_| rng.range(-40, 40)).collect();
+        for (codes, slack) in [(repeated, 1.0), (sparse, 1.0), (noise, 1.01)] {
+            let (raw_len, frame) = pack_to_rank(vec![0u8], &codes, &shape, 3);
+            let raw = crate::coder::lossless::zstd_decompress(&frame, raw_len, "box").expect("a zstd frame");
+            let mut reader = ChunkReader::new(&raw, shape.len());
+            assert!(reader.exceptions(|_| 4).expect("no exceptions").is_empty());
+            assert_eq!(reader.codes(&shape).expect("the codes").1, codes);
+            assert!(frame.len() as f64 <= smallest_frame(&codes, &shape) as f64 * slack);
+        }
     }
 }
