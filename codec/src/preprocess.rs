@@ -214,19 +214,34 @@ fn below(x: f64, y: f64) -> bool {
 /// multiple of 2^−1074, so any stream has one.
 pub fn lattice_exponent(values: &Values, fill: Option<f64>, dtype: DType) -> Option<i32> {
     let Values::Float(v) = values else { return None };
-    let mut lowest: Option<i32> = None;
-    for &x in v {
-        if x == 0.0 || !x.is_finite() || is_fill(x, fill, dtype) {
-            continue;
-        }
-        let bits = x.to_bits();
-        let biased = ((bits >> 52) & 0x7ff) as i32;
-        let fraction = bits & ((1u64 << 52) - 1);
-        let (m, e) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
-        let e = e + m.trailing_zeros() as i32;
-        lowest = Some(lowest.map_or(e, |l| l.min(e)));
+    // Without a branch per value, in lanes: the minimum is the same in any order.
+    const LANES: usize = 8;
+    let fill = fill.map_or(f64::NAN, |f| to_dtype(f, dtype));
+    let mut lowest = [i32::MAX; LANES];
+    let lanes = v.chunks_exact(LANES);
+    for &x in lanes.remainder() {
+        lowest[0] = lowest[0].min(lowest_bit_exponent(x, fill));
     }
-    lowest
+    for part in lanes {
+        for (l, &x) in lowest.iter_mut().zip(part) {
+            *l = (*l).min(lowest_bit_exponent(x, fill));
+        }
+    }
+    let lowest = lowest.into_iter().min().unwrap_or(i32::MAX);
+    (lowest != i32::MAX).then_some(lowest)
+}
+
+/// The exponent of x's lowest set bit (x = odd · 2^e), or `i32::MAX` where x says nothing about a
+/// lattice: zero, not finite, or the fill value (`fill`, already in the dtype; NaN for none).
+#[inline(always)]
+fn lowest_bit_exponent(x: f64, fill: f64) -> i32 {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    // Subnormals (biased 0) have no implicit bit and the exponent of biased 1.
+    let mantissa = fraction | (((biased != 0) as u64) << 52);
+    let e = biased.max(1) - 1075 + mantissa.trailing_zeros() as i32;
+    if x == 0.0 || biased == 0x7ff || x == fill { i32::MAX } else { e }
 }
 
 /// [`lattice_exponent`] of two parts of one stream together.
@@ -408,6 +423,35 @@ mod tests {
         assert_eq!(merge_lattice(Some(0), Some(-3)), Some(-3));
         assert_eq!(merge_lattice(None, Some(2)), Some(2));
         assert_eq!(merge_lattice(Some(1), None), Some(1));
+    }
+
+    proptest::proptest! {
+        /// The scan in lanes finds what one value at a time does, at any length (the lanes'
+        /// remainder) and wherever the value setting the minimum lies.
+        #[test]
+        fn lattice_exponent_in_lanes_is_the_minimum_over_values(
+            bits in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..40),
+            scale in 0u32..60,
+            fill_at in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            // Raw bit patterns (NaNs, infinities, subnormals, zeros) and multiples of 2^scale.
+            let mut v: Vec<f64> = bits.iter().map(|&b| f64::from_bits(b)).collect();
+            v.extend(bits.iter().map(|&b| ((b % 1000) as f64 - 500.0) * (2f64).powi(scale as i32)));
+            let fill = v.get(fill_at.index(v.len().max(1))).copied().filter(|x| x.is_finite());
+            let one_by_one = v
+                .iter()
+                .filter(|&&x| x != 0.0 && x.is_finite() && !is_fill(x, fill, DType::F64))
+                .map(|&x| {
+                    let (m, e) = if x.abs() < f64::MIN_POSITIVE {
+                        (x.to_bits() & ((1 << 52) - 1), -1074)
+                    } else {
+                        ((x.to_bits() & ((1 << 52) - 1)) | (1 << 52), ((x.to_bits() >> 52) & 0x7ff) as i32 - 1075)
+                    };
+                    e + m.trailing_zeros() as i32
+                })
+                .min();
+            proptest::prop_assert_eq!(lattice_exponent(&Values::Float(v), fill, DType::F64), one_by_one);
+        }
     }
 
     #[test]

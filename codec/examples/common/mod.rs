@@ -1,6 +1,6 @@
 //! What the codec's examples share.
 
-use baler_codec::{Array, DType, Values};
+use baler_codec::{Array, Column, DType, Dataset, Values};
 
 /// The field in the `.npy` file at `path` (C-order, little-endian float32 or float64), as f64
 /// values. An example's reader: it panics on anything else.
@@ -26,6 +26,21 @@ pub fn read_field(path: &str) -> Array {
         data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
     };
     Array { dtype: if f32 { DType::F32 } else { DType::F64 }, shape, values: Values::Float(values) }
+}
+
+/// A 2-d array as a table of its columns (`col0`, `col1`, …), rows along axis 0.
+#[allow(dead_code)] // Not every example uses every helper.
+pub fn as_table(a: Array) -> Dataset {
+    let [rows, cols] = a.shape[..] else { panic!("a table needs a 2-d array, not {:?}", a.shape) };
+    let Values::Float(v) = &a.values else { panic!("float columns only") };
+    let columns = (0..cols)
+        .map(|c| Column {
+            name: format!("col{c}"),
+            dtype: a.dtype,
+            values: Values::Float((0..rows).map(|r| v[r * cols + c]).collect()),
+        })
+        .collect();
+    Dataset::Table { rows, columns }
 }
 
 /// The first chunk of a field as the examples time it: whole planes along axis 0, about `CHUNK`

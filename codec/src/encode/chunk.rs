@@ -19,6 +19,7 @@ use crate::predictor::{
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::{CompressOptions, StreamPlan, grid_of};
@@ -702,28 +703,65 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
     let mut out = Prequantized { q: vec![0; n], mask: vec![false; n], exceptions: Vec::new() };
     for (c, (plan, values)) in cx.streams.iter().zip(cx.values).enumerate().take(columns) {
         let (meta, fill) = (&plan.meta, cx.opts.fill_value);
-        let at = |r: usize| r * plane + c * w..r * plane + (c + 1) * w;
+        let cells = c * w..(c + 1) * w;
         match values {
             Values::Int(v) => {
-                for (r, &x) in v[first..first + rows].iter().enumerate() {
-                    out.q[at(r)].fill(x);
+                for (row, &x) in out.q.chunks_exact_mut(plane).zip(&v[first..first + rows]) {
+                    row[cells.clone()].fill(x);
                 }
             }
             Values::Float(v) => {
-                for (r, &x) in v[first..first + rows].iter().enumerate() {
-                    if let Some(g) = grid_point_of(x, fill, meta.quantizer, meta.dtype) {
-                        out.q[at(r)].fill(g);
-                        continue;
+                let column = &v[first..first + rows];
+                // One loop per dtype, the quantizer's constants out of it; a column stores few
+                // values exactly, so they are found in a second pass over the marks.
+                let quantizer = meta.quantizer;
+                let at = (plane, cells.clone());
+                match meta.dtype {
+                    DType::F32 => quantize_column(&mut out, column, at, |x| {
+                        grid_point_of(x, fill, quantizer, DType::F32)
+                    }),
+                    dtype => {
+                        quantize_column(&mut out, column, at, |x| grid_point_of(x, fill, quantizer, dtype))
                     }
-                    let (kind, bytes) = stored_exactly(x, fill, meta.dtype);
-                    out.mask[at(r)].fill(true);
-                    out.exceptions.extend(at(r).map(|e| (e, kind, bytes.clone())));
+                }
+                for (r, &x) in column.iter().enumerate() {
+                    let e = r * plane + c * w;
+                    if out.mask[e] {
+                        let (kind, bytes) = stored_exactly(x, fill, meta.dtype);
+                        out.exceptions.extend((e..e + w).map(|e| (e, kind, bytes.clone())));
+                    }
                 }
             }
         }
     }
     out.exceptions.sort_by_key(|x| x.0);
     out
+}
+
+/// One table column's grid values (`on_grid`: None where a value is stored exactly) into the
+/// `cells` of each row of `plane` elements, marking those stored exactly.
+fn quantize_column(
+    out: &mut Prequantized,
+    column: &[f64],
+    (plane, cells): (usize, Range<usize>),
+    on_grid: impl Fn(f64) -> Option<i64>,
+) {
+    let rows = out.q.chunks_exact_mut(plane).zip(out.mask.chunks_exact_mut(plane));
+    if cells.len() == 1 {
+        // Columns one element wide (every table's layout): a store, not a fill loop.
+        let c = cells.start;
+        for ((q, mask), &x) in rows.zip(column) {
+            let g = on_grid(x);
+            q[c] = g.unwrap_or(0);
+            mask[c] = g.is_none();
+        }
+        return;
+    }
+    for ((q, mask), &x) in rows.zip(column) {
+        let g = on_grid(x);
+        q[cells.clone()].fill(g.unwrap_or(0));
+        mask[cells.clone()].fill(g.is_none());
+    }
 }
 
 /// [`prequantize_elements`] for a whole field of floats (the bulk of the work): one branch-free
