@@ -76,9 +76,10 @@ impl CodeCounts {
             // Row by row (three rows in four are all level 0).
             let rows = LevelRows::new(shape.dims);
             let mut contexts = vec![ZCounts::default(); LEVEL_TABLES];
+            let mut level0 = Lanes::new();
             for (codes, lij) in codes.chunks_exact(rows.row.len().max(1)).zip(rows.caps()) {
                 match lij {
-                    0 => codes.iter().for_each(|&c| tally(&mut contexts[0], zigzag(c))),
+                    0 => level0.tally(codes, &mut contexts[0]),
                     _ => {
                         for (&c, &l) in codes.iter().zip(&rows.row) {
                             tally(&mut contexts[l.min(lij) as usize], zigzag(c));
@@ -86,28 +87,13 @@ impl CodeCounts {
                     }
                 }
             }
+            level0.add_into(&mut contexts[0]);
             return Self { contexts, by_level: true };
         }
-        // Four interleaved tallies: runs of one code do not wait on each other's increments.
-        let mut lanes = [[0u64; SMALL]; 4];
         let mut all = ZCounts::default();
-        let mut quads = codes.chunks_exact(4);
-        for q in &mut quads {
-            for (lane, &c) in lanes.iter_mut().zip(q) {
-                let z = zigzag(c);
-                if z < SMALL as u64 {
-                    lane[z as usize] += 1;
-                } else {
-                    all.add_large(z);
-                }
-            }
-        }
-        for &c in quads.remainder() {
-            tally(&mut all, zigzag(c));
-        }
-        for (z, count) in all.small.iter_mut().enumerate() {
-            *count = lanes.iter().map(|l| l[z]).sum();
-        }
+        let mut lanes = Lanes::new();
+        lanes.tally(codes, &mut all);
+        lanes.add_into(&mut all);
         Self { contexts: vec![all], by_level: false }
     }
 
@@ -142,6 +128,42 @@ impl CodeCounts {
             std::borrow::Cow::Owned(vec![all])
         } else {
             std::borrow::Cow::Borrowed(&self.contexts)
+        }
+    }
+}
+
+/// Four interleaved tallies of one context's small codes: in runs of one code (most codes are 0
+/// at loose bounds) an increment does not wait on the one before (counting a CFD chunk's
+/// candidates at 1e-2 one increment at a time took 13 % of its compression).
+struct Lanes(Box<[[u64; SMALL]; 4]>);
+
+impl Lanes {
+    fn new() -> Self {
+        Self(Box::new([[0; SMALL]; 4]))
+    }
+
+    /// Tallies `codes`: the small ones here, the large ones into `counts`.
+    fn tally(&mut self, codes: &[i64], counts: &mut ZCounts) {
+        let mut quads = codes.chunks_exact(4);
+        for q in &mut quads {
+            for (lane, &c) in self.0.iter_mut().zip(q) {
+                let z = zigzag(c);
+                if z < SMALL as u64 {
+                    lane[z as usize] += 1;
+                } else {
+                    counts.add_large(z);
+                }
+            }
+        }
+        for &c in quads.remainder() {
+            tally(counts, zigzag(c));
+        }
+    }
+
+    /// Adds the small codes' tallies into `counts`.
+    fn add_into(&self, counts: &mut ZCounts) {
+        for (z, count) in counts.small.iter_mut().enumerate() {
+            *count += self.0.iter().map(|l| l[z]).sum::<u64>();
         }
     }
 }
