@@ -230,7 +230,8 @@ pub struct Rows {
 }
 
 /// Opens `FILE` or `FILE:INNER` for reading by rows, when its format and layout allow it: a
-/// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]), a numeric
+/// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]), the same stored
+/// uncompressed in an `.npz` (Baler's `data` + `names` layout a table of those columns), a numeric
 /// HDF5 dataset of at most 3 axes, or a numeric NetCDF variable of 1 to 3 dimensions. `None` for anything else: read it whole with [`load`].
 pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError> {
     let (file, inner) = split_spec(spec);
@@ -240,6 +241,15 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
             reader: Box::new(r),
             fill_value: None,
             source: file_name(path),
+            axes: Vec::new(),
+        })),
+        (Format::Npz, inner) => Ok(npz::open_rows(path, inner, opts)?.map(|r| Rows {
+            reader: Box::new(r),
+            fill_value: None,
+            source: match inner {
+                Some(key) => format!("{}:{key}", file_name(path)),
+                None => file_name(path),
+            },
             axes: Vec::new(),
         })),
         (Format::Hdf5, inner) => hdf5::open_rows(path, inner),

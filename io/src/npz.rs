@@ -9,7 +9,7 @@ use baler_codec::data::Dataset;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::npy::{self, Parsed};
+use super::npy::{self, NpyRows, Parsed};
 use super::{IoError, ReadOptions, array_to_named_table, array_to_table};
 
 type Zip = ZipArchive<BufReader<File>>;
@@ -42,17 +42,71 @@ pub(crate) fn read_member(path: &Path, key: &str, opts: &ReadOptions) -> Result<
     }
 }
 
+/// The member [`read_file`] reads the values from: `data`, or the only array.
+fn data_member(path: &Path, arrays: &[String]) -> Result<String, IoError> {
+    if arrays.iter().any(|a| a == "data") {
+        Ok("data".to_string())
+    } else if arrays.len() == 1 {
+        Ok(arrays[0].clone())
+    } else if arrays.is_empty() {
+        Err(IoError::invalid(path, "no arrays in the archive"))
+    } else {
+        Err(IoError::invalid(path, format!("no array named 'data' (arrays: {})", arrays.join(", "))))
+    }
+}
+
+/// The array [`read_file`] (or, with `key`, [`read_member`]) reads, opened for reading by rows
+/// where its member is stored uncompressed (as `np.savez` writes it) and holds a C-order numeric
+/// `.npy`: its rows are read from the archive's file in place. `None` for anything else (deflated,
+/// damaged, names that do not fit): the whole-file reader reads it, or reports what is wrong.
+pub(crate) fn open_rows(
+    path: &Path,
+    key: Option<&str>,
+    opts: &ReadOptions,
+) -> Result<Option<NpyRows>, IoError> {
+    let (mut zip, arrays) = open(path)?;
+    let name = match key {
+        Some(k) if arrays.iter().any(|a| a == k) => k.to_string(),
+        Some(_) => return Ok(None),
+        None => match data_member(path, &arrays) {
+            Ok(name) => name,
+            Err(_) => return Ok(None),
+        },
+    };
+    let region = {
+        let Ok(mut f) = zip.by_name(&format!("{name}.npy")) else { return Ok(None) };
+        if f.compression() != CompressionMethod::Stored || f.encrypted() || f.compressed_size() != f.size() {
+            return Ok(None);
+        }
+        let start = f.data_start();
+        // Read through once by the zip reader, which checks the member's CRC-32: rows read in
+        // place are not, and a damaged member must fail as the whole-file reader fails.
+        if io::copy(&mut f, &mut io::sink()).is_err() {
+            return Ok(None);
+        }
+        start..start.saturating_add(f.size())
+    };
+    let names = match key {
+        None if name == "data" && arrays.iter().any(|a| a == "names") => {
+            match member(&mut zip, path, "names") {
+                Ok(Parsed::Strings { shape, values, .. }) if shape.len() == 1 => values,
+                Ok(Parsed::Numeric(a)) if a.values.is_empty() => Vec::new(),
+                _ => return Ok(None),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let file = File::open(path).map_err(|e| IoError::read(path, e))?;
+    let len = file.metadata().map_err(|e| IoError::read(path, e))?.len();
+    if region.end > len {
+        return Ok(None);
+    }
+    Ok(npy::open_rows_in(path, file, region, opts, names))
+}
+
 pub(crate) fn read_file(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
     let (mut zip, arrays) = open(path)?;
-    let data_name = if arrays.iter().any(|a| a == "data") {
-        "data".to_string()
-    } else if arrays.len() == 1 {
-        arrays[0].clone()
-    } else if arrays.is_empty() {
-        return Err(IoError::invalid(path, "no arrays in the archive"));
-    } else {
-        return Err(IoError::invalid(path, format!("no array named 'data' (arrays: {})", arrays.join(", "))));
-    };
+    let data_name = data_member(path, &arrays)?;
 
     let data = match member(&mut zip, path, &data_name)? {
         Parsed::Numeric(a) => a,
@@ -196,6 +250,87 @@ mod tests {
         let mut v = Vec::new();
         npy::write_strings(&mut v, &names).unwrap();
         v
+    }
+
+    /// Every stream of rows `first..first + rows` of `ds`, `per_row` values a row.
+    fn cut(ds: &Dataset, per_row: usize, first: usize, rows: usize) -> Vec<Values> {
+        let part = |v: &Values| match v {
+            Values::Float(v) => Values::Float(v[first * per_row..(first + rows) * per_row].to_vec()),
+            Values::Int(v) => Values::Int(v[first * per_row..(first + rows) * per_row].to_vec()),
+        };
+        ds.stream_values().into_iter().map(part).collect()
+    }
+
+    /// A stored member is read by rows in place, as the whole-file reader reads it: a named table
+    /// (Baler's layout), a field, a member by key, every dtype. Anything else is left to that
+    /// reader: deflated members, names that do not fit, a damaged member (its CRC-32).
+    #[test]
+    fn stored_members_are_read_by_rows_as_the_whole_file_is() {
+        use baler_codec::data::RowSource;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.npz");
+        let rows_of = |p: &Path, key: Option<&str>, opts: &ReadOptions| open_rows(p, key, opts).unwrap();
+        let opts = ReadOptions::default();
+        // Baler's layout: a 2-d `data` and its column names.
+        let data = Array {
+            dtype: DType::F32,
+            shape: vec![5, 3],
+            values: Values::Float((0..15).map(|i| i as f64 * 0.5 - 2.0).collect()),
+        };
+        let ds = Dataset::Field(data.clone());
+        make_npz(
+            &p,
+            CompressionMethod::Stored,
+            &[("data.npy", npy_of(&ds)), ("names.npy", names_npy(&["px", "py", "E"]))],
+        );
+        let whole = read_dataset(&p, &opts).unwrap();
+        let mut r = rows_of(&p, None, &opts).expect("stored: read by rows");
+        assert_eq!(r.layout(), &whole.layout());
+        assert_eq!(r.layout().streams.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["px", "py", "E"]);
+        for (first, n) in [(0, 5), (1, 3), (4, 1)] {
+            let got = r.read_rows(first, n).unwrap();
+            assert_eq!(got.layout().streams, whole.layout().streams);
+            for (g, w) in got.stream_values().into_iter().zip(cut(&whole, 1, first, n)) {
+                assert!(same_values(g, &w), "rows {first}+{n}");
+            }
+        }
+        // Every dtype as a field, and a member by key (no names: a 2-d member is a field).
+        for a in every_dtype() {
+            let per_row = a.shape.iter().skip(1).product::<usize>();
+            let ds = Dataset::Field(a);
+            make_npz(&p, CompressionMethod::Stored, &[("other.npy", npy_of(&ds)), ("x.npy", npy_of(&ds))]);
+            let whole = read_member(&p, "x", &opts).unwrap();
+            let mut r = rows_of(&p, Some("x"), &opts).expect("a stored member by key");
+            assert_eq!(r.layout(), &whole.layout());
+            let n = whole.layout().shape[0];
+            for (first, k) in [(0, n), (n - 1, 1)] {
+                let got = r.read_rows(first, k).unwrap();
+                assert!(same_values(got.stream_values()[0], &cut(&whole, per_row, first, k)[0]));
+            }
+            // Two arrays and none named `data`: the whole-file reader names the problem.
+            assert!(rows_of(&p, None, &opts).is_none());
+            assert!(read_dataset(&p, &opts).is_err());
+        }
+        // Left to the whole-file reader.
+        let entries = [("data.npy", npy_of(&ds)), ("names.npy", names_npy(&["px", "py", "E"]))];
+        make_npz(&p, CompressionMethod::Deflated, &entries);
+        assert!(rows_of(&p, None, &opts).is_none(), "deflated");
+        assert!(matches!(read_dataset(&p, &opts).unwrap(), Dataset::Table { .. }));
+        make_npz(
+            &p,
+            CompressionMethod::Stored,
+            &[entries[0].clone(), ("names.npy", names_npy(&["px", "py"]))],
+        );
+        assert!(rows_of(&p, None, &opts).is_none(), "two names for three columns");
+        assert!(read_dataset(&p, &opts).unwrap_err().to_string().contains("'names' has 2 entries"));
+        make_npz(&p, CompressionMethod::Stored, &entries);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = bytes.windows(4).position(|w| w == 0.5f32.to_le_bytes()).expect("a value of data");
+        bytes[at] ^= 1;
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(rows_of(&p, None, &opts).is_none(), "a damaged member");
+        let err = read_dataset(&p, &opts).unwrap_err().to_string();
+        assert!(err.contains("t.npz") && err.to_lowercase().contains("checksum"), "{err}");
     }
 
     #[test]

@@ -87,6 +87,71 @@ fn streamed_and_in_memory_archives_are_the_same_bytes() {
     assert!(max_err > 0.0, "lossy: {max_err}");
 }
 
+/// Writes `members` (name, `.npy` bytes) as an `.npz`, each stored or deflated.
+fn write_npz(path: &Path, members: &[(&str, Vec<u8>)], method: zip::CompressionMethod) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(method)).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// An `.npz` whose members are stored (as `np.savez` writes them) is read a slab of rows at a
+/// time too, a field or a table in Baler's `data` + `names` layout: the archive is byte for byte
+/// the one the in-memory path writes from the same values deflated (`np.savez_compressed`).
+#[test]
+fn a_stored_npz_streams_to_the_in_memory_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(&cfg, "[compression]\nchunk_elements = 2000\n").unwrap();
+    let field_path = dir.path().join("f.npy");
+    write_npy(&field_path, [24, 40, 33], false);
+    let field = std::fs::read(&field_path).unwrap();
+    // A table of 3000 rows: px, py and E ≈ |p| (float32).
+    let mut table = header_bytes("<f4", &[3000, 3]);
+    for r in 0..3000 {
+        let (px, py) = (value(r, 1, 2) * 40.0, value(r, 7, 3) * 30.0);
+        for x in [px, py, px.hypot(py) + 1e-3 * value(r, 2, 9)] {
+            table.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let names = {
+        // A 1-d unicode array of three 2-character names, as numpy writes it.
+        let mut b = header_bytes("<U2", &[3]);
+        for name in ["px", "py", "E "] {
+            for c in name.trim_end().chars().chain(std::iter::repeat('\0')).take(2) {
+                b.extend_from_slice(&(c as u32).to_le_bytes());
+            }
+        }
+        b
+    };
+    let cases =
+        [("field", vec![("data.npy", field)]), ("table", vec![("data.npy", table), ("names.npy", names)])];
+    for (what, members) in cases {
+        let (stored, deflated) = (dir.path().join(format!("s-{what}")), dir.path().join(format!("d-{what}")));
+        std::fs::create_dir_all(&stored).unwrap();
+        std::fs::create_dir_all(&deflated).unwrap();
+        // The same file name: the archives record it.
+        let (s_in, d_in) = (stored.join("x.npz"), deflated.join("x.npz"));
+        write_npz(&s_in, &members, zip::CompressionMethod::Stored);
+        write_npz(&d_in, &members, zip::CompressionMethod::Deflated);
+        let (s_out, d_out) = (stored.join("x.baler"), deflated.join("x.baler"));
+        let streamed = compress_json(&s_in, &s_out, &["--config", s(&cfg)]);
+        let whole = compress_json(&d_in, &d_out, &["--config", s(&cfg)]);
+        assert_eq!(streamed["streamed"], true, "{what}: {streamed}");
+        assert_eq!(whole["streamed"], serde_json::Value::Null, "{what}: {whole}");
+        assert_eq!(std::fs::read(&s_out).unwrap(), std::fs::read(&d_out).unwrap(), "{what}");
+        assert!(streamed["predictors"].as_array().unwrap().len() > 3, "{what}: several chunks: {streamed}");
+    }
+    // The table's archive names its columns.
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["info", s(&dir.path().join("s-table/x.baler")), "--json"])).unwrap();
+    let text = info.to_string();
+    assert!(text.contains("\"px\"") && text.contains("\"E\""), "{text}");
+}
+
 /// Peak resident memory (KiB) of `baler-train args` on 2 threads, as the largest child this test
 /// process has waited for (this file runs one test).
 fn peak_rss_kib(args: &[&str]) -> i64 {

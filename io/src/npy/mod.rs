@@ -10,7 +10,10 @@ use baler_codec::data::{Array, DType, Dataset, DatasetLayout, RowSource, Values}
 use baler_codec::preprocess::RangeScan;
 use npyz::{Endianness, Order, TypeChar};
 
-use super::{Elem, IoError, ReadOptions, array_to_table, column_views, shape_len, to_float, to_int};
+use super::{
+    Elem, IoError, ReadOptions, array_to_named_table, array_to_table, column_views, shape_len, to_float,
+    to_int,
+};
 
 /// What one `.npy` holds.
 #[derive(Debug)]
@@ -334,38 +337,55 @@ pub(crate) struct NpyRows {
 pub(crate) fn open_rows(path: &Path, opts: &ReadOptions) -> Result<Option<NpyRows>, IoError> {
     let file = std::fs::File::open(path).map_err(|e| IoError::read(path, e))?;
     let len = file.metadata().map_err(|e| IoError::read(path, e))?.len();
-    let Ok((header, header_len)) = read_header(&mut io::BufReader::new(&file), len) else {
-        return Ok(None);
-    };
-    let npyz::DType::Plain(ts) = header.dtype() else { return Ok(None) };
-    let Some(dtype) = numeric_dtype(ts.type_char(), ts.size_field()) else { return Ok(None) };
-    let Ok(shape) = header.shape().iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>() else {
-        return Ok(None);
-    };
+    Ok(open_rows_in(path, file, 0..len, opts, Vec::new()))
+}
+
+/// [`open_rows`] of the `.npy` bytes at `region` of `file` (a whole `.npy`, or a member stored
+/// uncompressed in an `.npz`). A 2-d array with `names` (one per column) is a table of those
+/// columns, as the whole-file reader makes it; a count that does not match is left to that reader.
+pub(crate) fn open_rows_in(
+    path: &Path,
+    file: std::fs::File,
+    region: std::ops::Range<u64>,
+    opts: &ReadOptions,
+    names: Vec<String>,
+) -> Option<NpyRows> {
+    let len = region.end.checked_sub(region.start)?;
+    let at_start = ReadAt { file: &file, at: region.start };
+    let (header, header_len) = read_header(&mut io::BufReader::new(at_start), len).ok()?;
+    let npyz::DType::Plain(ts) = header.dtype() else { return None };
+    let dtype = numeric_dtype(ts.type_char(), ts.size_field())?;
+    let shape = header.shape().iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>().ok()?;
     let fortran = header.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1;
     let need = shape_len(&shape).and_then(|n| n.checked_mul(dtype.size_bytes()));
     if fortran || need.map(|b| b as u64) != Some(len - header_len) {
-        return Ok(None);
+        return None;
     }
     let shape = c_shape(&shape);
-    let table = opts.table && shape.len() == 2;
+    let named = shape.len() == 2 && !names.is_empty();
+    if named && names.len() != shape[1] {
+        return None;
+    }
+    let table = named || (opts.table && shape.len() == 2);
     let streams = match table {
-        true => (0..shape[1]).map(|c| (format!("col{c}"), dtype)).collect(),
+        true => (0..shape[1])
+            .map(|c| (names.get(c).cloned().unwrap_or_else(|| format!("col{c}")), dtype))
+            .collect(),
         false => vec![(String::new(), dtype)],
     };
     let layout = DatasetLayout { shape, table, streams };
-    let Ok(lattice) = layout.lattice() else { return Ok(None) };
+    let lattice = layout.lattice().ok()?;
     let row_values = if table { lattice[1] } else { lattice[1] * lattice[2] };
     let big = ts.endianness() == Endianness::Big;
-    Ok(Some(NpyRows {
+    Some(NpyRows {
         path: path.to_path_buf(),
         file,
-        data_start: header_len,
+        data_start: region.start + header_len,
         dtype,
         big,
         row_values,
         layout,
-    }))
+    })
 }
 
 impl RowSource for NpyRows {
@@ -384,7 +404,10 @@ impl RowSource for NpyRows {
         let values = read_numbers(&mut r, n, self.dtype, self.big, n, &truncated).map_err(fail)?;
         let a = Array { dtype: self.dtype, shape: vec![rows, self.row_values], values };
         Ok(match self.layout.table {
-            true => array_to_table(a),
+            true => {
+                let names = self.layout.streams.iter().map(|(name, _)| name.clone()).collect();
+                array_to_named_table(a, names)
+            }
             false => Dataset::Field(Array { shape: vec![n], ..a }),
         })
     }
