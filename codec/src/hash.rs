@@ -22,6 +22,32 @@ fn push_value(h: &mut Vec<u8>, values: &Values, i: usize, dtype: DType) {
     }
 }
 
+/// Appends rows `rows` of a table's `columns` as the hash takes them, row by row, each value
+/// little-endian in its own dtype: written column by column into their places (one loop per
+/// column and dtype, not a dispatch per value).
+fn append_table_rows(out: &mut Vec<u8>, columns: &[crate::data::Column], rows: std::ops::Range<usize>) {
+    let row_bytes: usize = columns.iter().map(|c| c.dtype.size_bytes()).sum();
+    let at = out.len();
+    out.resize(at + rows.len() * row_bytes, 0);
+    let mut offset = at;
+    for c in columns {
+        let w = c.dtype.size_bytes();
+        let places = out[offset..].chunks_mut(row_bytes.max(1));
+        match (&c.values, c.dtype) {
+            (Values::Float(v), DType::F32) => places
+                .zip(&v[rows.clone()])
+                .for_each(|(p, &x)| p[..4].copy_from_slice(&(x as f32).to_le_bytes())),
+            (Values::Float(v), _) => {
+                places.zip(&v[rows.clone()]).for_each(|(p, x)| p[..8].copy_from_slice(&x.to_le_bytes()))
+            }
+            (Values::Int(v), _) => {
+                places.zip(&v[rows.clone()]).for_each(|(p, x)| p[..w].copy_from_slice(&x.to_le_bytes()[..w]))
+            }
+        }
+        offset += w;
+    }
+}
+
 /// The content hash fed part by part: the hash of consecutive row ranges of a dataset, in order,
 /// equals the hash of the whole (what streaming decode relies on).
 /// Values converted to bytes at a time before they go to blake3 (the hash of the concatenation does
@@ -185,31 +211,13 @@ impl ContentHasher {
                     self.flush_if_full();
                 }
             }
-            // A table's rows, a block at a time, written column by column into their places.
+            // A table's rows, a block at a time.
             Dataset::Table { rows, columns } => {
                 let row_bytes: usize = columns.iter().map(|c| c.dtype.size_bytes()).sum();
                 let block = (BLOCK * 8 / row_bytes.max(1)).max(1);
                 for start in (0..*rows).step_by(block) {
                     let end = (start + block).min(*rows);
-                    let at = self.buf.len();
-                    self.buf.resize(at + (end - start) * row_bytes, 0);
-                    let mut offset = at;
-                    for c in columns {
-                        let w = c.dtype.size_bytes();
-                        let places = self.buf[offset..].chunks_mut(row_bytes);
-                        match (&c.values, c.dtype) {
-                            (Values::Float(v), DType::F32) => places
-                                .zip(&v[start..end])
-                                .for_each(|(p, &x)| p[..4].copy_from_slice(&(x as f32).to_le_bytes())),
-                            (Values::Float(v), _) => places
-                                .zip(&v[start..end])
-                                .for_each(|(p, x)| p[..8].copy_from_slice(&x.to_le_bytes())),
-                            (Values::Int(v), _) => places
-                                .zip(&v[start..end])
-                                .for_each(|(p, x)| p[..w].copy_from_slice(&x.to_le_bytes()[..w])),
-                        }
-                        offset += w;
-                    }
+                    append_table_rows(&mut self.buf, columns, start..end);
                     self.flush_if_full();
                 }
             }
@@ -235,14 +243,7 @@ pub fn value_bytes(ds: &Dataset) -> Vec<u8> {
     let mut out = Vec::new();
     match ds {
         Dataset::Field(a) => crate::npy::append_values(&mut out, ds, a.dtype),
-        Dataset::Table { rows, columns } => {
-            out.reserve(rows * columns.iter().map(|c| c.dtype.size_bytes()).sum::<usize>());
-            for r in 0..*rows {
-                for c in columns {
-                    push_value(&mut out, &c.values, r, c.dtype);
-                }
-            }
-        }
+        Dataset::Table { rows, columns } => append_table_rows(&mut out, columns, 0..*rows),
     }
     out
 }
