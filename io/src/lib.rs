@@ -231,7 +231,8 @@ pub struct Rows {
 
 /// Opens `FILE` or `FILE:INNER` for reading by rows, when its format and layout allow it: a
 /// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]), the same stored
-/// uncompressed in an `.npz` (Baler's `data` + `names` layout a table of those columns), a numeric
+/// uncompressed in an `.npz` (Baler's `data` + `names` layout a table of those columns), a `.csv`
+/// of at least 256 MiB (`BALER_CSV_ROWS_FROM` bytes; each pass parses it again), a numeric
 /// HDF5 dataset of at most 3 axes, or a numeric NetCDF variable of 1 to 3 dimensions. `None` for anything else: read it whole with [`load`].
 pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError> {
     let (file, inner) = split_spec(spec);
@@ -252,6 +253,15 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
             },
             axes: Vec::new(),
         })),
+        (Format::Csv, None) => {
+            let bytes = std::fs::metadata(path).map_err(|e| IoError::read(path, e))?.len();
+            Ok((bytes >= csv::rows_from_bytes()).then(|| csv::open_rows(path)).flatten().map(|r| Rows {
+                reader: Box::new(r),
+                fill_value: None,
+                source: file_name(path),
+                axes: Vec::new(),
+            }))
+        }
         (Format::Hdf5, inner) => hdf5::open_rows(path, inner),
         (Format::NetCdf, inner) => netcdf::open_rows(path, inner),
         _ => Ok(None),

@@ -245,15 +245,17 @@ def test_compress_file_streams_and_writes_the_clis_bytes(tmp_path, cli, shared_d
     assert (tmp_path / "py.baler").read_bytes() == (tmp_path / "cli.baler").read_bytes()
     y = baler.decompress((tmp_path / "py.baler").read_bytes())
     assert np.abs(x.astype(np.float64) - y).max() <= 1e-3 * float(x.max() - x.min())
-    # A format read whole (npz): the same bytes as the CLI too.
-    npz = shared_data / "hzz_baler.npz"
-    done = baler.compress_file(npz, tmp_path / "h.baler", abs=0.5, config={"compression": {"chunk_elements": 4000}})
-    assert done["streamed"] is False
+    # An npz stored uncompressed streams too; a small CSV is read whole: the same bytes as the CLI.
     cfg = tmp_path / "c.toml"
     cfg.write_text("[compression]\nchunk_elements = 4000\n")
-    cli("compress", str(npz), "-o", str(tmp_path / "hc.baler"), "--abs", "0.5", "--no-model", "--quiet",
-        "--config", str(cfg))
-    assert (tmp_path / "h.baler").read_bytes() == (tmp_path / "hc.baler").read_bytes()
+    for name, streamed in [("hzz_baler.npz", True), ("hzz.csv", False)]:
+        src_table = shared_data / name
+        done = baler.compress_file(src_table, tmp_path / "h.baler", abs=0.5,
+                                   config={"compression": {"chunk_elements": 4000}})
+        assert done["streamed"] is streamed, (name, done)
+        cli("compress", str(src_table), "-o", str(tmp_path / "hc.baler"), "--abs", "0.5", "--no-model", "--quiet",
+            "--config", str(cfg))
+        assert (tmp_path / "h.baler").read_bytes() == (tmp_path / "hc.baler").read_bytes(), name
     # Refusals: the input as output, no bound, a missing file; nothing is written.
     with pytest.raises(BalerError, match="output is the input"):
         baler.compress_file(src, src, rel=1e-3)

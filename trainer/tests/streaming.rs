@@ -1,6 +1,6 @@
-//! `compress` reads a C-order `.npy` a slab of rows at a time: the archive is byte for byte the one
-//! the in-memory path writes (a Fortran-order copy of the same values goes that way), and its
-//! peak memory stays far below the input's size.
+//! `compress` reads a C-order `.npy`, a stored `.npz` member and a large `.csv` a slab of rows at
+//! a time: the archive is byte for byte the one the in-memory path writes (a Fortran-order copy of
+//! the same values, a deflated member go that way). Peak memory: `streaming_memory.rs`.
 #![cfg(unix)]
 
 mod common;
@@ -9,46 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use baler_codec::npy::header_bytes;
-use common::{binary, ok, read, s};
-
-/// Value `(i, j, k)` of the test field: smooth waves plus a little structure at every scale.
-fn value(i: usize, j: usize, k: usize) -> f32 {
-    let (i, j, k) = (i as f32, j as f32, k as f32);
-    (0.05 * i + 0.02 * j).sin() * (0.03 * k).cos()
-        + 0.3 * (0.01 * (j + k) + 0.1 * i).sin()
-        + 1e-3 * ((i + j * k) % 7.0)
-}
-
-/// Writes a float32 `.npy` of `shape`, C order or (transposed on disk) Fortran order.
-fn write_npy(path: &Path, shape: [usize; 3], fortran: bool) {
-    let mut bytes = header_bytes("<f4", &shape);
-    if fortran {
-        // Same header length: "True" is one character shorter than "False", one more pad space.
-        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
-        bytes.splice(at..at + 5, *b"True");
-        bytes.insert(bytes.len() - 1, b' ');
-    }
-    let [a, b, c] = shape;
-    bytes.reserve(a * b * c * 4);
-    if fortran {
-        for k in 0..c {
-            for j in 0..b {
-                for i in 0..a {
-                    bytes.extend_from_slice(&value(i, j, k).to_le_bytes());
-                }
-            }
-        }
-    } else {
-        for i in 0..a {
-            for j in 0..b {
-                for k in 0..c {
-                    bytes.extend_from_slice(&value(i, j, k).to_le_bytes());
-                }
-            }
-        }
-    }
-    std::fs::write(path, bytes).unwrap();
-}
+use common::{binary, ok, read, s, value, write_npy};
 
 fn compress_json(input: &Path, archive: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["compress", s(input), "-o", s(archive), "--rel", "1e-3", "--no-model", "--json"];
@@ -152,43 +113,57 @@ fn a_stored_npz_streams_to_the_in_memory_archive() {
     assert!(text.contains("\"px\"") && text.contains("\"E\""), "{text}");
 }
 
-/// Peak resident memory (KiB) of `baler-train args` on 2 threads, as the largest child this test
-/// process has waited for (this file runs one test).
-fn peak_rss_kib(args: &[&str]) -> i64 {
-    let out = Command::new(binary()).args(args).env("RAYON_NUM_THREADS", "2").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0, "getrusage");
-    usage.ru_maxrss
-}
-
+/// A `.csv` of `BALER_CSV_ROWS_FROM` bytes or more (256 MiB unless set) is read a slab of rows at
+/// a time, each pass parsing it again: the archive is byte for byte the one the same file makes
+/// read whole (below the threshold), and it holds the table within the bound.
 #[test]
-fn a_large_npy_compresses_in_memory_far_below_its_size() {
+fn a_large_csv_streams_to_the_in_memory_archive() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("large.npy");
-    // 128 MiB of float32: as f64 values alone the in-memory path would hold 256 MiB.
-    let shape = [512, 256, 256];
-    write_npy(&input, shape, false);
-    let cfg = dir.path().join("chunks.toml");
-    std::fs::write(&cfg, "[compression]\nchunk_elements = 65536\n").unwrap();
-    let archive = dir.path().join("large.baler");
-    let rss = peak_rss_kib(&[
-        "compress",
-        s(&input),
-        "-o",
-        s(&archive),
-        "--rel",
-        "1e-3",
-        "--no-model",
-        "--quiet",
-        "--config",
-        s(&cfg),
-    ]);
-    let input_kib = (std::fs::metadata(&input).unwrap().len() / 1024) as i64;
-    assert!(rss < input_kib * 3 / 2, "peak RSS {rss} KiB for a {input_kib} KiB input");
-    // The archive decodes (its content hash checked) and holds what the input held.
-    let info: serde_json::Value = serde_json::from_str(&ok(&["info", s(&archive), "--json"])).unwrap();
-    assert_eq!(info["shape"], serde_json::json!(shape));
+    let csv = dir.path().join("x.csv");
+    // pt, η, φ, E ≈ pT cosh η, a count (written as floats), and an integer column.
+    let mut text = "pt,eta,phi,E,n,id\n".to_string();
+    for r in 0..40_000 {
+        let pt = f64::from(value(r % 500, r / 500, 3)) * 50.0 + 60.0;
+        let (eta, phi) = (f64::from(value(r, 2, 7)) * 2.0, f64::from(value(r, 5, 1)) * 3.0);
+        let row = [pt, eta, phi, pt * eta.cosh(), (r % 7) as f64];
+        let fields: Vec<String> = row.iter().map(|x| format!("{x:?}")).collect();
+        text += &format!("{},{}\n", fields.join(","), r * 3 - 20_000);
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(&cfg, "[compression]\nchunk_elements = 20000\n").unwrap();
+    let compress = |archive: &Path, rows_from: usize| -> serde_json::Value {
+        let args = [
+            "compress",
+            s(&csv),
+            "-o",
+            s(archive),
+            "--rel",
+            "1e-3",
+            "--no-model",
+            "--json",
+            "--config",
+            s(&cfg),
+        ];
+        let out = Command::new(binary())
+            .args(args)
+            .env("BALER_CSV_ROWS_FROM", rows_from.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+    };
+    let (streamed_archive, whole_archive) = (dir.path().join("s.baler"), dir.path().join("w.baler"));
+    let streamed = compress(&streamed_archive, text.len());
+    let whole = compress(&whole_archive, text.len() + 1);
+    assert_eq!(streamed["streamed"], true, "{streamed}");
+    assert_eq!(whole["streamed"], serde_json::Value::Null, "{whole}");
+    assert_eq!(std::fs::read(&streamed_archive).unwrap(), std::fs::read(&whole_archive).unwrap());
+    assert!(streamed["predictors"].as_array().unwrap().len() > 5, "several slabs: {streamed}");
+    let back = dir.path().join("back.csv");
+    ok(&["decompress", s(&streamed_archive), "-o", s(&back)]);
+    let max_err = common::check_rel_bound(&read(&csv), &read(&back), 1e-3);
+    assert!(max_err > 0.0, "lossy: {max_err}");
 }
 
 #[test]

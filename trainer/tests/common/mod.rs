@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use baler_codec::npy::header_bytes;
 use baler_codec::{Dataset, Values};
 use baler_train::io::{ReadOptions, read_dataset};
 
@@ -112,4 +113,43 @@ pub fn quick_config(dir: &Path) -> PathBuf {
     let p = dir.join("quick.toml");
     std::fs::write(&p, "[training]\nepochs = 15\nmax_seconds = 10.0\n").unwrap();
     p
+}
+
+/// Value `(i, j, k)` of the test field: smooth waves plus a little structure at every scale.
+pub fn value(i: usize, j: usize, k: usize) -> f32 {
+    let (i, j, k) = (i as f32, j as f32, k as f32);
+    (0.05 * i + 0.02 * j).sin() * (0.03 * k).cos()
+        + 0.3 * (0.01 * (j + k) + 0.1 * i).sin()
+        + 1e-3 * ((i + j * k) % 7.0)
+}
+
+/// Writes a float32 `.npy` of `shape`, C order or (transposed on disk) Fortran order.
+pub fn write_npy(path: &Path, shape: [usize; 3], fortran: bool) {
+    let mut bytes = header_bytes("<f4", &shape);
+    if fortran {
+        // Same header length: "True" is one character shorter than "False", one more pad space.
+        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
+        bytes.splice(at..at + 5, *b"True");
+        bytes.insert(bytes.len() - 1, b' ');
+    }
+    let [a, b, c] = shape;
+    bytes.reserve(a * b * c * 4);
+    if fortran {
+        for k in 0..c {
+            for j in 0..b {
+                for i in 0..a {
+                    bytes.extend_from_slice(&value(i, j, k).to_le_bytes());
+                }
+            }
+        }
+    } else {
+        for i in 0..a {
+            for j in 0..b {
+                for k in 0..c {
+                    bytes.extend_from_slice(&value(i, j, k).to_le_bytes());
+                }
+            }
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
 }
