@@ -156,8 +156,8 @@ def compress_file(
 
     ``input`` is ``FILE`` or ``FILE:INNER`` (an HDF5 dataset, a NetCDF variable, an npz member, a
     ROOT tree). A C-order ``.npy`` (also stored uncompressed in an ``.npz``, as ``np.savez`` writes
-    it), a numeric HDF5 dataset of at most 3 axes and a numeric NetCDF variable of 1–3 dimensions
-    are read a slab of rows at a time, so memory holds a few chunks
+    it), a ``.csv`` of 256 MiB or more, a numeric HDF5 dataset of at most 3 axes and a numeric
+    NetCDF variable of 1–3 dimensions are read a slab of rows at a time, so memory holds a few chunks
     whatever the file's size; other inputs are read whole. The output is written atomically and
     never over the input. Returns what was written: ``original_bytes``, ``archive_bytes``,
     ``ratio``, ``streamed``, the chunks' ``predictors`` and the archive's ``notes``.
