@@ -213,7 +213,7 @@ pub(crate) fn write_dataset<W: Write + Seek>(w: &mut W, ds: &Dataset) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::npy::tests::{every_dtype, same_values};
+    use crate::npy::tests::{every_dtype, rows_of, same_values};
     use crate::tests::shared_data;
     use crate::{read_dataset, write_dataset as write_any};
     use baler_codec::data::{Array, Column, DType, Values};
@@ -252,15 +252,6 @@ mod tests {
         v
     }
 
-    /// Every stream of rows `first..first + rows` of `ds`, `per_row` values a row.
-    fn cut(ds: &Dataset, per_row: usize, first: usize, rows: usize) -> Vec<Values> {
-        let part = |v: &Values| match v {
-            Values::Float(v) => Values::Float(v[first * per_row..(first + rows) * per_row].to_vec()),
-            Values::Int(v) => Values::Int(v[first * per_row..(first + rows) * per_row].to_vec()),
-        };
-        ds.stream_values().into_iter().map(part).collect()
-    }
-
     /// A stored member is read by rows in place, as the whole-file reader reads it: a named table
     /// (Baler's layout), a field, a member by key, every dtype. Anything else is left to that
     /// reader: deflated members, names that do not fit, a damaged member (its CRC-32).
@@ -269,7 +260,7 @@ mod tests {
         use baler_codec::data::RowSource;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.npz");
-        let rows_of = |p: &Path, key: Option<&str>, opts: &ReadOptions| open_rows(p, key, opts).unwrap();
+        let by_rows = |p: &Path, key: Option<&str>, opts: &ReadOptions| open_rows(p, key, opts).unwrap();
         let opts = ReadOptions::default();
         // Baler's layout: a 2-d `data` and its column names.
         let data = Array {
@@ -284,13 +275,13 @@ mod tests {
             &[("data.npy", npy_of(&ds)), ("names.npy", names_npy(&["px", "py", "E"]))],
         );
         let whole = read_dataset(&p, &opts).unwrap();
-        let mut r = rows_of(&p, None, &opts).expect("stored: read by rows");
+        let mut r = by_rows(&p, None, &opts).expect("stored: read by rows");
         assert_eq!(r.layout(), &whole.layout());
         assert_eq!(r.layout().streams.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["px", "py", "E"]);
         for (first, n) in [(0, 5), (1, 3), (4, 1)] {
             let got = r.read_rows(first, n).unwrap();
             assert_eq!(got.layout().streams, whole.layout().streams);
-            for (g, w) in got.stream_values().into_iter().zip(cut(&whole, 1, first, n)) {
+            for (g, w) in got.stream_values().into_iter().zip(rows_of(&whole, 1, first, n)) {
                 assert!(same_values(g, &w), "rows {first}+{n}");
             }
         }
@@ -300,35 +291,35 @@ mod tests {
             let ds = Dataset::Field(a);
             make_npz(&p, CompressionMethod::Stored, &[("other.npy", npy_of(&ds)), ("x.npy", npy_of(&ds))]);
             let whole = read_member(&p, "x", &opts).unwrap();
-            let mut r = rows_of(&p, Some("x"), &opts).expect("a stored member by key");
+            let mut r = by_rows(&p, Some("x"), &opts).expect("a stored member by key");
             assert_eq!(r.layout(), &whole.layout());
             let n = whole.layout().shape[0];
             for (first, k) in [(0, n), (n - 1, 1)] {
                 let got = r.read_rows(first, k).unwrap();
-                assert!(same_values(got.stream_values()[0], &cut(&whole, per_row, first, k)[0]));
+                assert!(same_values(got.stream_values()[0], &rows_of(&whole, per_row, first, k)[0]));
             }
             // Two arrays and none named `data`: the whole-file reader names the problem.
-            assert!(rows_of(&p, None, &opts).is_none());
+            assert!(by_rows(&p, None, &opts).is_none());
             assert!(read_dataset(&p, &opts).is_err());
         }
         // Left to the whole-file reader.
         let entries = [("data.npy", npy_of(&ds)), ("names.npy", names_npy(&["px", "py", "E"]))];
         make_npz(&p, CompressionMethod::Deflated, &entries);
-        assert!(rows_of(&p, None, &opts).is_none(), "deflated");
+        assert!(by_rows(&p, None, &opts).is_none(), "deflated");
         assert!(matches!(read_dataset(&p, &opts).unwrap(), Dataset::Table { .. }));
         make_npz(
             &p,
             CompressionMethod::Stored,
             &[entries[0].clone(), ("names.npy", names_npy(&["px", "py"]))],
         );
-        assert!(rows_of(&p, None, &opts).is_none(), "two names for three columns");
+        assert!(by_rows(&p, None, &opts).is_none(), "two names for three columns");
         assert!(read_dataset(&p, &opts).unwrap_err().to_string().contains("'names' has 2 entries"));
         make_npz(&p, CompressionMethod::Stored, &entries);
         let mut bytes = std::fs::read(&p).unwrap();
         let at = bytes.windows(4).position(|w| w == 0.5f32.to_le_bytes()).expect("a value of data");
         bytes[at] ^= 1;
         std::fs::write(&p, &bytes).unwrap();
-        assert!(rows_of(&p, None, &opts).is_none(), "a damaged member");
+        assert!(by_rows(&p, None, &opts).is_none(), "a damaged member");
         let err = read_dataset(&p, &opts).unwrap_err().to_string();
         assert!(err.contains("t.npz") && err.to_lowercase().contains("checksum"), "{err}");
     }

@@ -414,7 +414,7 @@ fn real_hzz_npy() {
 }
 
 /// Rows `first..first + rows` of a loaded dataset, as a row reader hands them out.
-fn rows_of(ds: &Dataset, per_row: usize, first: usize, rows: usize) -> Vec<Values> {
+pub(crate) fn rows_of(ds: &Dataset, per_row: usize, first: usize, rows: usize) -> Vec<Values> {
     let cut = |v: &Values| match v {
         Values::Float(v) => Values::Float(v[first * per_row..(first + rows) * per_row].to_vec()),
         Values::Int(v) => Values::Int(v[first * per_row..(first + rows) * per_row].to_vec()),
