@@ -133,6 +133,15 @@ pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| display(path), |n| n.to_string_lossy().into_owned())
 }
 
+/// What an input read from `path` (an `.npz` member `key`) records as its source: the same read
+/// whole or by rows.
+fn npz_source(path: &Path, key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("{}:{key}", file_name(path)),
+        None => file_name(path),
+    }
+}
+
 /// The file formats we read and write, chosen by extension (case-insensitive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -210,7 +219,7 @@ pub fn load(spec: &str, opts: &ReadOptions) -> Result<Loaded, IoError> {
         (Format::Npy, None) => npy::read_file(path, opts).map(plain),
         (Format::Npz, None) => npz::read_file(path, opts).map(plain),
         (Format::Npz, Some(key)) => npz::read_member(path, key, opts)
-            .map(|ds| Loaded { source: format!("{}:{key}", file_name(path)), ..plain(ds) }),
+            .map(|ds| Loaded { source: npz_source(path, Some(key)), ..plain(ds) }),
         (Format::Csv, None) => csv::read_file(path).map(plain),
         (Format::Hdf5, inner) => hdf5::read(path, inner),
         (Format::NetCdf, inner) => netcdf::read(path, inner),
@@ -247,10 +256,7 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
         (Format::Npz, inner) => Ok(npz::open_rows(path, inner, opts)?.map(|r| Rows {
             reader: Box::new(r),
             fill_value: None,
-            source: match inner {
-                Some(key) => format!("{}:{key}", file_name(path)),
-                None => file_name(path),
-            },
+            source: npz_source(path, inner),
             axes: Vec::new(),
         })),
         (Format::Csv, None) => {

@@ -96,7 +96,8 @@ pub(crate) fn open_rows(
         }
         _ => Vec::new(),
     };
-    let file = File::open(path).map_err(|e| IoError::read(path, e))?;
+    // The handle whose member was checked, not the path opened again.
+    let file = zip.into_inner().into_inner();
     let len = file.metadata().map_err(|e| IoError::read(path, e))?.len();
     if region.end > len {
         return Ok(None);

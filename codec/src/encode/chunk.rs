@@ -161,6 +161,7 @@ pub(super) fn encode_chunk_choosing(
         candidates.extend(fitted.map(|c| Box::new(c) as Box<dyn Predictor>));
     }
     let params: Vec<Vec<u8>> = candidates.iter().map(|p| p.params()).collect();
+    let feedback = |i: usize| is_feedback(candidates[i].as_ref());
     // A field's learned last pass (predictor 19) is fitted only once the classic choice is known
     // (step 2b), on that variant, and its periodic predictor (20) after it (step 2c): they are
     // kept apart, behind the indices `candidates.len()` and `candidates.len() + 1`.
@@ -302,7 +303,6 @@ pub(super) fn encode_chunk_choosing(
             // time (the smooth field in 29-row chunks: 1.3 × the time). A large chunk's
             // runner-up goes on only where it is of another kind.
             let limit = packed[0].0 as f64 * (1.0 + SHORTLIST_MARGIN);
-            let feedback = |i: usize| is_feedback(candidates[i].as_ref());
             let one_feedback = n >= SAMPLE_FROM && feedback(packed[0].1);
             order = packed
                 .iter()
@@ -318,7 +318,6 @@ pub(super) fn encode_chunk_choosing(
         // feedback interpolation variants (the costliest sweeps) are ranked on a central box of
         // 1/8 of it first and only the best few go on, where the box codes are not so small that
         // zstd's runs decide (there the box ranks them wrongly: CFD at 1e-2, 3 % larger).
-        let feedback = |i: usize| is_feedback(candidates[i].as_ref());
         let (b, box_values, box_exc) = field_box(v, n / 8);
         // Feedback predictors read values only, not grid values.
         let values = Some(FloatValues { values: &box_values, ..v });
