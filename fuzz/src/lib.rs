@@ -403,7 +403,9 @@ pub fn read_round_trip(data: &[u8], ext: &str) {
     let path = scratch_file(data, ext);
     for table in [false, true] {
         let opts = baler_io::ReadOptions { table };
-        let Ok(ds) = baler_io::read_dataset(&path, &opts) else { continue };
+        let whole = baler_io::read_dataset(&path, &opts);
+        rows_agree_with(&path, &opts, whole.as_ref().ok());
+        let Ok(ds) = whole else { continue };
         check_dataset(&ds);
         let again = path.with_extension(format!("again.{ext}"));
         baler_io::write_dataset(&again, &ds).expect("a dataset that was read can be written");
@@ -411,6 +413,29 @@ pub fn read_round_trip(data: &[u8], ext: &str) {
         assert_eq!(baler_codec::hash::content_hash(&back), baler_codec::hash::content_hash(&ds));
         assert_eq!(describe(&back), describe(&ds), "shape or dtypes changed in a round trip");
     }
+}
+
+/// The reader by rows (streaming compression's) against the whole-file reader: where the file
+/// opens by rows, all its rows are what the whole file holds, and a file the whole-file reader
+/// refuses must not read by rows either (nothing it refuses may be compressed). CSVs are read by
+/// rows from any size here (`BALER_CSV_ROWS_FROM=0`).
+pub fn rows_agree_with(path: &std::path::Path, opts: &baler_io::ReadOptions, whole: Option<&Dataset>) {
+    static CSV_BY_ROWS: std::sync::Once = std::sync::Once::new();
+    // SAFETY: set once, on the fuzzer's one thread, before any reader looks at it (rayon's
+    // workers read no environment once started).
+    CSV_BY_ROWS.call_once(|| unsafe { std::env::set_var("BALER_CSV_ROWS_FROM", "0") });
+    let spec = path.to_str().expect("a scratch path in UTF-8");
+    let Ok(Some(mut rows)) = baler_io::open_rows(spec, opts) else { return };
+    let layout = rows.reader.layout().clone();
+    let Ok(lattice) = layout.lattice() else { return };
+    let read = rows.reader.read_rows(0, lattice[0]);
+    let Some(ds) = whole else {
+        assert!(read.is_err(), "read by rows what the whole-file reader refuses: {layout:?}");
+        return;
+    };
+    assert_eq!(&layout, &ds.layout(), "the layout by rows is not the whole file's");
+    let read = read.expect("a file the whole-file reader reads reads by rows");
+    assert_eq!(baler_codec::hash::content_hash(&read), baler_codec::hash::content_hash(ds), "rows differ");
 }
 
 /// Shape, dtypes and column names: what the content hash does not cover.
