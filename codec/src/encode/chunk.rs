@@ -828,7 +828,7 @@ const SAMPLE_FROM: usize = 1 << 18;
 const SAMPLE_SIZE: usize = 1 << 16;
 /// A float field's chunks from `FEEDBACK_BOX_FROM` to `SAMPLE_FROM` elements rank every
 /// predictor on a central box of 1/`MID_BOX_DIV` of the chunk. (A box of 1/32, at least 8192
-/// elements, made CFD 1.45 × faster at 1e-3, but it ranks Lorenzo above interpolation wrongly, as
+/// elements, made CFD 1.4 × faster at 1e-3, but it ranks Lorenzo above interpolation wrongly, as
 /// packed too: fewer levels fit in it. A travelling front at 1e-4 came out 16 % larger.)
 const MID_BOX_DIV: usize = 8;
 /// A mid chunk's box packs the best candidates by estimate only where they are this close
