@@ -494,6 +494,39 @@ pub fn estimated_bytes(codes: &[i64]) -> f64 {
     bits / 8.0 + escape_bytes as f64
 }
 
+/// [`estimated_bytes`] with runs of at least [`ZERO_RUN_MIN`] zero codes priced as zstd prices
+/// them: a match of [`ZERO_RUN_BYTES`], whatever its length (a run of zero codes is a run of one
+/// Huffman bit pattern), the other codes by their own order-0 entropy. At loose bounds zstd takes
+/// 10–22 % off some candidates' frames and nothing off others': order-0 estimates then ranked
+/// CFD's best candidate 3rd on the whole chunk and 6th on a quarter of it, this 1st on both.
+#[cfg(feature = "encode")]
+pub fn estimated_bytes_with_runs(codes: &[i64]) -> f64 {
+    let mut rest = Vec::with_capacity(codes.len());
+    let mut runs = 0usize;
+    let mut at = 0;
+    while at < codes.len() {
+        let zeros = codes[at..].iter().position(|&c| c != 0).unwrap_or(codes.len() - at);
+        if zeros >= ZERO_RUN_MIN {
+            runs += 1;
+        } else {
+            rest.extend(std::iter::repeat_n(0, zeros));
+        }
+        at += zeros;
+        if let Some(&c) = codes.get(at) {
+            rest.push(c);
+            at += 1;
+        }
+    }
+    estimated_bytes(&rest) + runs as f64 * ZERO_RUN_BYTES
+}
+
+/// The shortest run of zero codes [`estimated_bytes_with_runs`] prices as one zstd match.
+#[cfg(feature = "encode")]
+const ZERO_RUN_MIN: usize = 16;
+/// What such a match costs (literal and match lengths and an offset, about).
+#[cfg(feature = "encode")]
+const ZERO_RUN_BYTES: f64 = 3.0;
+
 #[cfg(all(test, feature = "encode"))]
 pub(crate) mod tests {
     use super::*;
@@ -506,6 +539,35 @@ pub(crate) mod tests {
             grids: vec![None; centers.len()],
             names: vec![String::new(); centers.len()],
         }
+    }
+
+    /// Runs of at least ZERO_RUN_MIN zero codes cost one match each, wherever they are; shorter
+    /// runs are codes like any other.
+    #[test]
+    fn long_zero_runs_cost_a_match_and_short_ones_their_entropy() {
+        let noise: Vec<i64> =
+            (0..4000i64).map(|i| (i * 7919 % 13 + 1) * if i % 3 == 0 { -1 } else { 1 }).collect();
+        // No zero run as long as ZERO_RUN_MIN: the order-0 estimate.
+        let mut short = noise.clone();
+        for at in (0..4000).step_by(40) {
+            short.splice(at..at, std::iter::repeat_n(0, ZERO_RUN_MIN - 1));
+        }
+        assert_eq!(estimated_bytes_with_runs(&short), estimated_bytes(&short));
+        // Long runs at the start, inside and at the end: the noise alone plus a match each.
+        let mut long = vec![0; 5000];
+        long.extend(&noise[..2000]);
+        long.extend(std::iter::repeat_n(0, ZERO_RUN_MIN));
+        long.extend(&noise[2000..]);
+        long.extend(std::iter::repeat_n(0, 300));
+        let expected = estimated_bytes(&noise) + 3.0 * ZERO_RUN_BYTES;
+        assert!(
+            (estimated_bytes_with_runs(&long) - expected).abs() < 1e-9,
+            "{}",
+            estimated_bytes_with_runs(&long)
+        );
+        assert!(estimated_bytes_with_runs(&long) < estimated_bytes(&long));
+        assert_eq!(estimated_bytes_with_runs(&[]), 0.0);
+        assert_eq!(estimated_bytes_with_runs(&[0; 40]), ZERO_RUN_BYTES);
     }
 
     /// A field of one Float stream centred at 0 with quantization step `step`.
