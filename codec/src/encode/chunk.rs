@@ -240,33 +240,52 @@ pub(super) fn encode_chunk_choosing(
             values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
         };
         // Every candidate's estimate, and the codes of the best few only (each holds the box's).
-        let (best, mut costs) = candidates
-            .par_iter()
-            .enumerate()
-            .fold(
-                || (TopCandidates::default(), Vec::new()),
-                |(mut top, mut costs), (i, _)| {
-                    let (cost, d) = estimate(i, &input);
-                    costs.push((cost, i));
-                    top.offer(Candidate {
-                        cost,
-                        rank: i,
-                        predictor: i,
-                        codes: d.codes,
-                        new_exceptions: d.new_exceptions,
-                        value_bytes: None,
-                        counts: None,
-                    });
-                    (top, costs)
-                },
-            )
-            .reduce(
-                || (TopCandidates::default(), Vec::new()),
-                |(a, mut ac), (b, bc)| {
-                    ac.extend(bc);
-                    (a.merge(b), ac)
-                },
-            );
+        let on_box = |these: &[usize]| {
+            these
+                .par_iter()
+                .fold(
+                    || (TopCandidates::default(), Vec::new()),
+                    |(mut top, mut costs), &i| {
+                        let (cost, d) = estimate(i, &input);
+                        costs.push((cost, i));
+                        top.offer(Candidate {
+                            cost,
+                            rank: i,
+                            predictor: i,
+                            codes: d.codes,
+                            new_exceptions: d.new_exceptions,
+                            value_bytes: None,
+                            counts: None,
+                        });
+                        (top, costs)
+                    },
+                )
+                .reduce(
+                    || (TopCandidates::default(), Vec::new()),
+                    |(a, mut ac), (b, bc)| {
+                        ac.extend(bc);
+                        (a.merge(b), ac)
+                    },
+                )
+        };
+        // A mid chunk's grid interpolations first (cheap sweeps): where one's codes are short on
+        // the box, so are the best's, and the chunk ranks on a slab instead (below), which the
+        // other candidates' box sweeps would not change (CFD at 1e-2: 8 % of its time).
+        let probe: Vec<usize> = match n < SAMPLE_FROM {
+            true => order
+                .iter()
+                .copied()
+                .filter(|&i| sampled_kind(candidates[i].as_ref()) == Some(Sampled::Interpolation))
+                .collect(),
+            false => Vec::new(),
+        };
+        let (mut best, mut costs) = on_box(&probe);
+        if !costs.iter().any(|c| short_codes(c.0, m)) {
+            let rest: Vec<usize> = order.iter().copied().filter(|i| !probe.contains(i)).collect();
+            let (others, more) = on_box(&rest);
+            best = best.merge(others);
+            costs.extend(more);
+        }
         costs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         // Below SAMPLE_FROM, where the box's best codes are short, zstd's runs decide and the box
         // ranks wrongly (CFD at 1e-2: 14 % larger): those chunks rank again on a slab, below.
