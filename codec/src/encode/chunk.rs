@@ -203,8 +203,7 @@ pub(super) fn encode_chunk_choosing(
     };
     // Candidates whose frame on the box has structure zstd found.
     let mut box_zstd: Vec<usize> = Vec::new();
-    // A central box `b` of the chunk: its grid values and stored-exactly marks, and its values
-    // where the chunk is a float field's.
+    // A central box `b` of the chunk.
     let box_parts = |b: [usize; 3]| {
         let at = central_box(chunk.dims, b);
         let m = b.iter().product::<usize>();
@@ -217,7 +216,7 @@ pub(super) fn encode_chunk_choosing(
             None => prequantize_elements(m, (0..m).map(|e| locate(at(e))), cx),
         };
         let box_values: Option<Vec<f64>> = values.map(|v| (0..m).map(|e| v.values[at(e)]).collect());
-        (boxed.q, boxed.mask, box_values)
+        BoxParts { dims: b, q: boxed.q, mask: boxed.mask, values: box_values }
     };
     // Large chunks, and a float field's from FEEDBACK_BOX_FROM without a model (whose tiles try
     // every grid predictor): every candidate on a central box first, only the best few on the
@@ -232,13 +231,8 @@ pub(super) fn encode_chunk_choosing(
             scaled_box(chunk.dims, n / MID_BOX_DIV)
         };
         let m = b.iter().product::<usize>();
-        let (box_q, box_exc, box_values) = box_parts(b);
-        let input = ChunkInput {
-            dims: b,
-            q: &box_q,
-            exceptions: &box_exc,
-            values: values.zip(box_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
-        };
+        let boxed = box_parts(b);
+        let input = boxed.input(values);
         // Every candidate's estimate, and the codes of the best few only (each holds the box's).
         let on_box = |these: &[usize]| {
             these
@@ -295,14 +289,8 @@ pub(super) fn encode_chunk_choosing(
             // other axes keep their interpolation levels and their runs of zero codes), priced
             // with zstd's matches over long runs of zero codes; the best `SLAB_KEEP` go on whole
             // and the best three of those by estimate are packed (see `every` below).
-            let slab = quarter_slab(chunk.dims);
-            let (slab_q, slab_exc, slab_values) = box_parts(slab);
-            let input = ChunkInput {
-                dims: slab,
-                q: &slab_q,
-                exceptions: &slab_exc,
-                values: values.zip(slab_values.as_deref()).map(|(v, values)| FloatValues { values, ..v }),
-            };
+            let slab = box_parts(quarter_slab(chunk.dims));
+            let input = slab.input(values);
             let mut ranked: Vec<(f64, usize)> = order
                 .par_iter()
                 .map(|&i| {
@@ -708,6 +696,23 @@ fn runner_up_by_sample(
 
 /// Elements pre-quantized: each one's grid value (0 where it is stored exactly), which are stored
 /// exactly, and how (by position in the order given).
+/// A box of a chunk: its grid values and stored-exactly marks, and its values where the chunk is
+/// a float field's.
+struct BoxParts {
+    dims: [usize; 3],
+    q: Vec<i64>,
+    mask: Vec<bool>,
+    values: Option<Vec<f64>>,
+}
+
+impl BoxParts {
+    /// The box as a predictor's input (`field`: the chunk's values' bound and dtype).
+    fn input<'a>(&'a self, field: Option<FloatValues<'a>>) -> ChunkInput<'a> {
+        let values = field.zip(self.values.as_deref()).map(|(v, values)| FloatValues { values, ..v });
+        ChunkInput { dims: self.dims, q: &self.q, exceptions: &self.mask, values }
+    }
+}
+
 struct Prequantized {
     q: Vec<i64>,
     mask: Vec<bool>,
