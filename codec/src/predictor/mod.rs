@@ -486,11 +486,13 @@ pub fn estimated_bytes(codes: &[i64]) -> f64 {
         let wide: u64 = (8..=64).map(width).sum();
         escape_bytes = escapes - wide + (8..=64).map(|b| width(b) * b.div_ceil(7) as u64).sum::<u64>();
     }
-    let bits: f64 = (0..256)
-        .map(|z| lanes.iter().map(|l| l[z]).sum::<u64>())
-        .filter(|&h| h > 0)
-        .map(|h| -(h as f64) * (h as f64 / n).log2())
-        .sum();
+    let hist: [u64; 256] = std::array::from_fn(|z| lanes.iter().map(|l| l[z]).sum::<u64>());
+    entropy_bytes(&hist, n, escape_bytes)
+}
+
+/// The order-0 estimate from a histogram of `n` codes' symbols and their escapes' bytes.
+fn entropy_bytes(hist: &[u64; 256], n: f64, escape_bytes: u64) -> f64 {
+    let bits: f64 = hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n).log2()).sum();
     bits / 8.0 + escape_bytes as f64
 }
 
@@ -501,23 +503,34 @@ pub fn estimated_bytes(codes: &[i64]) -> f64 {
 /// CFD's best candidate 3rd on the whole chunk and 6th on a quarter of it, this 1st on both.
 #[cfg(feature = "encode")]
 pub fn estimated_bytes_with_runs(codes: &[i64]) -> f64 {
-    let mut rest = Vec::with_capacity(codes.len());
-    let mut runs = 0usize;
-    let mut at = 0;
-    while at < codes.len() {
-        let zeros = codes[at..].iter().position(|&c| c != 0).unwrap_or(codes.len() - at);
+    // One pass: the other codes' histogram as `estimated_bytes` makes it, and the long runs.
+    let (mut hist, mut escape_bytes, mut kept, mut runs, mut zeros) =
+        ([0u64; 256], 0u64, 0u64, 0usize, 0usize);
+    let mut end_of_zeros = |zeros: usize, hist: &mut [u64; 256], kept: &mut u64| {
         if zeros >= ZERO_RUN_MIN {
             runs += 1;
         } else {
-            rest.extend(std::iter::repeat_n(0, zeros));
+            hist[0] += zeros as u64;
+            *kept += zeros as u64;
         }
-        at += zeros;
-        if let Some(&c) = codes.get(at) {
-            rest.push(c);
-            at += 1;
+    };
+    for &c in codes {
+        if c == 0 {
+            zeros += 1;
+            continue;
+        }
+        end_of_zeros(zeros, &mut hist, &mut kept);
+        zeros = 0;
+        let z = crate::bytes::zigzag(c);
+        hist[z.min(255) as usize] += 1;
+        kept += 1;
+        if z >= 255 {
+            escape_bytes += (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1);
         }
     }
-    estimated_bytes(&rest) + runs as f64 * ZERO_RUN_BYTES
+    end_of_zeros(zeros, &mut hist, &mut kept);
+    let rest = if kept == 0 { 0.0 } else { entropy_bytes(&hist, kept as f64, escape_bytes) };
+    rest + runs as f64 * ZERO_RUN_BYTES
 }
 
 /// The shortest run of zero codes [`estimated_bytes_with_runs`] prices as one zstd match.
@@ -545,8 +558,14 @@ pub(crate) mod tests {
     /// runs are codes like any other.
     #[test]
     fn long_zero_runs_cost_a_match_and_short_ones_their_entropy() {
-        let noise: Vec<i64> =
-            (0..4000i64).map(|i| (i * 7919 % 13 + 1) * if i % 3 == 0 { -1 } else { 1 }).collect();
+        // Small codes, and every 97th one an escape (from 1 to 4 varint bytes).
+        let noise: Vec<i64> = (0..4000i64)
+            .map(|i| {
+                let small = i * 7919 % 13 + 1;
+                let code = if i % 97 == 0 { small << (7 * (i % 4) + 8) } else { small };
+                code * if i % 3 == 0 { -1 } else { 1 }
+            })
+            .collect();
         // No zero run as long as ZERO_RUN_MIN: the order-0 estimate.
         let mut short = noise.clone();
         for at in (0..4000).step_by(40) {
