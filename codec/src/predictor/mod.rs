@@ -435,6 +435,12 @@ fn weighted_histogram(parts: &[(&[i64], f64)]) -> ([f64; 256], f64) {
 
 /// Bytes a code stream would take, estimated by its order-0 entropy over the escape-coded symbols.
 pub fn estimated_bytes(codes: &[i64]) -> f64 {
+    let (hist, escape_bytes) = symbol_histogram(codes);
+    entropy_bytes(&hist, codes.len() as f64, escape_bytes)
+}
+
+/// The histogram of codes' zigzag symbols (255 for 255 and above) and the escapes' bytes.
+fn symbol_histogram(codes: &[i64]) -> ([u64; 256], u64) {
     // Four interleaved histograms: runs of one code (most codes are 0) do not wait on each
     // other's increments. Where escapes are rare (most codes), a branch skips their bytes; where
     // they are frequent (fine bounds) and so unpredictable, every code also counts, branch-free,
@@ -475,10 +481,6 @@ pub fn estimated_bytes(codes: &[i64]) -> f64 {
         true => tally::<true>(codes, &mut lanes, &mut widths),
         false => tally::<false>(codes, &mut lanes, &mut widths),
     };
-    let n = codes.len() as f64;
-    if codes.is_empty() {
-        return 0.0;
-    }
     if frequent {
         let width = |b: usize| widths.iter().map(|w| w[b]).sum::<u64>();
         // Escapes of 8 bits and more take ceil(bits / 7) bytes, the others one.
@@ -486,12 +488,15 @@ pub fn estimated_bytes(codes: &[i64]) -> f64 {
         let wide: u64 = (8..=64).map(width).sum();
         escape_bytes = escapes - wide + (8..=64).map(|b| width(b) * b.div_ceil(7) as u64).sum::<u64>();
     }
-    let hist: [u64; 256] = std::array::from_fn(|z| lanes.iter().map(|l| l[z]).sum::<u64>());
-    entropy_bytes(&hist, n, escape_bytes)
+    (std::array::from_fn(|z| lanes.iter().map(|l| l[z]).sum::<u64>()), escape_bytes)
 }
 
-/// The order-0 estimate from a histogram of `n` codes' symbols and their escapes' bytes.
+/// The order-0 estimate from a histogram of `n` codes' symbols and their escapes' bytes (0 for
+/// no codes).
 fn entropy_bytes(hist: &[u64; 256], n: f64, escape_bytes: u64) -> f64 {
+    if n == 0.0 {
+        return 0.0;
+    }
     let bits: f64 = hist.iter().filter(|&&h| h > 0).map(|&h| -(h as f64) * (h as f64 / n).log2()).sum();
     bits / 8.0 + escape_bytes as f64
 }
@@ -503,34 +508,18 @@ fn entropy_bytes(hist: &[u64; 256], n: f64, escape_bytes: u64) -> f64 {
 /// CFD's best candidate 3rd on the whole chunk and 6th on a quarter of it, this 1st on both.
 #[cfg(feature = "encode")]
 pub fn estimated_bytes_with_runs(codes: &[i64]) -> f64 {
-    // One pass: the other codes' histogram as `estimated_bytes` makes it, and the long runs.
-    let (mut hist, mut escape_bytes, mut kept, mut runs, mut zeros) =
-        ([0u64; 256], 0u64, 0u64, 0usize, 0usize);
-    let mut end_of_zeros = |zeros: usize, hist: &mut [u64; 256], kept: &mut u64| {
-        if zeros >= ZERO_RUN_MIN {
-            runs += 1;
-        } else {
-            hist[0] += zeros as u64;
-            *kept += zeros as u64;
-        }
-    };
+    // Every code's histogram, less the zeros of long runs; the runs found without a branch per
+    // code (zeros and others alternate unpredictably at loose bounds).
+    let (mut hist, escape_bytes) = symbol_histogram(codes);
+    let (mut run, mut runs, mut in_runs) = (0usize, 0usize, 0usize);
     for &c in codes {
-        if c == 0 {
-            zeros += 1;
-            continue;
-        }
-        end_of_zeros(zeros, &mut hist, &mut kept);
-        zeros = 0;
-        let z = crate::bytes::zigzag(c);
-        hist[z.min(255) as usize] += 1;
-        kept += 1;
-        if z >= 255 {
-            escape_bytes += (64 - (z - 255).leading_zeros() as u64).div_ceil(7).max(1);
-        }
+        run = (run + 1) * (c == 0) as usize;
+        runs += (run == ZERO_RUN_MIN) as usize;
+        in_runs += (run == ZERO_RUN_MIN) as usize * ZERO_RUN_MIN + (run > ZERO_RUN_MIN) as usize;
     }
-    end_of_zeros(zeros, &mut hist, &mut kept);
-    let rest = if kept == 0 { 0.0 } else { entropy_bytes(&hist, kept as f64, escape_bytes) };
-    rest + runs as f64 * ZERO_RUN_BYTES
+    hist[0] -= in_runs as u64;
+    let kept = (codes.len() - in_runs) as f64;
+    entropy_bytes(&hist, kept, escape_bytes) + runs as f64 * ZERO_RUN_BYTES
 }
 
 /// The shortest run of zero codes [`estimated_bytes_with_runs`] prices as one zstd match.
