@@ -1,11 +1,15 @@
 //! Every candidate predictor on one field chunk: its sweep time, its size estimate and its packed
 //! size — what choosing a predictor costs on a small single-chunk file (where every candidate
-//! runs on the whole chunk) and how well the estimate ranks.
+//! runs on the whole chunk) and how well the estimate ranks; beside it the estimate with long
+//! runs of zero codes priced as zstd matches (`estimated_bytes_with_runs`, which ranks a loose
+//! bound's candidates where order-0 estimates do not).
 //!
 //! `cargo run --release -p baler-codec --features encode --example candidate_costs -- F.npy [REL]`
 use baler_codec::coder::ChunkShape;
 use baler_codec::format::chunk::{pack, write_prefix};
-use baler_codec::predictor::{ChunkInput, FloatValues, candidates, estimated_bytes};
+use baler_codec::predictor::{
+    ChunkInput, FloatValues, candidates, estimated_bytes, estimated_bytes_with_runs,
+};
 use std::time::Instant;
 
 mod common;
@@ -35,14 +39,16 @@ fn main() {
         let t = Instant::now();
         let (_, frame) = pack(write_prefix(&[], &p.params(), None, n), &d.codes, &shape, 3);
         let t_pack = t.elapsed().as_secs_f64();
+        let with_runs = estimated_bytes_with_runs(&d.codes);
         println!(
-            "{:>3} {:<28} sweep {:6.2} est {:5.2} pack {:6.2} ns/value  estimated {:9.0}  packed {:9}  new exc {}",
+            "{:>3} {:<28} sweep {:6.2} est {:5.2} pack {:6.2} ns/value  estimated {:9.0}  with runs {:9.0}  packed {:9}  new exc {}",
             p.id(),
             p.name(),
             ns(t_enc),
             ns(t_est),
             ns(t_pack),
             est,
+            with_runs,
             frame.len(),
             d.new_exceptions.len()
         );
