@@ -11,64 +11,43 @@ use baler_codec::data::{Column, DType, Dataset, DatasetLayout, RowSource, Values
 
 use super::{Elem, IoError, column_views, to_float, to_int};
 
-/// One column as it is being read: integers until a value says otherwise.
-enum ColState {
-    Int(Vec<i64>),
-    /// Non-negative integers, at least one above `i64::MAX`, kept by their bits.
-    UInt(Vec<i64>),
-    Float(Vec<f64>),
+/// One column as it is being read: integers until a value says otherwise ([`Kind::read`]).
+struct ColState {
+    kind: Kind,
+    /// int64 values, or (unsigned) uint64 ones by their bits, until the column turns float.
+    ints: Vec<i64>,
+    floats: Vec<f64>,
 }
 
 impl ColState {
-    fn make_float(&mut self) -> &mut Vec<f64> {
-        let floats = match self {
-            ColState::Int(v) => v.iter().map(|&x| x as f64).collect(),
-            ColState::UInt(v) => v.iter().map(|&x| x as u64 as f64).collect(),
-            ColState::Float(v) => std::mem::take(v),
-        };
-        *self = ColState::Float(floats);
-        match self {
-            ColState::Float(v) => v,
-            _ => unreachable!(),
-        }
+    fn new() -> Self {
+        Self { kind: Kind::FIRST, ints: Vec::new(), floats: Vec::new() }
     }
 
     /// Adds one field; `Err` when it is not a number.
     fn push(&mut self, text: &str) -> Result<(), ()> {
-        match self {
-            ColState::Int(v) => {
-                if let Ok(x) = text.parse::<i64>() {
-                    v.push(x);
-                } else if let Ok(x) = text.parse::<u64>() {
-                    if v.iter().all(|&a| a >= 0) {
-                        v.push(x as i64);
-                        *self = ColState::UInt(std::mem::take(v));
-                    } else {
-                        self.make_float().push(x as f64);
-                    }
-                } else {
-                    let f = parse_float(text)?;
-                    self.make_float().push(f);
+        let was = self.kind;
+        match self.kind.read(text)? {
+            Number::Int(x) => self.ints.push(x),
+            Number::Float(f) => {
+                // The integers held so far become floats, as their kind reads them.
+                match was {
+                    Kind::Int { .. } => self.floats.extend(self.ints.iter().map(|&x| x as f64)),
+                    Kind::UInt => self.floats.extend(self.ints.iter().map(|&x| x as u64 as f64)),
+                    Kind::Float => {}
                 }
+                self.ints = Vec::new();
+                self.floats.push(f);
             }
-            ColState::UInt(v) => {
-                if let Ok(x) = text.parse::<u64>() {
-                    v.push(x as i64);
-                } else {
-                    let f = parse_float(text)?;
-                    self.make_float().push(f);
-                }
-            }
-            ColState::Float(v) => v.push(parse_float(text)?),
         }
         Ok(())
     }
 
     fn finish(self) -> (DType, Values) {
-        match self {
-            ColState::Int(v) => (DType::I64, Values::Int(v)),
-            ColState::UInt(v) => (DType::U64, Values::Int(v)),
-            ColState::Float(v) => (DType::F64, Values::Float(v)),
+        match self.kind {
+            Kind::Int { .. } => (DType::I64, Values::Int(self.ints)),
+            Kind::UInt => (DType::U64, Values::Int(self.ints)),
+            Kind::Float => (DType::F64, Values::Float(self.floats)),
         }
     }
 }
@@ -108,7 +87,7 @@ fn open_reader(path: &Path) -> Result<(Reader, Vec<String>), IoError> {
 pub(crate) fn read_file(path: &Path) -> Result<Dataset, IoError> {
     let (mut reader, names) = open_reader(path)?;
     let ncols = names.len();
-    let mut cols: Vec<ColState> = (0..ncols).map(|_| ColState::Int(Vec::new())).collect();
+    let mut cols: Vec<ColState> = (0..ncols).map(|_| ColState::new()).collect();
     let mut record = ::csv::StringRecord::new();
     let mut rows = 0usize;
     loop {
@@ -160,7 +139,7 @@ pub(crate) fn rows_from_bytes() -> u64 {
     std::env::var("BALER_CSV_ROWS_FROM").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(ROWS_FROM_BYTES)
 }
 
-/// A column's history as [`ColState::push`] makes it: the rows where it turned unsigned and
+/// A column's history as [`Kind::read`] makes it: the rows where it turned unsigned and
 /// float (`usize::MAX`: never), which decide how each row's text becomes its value.
 #[derive(Clone, Copy, Debug)]
 struct Phases {
@@ -194,42 +173,59 @@ impl Phases {
     }
 }
 
-/// [`ColState`] without the values: what a column is as its rows go by.
-#[derive(Clone, Copy)]
+/// What a column is as its rows go by: integers (all non-negative so far, or not), integers
+/// with one above `i64::MAX` (none negative), or floats.
+#[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Int { non_negative: bool },
     UInt,
     Float,
 }
 
-/// Follows one column through row `row`'s text, as [`ColState::push`] would.
-fn track(kind: &mut Kind, phases: &mut Phases, text: &str, row: usize) -> Result<(), ()> {
-    match *kind {
-        Kind::Int { non_negative } => {
-            if let Ok(x) = text.parse::<i64>() {
-                *kind = Kind::Int { non_negative: non_negative && x >= 0 };
-            } else if text.parse::<u64>().is_ok() {
-                if non_negative {
-                    (*kind, phases.uint_from) = (Kind::UInt, row);
+/// One field's number as its column reads it.
+enum Number {
+    /// An int64, or a uint64 by its bits (in a `UInt` column).
+    Int(i64),
+    Float(f64),
+}
+
+impl Kind {
+    /// A column before its first row.
+    const FIRST: Kind = Kind::Int { non_negative: true };
+
+    /// Reads one field of the column, turning it unsigned or float where the text says so; `Err`
+    /// when the text is not a number. The one state machine of both readers.
+    fn read(&mut self, text: &str) -> Result<Number, ()> {
+        Ok(match *self {
+            Kind::Int { non_negative } => {
+                if let Ok(x) = text.parse::<i64>() {
+                    *self = Kind::Int { non_negative: non_negative && x >= 0 };
+                    Number::Int(x)
+                } else if let Ok(x) = text.parse::<u64>() {
+                    if non_negative {
+                        *self = Kind::UInt;
+                        Number::Int(x as i64)
+                    } else {
+                        *self = Kind::Float;
+                        Number::Float(x as f64)
+                    }
                 } else {
-                    (*kind, phases.float_from) = (Kind::Float, row);
+                    let f = parse_float(text)?;
+                    *self = Kind::Float;
+                    Number::Float(f)
                 }
-            } else {
-                parse_float(text)?;
-                (*kind, phases.float_from) = (Kind::Float, row);
             }
-        }
-        Kind::UInt => {
-            if text.parse::<u64>().is_err() {
-                parse_float(text)?;
-                (*kind, phases.float_from) = (Kind::Float, row);
-            }
-        }
-        Kind::Float => {
-            parse_float(text)?;
-        }
+            Kind::UInt => match text.parse::<u64>() {
+                Ok(x) => Number::Int(x as i64),
+                Err(_) => {
+                    let f = parse_float(text)?;
+                    *self = Kind::Float;
+                    Number::Float(f)
+                }
+            },
+            Kind::Float => Number::Float(parse_float(text)?),
+        })
     }
-    Ok(())
 }
 
 /// A `.csv` read a slab of rows at a time (streaming compression): the same table, value for
@@ -249,7 +245,7 @@ pub(crate) struct CsvRows {
 pub(crate) fn open_rows(path: &Path) -> Option<CsvRows> {
     let (mut reader, names) = open_reader(path).ok()?;
     let never = Phases { uint_from: usize::MAX, float_from: usize::MAX };
-    let mut columns = vec![(Kind::Int { non_negative: true }, never); names.len()];
+    let mut columns = vec![(Kind::FIRST, never); names.len()];
     let mut record = ::csv::StringRecord::new();
     let mut rows = 0usize;
     while reader.read_record(&mut record).ok()? {
@@ -257,7 +253,13 @@ pub(crate) fn open_rows(path: &Path) -> Option<CsvRows> {
             return None;
         }
         for ((kind, phases), text) in columns.iter_mut().zip(record.iter()) {
-            track(kind, phases, text, rows).ok()?;
+            let was = *kind;
+            kind.read(text).ok()?;
+            match (was, *kind) {
+                (Kind::Int { .. }, Kind::UInt) => phases.uint_from = rows,
+                (Kind::Int { .. } | Kind::UInt, Kind::Float) => phases.float_from = rows,
+                _ => {}
+            }
         }
         rows += 1;
     }

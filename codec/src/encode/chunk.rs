@@ -175,10 +175,11 @@ pub(super) fn encode_chunk_choosing(
         let bytes = code_bytes + d.new_exceptions.len() as f64 * stored_bytes + pool.params(i).len() as f64;
         bytes * pool.get(i).size_margin()
     };
-    let estimate = |i: usize, input: &ChunkInput<'_>| -> (f64, Draft) {
+    let estimate_by = |i: usize, input: &ChunkInput<'_>, code_bytes: fn(&[i64]) -> f64| -> (f64, Draft) {
         let d = pool.get(i).encode(input);
-        (cost(i, estimated_bytes(&d.codes), &d), d)
+        (cost(i, code_bytes(&d.codes), &d), d)
     };
+    let estimate = |i: usize, input: &ChunkInput<'_>| estimate_by(i, input, estimated_bytes);
     // On the whole chunk: the estimate from the codes' tallies, which counting and packing the
     // candidate reuse (the same sum as `estimated_bytes`).
     let cost_whole = |i: usize, d: Draft| -> (f64, Draft, Option<CodeCounts>) {
@@ -291,13 +292,8 @@ pub(super) fn encode_chunk_choosing(
             // and the best three of those by estimate are packed (see `every` below).
             let slab = box_parts(quarter_slab(chunk.dims));
             let input = slab.input(values);
-            let mut ranked: Vec<(f64, usize)> = order
-                .par_iter()
-                .map(|&i| {
-                    let d = pool.get(i).encode(&input);
-                    (cost(i, estimated_bytes_with_runs(&d.codes), &d), i)
-                })
-                .collect();
+            let mut ranked: Vec<(f64, usize)> =
+                order.par_iter().map(|&i| (estimate_by(i, &input, estimated_bytes_with_runs).0, i)).collect();
             ranked.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
             order = ranked.iter().take(SLAB_KEEP).map(|r| r.1).collect();
         }
@@ -694,8 +690,6 @@ fn runner_up_by_sample(
     }
 }
 
-/// Elements pre-quantized: each one's grid value (0 where it is stored exactly), which are stored
-/// exactly, and how (by position in the order given).
 /// A box of a chunk: its grid values and stored-exactly marks, and its values where the chunk is
 /// a float field's.
 struct BoxParts {
@@ -713,6 +707,8 @@ impl BoxParts {
     }
 }
 
+/// Elements pre-quantized: each one's grid value (0 where it is stored exactly), which are stored
+/// exactly, and how (by position in the order given).
 struct Prequantized {
     q: Vec<i64>,
     mask: Vec<bool>,
