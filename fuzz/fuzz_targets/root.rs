@@ -1,5 +1,5 @@
 //! ROOT files through oxyroot: the only tree with its flat branches, and jagged branches by
-//! selection. io/src/root.rs turns oxyroot's panics into errors; a panic that escapes is a bug.
+//! selection. io/src/root/mod.rs turns oxyroot's panics into errors; a panic that escapes is a bug.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

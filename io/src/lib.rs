@@ -242,7 +242,9 @@ pub struct Rows {
 /// numeric C-order `.npy` (a field, or a 2-d table with [`ReadOptions::table`]), the same stored
 /// uncompressed in an `.npz` (Baler's `data` + `names` layout a table of those columns), a `.csv`
 /// of at least 256 MiB (`BALER_CSV_ROWS_FROM` bytes; each pass parses it again), a numeric
-/// HDF5 dataset of at most 3 axes, or a numeric NetCDF variable of 1 to 3 dimensions. `None` for anything else: read it whole with [`load`].
+/// HDF5 dataset of at most 3 axes, a numeric NetCDF variable of 1 to 3 dimensions, or the flat
+/// branches of a ROOT tree in a file of at least 256 MiB (`BALER_ROOT_ROWS_FROM` bytes). `None`
+/// for anything else: read it whole with [`load`].
 pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError> {
     let (file, inner) = split_spec(spec);
     let path = Path::new(file);
@@ -270,7 +272,8 @@ pub fn open_rows(spec: &str, opts: &ReadOptions) -> Result<Option<Rows>, IoError
         }
         (Format::Hdf5, inner) => hdf5::open_rows(path, inner),
         (Format::NetCdf, inner) => netcdf::open_rows(path, inner),
-        _ => Ok(None),
+        (Format::Root, inner) => root::open_rows(path, inner),
+        (Format::Npy | Format::Csv, Some(_)) => Ok(None),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `compress` reads a C-order `.npy`, a stored `.npz` member and a large `.csv` a slab of rows at
+//! `compress` reads a C-order `.npy`, a stored `.npz` member, a large `.csv` and a large ROOT
+//! tree's flat branches a slab of rows at
 //! a time: the archive is byte for byte the one the in-memory path writes (a Fortran-order copy of
 //! the same values, a deflated member go that way). Peak memory: `streaming_memory.rs`.
 #![cfg(unix)]
@@ -164,6 +165,71 @@ fn a_large_csv_streams_to_the_in_memory_archive() {
     ok(&["decompress", s(&streamed_archive), "-o", s(&back)]);
     let max_err = common::check_rel_bound(&read(&csv), &read(&back), 1e-3);
     assert!(max_err > 0.0, "lossy: {max_err}");
+}
+
+/// A ROOT file of `BALER_ROOT_ROWS_FROM` bytes or more (256 MiB unless set) has its flat branches
+/// read a slab of entries at a time: the archive is byte for byte the one the file makes read
+/// whole. A basket that cannot be read fails the compression with the file named and no output.
+#[test]
+fn a_large_root_tree_streams_to_the_in_memory_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hzz.root");
+    std::fs::copy(common::data("uproot-HZZ.root"), &root).unwrap();
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(&cfg, "[compression]\nchunk_elements = 1000\n").unwrap();
+    let compress = |spec: &str, archive: &Path, rows_from: u64| {
+        let args = [
+            "compress",
+            spec,
+            "-o",
+            s(archive),
+            "--rel",
+            "1e-3",
+            "--no-model",
+            "--json",
+            "--config",
+            s(&cfg),
+        ];
+        Command::new(binary()).args(args).env("BALER_ROOT_ROWS_FROM", rows_from.to_string()).output().unwrap()
+    };
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+    };
+    for (k, spec) in
+        [format!("{}:events", s(&root)), format!("{}:events:MET_*,NJet", s(&root))].iter().enumerate()
+    {
+        let (streamed_archive, whole_archive) =
+            (dir.path().join(format!("s{k}.baler")), dir.path().join(format!("w{k}.baler")));
+        let streamed = json(&compress(spec, &streamed_archive, 0));
+        let whole = json(&compress(spec, &whole_archive, u64::MAX));
+        assert_eq!(streamed["streamed"], true, "{streamed}");
+        assert_eq!(whole["streamed"], serde_json::Value::Null, "{whole}");
+        assert_eq!(
+            std::fs::read(&streamed_archive).unwrap(),
+            std::fs::read(&whole_archive).unwrap(),
+            "{spec}"
+        );
+        assert!(streamed["predictors"].as_array().unwrap().len() > 5, "several slabs: {streamed}");
+    }
+    // Jagged branches are read whole.
+    let jagged = json(&compress(&format!("{}:events:Muon_Px", s(&root)), &dir.path().join("j.baler"), 0));
+    assert_eq!(jagged["streamed"], serde_json::Value::Null, "{jagged}");
+    // MET_px's only basket damaged after its key: the worker's error, once the encode pass reads it.
+    let mut bytes = std::fs::read(&root).unwrap();
+    let key = b"\x07TBasket\x06MET_px\x06events";
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("MET_px's basket") + key.len();
+    bytes[at + 40..at + 240].fill(0x55);
+    let damaged = dir.path().join("damaged.root");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let archive = dir.path().join("d.baler");
+    let out = compress(&format!("{}:events", s(&damaged)), &archive, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("damaged.root") && err.contains("cannot read ROOT file"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !archive.exists(), "{err}");
 }
 
 #[test]

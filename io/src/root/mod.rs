@@ -10,6 +10,7 @@
 //!   Mixing flat and jagged branches, or jagged branches of different lengths, is an error.
 //! * `Muon_*`: a trailing `*` selects every branch with that prefix, in the file's order.
 //! * No tree given: the file's only TTree, else an error listing them.
+//! * Flat branches of a large file are also read a slab of entries at a time ([`rows`]).
 //!
 //! `oxyroot` panics on some malformed input; every call into it runs under
 //! [`std::panic::catch_unwind`] (with the panic message kept off stderr) and a panic becomes
@@ -26,9 +27,26 @@ use oxyroot::{Branch, Named, ReaderTree, RootFile, Slice};
 
 use super::{IoError, Loaded};
 
+mod rows;
+pub(crate) use rows::open_rows;
+
 /// Reads a TTree (see the module documentation for the `inner` syntax).
 pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> {
     std::fs::metadata(path).map_err(|e| IoError::read(path, e))?;
+    let (tree, selection) = split_inner(path, inner)?;
+    check_header(path).map_err(|msg| IoError::invalid(path, format!("cannot read ROOT file: {msg}")))?;
+    match guarded(|| read_tree(path, tree, selection)) {
+        Ok(result) => result.map_err(|msg| IoError::invalid(path, msg)),
+        // oxyroot panics on damage it does not check for (e.g. "capacity overflow")
+        Err(panic_msg) => Err(IoError::invalid(path, panic_error(&panic_msg))),
+    }
+}
+
+/// `TREE[:SELECTION]` split: (the tree, the selection).
+fn split_inner<'a>(
+    path: &Path,
+    inner: Option<&'a str>,
+) -> Result<(Option<&'a str>, Option<&'a str>), IoError> {
     let (tree, selection) = match inner {
         None => (None, None),
         Some(s) => match s.split_once(':') {
@@ -39,18 +57,7 @@ pub(crate) fn read(path: &Path, inner: Option<&str>) -> Result<Loaded, IoError> 
     if tree == Some("") {
         return Err(IoError::invalid(path, "empty tree name (expected FILE.root:TREE[:BRANCHES])"));
     }
-    check_header(path).map_err(|msg| IoError::invalid(path, format!("cannot read ROOT file: {msg}")))?;
-    match guarded(|| read_tree(path, tree, selection)) {
-        Ok(result) => result.map_err(|msg| IoError::invalid(path, msg)),
-        // oxyroot panics on damage it does not check for (e.g. "capacity overflow")
-        Err(panic_msg) => Err(IoError::invalid(
-            path,
-            match plain(&panic_msg) {
-                m if m == TRUNCATED || m == DAMAGED => format!("cannot read ROOT file: {m}"),
-                m => format!("cannot read ROOT file: {DAMAGED} ({m})"),
-            },
-        )),
-    }
+    Ok((tree, selection))
 }
 
 /// The file header: `root`, the version, where the data begins and where the file ends
@@ -77,6 +84,14 @@ fn check_header(path: &Path) -> Result<(), String> {
             Err(format!("file is truncated: its header says it holds {end} bytes, it has {len}"))
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// What a panic in oxyroot (`guarded`'s message) tells the user.
+fn panic_error(panic_msg: &str) -> String {
+    match plain(panic_msg) {
+        m if m == TRUNCATED || m == DAMAGED => format!("cannot read ROOT file: {m}"),
+        m => format!("cannot read ROOT file: {DAMAGED} ({m})"),
     }
 }
 
@@ -201,6 +216,56 @@ impl Listed<'_> {
 }
 
 fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> Result<Loaded, String> {
+    let (tree_name, tree) = open_tree(path, tree_name)?;
+    let listed = list_branches(&tree);
+    let entries = entries_of(&tree, &tree_name)?;
+    let choice = choose(&listed, &tree_name, selection)?;
+    let source = |what: String| source_line(path, &tree_name, entries, &what);
+    if !choice.jagged {
+        let columns =
+            choice.chosen.iter().map(|l| read_flat_column(l, entries)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Loaded {
+            source: source(choice.flat_description()),
+            dataset: Dataset::Table { rows: entries, columns },
+            fill_value: None,
+            axes: Vec::new(),
+        });
+    }
+    // Jagged: every branch must hold as many elements as the first, entry by entry.
+    let mut columns = Vec::with_capacity(choice.chosen.len());
+    let mut first_counts: Option<(&str, Vec<usize>)> = None;
+    for l in &choice.chosen {
+        let (column, counts) = read_jagged_column(l, entries)?;
+        match &first_counts {
+            None => first_counts = Some((l.name.as_str(), counts)),
+            Some((first, reference)) => {
+                if let Some(i) = (0..entries).find(|&i| counts[i] != reference[i]) {
+                    return Err(format!(
+                        "jagged branches '{first}' and '{}' differ in length at entry {i} \
+                         ({} vs {} elements): select branches that share one counter",
+                        l.name, reference[i], counts[i]
+                    ));
+                }
+            }
+        }
+        columns.push(column);
+    }
+    let rows = columns.first().map_or(0, |c: &Column| c.values.len());
+    Ok(Loaded {
+        source: source(format!("{} jagged branches flattened to {rows} rows", columns.len())),
+        dataset: Dataset::Table { rows, columns },
+        fill_value: None,
+        axes: Vec::new(),
+    })
+}
+
+/// What the archive records as its input: the file, the tree, its entries and `what` was read.
+fn source_line(path: &Path, tree_name: &str, entries: usize, what: &str) -> String {
+    format!("{}:{tree_name} (ROOT TTree, {entries} entries, {what})", super::file_name(path))
+}
+
+/// The file's tree `tree_name`, or its only tree: (its name, the tree).
+fn open_tree(path: &Path, tree_name: Option<&str>) -> Result<(String, ReaderTree), String> {
     let mut file =
         RootFile::open(path).map_err(|e| format!("cannot open ROOT file: {}", plain(&e.to_string())))?;
     let mut trees: Vec<String> = Vec::new();
@@ -246,7 +311,11 @@ fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> R
     let tree = file
         .get_tree(&tree_name)
         .map_err(|e| format!("cannot read tree '{tree_name}': {}", plain(&e.to_string())))?;
-    read_branches(path, &tree_name, &tree, selection)
+    Ok((tree_name, tree))
+}
+
+fn entries_of(tree: &ReaderTree, tree_name: &str) -> Result<usize, String> {
+    usize::try_from(tree.entries()).map_err(|_| format!("tree '{tree_name}' has {} entries", tree.entries()))
 }
 
 /// Every leaf branch of the tree (the ones that hold data), in the file's order.
@@ -265,23 +334,35 @@ fn list_branches(tree: &ReaderTree) -> Vec<Listed<'_>> {
         .collect()
 }
 
-fn read_branches(
-    path: &Path,
-    tree_name: &str,
-    tree: &ReaderTree,
-    selection: Option<&str>,
-) -> Result<Loaded, String> {
-    let listed = list_branches(tree);
-    let entries = usize::try_from(tree.entries())
-        .map_err(|_| format!("tree '{tree_name}' has {} entries", tree.entries()))?;
-    let file_name = super::file_name(path);
-    let all_names = || listed.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
+/// The branches a selection names (see the module documentation), all flat or all jagged.
+struct Choice<'t, 'l> {
+    chosen: Vec<&'l Listed<'t>>,
+    jagged: bool,
+    /// Without a selection: the branches skipped, with why ("" where none).
+    skipped: String,
+}
 
+impl Choice<'_, '_> {
+    /// The flat branches read, for the source line.
+    fn flat_description(&self) -> String {
+        match self.skipped.is_empty() {
+            true => format!("{} flat branches", self.chosen.len()),
+            false => format!("{} flat branches; skipped: {}", self.chosen.len(), self.skipped),
+        }
+    }
+}
+
+fn choose<'t, 'l>(
+    listed: &'l [Listed<'t>],
+    tree_name: &str,
+    selection: Option<&str>,
+) -> Result<Choice<'t, 'l>, String> {
+    let all_names = || listed.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
     let Some(selection) = selection else {
         // Every flat numeric branch.
         let (flat, skipped): (Vec<&Listed>, Vec<&Listed>) =
             listed.iter().partition(|l| matches!(l.kind, Ok(Kind::Flat(_))));
-        let skipped_text = skipped
+        let skipped = skipped
             .iter()
             .map(|l| format!("{} ({})", l.name, l.skip_reason()))
             .collect::<Vec<_>>()
@@ -290,24 +371,10 @@ fn read_branches(
             return Err(format!(
                 "tree '{tree_name}' has no flat numeric branch; select branches as \
                  {tree_name}:A,B (its branches: {})",
-                if skipped_text.is_empty() { "none".to_string() } else { skipped_text }
+                if skipped.is_empty() { "none".to_string() } else { skipped }
             ));
         }
-        let columns = flat.iter().map(|l| read_flat_column(l, entries)).collect::<Result<Vec<_>, _>>()?;
-        let mut source = format!(
-            "{file_name}:{tree_name} (ROOT TTree, {entries} entries, {} flat branches",
-            columns.len()
-        );
-        if !skipped.is_empty() {
-            source.push_str(&format!("; skipped: {skipped_text}"));
-        }
-        source.push(')');
-        return Ok(Loaded {
-            dataset: Dataset::Table { rows: entries, columns },
-            fill_value: None,
-            source,
-            axes: Vec::new(),
-        });
+        return Ok(Choice { chosen: flat, jagged: false, skipped });
     };
 
     // An explicit selection: names and `prefix*` patterns, comma-separated.
@@ -354,49 +421,8 @@ fn read_branches(
             names(&jagged)
         ));
     }
-    if jagged.is_empty() {
-        let columns = chosen.iter().map(|l| read_flat_column(l, entries)).collect::<Result<Vec<_>, _>>()?;
-        return Ok(Loaded {
-            source: format!(
-                "{file_name}:{tree_name} (ROOT TTree, {entries} entries, {} flat branches)",
-                columns.len()
-            ),
-            dataset: Dataset::Table { rows: entries, columns },
-            fill_value: None,
-            axes: Vec::new(),
-        });
-    }
-
-    // Jagged: every branch must hold as many elements as the first, entry by entry.
-    let mut columns = Vec::with_capacity(chosen.len());
-    let mut first_counts: Option<(&str, Vec<usize>)> = None;
-    for l in &chosen {
-        let (column, counts) = read_jagged_column(l, entries)?;
-        match &first_counts {
-            None => first_counts = Some((l.name.as_str(), counts)),
-            Some((first, reference)) => {
-                if let Some(i) = (0..entries).find(|&i| counts[i] != reference[i]) {
-                    return Err(format!(
-                        "jagged branches '{first}' and '{}' differ in length at entry {i} \
-                         ({} vs {} elements): select branches that share one counter",
-                        l.name, reference[i], counts[i]
-                    ));
-                }
-            }
-        }
-        columns.push(column);
-    }
-    let rows = columns.first().map_or(0, |c: &Column| c.values.len());
-    Ok(Loaded {
-        source: format!(
-            "{file_name}:{tree_name} (ROOT TTree, {entries} entries, {} jagged branches \
-             flattened to {rows} rows)",
-            columns.len()
-        ),
-        dataset: Dataset::Table { rows, columns },
-        fill_value: None,
-        axes: Vec::new(),
-    })
+    let jagged = !jagged.is_empty();
+    Ok(Choice { chosen, jagged, skipped: String::new() })
 }
 
 fn branch_error(name: &str, e: impl std::fmt::Display) -> String {
@@ -407,36 +433,68 @@ fn names(list: &[&&Listed]) -> String {
     list.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// A flat branch's values in order, as the dataset holds them.
+enum Stream<'a> {
+    Int(Box<dyn Iterator<Item = i64> + 'a>),
+    Float(Box<dyn Iterator<Item = f64> + 'a>),
+}
+
+impl Stream<'_> {
+    /// Opens the flat numeric branch `l`.
+    fn open<'a>(l: &Listed<'a>) -> Result<Stream<'a>, String> {
+        let Ok(Kind::Flat(p)) = l.kind else { unreachable!("Stream::open on a non-flat branch") };
+        let b = l.branch;
+        let err = |e| branch_error(&l.name, e);
+        macro_rules! int {
+            ($t:ty) => {
+                Stream::Int(Box::new(b.as_iter::<$t>().map_err(err)?.map(|v| v as i64)))
+            };
+        }
+        Ok(match p {
+            Prim::I8 => int!(i8),
+            Prim::U8 => int!(u8),
+            Prim::I16 => int!(i16),
+            Prim::U16 => int!(u16),
+            Prim::I32 => int!(i32),
+            Prim::U32 => int!(u32),
+            Prim::I64 => int!(i64),
+            // a u64 above i64::MAX is kept by its bits (see baler_codec::data)
+            Prim::U64 => int!(u64),
+            Prim::Bool => Stream::Int(Box::new(b.as_iter::<bool>().map_err(err)?.map(i64::from))),
+            Prim::F32 => Stream::Float(Box::new(b.as_iter::<f32>().map_err(err)?.map(f64::from))),
+            Prim::F64 => Stream::Float(Box::new(b.as_iter::<f64>().map_err(err)?)),
+        })
+    }
+
+    /// The next `n` values, or fewer where the branch ends.
+    fn take(&mut self, n: usize) -> Values {
+        match self {
+            Stream::Int(it) => Values::Int(it.by_ref().take(n).collect()),
+            Stream::Float(it) => Values::Float(it.by_ref().take(n).collect()),
+        }
+    }
+
+    /// Passes over `n` values; false where the branch ends first.
+    fn skip(&mut self, n: usize) -> bool {
+        n == 0
+            || match self {
+                Stream::Int(it) => it.nth(n - 1).is_some(),
+                Stream::Float(it) => it.nth(n - 1).is_some(),
+            }
+    }
+}
+
+/// "branch 'X' holds N values but the tree has M entries": a flat branch of the wrong length.
+fn length_error(name: &str, values: impl std::fmt::Display, entries: usize) -> String {
+    format!("branch '{name}' holds {values} values but the tree has {entries} entries")
+}
+
 /// Reads a flat numeric branch: exactly `entries` values.
 fn read_flat_column(l: &Listed, entries: usize) -> Result<Column, String> {
     let Ok(Kind::Flat(p)) = l.kind else { unreachable!("read_flat_column on a non-flat branch") };
-    let b = l.branch;
-    let err = |e| branch_error(&l.name, e);
-    macro_rules! int {
-        ($t:ty) => {
-            Values::Int(b.as_iter::<$t>().map_err(err)?.map(|v| v as i64).collect())
-        };
-    }
-    let values = match p {
-        Prim::I8 => int!(i8),
-        Prim::U8 => int!(u8),
-        Prim::I16 => int!(i16),
-        Prim::U16 => int!(u16),
-        Prim::I32 => int!(i32),
-        Prim::U32 => int!(u32),
-        Prim::I64 => int!(i64),
-        // a u64 above i64::MAX is kept by its bits (see baler_codec::data)
-        Prim::U64 => int!(u64),
-        Prim::Bool => Values::Int(b.as_iter::<bool>().map_err(err)?.map(i64::from).collect()),
-        Prim::F32 => Values::Float(b.as_iter::<f32>().map_err(err)?.map(f64::from).collect()),
-        Prim::F64 => Values::Float(b.as_iter::<f64>().map_err(err)?.collect()),
-    };
+    let values = Stream::open(l)?.take(usize::MAX);
     if values.len() != entries {
-        return Err(format!(
-            "branch '{}' holds {} values but the tree has {entries} entries",
-            l.name,
-            values.len()
-        ));
+        return Err(length_error(&l.name, values.len(), entries));
     }
     Ok(Column { name: l.name.clone(), dtype: p.dtype(), values })
 }
