@@ -24,8 +24,12 @@ fn main() {
     let n = values.len();
     let (q, exc) = c.prequantized();
     let info = common::field_info((c.lo + c.hi) / 2.0, step, offset);
-    let input =
-        ChunkInput { dims, q: &q, exceptions: &exc, values: Some(FloatValues { values, bound, dtype }) };
+    let input = ChunkInput {
+        dims,
+        q: &q,
+        exceptions: &exc,
+        values: Some(FloatValues { values, bound, dtype, whole: true }),
+    };
     let shape = ChunkShape { dims, streams: 1, table: false };
     let ns = |s: f64| s * 1e9 / n as f64;
     println!("{path} chunk {dims:?} rel {rel:e}");

@@ -45,7 +45,7 @@ fn main() {
     let (lo, hi) = (c.lo, c.hi);
     let ns = |s: f64| s * 1e9 / n as f64;
     let (t_pre, (q, exc)) = best(|| c.prequantized());
-    let fv = FloatValues { values, bound, dtype };
+    let fv = FloatValues { values, bound, dtype, whole: true };
     let input = ChunkInput { dims, q: &q, exceptions: &exc, values: Some(fv) };
     let center = (lo + hi) / 2.0;
     let variant = std::env::var("VARIANT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);

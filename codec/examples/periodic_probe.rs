@@ -21,7 +21,7 @@ fn best_block(dims: [usize; 3], y: &[f64], bound: f64, step: f64, center: f64) -
         dims,
         q: &q,
         exceptions: &exc,
-        values: Some(FloatValues { values: y, bound, dtype: DType::F64 }),
+        values: Some(FloatValues { values: y, bound, dtype: DType::F64, whole: true }),
     };
     let grid_best = candidates(dims, &info)
         .into_iter()
@@ -64,7 +64,7 @@ fn main() {
     let dims = [rows, d12[0], d12[1]];
     let exc = vec![false; x.len()];
     println!("detected period: {:?}", baler_codec::predictor::periodic::detect_period(dims, x, &exc));
-    let fv = FloatValues { values: x, bound, dtype: DType::F64 };
+    let fv = FloatValues { values: x, bound, dtype: DType::F64, whole: true };
     {
         use baler_codec::predictor::periodic::{Block, LORENZO, Periodic};
         let p = Periodic { period: rows, blocks: vec![Block { variant: LORENZO, weight: 0 }], center, step };

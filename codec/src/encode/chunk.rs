@@ -149,6 +149,7 @@ pub(super) fn encode_chunk_choosing(
                 values: &v[source_index(0)..source_index(0) + n],
                 bound,
                 dtype: s.meta.dtype,
+                whole: true,
             }),
             _ => None,
         },
@@ -366,7 +367,7 @@ pub(super) fn encode_chunk_choosing(
         // zstd's runs decide (there the box ranks them wrongly: CFD at 1e-2, 3 % larger).
         let (b, box_values, box_exc) = field_box(v, n / 8);
         // Feedback predictors read values only, not grid values.
-        let values = Some(FloatValues { values: &box_values, ..v });
+        let values = Some(FloatValues { values: &box_values, whole: false, ..v });
         let input = ChunkInput { dims: b, q: &[], exceptions: &box_exc, values };
         let mut ranked: Vec<(f64, usize)> =
             order.par_iter().copied().filter(|&i| feedback(i)).map(|i| (estimate(i, &input).0, i)).collect();
@@ -702,7 +703,8 @@ struct BoxParts {
 impl BoxParts {
     /// The box as a predictor's input (`field`: the chunk's values' bound and dtype).
     fn input<'a>(&'a self, field: Option<FloatValues<'a>>) -> ChunkInput<'a> {
-        let values = field.zip(self.values.as_deref()).map(|(v, values)| FloatValues { values, ..v });
+        let values =
+            field.zip(self.values.as_deref()).map(|(v, values)| FloatValues { values, whole: false, ..v });
         ChunkInput { dims: self.dims, q: &self.q, exceptions: &self.mask, values }
     }
 }
@@ -1121,7 +1123,7 @@ mod tests {
             let Quantizer::Float { bound, .. } = plan.streams[0].meta.quantizer else { unreachable!() };
             let grid = prequantize_field(v, &plan.streams[0], None);
             assert!(grid.exceptions.is_empty());
-            let values = Some(FloatValues { values: v, bound, dtype: DType::F32 });
+            let values = Some(FloatValues { values: v, bound, dtype: DType::F32, whole: true });
             let input = ChunkInput { dims, q: &grid.q, exceptions: &grid.mask, values };
             let shape = ChunkShape { dims, streams: 1, table: false };
             let smallest = crate::predictor::candidates(dims, &plan.info)

@@ -6,7 +6,7 @@
 //! bytes → zstd. The result is decoded again and checked value by value before it is returned.
 
 use crate::archive::{Archive, ChunkEntry, SectionSizes, StreamCheck, model_hash};
-use crate::data::{Dataset, DatasetLayout, Values};
+use crate::data::{DType, Dataset, DatasetLayout, Values};
 use crate::error::{CodecError, Result};
 use crate::format::container::{ContainerWriter, SectionKind, end_section, section_header};
 use crate::format::metadata::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
@@ -85,7 +85,7 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         .stream_values()
         .iter()
         .zip(&layout.streams)
-        .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
+        .map(|(v, (_, dtype))| finite_range_on_all_threads(v, opts.fill_value, *dtype))
         .collect();
     let lattices = table_lattices(ds.stream_values().iter().copied(), &layout, opts);
     let plan_for = |model: Option<&AeModel<'_>>| Plan::new(&layout, (&ranges, &lattices), opts, model);
@@ -134,6 +134,24 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         let mut c = finish(d, hash, None)?;
         c.total_tiles = tiles;
         Ok(c)
+    }
+}
+
+/// [`finite_range`] in parts of 2^20 values on all threads (the range does not depend on how the
+/// values are split): a serial scan was 3 % of a large field's compression, before any chunk.
+fn finite_range_on_all_threads(values: &Values, fill: Option<f64>, dtype: DType) -> Option<(f64, f64)> {
+    use rayon::prelude::*;
+    const PART: usize = 1 << 20;
+    match values {
+        Values::Float(v) if v.len() > PART => v
+            .par_chunks(PART)
+            .map(|part| {
+                let mut scan = crate::preprocess::RangeScan::new(fill, dtype);
+                scan.add(part);
+                scan.range()
+            })
+            .reduce(|| None, crate::preprocess::merge_ranges),
+        _ => finite_range(values, fill, dtype),
     }
 }
 
@@ -557,7 +575,7 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Array, DType};
+    use crate::data::Array;
 
     /// The check from the encoder's sweep gives the decoder's bytes, and refuses values off by
     /// more than the bound and codes that the chunk's bytes do not decode to.

@@ -89,7 +89,8 @@ impl Predictor for Feedback {
         let mut recon = vec![0f64; chunk.exceptions.len()];
         let d = self.encode_into(chunk.dims, v.bound, v.dtype, |e| v.values[e], chunk.exceptions, &mut recon);
         // A learned last pass is checked by the decoder's own sweep (it is fitted apart, rarely).
-        let value_bytes = self.learned.is_none().then(|| crate::data::float_bytes(&recon, v.dtype)).flatten();
+        let value_bytes =
+            (v.whole && self.learned.is_none()).then(|| crate::data::float_bytes(&recon, v.dtype)).flatten();
         Draft { codes: d.codes, new_exceptions: d.new_exceptions, value_bytes }
     }
 
@@ -662,7 +663,7 @@ mod tests {
             }
             let bound = rel * 80.0;
             let fb = Feedback::variant(variant, 0.0, 2.0 * bound);
-            let values_in = crate::predictor::FloatValues { values: &values, bound, dtype };
+            let values_in = crate::predictor::FloatValues { values: &values, bound, dtype, whole: true };
             let input = ChunkInput { dims, q: &[], exceptions: &exception, values: Some(values_in) };
             let d = Predictor::encode(&fb, &input);
             let mut stored = exception.clone();
@@ -670,6 +671,10 @@ mod tests {
             let decoded = fb.decode_values(dims, &d.codes, &stored);
             let swept = d.value_bytes.expect("a classic variant hands its values over");
             proptest::prop_assert!(swept == crate::data::float_bytes(&decoded, dtype).unwrap());
+            // A box or slab (not the chunk itself) only ranks: the same codes, no bytes made.
+            let ranking = ChunkInput { values: Some(crate::predictor::FloatValues { whole: false, ..values_in }), ..input };
+            let r = Predictor::encode(&fb, &ranking);
+            proptest::prop_assert!(r.value_bytes.is_none() && r.codes == d.codes && r.new_exceptions == d.new_exceptions);
         }
     }
 

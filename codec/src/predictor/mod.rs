@@ -275,6 +275,10 @@ pub struct FloatValues<'a> {
     pub values: &'a [f64],
     pub bound: f64,
     pub dtype: DType,
+    /// The chunk's own values, whose reconstruction the compressor's check takes from the
+    /// sweep that made it (`Draft::value_bytes`); false on boxes and slabs, which only rank
+    /// candidates (making the bytes there was 4 % of CFD's compression).
+    pub whole: bool,
 }
 
 /// A predictor's codes for a chunk, and the elements it could not code within the bound (they

@@ -616,7 +616,7 @@ pub fn fit(
         let m = frames * c1 * c2;
         let box_values: Vec<f64> = (0..m).map(|e| values.values[at(e)]).collect();
         let box_exceptions: Vec<bool> = (0..m).map(|e| exceptions[at(e)]).collect();
-        let boxed = FloatValues { values: &box_values, ..values };
+        let boxed = FloatValues { values: &box_values, whole: false, ..values };
         let box_dims = [frames, c1, c2];
         if !pays(
             &search(box_dims, &mut p, boxed, &box_exceptions, probe_try, &[])?,
@@ -697,7 +697,7 @@ mod tests {
         for (dtype, bound) in [(DType::F64, 1e-3), (DType::F32, 1e-3), (DType::F64, 1e-6), (DType::F32, 2e-7)]
         {
             let step = 2.0 * bound;
-            let values = FloatValues { values: &x, bound, dtype };
+            let values = FloatValues { values: &x, bound, dtype, whole: true };
             let (p, d) =
                 fit(dims, (0.0, step), values, &exceptions, f64::INFINITY).expect("a period that pays");
             assert_eq!(p.period, 7);
@@ -728,7 +728,7 @@ mod tests {
         x[777] = f64::NAN;
         x[1200] = 3e200;
         for (dtype, bound) in [(DType::F64, 1e-3), (DType::F32, 1e-3), (DType::F32, 3e-8)] {
-            let values = FloatValues { values: &x, bound, dtype };
+            let values = FloatValues { values: &x, bound, dtype, whole: true };
             for variant in 0..=LORENZO {
                 for weight in [0, 5, WEIGHT_ONE] {
                     let block = Block { variant, weight };
@@ -763,7 +763,7 @@ mod tests {
         let x = periodic_field(dims);
         let exceptions = vec![false; x.len()];
         let bound = 1e-3;
-        let values = FloatValues { values: &x, bound, dtype: DType::F32 };
+        let values = FloatValues { values: &x, bound, dtype: DType::F32, whole: true };
         let (p, d) =
             fit(dims, (0.0, 2.0 * bound), values, &exceptions, f64::INFINITY).expect("a period that pays");
         assert_eq!((p.period, p.blocks.len()), (7, 3));
@@ -782,7 +782,7 @@ mod tests {
                 (z ^ (z >> 31)) as f64 / u64::MAX as f64
             })
             .collect();
-        let values = FloatValues { values: &noisy, bound, dtype: DType::F32 };
+        let values = FloatValues { values: &noisy, bound, dtype: DType::F32, whole: true };
         assert_eq!(detect_period(dims, &noisy, &exceptions), None);
         assert!(fit(dims, (0.5, 2.0 * bound), values, &exceptions, f64::INFINITY).is_none());
     }
@@ -815,7 +815,7 @@ mod tests {
         let x = periodic_field(dims);
         let exceptions = vec![false; x.len()];
         let bound = 1e-3;
-        let values = FloatValues { values: &x, bound, dtype: DType::F64 };
+        let values = FloatValues { values: &x, bound, dtype: DType::F64, whole: true };
         let (_, d) = fit(dims, (0.0, 2.0 * bound), values, &exceptions, f64::INFINITY).expect("a period");
         let best_plain = (0..8)
             .map(|v| {
