@@ -120,7 +120,10 @@ impl SymbolCoder for Buckets {
             let [_, columns, w] = chunk.dims;
             encode_columns(codes, columns, w, out)
         } else {
-            encode(codes, 1, std::iter::repeat(0), out)
+            let mut symbols = Vec::with_capacity(codes.len());
+            let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
+            push_codes(codes, &mut symbols, &mut extra);
+            finish(&[symbols], extra, out);
         }
     }
 
@@ -136,9 +139,9 @@ impl SymbolCoder for Buckets {
     }
 }
 
-#[cfg(feature = "encode")]
 /// Appends the coder-2 data for `codes`; `stream_of` gives each element's stream (< `streams`)
-/// in order.
+/// in order: one code at a time, the reference the coders' own loops are tested against.
+#[cfg(all(test, feature = "encode"))]
 pub fn encode(codes: &[i64], streams: usize, stream_of: impl Iterator<Item = usize>, out: &mut Vec<u8>) {
     // Sized for the common case (one stream, a few extra bits a code): no regrowth copies.
     let per_stream = if streams == 1 { codes.len() } else { 0 };
@@ -163,30 +166,7 @@ pub fn encode_levels(codes: &[i64], dims: [usize; 3], out: &mut Vec<u8>) {
     let row = &rows.row;
     for (part, lij) in codes.chunks_exact(row.len().max(1)).zip(rows.caps()) {
         if lij == 0 {
-            let zero = &mut symbols[0];
-            let mut eights = part.chunks_exact(8);
-            for eight in &mut eights {
-                // Eight codes below EXACT (the bulk at coarse bounds) are their own symbols, with
-                // no extra bits: no split, no bit writer.
-                let z: [u64; 8] = std::array::from_fn(|k| zigzag(eight[k]));
-                if z.iter().all(|&z| z < EXACT) {
-                    zero.extend(z.map(|z| z as u8));
-                    continue;
-                }
-                // Two codes' extra bits joined first where they fit one 32-bit put.
-                let mut symbols = [0u8; 8];
-                for (k, pair) in z.chunks_exact(2).enumerate() {
-                    let (a, b) = (split(pair[0]), split(pair[1]));
-                    (symbols[2 * k], symbols[2 * k + 1]) = (a.0, b.0);
-                    put_pair(&mut extra, a, b);
-                }
-                zero.extend_from_slice(&symbols);
-            }
-            for &c in eights.remainder() {
-                let (s, count, bits) = split(zigzag(c));
-                zero.push(s);
-                extra.put(count, bits);
-            }
+            push_codes(part, &mut symbols[0], &mut extra);
             continue;
         }
         let mut pairs = part.chunks_exact(2);
@@ -203,6 +183,35 @@ pub fn encode_levels(codes: &[i64], dims: [usize; 3], out: &mut Vec<u8>) {
         }
     }
     finish(&symbols, extra, out);
+}
+
+/// Appends the symbols of `codes`, all of one stream, to `symbols` and their extra bits to
+/// `extra`, eight codes at a time.
+#[cfg(feature = "encode")]
+fn push_codes(codes: &[i64], symbols: &mut Vec<u8>, extra: &mut BitWriter) {
+    let mut eights = codes.chunks_exact(8);
+    for eight in &mut eights {
+        // Eight codes below EXACT (the bulk at coarse bounds) are their own symbols, with no
+        // extra bits: no split, no bit writer.
+        let z: [u64; 8] = std::array::from_fn(|k| zigzag(eight[k]));
+        if z.iter().all(|&z| z < EXACT) {
+            symbols.extend(z.map(|z| z as u8));
+            continue;
+        }
+        // Two codes' extra bits joined first where they fit one 32-bit put.
+        let mut eight_symbols = [0u8; 8];
+        for (k, pair) in z.chunks_exact(2).enumerate() {
+            let (a, b) = (split(pair[0]), split(pair[1]));
+            (eight_symbols[2 * k], eight_symbols[2 * k + 1]) = (a.0, b.0);
+            put_pair(extra, a, b);
+        }
+        symbols.extend_from_slice(&eight_symbols);
+    }
+    for &c in eights.remainder() {
+        let (s, count, bits) = split(zigzag(c));
+        symbols.push(s);
+        extra.put(count, bits);
+    }
 }
 
 /// Two codes' extra bits (their [`split`]s), joined into one put where they fit 32 bits (codes
@@ -226,6 +235,22 @@ pub fn encode_columns(codes: &[i64], columns: usize, w: usize, out: &mut Vec<u8>
     let mut symbols: Vec<Vec<u8>> = vec![Vec::with_capacity(rows * w); columns];
     let mut extra = BitWriter::with_capacity(codes.len() / 2 + 8);
     for row in codes.chunks_exact((columns * w).max(1)) {
+        if w == 1 {
+            // One code a column: two columns' extra bits joined in one put where they fit.
+            let mut pairs = row.chunks_exact(2);
+            for (k, pair) in (&mut pairs).enumerate() {
+                let (a, b) = (split(zigzag(pair[0])), split(zigzag(pair[1])));
+                symbols[2 * k].push(a.0);
+                symbols[2 * k + 1].push(b.0);
+                put_pair(&mut extra, a, b);
+            }
+            if let [c] = pairs.remainder() {
+                let (s, count, bits) = split(zigzag(*c));
+                symbols[columns - 1].push(s);
+                extra.put(count, bits);
+            }
+            continue;
+        }
         for (column, part) in symbols.iter_mut().zip(row.chunks_exact(w.max(1))) {
             for &c in part {
                 let (s, count, bits) = split(zigzag(c));

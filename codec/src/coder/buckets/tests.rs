@@ -431,3 +431,31 @@ fn coder_3_writes_what_per_element_level_streams_give() {
         }
     }
 }
+
+/// The coders' own loops (eight codes at a time for one stream, two columns' extra bits joined
+/// for a table) write exactly the bytes of the one-code-at-a-time reference [`encode`].
+#[test]
+fn fast_loops_write_the_reference_bytes() {
+    let mut rng = Rng(23);
+    for (len, zeros) in [(0, 0), (1, 0), (7, 50), (8, 100), (1003, 90), (4096, 99), (5000, 20), (777, 0)] {
+        let codes: Vec<i64> = (0..len).map(|_| random_code(&mut rng, zeros)).collect();
+        let reference = |streams: usize, of: &dyn Fn(usize) -> usize| {
+            let mut out = Vec::new();
+            encode(&codes, streams, (0..codes.len()).map(of), &mut out);
+            out
+        };
+        let field = ChunkShape { dims: [1, 1, len], streams: 1, table: false };
+        let mut out = Vec::new();
+        Buckets.encode(&codes, &[], &field, &mut out);
+        assert_eq!(out, reference(1, &|_| 0), "one stream of {len}");
+        for (columns, w) in [(1, 1), (2, 1), (3, 1), (5, 1), (2, 2), (3, 4)] {
+            let rows = len / (columns * w);
+            let part = &codes[..rows * columns * w];
+            let mut out = Vec::new();
+            encode_columns(part, columns, w, &mut out);
+            let mut want = Vec::new();
+            encode(part, columns, (0..part.len()).map(|e| (e % (columns * w)) / w), &mut want);
+            assert_eq!(out, want, "{rows} rows of {columns} columns {w} wide");
+        }
+    }
+}
