@@ -68,7 +68,6 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
-    #[cfg(feature = "encode")]
     pub(crate) fn with_capacity(bytes: usize) -> Self {
         Self { out: Vec::with_capacity(bytes), acc: 0, n: 0 }
     }

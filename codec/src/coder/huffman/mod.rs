@@ -156,7 +156,6 @@ fn byte_counts(symbols: &[u8]) -> [u64; 256] {
 }
 
 /// Bits of the bitstream for symbols of histogram `counts` coded with `lengths`, in bytes.
-#[cfg(feature = "encode")]
 fn bitstream_bytes(counts: &[u64; 256], lengths: &[u8; 256]) -> usize {
     let bits: u64 = counts.iter().zip(lengths).map(|(&c, &l)| c * l as u64).sum();
     bits.div_ceil(8) as usize
@@ -189,7 +188,8 @@ pub fn encode(symbols: &[u8], out: &mut Vec<u8>) {
     let codes = canonical_codes(&lengths);
     // One lookup a symbol: its code above its length.
     let table: [u64; 256] = std::array::from_fn(|s| (codes[s] as u64) << 8 | lengths[s] as u64);
-    let mut w = BitWriter::default();
+    // Its length is known: no regrowth copies (8 more for the writer's last word).
+    let mut w = BitWriter::with_capacity(bitstream_bytes(&counts, &lengths) + 8);
     w.put_codes(symbols, &table);
     let bits = w.finish();
     crate::bytes::put_varint(out, bits.len() as u64);
