@@ -114,6 +114,20 @@ fn a_stored_npz_streams_to_the_in_memory_archive() {
     assert!(text.contains("\"px\"") && text.contains("\"E\""), "{text}");
 }
 
+/// `compress SPEC -o ARCHIVE --rel 1e-3 --no-model --json --config CONFIG` with the environment
+/// variable `threshold` (a reader's rows-from size) set.
+fn compress_by(spec: &str, archive: &Path, config: &Path, threshold: (&str, u64)) -> std::process::Output {
+    let args =
+        ["compress", spec, "-o", s(archive), "--rel", "1e-3", "--no-model", "--json", "--config", s(config)];
+    Command::new(binary()).args(args).env(threshold.0, threshold.1.to_string()).output().unwrap()
+}
+
+/// A successful `--json` run's report.
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
 /// A `.csv` of `BALER_CSV_ROWS_FROM` bytes or more (256 MiB unless set) is read a slab of rows at
 /// a time, each pass parsing it again: the archive is byte for byte the one the same file makes
 /// read whole (below the threshold), and it holds the table within the bound.
@@ -133,26 +147,8 @@ fn a_large_csv_streams_to_the_in_memory_archive() {
     std::fs::write(&csv, &text).unwrap();
     let cfg = dir.path().join("small.toml");
     std::fs::write(&cfg, "[compression]\nchunk_elements = 20000\n").unwrap();
-    let compress = |archive: &Path, rows_from: usize| -> serde_json::Value {
-        let args = [
-            "compress",
-            s(&csv),
-            "-o",
-            s(archive),
-            "--rel",
-            "1e-3",
-            "--no-model",
-            "--json",
-            "--config",
-            s(&cfg),
-        ];
-        let out = Command::new(binary())
-            .args(args)
-            .env("BALER_CSV_ROWS_FROM", rows_from.to_string())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+    let compress = |archive: &Path, rows_from: usize| {
+        json_of(&compress_by(s(&csv), archive, &cfg, ("BALER_CSV_ROWS_FROM", rows_from as u64)))
     };
     let (streamed_archive, whole_archive) = (dir.path().join("s.baler"), dir.path().join("w.baler"));
     let streamed = compress(&streamed_archive, text.len());
@@ -178,31 +174,15 @@ fn a_large_root_tree_streams_to_the_in_memory_archive() {
     let cfg = dir.path().join("small.toml");
     std::fs::write(&cfg, "[compression]\nchunk_elements = 1000\n").unwrap();
     let compress = |spec: &str, archive: &Path, rows_from: u64| {
-        let args = [
-            "compress",
-            spec,
-            "-o",
-            s(archive),
-            "--rel",
-            "1e-3",
-            "--no-model",
-            "--json",
-            "--config",
-            s(&cfg),
-        ];
-        Command::new(binary()).args(args).env("BALER_ROOT_ROWS_FROM", rows_from.to_string()).output().unwrap()
-    };
-    let json = |out: &std::process::Output| -> serde_json::Value {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+        compress_by(spec, archive, &cfg, ("BALER_ROOT_ROWS_FROM", rows_from))
     };
     for (k, spec) in
         [format!("{}:events", s(&root)), format!("{}:events:MET_*,NJet", s(&root))].iter().enumerate()
     {
         let (streamed_archive, whole_archive) =
             (dir.path().join(format!("s{k}.baler")), dir.path().join(format!("w{k}.baler")));
-        let streamed = json(&compress(spec, &streamed_archive, 0));
-        let whole = json(&compress(spec, &whole_archive, u64::MAX));
+        let streamed = json_of(&compress(spec, &streamed_archive, 0));
+        let whole = json_of(&compress(spec, &whole_archive, u64::MAX));
         assert_eq!(streamed["streamed"], true, "{streamed}");
         assert_eq!(whole["streamed"], serde_json::Value::Null, "{whole}");
         assert_eq!(
@@ -213,9 +193,9 @@ fn a_large_root_tree_streams_to_the_in_memory_archive() {
         assert!(streamed["predictors"].as_array().unwrap().len() > 5, "several slabs: {streamed}");
     }
     // Jagged branches are read whole.
-    let jagged = json(&compress(&format!("{}:events:Muon_Px", s(&root)), &dir.path().join("j.baler"), 0));
+    let jagged = json_of(&compress(&format!("{}:events:Muon_Px", s(&root)), &dir.path().join("j.baler"), 0));
     assert_eq!(jagged["streamed"], serde_json::Value::Null, "{jagged}");
-    // MET_px's only basket damaged after its key: the worker's error, once the encode pass reads it.
+    // MET_px's only basket damaged after its key: the worker's error, met by the range pass.
     let mut bytes = std::fs::read(&root).unwrap();
     let key = b"\x07TBasket\x06MET_px\x06events";
     let at = bytes.windows(key.len()).position(|w| w == key).expect("MET_px's basket") + key.len();
