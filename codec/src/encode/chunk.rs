@@ -682,8 +682,8 @@ fn in_order(order: &[usize]) -> Vec<(usize, usize)> {
     order.iter().copied().enumerate().collect()
 }
 
-/// Feedback interpolation (predictors 10–17).
-/// Grid interpolation and feedback interpolation with the same stencil, axis order and steps.
+/// Grid interpolation and feedback interpolation with the same stencil, axis order and steps
+/// (predictors 8 and 10, 9 and 11).
 fn twins(a: u8, b: u8) -> bool {
     matches!((a.min(b), a.max(b)), (8, 10) | (9, 11))
 }
@@ -693,6 +693,7 @@ fn has_levelwise_steps(id: u8) -> bool {
     (10..=17).contains(&id) && (id - 10) & 4 != 0
 }
 
+/// Feedback interpolation (predictors 10–17).
 fn is_feedback(p: &dyn Predictor) -> bool {
     use crate::predictor::Family;
     crate::predictor::feedback::FeedbackFamily.ids().contains(&p.id())
