@@ -1,5 +1,5 @@
-//! ROOT files through oxyroot: the only tree with its flat branches, and jagged branches by
-//! selection. io/src/root/mod.rs turns oxyroot's panics into errors; a panic that escapes is a bug.
+//! ROOT files through oxyroot: the only tree with its flat branches (read whole and by rows), and
+//! jagged branches by selection. io/src/root/mod.rs turns oxyroot's panics into errors; a panic that escapes is a bug.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let path = path.to_str().expect("utf-8 path");
     // The seeds' tree is `events` (uproot's HZZ sample); `*` selects every branch.
     for spec in [path.to_string(), format!("{path}:events:Muon_*"), format!("{path}:events:*")] {
-        if let Ok(l) = baler_io::load(&spec, &Default::default()) {
+        let whole = baler_io::load(&spec, &Default::default());
+        // Flat branches also by rows (jagged selections open whole only).
+        baler_fuzz::rows_agree_with_spec(&spec, &Default::default(), whole.as_ref().ok().map(|l| &l.dataset));
+        if let Ok(l) = whole {
             baler_fuzz::check_dataset(&l.dataset);
         }
     }

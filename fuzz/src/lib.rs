@@ -417,14 +417,21 @@ pub fn read_round_trip(data: &[u8], ext: &str) {
 
 /// The reader by rows (streaming compression's) against the whole-file reader: where the file
 /// opens by rows, all its rows are what the whole file holds, and a file the whole-file reader
-/// refuses must not read by rows either (nothing it refuses may be compressed). CSVs are read by
-/// rows from any size here (`BALER_CSV_ROWS_FROM=0`).
+/// refuses must not read by rows either (nothing it refuses may be compressed). CSVs and ROOT
+/// trees are read by rows from any size here (`BALER_CSV_ROWS_FROM=0`, `BALER_ROOT_ROWS_FROM=0`).
 pub fn rows_agree_with(path: &std::path::Path, opts: &baler_io::ReadOptions, whole: Option<&Dataset>) {
-    static CSV_BY_ROWS: std::sync::Once = std::sync::Once::new();
+    rows_agree_with_spec(path.to_str().expect("a scratch path in UTF-8"), opts, whole)
+}
+
+/// [`rows_agree_with`] for an input `FILE[:INNER]`.
+pub fn rows_agree_with_spec(spec: &str, opts: &baler_io::ReadOptions, whole: Option<&Dataset>) {
+    static BY_ROWS: std::sync::Once = std::sync::Once::new();
     // SAFETY: set once, on the fuzzer's one thread, before any reader looks at it (rayon's
     // workers read no environment once started).
-    CSV_BY_ROWS.call_once(|| unsafe { std::env::set_var("BALER_CSV_ROWS_FROM", "0") });
-    let spec = path.to_str().expect("a scratch path in UTF-8");
+    BY_ROWS.call_once(|| unsafe {
+        std::env::set_var("BALER_CSV_ROWS_FROM", "0");
+        std::env::set_var("BALER_ROOT_ROWS_FROM", "0");
+    });
     let Ok(Some(mut rows)) = baler_io::open_rows(spec, opts) else { return };
     let layout = rows.reader.layout().clone();
     let Ok(lattice) = layout.lattice() else { return };
