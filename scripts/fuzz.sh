@@ -16,7 +16,7 @@ if [ "${1:-}" = "--long" ]; then long=1; shift; fi
 targets=("$@")
 # `root` is not in the default set: oxyroot sizes allocations from lengths in the file without
 # checking them (e.g. an 8 GB `reserve` in Basket::unmarshal from a negative count), which aborts
-# the process, found within seconds; its panics are caught (io/src/root/mod.rs) but an abort cannot be.
+# the process, found within seconds; its panics are caught (the ROOT reader, io/src) but an abort cannot be.
 # Run it by name (`bash scripts/fuzz.sh root`); README "Fuzzing" documents the limit.
 [ ${#targets[@]} -gt 0 ] || targets=(archive model npy npz csv)
 

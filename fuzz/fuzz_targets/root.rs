@@ -1,5 +1,6 @@
 //! ROOT files through oxyroot: the only tree with its flat branches (read whole and by rows), and
-//! jagged branches by selection. io/src/root/mod.rs turns oxyroot's panics into errors; a panic that escapes is a bug.
+//! jagged branches by selection. The ROOT reader (`root` in io/src) turns oxyroot's panics into
+//! errors; a panic that escapes is a bug.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
