@@ -285,7 +285,7 @@ pub(super) fn encode_chunk_choosing(
                 .iter()
                 .copied()
                 .filter(|i| !probe.contains(i))
-                .filter(|&i| !levelwise_left_out || !has_levelwise_steps(candidates[i].id()))
+                .filter(|&i| !levelwise_left_out || !Feedback::has_levelwise_steps(candidates[i].id()))
                 .collect();
             let (others, more) = on_box(&rest);
             best = best.merge(others);
@@ -361,13 +361,14 @@ pub(super) fn encode_chunk_choosing(
             // feedback interpolation alike) packed within TWIN_CLOSE of one already listed does
             // not take the second place: another kind does (short waves at 1e-4 in the test
             // below: the axes 2-1-0 variant, 1.9 % behind on the box, 5 % ahead on the chunk).
+            let pass_over_twins = levelwise_left_out && n < SAMPLE_FROM;
             let mut listed: Vec<(usize, usize, bool)> = Vec::new();
             for p in &packed {
-                let twin = listed.iter().any(|k| {
+                let twin = |k: &(usize, usize, bool)| {
                     twins(candidates[k.1].id(), candidates[p.1].id())
                         && p.0 as f64 <= k.0 as f64 * (1.0 + TWIN_CLOSE)
-                });
-                if !(twin && levelwise_left_out && n < SAMPLE_FROM) {
+                };
+                if !(pass_over_twins && listed.iter().any(twin)) {
                     listed.push(*p);
                 }
             }
@@ -682,15 +683,9 @@ fn in_order(order: &[usize]) -> Vec<(usize, usize)> {
     order.iter().copied().enumerate().collect()
 }
 
-/// Grid interpolation and feedback interpolation with the same stencil, axis order and steps
-/// (predictors 8 and 10, 9 and 11).
+/// Grid interpolation and feedback interpolation with the same stencil, axis order and steps.
 fn twins(a: u8, b: u8) -> bool {
-    matches!((a.min(b), a.max(b)), (8, 10) | (9, 11))
-}
-
-/// A feedback interpolation variant with level-wise steps (predictor bytes 10–17, bit 2).
-fn has_levelwise_steps(id: u8) -> bool {
-    (10..=17).contains(&id) && (id - 10) & 4 != 0
+    Feedback::grid_twin(a) == Some(b) || Feedback::grid_twin(b) == Some(a)
 }
 
 /// Feedback interpolation (predictors 10–17).

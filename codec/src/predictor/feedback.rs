@@ -262,6 +262,22 @@ impl Feedback {
         Self { cubic: v & 1 != 0, reversed: v & 2 != 0, levelwise: v & 4 != 0, center, step, learned: None }
     }
 
+    /// The variant predictor byte `id` names (None for other predictors).
+    fn of_id(id: u8) -> Option<Self> {
+        FeedbackFamily.ids().contains(&id).then(|| Self::variant(id - 10, 0.0, 1.0))
+    }
+
+    /// Whether predictor byte `id` is a variant with level-wise steps.
+    pub(crate) fn has_levelwise_steps(id: u8) -> bool {
+        Self::of_id(id).is_some_and(|f| f.levelwise)
+    }
+
+    /// The grid interpolation (predictor 8 or 9) with the same stencil, axis order and steps as
+    /// predictor byte `id`, where `id` is such a variant (axes 0-1-2, one step).
+    pub(crate) fn grid_twin(id: u8) -> Option<u8> {
+        Self::of_id(id).filter(|f| !f.reversed && !f.levelwise).map(|f| 8 + f.cubic as u8)
+    }
+
     /// Its variant: bit 0 cubic, bit 1 axes 2-1-0, bit 2 level-wise steps.
     fn variant_byte(&self) -> u8 {
         self.cubic as u8 + 2 * self.reversed as u8 + 4 * self.levelwise as u8
@@ -676,6 +692,15 @@ mod tests {
             let r = Predictor::encode(&fb, &ranking);
             proptest::prop_assert!(r.value_bytes.is_none() && r.codes == d.codes && r.new_exceptions == d.new_exceptions);
         }
+    }
+
+    /// Predictor bytes 14–17 have level-wise steps; 10 and 11 are grid interpolation's twins (8, 9).
+    #[test]
+    fn variants_by_predictor_byte() {
+        let levelwise: Vec<u8> = (0..=255).filter(|&id| Feedback::has_levelwise_steps(id)).collect();
+        assert_eq!(levelwise, [14, 15, 16, 17]);
+        let twins: Vec<(u8, u8)> = (0..=255).filter_map(|id| Some((id, Feedback::grid_twin(id)?))).collect();
+        assert_eq!(twins, [(10, 8), (11, 9)]);
     }
 
     #[test]

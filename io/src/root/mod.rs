@@ -202,6 +202,14 @@ struct Listed<'a> {
 }
 
 impl Listed<'_> {
+    /// A flat branch's dtype (only flat branches are asked).
+    fn flat_dtype(&self) -> DType {
+        match self.kind {
+            Ok(Kind::Flat(p)) => p.dtype(),
+            _ => unreachable!("the dtype of a flat branch only"),
+        }
+    }
+
     fn is_jagged(&self) -> bool {
         matches!(self.kind, Ok(Kind::JaggedSlice(_) | Kind::JaggedVector(_)))
     }
@@ -491,12 +499,11 @@ fn length_error(name: &str, values: impl std::fmt::Display, entries: usize) -> S
 
 /// Reads a flat numeric branch: exactly `entries` values.
 fn read_flat_column(l: &Listed, entries: usize) -> Result<Column, String> {
-    let Ok(Kind::Flat(p)) = l.kind else { unreachable!("read_flat_column on a non-flat branch") };
     let values = Stream::open(l)?.take(usize::MAX);
     if values.len() != entries {
         return Err(length_error(&l.name, values.len(), entries));
     }
-    Ok(Column { name: l.name.clone(), dtype: p.dtype(), values })
+    Ok(Column { name: l.name.clone(), dtype: l.flat_dtype(), values })
 }
 
 /// Reads a jagged numeric branch, flattened: the column and the element count of each entry.

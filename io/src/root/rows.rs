@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use baler_codec::data::{Column, DType, Dataset, DatasetLayout, RowSource};
 
 use super::{
-    Kind, Listed, Stream, check_header, choose, entries_of, guarded, length_error, list_branches, open_tree,
+    Listed, Stream, check_header, choose, entries_of, guarded, length_error, list_branches, open_tree,
     panic_error, source_line, split_inner,
 };
 use crate::{IoError, display};
@@ -44,43 +44,25 @@ fn open_rows_from(path: &Path, inner: Option<&str>, from_bytes: u64) -> Result<O
     if check_header(path).is_err() {
         return Ok(None);
     }
-    let Ok(Ok(Some(plan))) = guarded(|| plan(path, tree, selection)) else { return Ok(None) };
-    let layout = DatasetLayout {
-        shape: vec![plan.entries, plan.branches.len()],
-        table: true,
-        streams: plan.branches.iter().map(|(name, dtype)| (name.clone(), *dtype)).collect(),
-    };
-    let source = plan.source.clone();
-    let reader = RootRows::spawn(path, plan, layout)?;
-    Ok(Some(crate::Rows { reader: Box::new(reader), fill_value: None, source, axes: Vec::new() }))
+    let wanted = Wanted { tree: tree.map(str::to_string), selection: selection.map(str::to_string) };
+    Ok(RootRows::spawn(path, wanted)?.map(|(reader, source)| crate::Rows {
+        reader: Box::new(reader),
+        fill_value: None,
+        source,
+        axes: Vec::new(),
+    }))
 }
 
-/// What the worker reads: the tree, its flat branches in order, and the source line.
+/// The tree and the selection asked for (`FILE.root[:TREE[:SELECTION]]`).
+struct Wanted {
+    tree: Option<String>,
+    selection: Option<String>,
+}
+
+/// What the worker found to read: the flat branches' layout, and the source line.
 struct Plan {
-    tree: String,
-    branches: Vec<(String, DType)>,
-    entries: usize,
+    layout: DatasetLayout,
     source: String,
-}
-
-fn plan(path: &Path, tree: Option<&str>, selection: Option<&str>) -> Result<Option<Plan>, String> {
-    let (tree_name, tree) = open_tree(path, tree)?;
-    let listed = list_branches(&tree);
-    let entries = entries_of(&tree, &tree_name)?;
-    let choice = choose(&listed, &tree_name, selection)?;
-    if choice.jagged {
-        return Ok(None);
-    }
-    let branches = choice
-        .chosen
-        .iter()
-        .map(|l| match l.kind {
-            Ok(Kind::Flat(p)) => (l.name.clone(), p.dtype()),
-            _ => unreachable!("a flat choice holds flat branches"),
-        })
-        .collect();
-    let source = source_line(path, &tree_name, entries, &choice.flat_description());
-    Ok(Some(Plan { tree: tree_name, branches, entries, source }))
 }
 
 type Reply = Result<Vec<Column>, String>;
@@ -96,15 +78,30 @@ struct RootRows {
 }
 
 impl RootRows {
-    fn spawn(path: &Path, plan: Plan, layout: DatasetLayout) -> Result<Self, IoError> {
+    /// The worker and the source line, once it has opened the tree and found flat branches to
+    /// read; `None` where the whole reader must read or refuse the input (the worker has ended).
+    fn spawn(path: &Path, wanted: Wanted) -> Result<Option<(Self, String)>, IoError> {
         let (requests, asked) = sync_channel(1);
         let (answer, replies) = sync_channel(1);
+        let (planned, plan) = sync_channel(1);
         let file = path.to_path_buf();
         let worker = std::thread::Builder::new()
             .name("baler-root-rows".into())
-            .spawn(move || serve(&file, &plan, &asked, &answer))
+            .spawn(move || serve(&file, &wanted, &planned, &asked, &answer))
             .map_err(|e| IoError::read(path, e))?;
-        Ok(Self { path: display(path), layout, requests: Some(requests), replies, worker: Some(worker) })
+        let plan = plan.recv().ok().flatten();
+        let empty = DatasetLayout { shape: Vec::new(), table: true, streams: Vec::new() };
+        let mut rows = Self {
+            path: display(path),
+            layout: empty,
+            requests: Some(requests),
+            replies,
+            worker: Some(worker),
+        };
+        Ok(plan.map(|Plan { layout, source }| {
+            rows.layout = layout;
+            (rows, source)
+        }))
     }
 }
 
@@ -132,28 +129,45 @@ impl Drop for RootRows {
     }
 }
 
-/// The worker: answers every request in order. An error (or a panic in oxyroot) answers the
-/// request being served and every later one.
-fn serve(path: &Path, plan: &Plan, requests: &Receiver<(usize, usize)>, replies: &SyncSender<Reply>) {
-    let serving = Cell::new(false);
+/// The worker: opens the tree once, says what it will read (`planned`: `None` for jagged
+/// selections and anything the whole reader refuses, and then it ends), and answers every
+/// request in order. An error (or a panic in oxyroot) while reading answers the request being
+/// served and every later one.
+fn serve(
+    path: &Path,
+    wanted: &Wanted,
+    planned: &SyncSender<Option<Plan>>,
+    requests: &Receiver<(usize, usize)>,
+    replies: &SyncSender<Reply>,
+) {
+    let (told, serving) = (Cell::new(false), Cell::new(false));
     let outcome = guarded(|| -> Result<(), String> {
-        let (_, tree) = open_tree(path, Some(&plan.tree))?;
+        let tell = |plan: Option<Plan>| -> Result<(), String> {
+            told.set(true);
+            let _ = planned.send(plan);
+            Ok(())
+        };
+        let Ok((tree_name, tree)) = open_tree(path, wanted.tree.as_deref()) else { return tell(None) };
         let listed = list_branches(&tree);
-        let chosen = plan
-            .branches
-            .iter()
-            .map(|(name, _)| {
-                listed.iter().find(|l| &l.name == name).ok_or_else(|| format!("branch '{name}' is gone"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let Ok(entries) = entries_of(&tree, &tree_name) else { return tell(None) };
+        let choice = match choose(&listed, &tree_name, wanted.selection.as_deref()) {
+            Ok(c) if !c.jagged => c,
+            _ => return tell(None),
+        };
+        let streams = choice.chosen.iter().map(|l| (l.name.clone(), l.flat_dtype())).collect();
+        let source = source_line(path, &tree_name, entries, &choice.flat_description());
+        tell(Some(Plan {
+            layout: DatasetLayout { shape: vec![entries, choice.chosen.len()], table: true, streams },
+            source,
+        }))?;
         let mut cursor: Option<Cursor> = None;
         while let Ok((first, rows)) = requests.recv() {
             serving.set(true);
             // An earlier entry: read again from the start (compression reads each pass in order).
             if cursor.as_ref().is_none_or(|c| first < c.next) {
-                cursor = Some(Cursor::open(&chosen)?);
+                cursor = Some(Cursor::open(&choice.chosen)?);
             }
-            let columns = cursor.as_mut().expect("opened above").read(first, rows, plan.entries)?;
+            let columns = cursor.as_mut().expect("opened above").read(first, rows, entries)?;
             serving.set(false);
             if replies.send(Ok(columns)).is_err() {
                 break;
@@ -162,6 +176,11 @@ fn serve(path: &Path, plan: &Plan, requests: &Receiver<(usize, usize)>, replies:
         Ok(())
     });
     let error = match outcome {
+        _ if !told.get() => {
+            // A panic before the plan: the whole reader reports what is wrong.
+            let _ = planned.send(None);
+            return;
+        }
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
         Err(panic_msg) => panic_error(&panic_msg),
@@ -186,13 +205,7 @@ impl<'a> Cursor<'a> {
     fn open(chosen: &[&'a Listed<'a>]) -> Result<Self, String> {
         let streams = chosen
             .iter()
-            .map(|l| {
-                let dtype = match l.kind {
-                    Ok(Kind::Flat(p)) => p.dtype(),
-                    _ => unreachable!("a flat choice holds flat branches"),
-                };
-                Ok((l.name.as_str(), dtype, Stream::open(l)?))
-            })
+            .map(|l| Ok((l.name.as_str(), l.flat_dtype(), Stream::open(l)?)))
             .collect::<Result<_, String>>()?;
         Ok(Self { streams, next: 0 })
     }
