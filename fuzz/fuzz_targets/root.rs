@@ -1,5 +1,5 @@
-//! ROOT files through oxyroot: the only tree with its flat branches (read whole and by rows), and
-//! jagged branches by selection. The ROOT reader (`root` in io/src) turns oxyroot's panics into
+//! ROOT files through oxyroot: the only tree with its flat branches, and jagged branches by
+//! selection, each read whole and by rows. The ROOT reader (`root` in io/src) turns oxyroot's panics into
 //! errors; a panic that escapes is a bug.
 #![no_main]
 
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     // The seeds' tree is `events` (uproot's HZZ sample); `*` selects every branch.
     for spec in [path.to_string(), format!("{path}:events:Muon_*"), format!("{path}:events:*")] {
         let whole = baler_io::load(&spec, &Default::default());
-        // Flat branches also by rows (jagged selections open whole only).
+        // By rows too: the same table, or an error where the whole read fails.
         baler_fuzz::rows_agree_with_spec(&spec, &Default::default(), whole.as_ref().ok().map(|l| &l.dataset));
         if let Ok(l) = whole {
             baler_fuzz::check_dataset(&l.dataset);

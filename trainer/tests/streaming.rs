@@ -163,9 +163,10 @@ fn a_large_csv_streams_to_the_in_memory_archive() {
     assert!(max_err > 0.0, "lossy: {max_err}");
 }
 
-/// A ROOT file of `BALER_ROOT_ROWS_FROM` bytes or more (256 MiB unless set) has its flat branches
-/// read a slab of entries at a time: the archive is byte for byte the one the file makes read
-/// whole. A basket that cannot be read fails the compression with the file named and no output.
+/// A ROOT file of `BALER_ROOT_ROWS_FROM` bytes or more (256 MiB unless set) has its branches read
+/// a slab of rows at a time (entries, or a jagged branch's elements): the archive is byte for byte
+/// the one the file makes read whole. A basket that cannot be read, or jagged branches of other
+/// lengths, fail the compression with the file named and no output.
 #[test]
 fn a_large_root_tree_streams_to_the_in_memory_archive() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,9 +177,9 @@ fn a_large_root_tree_streams_to_the_in_memory_archive() {
     let compress = |spec: &str, archive: &Path, rows_from: u64| {
         compress_by(spec, archive, &cfg, ("BALER_ROOT_ROWS_FROM", rows_from))
     };
-    for (k, spec) in
-        [format!("{}:events", s(&root)), format!("{}:events:MET_*,NJet", s(&root))].iter().enumerate()
-    {
+    // Every flat branch, some, and jagged branches (a row per muon, slabs splitting events).
+    let specs = ["events", "events:MET_*,NJet", "events:Muon_*"].map(|inner| format!("{}:{inner}", s(&root)));
+    for (k, spec) in specs.iter().enumerate() {
         let (streamed_archive, whole_archive) =
             (dir.path().join(format!("s{k}.baler")), dir.path().join(format!("w{k}.baler")));
         let streamed = json_of(&compress(spec, &streamed_archive, 0));
@@ -192,9 +193,12 @@ fn a_large_root_tree_streams_to_the_in_memory_archive() {
         );
         assert!(streamed["predictors"].as_array().unwrap().len() > 5, "several slabs: {streamed}");
     }
-    // Jagged branches are read whole.
-    let jagged = json_of(&compress(&format!("{}:events:Muon_Px", s(&root)), &dir.path().join("j.baler"), 0));
-    assert_eq!(jagged["streamed"], serde_json::Value::Null, "{jagged}");
+    // Jagged branches of other lengths: the whole reader's error, and no archive.
+    let mismatched = dir.path().join("m.baler");
+    let out = compress(&format!("{}:events:Muon_Px,Jet_Px", s(&root)), &mismatched, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("hzz.root") && err.contains("differ in length"), "{err}");
+    assert!(!err.contains("panicked") && !mismatched.exists(), "{err}");
     // MET_px's only basket damaged after its key: the worker's error, met by the range pass.
     let mut bytes = std::fs::read(&root).unwrap();
     let key = b"\x07TBasket\x06MET_px\x06events";

@@ -263,17 +263,20 @@ impl Feedback {
     }
 
     /// The variant predictor byte `id` names (None for other predictors).
+    #[cfg(feature = "encode")]
     fn of_id(id: u8) -> Option<Self> {
         FeedbackFamily.ids().contains(&id).then(|| Self::variant(id - 10, 0.0, 1.0))
     }
 
     /// Whether predictor byte `id` is a variant with level-wise steps.
+    #[cfg(feature = "encode")]
     pub(crate) fn has_levelwise_steps(id: u8) -> bool {
         Self::of_id(id).is_some_and(|f| f.levelwise)
     }
 
     /// The grid interpolation (predictor 8 or 9) with the same stencil, axis order and steps as
     /// predictor byte `id`, where `id` is such a variant (axes 0-1-2, one step).
+    #[cfg(feature = "encode")]
     pub(crate) fn grid_twin(id: u8) -> Option<u8> {
         Self::of_id(id).filter(|f| !f.reversed && !f.levelwise).map(|f| 8 + f.cubic as u8)
     }

@@ -10,7 +10,7 @@
 //!   Mixing flat and jagged branches, or jagged branches of different lengths, is an error.
 //! * `Muon_*`: a trailing `*` selects every branch with that prefix, in the file's order.
 //! * No tree given: the file's only TTree, else an error listing them.
-//! * Flat branches of a large file are also read a slab of entries at a time ([`rows`]).
+//! * The branches of a large file are also read a slab of rows at a time ([`rows`]).
 //!
 //! `oxyroot` panics on some malformed input; every call into it runs under
 //! [`std::panic::catch_unwind`] (with the panic message kept off stderr) and a panic becomes
@@ -202,11 +202,11 @@ struct Listed<'a> {
 }
 
 impl Listed<'_> {
-    /// A flat branch's dtype (only flat branches are asked).
-    fn flat_dtype(&self) -> DType {
+    /// The dtype of a readable branch's values (only those are asked).
+    fn dtype(&self) -> DType {
         match self.kind {
-            Ok(Kind::Flat(p)) => p.dtype(),
-            _ => unreachable!("the dtype of a flat branch only"),
+            Ok(Kind::Flat(p) | Kind::JaggedSlice(p) | Kind::JaggedVector(p)) => p.dtype(),
+            Err(_) => unreachable!("the dtype of a readable branch only"),
         }
     }
 
@@ -248,11 +248,7 @@ fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> R
             None => first_counts = Some((l.name.as_str(), counts)),
             Some((first, reference)) => {
                 if let Some(i) = (0..entries).find(|&i| counts[i] != reference[i]) {
-                    return Err(format!(
-                        "jagged branches '{first}' and '{}' differ in length at entry {i} \
-                         ({} vs {} elements): select branches that share one counter",
-                        l.name, reference[i], counts[i]
-                    ));
+                    return Err(differ_error(first, &l.name, i, (reference[i], counts[i])));
                 }
             }
         }
@@ -260,11 +256,25 @@ fn read_tree(path: &Path, tree_name: Option<&str>, selection: Option<&str>) -> R
     }
     let rows = columns.first().map_or(0, |c: &Column| c.values.len());
     Ok(Loaded {
-        source: source(format!("{} jagged branches flattened to {rows} rows", columns.len())),
+        source: source(jagged_description(columns.len(), rows)),
         dataset: Dataset::Table { rows, columns },
         fill_value: None,
         axes: Vec::new(),
     })
+}
+
+/// Jagged branches `first` and `other` hold `lengths` elements at entry `i`, which differ.
+fn differ_error(first: &str, other: &str, i: usize, lengths: (usize, usize)) -> String {
+    format!(
+        "jagged branches '{first}' and '{other}' differ in length at entry {i} ({} vs {} elements): \
+         select branches that share one counter",
+        lengths.0, lengths.1
+    )
+}
+
+/// Jagged branches read, for the source line.
+fn jagged_description(branches: usize, rows: usize) -> String {
+    format!("{branches} jagged branches flattened to {rows} rows")
 }
 
 /// What the archive records as its input: the file, the tree, its entries and `what` was read.
@@ -503,51 +513,78 @@ fn read_flat_column(l: &Listed, entries: usize) -> Result<Column, String> {
     if values.len() != entries {
         return Err(length_error(&l.name, values.len(), entries));
     }
-    Ok(Column { name: l.name.clone(), dtype: l.flat_dtype(), values })
+    Ok(Column { name: l.name.clone(), dtype: l.dtype(), values })
+}
+
+/// A jagged numeric branch's entries in order, each entry's values as the dataset holds them.
+type Entries<'a> = Box<dyn Iterator<Item = Values> + 'a>;
+
+/// Opens the jagged numeric branch `l`.
+fn open_jagged<'a>(l: &Listed<'a>) -> Result<Entries<'a>, String> {
+    let (p, is_vector) = match l.kind {
+        Ok(Kind::JaggedSlice(p)) => (p, false),
+        Ok(Kind::JaggedVector(p)) => (p, true),
+        _ => unreachable!("open_jagged on a non-jagged branch"),
+    };
+    let b = l.branch;
+    let err = |e| branch_error(&l.name, e);
+    macro_rules! entries {
+        ($t:ty, $variant:ident, $conv:expr) => {{
+            let values = |v: Vec<$t>| Values::$variant(v.into_iter().map($conv).collect());
+            if is_vector {
+                Box::new(b.as_iter::<Vec<$t>>().map_err(err)?.map(values)) as Entries<'a>
+            } else {
+                Box::new(b.as_iter::<Slice<$t>>().map_err(err)?.map(move |s| values(s.into_vec())))
+            }
+        }};
+    }
+    Ok(match p {
+        Prim::I8 => entries!(i8, Int, i64::from),
+        Prim::U8 => entries!(u8, Int, i64::from),
+        Prim::I16 => entries!(i16, Int, i64::from),
+        Prim::U16 => entries!(u16, Int, i64::from),
+        Prim::I32 => entries!(i32, Int, i64::from),
+        Prim::U32 => entries!(u32, Int, i64::from),
+        Prim::I64 => entries!(i64, Int, |v| v),
+        // a u64 above i64::MAX is kept by its bits (see baler_codec::data)
+        Prim::U64 => entries!(u64, Int, |v| v as i64),
+        Prim::Bool => entries!(bool, Int, i64::from),
+        Prim::F32 => entries!(f32, Float, f64::from),
+        Prim::F64 => entries!(f64, Float, |v| v),
+    })
+}
+
+/// Appends `from[range]` to `to` (one branch's values, so of one kind).
+fn append(to: &mut Values, from: &Values, range: std::ops::Range<usize>) {
+    match (to, from) {
+        (Values::Float(a), Values::Float(b)) => a.extend_from_slice(&b[range]),
+        (Values::Int(a), Values::Int(b)) => a.extend_from_slice(&b[range]),
+        _ => unreachable!("one branch's values are of one kind"),
+    }
+}
+
+/// No values, of the kind `dtype` is held as.
+fn no_values(dtype: DType) -> Values {
+    if dtype.is_float() { Values::Float(Vec::new()) } else { Values::Int(Vec::new()) }
+}
+
+/// "branch 'X' holds N entries but the tree has M": a jagged branch of the wrong length.
+fn entries_error(name: &str, held: impl std::fmt::Display, entries: usize) -> String {
+    format!("branch '{name}' holds {held} entries but the tree has {entries}")
 }
 
 /// Reads a jagged numeric branch, flattened: the column and the element count of each entry.
 fn read_jagged_column(l: &Listed, entries: usize) -> Result<(Column, Vec<usize>), String> {
-    let (p, is_vector) = match l.kind {
-        Ok(Kind::JaggedSlice(p)) => (p, false),
-        Ok(Kind::JaggedVector(p)) => (p, true),
-        _ => unreachable!("read_jagged_column on a non-jagged branch"),
-    };
-    let b = l.branch;
-    let err = |e| branch_error(&l.name, e);
     let mut counts = Vec::with_capacity(entries);
-    macro_rules! flatten {
-        ($t:ty, $variant:ident, $conv:expr) => {{
-            let mut out = Vec::new();
-            let mut push = |v: Vec<$t>| {
-                counts.push(v.len());
-                out.extend(v.into_iter().map($conv));
-            };
-            if is_vector {
-                b.as_iter::<Vec<$t>>().map_err(err)?.for_each(&mut push);
-            } else {
-                b.as_iter::<Slice<$t>>().map_err(err)?.for_each(|s| push(s.into_vec()));
-            }
-            Values::$variant(out)
-        }};
+    let mut values = no_values(l.dtype());
+    for entry in open_jagged(l)? {
+        counts.push(entry.len());
+        append(&mut values, &entry, 0..entry.len());
     }
-    let values = match p {
-        Prim::I8 => flatten!(i8, Int, i64::from),
-        Prim::U8 => flatten!(u8, Int, i64::from),
-        Prim::I16 => flatten!(i16, Int, i64::from),
-        Prim::U16 => flatten!(u16, Int, i64::from),
-        Prim::I32 => flatten!(i32, Int, i64::from),
-        Prim::U32 => flatten!(u32, Int, i64::from),
-        Prim::I64 => flatten!(i64, Int, |v| v),
-        Prim::U64 => flatten!(u64, Int, |v| v as i64),
-        Prim::Bool => flatten!(bool, Int, i64::from),
-        Prim::F32 => flatten!(f32, Float, f64::from),
-        Prim::F64 => flatten!(f64, Float, |v| v),
-    };
     if counts.len() != entries {
-        return Err(format!("branch '{}' holds {} entries but the tree has {entries}", l.name, counts.len()));
+        return Err(entries_error(&l.name, counts.len(), entries));
     }
-    Ok((Column { name: l.name.clone(), dtype: p.dtype(), values }, counts))
+    Ok((Column { name: l.name.clone(), dtype: l.dtype(), values }, counts))
 }
 
 thread_local! {

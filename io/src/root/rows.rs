@@ -1,6 +1,7 @@
-//! A tree's flat branches read a slab of entries at a time (streaming compression of large
-//! ntuples): oxyroot reads a branch basket by basket as its iterator advances, so memory holds
-//! one basket per branch and the slab asked for.
+//! A tree's branches read a slab of rows at a time (streaming compression of large ntuples):
+//! oxyroot reads a branch basket by basket as its iterator advances, so memory holds one basket
+//! per branch and the slab asked for. Flat branches give a row per entry; jagged ones a row per
+//! element, as read whole: their row count comes from reading the first branch once before.
 //!
 //! oxyroot's iterators borrow the tree they read; a worker thread owns the file, the tree and the
 //! iterators, and answers each slab request in order.
@@ -10,11 +11,12 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use baler_codec::data::{Column, DType, Dataset, DatasetLayout, RowSource};
+use baler_codec::data::{Column, DType, Dataset, DatasetLayout, RowSource, Values};
 
 use super::{
-    Listed, Stream, check_header, choose, entries_of, guarded, length_error, list_branches, open_tree,
-    panic_error, source_line, split_inner,
+    Entries, Listed, Stream, append, check_header, choose, differ_error, entries_error, entries_of, guarded,
+    jagged_description, length_error, list_branches, no_values, open_jagged, open_tree, panic_error,
+    source_line, split_inner,
 };
 use crate::{IoError, display};
 
@@ -27,9 +29,9 @@ pub(crate) fn rows_from_bytes() -> u64 {
     std::env::var("BALER_ROOT_ROWS_FROM").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(ROWS_FROM_BYTES)
 }
 
-/// The flat branches `FILE.root[:TREE[:SELECTION]]` names, read a slab of entries at a time, for
-/// a file of [`rows_from_bytes`] or more; `None` for smaller files, jagged selections and
-/// anything the whole reader ([`super::read`]) refuses: it reads them, or says what is wrong.
+/// The branches `FILE.root[:TREE[:SELECTION]]` names, read a slab of rows at a time, for a file
+/// of [`rows_from_bytes`] or more; `None` for smaller files and anything the whole reader
+/// ([`super::read`]) refuses: it reads them, or says what is wrong.
 pub(crate) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate::Rows>, IoError> {
     open_rows_from(path, inner, rows_from_bytes())
 }
@@ -59,7 +61,7 @@ struct Wanted {
     selection: Option<String>,
 }
 
-/// What the worker found to read: the flat branches' layout, and the source line.
+/// What the worker found to read: the branches' layout, and the source line.
 struct Plan {
     layout: DatasetLayout,
     source: String,
@@ -150,24 +152,31 @@ fn serve(
         let Ok((tree_name, tree)) = open_tree(path, wanted.tree.as_deref()) else { return tell(None) };
         let listed = list_branches(&tree);
         let Ok(entries) = entries_of(&tree, &tree_name) else { return tell(None) };
-        let choice = match choose(&listed, &tree_name, wanted.selection.as_deref()) {
-            Ok(c) if !c.jagged => c,
-            _ => return tell(None),
+        let Ok(choice) = choose(&listed, &tree_name, wanted.selection.as_deref()) else { return tell(None) };
+        let (rows, what) = match choice.jagged {
+            false => (entries, choice.flat_description()),
+            // A row per element of the first branch, counted by reading it once; where that
+            // fails, the whole reader says why.
+            true => match count_elements(choice.chosen[0], entries) {
+                Some(rows) => (rows, jagged_description(choice.chosen.len(), rows)),
+                None => return tell(None),
+            },
         };
-        let streams = choice.chosen.iter().map(|l| (l.name.clone(), l.flat_dtype())).collect();
-        let source = source_line(path, &tree_name, entries, &choice.flat_description());
+        let streams = choice.chosen.iter().map(|l| (l.name.clone(), l.dtype())).collect();
+        let source = source_line(path, &tree_name, entries, &what);
         tell(Some(Plan {
-            layout: DatasetLayout { shape: vec![entries, choice.chosen.len()], table: true, streams },
+            layout: DatasetLayout { shape: vec![rows, choice.chosen.len()], table: true, streams },
             source,
         }))?;
+        let shape = Shape { entries, rows };
         let mut cursor: Option<Cursor> = None;
-        while let Ok((first, rows)) = requests.recv() {
+        while let Ok((first, n)) = requests.recv() {
             serving.set(true);
-            // An earlier entry: read again from the start (compression reads each pass in order).
-            if cursor.as_ref().is_none_or(|c| first < c.next) {
-                cursor = Some(Cursor::open(&choice.chosen)?);
+            // An earlier row: read again from the start (compression reads each pass in order).
+            if cursor.as_ref().is_none_or(|c| first < c.next()) {
+                cursor = Some(Cursor::open(&choice.chosen, choice.jagged)?);
             }
-            let columns = cursor.as_mut().expect("opened above").read(first, rows, entries)?;
+            let columns = cursor.as_mut().expect("opened above").read(first, n, shape)?;
             serving.set(false);
             if replies.send(Ok(columns)).is_err() {
                 break;
@@ -195,17 +204,66 @@ fn serve(
     }
 }
 
-/// The chosen branches' iterators, all at entry `next`.
-struct Cursor<'a> {
+/// The elements of the jagged branch `l`, which must have `entries` entries; `None` where it
+/// cannot be read so.
+fn count_elements(l: &Listed, entries: usize) -> Option<usize> {
+    let (mut held, mut elements) = (0usize, 0usize);
+    for entry in open_jagged(l).ok()? {
+        held += 1;
+        elements += entry.len();
+    }
+    (held == entries).then_some(elements)
+}
+
+/// A tree's entries and the rows its chosen branches make.
+#[derive(Clone, Copy)]
+struct Shape {
+    entries: usize,
+    rows: usize,
+}
+
+/// The chosen branches, all at the same row.
+enum Cursor<'a> {
+    Flat(FlatCursor<'a>),
+    Jagged(JaggedCursor<'a>),
+}
+
+impl<'a> Cursor<'a> {
+    fn open(chosen: &[&'a Listed<'a>], jagged: bool) -> Result<Self, String> {
+        Ok(match jagged {
+            false => Cursor::Flat(FlatCursor::open(chosen)?),
+            true => Cursor::Jagged(JaggedCursor::open(chosen)?),
+        })
+    }
+
+    /// The row the next slab may start from.
+    fn next(&self) -> usize {
+        match self {
+            Cursor::Flat(c) => c.next,
+            Cursor::Jagged(c) => c.next,
+        }
+    }
+
+    /// Rows `first..first + n` (`first` not before [`Self::next`]), a column per branch.
+    fn read(&mut self, first: usize, n: usize, shape: Shape) -> Result<Vec<Column>, String> {
+        match self {
+            Cursor::Flat(c) => c.read(first, n, shape.entries),
+            Cursor::Jagged(c) => c.read(first, n, shape),
+        }
+    }
+}
+
+/// Flat branches' iterators, all at entry `next`.
+struct FlatCursor<'a> {
     streams: Vec<(&'a str, DType, Stream<'a>)>,
     next: usize,
 }
 
-impl<'a> Cursor<'a> {
+impl<'a> FlatCursor<'a> {
     fn open(chosen: &[&'a Listed<'a>]) -> Result<Self, String> {
         let streams = chosen
             .iter()
-            .map(|l| Ok((l.name.as_str(), l.flat_dtype(), Stream::open(l)?)))
+            .map(|l| Ok((l.name.as_str(), l.dtype(), Stream::open(l)?)))
             .collect::<Result<_, String>>()?;
         Ok(Self { streams, next: 0 })
     }
@@ -229,6 +287,130 @@ impl<'a> Cursor<'a> {
             columns.push(Column { name: name.to_string(), dtype: *dtype, values });
         }
         self.next = first + rows;
+        Ok(columns)
+    }
+}
+
+/// Jagged branches, flattened: all at element (row) `next`. Each must hold as many elements as
+/// the first in every entry, and as many entries as the tree, as read whole.
+struct JaggedCursor<'a> {
+    branches: Vec<JaggedBranch<'a>>,
+    next: usize,
+}
+
+/// One jagged branch's entries, and the entry it is in.
+struct JaggedBranch<'a> {
+    name: &'a str,
+    dtype: DType,
+    entries: Entries<'a>,
+    /// The last entry read, of which `used` elements are read.
+    entry: Values,
+    used: usize,
+    /// Entries read so far.
+    read: usize,
+}
+
+/// The first branch's element counts of the entries it read in one request, from entry `from`:
+/// the other branches' must be the same.
+struct Counts<'a> {
+    first: &'a str,
+    from: usize,
+    counts: Vec<usize>,
+}
+
+impl JaggedBranch<'_> {
+    /// The next entry into `entry`, its count checked against (or, for the first branch, kept
+    /// in) `counts`; false where the branch has no more.
+    fn next_entry(&mut self, counts: &mut Counts, is_first: bool) -> Result<bool, String> {
+        let Some(entry) = self.entries.next() else { return Ok(false) };
+        let i = self.read;
+        if is_first {
+            counts.counts.push(entry.len());
+        } else {
+            // Before the first difference both branches read the same entries: the first's
+            // count of entry i is there.
+            let theirs = i.checked_sub(counts.from).and_then(|k| counts.counts.get(k)).copied();
+            if theirs != Some(entry.len()) {
+                return Err(differ_error(counts.first, self.name, i, (theirs.unwrap_or(0), entry.len())));
+            }
+        }
+        self.read += 1;
+        (self.entry, self.used) = (entry, 0);
+        Ok(true)
+    }
+
+    /// Passes over `n` elements, into `out` where given.
+    fn advance(
+        &mut self,
+        n: usize,
+        mut out: Option<&mut Values>,
+        counts: &mut Counts,
+        is_first: bool,
+        entries: usize,
+    ) -> Result<(), String> {
+        let mut left = n;
+        while left > 0 {
+            if self.used == self.entry.len() {
+                if !self.next_entry(counts, is_first)? {
+                    return Err(entries_error(self.name, self.read, entries));
+                }
+                continue;
+            }
+            let k = left.min(self.entry.len() - self.used);
+            if let Some(out) = out.as_deref_mut() {
+                append(out, &self.entry, self.used..self.used + k);
+            }
+            (self.used, left) = (self.used + k, left - k);
+        }
+        Ok(())
+    }
+
+    /// After the last row: the entries left must be empty (the first's were, when counted),
+    /// and the branch must hold the tree's entries.
+    fn finish(&mut self, counts: &mut Counts, is_first: bool, entries: usize) -> Result<(), String> {
+        while self.next_entry(counts, is_first)? {}
+        match self.read == entries {
+            true => Ok(()),
+            false => Err(entries_error(self.name, self.read, entries)),
+        }
+    }
+}
+
+impl<'a> JaggedCursor<'a> {
+    fn open(chosen: &[&'a Listed<'a>]) -> Result<Self, String> {
+        let branches = chosen
+            .iter()
+            .map(|l| {
+                Ok(JaggedBranch {
+                    name: l.name.as_str(),
+                    dtype: l.dtype(),
+                    entries: open_jagged(l)?,
+                    entry: no_values(l.dtype()),
+                    used: 0,
+                    read: 0,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self { branches, next: 0 })
+    }
+
+    /// Elements `first..first + n` (`first` not before `next`), each branch a column.
+    fn read(&mut self, first: usize, n: usize, shape: Shape) -> Result<Vec<Column>, String> {
+        let first_name = self.branches.first().map_or("", |b| b.name);
+        let from = self.branches.first().map_or(0, |b| b.read);
+        let mut counts = Counts { first: first_name, from, counts: Vec::new() };
+        let mut columns = Vec::with_capacity(self.branches.len());
+        for (k, b) in self.branches.iter_mut().enumerate() {
+            let is_first = k == 0;
+            b.advance(first - self.next, None, &mut counts, is_first, shape.entries)?;
+            let mut values = no_values(b.dtype);
+            b.advance(n, Some(&mut values), &mut counts, is_first, shape.entries)?;
+            if first + n == shape.rows {
+                b.finish(&mut counts, is_first, shape.entries)?;
+            }
+            columns.push(Column { name: b.name.to_string(), dtype: b.dtype, values });
+        }
+        self.next = first + n;
         Ok(columns)
     }
 }
@@ -296,14 +478,43 @@ mod tests {
                 assert_eq!(l.values, part(&w.values, 2000, 2421), "{}", w.name);
             }
         }
-        // Below the size threshold, and jagged selections: read whole.
+        // Below the size threshold: read whole.
         assert!(open_rows_from(&path, Some("events"), u64::MAX).unwrap().is_none());
-        assert!(open_rows_from(&path, Some("events:Muon_Px"), 0).unwrap().is_none());
         assert!(open_rows_from(&path, Some("events:MET_px,Jet_Px"), 0).unwrap().is_none());
         // What the whole reader refuses, it reports.
         assert!(open_rows_from(&path, Some("nope"), 0).unwrap().is_none());
         let Err(empty) = open_rows_from(&path, Some(""), 0) else { panic!("an empty tree name opens") };
         assert!(empty.to_string().contains("empty tree name"), "{empty}");
+    }
+
+    #[test]
+    fn slabs_of_jagged_branches_are_the_whole_flattened_table() {
+        let path = shared_data("uproot-HZZ.root");
+        // Slabs that split entries, of one row, and of the whole table; a float and an int
+        // branch (Muon_Charge).
+        for (inner, slab) in [("events:Muon_*", 97), ("events:Jet_Px,Jet_E", 1), ("events:Muon_Px", 4000)] {
+            let (whole, got, mut rows) = whole_and_by_rows(&path, inner, slab);
+            assert_eq!(rows.source, whole.source, "{inner}");
+            assert!(whole.source.contains("jagged branches flattened to"), "{}", whole.source);
+            let (n, want) = columns(whole.dataset);
+            assert!(n > 2421, "{inner}: {n} rows, more than the entries");
+            assert_eq!(rows.reader.layout().shape, [n, want.len()]);
+            assert!(want.iter().any(|c| matches!(c.values, Values::Int(_))) || !inner.ends_with('*'));
+            assert_eq!(got, want, "{inner}");
+            let (_, again) = columns(rows.reader.read_rows(0, 3).unwrap());
+            let (_, later) = columns(rows.reader.read_rows(n - 5, 5).unwrap());
+            for ((a, l), w) in again.iter().zip(&later).zip(&want) {
+                assert_eq!(a.values, part(&w.values, 0, 3), "{}", w.name);
+                assert_eq!(l.values, part(&w.values, n - 5, n), "{}", w.name);
+            }
+        }
+        // Branches of other lengths: the whole reader's error, in the slab where they differ.
+        let whole = super::super::read(&path, Some("events:Muon_Px,Jet_Px")).unwrap_err().to_string();
+        assert!(whole.contains("differ in length at entry"), "{whole}");
+        let mut rows = open_rows_from(&path, Some("events:Muon_Px,Jet_Px"), 0).unwrap().expect("streams");
+        let n = rows.reader.layout().shape[0];
+        let err = (0..n).step_by(500).find_map(|f| rows.reader.read_rows(f, 500.min(n - f)).err()).unwrap();
+        assert_eq!(err, whole);
     }
 
     #[test]
