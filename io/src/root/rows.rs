@@ -3,10 +3,12 @@
 //! per branch and the slab asked for. Flat branches give a row per entry; jagged ones a row per
 //! element, as read whole: their row count comes from reading the first branch once before.
 //!
-//! oxyroot's iterators borrow the tree they read; a worker thread owns the file, the tree and the
-//! iterators, and answers each slab request in order.
+//! oxyroot's iterators borrow the tree they read; a worker thread owns a file, its tree and the
+//! iterators of its share of the branches, and answers each slab request in order. Decompressing
+//! the baskets is most of a slab's time, so there is a worker per compression thread.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -31,13 +33,20 @@ pub(crate) fn rows_from_bytes() -> u64 {
 
 /// The branches `FILE.root[:TREE[:SELECTION]]` names, read a slab of rows at a time, for a file
 /// of [`rows_from_bytes`] or more; `None` for smaller files and anything the whole reader
-/// ([`super::read`]) refuses: it reads them, or says what is wrong.
+/// ([`super::read`]) refuses: it reads them, or says what is wrong. One reader thread per
+/// compression thread, each reading its share of the branches (decompressing baskets is most of
+/// the time a slab takes).
 pub(crate) fn open_rows(path: &Path, inner: Option<&str>) -> Result<Option<crate::Rows>, IoError> {
-    open_rows_from(path, inner, rows_from_bytes())
+    open_rows_from(path, inner, rows_from_bytes(), rayon::current_num_threads())
 }
 
-/// [`open_rows`] for files of `from_bytes` or more.
-fn open_rows_from(path: &Path, inner: Option<&str>, from_bytes: u64) -> Result<Option<crate::Rows>, IoError> {
+/// [`open_rows`] for files of `from_bytes` or more, with at most `readers` reader threads.
+fn open_rows_from(
+    path: &Path,
+    inner: Option<&str>,
+    from_bytes: u64,
+    readers: usize,
+) -> Result<Option<crate::Rows>, IoError> {
     let bytes = std::fs::metadata(path).map_err(|e| IoError::read(path, e))?.len();
     if bytes < from_bytes {
         return Ok(None);
@@ -47,7 +56,7 @@ fn open_rows_from(path: &Path, inner: Option<&str>, from_bytes: u64) -> Result<O
         return Ok(None);
     }
     let wanted = Wanted { tree: tree.map(str::to_string), selection: selection.map(str::to_string) };
-    Ok(RootRows::spawn(path, wanted)?.map(|(reader, source)| crate::Rows {
+    Ok(RootRows::spawn(path, wanted, readers)?.map(|(reader, source)| crate::Rows {
         reader: Box::new(reader),
         fill_value: None,
         source,
@@ -56,15 +65,30 @@ fn open_rows_from(path: &Path, inner: Option<&str>, from_bytes: u64) -> Result<O
 }
 
 /// The tree and the selection asked for (`FILE.root[:TREE[:SELECTION]]`).
+#[derive(Clone)]
 struct Wanted {
     tree: Option<String>,
     selection: Option<String>,
 }
 
-/// What the worker found to read: the branches' layout, and the source line.
+/// What the first worker found to read: the branches' layout, and the source line.
 struct Plan {
     layout: DatasetLayout,
     source: String,
+}
+
+/// The branches a worker reads (indices into the selection) and the rows they make.
+#[derive(Clone)]
+struct Part {
+    branches: Range<usize>,
+    rows: usize,
+}
+
+/// What a worker does before it serves: the first plans, and is then told its part; the others
+/// are given theirs.
+enum Role {
+    Plans { planned: SyncSender<Option<Plan>>, part: Receiver<Part> },
+    Reads(Part),
 }
 
 type Reply = Result<Vec<Column>, String>;
@@ -72,38 +96,59 @@ type Reply = Result<Vec<Column>, String>;
 struct RootRows {
     path: String,
     layout: DatasetLayout,
+    /// The workers, each reading the next branches of the selection.
+    workers: Vec<Worker>,
+}
+
+struct Worker {
     /// `(first, rows)` slab requests; dropped first, which ends the worker.
     requests: Option<SyncSender<(usize, usize)>>,
     /// One reply per request, in order.
     replies: Receiver<Reply>,
-    worker: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(path: &Path, wanted: &Wanted, role: Role) -> Result<Self, IoError> {
+        let (requests, asked) = sync_channel(1);
+        let (answer, replies) = sync_channel(1);
+        let (file, wanted) = (path.to_path_buf(), wanted.clone());
+        let thread = std::thread::Builder::new()
+            .name("baler-root-rows".into())
+            .spawn(move || serve(&file, &wanted, role, &asked, &answer))
+            .map_err(|e| IoError::read(path, e))?;
+        Ok(Self { requests: Some(requests), replies, thread: Some(thread) })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl RootRows {
-    /// The worker and the source line, once it has opened the tree and found flat branches to
-    /// read; `None` where the whole reader must read or refuse the input (the worker has ended).
-    fn spawn(path: &Path, wanted: Wanted) -> Result<Option<(Self, String)>, IoError> {
-        let (requests, asked) = sync_channel(1);
-        let (answer, replies) = sync_channel(1);
+    /// The workers and the source line, once the first has opened the tree and found branches
+    /// to read; `None` where the whole reader must read or refuse the input (the worker has
+    /// ended). The selection's branches are shared out in order among at most `readers` workers.
+    fn spawn(path: &Path, wanted: Wanted, readers: usize) -> Result<Option<(Self, String)>, IoError> {
         let (planned, plan) = sync_channel(1);
-        let file = path.to_path_buf();
-        let worker = std::thread::Builder::new()
-            .name("baler-root-rows".into())
-            .spawn(move || serve(&file, &wanted, &planned, &asked, &answer))
-            .map_err(|e| IoError::read(path, e))?;
-        let plan = plan.recv().ok().flatten();
-        let empty = DatasetLayout { shape: Vec::new(), table: true, streams: Vec::new() };
-        let mut rows = Self {
-            path: display(path),
-            layout: empty,
-            requests: Some(requests),
-            replies,
-            worker: Some(worker),
-        };
-        Ok(plan.map(|Plan { layout, source }| {
-            rows.layout = layout;
-            (rows, source)
-        }))
+        let (tell_part, part) = sync_channel(1);
+        let first = Worker::spawn(path, &wanted, Role::Plans { planned, part })?;
+        let Some(Plan { layout, source }) = plan.recv().ok().flatten() else { return Ok(None) };
+        let (branches, rows) = (layout.streams.len(), layout.shape[0]);
+        let n = readers.clamp(1, branches.max(1));
+        let part = |k: usize| Part { branches: k * branches / n..(k + 1) * branches / n, rows };
+        // The first worker is waiting for its part (it has ended where it cannot be told).
+        let _ = tell_part.send(part(0));
+        let mut workers = vec![first];
+        for k in 1..n {
+            workers.push(Worker::spawn(path, &wanted, Role::Reads(part(k)))?);
+        }
+        Ok(Some((Self { path: display(path), layout, workers }, source)))
     }
 }
 
@@ -114,69 +159,113 @@ impl RowSource for RootRows {
 
     fn read_rows(&mut self, first: usize, rows: usize) -> Result<Dataset, String> {
         let stopped = || format!("{}: the ROOT reader stopped", self.path);
-        let requests = self.requests.as_ref().ok_or_else(stopped)?;
-        requests.send((first, rows)).map_err(|_| stopped())?;
-        let columns =
-            self.replies.recv().map_err(|_| stopped())?.map_err(|e| format!("{}: {e}", self.path))?;
+        for w in &self.workers {
+            w.requests.as_ref().ok_or_else(stopped)?.send((first, rows)).map_err(|_| stopped())?;
+        }
+        // Every worker's reply is taken (the next request must find none left), the first error
+        // reported.
+        let (mut columns, mut error) = (Vec::with_capacity(self.layout.streams.len()), None);
+        for w in &self.workers {
+            match w.replies.recv() {
+                Ok(Ok(part)) => columns.extend(part),
+                Ok(Err(e)) => _ = error.get_or_insert_with(|| format!("{}: {e}", self.path)),
+                Err(_) => _ = error.get_or_insert_with(stopped),
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
         Ok(Dataset::Table { rows, columns })
     }
 }
 
-impl Drop for RootRows {
-    fn drop(&mut self) {
-        self.requests.take();
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
-/// The worker: opens the tree once, says what it will read (`planned`: `None` for jagged
-/// selections and anything the whole reader refuses, and then it ends), and answers every
-/// request in order. An error (or a panic in oxyroot) while reading answers the request being
-/// served and every later one.
+/// A worker: opens the tree, plans or is given its part, and answers every request in order
+/// with its branches' columns. The planning worker says what it will read (`None` for anything
+/// the whole reader refuses, and then it ends). An error (or a panic in oxyroot) while reading
+/// answers the request being served and every later one.
 fn serve(
     path: &Path,
     wanted: &Wanted,
-    planned: &SyncSender<Option<Plan>>,
+    role: Role,
     requests: &Receiver<(usize, usize)>,
     replies: &SyncSender<Reply>,
 ) {
-    let (told, serving) = (Cell::new(false), Cell::new(false));
+    let planned = match &role {
+        Role::Plans { planned, .. } => Some(planned),
+        Role::Reads(_) => None,
+    };
+    // Whether the planning worker has told its plan (the others have none to tell).
+    let (told, serving) = (Cell::new(planned.is_none()), Cell::new(false));
     let outcome = guarded(|| -> Result<(), String> {
-        let tell = |plan: Option<Plan>| -> Result<(), String> {
+        let tell = |plan: Option<Plan>| {
             told.set(true);
-            let _ = planned.send(plan);
-            Ok(())
+            if let Some(planned) = planned {
+                let _ = planned.send(plan);
+            }
         };
-        let Ok((tree_name, tree)) = open_tree(path, wanted.tree.as_deref()) else { return tell(None) };
+        // What cannot be opened the planning worker leaves to the whole reader.
+        let refuse = |e: String| match planned {
+            Some(_) => {
+                tell(None);
+                Ok(())
+            }
+            None => Err(e),
+        };
+        let (tree_name, tree) = match open_tree(path, wanted.tree.as_deref()) {
+            Ok(t) => t,
+            Err(e) => return refuse(e),
+        };
         let listed = list_branches(&tree);
-        let Ok(entries) = entries_of(&tree, &tree_name) else { return tell(None) };
-        let Ok(choice) = choose(&listed, &tree_name, wanted.selection.as_deref()) else { return tell(None) };
-        let (rows, what) = match choice.jagged {
-            false => (entries, choice.flat_description()),
-            // A row per element of the first branch, counted by reading it once; where that
-            // fails, the whole reader says why.
-            true => match count_elements(choice.chosen[0], entries) {
-                Some(rows) => (rows, jagged_description(choice.chosen.len(), rows)),
-                None => return tell(None),
-            },
+        let entries = match entries_of(&tree, &tree_name) {
+            Ok(e) => e,
+            Err(e) => return refuse(e),
         };
-        let streams = choice.chosen.iter().map(|l| (l.name.clone(), l.dtype())).collect();
-        let source = source_line(path, &tree_name, entries, &what);
-        tell(Some(Plan {
-            layout: DatasetLayout { shape: vec![rows, choice.chosen.len()], table: true, streams },
-            source,
-        }))?;
-        let shape = Shape { entries, rows };
+        let choice = match choose(&listed, &tree_name, wanted.selection.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return refuse(e),
+        };
+        let part = match &role {
+            Role::Reads(part) => part.clone(),
+            Role::Plans { part, .. } => {
+                let (rows, what) = match choice.jagged {
+                    false => (entries, choice.flat_description()),
+                    // A row per element of the first branch, counted by reading it once; where
+                    // that fails, the whole reader says why.
+                    true => match count_elements(choice.chosen[0], entries) {
+                        Some(rows) => (rows, jagged_description(choice.chosen.len(), rows)),
+                        None => return refuse(String::new()),
+                    },
+                };
+                let streams = choice.chosen.iter().map(|l| (l.name.clone(), l.dtype())).collect();
+                let shape = vec![rows, choice.chosen.len()];
+                let source = source_line(path, &tree_name, entries, &what);
+                let layout = DatasetLayout { shape, table: true, streams };
+                tell(Some(Plan { layout, source }));
+                // No part: the reader was given up.
+                let Ok(part) = part.recv() else { return Ok(()) };
+                part
+            }
+        };
+        // A part of jagged branches also reads the selection's first, which every branch's
+        // lengths are checked by (the whole reader's errors).
+        let hidden = choice.jagged && part.branches.start > 0;
+        let mut branches: Vec<&Listed> = Vec::with_capacity(part.branches.len() + 1);
+        if hidden {
+            branches.push(choice.chosen[0]);
+        }
+        branches.extend(&choice.chosen[part.branches.clone()]);
+        let shape = Shape { entries, rows: part.rows };
         let mut cursor: Option<Cursor> = None;
         while let Ok((first, n)) = requests.recv() {
             serving.set(true);
             // An earlier row: read again from the start (compression reads each pass in order).
             if cursor.as_ref().is_none_or(|c| first < c.next()) {
-                cursor = Some(Cursor::open(&choice.chosen, choice.jagged)?);
+                cursor = Some(Cursor::open(&branches, choice.jagged)?);
             }
-            let columns = cursor.as_mut().expect("opened above").read(first, n, shape)?;
+            let mut columns = cursor.as_mut().expect("opened above").read(first, n, shape)?;
+            if hidden {
+                columns.remove(0);
+            }
             serving.set(false);
             if replies.send(Ok(columns)).is_err() {
                 break;
@@ -187,7 +276,9 @@ fn serve(
     let error = match outcome {
         _ if !told.get() => {
             // A panic before the plan: the whole reader reports what is wrong.
-            let _ = planned.send(None);
+            if let Some(planned) = planned {
+                let _ = planned.send(None);
+            }
             return;
         }
         Ok(Ok(())) => return,
@@ -435,10 +526,16 @@ mod tests {
         }
     }
 
-    /// The whole reader's table of `inner`, and the same read by rows in slabs of `slab`.
-    fn whole_and_by_rows(path: &Path, inner: &str, slab: usize) -> (crate::Loaded, Vec<Column>, crate::Rows) {
+    /// The whole reader's table of `inner`, and the same read by rows in slabs of `slab` by
+    /// `readers` workers.
+    fn whole_and_by_rows(
+        path: &Path,
+        inner: &str,
+        slab: usize,
+        readers: usize,
+    ) -> (crate::Loaded, Vec<Column>, crate::Rows) {
         let whole = super::super::read(path, Some(inner)).expect("read whole");
-        let mut rows = open_rows_from(path, Some(inner), 0).expect("opens").expect("flat branches stream");
+        let mut rows = open_rows_from(path, Some(inner), 0, readers).expect("opens").expect("streams");
         let entries = rows.reader.layout().shape[0];
         let mut got: Vec<Column> = Vec::new();
         for first in (0..entries).step_by(slab) {
@@ -462,8 +559,11 @@ mod tests {
     #[test]
     fn slabs_of_flat_branches_are_the_whole_table() {
         let path = shared_data("uproot-HZZ.root");
-        for (inner, branches) in [("events", 28), ("events:MET_*,NJet", 3)] {
-            let (whole, got, mut rows) = whole_and_by_rows(&path, inner, 700);
+        // One reader, and the branches shared out among several.
+        let cases =
+            [("events", 28, 1), ("events", 28, 5), ("events:MET_*,NJet", 3, 2), ("events:MET_*,NJet", 3, 8)];
+        for (inner, branches, readers) in cases {
+            let (whole, got, mut rows) = whole_and_by_rows(&path, inner, 700, readers);
             assert_eq!(rows.source, whole.source);
             let (entries, want) = columns(whole.dataset);
             assert_eq!(entries, 2421);
@@ -479,11 +579,11 @@ mod tests {
             }
         }
         // Below the size threshold: read whole.
-        assert!(open_rows_from(&path, Some("events"), u64::MAX).unwrap().is_none());
-        assert!(open_rows_from(&path, Some("events:MET_px,Jet_Px"), 0).unwrap().is_none());
-        // What the whole reader refuses, it reports.
-        assert!(open_rows_from(&path, Some("nope"), 0).unwrap().is_none());
-        let Err(empty) = open_rows_from(&path, Some(""), 0) else { panic!("an empty tree name opens") };
+        assert!(open_rows_from(&path, Some("events"), u64::MAX, 2).unwrap().is_none());
+        // What the whole reader refuses, it reports: mixed kinds, a missing tree, an empty name.
+        assert!(open_rows_from(&path, Some("events:MET_px,Jet_Px"), 0, 2).unwrap().is_none());
+        assert!(open_rows_from(&path, Some("nope"), 0, 2).unwrap().is_none());
+        let Err(empty) = open_rows_from(&path, Some(""), 0, 2) else { panic!("an empty tree name opens") };
         assert!(empty.to_string().contains("empty tree name"), "{empty}");
     }
 
@@ -492,8 +592,14 @@ mod tests {
         let path = shared_data("uproot-HZZ.root");
         // Slabs that split entries, of one row, and of the whole table; a float and an int
         // branch (Muon_Charge).
-        for (inner, slab) in [("events:Muon_*", 97), ("events:Jet_Px,Jet_E", 1), ("events:Muon_Px", 4000)] {
-            let (whole, got, mut rows) = whole_and_by_rows(&path, inner, slab);
+        let cases = [
+            ("events:Muon_*", 97, 1),
+            ("events:Muon_*", 97, 3),
+            ("events:Jet_Px,Jet_E", 1, 2),
+            ("events:Muon_Px", 4000, 2),
+        ];
+        for (inner, slab, readers) in cases {
+            let (whole, got, mut rows) = whole_and_by_rows(&path, inner, slab, readers);
             assert_eq!(rows.source, whole.source, "{inner}");
             assert!(whole.source.contains("jagged branches flattened to"), "{}", whole.source);
             let (n, want) = columns(whole.dataset);
@@ -508,13 +614,18 @@ mod tests {
                 assert_eq!(l.values, part(&w.values, n - 5, n), "{}", w.name);
             }
         }
-        // Branches of other lengths: the whole reader's error, in the slab where they differ.
-        let whole = super::super::read(&path, Some("events:Muon_Px,Jet_Px")).unwrap_err().to_string();
-        assert!(whole.contains("differ in length at entry"), "{whole}");
-        let mut rows = open_rows_from(&path, Some("events:Muon_Px,Jet_Px"), 0).unwrap().expect("streams");
-        let n = rows.reader.layout().shape[0];
-        let err = (0..n).step_by(500).find_map(|f| rows.reader.read_rows(f, 500.min(n - f)).err()).unwrap();
-        assert_eq!(err, whole);
+        // Branches of other lengths: the whole reader's error, in the slab where they differ, also
+        // where the branch that differs is read by another worker than the first branch.
+        let inner = "events:Muon_Px,Muon_Py,Jet_Px";
+        let whole = super::super::read(&path, Some(inner)).unwrap_err().to_string();
+        assert!(whole.contains("'Muon_Px' and 'Jet_Px' differ in length at entry"), "{whole}");
+        for readers in [1, 2, 3] {
+            let mut rows = open_rows_from(&path, Some(inner), 0, readers).unwrap().expect("streams");
+            let n = rows.reader.layout().shape[0];
+            let slabs = (0..n).step_by(500);
+            let err = slabs.clone().find_map(|f| rows.reader.read_rows(f, 500.min(n - f)).err()).unwrap();
+            assert_eq!(err, whole, "{readers} readers");
+        }
     }
 
     #[test]
@@ -528,7 +639,8 @@ mod tests {
         bytes[at + 40..at + 240].fill(0x55);
         std::fs::write(&path, &bytes).unwrap();
         assert!(super::super::read(&path, Some("events:MET_px")).is_err());
-        let mut rows = open_rows_from(&path, Some("events:MET_px,MET_py"), 0).unwrap().expect("opens");
+        // Two readers: the other's replies are still taken, request by request.
+        let mut rows = open_rows_from(&path, Some("events:MET_px,MET_py"), 0, 2).unwrap().expect("opens");
         for first in [0, 100, 0] {
             let err = rows.reader.read_rows(first, 100).unwrap_err();
             assert!(err.starts_with(&display(&path)) && err.contains("cannot read ROOT file"), "{err}");
