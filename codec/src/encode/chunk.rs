@@ -10,7 +10,7 @@ use crate::format::chunk::{
     EXC_FILL, EXC_RAW, ExceptionBytes, pack_counted, pack_to_rank, write_chunk, write_prefix,
 };
 use crate::format::metadata::Quantizer;
-use crate::layout::{ChunkDims, central_box};
+use crate::layout::{ChunkDims, central_box, on_central_box};
 use crate::predictor::autoencoder::{AeModel, TileChoice, choose_tiles};
 use crate::predictor::feedback::{Feedback, FeedbackDraft};
 use crate::predictor::{
@@ -196,28 +196,31 @@ pub(super) fn encode_chunk_choosing(
     // A float field's values and stored-exactly marks on a central box of about `size` elements.
     let field_box = |v: FloatValues<'_>, size: usize| {
         let b = scaled_box(chunk.dims, size);
-        let at = central_box(chunk.dims, b);
-        let m: usize = b.iter().product();
-        let fills = &start_of(false).mask;
-        let box_values: Vec<f64> = (0..m).map(|e| v.values[at(e)]).collect();
-        let box_exc: Vec<bool> = (0..m).map(|e| fills[at(e)]).collect();
+        let box_values = on_central_box(v.values, chunk.dims, b);
+        let box_exc = on_central_box(&start_of(false).mask, chunk.dims, b);
         (b, box_values, box_exc)
     };
     // Candidates whose frame on the box has structure zstd found.
     let mut box_zstd: Vec<usize> = Vec::new();
     // A central box `b` of the chunk.
     let box_parts = |b: [usize; 3]| {
-        let at = central_box(chunk.dims, b);
-        let m = b.iter().product::<usize>();
-        let boxed = match &full.get() {
-            Some(g) => Prequantized {
-                q: (0..m).map(|e| g.q[at(e)]).collect(),
-                mask: (0..m).map(|e| g.mask[at(e)]).collect(),
+        let box_values: Option<Vec<f64>> = values.map(|v| on_central_box(v.values, chunk.dims, b));
+        let boxed = match (&full.get(), float_field) {
+            (Some(g), _) => Prequantized {
+                q: on_central_box(&g.q, chunk.dims, b),
+                mask: on_central_box(&g.mask, chunk.dims, b),
                 exceptions: Vec::new(),
             },
-            None => prequantize_elements(m, (0..m).map(|e| locate(at(e))), cx),
+            // A float field's box as the whole chunk's grid would hold it (the same function).
+            (None, Some((s, v))) => match &box_values {
+                Some(on_box) => prequantize_field(on_box, s, opts.fill_value),
+                None => prequantize_field(&on_central_box(v, chunk.dims, b), s, opts.fill_value),
+            },
+            (None, None) => {
+                let m = b.iter().product::<usize>();
+                prequantize_elements(m, central_box(chunk.dims, b).map(locate), cx)
+            }
         };
-        let box_values: Option<Vec<f64>> = values.map(|v| (0..m).map(|e| v.values[at(e)]).collect());
         BoxParts { dims: b, q: boxed.q, mask: boxed.mask, values: box_values }
     };
     // Large chunks, and a float field's from FEEDBACK_BOX_FROM without a model (whose tiles try

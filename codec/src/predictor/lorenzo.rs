@@ -7,6 +7,10 @@ use crate::predictor::{Family, GridPredictor, Predictor, StreamInfo};
 /// Predictors 1–7.
 pub struct LorenzoFamily;
 
+/// A chunk's codes are made on several threads from this many values a thread.
+#[cfg(feature = "encode")]
+const PARALLEL_RUN_VALUES: usize = 1 << 15;
+
 /// Lorenzo over the axes in the mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lorenzo(pub u8);
@@ -47,6 +51,19 @@ impl GridPredictor for Lorenzo {
 
     fn sweep(&self, dims: [usize; 3], q: &mut [i64], visit: impl FnMut(usize, i64, i64) -> i64) {
         lorenzo_sweep(dims, self.0, q, visit)
+    }
+
+    /// Without values stored exactly the sweep leaves the grid as it is, so a plane's codes
+    /// depend on the grid alone: runs of planes on all threads, each swept from one plane before
+    /// it (for the taps along axis 0; that plane's codes are the previous run's). The same codes
+    /// whatever the runs (a chunk of CFD's 150 000 values is one chunk: one thread swept it).
+    #[cfg(feature = "encode")]
+    fn codes_of(&self, dims: [usize; 3], q: &[i64], stored: &[bool]) -> Option<Vec<i64>> {
+        if crate::predictor::any_stored(stored) {
+            return None;
+        }
+        let runs = rayon::current_num_threads().min(q.len() / PARALLEL_RUN_VALUES);
+        Some(self.codes_in_runs(dims, q, runs))
     }
 
     /// Rows with a tap missing (the chunk's first plane, row or column along a stencil axis)
@@ -116,6 +133,35 @@ impl GridPredictor for Lorenzo {
         }
         let weight = inside as f64 / sampled.len().max(1) as f64;
         Some(crate::predictor::huffman_bytes_weighted(&[(&whole, 1.0), (&sampled, weight)]))
+    }
+}
+
+impl Lorenzo {
+    /// [`GridPredictor::codes_of`] without stored values, the planes swept in `runs` runs.
+    #[cfg(feature = "encode")]
+    fn codes_in_runs(&self, dims: [usize; 3], q: &[i64], runs: usize) -> Vec<i64> {
+        use rayon::prelude::*;
+        let [n0, n1, n2] = dims;
+        let plane = n1 * n2;
+        let mut codes = vec![0i64; q.len()];
+        if plane == 0 || n0 == 0 {
+            return codes;
+        }
+        let per_run = n0.div_ceil(runs.clamp(1, n0));
+        codes.par_chunks_mut(per_run * plane).enumerate().for_each(|(r, out)| {
+            let first = r * per_run;
+            let from = first.saturating_sub(1);
+            let skip = (first - from) * plane;
+            let mut grid = q[from * plane..first * plane + out.len()].to_vec();
+            let planes = grid.len() / plane;
+            lorenzo_sweep([planes, n1, n2], self.0, &mut grid, |e, p, x| {
+                if e >= skip {
+                    out[e - skip] = x.wrapping_sub(p);
+                }
+                x
+            });
+        });
+        codes
     }
 }
 
@@ -292,6 +338,33 @@ fn generic_taps(
 mod tests {
     use super::*;
     use crate::predictor::tests::codes_of;
+
+    /// Planes swept in runs on several threads make the codes the one sweep makes, for every
+    /// stencil and run count (runs of one plane, more runs than planes, tables along axis 0).
+    #[test]
+    fn runs_of_planes_make_the_sweeps_codes() {
+        for (dims, table) in [([7, 5, 6], false), ([1, 9, 4], false), ([13, 3, 1], true), ([5, 1, 11], false)]
+        {
+            let n: usize = dims.iter().product();
+            let q: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 97 - 40 + (i / 5) * (i % 3)).collect();
+            for mask in 1..=7u8 {
+                if table && mask != 1 {
+                    continue;
+                }
+                let p = Lorenzo(mask);
+                let mut swept = q.clone();
+                let mut want = vec![0i64; n];
+                p.sweep(dims, &mut swept, |e, pred, x| {
+                    want[e] = x.wrapping_sub(pred);
+                    x
+                });
+                for runs in [1, 2, 3, 4, 20] {
+                    assert_eq!(p.codes_in_runs(dims, &q, runs), want, "{dims:?} mask {mask} runs {runs}");
+                }
+                assert_eq!(codes_of(&p, dims, &q), want);
+            }
+        }
+    }
 
     #[test]
     fn lorenzo_is_exact_on_planes() {

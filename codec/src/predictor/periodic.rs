@@ -612,10 +612,9 @@ pub fn fit(
     } else {
         let c2 = n2.min(64);
         let c1 = n1.min((BOX_PLANE / c2).max(64));
-        let at = crate::layout::central_box(dims, [frames, c1, c2]);
         let m = frames * c1 * c2;
-        let box_values: Vec<f64> = (0..m).map(|e| values.values[at(e)]).collect();
-        let box_exceptions: Vec<bool> = (0..m).map(|e| exceptions[at(e)]).collect();
+        let box_values = crate::layout::on_central_box(values.values, dims, [frames, c1, c2]);
+        let box_exceptions = crate::layout::on_central_box(exceptions, dims, [frames, c1, c2]);
         let boxed = FloatValues { values: &box_values, whole: false, ..values };
         let box_dims = [frames, c1, c2];
         if !pays(
