@@ -454,6 +454,15 @@ pub(super) fn encode_chunk_choosing(
     // (Chunks below SAMPLE_FROM run both on the whole chunk: there the sample misjudged Lorenzo
     // by 3 % on a crop of the sea field at 1e-4, and a sweep of the chunk costs little.)
     let by_sample = if n >= SAMPLE_FROM { runner_up_by_sample(&order, &candidates) } else { None };
+    // Where every candidate kept runs on the whole chunk and one of them on its grid, a float
+    // field's grid is made here, on all threads. (Made on first use, inside the candidates'
+    // parallel tasks, it is made on one: a thread waiting for its share of a parallel
+    // initialisation may pick up another of those tasks, which would wait for the grid itself.)
+    if let (None, Some((s, v)), None) = (&by_sample, float_field, full.get())
+        && order.iter().any(|&i| candidates[i].on_grid())
+    {
+        let _ = full.set(prequantize_field_on_all_threads(v, s, opts.fill_value));
+    }
     let top = match by_sample {
         // Feedback interpolation first on the whole chunk; grid interpolation beside it (the same
         // levels, so their estimates rank alike) only where a sample of the whole chunk says it
@@ -866,20 +875,48 @@ fn quantize_column(
 fn prequantize_field(values: &[f64], s: &StreamPlan, fill: Option<f64>) -> Prequantized {
     let mut out =
         Prequantized { q: vec![0; values.len()], mask: vec![false; values.len()], exceptions: Vec::new() };
-    let meta = &s.meta;
-    fn grid_pass(values: &[f64], out: &mut Prequantized, on_grid: impl Fn(f64) -> Option<i64>) {
-        for ((q, stored), &x) in out.q.iter_mut().zip(out.mask.iter_mut()).zip(values) {
+    grid_part(values, s, fill, &mut out.q, &mut out.mask);
+    with_stored_exactly(out, values, s, fill)
+}
+
+/// [`prequantize_field`] in parts on all threads.
+fn prequantize_field_on_all_threads(values: &[f64], s: &StreamPlan, fill: Option<f64>) -> Prequantized {
+    const PART: usize = 1 << 14;
+    let mut out =
+        Prequantized { q: vec![0; values.len()], mask: vec![false; values.len()], exceptions: Vec::new() };
+    out.q
+        .par_chunks_mut(PART)
+        .zip(out.mask.par_chunks_mut(PART))
+        .zip(values.par_chunks(PART))
+        .for_each(|((q, mask), values)| grid_part(values, s, fill, q, mask));
+    with_stored_exactly(out, values, s, fill)
+}
+
+/// Each of `values`' grid point into `q`, and into `mask` which the grid cannot hold.
+fn grid_part(values: &[f64], s: &StreamPlan, fill: Option<f64>, q: &mut [i64], mask: &mut [bool]) {
+    fn grid_pass(values: &[f64], q: &mut [i64], mask: &mut [bool], on_grid: impl Fn(f64) -> Option<i64>) {
+        for ((q, stored), &x) in q.iter_mut().zip(mask.iter_mut()).zip(values) {
             let g = on_grid(x);
             *q = g.unwrap_or(0);
             *stored = g.is_none();
         }
     }
     // The dtype a constant in each loop.
-    let quantizer = meta.quantizer;
-    match meta.dtype {
-        DType::F32 => grid_pass(values, &mut out, |x| grid_point_of(x, fill, quantizer, DType::F32)),
-        dtype => grid_pass(values, &mut out, |x| grid_point_of(x, fill, quantizer, dtype)),
+    let quantizer = s.meta.quantizer;
+    match s.meta.dtype {
+        DType::F32 => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, DType::F32)),
+        dtype => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, dtype)),
     }
+}
+
+/// `out` (its grid made) with the values its mask marks stored exactly.
+fn with_stored_exactly(
+    mut out: Prequantized,
+    values: &[f64],
+    s: &StreamPlan,
+    fill: Option<f64>,
+) -> Prequantized {
+    let meta = &s.meta;
     for (e, (&stored, &x)) in out.mask.iter().zip(values).enumerate() {
         if stored {
             let (kind, bytes) = stored_exactly(x, fill, meta.dtype);
