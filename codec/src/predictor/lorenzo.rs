@@ -56,7 +56,7 @@ impl GridPredictor for Lorenzo {
     /// Without values stored exactly the sweep leaves the grid as it is, so a plane's codes
     /// depend on the grid alone: runs of planes on all threads, each swept from one plane before
     /// it (for the taps along axis 0; that plane's codes are the previous run's). The same codes
-    /// whatever the runs (a chunk of CFD's 150 000 values is one chunk: one thread swept it).
+    /// whatever the runs. (CFD's 150 000 values are one chunk, which one thread used to sweep.)
     #[cfg(feature = "encode")]
     fn codes_of(&self, dims: [usize; 3], q: &[i64], stored: &[bool]) -> Option<Vec<i64>> {
         if crate::predictor::any_stored(stored) {
