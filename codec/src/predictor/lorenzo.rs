@@ -137,29 +137,57 @@ impl GridPredictor for Lorenzo {
 }
 
 impl Lorenzo {
-    /// [`GridPredictor::codes_of`] without stored values, the planes swept in `runs` runs.
+    /// [`GridPredictor::codes_of`] without stored values, the planes in `runs` runs. A code is
+    /// its grid value minus its prediction, a signed sum of grid values (wrapping, so in any
+    /// order): each run starts from its grid values and takes off one tap at a time, a row at a
+    /// time — loops over slices that vectorize, where the sweep carried each value through a
+    /// closure (4.5 ns a value on CFD, a copy of the grid and its write-back included).
     #[cfg(feature = "encode")]
     fn codes_in_runs(&self, dims: [usize; 3], q: &[i64], runs: usize) -> Vec<i64> {
         use rayon::prelude::*;
         let [n0, n1, n2] = dims;
         let plane = n1 * n2;
-        let mut codes = vec![0i64; q.len()];
+        let mut codes = q.to_vec();
         if plane == 0 || n0 == 0 {
             return codes;
         }
+        let strides = [plane, n2, 1];
+        let taps: Vec<([usize; 3], usize, i64)> = stencil(self.0)
+            .into_iter()
+            .map(|(d, sign)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], sign))
+            .collect();
+        // Takes tap (offset `off`, `sign`) off `out`, the codes of elements `at..at + out.len()`.
+        let take_off = |out: &mut [i64], at: usize, off: usize, sign: i64| {
+            let read = &q[at - off..at - off + out.len()];
+            if sign > 0 {
+                out.iter_mut().zip(read).for_each(|(c, &v)| *c = c.wrapping_sub(v));
+            } else {
+                out.iter_mut().zip(read).for_each(|(c, &v)| *c = c.wrapping_add(v));
+            }
+        };
         let per_run = n0.div_ceil(runs.clamp(1, n0));
         codes.par_chunks_mut(per_run * plane).enumerate().for_each(|(r, out)| {
-            let first = r * per_run;
-            let from = first.saturating_sub(1);
-            let skip = (first - from) * plane;
-            let mut grid = q[from * plane..first * plane + out.len()].to_vec();
-            let planes = grid.len() / plane;
-            lorenzo_sweep([planes, n1, n2], self.0, &mut grid, |e, p, x| {
-                if e >= skip {
-                    out[e - skip] = x.wrapping_sub(p);
+            let base = r * per_run * plane;
+            // Along axis 0 only (a table's columns): a plane is one run of elements.
+            if self.0 == 1 {
+                let from = base.max(plane);
+                if from < base + out.len() {
+                    take_off(&mut out[from - base..], from, plane, 1);
                 }
-                x
-            });
+                return;
+            }
+            for (row, codes) in out.chunks_mut(n2).enumerate() {
+                let at = base + row * n2;
+                let (i, j) = (at / plane, (at / n2) % n1);
+                for &(d, off, sign) in &taps {
+                    // A tap outside the chunk counts as 0; along axis 2 the row's first
+                    // element has none.
+                    if (d[0] == 1 && i == 0) || (d[1] == 1 && j == 0) || d[2] >= n2 {
+                        continue;
+                    }
+                    take_off(&mut codes[d[2]..], at + d[2], off, sign);
+                }
+            }
         });
         codes
     }
@@ -343,8 +371,14 @@ mod tests {
     /// stencil and run count (runs of one plane, more runs than planes, tables along axis 0).
     #[test]
     fn runs_of_planes_make_the_sweeps_codes() {
-        for (dims, table) in [([7, 5, 6], false), ([1, 9, 4], false), ([13, 3, 1], true), ([5, 1, 11], false)]
-        {
+        let cases = [
+            ([7, 5, 6], false),
+            ([1, 9, 4], false),
+            ([13, 3, 1], true),
+            ([5, 1, 11], false),
+            ([4, 6, 1], false),
+        ];
+        for (dims, table) in cases {
             let n: usize = dims.iter().product();
             let q: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 97 - 40 + (i / 5) * (i % 3)).collect();
             for mask in 1..=7u8 {
