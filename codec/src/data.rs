@@ -70,6 +70,20 @@ impl Values {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// No values, of the kind a stream of `dtype` holds.
+    pub fn empty(dtype: DType) -> Self {
+        if dtype.is_float() { Values::Float(Vec::new()) } else { Values::Int(Vec::new()) }
+    }
+
+    /// Appends `from[range]`, values of the same kind (one stream's).
+    pub fn extend_from(&mut self, from: &Values, range: std::ops::Range<usize>) {
+        match (self, from) {
+            (Values::Float(a), Values::Float(b)) => a.extend_from_slice(&b[range]),
+            (Values::Int(a), Values::Int(b)) => a.extend_from_slice(&b[range]),
+            _ => panic!("values of one stream are of one kind"),
+        }
+    }
 }
 
 /// An n-dimensional array with its original dtype.

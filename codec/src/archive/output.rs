@@ -119,10 +119,7 @@ impl Archive<'_> {
     }
 
     pub(super) fn empty_streams(&self) -> Vec<Values> {
-        self.stream_params
-            .iter()
-            .map(|p| if p.dtype.is_float() { Values::Float(Vec::new()) } else { Values::Int(Vec::new()) })
-            .collect()
+        self.stream_params.iter().map(|p| Values::empty(p.dtype)).collect()
     }
 
     /// Appends a decoded chunk's values (exceptions applied) to the per-stream outputs.

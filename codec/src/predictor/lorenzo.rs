@@ -151,11 +151,7 @@ impl Lorenzo {
         if plane == 0 || n0 == 0 {
             return codes;
         }
-        let strides = [plane, n2, 1];
-        let taps: Vec<([usize; 3], usize, i64)> = stencil(self.0)
-            .into_iter()
-            .map(|(d, sign)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], sign))
-            .collect();
+        let taps = taps_of(dims, self.0);
         // Takes tap (offset `off`, `sign`) off `out`, the codes of elements `at..at + out.len()`.
         let take_off = |out: &mut [i64], at: usize, off: usize, sign: i64| {
             let read = &q[at - off..at - off + out.len()];
@@ -210,6 +206,12 @@ fn stencil(mask: u8) -> Vec<([usize; 3], i64)> {
         .collect()
 }
 
+/// [`stencil`] in a chunk of `dims`: each tap's offsets, its distance back in elements and sign.
+fn taps_of(dims: [usize; 3], mask: u8) -> Vec<([usize; 3], usize, i64)> {
+    let strides = [dims[1] * dims[2], dims[2], 1];
+    stencil(mask).into_iter().map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s)).collect()
+}
+
 /// (offset back, sign) of each tap present.
 type Taps = Vec<(usize, i64)>;
 
@@ -218,11 +220,7 @@ type Taps = Vec<(usize, i64)>;
 /// the taps fixed at compile time (the 1-, 2- and 3-axis stencils have 1, 3 and 7 taps).
 fn lorenzo_sweep(dims: [usize; 3], mask: u8, q: &mut [i64], mut visit: impl FnMut(usize, i64, i64) -> i64) {
     let [n0, n1, n2] = dims;
-    let strides = [n1 * n2, n2, 1];
-    let taps: Vec<([usize; 3], usize, i64)> = stencil(mask)
-        .into_iter()
-        .map(|(d, s)| (d, d[0] * strides[0] + d[1] * strides[1] + d[2], s))
-        .collect();
+    let taps = taps_of(dims, mask);
     // Sorted, so the previous element's tap (offset 1), when there is one, comes first.
     let mut plus: Vec<usize> = taps.iter().filter(|t| t.2 > 0).map(|t| t.1).collect();
     let minus: Vec<usize> = taps.iter().filter(|t| t.2 < 0).map(|t| t.1).collect();

@@ -554,20 +554,6 @@ fn open_jagged<'a>(l: &Listed<'a>) -> Result<Entries<'a>, String> {
     })
 }
 
-/// Appends `from[range]` to `to` (one branch's values, so of one kind).
-fn append(to: &mut Values, from: &Values, range: std::ops::Range<usize>) {
-    match (to, from) {
-        (Values::Float(a), Values::Float(b)) => a.extend_from_slice(&b[range]),
-        (Values::Int(a), Values::Int(b)) => a.extend_from_slice(&b[range]),
-        _ => unreachable!("one branch's values are of one kind"),
-    }
-}
-
-/// No values, of the kind `dtype` is held as.
-fn no_values(dtype: DType) -> Values {
-    if dtype.is_float() { Values::Float(Vec::new()) } else { Values::Int(Vec::new()) }
-}
-
 /// "branch 'X' holds N entries but the tree has M": a jagged branch of the wrong length.
 fn entries_error(name: &str, held: impl std::fmt::Display, entries: usize) -> String {
     format!("branch '{name}' holds {held} entries but the tree has {entries}")
@@ -576,10 +562,10 @@ fn entries_error(name: &str, held: impl std::fmt::Display, entries: usize) -> St
 /// Reads a jagged numeric branch, flattened: the column and the element count of each entry.
 fn read_jagged_column(l: &Listed, entries: usize) -> Result<(Column, Vec<usize>), String> {
     let mut counts = Vec::with_capacity(entries);
-    let mut values = no_values(l.dtype());
+    let mut values = Values::empty(l.dtype());
     for entry in open_jagged(l)? {
         counts.push(entry.len());
-        append(&mut values, &entry, 0..entry.len());
+        values.extend_from(&entry, 0..entry.len());
     }
     if counts.len() != entries {
         return Err(entries_error(&l.name, counts.len(), entries));
