@@ -41,7 +41,7 @@ pub(super) struct EncodedChunk {
 }
 
 /// A chunk's codes and the values the decoder makes from them, as the encoder's sweep made them
-/// (feedback interpolation; `Draft::value_bytes`): the check decodes the chunk's bytes to codes,
+/// (feedback interpolation; `Draft::reconstruction`): the check decodes the chunk's bytes to codes,
 /// requires these codes, and checks these values (see `Checker::check_chunk`).
 pub(super) struct Swept {
     pub codes: Vec<i64>,
@@ -253,7 +253,7 @@ pub(super) fn encode_chunk_choosing(
                             predictor: i,
                             codes: d.codes,
                             new_exceptions: d.new_exceptions,
-                            value_bytes: None,
+                            reconstruction: None,
                             counts: None,
                         });
                         (top, costs)
@@ -422,7 +422,7 @@ pub(super) fn encode_chunk_choosing(
                     predictor: i,
                     codes: d.codes,
                     new_exceptions: d.new_exceptions,
-                    value_bytes: d.value_bytes,
+                    reconstruction: d.reconstruction,
                     counts,
                 });
                 top
@@ -524,7 +524,7 @@ pub(super) fn encode_chunk_choosing(
             predictor: at,
             codes: d.codes,
             new_exceptions: d.new_exceptions,
-            value_bytes: d.value_bytes,
+            reconstruction: d.reconstruction,
             counts,
         };
         let with = pack_candidate(&c);
@@ -652,8 +652,10 @@ pub(super) fn encode_chunk_choosing(
             ),
         };
         let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
-        let swept = match (c.value_bytes, tiles) {
-            (Some(value_bytes), None) if cx.keep_swept => Some(Swept { codes, value_bytes }),
+        let swept = match (c.reconstruction, tiles, values) {
+            (Some(r), None, Some(v)) if cx.keep_swept => {
+                crate::data::float_bytes(&r, v.dtype).map(|value_bytes| Swept { codes, value_bytes })
+            }
             _ => None,
         };
         Ok(Finished { predictor: c.predictor, raw_len, frame, ae_tiles, exceptions: exceptions.len(), swept })
@@ -1068,8 +1070,9 @@ struct Candidate {
     predictor: usize,
     codes: Vec<i64>,
     new_exceptions: Vec<usize>,
-    /// The values the decoder makes from the codes, where the sweep made them (`Draft::value_bytes`).
-    value_bytes: Option<Vec<u8>>,
+    /// The values the decoder makes from the codes, where the sweep made them
+    /// (`Draft::reconstruction`).
+    reconstruction: Option<Vec<f64>>,
     /// The codes' tallies, where they were made for the estimate (whole chunks).
     counts: Option<CodeCounts>,
 }

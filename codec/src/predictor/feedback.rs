@@ -89,9 +89,8 @@ impl Predictor for Feedback {
         let mut recon = vec![0f64; chunk.exceptions.len()];
         let d = self.encode_into(chunk.dims, v.bound, v.dtype, |e| v.values[e], chunk.exceptions, &mut recon);
         // A learned last pass is checked by the decoder's own sweep (it is fitted apart, rarely).
-        let value_bytes =
-            (v.whole && self.learned.is_none()).then(|| crate::data::float_bytes(&recon, v.dtype)).flatten();
-        Draft { codes: d.codes, new_exceptions: d.new_exceptions, value_bytes }
+        let reconstruction = (v.whole && self.learned.is_none()).then_some(recon);
+        Draft { codes: d.codes, new_exceptions: d.new_exceptions, reconstruction }
     }
 
     fn decode(&self, chunk: &DecodeInput<'_>, codes: Vec<i64>) -> Result<Reconstruction> {
@@ -152,6 +151,18 @@ const ANCHOR_LEVEL: usize = 1 << 20;
 /// Codes larger than this are not attempted (the value is stored exactly instead).
 const MAX_CODE: f64 = (1u64 << 50) as f64;
 
+/// The integer nearest y (ties to even) for |y| < 2^51, as an f64: y + 1.5·2^52 rounds to an
+/// integer in IEEE arithmetic, and taking 1.5·2^52 off again is exact. A zero comes out +0, as the
+/// decoder's `f64(code)` does. Three additions instead of `round_to_i64`'s two conversions and
+/// comparisons (`y.round()` is a libm call on baseline x86-64): a code's rounding is the encoder's
+/// choice, as any code that keeps the bound decodes, and each is checked.
+#[cfg(feature = "encode")]
+#[inline(always)]
+fn nearest(y: f64) -> f64 {
+    const ROUNDER: f64 = (3u64 << 51) as f64;
+    (y + ROUNDER) - ROUNDER
+}
+
 /// The code of value x predicted as p, and x's reconstruction `p + code·step` as the decoder
 /// computes it, or None where no code reaches x within the bound (non-finite x, a code too large).
 /// Any code that keeps the bound is valid: `(x − p)·(1/step)` rounded may differ from
@@ -160,14 +171,13 @@ const MAX_CODE: f64 = (1u64 << 50) as f64;
 #[inline(always)]
 fn quantize(x: f64, p: f64, step: f64, inverse: f64, bound: f64, dtype: DType) -> Option<(i64, f64)> {
     let y = (x - p) * inverse;
-    // As `y.round()` (the libm call is slow on baseline x86-64); a zero comes out +0, as the
-    // decoder's `f64(code)` does. NaN and |y| ≥ MAX_CODE fail the comparison.
+    // NaN and |y| ≥ MAX_CODE fail the comparison.
     if y.abs() < MAX_CODE {
-        let c = crate::quant::round_to_i64(y);
-        let r = p + c as f64 * step;
+        let c = nearest(y);
+        let r = p + c * step;
         let out = to_dtype(r, dtype);
         if (out - x).abs() <= bound {
-            return Some((c, r));
+            return Some((c as i64, r));
         }
     }
     None
@@ -188,7 +198,7 @@ pub(crate) fn quantize_from(
 ) -> Option<(i64, f64)> {
     let y = ((x - base) - p) * inverse;
     if y.abs() < MAX_CODE {
-        let c = crate::quant::round_to_i64(y);
+        let c = nearest(y) as i64;
         let r = recon(c);
         let out = to_dtype(base + r, dtype);
         if (out - x).abs() <= bound {
@@ -243,6 +253,50 @@ impl PointCoder {
             None => {
                 self.new_exceptions.push(e);
                 p
+            }
+        }
+    }
+
+    /// [`Self::point`] (without a reference or stored values) for each point of `run`, predicted
+    /// as `predictions`, into `recon`: one loop that selects each point's code and reconstruction
+    /// by whether it keeps the bound, then the points that failed, if any, pushed in order. The
+    /// codes of [`quantize`]; CFD's sweep at 1e-2 took 6.8 ns a value with a `point` per point
+    /// and `round_to_i64`, 5.5 with this loop and [`nearest`].
+    #[inline(always)]
+    fn plain_run<const F32: bool>(
+        &mut self,
+        run: &Run,
+        predictions: &[f64],
+        (step, inverse): (f64, f64),
+        value: &impl Fn(usize) -> f64,
+        recon: &mut [f64],
+    ) {
+        let dtype = if F32 { DType::F32 } else { self.dtype };
+        let bound = self.bound;
+        let (first, s) = (run.first, run.step);
+        let coded = |e: usize, p: f64| {
+            let x = value(e);
+            let y = (x - p) * inverse;
+            let c = nearest(y);
+            let r = p + c * step;
+            let ok = y.abs() < MAX_CODE && (to_dtype(r, dtype) - x).abs() <= bound;
+            (c as i64, r, ok)
+        };
+        let (codes, recon) = (&mut self.codes[..], &mut recon[..]);
+        let mut failed = false;
+        for (m, &p) in predictions.iter().enumerate() {
+            let e = first + m * s;
+            let (c, r, ok) = coded(e, p);
+            codes[e] = if ok { c } else { 0 };
+            recon[e] = if ok { r } else { p };
+            failed |= !ok;
+        }
+        if failed {
+            for (m, &p) in predictions.iter().enumerate() {
+                let e = first + m * s;
+                if !coded(e, p).2 {
+                    self.new_exceptions.push(e);
+                }
             }
         }
     }
@@ -532,21 +586,22 @@ impl Feedback {
                 // loop, then each point coded against its own.
                 _ => {
                     predict_run(recon, run, &mut predictions);
-                    let points = predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
-                    // Most chunks store no value exactly: their loop need not look.
-                    match (dtype == DType::F32, stored) {
-                        (true, false) => points.for_each(|(e, p)| {
-                            recon[e] = out.point::<true, REF, false>(e, p, steps, at, exception)
-                        }),
-                        (true, true) => points.for_each(|(e, p)| {
-                            recon[e] = out.point::<true, REF, true>(e, p, steps, at, exception)
-                        }),
-                        (false, false) => points.for_each(|(e, p)| {
-                            recon[e] = out.point::<false, REF, false>(e, p, steps, at, exception)
-                        }),
-                        (false, true) => points.for_each(|(e, p)| {
-                            recon[e] = out.point::<false, REF, true>(e, p, steps, at, exception)
-                        }),
+                    // Most chunks store no value exactly: their loop need not look, nor branch.
+                    match (dtype == DType::F32, stored || REF) {
+                        (true, false) => out.plain_run::<true>(&run, &predictions, steps, value, recon),
+                        (false, false) => out.plain_run::<false>(&run, &predictions, steps, value, recon),
+                        (f32, true) => {
+                            let points =
+                                predictions.iter().enumerate().map(|(m, &p)| (run.first + m * run.step, p));
+                            match f32 {
+                                true => points.for_each(|(e, p)| {
+                                    recon[e] = out.point::<true, REF, true>(e, p, steps, at, exception)
+                                }),
+                                false => points.for_each(|(e, p)| {
+                                    recon[e] = out.point::<false, REF, true>(e, p, steps, at, exception)
+                                }),
+                            }
+                        }
                     }
                 }
             }
@@ -653,7 +708,7 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-        /// The values the encoder's sweep hands the compressor's check (`Draft::value_bytes`)
+        /// The values the encoder's sweep hands the compressor's check (`Draft::reconstruction`)
         /// are, bit for bit, the decoder's from the same codes and exceptions: every variant,
         /// float32 and float64, values stored exactly before the sweep and by it, bounds from
         /// coarse to below float32's precision, odd and flat shapes.
@@ -688,12 +743,30 @@ mod tests {
             let mut stored = exception.clone();
             d.new_exceptions.iter().for_each(|&e| stored[e] = true);
             let decoded = fb.decode_values(dims, &d.codes, &stored);
-            let swept = d.value_bytes.expect("a classic variant hands its values over");
-            proptest::prop_assert!(swept == crate::data::float_bytes(&decoded, dtype).unwrap());
+            let swept = d.reconstruction.expect("a classic variant hands its values over");
+            proptest::prop_assert!(crate::data::float_bytes(&swept, dtype) == crate::data::float_bytes(&decoded, dtype));
             // A box or slab (not the chunk itself) only ranks: the same codes, no bytes made.
             let ranking = ChunkInput { values: Some(crate::predictor::FloatValues { whole: false, ..values_in }), ..input };
             let r = Predictor::encode(&fb, &ranking);
-            proptest::prop_assert!(r.value_bytes.is_none() && r.codes == d.codes && r.new_exceptions == d.new_exceptions);
+            proptest::prop_assert!(r.reconstruction.is_none() && r.codes == d.codes && r.new_exceptions == d.new_exceptions);
+        }
+    }
+
+    #[test]
+    fn nearest_is_the_nearest_integer_ties_to_even() {
+        for (y, c) in [(0.0, 0.0), (-0.0, 0.0), (0.49, 0.0), (-0.3, 0.0), (0.5, 0.0), (1.5, 2.0), (2.5, 2.0)]
+        {
+            assert_eq!(nearest(y).to_bits(), (c as f64).to_bits(), "{y}");
+            assert_eq!(nearest(-y), if c == 0.0 { 0.0 } else { -c }, "{y}");
+        }
+        let mut state = 11u64;
+        for _ in 0..100_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let y = (state >> 11) as f64 / (1u64 << 53) as f64 * MAX_CODE * 2.0 - MAX_CODE;
+            let y = y / 2f64.powi((state % 50) as i32);
+            let c = nearest(y);
+            assert!((y - c).abs() <= 0.5 && c.fract() == 0.0, "{y} {c}");
+            assert!((y - c).abs() < 0.5 || (c / 2.0).fract() == 0.0, "a tie goes to the even: {y} {c}");
         }
     }
 

@@ -109,7 +109,7 @@ impl Fitted {
     ) -> crate::predictor::Draft {
         let d =
             self.learned.learned_from_base(dims, (bound, dtype), value, exception, self.base, &self.recon);
-        crate::predictor::Draft { codes: d.codes, new_exceptions: d.new_exceptions, value_bytes: None }
+        crate::predictor::Draft { codes: d.codes, new_exceptions: d.new_exceptions, reconstruction: None }
     }
 }
 

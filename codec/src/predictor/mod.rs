@@ -276,7 +276,7 @@ pub struct FloatValues<'a> {
     pub bound: f64,
     pub dtype: DType,
     /// The chunk's own values, whose reconstruction the compressor's check takes from the
-    /// sweep that made it (`Draft::value_bytes`); false on boxes and slabs, which only rank
+    /// sweep that made it (`Draft::reconstruction`); false on boxes and slabs, which only rank
     /// candidates (making the bytes there was 4 % of CFD's compression).
     pub whole: bool,
 }
@@ -287,11 +287,11 @@ pub struct FloatValues<'a> {
 pub struct Draft {
     pub codes: Vec<i64>,
     pub new_exceptions: Vec<usize>,
-    /// The values the decoder reconstructs from `codes`, as the field stores them
-    /// ([`crate::data::float_bytes`]; exceptions not put in yet), where encoding made them
-    /// already (feedback interpolation): the compressor's check takes them instead of a second
-    /// sweep.
-    pub value_bytes: Option<Vec<u8>>,
+    /// The values the decoder reconstructs from `codes` before rounding to the field's dtype
+    /// (exceptions not put in yet), where encoding made them already (feedback interpolation):
+    /// the compressor's check takes them, as the field stores them ([`crate::data::float_bytes`],
+    /// made for the chosen candidate only), instead of a second sweep.
+    pub reconstruction: Option<Vec<f64>>,
 }
 
 /// A chunk to decode: `codes` hold 0 at exceptions.
@@ -361,7 +361,7 @@ impl<P: GridPredictor> Predictor for P {
     #[cfg(feature = "encode")]
     fn encode(&self, chunk: &ChunkInput<'_>) -> Draft {
         if let Some(codes) = self.codes_of(chunk.dims, chunk.q, chunk.exceptions) {
-            return Draft { codes, new_exceptions: Vec::new(), value_bytes: None };
+            return Draft { codes, new_exceptions: Vec::new(), reconstruction: None };
         }
         let mut q = chunk.q.to_vec();
         let mut codes = vec![0i64; q.len()];
@@ -374,7 +374,7 @@ impl<P: GridPredictor> Predictor for P {
                 x
             }
         });
-        Draft { codes, new_exceptions: Vec::new(), value_bytes: None }
+        Draft { codes, new_exceptions: Vec::new(), reconstruction: None }
     }
 
     #[cfg(feature = "encode")]

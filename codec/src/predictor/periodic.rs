@@ -333,7 +333,7 @@ impl<'a> BlockCoder<'a> {
     }
 
     fn into_draft(self) -> Draft {
-        Draft { codes: self.codes, new_exceptions: self.new_exceptions, value_bytes: None }
+        Draft { codes: self.codes, new_exceptions: self.new_exceptions, reconstruction: None }
     }
 }
 
