@@ -911,13 +911,17 @@ fn grid_part(values: &[f64], s: &StreamPlan, fill: Option<f64>, q: &mut [i64], m
     }
 }
 
-/// `out` (its grid made) with the values its mask marks stored exactly.
+/// `out` (its grid made) with the values its mask marks stored exactly. Most chunks' marks none:
+/// a scan that vectorizes finds that (the loop below took 2 % of CFD's compression at 1e-3).
 fn with_stored_exactly(
     mut out: Prequantized,
     values: &[f64],
     s: &StreamPlan,
     fill: Option<f64>,
 ) -> Prequantized {
+    if !crate::predictor::any_stored(&out.mask) {
+        return out;
+    }
     let meta = &s.meta;
     for (e, (&stored, &x)) in out.mask.iter().zip(values).enumerate() {
         if stored {
