@@ -19,6 +19,7 @@ use crate::predictor::{
 };
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
+use crate::quant::prequantize_block;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -905,9 +906,24 @@ fn grid_part(values: &[f64], s: &StreamPlan, fill: Option<f64>, q: &mut [i64], m
     }
     // The dtype a constant in each loop.
     let quantizer = s.meta.quantizer;
-    match s.meta.dtype {
-        DType::F32 => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, DType::F32)),
-        dtype => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, dtype)),
+    let Quantizer::Float { bound, step, offset } = quantizer else {
+        unreachable!("float streams get float quantizers")
+    };
+    let fill_value = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, s.meta.dtype));
+    const BLOCK: usize = 256;
+    let blocks = values.chunks(BLOCK).zip(q.chunks_mut(BLOCK)).zip(mask.chunks_mut(BLOCK));
+    for ((values, q), mask) in blocks {
+        let quantizer_of = (bound, step, offset);
+        let exact = match s.meta.dtype {
+            DType::F32 => prequantize_block::<true>(values, (&mut *q, &mut *mask), quantizer_of, fill_value),
+            _ => prequantize_block::<false>(values, (&mut *q, &mut *mask), quantizer_of, fill_value),
+        };
+        if !exact {
+            match s.meta.dtype {
+                DType::F32 => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, DType::F32)),
+                dtype => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, dtype)),
+            }
+        }
     }
 }
 
