@@ -754,9 +754,10 @@ mod tests {
 
     #[test]
     fn nearest_is_the_nearest_integer_ties_to_even() {
-        for (y, c) in [(0.0, 0.0), (-0.0, 0.0), (0.49, 0.0), (-0.3, 0.0), (0.5, 0.0), (1.5, 2.0), (2.5, 2.0)]
+        for (y, c) in
+            [(0.0, 0.0f64), (-0.0, 0.0), (0.49, 0.0), (-0.3, 0.0), (0.5, 0.0), (1.5, 2.0), (2.5, 2.0)]
         {
-            assert_eq!(nearest(y).to_bits(), (c as f64).to_bits(), "{y}");
+            assert_eq!(nearest(y).to_bits(), c.to_bits(), "{y}");
             assert_eq!(nearest(-y), if c == 0.0 { 0.0 } else { -c }, "{y}");
         }
         let mut state = 11u64;
