@@ -73,6 +73,20 @@ pub struct ModelSummary {
 }
 
 /// A decoded chunk: grid values plus the exactly stored exceptions.
+/// What an encoder made of a field chunk while encoding it, which the decoder makes again from
+/// the chunk's codes with the same arithmetic: the compressor's check takes it instead
+/// ([`Archive::swept_field_bytes`]).
+#[cfg(feature = "encode")]
+pub(crate) enum EncoderValues {
+    /// Feedback interpolation's reconstruction, as the field stores it
+    /// ([`crate::data::float_bytes`]; exceptions not put in yet).
+    Reconstruction(Vec<u8>),
+    /// A grid predictor's grid values (0 at exceptions): the decoder's `q`, exactly, where its
+    /// predictor inverts the encoder's codes (tested for every grid predictor:
+    /// `every_grid_candidate_is_lossless_on_anything`).
+    Grid(Vec<i64>),
+}
+
 pub struct DecodedChunk {
     pub start: usize,
     pub dims: [usize; 3],
@@ -346,25 +360,29 @@ impl<'a> Archive<'a> {
         self.run_network(parsed, net)
     }
 
-    /// [`Self::chunk_field_bytes`] of the payload of a field chunk whose encoder made its values
-    /// while encoding (feedback interpolation, no model: `value_bytes`, [`crate::data::float_bytes`]
-    /// of its reconstruction): the payload is parsed and its codes decoded, which must be
-    /// `codes`, and `value_bytes` stand for the decoder's sweep over them; the exceptions come
-    /// from the payload. The compressor's check (see `encode::Checker::check_chunk`).
+    /// [`Self::chunk_field_bytes`] of the payload of a field chunk (no model) from what its
+    /// encoder made while encoding ([`EncoderValues`]): the payload is parsed and its codes
+    /// decoded, which must be `codes`, and `values` stand for what the decoder's predictor makes
+    /// of them; the exceptions come from the payload. The compressor's check (see
+    /// `encode::Checker::check_chunk`).
     #[cfg(feature = "encode")]
     pub(crate) fn swept_field_bytes(
         &self,
         entry: ChunkEntry,
         payload: &[u8],
         what: &str,
-        (codes, value_bytes): (&[i64], Vec<u8>),
+        (codes, values): (&[i64], EncoderValues),
     ) -> Result<Vec<u8>> {
         let parsed = self.parse_payload(entry, payload, what)?;
         let ParsedChunk { chunk, predictor, exceptions, codes: decoded, network, .. } = parsed;
         let feedback = crate::predictor::Family::ids(&crate::predictor::feedback::FeedbackFamily);
-        if self.meta.table || network.is_some() || !feedback.contains(&predictor.id()) {
+        let made_by = match &values {
+            EncoderValues::Reconstruction(_) => feedback.contains(&predictor.id()),
+            EncoderValues::Grid(_) => predictor.on_grid(),
+        };
+        if self.meta.table || network.is_some() || !made_by {
             return Err(CodecError::Verification(format!(
-                "{what}: values made by feedback interpolation for a chunk with predictor {}",
+                "{what}: values made by another predictor than the chunk's ({})",
                 predictor.id()
             )));
         }
@@ -372,8 +390,18 @@ impl<'a> Archive<'a> {
             return Err(CodecError::Verification(format!("{what}: its bytes decode to other codes")));
         }
         drop(decoded);
-        let c = DecodedChunk { start: chunk.start, dims: chunk.dims, q: Vec::new(), exceptions, recon: None };
-        self.with_field_exceptions(value_bytes, &c)
+        let (start, dims) = (chunk.start, chunk.dims);
+        match values {
+            EncoderValues::Reconstruction(bytes) => {
+                let c = DecodedChunk { start, dims, q: Vec::new(), exceptions, recon: None };
+                self.with_field_exceptions(bytes, &c)
+            }
+            EncoderValues::Grid(q) => {
+                let c = DecodedChunk { start, dims, q, exceptions, recon: None };
+                self.chunk_field_bytes(&c)?
+                    .ok_or_else(|| CodecError::Verification(format!("{what}: no field")))
+            }
+        }
     }
 
     fn parse_payload(&self, entry: ChunkEntry, payload: &[u8], what: &str) -> Result<ParsedChunk> {

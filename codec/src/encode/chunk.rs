@@ -2,6 +2,7 @@
 //! autoencoder's tiles, and the chunk's bytes. It knows predictors and coders only through their
 //! traits and registries (`predictor::candidates`, `coder::CODERS` via `format::chunk::pack`).
 
+use crate::archive::EncoderValues;
 use crate::coder::ChunkShape;
 use crate::coder::counts::CodeCounts;
 use crate::data::{DType, Values};
@@ -41,12 +42,12 @@ pub(super) struct EncodedChunk {
     pub swept: Option<Swept>,
 }
 
-/// A chunk's codes and the values the decoder makes from them, as the encoder's sweep made them
-/// (feedback interpolation; `Draft::reconstruction`): the check decodes the chunk's bytes to codes,
-/// requires these codes, and checks these values (see `Checker::check_chunk`).
+/// A chunk's codes and what the decoder makes from them, as the encoder made it: the check
+/// decodes the chunk's bytes to codes, requires these codes, and checks the values (see
+/// `Checker::check_chunk`).
 pub(super) struct Swept {
     pub codes: Vec<i64>,
-    pub value_bytes: Vec<u8>,
+    pub values: EncoderValues,
 }
 
 fn value_at(values: &Values, i: usize) -> f64 {
@@ -653,9 +654,13 @@ pub(super) fn encode_chunk_choosing(
             ),
         };
         let ae_tiles = tiles.as_ref().map_or(0, |t| t.used);
+        // A float field's values as the decoder makes them: feedback interpolation's sweep, or a
+        // grid predictor's grid.
         let swept = match (c.reconstruction, tiles, values) {
-            (Some(r), None, Some(v)) if cx.keep_swept => {
-                crate::data::float_bytes(&r, v.dtype).map(|value_bytes| Swept { codes, value_bytes })
+            (Some(r), None, Some(v)) if cx.keep_swept => crate::data::float_bytes(&r, v.dtype)
+                .map(|bytes| Swept { codes, values: EncoderValues::Reconstruction(bytes) }),
+            (None, None, Some(_)) if cx.keep_swept && predictor.on_grid() => {
+                Some(Swept { codes, values: EncoderValues::Grid(start.q.clone()) })
             }
             _ => None,
         };

@@ -428,12 +428,14 @@ impl Checker {
     /// `first_row` on): its values' bytes for the content hash, which [`InOrder::accept`] takes
     /// in order. Any chunk, on any thread.
     ///
-    /// With the encoder's reconstruction (`EncodedChunk::swept`, taken), the chunk's bytes are
-    /// decoded to codes (the exceptions, the coder, zstd: all that the bytes say), which must
-    /// be the encoder's, and its values are the encoder's reconstruction with the exceptions
-    /// decoded from the bytes put in: the decoder's sweep computes that reconstruction from those
-    /// codes with the same arithmetic, so it is not run a second time. Every decode checks the
-    /// content hash, which is made of these values (tests: `decode_reproduces_the_sweep`).
+    /// With what the encoder made of a float field's chunk (`EncodedChunk::swept`, taken:
+    /// feedback interpolation's reconstruction, or a grid predictor's grid), the chunk's bytes
+    /// are decoded to codes (the exceptions, the coder, zstd: all that the bytes say), which must
+    /// be the encoder's, and its values are made from what the encoder made, with the exceptions
+    /// decoded from the bytes put in: the decoder's predictor makes the same from those codes with
+    /// the same arithmetic, so it is not run a second time (Lorenzo's decode was about a third of
+    /// the check on CFD at 1e-3, by `perf`). Every decode checks the content hash, made of these values
+    /// (tests: `decode_reproduces_the_sweep`, `every_grid_candidate_is_lossless_on_anything`).
     fn check_chunk(
         &self,
         plan: &Plan<'_>,
@@ -464,9 +466,7 @@ impl Checker {
             && let (Values::Float(orig), true) = (&a.values, stream.meta.dtype.is_float())
         {
             let bytes = match swept.filter(|_| !plan.opts.full_check) {
-                Some(s) => {
-                    self.archive.swept_field_bytes(entry, &c.payload, &what, (&s.codes, s.value_bytes))?
-                }
+                Some(s) => self.archive.swept_field_bytes(entry, &c.payload, &what, (&s.codes, s.values))?,
                 None => {
                     let d = self.archive.decode_payload(entry, &c.payload, &what, None)?;
                     let bytes = self.archive.chunk_field_bytes(&d)?;
@@ -575,6 +575,7 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::EncoderValues;
     use crate::data::Array;
 
     /// The check from the encoder's sweep gives the decoder's bytes, and refuses values off by
@@ -613,12 +614,48 @@ mod tests {
 
         // Value 5 of the chunk (4805 of the field) moved by three times the bound.
         let mut c = encoded();
-        let place = &mut c.swept.as_mut().unwrap().value_bytes[20..24];
+        let EncoderValues::Reconstruction(bytes) = &mut c.swept.as_mut().unwrap().values else {
+            panic!("feedback interpolation hands its reconstruction over")
+        };
+        let place = &mut bytes[20..24];
         let moved = f32::from_le_bytes(place.try_into().unwrap()) + 0.03;
         place.copy_from_slice(&moved.to_le_bytes());
         let e = check(c).unwrap_err().to_string();
         assert!(e.contains("value 4805 of stream"), "{e}");
 
+        let mut c = encoded();
+        c.swept.as_mut().unwrap().codes[7] += 1;
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("decode to other codes"), "{e}");
+
+        // A grid predictor (Lorenzo on a rough float64 field at a fine bound) hands its grid over:
+        // the check makes the decoder's bytes from it, and refuses a grid point or code moved.
+        let rough: Vec<f64> =
+            (0..9600).map(|i| ((i * 7919) % 1000) as f64 * 0.37 + (i / 40) as f64).collect();
+        let ds =
+            Dataset::Field(Array { dtype: DType::F64, shape: vec![8, 30, 40], values: Values::Float(rough) });
+        let opts = CompressOptions { bound: BoundSpec::Abs(1e-6), ..opts };
+        let ranges = vec![finite_range(ds.stream_values()[0], None, DType::F64)];
+        let plan = Plan::new(&ds.layout(), (&ranges, &[None]), &opts, None).unwrap();
+        let checker = Checker::new(&plan, None).unwrap();
+        let chunk = &plan.chunks[1];
+        let encoded = || plan.encode_chunk(&ds, 0, chunk, None, true).unwrap();
+        let check = |mut c: EncodedChunk| checker.check_chunk(&plan, &ds, 0, &mut c);
+        let c = encoded();
+        assert!(
+            matches!(c.swept.as_ref().map(|s| &s.values), Some(EncoderValues::Grid(_))),
+            "a grid predictor hands its grid over, not {}",
+            c.predictor
+        );
+        let bytes = check(c).unwrap();
+        let mut by_decoder = encoded();
+        by_decoder.swept = None;
+        assert_eq!(check(by_decoder).unwrap(), bytes, "the decoder's own predictor gives the same bytes");
+        let mut c = encoded();
+        let Some(EncoderValues::Grid(q)) = c.swept.as_mut().map(|s| &mut s.values) else { unreachable!() };
+        q[5] += 3;
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("value 4805 of stream"), "{e}");
         let mut c = encoded();
         c.swept.as_mut().unwrap().codes[7] += 1;
         let e = check(c).unwrap_err().to_string();
