@@ -845,18 +845,8 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
             }
             Values::Float(v) => {
                 let column = &v[first..first + rows];
-                // One loop per dtype, the quantizer's constants out of it; a column stores few
-                // values exactly, so they are found in a second pass over the marks.
-                let quantizer = meta.quantizer;
-                let at = (plane, cells.clone());
-                match meta.dtype {
-                    DType::F32 => quantize_column(&mut out, column, at, |x| {
-                        grid_point_of(x, fill, quantizer, DType::F32)
-                    }),
-                    dtype => {
-                        quantize_column(&mut out, column, at, |x| grid_point_of(x, fill, quantizer, dtype))
-                    }
-                }
+                // A column stores few values exactly: they are found in a second pass over the marks.
+                quantize_column(&mut out, column, (plane, cells.clone()), plan, fill);
                 for (r, &x) in column.iter().enumerate() {
                     let e = r * plane + c * w;
                     if out.mask[e] {
@@ -871,29 +861,27 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
     out
 }
 
-/// One table column's grid values (`on_grid`: None where a value is stored exactly) into the
-/// `cells` of each row of `plane` elements, marking those stored exactly.
+/// One table column's grid values into the `cells` of each row of `plane` elements, marking
+/// those stored exactly: made in blocks as a field's are ([`grid_part`]; one by one they took
+/// 14 % of the HZZ table's compression), then stored in their rows.
 fn quantize_column(
     out: &mut Prequantized,
     column: &[f64],
     (plane, cells): (usize, Range<usize>),
-    on_grid: impl Fn(f64) -> Option<i64>,
+    plan: &StreamPlan,
+    fill: Option<f64>,
 ) {
+    let (mut q, mut mask) = (vec![0i64; column.len()], vec![false; column.len()]);
+    grid_part(column, plan, fill, &mut q, &mut mask);
     let rows = out.q.chunks_exact_mut(plane).zip(out.mask.chunks_exact_mut(plane));
-    if cells.len() == 1 {
-        // Columns one element wide (every table's layout): a store, not a fill loop.
-        let c = cells.start;
-        for ((q, mask), &x) in rows.zip(column) {
-            let g = on_grid(x);
-            q[c] = g.unwrap_or(0);
-            mask[c] = g.is_none();
+    for ((row_q, row_mask), (&g, &stored)) in rows.zip(q.iter().zip(&mask)) {
+        if cells.len() == 1 {
+            // Columns one element wide (every table's layout): a store, not a fill loop.
+            (row_q[cells.start], row_mask[cells.start]) = (g, stored);
+        } else {
+            row_q[cells.clone()].fill(g);
+            row_mask[cells.clone()].fill(stored);
         }
-        return;
-    }
-    for ((q, mask), &x) in rows.zip(column) {
-        let g = on_grid(x);
-        q[cells.clone()].fill(g.unwrap_or(0));
-        mask[cells.clone()].fill(g.is_none());
     }
 }
 
