@@ -578,27 +578,56 @@ mod tests {
     use crate::archive::EncoderValues;
     use crate::data::Array;
 
-    /// The check from the encoder's sweep gives the decoder's bytes, and refuses values off by
-    /// more than the bound and codes that the chunk's bytes do not decode to.
+    /// The check from what the encoder made (feedback interpolation's reconstruction, a grid
+    /// predictor's grid) gives the decoder's bytes, and refuses values off by more than the bound
+    /// and codes that the chunk's bytes do not decode to.
     #[test]
-    fn the_check_from_the_sweep_refuses_what_the_bytes_do_not_give() {
-        let shape = vec![8, 30, 40];
-        let values: Vec<f64> = (0..9600)
+    fn the_check_from_the_encoder_refuses_what_the_bytes_do_not_give() {
+        // Value 5 of the second chunk (4805 of the field) moved by three times the bound.
+        let waves: Vec<f64> = (0..9600)
             .map(|i| {
                 let (t, y, x) = ((i / 1200) as f64, (i / 40 % 30) as f64, (i % 40) as f64);
                 let wave = (x * 0.2 + t * 0.3).sin() * (y * 0.15).cos() + ((i * 7919) % 13) as f64 * 1e-3;
                 wave as f32 as f64
             })
             .collect();
-        let ds = Dataset::Field(Array { dtype: DType::F32, shape, values: Values::Float(values) });
+        let kind = check_from_the_encoder(DType::F32, waves, 0.01, |values| match values {
+            EncoderValues::Reconstruction(bytes) => {
+                let place = &mut bytes[20..24];
+                let moved = f32::from_le_bytes(place.try_into().unwrap()) + 0.03;
+                place.copy_from_slice(&moved.to_le_bytes());
+            }
+            EncoderValues::Grid(_) => panic!("feedback interpolation hands its reconstruction over"),
+        });
+        assert!(kind.contains("on reconstructed values"), "{kind}");
+        // Lorenzo on a rough float64 field at a fine bound: its grid, a point moved by 3 steps.
+        let rough: Vec<f64> =
+            (0..9600).map(|i| ((i * 7919) % 1000) as f64 * 0.37 + (i / 40) as f64).collect();
+        let kind = check_from_the_encoder(DType::F64, rough, 1e-6, |values| match values {
+            EncoderValues::Grid(q) => q[5] += 3,
+            EncoderValues::Reconstruction(_) => panic!("a grid predictor hands its grid over"),
+        });
+        assert!(kind.starts_with("lorenzo"), "{kind}");
+    }
+
+    /// The second of two chunks of an 8 × 30 × 40 field at absolute bound `bound`: checked from
+    /// what its encoder made, the decoder's bytes; refused with `tamper`'s change to those values
+    /// (value 4805 named) and with a code changed. Its predictor's name.
+    fn check_from_the_encoder(
+        dtype: DType,
+        values: Vec<f64>,
+        bound: f64,
+        tamper: impl Fn(&mut EncoderValues),
+    ) -> String {
+        let ds = Dataset::Field(Array { dtype, shape: vec![8, 30, 40], values: Values::Float(values) });
         let opts = CompressOptions {
-            bound: BoundSpec::Abs(0.01),
+            bound: BoundSpec::Abs(bound),
             chunk_elements: 4800,
             learned: false,
             ..Default::default()
         };
         let layout = ds.layout();
-        let ranges = vec![finite_range(ds.stream_values()[0], None, DType::F32)];
+        let ranges = vec![finite_range(ds.stream_values()[0], None, dtype)];
         let plan = Plan::new(&layout, (&ranges, &[None]), &opts, None).unwrap();
         let checker = Checker::new(&plan, None).unwrap();
         let chunk = &plan.chunks[1];
@@ -606,60 +635,23 @@ mod tests {
         let check = |mut c: EncodedChunk| checker.check_chunk(&plan, &ds, 0, &mut c);
 
         let c = encoded();
-        assert!(c.swept.is_some(), "feedback interpolation hands its values over, not {}", c.predictor);
-        let bytes = check(c).unwrap();
-        let mut by_decoder = encoded();
-        by_decoder.swept = None;
-        assert_eq!(check(by_decoder).unwrap(), bytes, "the decoder's own sweep gives the same bytes");
-
-        // Value 5 of the chunk (4805 of the field) moved by three times the bound.
-        let mut c = encoded();
-        let EncoderValues::Reconstruction(bytes) = &mut c.swept.as_mut().unwrap().values else {
-            panic!("feedback interpolation hands its reconstruction over")
-        };
-        let place = &mut bytes[20..24];
-        let moved = f32::from_le_bytes(place.try_into().unwrap()) + 0.03;
-        place.copy_from_slice(&moved.to_le_bytes());
-        let e = check(c).unwrap_err().to_string();
-        assert!(e.contains("value 4805 of stream"), "{e}");
-
-        let mut c = encoded();
-        c.swept.as_mut().unwrap().codes[7] += 1;
-        let e = check(c).unwrap_err().to_string();
-        assert!(e.contains("decode to other codes"), "{e}");
-
-        // A grid predictor (Lorenzo on a rough float64 field at a fine bound) hands its grid over:
-        // the check makes the decoder's bytes from it, and refuses a grid point or code moved.
-        let rough: Vec<f64> =
-            (0..9600).map(|i| ((i * 7919) % 1000) as f64 * 0.37 + (i / 40) as f64).collect();
-        let ds =
-            Dataset::Field(Array { dtype: DType::F64, shape: vec![8, 30, 40], values: Values::Float(rough) });
-        let opts = CompressOptions { bound: BoundSpec::Abs(1e-6), ..opts };
-        let ranges = vec![finite_range(ds.stream_values()[0], None, DType::F64)];
-        let plan = Plan::new(&ds.layout(), (&ranges, &[None]), &opts, None).unwrap();
-        let checker = Checker::new(&plan, None).unwrap();
-        let chunk = &plan.chunks[1];
-        let encoded = || plan.encode_chunk(&ds, 0, chunk, None, true).unwrap();
-        let check = |mut c: EncodedChunk| checker.check_chunk(&plan, &ds, 0, &mut c);
-        let c = encoded();
-        assert!(
-            matches!(c.swept.as_ref().map(|s| &s.values), Some(EncoderValues::Grid(_))),
-            "a grid predictor hands its grid over, not {}",
-            c.predictor
-        );
+        let name = c.predictor.clone();
+        assert!(c.swept.is_some(), "the encoder hands its values over, {name}");
         let bytes = check(c).unwrap();
         let mut by_decoder = encoded();
         by_decoder.swept = None;
         assert_eq!(check(by_decoder).unwrap(), bytes, "the decoder's own predictor gives the same bytes");
+
         let mut c = encoded();
-        let Some(EncoderValues::Grid(q)) = c.swept.as_mut().map(|s| &mut s.values) else { unreachable!() };
-        q[5] += 3;
+        tamper(&mut c.swept.as_mut().unwrap().values);
         let e = check(c).unwrap_err().to_string();
         assert!(e.contains("value 4805 of stream"), "{e}");
+
         let mut c = encoded();
         c.swept.as_mut().unwrap().codes[7] += 1;
         let e = check(c).unwrap_err().to_string();
         assert!(e.contains("decode to other codes"), "{e}");
+        name
     }
 
     /// A float field's chunk of 2^15–2^18 values ranks its predictors on a box of 1/8 of it and
