@@ -224,7 +224,8 @@ mod tests {
                     let u = (next() % 1_000_000) as f64 / 1e6 - 0.5;
                     let x = match next() % 12 {
                         0 => offset + (next() % 41) as f64 * step / 2.0 - 10.0 * step,
-                        // Values past the fast range in a third of the blocks only.
+                        // Values past the fast range in a third of the blocks (and, at the
+                        // finest bounds, any value far from the offset).
                         1 if case % 3 == 0 && u > 0.4 => 1e300,
                         1 if case % 3 == 0 => offset + (fast - 1.0 + (next() % 3) as f64) * step * u.signum(),
                         2 => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -999.0, -0.0][next() as usize % 5],
