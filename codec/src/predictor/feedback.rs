@@ -834,6 +834,55 @@ mod tests {
         }
     }
 
+    /// Consecutive points coded from slices (the baseline loop and, where the CPU has it, the
+    /// AVX2 one) get `quantize`'s codes and reconstructions, 0 and the prediction where it fails:
+    /// ties, residuals past every code's reach, NaN and infinities, float32 and float64.
+    #[test]
+    fn consecutive_points_are_coded_as_one_by_one() {
+        let mut state = 9u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for case in 0..200 {
+            let f32 = case % 2 == 0;
+            let dtype = if f32 { DType::F32 } else { DType::F64 };
+            let bound = [1e-3, 0.25, 1e-9][case % 3];
+            let step = 2.0 * bound;
+            let n = case % 70;
+            let predictions: Vec<f64> = (0..n).map(|_| next() * 10.0 - 5.0).collect();
+            let values: Vec<f64> = predictions
+                .iter()
+                .map(|&p| {
+                    let x = match (next() * 20.0) as usize {
+                        0 => p + step * 0.5,
+                        1 => p + MAX_CODE * step * 2.0,
+                        2 => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][(next() * 3.0) as usize],
+                        _ => p + (next() - 0.5) * step * 40.0,
+                    };
+                    crate::quant::to_dtype(x, dtype)
+                })
+                .collect();
+            let run = |f: fn(&[f64], &[f64], (&mut [i64], &mut [f64]), (f64, f64, f64)) -> bool| {
+                let (mut codes, mut recon) = (vec![7i64; n], vec![7.0; n]);
+                let failed = f(&values, &predictions, (&mut codes, &mut recon), (step, 1.0 / step, bound));
+                (failed, codes, recon.iter().map(|r| r.to_bits()).collect::<Vec<_>>())
+            };
+            let (dispatched, baseline) = match f32 {
+                true => (run(code_consecutive::<true>), run(code_consecutive_in::<true>)),
+                false => (run(code_consecutive::<false>), run(code_consecutive_in::<false>)),
+            };
+            assert_eq!(dispatched, baseline, "case {case}");
+            let one_by_one: Vec<Option<(i64, f64)>> =
+                (0..n).map(|m| quantize(values[m], predictions[m], step, 1.0 / step, bound, dtype)).collect();
+            assert_eq!(baseline.0, one_by_one.iter().any(Option::is_none), "case {case}");
+            for m in 0..n {
+                let (c, r) = one_by_one[m].unwrap_or((0, predictions[m]));
+                assert_eq!((baseline.1[m], baseline.2[m]), (c, r.to_bits()), "case {case} point {m}");
+            }
+        }
+    }
+
     #[test]
     fn nearest_is_the_nearest_integer_ties_to_even() {
         for (y, c) in
