@@ -834,6 +834,8 @@ mod tests {
         }
     }
 
+    type CodeConsecutive = fn(&[f64], &[f64], (&mut [i64], &mut [f64]), (f64, f64, f64)) -> bool;
+
     /// Consecutive points coded from slices (the baseline loop and, where the CPU has it, the
     /// AVX2 one) get `quantize`'s codes and reconstructions, 0 and the prediction where it fails:
     /// ties, residuals past every code's reach, NaN and infinities, float32 and float64.
@@ -863,7 +865,7 @@ mod tests {
                     crate::quant::to_dtype(x, dtype)
                 })
                 .collect();
-            let run = |f: fn(&[f64], &[f64], (&mut [i64], &mut [f64]), (f64, f64, f64)) -> bool| {
+            let run = |f: CodeConsecutive| {
                 let (mut codes, mut recon) = (vec![7i64; n], vec![7.0; n]);
                 let failed = f(&values, &predictions, (&mut codes, &mut recon), (step, 1.0 / step, bound));
                 (failed, codes, recon.iter().map(|r| r.to_bits()).collect::<Vec<_>>())
