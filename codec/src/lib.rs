@@ -25,6 +25,8 @@ pub mod npy;
 pub mod predictor;
 pub mod preprocess;
 pub mod quant;
+#[cfg(feature = "encode")]
+mod simd;
 #[cfg(test)]
 mod testing;
 

@@ -20,7 +20,7 @@ use crate::predictor::{
 };
 use crate::preprocess::is_fill;
 use crate::quant::prequantize;
-use crate::quant::prequantize_block;
+use crate::quant::prequantize_values;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -909,34 +909,12 @@ fn prequantize_field_on_all_threads(values: &[f64], s: &StreamPlan, fill: Option
 
 /// Each of `values`' grid point into `q`, and into `mask` which the grid cannot hold.
 fn grid_part(values: &[f64], s: &StreamPlan, fill: Option<f64>, q: &mut [i64], mask: &mut [bool]) {
-    fn grid_pass(values: &[f64], q: &mut [i64], mask: &mut [bool], on_grid: impl Fn(f64) -> Option<i64>) {
-        for ((q, stored), &x) in q.iter_mut().zip(mask.iter_mut()).zip(values) {
-            let g = on_grid(x);
-            *q = g.unwrap_or(0);
-            *stored = g.is_none();
-        }
-    }
-    // The dtype a constant in each loop.
-    let quantizer = s.meta.quantizer;
-    let Quantizer::Float { bound, step, offset } = quantizer else {
+    let Quantizer::Float { bound, step, offset } = s.meta.quantizer else {
         unreachable!("float streams get float quantizers")
     };
-    let fill_value = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, s.meta.dtype));
-    const BLOCK: usize = 256;
-    let blocks = values.chunks(BLOCK).zip(q.chunks_mut(BLOCK)).zip(mask.chunks_mut(BLOCK));
-    for ((values, q), mask) in blocks {
-        let quantizer_of = (bound, step, offset);
-        let exact = match s.meta.dtype {
-            DType::F32 => prequantize_block::<true>(values, (&mut *q, &mut *mask), quantizer_of, fill_value),
-            _ => prequantize_block::<false>(values, (&mut *q, &mut *mask), quantizer_of, fill_value),
-        };
-        if !exact {
-            match s.meta.dtype {
-                DType::F32 => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, DType::F32)),
-                dtype => grid_pass(values, q, mask, |x| grid_point_of(x, fill, quantizer, dtype)),
-            }
-        }
-    }
+    let dtype = s.meta.dtype;
+    let fill_value = fill.map_or(f64::NAN, |f| crate::quant::to_dtype(f, dtype));
+    prequantize_values(values, (q, mask), (bound, step, offset), (fill_value, dtype));
 }
 
 /// `out` (its grid made) with the values its mask marks stored exactly. Most chunks' marks none:

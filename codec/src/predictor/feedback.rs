@@ -17,7 +17,7 @@ use crate::predictor::interp_order::{
 use crate::predictor::{ChunkInput, Draft};
 use crate::predictor::{DecodeInput, Family, Predictor, Reconstruction, StreamInfo};
 #[cfg(feature = "encode")]
-use crate::quant::to_dtype;
+use crate::quant::{nearest_integer, to_dtype};
 
 /// Predictors 10–17.
 pub struct FeedbackFamily;
@@ -157,73 +157,47 @@ const ANCHOR_LEVEL: usize = 1 << 20;
 /// Codes larger than this are not attempted (the value is stored exactly instead).
 const MAX_CODE: f64 = (1u64 << 50) as f64;
 
-/// The integer nearest y (ties to even) for |y| < 2^51, as an f64: y + 1.5·2^52 rounds to an
-/// integer in IEEE arithmetic, and taking 1.5·2^52 off again is exact. A zero comes out +0, as the
-/// decoder's `f64(code)` does. Three additions instead of `round_to_i64`'s two conversions and
-/// comparisons (`y.round()` is a libm call on baseline x86-64): a code's rounding is the encoder's
-/// choice, as any code that keeps the bound decodes, and each is checked.
+/// Value x predicted as p: its code (`nearest_integer`, ties to even: a code's rounding is the
+/// encoder's choice, as any code that keeps the bound decodes), its reconstruction `p + code·step`
+/// as the decoder computes it, and whether that keeps the bound in the output dtype (`F32`: float32,
+/// else float64); without a branch, so that loops of it vectorize.
 #[cfg(feature = "encode")]
 #[inline(always)]
-fn nearest(y: f64) -> f64 {
-    const ROUNDER: f64 = (3u64 << 51) as f64;
-    (y + ROUNDER) - ROUNDER
+fn code_point<const F32: bool>(x: f64, p: f64, (step, inverse, bound): (f64, f64, f64)) -> (i64, f64, bool) {
+    let y = (x - p) * inverse;
+    let (c, code) = nearest_integer(y);
+    let r = p + c * step;
+    let back = if F32 { r as f32 as f64 } else { r };
+    // NaN and |y| ≥ MAX_CODE fail the first comparison.
+    (code, r, (y.abs() < MAX_CODE) & ((back - x).abs() <= bound))
 }
 
 /// [`quantize`] of consecutive points, `values` predicted as `predictions`, into their `codes`
 /// and reconstructions (0 and the prediction where a point fails): whether any failed. One loop
-/// without a branch, the code's integer from the bits of `nearest`'s sum, so that it vectorizes;
-/// compiled for AVX2 as well, chosen at run time (4 values a vector). Reversed variants' sweeps
-/// run most of their finest level's points this way (the passes along axes 1 and 0).
+/// of [`code_point`], compiled for AVX2 where the CPU has it (4 values a vector). Reversed
+/// variants' sweeps run most of their finest level's points this way (the passes along axes 1
+/// and 0).
 #[cfg(feature = "encode")]
 fn code_consecutive<const F32: bool>(
     values: &[f64],
     predictions: &[f64],
-    out: (&mut [i64], &mut [f64]),
-    constants: (f64, f64, f64),
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { code_consecutive_avx2::<F32>(values, predictions, out, constants) };
-    }
-    code_consecutive_in::<F32>(values, predictions, out, constants)
-}
-
-#[cfg(all(feature = "encode", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-fn code_consecutive_avx2<const F32: bool>(
-    values: &[f64],
-    predictions: &[f64],
-    out: (&mut [i64], &mut [f64]),
-    constants: (f64, f64, f64),
-) -> bool {
-    code_consecutive_in::<F32>(values, predictions, out, constants)
-}
-
-#[cfg(feature = "encode")]
-#[inline(always)]
-fn code_consecutive_in<const F32: bool>(
-    values: &[f64],
-    predictions: &[f64],
     (codes, recon): (&mut [i64], &mut [f64]),
-    (step, inverse, bound): (f64, f64, f64),
+    constants: (f64, f64, f64),
 ) -> bool {
-    const ROUNDER: f64 = (3u64 << 51) as f64;
-    let mut failed = false;
     let points = values.iter().zip(predictions).zip(codes.iter_mut().zip(recon.iter_mut()));
-    for ((&x, &p), (code, r_out)) in points {
-        let y = (x - p) * inverse;
-        let sum = y + ROUNDER;
-        let c = sum - ROUNDER;
-        let r = p + c * step;
-        let back = if F32 { r as f32 as f64 } else { r };
-        let ok = (y.abs() < MAX_CODE) & ((back - x).abs() <= bound);
-        let bits = (sum.to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64);
-        *code = if ok { bits } else { 0 };
-        *r_out = if ok { r } else { p };
-        failed |= !ok;
-    }
-    failed
+    crate::simd::fastest(
+        #[inline(always)]
+        || {
+            let mut failed = false;
+            for ((&x, &p), (code, r_out)) in points {
+                let (c, r, ok) = code_point::<F32>(x, p, constants);
+                *code = if ok { c } else { 0 };
+                *r_out = if ok { r } else { p };
+                failed |= !ok;
+            }
+            failed
+        },
+    )
 }
 
 /// The code of value x predicted as p, and x's reconstruction `p + code·step` as the decoder
@@ -236,11 +210,11 @@ fn quantize(x: f64, p: f64, step: f64, inverse: f64, bound: f64, dtype: DType) -
     let y = (x - p) * inverse;
     // NaN and |y| ≥ MAX_CODE fail the comparison.
     if y.abs() < MAX_CODE {
-        let c = nearest(y);
+        let (c, code) = nearest_integer(y);
         let r = p + c * step;
         let out = to_dtype(r, dtype);
         if (out - x).abs() <= bound {
-            return Some((c as i64, r));
+            return Some((code, r));
         }
     }
     None
@@ -261,7 +235,7 @@ pub(crate) fn quantize_from(
 ) -> Option<(i64, f64)> {
     let y = ((x - base) - p) * inverse;
     if y.abs() < MAX_CODE {
-        let c = nearest(y) as i64;
+        let c = nearest_integer(y).1;
         let r = recon(c);
         let out = to_dtype(base + r, dtype);
         if (out - x).abs() <= bound {
@@ -334,46 +308,30 @@ impl PointCoder {
         (value, values): (&impl Fn(usize) -> f64, Option<&[f64]>),
         recon: &mut [f64],
     ) {
-        let dtype = if F32 { DType::F32 } else { self.dtype };
-        let bound = self.bound;
-        let (first, s) = (run.first, run.step);
-        let n = predictions.len();
-        if let (1, Some(values)) = (s, values) {
-            let span = first..first + n;
-            let (codes, recon) = (&mut self.codes[span.clone()], &mut recon[span.clone()]);
-            if code_consecutive::<F32>(&values[span], predictions, (codes, recon), (step, inverse, bound)) {
-                let failed = (0..n).filter(|&m| {
-                    let (x, p) = (values[first + m], predictions[m]);
-                    quantize(x, p, step, inverse, bound, dtype).is_none()
-                });
-                self.new_exceptions.extend(failed.map(|m| first + m));
+        let constants = (step, inverse, self.bound);
+        let (first, s, n) = (run.first, run.step, predictions.len());
+        let failed = match (s, values) {
+            (1, Some(values)) => {
+                let span = first..first + n;
+                let out = (&mut self.codes[span.clone()], &mut recon[span.clone()]);
+                code_consecutive::<F32>(&values[span], predictions, out, constants)
             }
-            return;
-        }
-        let coded = |e: usize, p: f64| {
-            let x = value(e);
-            let y = (x - p) * inverse;
-            let c = nearest(y);
-            let r = p + c * step;
-            let ok = y.abs() < MAX_CODE && (to_dtype(r, dtype) - x).abs() <= bound;
-            (c as i64, r, ok)
-        };
-        let (codes, recon) = (&mut self.codes[..], &mut recon[..]);
-        let mut failed = false;
-        for (m, &p) in predictions.iter().enumerate() {
-            let e = first + m * s;
-            let (c, r, ok) = coded(e, p);
-            codes[e] = if ok { c } else { 0 };
-            recon[e] = if ok { r } else { p };
-            failed |= !ok;
-        }
-        if failed {
-            for (m, &p) in predictions.iter().enumerate() {
-                let e = first + m * s;
-                if !coded(e, p).2 {
-                    self.new_exceptions.push(e);
+            _ => {
+                let mut failed = false;
+                for (m, &p) in predictions.iter().enumerate() {
+                    let e = first + m * s;
+                    let (c, r, ok) = code_point::<F32>(value(e), p, constants);
+                    self.codes[e] = if ok { c } else { 0 };
+                    recon[e] = if ok { r } else { p };
+                    failed |= !ok;
                 }
+                failed
             }
+        };
+        if failed {
+            let failing =
+                (0..n).filter(|&m| !code_point::<F32>(value(first + m * s), predictions[m], constants).2);
+            self.new_exceptions.extend(failing.map(|m| first + m * s));
         }
     }
 }
@@ -834,10 +792,9 @@ mod tests {
         }
     }
 
-    type CodeConsecutive = fn(&[f64], &[f64], (&mut [i64], &mut [f64]), (f64, f64, f64)) -> bool;
-
-    /// Consecutive points coded from slices (the baseline loop and, where the CPU has it, the
-    /// AVX2 one) get `quantize`'s codes and reconstructions, 0 and the prediction where it fails:
+    /// Consecutive points coded from slices (in the loop compiled for AVX2 where the CPU has it,
+    /// and point by point as built) get `quantize`'s codes and reconstructions, 0 and the
+    /// prediction where it fails:
     /// ties, residuals past every code's reach, NaN and infinities, float32 and float64.
     #[test]
     fn consecutive_points_are_coded_as_one_by_one() {
@@ -865,14 +822,31 @@ mod tests {
                     crate::quant::to_dtype(x, dtype)
                 })
                 .collect();
-            let run = |f: CodeConsecutive| {
+            let constants = (step, 1.0 / step, bound);
+            let dispatched = {
                 let (mut codes, mut recon) = (vec![7i64; n], vec![7.0; n]);
-                let failed = f(&values, &predictions, (&mut codes, &mut recon), (step, 1.0 / step, bound));
+                let out = (&mut codes[..], &mut recon[..]);
+                let failed = match f32 {
+                    true => code_consecutive::<true>(&values, &predictions, out, constants),
+                    false => code_consecutive::<false>(&values, &predictions, out, constants),
+                };
                 (failed, codes, recon.iter().map(|r| r.to_bits()).collect::<Vec<_>>())
             };
-            let (dispatched, baseline) = match f32 {
-                true => (run(code_consecutive::<true>), run(code_consecutive_in::<true>)),
-                false => (run(code_consecutive::<false>), run(code_consecutive_in::<false>)),
+            let baseline = {
+                let points = values.iter().zip(&predictions).map(|(&x, &p)| match f32 {
+                    true => (code_point::<true>(x, p, constants), p),
+                    false => (code_point::<false>(x, p, constants), p),
+                });
+                let points: Vec<_> = points.map(|((c, r, ok), p)| if ok { (c, r) } else { (0, p) }).collect();
+                let failed = values.iter().zip(&predictions).any(|(&x, &p)| match f32 {
+                    true => !code_point::<true>(x, p, constants).2,
+                    false => !code_point::<false>(x, p, constants).2,
+                });
+                (
+                    failed,
+                    points.iter().map(|c| c.0).collect::<Vec<_>>(),
+                    points.iter().map(|c| c.1.to_bits()).collect(),
+                )
             };
             assert_eq!(dispatched, baseline, "case {case}");
             let one_by_one: Vec<Option<(i64, f64)>> =
@@ -882,25 +856,6 @@ mod tests {
                 let (c, r) = one_by_one[m].unwrap_or((0, predictions[m]));
                 assert_eq!((baseline.1[m], baseline.2[m]), (c, r.to_bits()), "case {case} point {m}");
             }
-        }
-    }
-
-    #[test]
-    fn nearest_is_the_nearest_integer_ties_to_even() {
-        for (y, c) in
-            [(0.0, 0.0f64), (-0.0, 0.0), (0.49, 0.0), (-0.3, 0.0), (0.5, 0.0), (1.5, 2.0), (2.5, 2.0)]
-        {
-            assert_eq!(nearest(y).to_bits(), c.to_bits(), "{y}");
-            assert_eq!(nearest(-y), if c == 0.0 { 0.0 } else { -c }, "{y}");
-        }
-        let mut state = 11u64;
-        for _ in 0..100_000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let y = (state >> 11) as f64 / (1u64 << 53) as f64 * MAX_CODE * 2.0 - MAX_CODE;
-            let y = y / 2f64.powi((state % 50) as i32);
-            let c = nearest(y);
-            assert!((y - c).abs() <= 0.5 && c.fract() == 0.0, "{y} {c}");
-            assert!((y - c).abs() < 0.5 || (c / 2.0).fract() == 0.0, "a tie goes to the even: {y} {c}");
         }
     }
 
