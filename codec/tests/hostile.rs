@@ -76,7 +76,7 @@ fn f64_field_meta(shape: Vec<u64>) -> Metadata {
 /// `(start, rows, payload)`, every checksum valid.
 fn craft(meta: &Metadata, chunk_count: u64, chunks: &[(u64, u64, Vec<u8>)]) -> Vec<u8> {
     let mut w = ContainerWriter::new();
-    w.push(SectionKind::Metadata, &postcard::to_allocvec(meta).unwrap());
+    w.push(SectionKind::Metadata, &baler_codec::format::metadata::metadata_payload(meta));
     let entries: Vec<(u64, u64, &[u8])> = chunks.iter().map(|(s, r, p)| (*s, *r, p.as_slice())).collect();
     baler_codec::format::chunk_index::push_index_and_chunks(&mut w, chunk_count, &entries);
     w.finish()

@@ -143,6 +143,16 @@ const GOLDEN: &[Golden] = &[
         hash: "b99abee7842df791e7fe5ab4cac84c0c6090180ed4fcfac86fc43428042b87af",
         version: 6,
     },
+    // Format 7: the metadata's compact streams, column models with short numbers (rule 3), a
+    // chunk stored unpacked. The first 300 rows of `hep_muons_columns_v5_rel1e-3.baler`'s decoded
+    // values (`decompress` to .npz, `data[:300]` and `names`), then `compress t.npz --rel 1e-2`.
+    Golden {
+        file: "hep_muons_columns_v7_rel1e-2.baler",
+        shape: &[300, 9],
+        dtype: DType::F32,
+        hash: "5d6d5e883ec7fda843ee0e35a4aee5260d166d02740604c7b4dd89365152c5fb",
+        version: 7,
+    },
 ];
 
 #[test]
@@ -206,6 +216,46 @@ fn the_v6_golden_really_codes_blocks_against_their_period() {
     for part in ["period of 12 frames", "[Lorenzo, ", "+ 0.5·ref", "+ 0.75·ref", "+ ref"] {
         assert!(predictor.contains(part), "{part} in {predictor}");
     }
+}
+
+/// The payloads of a container's sections, (kind, payload), in order.
+fn sections(bytes: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut at = 12;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let len = u64::from_le_bytes(bytes[at + 4..at + 12].try_into().unwrap()) as usize;
+        out.push((bytes[at], &bytes[at + 16..at + 16 + len]));
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn the_v7_golden_really_stores_short_numbers_unpacked() {
+    use baler_codec::bytes::Reader;
+    use baler_codec::predictor::columns::Program;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/hep_muons_columns_v7_rel1e-2.baler");
+    let bytes = std::fs::read(path).unwrap();
+    let (predictor, _) = first_chunk_choices("hep_muons_columns_v7_rel1e-2.baler");
+    assert!(predictor.contains("Muon_Px ← ") && predictor.contains("·Muon_pt·cos Muon_phi"), "{predictor}");
+    // The chunk's data follows its length unpacked: exceptions (none), then the program, whose
+    // models' numbers only format 7 reads.
+    let (_, chunk) = sections(&bytes).into_iter().find(|(kind, _)| *kind == 5).unwrap();
+    let mut r = Reader::new(chunk);
+    let _start_rows_predictor =
+        (r.varint("start").unwrap(), r.varint("rows").unwrap(), r.u8("predictor").unwrap());
+    let raw_len = r.varint("length").unwrap() as usize;
+    assert_eq!(r.remaining(), raw_len);
+    let mut data = Reader::new(r.take(raw_len, "data").unwrap());
+    assert_eq!(data.varint("exceptions").unwrap(), 0);
+    let at = raw_len - data.remaining();
+    let program = |version| Program::read(&mut Reader::new(&chunk[chunk.len() - raw_len + at..]), 9, version);
+    assert!(program(7).is_ok());
+    assert!(program(6).is_err());
+    // Its metadata reads only as format 7's: the same bytes as format 6 are not an archive.
+    let mut as_v6 = bytes.clone();
+    as_v6[8] = 6;
+    assert!(Archive::open(&as_v6, None).is_err());
 }
 
 #[test]

@@ -130,7 +130,9 @@ pub fn run(job: &CompressJob<'_>, progress: &mut dyn Progress) -> Result<JobOutc
                         Some(_) => format!("trained the model it chose ({})", outcome.note),
                         None => outcome.note.clone(),
                     };
-                    notes.push(outcome.note);
+                    if outcome.stored {
+                        notes.push(outcome.note);
+                    }
                     (outcome.model, decision)
                 }
                 None => (

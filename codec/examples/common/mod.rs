@@ -90,6 +90,7 @@ pub fn field_info(center: f64, step: f64, offset: f64) -> baler_codec::predictor
         float_field: Some(FloatField { center, step }),
         grids: vec![Some((step, offset))],
         names: vec!["x".into()],
+        version: baler_codec::format::container::FORMAT_VERSION,
     }
 }
 

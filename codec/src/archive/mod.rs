@@ -289,8 +289,12 @@ impl<'a> Archive<'a> {
                 tile.iter().product::<usize>()
             ));
         }
-        let stream_info =
-            StreamInfo::new(meta.table, &meta.streams, stream_params.iter().map(|p| p.center).collect());
+        let stream_info = StreamInfo::new(
+            meta.table,
+            &meta.streams,
+            stream_params.iter().map(|p| p.center).collect(),
+            version,
+        );
         let hash_kind = HashKind::of_version(version);
         Ok(Archive {
             meta,
@@ -426,7 +430,7 @@ impl<'a> Archive<'a> {
         if let (ModelUse::Referenced { hash }, None) = (&self.meta.model, &self.decoder) {
             return Err(CodecError::ModelMissing { hash: hex(hash) });
         }
-        let raw = header.inflate(n, what)?;
+        let raw = header.inflate(n, self.version, what)?;
         let mut r = ChunkReader::new(&raw, n);
         let exceptions = r.exceptions(|pos| {
             if self.stream_params[self.stream_of(pos, dims)].dtype == DType::F32 { 4 } else { 8 }

@@ -1,8 +1,35 @@
-//! The lossless stage: every chunk's bytes after its header are one zstd frame. Decoding uses the
+//! The lossless stage: every chunk's bytes after its header are one zstd frame, or from format 7
+//! the bytes themselves where a frame would be no smaller ([`pack_bytes`]). Decoding uses the
 //! pure-Rust `ruzstd` (builds for wasm32), or the C library with the `zstd-c` feature; encoding
 //! uses the reference C zstd.
 
 use crate::error::{Result, corrupt};
+
+/// The first format version whose chunks may hold their data unpacked.
+pub const UNPACKED_SINCE_VERSION: u16 = 7;
+
+/// A chunk's data as stored (format ≥ 7): its zstd frame at `level`, or the data itself where the
+/// frame would be no smaller (a short chunk near its entropy: the frame's header and block
+/// headers are ≈ 10 bytes of a table's 1 KB chunk).
+#[cfg(feature = "encode")]
+pub fn pack_bytes(raw: Vec<u8>, level: i32) -> Vec<u8> {
+    let frame = zstd_compress(&raw, level);
+    if frame.len() < raw.len() { frame } else { raw }
+}
+
+/// The inverse of [`pack_bytes`]: stored bytes exactly `expected_len` long are the data itself
+/// where `unpacked_allowed` (format ≥ 7), anything else one zstd frame.
+pub fn unpack_bytes(
+    stored: &[u8],
+    expected_len: usize,
+    unpacked_allowed: bool,
+    what: &str,
+) -> Result<Vec<u8>> {
+    if unpacked_allowed && stored.len() == expected_len {
+        return Ok(stored.to_vec());
+    }
+    zstd_decompress(stored, expected_len, what)
+}
 
 /// Decompresses one zstd frame that must inflate to exactly `expected_len` bytes.
 pub fn zstd_decompress(data: &[u8], expected_len: usize, what: &str) -> Result<Vec<u8>> {
@@ -116,6 +143,24 @@ pub fn zstd_compress(data: &[u8], level: i32) -> Vec<u8> {
 #[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
+
+    /// Bytes zstd cannot shrink are stored as they are (format ≥ 7 only reads them so); bytes it
+    /// can are one frame, read the same in every version.
+    #[test]
+    fn incompressible_data_is_stored_unpacked() {
+        let mut rng = crate::testing::Rng(4);
+        let noise: Vec<u8> = (0..1000).map(|_| rng.below(256) as u8).collect();
+        let stored = pack_bytes(noise.clone(), 19);
+        assert_eq!(stored, noise);
+        assert_eq!(unpack_bytes(&stored, noise.len(), true, "noise").unwrap(), noise);
+        assert!(unpack_bytes(&stored, noise.len(), false, "noise").is_err(), "not a zstd frame");
+        let runs = vec![3u8; 1000];
+        let stored = pack_bytes(runs.clone(), 19);
+        assert!(stored.len() < 100);
+        for unpacked_allowed in [true, false] {
+            assert_eq!(unpack_bytes(&stored, runs.len(), unpacked_allowed, "runs").unwrap(), runs);
+        }
+    }
 
     #[test]
     fn zstd_frames_decode_with_ruzstd_and_length_is_enforced() {

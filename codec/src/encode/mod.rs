@@ -219,7 +219,12 @@ impl<'o> Plan<'o> {
             )));
         }
         let metas: Vec<StreamMeta> = streams.iter().map(|s| s.meta.clone()).collect();
-        let info = StreamInfo::new(table, &metas, streams.iter().map(|s| s.center).collect());
+        let info = StreamInfo::new(
+            table,
+            &metas,
+            streams.iter().map(|s| s.center).collect(),
+            crate::format::container::FORMAT_VERSION,
+        );
         let metadata = Metadata {
             shape,
             table,
@@ -352,10 +357,7 @@ fn plan_streams(
         .map(|(((name, dtype), range), &lattice)| {
             let (min, max) = range.unwrap_or((0.0, 0.0));
             let quantizer = if dtype.is_float() {
-                let bound = match opts.bound {
-                    BoundSpec::Abs(e) => e,
-                    BoundSpec::Rel(r) => r * (max - min),
-                };
+                let bound = opts.bound.bound_for(min, max);
                 if !(bound >= 0.0 && bound.is_finite()) {
                     return Err(CodecError::InvalidInput(format!(
                         "error bound {bound} is not a finite number ≥ 0"

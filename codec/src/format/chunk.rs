@@ -1,6 +1,6 @@
 //! One chunk's bytes (docs/format.md §5.1–5.2), the writer next to the reader: a header (start
-//! row, rows, predictor id, inflated length) and one zstd frame holding the exceptions, the
-//! autoencoder's tiles (archives with a model), the escape stream, the symbol coder's id and its
+//! row, rows, predictor id, inflated length) and one zstd frame (from format 7, or the bytes
+//! themselves where the frame would be no smaller) holding the exceptions, the autoencoder's tiles (archives with a model), the escape stream, the symbol coder's id and its
 //! data. The predictor and the coder are named by their ids only: what they mean is theirs
 //! (`predictor/`, `coder/`).
 
@@ -154,7 +154,7 @@ fn pack_counting_above(
         raw.extend_from_slice(esc);
         raw.push(c.id());
         c.encode(codes, symbols, shape, &mut raw);
-        (i, (raw.len(), crate::coder::lossless::zstd_compress(&raw, zstd_level)))
+        (i, (raw.len(), crate::coder::lossless::pack_bytes(raw, zstd_level)))
     };
     let smallest = counted.iter().flatten().min();
     let first_smallest = counted.iter().position(|c| c.is_some() && c.as_ref() == smallest);
@@ -307,13 +307,14 @@ impl<'a> ChunkHeader<'a> {
         self.r.u8("chunk predictor")
     }
 
-    /// The inflated data of a chunk of `n` elements. Its claimed length is checked against the
-    /// elements (and 1 GiB); the inflater grows its buffer with what the frame really yields,
-    /// not with this claim.
-    pub fn inflate(mut self, n: usize, what: &str) -> Result<Vec<u8>> {
+    /// The inflated data of a chunk of `n` elements in an archive of format `version`. Its claimed
+    /// length is checked against the elements (and 1 GiB); the inflater grows its buffer with
+    /// what the frame really yields, not with this claim.
+    pub fn inflate(mut self, n: usize, version: u16, what: &str) -> Result<Vec<u8>> {
+        use crate::coder::lossless::{UNPACKED_SINCE_VERSION, unpack_bytes};
         let raw_len = self.r.len((n * 16 + (1 << 20)).min(MAX_CHUNK_RAW_BYTES), "chunk raw length")?;
-        let frame = self.r.take(self.r.remaining(), "chunk data")?;
-        crate::coder::lossless::zstd_decompress(frame, raw_len, what)
+        let stored = self.r.take(self.r.remaining(), "chunk data")?;
+        unpack_bytes(stored, raw_len, version >= UNPACKED_SINCE_VERSION, what)
     }
 }
 
@@ -423,7 +424,7 @@ mod tests {
             raw.extend_from_slice(esc);
             raw.push(c.id());
             c.encode(codes, &symbols, shape, &mut raw);
-            crate::coder::lossless::zstd_compress(&raw, 3).len()
+            crate::coder::lossless::pack_bytes(raw, 3).len()
         });
         sizes.min().unwrap()
     }
@@ -472,7 +473,7 @@ mod tests {
         let noise: Vec<i64> = (0..shape.len()).map(|_| rng.range(-40, 40)).collect();
         for (codes, slack) in [(repeated, 1.0), (sparse, 1.0), (noise, 1.01)] {
             let (raw_len, frame) = pack_to_rank(vec![0u8], &codes, &shape, 3);
-            let raw = crate::coder::lossless::zstd_decompress(&frame, raw_len, "box").expect("a zstd frame");
+            let raw = crate::coder::lossless::unpack_bytes(&frame, raw_len, true, "box").expect("its data");
             let mut reader = ChunkReader::new(&raw, shape.len());
             assert!(reader.exceptions(|_| 4).expect("no exceptions").is_empty());
             assert_eq!(reader.codes(&shape).expect("the codes").1, codes);

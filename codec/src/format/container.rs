@@ -12,7 +12,7 @@ use crate::error::{CodecError, Result, corrupt};
 pub const MAGIC: &[u8; 8] = b"BALER\r\n\x1a";
 /// Model files: the same container with their own magic.
 pub const MODEL_MAGIC: &[u8; 8] = b"BALERMOD";
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 /// Magic, version and flags.
 pub const HEADER_LEN: usize = 12;
 pub const SECTION_HEADER_LEN: usize = 16;

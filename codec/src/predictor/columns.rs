@@ -54,7 +54,7 @@ impl Family for ColumnsFamily {
         if !streams.table {
             return corrupt("predictor 18 is for tables only");
         }
-        let program = Program::read(params, streams.centers.len())?;
+        let program = Program::read(params, streams.centers.len(), streams.version)?;
         Ok(Box::new(Columns::new(program, streams)))
     }
 }
@@ -217,11 +217,14 @@ pub struct Program {
 const BASE_CENTER: u8 = 0;
 const BASE_PREVIOUS_ROW: u8 = 1;
 const BASE_MODEL: u8 = 2;
+/// A model whose numbers are [`short_float`]s (format ≥ 7).
+const BASE_MODEL_SHORT: u8 = 3;
+const SHORT_SINCE_VERSION: u16 = 7;
 
 impl Program {
-    /// Reads the program of a table of `columns` columns: every column exactly once, each model
-    /// reading only columns decoded before it.
-    pub fn read(r: &mut Reader<'_>, columns: usize) -> Result<Self> {
+    /// Reads the program of a table of `columns` columns in an archive of format `version`: every
+    /// column exactly once, each model reading only columns decoded before it.
+    pub fn read(r: &mut Reader<'_>, columns: usize, version: u16) -> Result<Self> {
         let mut seen = vec![false; columns];
         let mut rules = Vec::with_capacity(columns.min(r.remaining()));
         for _ in 0..columns {
@@ -232,8 +235,17 @@ impl Program {
             let base = match r.u8("column rule")? {
                 BASE_CENTER => Base::Center,
                 BASE_PREVIOUS_ROW => Base::PreviousRow,
-                BASE_MODEL => {
-                    let intercept = f64_le(r, "model intercept")?;
+                rule @ (BASE_MODEL | BASE_MODEL_SHORT) => {
+                    if rule == BASE_MODEL_SHORT && version < SHORT_SINCE_VERSION {
+                        return corrupt(format!(
+                            "column rule {rule}, which format version {version} does not have"
+                        ));
+                    }
+                    let number = |r: &mut Reader<'_>, what: &str| match rule {
+                        BASE_MODEL => f64_le(r, what),
+                        _ => short_float::read(r, what),
+                    };
+                    let intercept = number(r, "model intercept")?;
                     let count = r.u8("model terms")? as usize;
                     if count > MAX_TERMS {
                         return corrupt(format!("a column model with {count} terms (at most {MAX_TERMS})"));
@@ -251,7 +263,7 @@ impl Program {
                                 return corrupt("a column model reads a column not decoded before it");
                             }
                         }
-                        terms.push(Term { op, sources, weight: f64_le(r, "feature weight")? });
+                        terms.push(Term { op, sources, weight: number(r, "feature weight")? });
                     }
                     Base::Model { intercept, terms }
                 }
@@ -271,15 +283,26 @@ impl Program {
                 Base::Center => out.push(BASE_CENTER),
                 Base::PreviousRow => out.push(BASE_PREVIOUS_ROW),
                 Base::Model { intercept, terms } => {
-                    out.push(BASE_MODEL);
-                    out.extend_from_slice(&intercept.to_le_bytes());
+                    // Short floats where every number is one and they take fewer bytes (the fit
+                    // rounds them so), else in full.
+                    let numbers = || std::iter::once(*intercept).chain(terms.iter().map(|t| t.weight));
+                    let short = numbers()
+                        .map(short_float::len)
+                        .sum::<Option<usize>>()
+                        .is_some_and(|n| n < 8 * numbers().count());
+                    let number = |out: &mut Vec<u8>, x: f64| match short {
+                        true => short_float::write(out, x),
+                        false => out.extend_from_slice(&x.to_le_bytes()),
+                    };
+                    out.push(if short { BASE_MODEL_SHORT } else { BASE_MODEL });
+                    number(out, *intercept);
                     out.push(terms.len() as u8);
                     for t in terms {
                         out.push(t.op as u8);
                         for &s in &t.sources[..t.op.arity()] {
                             put_varint(out, s as u64);
                         }
-                        out.extend_from_slice(&t.weight.to_le_bytes());
+                        number(out, t.weight);
                     }
                 }
             }
@@ -290,6 +313,68 @@ impl Program {
 fn f64_le(r: &mut Reader<'_>, what: &str) -> Result<f64> {
     let b = r.take(8, what)?;
     Ok(f64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// A number m·2^e stored as two zigzag varints, m (|m| ≤ 2^53) then e (−1022 ≤ e ≤ 1023): a
+/// fitted weight rounded to the bits its column needs takes 2–5 bytes instead of 8. Decoding is
+/// exact: m converts to f64 exactly and the product with a normal power of two is exact unless
+/// it leaves the finite range, which is refused.
+pub mod short_float {
+    use crate::bytes::Reader;
+    use crate::error::{Result, corrupt};
+
+    const MAX_MANTISSA: u64 = 1 << 53;
+    const EXPONENTS: std::ops::RangeInclusive<i64> = -1022..=1023;
+
+    fn power_of_two(e: i64) -> f64 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    }
+
+    /// (m, e) with m odd (or 0) and m·2^e == x bit for bit, where there is one (not for −0,
+    /// NaN, infinities, or numbers below 2^−1022 with bits below it).
+    pub fn split(x: f64) -> Option<(i64, i64)> {
+        if x.to_bits() == 0 {
+            return Some((0, 0));
+        }
+        let bits = x.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i64;
+        if biased == 0 || biased == 0x7ff {
+            return None;
+        }
+        let full = (bits & ((1 << 52) - 1)) | (1 << 52);
+        let zeros = full.trailing_zeros();
+        let (m, e) = ((full >> zeros) as i64, biased - 1075 + zeros as i64);
+        EXPONENTS.contains(&e).then_some((if x < 0.0 { -m } else { m }, e))
+    }
+
+    /// The bytes [`write`] takes for `x`, where it is a short float.
+    #[cfg(feature = "encode")]
+    pub fn len(x: f64) -> Option<usize> {
+        use crate::bytes::{varint_len, zigzag};
+        split(x).map(|(m, e)| varint_len(zigzag(m)) + varint_len(zigzag(e)))
+    }
+
+    #[cfg(feature = "encode")]
+    pub fn write(out: &mut Vec<u8>, x: f64) {
+        use crate::bytes::{put_varint, zigzag};
+        let (m, e) = split(x).expect("a short float");
+        put_varint(out, zigzag(m));
+        put_varint(out, zigzag(e));
+    }
+
+    pub fn read(r: &mut Reader<'_>, what: &str) -> Result<f64> {
+        use crate::bytes::unzigzag;
+        let m = unzigzag(r.varint(what)?);
+        let e = unzigzag(r.varint(what)?);
+        if m.unsigned_abs() > MAX_MANTISSA || !EXPONENTS.contains(&e) {
+            return corrupt(format!("{what}: {m}·2^{e} is not a short float"));
+        }
+        let x = m as f64 * power_of_two(e);
+        if !x.is_finite() {
+            return corrupt(format!("{what}: {m}·2^{e} is not finite"));
+        }
+        Ok(x)
+    }
 }
 
 /// Predictor 18 for one chunk: its program and the archive's column grids.
@@ -425,6 +510,7 @@ fn short(x: f64) -> String {
 #[cfg(all(test, feature = "encode"))]
 mod tests {
     use super::*;
+    use crate::format::container::FORMAT_VERSION;
 
     fn info(columns: usize) -> StreamInfo {
         StreamInfo {
@@ -433,6 +519,7 @@ mod tests {
             float_field: None,
             grids: vec![Some((0.5, 0.0)); columns],
             names: (0..columns).map(|c| format!("c{c}")).collect(),
+            version: FORMAT_VERSION,
         }
     }
 
@@ -460,7 +547,7 @@ mod tests {
         let mut bytes = Vec::new();
         program().write(&mut bytes);
         let mut r = Reader::new(&bytes);
-        assert_eq!(Program::read(&mut r, 3).unwrap(), program());
+        assert_eq!(Program::read(&mut r, 3, FORMAT_VERSION).unwrap(), program());
         r.finish("program").unwrap();
     }
 
@@ -469,21 +556,74 @@ mod tests {
         let mut bytes = Vec::new();
         program().write(&mut bytes);
         // Too few columns for its indices, or the model column read before it is decoded.
-        assert!(Program::read(&mut Reader::new(&bytes), 2).is_err());
+        assert!(Program::read(&mut Reader::new(&bytes), 2, FORMAT_VERSION).is_err());
         let mut reordered = program();
         reordered.rules.swap(0, 2);
         let mut bad = Vec::new();
         reordered.write(&mut bad);
-        assert!(Program::read(&mut Reader::new(&bad), 3).is_err());
+        assert!(Program::read(&mut Reader::new(&bad), 3, FORMAT_VERSION).is_err());
         let mut twice = program();
         twice.rules[1].column = 1;
         let mut bad = Vec::new();
         twice.write(&mut bad);
-        assert!(Program::read(&mut Reader::new(&bad), 3).is_err());
+        assert!(Program::read(&mut Reader::new(&bad), 3, FORMAT_VERSION).is_err());
         // Truncated anywhere.
         for cut in 0..bytes.len() {
-            assert!(Program::read(&mut Reader::new(&bytes[..cut]), 3).is_err(), "cut at {cut}");
+            assert!(
+                Program::read(&mut Reader::new(&bytes[..cut]), 3, FORMAT_VERSION).is_err(),
+                "cut at {cut}"
+            );
         }
+    }
+
+    #[test]
+    fn short_floats_read_back_bit_for_bit() {
+        let mut rng = crate::testing::Rng(9);
+        let mut values = vec![0.0, 1.0, -1.0, 0.5, -0.7008, 0.9997, 1e300, f64::MAX, f64::MIN_POSITIVE];
+        values.push(f64::from_bits(2046 << 52) * 1.5); // 1.5 · 2^1023: e = 1022
+        values.extend((0..20_000).map(|_| f64::from_bits(rng.next())).filter(|x| x.is_finite()));
+        let tiny = f64::MIN_POSITIVE * (1u64 << 53) as f64;
+        let mut short = 0;
+        for x in values {
+            let Some(n) = short_float::len(x) else {
+                // Only −0, subnormals and numbers with bits below 2^−1022 have no short form.
+                assert!(x.to_bits() == (-0.0f64).to_bits() || x.abs() < tiny, "{x:e}");
+                continue;
+            };
+            let mut bytes = Vec::new();
+            short_float::write(&mut bytes, x);
+            assert_eq!(bytes.len(), n);
+            let mut r = Reader::new(&bytes);
+            assert_eq!(short_float::read(&mut r, "x").unwrap().to_bits(), x.to_bits(), "{x:e}");
+            r.finish("x").unwrap();
+            short += 1;
+        }
+        assert!(short > 18_000, "{short}");
+        // A mantissa over 53 bits, an exponent out of range, or a product past the finite range.
+        for (m, e) in [(1i64 << 54, 0i64), (1, 1024), (1, -1023), (1 << 53, 1023)] {
+            let mut bytes = Vec::new();
+            put_varint(&mut bytes, crate::bytes::zigzag(m));
+            put_varint(&mut bytes, crate::bytes::zigzag(e));
+            assert!(short_float::read(&mut Reader::new(&bytes), "x").is_err(), "{m}·2^{e}");
+        }
+    }
+
+    #[test]
+    fn rounded_numbers_are_written_short_and_only_format_7_reads_them() {
+        // 0.25, 1 and −0.5 take two bytes each instead of eight.
+        let mut short = Vec::new();
+        program().write(&mut short);
+        let mut long = program();
+        let Base::Model { intercept, terms } = &mut long.rules[2].base else { unreachable!() };
+        // 53 bits of mantissa each: nine bytes short, so the rule keeps its f64s.
+        (*intercept, terms[0].weight, terms[1].weight) = (0.1, 0.3, -0.7);
+        let mut full = Vec::new();
+        long.write(&mut full);
+        assert_eq!(full.len(), short.len() + 3 * (8 - 2));
+        assert_eq!(Program::read(&mut Reader::new(&full), 3, 6).unwrap(), long);
+        assert_eq!(Program::read(&mut Reader::new(&full), 3, FORMAT_VERSION).unwrap(), long);
+        assert_eq!(Program::read(&mut Reader::new(&short), 3, FORMAT_VERSION).unwrap(), program());
+        assert!(Program::read(&mut Reader::new(&short), 3, 6).is_err(), "rule 3 in a format 6 archive");
     }
 
     #[test]

@@ -40,6 +40,10 @@ const RAPIDITY_LIMIT: f64 = 12.0;
 /// A model must beat the column's classic prediction by this much (relative) beyond its own
 /// bytes: the sample's estimates are noisy, and a feature fitting noise gains a fraction of that.
 const MODEL_GAIN: f64 = 0.03;
+/// A model's bytes in the program (column, rule, intercept, term count) and each term's (feature,
+/// columns, weight), its numbers short (about 4 bytes; see [`ROUNDING_SHIFT`]).
+const MODEL_BYTES: f64 = 7.0;
+const TERM_BYTES: f64 = 9.0;
 /// Tables of at most this many columns left to order also look ahead by pairs of columns.
 const PAIRS_UP_TO: usize = 32;
 /// What each further term must gain (relative) over the best model without it.
@@ -136,6 +140,8 @@ pub fn fit(dims: [usize; 3], q: &[i64], exceptions: &[bool], info: &StreamInfo) 
     for rule in &mut rules {
         if let Base::Model { intercept, terms } = &mut rule.base {
             wide.refit(rule.column, intercept, terms);
+            let step = info.grids[rule.column].map_or(1.0, |(step, _)| step);
+            wide.shorten(rule.column, step, intercept, terms);
         }
     }
     Some(Columns::new(Program { rules }, info))
@@ -236,7 +242,7 @@ impl<'a> Sample<'a> {
                     self.q(k, t).wrapping_sub(g)
                 })
                 .collect();
-            self.scaled(&codes) + 11.0 + 13.0 * terms.len() as f64
+            self.scaled(&codes) + MODEL_BYTES + TERM_BYTES * terms.len() as f64
         };
         // An intercept alone (the mean) is a better centre for a skewed column (isolation), and
         // keeps a term that only shifts the codes from being stored.
@@ -283,8 +289,8 @@ impl<'a> Sample<'a> {
         best
     }
 
-    /// Least squares again for a chosen model's weights, on this (larger) sample.
-    fn refit(&self, t: usize, intercept: &mut f64, terms: &mut [Term]) {
+    /// The terms' features on this sample, or None where one is not finite somewhere.
+    fn features(&self, terms: &[Term]) -> Option<Vec<Vec<f64>>> {
         let features: Vec<Vec<f64>> = terms
             .iter()
             .map(|term| {
@@ -292,9 +298,12 @@ impl<'a> Sample<'a> {
                 (0..self.rows.len()).map(|k| f.eval(|c| self.values[c][k])).collect()
             })
             .collect();
-        if features.iter().any(|f| f.iter().any(|x| !x.is_finite())) {
-            return;
-        }
+        features.iter().all(|f| f.iter().all(|x| x.is_finite())).then_some(features)
+    }
+
+    /// Least squares again for a chosen model's weights, on this (larger) sample.
+    fn refit(&self, t: usize, intercept: &mut f64, terms: &mut [Term]) {
+        let Some(features) = self.features(terms) else { return };
         let cols: Vec<&[f64]> = features.iter().map(Vec::as_slice).collect();
         if let Some((w, _)) = least_squares(&cols, &self.values[t]) {
             *intercept = w[0];
@@ -303,6 +312,50 @@ impl<'a> Sample<'a> {
             }
         }
     }
+}
+
+/// How far a model's rounded numbers may move its predictions on the sample, all together, in
+/// steps of its column's grid: a shift of 1/64 of a step changes the rounding of about as few
+/// codes by one, while a number rounded so takes 2–5 bytes instead of 8.
+const ROUNDING_SHIFT: f64 = 1.0 / 64.0;
+
+impl Sample<'_> {
+    /// Rounds a model's weights to the fewest bits that keep its predictions on this sample
+    /// within [`ROUNDING_SHIFT`] of a grid `step` (a share each), then fits the intercept to the
+    /// rounded weights (the mean residual, least squares' own) and rounds it too: numbers that
+    /// store short (format 7's rule 3).
+    fn shorten(&self, t: usize, step: f64, intercept: &mut f64, terms: &mut [Term]) {
+        let Some(features) = self.features(terms) else { return };
+        let share = step * ROUNDING_SHIFT / (terms.len() + 1) as f64;
+        for (term, f) in terms.iter_mut().zip(&features) {
+            let largest = f.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            if largest > 0.0 {
+                term.weight = round_to_power_of_two(term.weight, share / largest);
+            }
+        }
+        let n = self.rows.len().max(1) as f64;
+        let residual: f64 = (0..self.rows.len())
+            .map(|k| {
+                self.values[t][k]
+                    - terms.iter().zip(&features).map(|(term, f)| term.weight * f[k]).sum::<f64>()
+            })
+            .sum();
+        let mean = residual / n;
+        if mean.is_finite() {
+            *intercept = round_to_power_of_two(mean, share);
+        }
+    }
+}
+
+/// `x` rounded to a multiple of the largest power of two at most `tolerance` (x itself where
+/// that is not a normal number); 0 rounds to +0.
+fn round_to_power_of_two(x: f64, tolerance: f64) -> f64 {
+    let unit = f64::from_bits(tolerance.to_bits() & (0x7ff << 52));
+    if !(unit.is_normal() && tolerance > 0.0) {
+        return x;
+    }
+    let r = (x / unit).round() * unit;
+    if r == 0.0 { 0.0 } else { r }
 }
 
 /// The features of the sampled rows, and for each column the indices of those that track it best.
@@ -472,6 +525,7 @@ mod tests {
             float_field: None,
             grids: vec![Some((step, 0.0)); 5],
             names: ["px", "py", "pz", "E", "pt"].map(String::from).to_vec(),
+            version: crate::format::container::FORMAT_VERSION,
         };
         (q, info)
     }
@@ -504,6 +558,40 @@ mod tests {
         assert_eq!(decode(&p, [rows, 5, 1], &codes), q);
     }
 
+    /// The fitted numbers are rounded to the bits their column needs: they store in at most 5
+    /// bytes each instead of 8, and the codes cost what the least-squares numbers' cost.
+    #[test]
+    fn fitted_numbers_are_short_and_cost_no_codes() {
+        use crate::predictor::columns::short_float;
+        let (rows, dims) = (4000, [4000, 5, 1]);
+        let (q, info) = kinematics(rows);
+        let exceptions = vec![false; q.len()];
+        let p = fit(dims, &q, &exceptions, &info).expect("a program");
+        let wide = Sample::new(dims, &q, &exceptions, &info, FIT_ROWS);
+        let mut exact = p.program.clone();
+        let mut numbers = 0;
+        for (rule, rounded) in exact.rules.iter_mut().zip(&p.program.rules) {
+            if let (Base::Model { intercept, terms }, Base::Model { intercept: i, terms: t }) =
+                (&mut rule.base, &rounded.base)
+            {
+                for x in std::iter::once(*i).chain(t.iter().map(|t| t.weight)) {
+                    assert!(short_float::len(x).is_some_and(|n| n <= 5), "{x:e}");
+                    numbers += 1;
+                }
+                wide.refit(rule.column, intercept, terms);
+            }
+        }
+        assert!(numbers >= 4, "{}", GridPredictor::name(&p));
+        let bytes = |program: Program| {
+            let codes = codes_of(&Columns::new(program, &info), dims, &q);
+            (0..5)
+                .map(|c| estimated_bytes(&(0..rows).map(|i| codes[i * 5 + c]).collect::<Vec<_>>()))
+                .sum::<f64>()
+        };
+        let (rounded, unrounded) = (bytes(p.program.clone()), bytes(exact));
+        assert!(rounded <= unrounded * 1.002, "{rounded} vs {unrounded}");
+    }
+
     #[test]
     fn tables_too_wide_or_too_short_get_no_program() {
         let (q, info) = kinematics(4000);
@@ -530,6 +618,7 @@ mod tests {
             float_field: None,
             grids: vec![Some((1.0, 0.0)); 3],
             names: vec![String::new(); 3],
+            version: crate::format::container::FORMAT_VERSION,
         };
         let p = fit([rows, 3, 1], &q, &vec![false; q.len()], &info).expect("a program");
         assert!(

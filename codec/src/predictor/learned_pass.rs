@@ -267,6 +267,7 @@ mod tests {
             float_field: Some(crate::predictor::FloatField { center: 0.0, step: 2.0 * bound }),
             grids: vec![Some((2.0 * bound, 0.0))],
             names: vec![String::new()],
+            version: crate::format::container::FORMAT_VERSION,
         };
         let mut r = Reader::new(&params);
         let back = LearnedPassFamily.build_with(LEARNED_ID, &info, &mut r).unwrap();

@@ -80,11 +80,14 @@ pub struct StreamInfo {
     pub grids: Vec<Option<(f64, f64)>>,
     /// Each stream's name (a table's column names).
     pub names: Vec<String>,
+    /// The archive's format version: what its predictors' parameters may hold.
+    pub version: u16,
 }
 
 impl StreamInfo {
-    /// From the archive's stream descriptions and each stream's centre on its grid.
-    pub fn new(table: bool, streams: &[StreamMeta], centers: Vec<i64>) -> Self {
+    /// From the stream descriptions of an archive of format `version` and each stream's centre on
+    /// its grid.
+    pub fn new(table: bool, streams: &[StreamMeta], centers: Vec<i64>, version: u16) -> Self {
         let float_field = match (table, streams) {
             (false, [s]) => match s.quantizer {
                 Quantizer::Float { step, .. } => {
@@ -102,7 +105,7 @@ impl StreamInfo {
             })
             .collect();
         let names = streams.iter().map(|s| s.name.clone()).collect();
-        Self { table, centers, float_field, grids, names }
+        Self { table, centers, float_field, grids, names, version }
     }
 }
 
@@ -573,6 +576,7 @@ pub(crate) mod tests {
             float_field: None,
             grids: vec![None; centers.len()],
             names: vec![String::new(); centers.len()],
+            version: crate::format::container::FORMAT_VERSION,
         }
     }
 
