@@ -220,23 +220,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let mb = ds.original_bytes() as f64 / 1e6;
         for &rel in &args.rel {
             // The model as `compress` gets it by default: searched for at this bound (or trained
-            // with the configuration's shape when the search is off); its note counts in the ratio.
+            // with the configuration's shape when the search is off); its note, where `compress`
+            // stores one, counts in the ratio.
             let t = Instant::now();
-            let (model, how) = if args.effort == Effort::Fast {
-                (None, "classic predictors (--effort fast)".to_string())
+            let (model, how, stored) = if args.effort == Effort::Fast {
+                (None, "classic predictors (--effort fast)".to_string(), false)
             } else if cfg.model.search {
                 let found =
                     search_model(&ds, &cfg, fill, &name, BoundSpec::Rel(rel), args.effort, &mut |_| {})?;
-                (found.model, found.note)
+                (found.model, found.note, found.stored)
             } else {
-                (Some(train_model(&ds, &cfg, fill, &name, &mut |_| {})?), "model trained".to_string())
+                (Some(train_model(&ds, &cfg, fill, &name, &mut |_| {})?), "model trained".to_string(), true)
             };
             let train_s = t.elapsed().as_secs_f64();
             let mode = model.as_ref().map_or(ModelMode::None, ModelMode::Embed);
             let request = CompressRequest::new(&ds, BoundSpec::Rel(rel), &cfg)
                 .fill_value(fill)
                 .model(mode)
-                .notes(vec![how.clone()]);
+                .notes(if stored { vec![how.clone()] } else { Vec::new() });
             let (c, cs) = best_of(3, || compress_dataset(&request))?;
             let (back, ds_) = best_of(5, || Ok(baler_codec::decode(&c.bytes, None)?))?;
             let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
