@@ -14,6 +14,12 @@ pub fn float_quantizer(bound: f64, offset: f64) -> Quantizer {
     Quantizer::Float { bound, step, offset }
 }
 
+/// 2^e, exactly, for the normal exponents −1022 ≤ e ≤ 1023 (None for any other e): the steps of
+/// lattices and the scales of short floats.
+pub fn power_of_two(e: i64) -> Option<f64> {
+    (-1022..=1023).contains(&e).then(|| f64::from_bits(((e + 1023) as u64) << 52))
+}
+
 /// What the decoder computes for grid point q. Must stay bit-identical on every platform: one
 /// multiplication and one addition, both IEEE-754 correctly rounded (Rust never contracts to FMA).
 #[inline]

@@ -339,8 +339,7 @@ fn table_lattices<'v>(
 /// 2·bound (counts stored as floats then come back exactly, as small codes: a count of 0–5 at
 /// 1e-3 of its range had codes in steps of 100), else 2·bound.
 fn lattice_step(lattice: Option<i32>, bound: f64, (min, max): (f64, f64)) -> Option<f64> {
-    let e = lattice.filter(|e| (-1022..=1023).contains(e))?;
-    let unit = f64::from_bits(((e + 1023) as u64) << 52);
+    let unit = crate::quant::power_of_two(lattice? as i64)?;
     ((unit > 2.0 * bound) && (max - min) / unit <= crate::quant::MAX_Q / 4.0).then_some(unit)
 }
 

@@ -170,6 +170,7 @@ mod compact {
 
     use super::{BoundSpec, Metadata, ModelUse, Quantizer, StreamMeta};
     use crate::data::DType;
+    use crate::quant::power_of_two;
 
     /// The first format version whose metadata takes this form.
     pub const SINCE_VERSION: u16 = 7;
@@ -224,14 +225,10 @@ mod compact {
         a.to_bits() == b.to_bits()
     }
 
-    /// 2^e for e in the normal exponents, exactly.
-    fn power_of_two(e: i16) -> Option<f64> {
-        (-1022..=1023).contains(&e).then(|| f64::from_bits(((e as i64 + 1023) as u64) << 52))
-    }
-
+    /// e where `step` is 2^e, a normal number.
     fn exponent_of(step: f64) -> Option<i16> {
         let e = ((step.to_bits() >> 52) & 0x7ff) as i16 - 1023;
-        power_of_two(e).filter(|p| same(*p, step)).map(|_| e)
+        power_of_two(e as i64).filter(|p| same(*p, step)).map(|_| e)
     }
 
     fn derived_step(bound: f64) -> f64 {
@@ -275,7 +272,7 @@ mod compact {
                 Quant::Int => Quantizer::Int,
                 Quant::Derived => Quantizer::Float { bound, step: derived_step(bound), offset: min },
                 Quant::Lattice(e) => {
-                    Quantizer::Float { bound, step: power_of_two(e).unwrap_or(f64::NAN), offset: min }
+                    Quantizer::Float { bound, step: power_of_two(e as i64).unwrap_or(f64::NAN), offset: min }
                 }
             };
             StreamMeta { name: self.name, dtype: self.dtype, quantizer, min, max }

@@ -322,16 +322,12 @@ fn f64_le(r: &mut Reader<'_>, what: &str) -> Result<f64> {
 pub mod short_float {
     use crate::bytes::Reader;
     use crate::error::{Result, corrupt};
+    use crate::quant::power_of_two;
 
     const MAX_MANTISSA: u64 = 1 << 53;
-    const EXPONENTS: std::ops::RangeInclusive<i64> = -1022..=1023;
 
-    fn power_of_two(e: i64) -> f64 {
-        f64::from_bits(((e + 1023) as u64) << 52)
-    }
-
-    /// (m, e) with m odd (or 0) and m·2^e == x bit for bit, where there is one (not for −0,
-    /// NaN, infinities, or numbers below 2^−1022 with bits below it).
+    /// (m, e) with m odd (or 0) and m·2^e == x bit for bit, where there is one: not for −0, NaN,
+    /// infinities, subnormals, or a number whose lowest set bit lies below 2^−1022.
     pub fn split(x: f64) -> Option<(i64, i64)> {
         if x.to_bits() == 0 {
             return Some((0, 0));
@@ -344,7 +340,7 @@ pub mod short_float {
         let full = (bits & ((1 << 52) - 1)) | (1 << 52);
         let zeros = full.trailing_zeros();
         let (m, e) = ((full >> zeros) as i64, biased - 1075 + zeros as i64);
-        EXPONENTS.contains(&e).then_some((if x < 0.0 { -m } else { m }, e))
+        power_of_two(e).map(|_| (if x < 0.0 { -m } else { m }, e))
     }
 
     /// The bytes [`write`] takes for `x`, where it is a short float.
@@ -366,10 +362,10 @@ pub mod short_float {
         use crate::bytes::unzigzag;
         let m = unzigzag(r.varint(what)?);
         let e = unzigzag(r.varint(what)?);
-        if m.unsigned_abs() > MAX_MANTISSA || !EXPONENTS.contains(&e) {
+        let Some(scale) = power_of_two(e).filter(|_| m.unsigned_abs() <= MAX_MANTISSA) else {
             return corrupt(format!("{what}: {m}·2^{e} is not a short float"));
-        }
-        let x = m as f64 * power_of_two(e);
+        };
+        let x = m as f64 * scale;
         if !x.is_finite() {
             return corrupt(format!("{what}: {m}·2^{e} is not finite"));
         }
