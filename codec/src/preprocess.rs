@@ -231,18 +231,36 @@ fn below(x: f64, y: f64) -> bool {
 /// has no such value. A finite f64 is m·2^e with m odd, read from its bits; every finite f64 is a
 /// multiple of 2^−1074, so any stream has one.
 pub fn lattice_exponent(values: &Values, fill: Option<f64>, dtype: DType) -> Option<i32> {
+    lattice_exponent_down_to(values, fill, dtype, i32::MIN)
+}
+
+/// [`lattice_exponent`], or where a block of values takes it to `enough` or below, the exponent
+/// reached there: for a caller to whom every lattice that fine is the same (one finer than the
+/// bound's grid), the scan stops at the first measured value instead of reading the whole stream.
+pub fn lattice_exponent_down_to(
+    values: &Values,
+    fill: Option<f64>,
+    dtype: DType,
+    enough: i32,
+) -> Option<i32> {
     let Values::Float(v) = values else { return None };
     // Without a branch per value, in lanes: the minimum is the same in any order.
     const LANES: usize = 8;
+    const BLOCK: usize = 32 * LANES;
     let fill = fill.map_or(f64::NAN, |f| to_dtype(f, dtype));
     let mut lowest = [i32::MAX; LANES];
-    let lanes = v.chunks_exact(LANES);
-    for &x in lanes.remainder() {
-        lowest[0] = lowest[0].min(lowest_bit_exponent(x, fill));
-    }
-    for part in lanes {
-        for (l, &x) in lowest.iter_mut().zip(part) {
-            *l = (*l).min(lowest_bit_exponent(x, fill));
+    for block in v.chunks(BLOCK) {
+        let lanes = block.chunks_exact(LANES);
+        for &x in lanes.remainder() {
+            lowest[0] = lowest[0].min(lowest_bit_exponent(x, fill));
+        }
+        for part in lanes {
+            for (l, &x) in lowest.iter_mut().zip(part) {
+                *l = (*l).min(lowest_bit_exponent(x, fill));
+            }
+        }
+        if lowest.iter().any(|&l| l <= enough) {
+            break;
         }
     }
     let lowest = lowest.into_iter().min().unwrap_or(i32::MAX);

@@ -1,5 +1,5 @@
 //! The lossless stage: every chunk's bytes after its header are one zstd frame, or from format 7
-//! the bytes themselves where a frame would be no smaller ([`pack_bytes`]). Decoding uses the
+//! the bytes themselves where a frame would be no smaller (`pack_bytes`). Decoding uses the
 //! pure-Rust `ruzstd` (builds for wasm32), or the C library with the `zstd-c` feature; encoding
 //! uses the reference C zstd.
 
@@ -17,7 +17,7 @@ pub fn pack_bytes(raw: Vec<u8>, level: i32) -> Vec<u8> {
     if frame.len() < raw.len() { frame } else { raw }
 }
 
-/// The inverse of [`pack_bytes`]: stored bytes exactly `expected_len` long are the data itself
+/// The inverse of `pack_bytes`: stored bytes exactly `expected_len` long are the data itself
 /// where `unpacked_allowed` (format ≥ 7), anything else one zstd frame.
 pub fn unpack_bytes(
     stored: &[u8],

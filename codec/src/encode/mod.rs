@@ -87,7 +87,7 @@ pub fn compress(ds: &Dataset, opts: &CompressOptions, model: Option<&AeModel<'_>
         .zip(&layout.streams)
         .map(|(v, (_, dtype))| finite_range_on_all_threads(v, opts.fill_value, *dtype))
         .collect();
-    let lattices = table_lattices(ds.stream_values().iter().copied(), &layout, opts);
+    let lattices = table_lattices(ds.stream_values().iter().copied(), &layout, opts, &ranges);
     let plan_for = |model: Option<&AeModel<'_>>| Plan::new(&layout, (&ranges, &lattices), opts, model);
     let Some(m) = model else {
         // Each chunk checked as soon as it is encoded (from its encoder's reconstruction where
@@ -161,7 +161,7 @@ struct Draft<'o> {
     chunks: Vec<EncodedChunk>,
 }
 
-use crate::preprocess::lattice_exponent;
+use crate::preprocess::lattice_exponent_down_to;
 pub use crate::preprocess::{finite_range, is_fill};
 
 /// Everything decided before the first chunk: quantizers, chunks, metadata (its content hash
@@ -178,7 +178,7 @@ struct Plan<'o> {
 
 impl<'o> Plan<'o> {
     /// `ranges`: each stream's finite, non-fill range (`None`: it has no such values); `lattices`:
-    /// the power-of-two lattice each table column lies on ([`lattice_exponent`]).
+    /// the power-of-two lattice each table column lies on ([`lattice_exponent`](crate::preprocess::lattice_exponent)).
     fn new(
         layout: &DatasetLayout,
         (ranges, lattices): Ranges<'_>,
@@ -316,21 +316,39 @@ fn row_len(lattice: [usize; 3], table: bool) -> usize {
 }
 
 /// Each stream's finite, non-fill range (`None`: it has no such values) and each table column's
-/// [`lattice_exponent`].
+/// [`lattice_exponent`](crate::preprocess::lattice_exponent).
 type Ranges<'a> = (&'a [Option<(f64, f64)>], &'a [Option<i32>]);
 
-/// Each table column's [`lattice_exponent`] (None for every stream of a field).
+/// Each table column's [`lattice_exponent`](crate::preprocess::lattice_exponent) (None for every stream of a field), or an exponent of
+/// a lattice too fine for [`lattice_step`] to take with the bound of the column's range `ranges`
+/// (of these values or of a part of them: a larger range's bound is no smaller).
 fn table_lattices<'v>(
     values: impl Iterator<Item = &'v Values>,
     layout: &DatasetLayout,
     opts: &CompressOptions,
+    ranges: &[Option<(f64, f64)>],
 ) -> Vec<Option<i32>> {
     match layout.table {
         true => values
             .zip(&layout.streams)
-            .map(|(v, (_, dtype))| lattice_exponent(v, opts.fill_value, *dtype))
+            .zip(ranges)
+            .map(|((v, (_, dtype)), range)| {
+                let enough =
+                    range.map_or(i32::MIN, |(min, max)| too_fine_from(opts.bound.bound_for(min, max)));
+                lattice_exponent_down_to(v, opts.fill_value, *dtype, enough)
+            })
             .collect(),
         false => vec![None; layout.streams.len()],
+    }
+}
+
+/// The largest e whose lattice of 2^e [`lattice_step`] would not take with bound `bound` (it takes
+/// 2^e > 2·bound only), i32::MIN where every lattice may be taken (a bound of 0).
+fn too_fine_from(bound: f64) -> i32 {
+    let twice = 2.0 * bound;
+    match twice.is_normal() && twice > 0.0 {
+        true => ((twice.to_bits() >> 52) & 0x7ff) as i32 - 1023,
+        false => i32::MIN,
     }
 }
 
@@ -576,6 +594,38 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A column's lattice scan stops at the first block whose values are finer than the bound's
+    /// grid, and the step it leads to is the whole scan's, lattice or not.
+    #[test]
+    fn a_lattice_scan_stopped_early_takes_the_same_step() {
+        use crate::preprocess::lattice_exponent;
+        let mut rng = crate::testing::Rng(17);
+        let pow2 = |e: i64| crate::quant::power_of_two(e).unwrap();
+        let mut stopped = 0;
+        for case in 0..3000 {
+            let (k, n) = (rng.range(-4, 6), rng.range(1, 3000) as usize);
+            let mut v: Vec<f64> = (0..n).map(|_| rng.range(-50, 50) as f64 * pow2(k)).collect();
+            // A finer value last: the scan may stop before it only where both are too fine.
+            if case % 3 == 0 {
+                v[n - 1] += pow2(k - rng.range(1, 30));
+            }
+            let bound = [0.0, 1e-6, 1e-3, 0.01, 0.3, 0.5, 2.0, 40.0][case % 8] * (1.0 + rng.below(3) as f64);
+            let values = Values::Float(v);
+            let range = finite_range(&values, None, DType::F64).unwrap_or((0.0, 0.0));
+            let full = lattice_exponent(&values, None, DType::F64);
+            let early = lattice_exponent_down_to(&values, None, DType::F64, too_fine_from(bound));
+            assert_eq!(lattice_step(full, bound, range), lattice_step(early, bound, range), "case {case}");
+            stopped += (early != full) as usize;
+        }
+        assert!(stopped > 100, "{stopped}");
+        // Measured values: the first block settles it.
+        let mut v = vec![0.1; 4096];
+        v.push(pow2(-70));
+        let values = Values::Float(v);
+        assert_eq!(lattice_exponent_down_to(&values, None, DType::F64, too_fine_from(0.01)), Some(-55));
+        assert_eq!(lattice_exponent(&values, None, DType::F64), Some(-70));
+    }
     use crate::archive::EncoderValues;
     use crate::data::Array;
 

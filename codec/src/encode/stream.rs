@@ -173,7 +173,8 @@ fn stream_ranges(
                 .zip(&layout.streams)
                 .map(|(v, (_, dtype))| finite_range(v, opts.fill_value, *dtype))
                 .collect();
-            (ranges, table_lattices(values.iter().copied(), layout, opts))
+            let lattices = table_lattices(values.iter().copied(), layout, opts, &ranges);
+            (ranges, lattices)
         };
         let following = slabs.get(k + 1);
         let ((slab_ranges, slab_lattices), next) = overlapped(scan, || {
