@@ -845,7 +845,7 @@ fn prequantize_table(dims: [usize; 3], first: usize, cx: &Context<'_>) -> Prequa
             }
             Values::Float(v) => {
                 let column = &v[first..first + rows];
-                // A column stores few values exactly: they are found in a second pass over the marks.
+                // A column stores few values exactly: found in a second pass over the marks.
                 quantize_column(&mut out, column, (plane, cells.clone()), plan, fill);
                 for (r, &x) in column.iter().enumerate() {
                     let e = r * plane + c * w;

@@ -178,7 +178,7 @@ struct Plan<'o> {
 
 impl<'o> Plan<'o> {
     /// `ranges`: each stream's finite, non-fill range (`None`: it has no such values); `lattices`:
-    /// the power-of-two lattice each table column lies on ([`lattice_exponent`](crate::preprocess::lattice_exponent)).
+    /// the power-of-two lattice each table column lies on (see [`table_lattices`]).
     fn new(
         layout: &DatasetLayout,
         (ranges, lattices): Ranges<'_>,
@@ -316,12 +316,12 @@ fn row_len(lattice: [usize; 3], table: bool) -> usize {
 }
 
 /// Each stream's finite, non-fill range (`None`: it has no such values) and each table column's
-/// [`lattice_exponent`](crate::preprocess::lattice_exponent).
+/// lattice exponent ([`table_lattices`]).
 type Ranges<'a> = (&'a [Option<(f64, f64)>], &'a [Option<i32>]);
 
-/// Each table column's [`lattice_exponent`](crate::preprocess::lattice_exponent) (None for every stream of a field), or an exponent of
-/// a lattice too fine for [`lattice_step`] to take with the bound of the column's range `ranges`
-/// (of these values or of a part of them: a larger range's bound is no smaller).
+/// Each table column's `preprocess::lattice_exponent` (None for every stream of a field), or an
+/// exponent of a lattice too fine for [`lattice_step`] to take with the bound of the column's
+/// range `ranges` (of these values or of a part of them: a larger range's bound is no smaller).
 fn table_lattices<'v>(
     values: impl Iterator<Item = &'v Values>,
     layout: &DatasetLayout,
@@ -594,6 +594,8 @@ fn assemble(meta: &Metadata, model: Option<&AeModel<'_>>, chunks: &[EncodedChunk
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::EncoderValues;
+    use crate::data::Array;
 
     /// A column's lattice scan stops at the first block whose values are finer than the bound's
     /// grid, and the step it leads to is the whole scan's, lattice or not.
@@ -626,8 +628,6 @@ mod tests {
         assert_eq!(lattice_exponent_down_to(&values, None, DType::F64, too_fine_from(0.01)), Some(-55));
         assert_eq!(lattice_exponent(&values, None, DType::F64), Some(-70));
     }
-    use crate::archive::EncoderValues;
-    use crate::data::Array;
 
     /// The check from what the encoder made (feedback interpolation's reconstruction, a grid
     /// predictor's grid) gives the decoder's bytes, and refuses values off by more than the bound

@@ -138,10 +138,12 @@ pub fn fit(dims: [usize; 3], q: &[i64], exceptions: &[bool], info: &StreamInfo) 
     }
     let wide = Sample::new(dims, q, exceptions, info, FIT_ROWS);
     for rule in &mut rules {
-        if let Base::Model { intercept, terms } = &mut rule.base {
-            wide.refit(rule.column, intercept, terms);
+        if let Base::Model { intercept, terms } = &mut rule.base
+            && let Some(features) = wide.features(terms)
+        {
+            wide.refit(rule.column, &features, intercept, terms);
             let step = info.grids[rule.column].map_or(1.0, |(step, _)| step);
-            wide.shorten(rule.column, step, intercept, terms);
+            wide.shorten(rule.column, step, &features, intercept, terms);
         }
     }
     Some(Columns::new(Program { rules }, info))
@@ -301,9 +303,9 @@ impl<'a> Sample<'a> {
         features.iter().all(|f| f.iter().all(|x| x.is_finite())).then_some(features)
     }
 
-    /// Least squares again for a chosen model's weights, on this (larger) sample.
-    fn refit(&self, t: usize, intercept: &mut f64, terms: &mut [Term]) {
-        let Some(features) = self.features(terms) else { return };
+    /// Least squares again for a chosen model's weights, on this (larger) sample, whose
+    /// [`Self::features`] of `terms` are `features`.
+    fn refit(&self, t: usize, features: &[Vec<f64>], intercept: &mut f64, terms: &mut [Term]) {
         let cols: Vec<&[f64]> = features.iter().map(Vec::as_slice).collect();
         if let Some((w, _)) = least_squares(&cols, &self.values[t]) {
             *intercept = w[0];
@@ -323,11 +325,10 @@ impl Sample<'_> {
     /// Rounds a model's weights to the fewest bits that keep its predictions on this sample
     /// within [`ROUNDING_SHIFT`] of a grid `step` (a share each), then fits the intercept to the
     /// rounded weights (the mean residual, least squares' own) and rounds it too: numbers that
-    /// store short (format 7's rule 3).
-    fn shorten(&self, t: usize, step: f64, intercept: &mut f64, terms: &mut [Term]) {
-        let Some(features) = self.features(terms) else { return };
+    /// store short (format 7's rule 3). `features`: the sample's [`Self::features`] of `terms`.
+    fn shorten(&self, t: usize, step: f64, features: &[Vec<f64>], intercept: &mut f64, terms: &mut [Term]) {
         let share = step * ROUNDING_SHIFT / (terms.len() + 1) as f64;
-        for (term, f) in terms.iter_mut().zip(&features) {
+        for (term, f) in terms.iter_mut().zip(features) {
             let largest = f.iter().fold(0.0f64, |m, x| m.max(x.abs()));
             if largest > 0.0 {
                 term.weight = round_to_power_of_two(term.weight, share / largest);
@@ -337,7 +338,7 @@ impl Sample<'_> {
         let residual: f64 = (0..self.rows.len())
             .map(|k| {
                 self.values[t][k]
-                    - terms.iter().zip(&features).map(|(term, f)| term.weight * f[k]).sum::<f64>()
+                    - terms.iter().zip(features).map(|(term, f)| term.weight * f[k]).sum::<f64>()
             })
             .sum();
         let mean = residual / n;
@@ -578,7 +579,8 @@ mod tests {
                     assert!(short_float::len(x).is_some_and(|n| n <= 5), "{x:e}");
                     numbers += 1;
                 }
-                wide.refit(rule.column, intercept, terms);
+                let features = wide.features(terms).expect("finite features");
+                wide.refit(rule.column, &features, intercept, terms);
             }
         }
         assert!(numbers >= 4, "{}", GridPredictor::name(&p));

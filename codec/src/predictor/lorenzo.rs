@@ -404,8 +404,6 @@ mod tests {
     use super::*;
     use crate::predictor::tests::codes_of;
 
-    /// Planes swept in runs on several threads make the codes the one sweep makes, for every
-    /// stencil and run count (runs of one plane, more runs than planes, tables along axis 0).
     /// The decoder's sums along the axes give what its sweep gives, for every mask, on shapes with
     /// axes of 1 and 2, from codes of any size.
     #[test]
@@ -425,6 +423,8 @@ mod tests {
         }
     }
 
+    /// Planes swept in runs on several threads make the codes the one sweep makes, for every
+    /// stencil and run count (runs of one plane, more runs than planes, tables along axis 0).
     #[test]
     fn runs_of_planes_make_the_sweeps_codes() {
         let cases = [
