@@ -121,13 +121,21 @@ fn pack_counting_above(
     use rayon::prelude::*;
     let coders: Vec<&dyn SymbolCoder> =
         crate::coder::CODERS.iter().copied().filter(|c| c.tried_on(shape)).collect();
-    // Coder 1's bytes and escapes, made only if coder 1 is packed.
-    let escaped = std::sync::OnceLock::new();
-    let escaped = || {
-        escaped.get_or_init(|| {
-            let (mut symbols, mut escapes) = (Vec::new(), Vec::new());
-            crate::coder::raw::pack_codes(codes, &mut symbols, &mut escapes);
-            (symbols, escapes)
+    // Coder 1's bytes, made only if coder 1 is packed, and its escapes, made where it is packed
+    // or might win (below).
+    let (symbols, escapes) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
+    let symbols = || {
+        symbols.get_or_init(|| {
+            let mut symbols = Vec::new();
+            crate::coder::raw::symbol_stream(codes, &mut symbols);
+            symbols
+        })
+    };
+    let escapes = || {
+        escapes.get_or_init(|| {
+            let mut escapes = Vec::new();
+            crate::coder::raw::escape_stream(codes, &mut escapes);
+            escapes
         })
     };
     let (counted, escape_bytes) = if codes.len() <= pack_all_up_to {
@@ -147,7 +155,7 @@ fn pack_counting_above(
         let c = coders[i];
         let mut raw = prefix.clone();
         let (symbols, esc): (&[u8], &[u8]) = match c.uses_escapes() {
-            true => (&escaped().0, &escaped().1),
+            true => (symbols(), escapes()),
             false => (&[], &[]),
         };
         put_varint(&mut raw, esc.len() as u64);
@@ -167,7 +175,7 @@ fn pack_counting_above(
     let escapes_shrink = std::sync::OnceLock::new();
     let escapes_shrink = || {
         *escapes_shrink.get_or_init(|| {
-            let escapes = &escaped().1;
+            let escapes = escapes();
             escapes.len().saturating_sub(crate::coder::lossless::zstd_compress(escapes, 1).len())
         })
     };

@@ -385,3 +385,60 @@ fn long_codes_single_symbols_and_hostile_counts() {
     // A short table: missing bytes are unused symbols.
     assert!(agree(&[0x21, 0x02], &[0b1011_0000], 3));
 }
+
+/// The lengths a binary heap of (count, node) pairs makes, merged nodes numbered 256 on: what
+/// [`huffman_lengths`] must reproduce bit for bit (archives written before keep their bytes).
+fn heap_lengths(counts: &[u64; 256]) -> [u8; 256] {
+    let mut lengths = [0u8; 256];
+    let used: Vec<usize> = (0..256).filter(|&s| counts[s] > 0).collect();
+    if used.len() == 1 {
+        lengths[used[0]] = 1;
+    }
+    if used.len() < 2 {
+        return lengths;
+    }
+    let mut parent = vec![usize::MAX; 512];
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>> =
+        used.iter().map(|&s| std::cmp::Reverse((counts[s], s))).collect();
+    let mut next = 256;
+    while heap.len() > 1 {
+        let std::cmp::Reverse((c1, a)) = heap.pop().expect("two nodes");
+        let std::cmp::Reverse((c2, b)) = heap.pop().expect("two nodes");
+        (parent[a], parent[b]) = (next, next);
+        heap.push(std::cmp::Reverse((c1 + c2, next)));
+        next += 1;
+    }
+    for &s in &used {
+        let (mut depth, mut n) = (0u8, s);
+        while parent[n] != usize::MAX {
+            (n, depth) = (parent[n], depth + 1);
+        }
+        lengths[s] = depth;
+    }
+    lengths
+}
+
+/// Two queues make the heap's lengths on histograms with many equal counts (ties between leaves,
+/// between merged nodes, and between the two), skewed ones, flat ones and every size of alphabet.
+#[test]
+fn lengths_are_the_heaps() {
+    let mut rng = Rng(23);
+    for case in 0..3000 {
+        let used = 2 + rng.below(255) as usize;
+        let mut counts = [0u64; 256];
+        for _ in 0..used {
+            let s = rng.below(256) as usize;
+            counts[s] = match case % 4 {
+                0 => 1 + rng.below(4),
+                1 => 1 + rng.below(1000),
+                2 => 1 << rng.below(40),
+                _ => [1, 2, 3, 5, 8][rng.below(5) as usize] * (1 + rng.below(3)),
+            };
+        }
+        assert_eq!(huffman_lengths(&counts), heap_lengths(&counts), "case {case}");
+    }
+    let mut one = [0u64; 256];
+    one[7] = 5;
+    assert_eq!(huffman_lengths(&one), heap_lengths(&one));
+    assert_eq!(huffman_lengths(&[0; 256]), [0; 256]);
+}
