@@ -20,6 +20,11 @@ pub fn power_of_two(e: i64) -> Option<f64> {
     (-1022..=1023).contains(&e).then(|| f64::from_bits(((e + 1023) as u64) << 52))
 }
 
+/// e where x is 2^e·1.f, a normal number (None for 0, subnormals, infinities and NaN).
+pub fn normal_exponent(x: f64) -> Option<i32> {
+    x.is_normal().then(|| ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023)
+}
+
 /// What the decoder computes for grid point q. Must stay bit-identical on every platform: one
 /// multiplication and one addition, both IEEE-754 correctly rounded (Rust never contracts to FMA).
 #[inline]

@@ -346,10 +346,7 @@ fn table_lattices<'v>(
 /// 2^e > 2·bound only), i32::MIN where every lattice may be taken (a bound of 0).
 fn too_fine_from(bound: f64) -> i32 {
     let twice = 2.0 * bound;
-    match twice.is_normal() && twice > 0.0 {
-        true => ((twice.to_bits() >> 52) & 0x7ff) as i32 - 1023,
-        false => i32::MIN,
-    }
+    crate::quant::normal_exponent(twice).filter(|_| twice > 0.0).unwrap_or(i32::MIN)
 }
 
 /// The grid step of a float stream with bound `bound` whose values lie on the lattice of 2^e

@@ -1,8 +1,9 @@
 //! One chunk's bytes (docs/format.md §5.1–5.2), the writer next to the reader: a header (start
 //! row, rows, predictor id, inflated length) and one zstd frame (from format 7, or the bytes
 //! themselves where the frame would be no smaller) holding the exceptions, the autoencoder's
-//! tiles (archives with a model), the escape stream, the symbol coder's id and its data. The predictor and the coder are named by their ids only: what they mean is theirs
-//! (`predictor/`, `coder/`).
+//! tiles (archives with a model), the escape stream, the symbol coder's id and its data. The
+//! predictor and the coder are named by their ids only: what they mean is theirs (`predictor/`,
+//! `coder/`).
 
 use crate::bytes::Reader;
 #[cfg(feature = "encode")]

@@ -227,8 +227,8 @@ mod compact {
 
     /// e where `step` is 2^e, a normal number.
     fn exponent_of(step: f64) -> Option<i16> {
-        let e = ((step.to_bits() >> 52) & 0x7ff) as i16 - 1023;
-        power_of_two(e as i64).filter(|p| same(*p, step)).map(|_| e)
+        let e = crate::quant::normal_exponent(step)?;
+        power_of_two(e as i64).filter(|p| same(*p, step)).map(|_| e as i16)
     }
 
     fn derived_step(bound: f64) -> f64 {

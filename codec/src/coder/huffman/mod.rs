@@ -57,7 +57,7 @@ fn huffman_lengths(counts: &[u64; 256]) -> [u8; 256] {
     let mut parent = [0usize; 512];
     let mut merged: Vec<u64> = Vec::with_capacity(leaves.len());
     let (mut leaf, mut first_merged) = (0, 0);
-    let mut least = |merged: &Vec<u64>| -> (u64, usize) {
+    let mut least = |merged: &[u64]| -> (u64, usize) {
         let from_leaves = leaves.get(leaf).copied();
         let from_merged = merged.get(first_merged).map(|&c| (c, 256 + first_merged));
         match (from_leaves, from_merged) {
